@@ -1,0 +1,37 @@
+// Maps a reference-corpus case.json (shared/reference-corpus/README.md) to `bn-check compare` arguments.
+// Used by scripts/run-corpus.mjs and by the corpus tests on the fixtures copied from it.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+const FRAMEWORKS = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx" };
+
+/** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
+export function frameworkOf(caseJson) {
+  if (caseJson.framework === "tensorflow.js") return caseJson.convention;
+  const framework = FRAMEWORKS[caseJson.framework];
+  if (framework === undefined) throw new Error(`unknown framework '${caseJson.framework}' in case ${caseJson.id}`);
+  return framework;
+}
+
+/**
+ * @param dir - the case folder
+ * @param options.caseTolerance - use the case's tolerance (default true); false = bn-check defaults
+ */
+export function compareArgs(dir, caseJson, { caseTolerance = true } = {}) {
+  const args = ["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--framework", frameworkOf(caseJson)];
+  // track_running_stats=False in eval means PyTorch uses batch statistics: that is train-mode arithmetic.
+  const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false ? "train" : caseJson.mode;
+  args.push("--mode", mode, "--channel-axis", String(caseJson.channel_axis), "--eps", String(caseJson.eps));
+  if ("momentum" in caseJson && caseJson.momentum !== undefined) args.push("--momentum", caseJson.momentum === null ? "none" : String(caseJson.momentum));
+  if (caseJson.num_batches_tracked_before !== undefined && caseJson.num_batches_tracked_before !== null) {
+    args.push("--num-batches-tracked", String(caseJson.num_batches_tracked_before));
+  }
+  const optional = { weight: "--weight", bias: "--bias", running_mean: "--running-mean", running_var: "--running-var", ref_running_mean: "--ref-running-mean", ref_running_var: "--ref-running-var" };
+  for (const [file, flag] of Object.entries(optional)) {
+    if (existsSync(join(dir, `${file}.npy`))) args.push(flag, join(dir, `${file}.npy`));
+  }
+  if (caseTolerance && caseJson.tolerance) args.push("--atol", String(caseJson.tolerance.atol), "--rtol", String(caseJson.tolerance.rtol));
+  if (caseJson.compute_dtype && caseJson.compute_dtype !== caseJson.stored_dtype) args.push("--compute-dtype", caseJson.compute_dtype);
+  args.push("--equal-nan");
+  return args;
+}

@@ -1,0 +1,268 @@
+/**
+ * Turns merged diff records into a `TensorComparison`, the report model of one checked tensor, and
+ * compares two in-memory tensors with the same rule (`compareTensors`).
+ */
+import {
+  accumulateDiff,
+  D_COUNT,
+  D_FINITE_PAIRS,
+  D_MAX_ABS,
+  D_MAX_ABS_INDEX,
+  D_MAX_REL,
+  D_MAX_REL_INDEX,
+  D_MAX_ULP,
+  D_MAX_ULP_INDEX,
+  D_MISMATCHES,
+  D_NONFINITE_MISMATCHES,
+  D_REQUIRED_ATOL,
+  D_REQUIRED_RTOL,
+  D_SUM_ABS,
+  DIFF_RECORD_SIZE,
+  initDiffRecord,
+  initWorst,
+  mergeDiffRecord,
+  mergeWorst,
+  WORST_KEPT,
+  type DiffRule,
+} from "../kernel/diff.js";
+import { formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
+import { UsageError } from "../errors.js";
+import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
+
+/** One element singled out by a statistic. */
+export interface ElementReport {
+  readonly index: number[];
+  readonly flatIndex: number;
+  readonly actual: number;
+  readonly expected: number;
+  readonly absError: number;
+  readonly relError: number;
+  /** atol + rtol·|expected|. */
+  readonly allowed: number;
+}
+
+export interface ChannelReport {
+  readonly channel: number;
+  readonly count: number;
+  readonly mismatches: number;
+  readonly maxAbsError: number;
+  readonly maxRelError: number;
+  readonly maxUlp: number;
+}
+
+export interface TensorComparison {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly shape: readonly number[];
+  readonly expectedShape: readonly number[];
+  readonly shapeMismatch: boolean;
+  readonly expectedDtype: FloatDType;
+  readonly ulpDtype: ComputeDType;
+  readonly tolerance: ResolvedTolerance & { readonly equalNan: boolean };
+  readonly count: number;
+  readonly mismatches: number;
+  readonly mismatchFraction: number;
+  readonly nonFiniteMismatches: number;
+  readonly meanAbsError: number;
+  readonly maxAbsError: ElementReport | null;
+  readonly maxRelError: ElementReport | null;
+  readonly maxUlp: { readonly ulps: number; readonly element: ElementReport } | null;
+  /** Smallest atol that passes at the given rtol, and smallest rtol that passes at the given atol. */
+  readonly requiredAtol: number;
+  readonly requiredRtol: number;
+  readonly channelAxis: number | null;
+  readonly channels: readonly ChannelReport[];
+  readonly worst: readonly ElementReport[];
+}
+
+export interface SummarizeInput {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly expectedDtype: FloatDType;
+  readonly rule: DiffRule;
+  readonly tolerance: ResolvedTolerance;
+  readonly channelAxis: number | null;
+  /** One merged diff record per channel, in a Float64Array of channels × DIFF_RECORD_SIZE. */
+  readonly channelRecords: Float64Array;
+  readonly channelCount: number;
+  readonly worst: readonly { excess: number; index: number }[];
+  readonly actualAt: (flatIndex: number) => number;
+  readonly expectedAt: (flatIndex: number) => number;
+}
+
+function elementAt(input: SummarizeInput, flatIndex: number): ElementReport {
+  const actual = input.actualAt(flatIndex);
+  const expected = input.expectedAt(flatIndex);
+  const absError = Math.abs(actual - expected);
+  return {
+    index: unravelIndex(flatIndex, input.shape),
+    flatIndex,
+    actual,
+    expected,
+    absError,
+    relError: absError === 0 ? 0 : absError / Math.abs(expected),
+    allowed: input.rule.atol + input.rule.rtol * Math.abs(expected),
+  };
+}
+
+export function summarizeDiff(input: SummarizeInput): TensorComparison {
+  const total = new Float64Array(DIFF_RECORD_SIZE);
+  initDiffRecord(total, 0);
+  const channels: ChannelReport[] = [];
+  for (let c = 0; c < input.channelCount; c++) {
+    const base = c * DIFF_RECORD_SIZE;
+    mergeDiffRecord(total, 0, input.channelRecords, base);
+    channels.push({
+      channel: c,
+      count: input.channelRecords[base + D_COUNT],
+      mismatches: input.channelRecords[base + D_MISMATCHES],
+      maxAbsError: input.channelRecords[base + D_MAX_ABS],
+      maxRelError: input.channelRecords[base + D_MAX_REL],
+      maxUlp: input.channelRecords[base + D_MAX_ULP],
+    });
+  }
+  const count = total[D_COUNT];
+  const mismatches = total[D_MISMATCHES];
+  const pick = (index: number) => (total[index] >= 0 ? elementAt(input, total[index]) : null);
+  const maxUlpElement = pick(D_MAX_ULP_INDEX);
+  return {
+    name: input.name,
+    passed: mismatches === 0,
+    shape: input.shape,
+    expectedShape: input.shape,
+    shapeMismatch: false,
+    expectedDtype: input.expectedDtype,
+    ulpDtype: input.rule.ulpDtype,
+    tolerance: { ...input.tolerance, equalNan: input.rule.equalNan },
+    count,
+    mismatches,
+    mismatchFraction: count === 0 ? 0 : mismatches / count,
+    nonFiniteMismatches: total[D_NONFINITE_MISMATCHES],
+    meanAbsError: total[D_FINITE_PAIRS] === 0 ? 0 : total[D_SUM_ABS] / total[D_FINITE_PAIRS],
+    maxAbsError: total[D_MAX_ABS] > 0 ? pick(D_MAX_ABS_INDEX) : null,
+    maxRelError: total[D_MAX_REL] > 0 ? pick(D_MAX_REL_INDEX) : null,
+    maxUlp: maxUlpElement === null || total[D_MAX_ULP] === 0 ? null : { ulps: total[D_MAX_ULP], element: maxUlpElement },
+    requiredAtol: total[D_REQUIRED_ATOL],
+    requiredRtol: total[D_REQUIRED_RTOL],
+    channelAxis: input.channelAxis,
+    channels,
+    worst: input.worst.map((entry) => elementAt(input, entry.index)),
+  };
+}
+
+/** The comparison of two tensors whose shapes differ: nothing element-wise can be said. */
+export function shapeMismatch(name: string, shape: readonly number[], expectedShape: readonly number[], expectedDtype: FloatDType, rule: DiffRule, tolerance: ResolvedTolerance): TensorComparison {
+  return {
+    name,
+    passed: false,
+    shape,
+    expectedShape,
+    shapeMismatch: true,
+    expectedDtype,
+    ulpDtype: rule.ulpDtype,
+    tolerance: { ...tolerance, equalNan: rule.equalNan },
+    count: 0,
+    mismatches: 0,
+    mismatchFraction: 1,
+    nonFiniteMismatches: 0,
+    meanAbsError: 0,
+    maxAbsError: null,
+    maxRelError: null,
+    maxUlp: null,
+    requiredAtol: Infinity,
+    requiredRtol: Infinity,
+    channelAxis: null,
+    channels: [],
+    worst: [],
+  };
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((dim, axis) => dim === b[axis]);
+}
+
+export interface CompareArraysInput {
+  readonly name: string;
+  readonly actual: ArrayLike<number>;
+  readonly actualShape: readonly number[];
+  readonly expected: ArrayLike<number>;
+  readonly expectedShape: readonly number[];
+  readonly expectedDtype: FloatDType;
+  readonly rule: DiffRule;
+  readonly tolerance: ResolvedTolerance;
+  /** Axis that the per-channel table groups by; null for none. */
+  readonly channelAxis: number | null;
+}
+
+/**
+ * Compares two tensors element-wise in this thread (running statistics, `diff`).
+ * Elements are visited in C order, so ties resolve to the first index as in the parallel pass.
+ */
+export function compareArrays(input: CompareArraysInput): TensorComparison {
+  if (!sameShape(input.actualShape, input.expectedShape)) {
+    return shapeMismatch(input.name, input.actualShape, input.expectedShape, input.expectedDtype, input.rule, input.tolerance);
+  }
+  const shape = input.expectedShape;
+  let channelCount = 1;
+  let inner = 1;
+  if (input.channelAxis !== null) {
+    channelCount = shape[input.channelAxis];
+    for (let axis = input.channelAxis + 1; axis < shape.length; axis++) inner *= shape[axis];
+  }
+  const records = new Float64Array(Math.max(1, channelCount) * DIFF_RECORD_SIZE);
+  for (let c = 0; c < channelCount; c++) initDiffRecord(records, c * DIFF_RECORD_SIZE);
+  const worst = new Float64Array(WORST_KEPT * 2);
+  initWorst(worst, 0);
+  const { actual, expected } = input;
+  for (let i = 0; i < expected.length; i++) {
+    const channel = channelCount === 1 ? 0 : Math.floor(i / inner) % channelCount;
+    accumulateDiff(records, channel * DIFF_RECORD_SIZE, worst, 0, input.rule, actual[i], expected[i], i);
+  }
+  return summarizeDiff({
+    name: input.name,
+    shape,
+    expectedDtype: input.expectedDtype,
+    rule: input.rule,
+    tolerance: input.tolerance,
+    channelAxis: input.channelAxis,
+    channelRecords: records,
+    channelCount,
+    worst: mergeWorst(worst, 1),
+    actualAt: (i) => actual[i],
+    expectedAt: (i) => expected[i],
+  });
+}
+
+export { formatShape };
+
+/**
+ * Compares a tensor with a reference under the bn-check rule (library entry for `diff`-style use).
+ * @param options.channelAxis - group the per-channel table by this axis (negative counts from the end).
+ */
+export function compareTensors(
+  actual: { readonly shape: readonly number[]; readonly data: ArrayLike<number> },
+  expected: { readonly shape: readonly number[]; readonly data: ArrayLike<number>; readonly dtype: FloatDType },
+  options: { atol?: number; rtol?: number; equalNan?: boolean; computeDtype?: ComputeDType; channelAxis?: number; name?: string } = {},
+): TensorComparison {
+  const precision = options.computeDtype ?? expected.dtype;
+  const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
+  const rank = expected.shape.length;
+  let channelAxis: number | null = null;
+  if (options.channelAxis !== undefined) {
+    if (!Number.isInteger(options.channelAxis) || options.channelAxis < -rank || options.channelAxis >= rank) {
+      throw new UsageError(`channel axis ${options.channelAxis} is out of range for a rank-${rank} tensor`);
+    }
+    channelAxis = options.channelAxis < 0 ? options.channelAxis + rank : options.channelAxis;
+  }
+  return compareArrays({
+    name: options.name ?? "tensor",
+    actual: actual.data,
+    actualShape: actual.shape,
+    expected: expected.data,
+    expectedShape: expected.shape,
+    expectedDtype: expected.dtype,
+    rule: { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: options.equalNan ?? false, ulpDtype: precision },
+    tolerance,
+    channelAxis,
+  });
+}

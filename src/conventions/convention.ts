@@ -1,0 +1,60 @@
+/**
+ * The contract every framework preset fills in. A preset is data: the kernel never sees a framework
+ * name, only the canonical parameters `resolveConvention` derives from a record.
+ * Facts and sources: shared CONVENTIONS.md (summarised from each framework's source and docs).
+ */
+
+/** Whose side "momentum" weights in the running-statistics update. */
+export type MomentumWeights =
+  /** `running ← (1 − m)·running + m·batch` (PyTorch, cuDNN's exponentialAverageFactor). */
+  | "batch"
+  /** `running ← m·running + (1 − m)·batch` (Keras, ONNX, Flax, TF.js layers). */
+  | "running";
+
+/** Which of the rank / channel-axis combinations a variant applies to. */
+export interface VariantCondition {
+  /** Input ranks the variant applies to. */
+  readonly ranks: readonly number[];
+  /** Channel positions it applies to: `first` = axis 1, `last` = axis rank − 1. */
+  readonly channelPositions: readonly ("first" | "last")[];
+}
+
+/** Fields that a variant (e.g. Keras' fused path) may override. */
+export interface ConventionNumerics {
+  /** Smallest eps the framework uses: a smaller one is silently raised to it (TF fused kernels). */
+  readonly epsilonFloor: number | null;
+  /** 0: the running variance takes the biased batch variance (÷N); 1: unbiased (÷(N−1)). */
+  readonly runningVarCorrection: 0 | 1;
+}
+
+export interface ConventionVariant extends Partial<ConventionNumerics> {
+  readonly id: string;
+  readonly when: VariantCondition;
+  readonly note: string;
+}
+
+export interface Convention extends ConventionNumerics {
+  readonly id: string;
+  readonly label: string;
+  /** Default channel axis; negative counts from the end (Keras-style `axis=-1`). */
+  readonly channelAxis: number;
+  /** Default eps, added to the variance inside the square root. */
+  readonly epsilon: number;
+  /** Default momentum, in the framework's own meaning. */
+  readonly momentum: number;
+  readonly momentumWeights: MomentumWeights;
+  /** True when `momentum = None` means a cumulative average over `num_batches_tracked` (PyTorch). */
+  readonly cumulativeAverage: boolean;
+  /** False for stateless APIs (tf.nn.batch_normalization): no running statistics to update. */
+  readonly hasRunningStats: boolean;
+  /**
+   * What the framework does in training when a channel has a single value (N·spatial = 1):
+   * `error` (PyTorch raises) or `allowed` (variance 0; a Bessel denominator is clamped to 1).
+   */
+  readonly singleValuePerChannel: "error" | "allowed";
+  /** Numerics that differ by rank and channel position (first matching variant wins). */
+  readonly variants: readonly ConventionVariant[];
+  /** Where the values come from. */
+  readonly sources: readonly string[];
+  readonly docsUrl: string;
+}

@@ -1,0 +1,25 @@
+import type { Convention } from "./convention.js";
+
+/**
+ * flax.linen.BatchNorm. Sources (CONVENTIONS.md §6): flax/linen/normalization.py (`BatchNorm`:
+ * axis=-1, momentum=0.99, epsilon=1e-5; `_compute_stats`: biased variance; `__call__`:
+ * ra = momentum·ra + (1−momentum)·batch with the biased variance; `_normalize`: rsqrt(var + eps)).
+ * Flax's default fast variance E[x²] − E[x]² is less accurate than the exact value bn-check
+ * computes: large-mean inputs can legitimately fail against a float64 recomputation.
+ */
+export const flax = Object.freeze({
+  id: "flax",
+  label: "flax.linen.BatchNorm",
+  channelAxis: -1,
+  epsilon: 1e-5,
+  epsilonFloor: null,
+  momentum: 0.99,
+  momentumWeights: "running",
+  cumulativeAverage: false,
+  hasRunningStats: true,
+  runningVarCorrection: 0,
+  singleValuePerChannel: "allowed",
+  variants: [],
+  sources: ["flax/linen/normalization.py (BatchNorm, _compute_stats, _normalize)"],
+  docsUrl: "https://flax.readthedocs.io/en/latest/api_reference/flax.linen/layers.html#flax.linen.BatchNorm",
+} as const satisfies Convention);

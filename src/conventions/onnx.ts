@@ -1,0 +1,25 @@
+import type { Convention } from "./convention.js";
+
+/**
+ * ONNX BatchNormalization-15 (the reference implementation and ONNX Runtime's CPU kernel).
+ * Sources (CONVENTIONS.md §5): onnx docs/Operators.md (epsilon=1e-5, momentum=0.9, channel axis 1;
+ * running = input·momentum + current·(1−momentum); current_var is the population variance, also
+ * inside running_var), onnx/reference/ops/op_batch_normalization.py (ddof=0),
+ * onnxruntime/core/providers/cpu/nn/batch_norm.h.
+ */
+export const onnx = Object.freeze({
+  id: "onnx",
+  label: "ONNX BatchNormalization-15",
+  channelAxis: 1,
+  epsilon: 1e-5,
+  epsilonFloor: null,
+  momentum: 0.9,
+  momentumWeights: "running",
+  cumulativeAverage: false,
+  hasRunningStats: true,
+  runningVarCorrection: 0,
+  singleValuePerChannel: "allowed",
+  variants: [],
+  sources: ["onnx/docs/Operators.md (BatchNormalization)", "onnx/reference/ops/op_batch_normalization.py", "onnxruntime/core/providers/cpu/nn/batch_norm.h"],
+  docsUrl: "https://onnx.ai/onnx/operators/onnx__BatchNormalization.html",
+} as const satisfies Convention);

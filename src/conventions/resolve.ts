@@ -1,0 +1,148 @@
+/**
+ * Turns a convention record plus the user's options into the canonical parameters the kernel uses.
+ * This is the only place that interprets a convention: the kernel sees numbers, never a name.
+ */
+import { UsageError } from "../errors.js";
+import { describeLayout, LAYOUTS, type LayoutName } from "../kernel/layout.js";
+import type { Convention, ConventionVariant } from "./convention.js";
+
+export type Mode = "train" | "eval";
+
+export interface BatchNormOptions {
+  readonly mode?: Mode;
+  /** A named layout; mutually exclusive with `channelAxis`. */
+  readonly layout?: LayoutName;
+  /** Channel axis; negative counts from the end. */
+  readonly channelAxis?: number;
+  readonly epsilon?: number;
+  /** Momentum in the framework's own meaning; `null` = cumulative average (PyTorch `momentum=None`). */
+  readonly momentum?: number | null;
+  /** Batches seen before this call; used by the cumulative average. */
+  readonly numBatchesTracked?: number;
+}
+
+/** Canonical parameters: everything the kernel and the running-statistics update need. */
+export interface BatchNormParams {
+  readonly conventionId: string;
+  readonly mode: Mode;
+  readonly channelAxis: number;
+  readonly layout: string;
+  /** The eps the framework actually uses (after a floor), and the one that was asked for. */
+  readonly epsilon: number;
+  readonly requestedEpsilon: number;
+  /** Momentum as given (framework meaning); null for a cumulative average. */
+  readonly momentum: number | null;
+  /** running ← runningWeight·running + batchWeight·batch. */
+  readonly runningWeight: number;
+  readonly batchWeight: number;
+  readonly runningVarCorrection: 0 | 1;
+  readonly hasRunningStats: boolean;
+  readonly singleValuePerChannel: "error" | "allowed";
+  /** The convention variant in force (e.g. Keras' fused path), if any. */
+  readonly variant: string | null;
+  /** Where each value came from, for the report ("eps 1e-5: torch default"). */
+  readonly notes: readonly string[];
+}
+
+function normalizeAxis(axis: number, rank: number, source: string): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw new UsageError(`${source} ${axis} is out of range for a rank-${rank} input (valid: ${-rank}..${rank - 1})`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+function findVariant(convention: Convention, rank: number, channelAxis: number): ConventionVariant | null {
+  for (const variant of convention.variants) {
+    const position = channelAxis === 1 ? "first" : channelAxis === rank - 1 ? "last" : null;
+    if (variant.when.ranks.includes(rank) && position !== null && variant.when.channelPositions.includes(position)) return variant;
+  }
+  return null;
+}
+
+/**
+ * @throws UsageError for an axis out of range, a layout of the wrong rank, a non-positive eps, a
+ *   momentum outside [0, 1] or `momentum none` where the framework has no cumulative average.
+ */
+export function resolveConvention(convention: Convention, shape: readonly number[], options: BatchNormOptions = {}): BatchNormParams {
+  const rank = shape.length;
+  const notes: string[] = [];
+  if (rank < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
+
+  let channelAxis: number;
+  if (options.layout !== undefined && options.channelAxis !== undefined) {
+    throw new UsageError("--layout and --channel-axis both given: use one of them");
+  }
+  if (options.layout !== undefined) {
+    const layout = LAYOUTS[options.layout];
+    if (layout.rank !== rank) {
+      throw new UsageError(`layout ${options.layout} expects a rank-${layout.rank} input, but the input has shape [${shape.join(", ")}] (rank ${rank})`);
+    }
+    channelAxis = layout.channelAxis;
+    notes.push(`channel axis ${channelAxis}: layout ${options.layout}`);
+  } else if (options.channelAxis !== undefined) {
+    channelAxis = normalizeAxis(options.channelAxis, rank, "channel axis");
+    notes.push(`channel axis ${channelAxis}: given`);
+  } else {
+    channelAxis = normalizeAxis(convention.channelAxis, rank, `${convention.id} default channel axis`);
+    notes.push(`channel axis ${channelAxis}: ${convention.id} default (${convention.channelAxis})`);
+  }
+
+  const variant = findVariant(convention, rank, channelAxis);
+  const epsilonFloor = variant?.epsilonFloor !== undefined ? variant.epsilonFloor : convention.epsilonFloor;
+  const runningVarCorrection = variant?.runningVarCorrection ?? convention.runningVarCorrection;
+  if (variant !== null) notes.push(`${convention.id} ${variant.id} path: ${variant.note}`);
+
+  const requestedEpsilon = options.epsilon ?? convention.epsilon;
+  if (!(requestedEpsilon > 0) || !Number.isFinite(requestedEpsilon)) {
+    throw new UsageError(`eps must be a finite number > 0; got ${requestedEpsilon}`);
+  }
+  notes.push(options.epsilon === undefined ? `eps ${requestedEpsilon}: ${convention.id} default` : `eps ${requestedEpsilon}: given`);
+  // TF's fused kernel: `epsilon = epsilon if epsilon > min_epsilon else min_epsilon`.
+  const epsilon = epsilonFloor !== null && !(requestedEpsilon > epsilonFloor) ? epsilonFloor : requestedEpsilon;
+  if (epsilon !== requestedEpsilon) notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${epsilon}`);
+
+  const mode = options.mode ?? "train";
+  const momentum = options.momentum === undefined ? convention.momentum : options.momentum;
+  let runningWeight: number;
+  let batchWeight: number;
+  if (momentum === null) {
+    if (!convention.cumulativeAverage) {
+      throw new UsageError(`momentum none (a cumulative average) exists only in PyTorch; ${convention.id} has no such mode`);
+    }
+    const tracked = options.numBatchesTracked ?? 0;
+    if (!Number.isInteger(tracked) || tracked < 0) throw new UsageError(`num-batches-tracked must be an integer >= 0; got ${tracked}`);
+    // forward() adds 1 to num_batches_tracked, then uses 1/num_batches_tracked.
+    batchWeight = 1 / (tracked + 1);
+    runningWeight = 1 - batchWeight;
+    notes.push(`momentum none: cumulative average, factor 1/${tracked + 1}`);
+  } else {
+    if (!(momentum >= 0 && momentum <= 1)) throw new UsageError(`momentum must be in [0, 1] for ${convention.id}; got ${momentum}`);
+    if (convention.momentumWeights === "batch") {
+      batchWeight = momentum;
+      runningWeight = 1 - momentum;
+    } else {
+      runningWeight = momentum;
+      batchWeight = 1 - momentum;
+    }
+    if (convention.hasRunningStats) {
+      const meaning = convention.momentumWeights === "batch" ? "weight of the new batch" : "weight of the old running value";
+      notes.push(`momentum ${momentum}: ${options.momentum === undefined ? `${convention.id} default` : "given"}, ${meaning}`);
+    }
+  }
+  return {
+    conventionId: convention.id,
+    mode,
+    channelAxis,
+    layout: describeLayout(rank, channelAxis),
+    epsilon,
+    requestedEpsilon,
+    momentum,
+    runningWeight,
+    batchWeight,
+    runningVarCorrection,
+    hasRunningStats: convention.hasRunningStats,
+    singleValuePerChannel: convention.singleValuePerChannel,
+    variant: variant?.id ?? null,
+    notes,
+  };
+}

@@ -1,0 +1,51 @@
+/** `batchNorm`: BatchNorm under a framework's convention, returning y and the running statistics. */
+import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
+import { roundTo } from "../numeric/formats.js";
+import { runNormalizePass } from "../parallel/executor.js";
+import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
+import type { BatchNormParams } from "../conventions/resolve.js";
+
+export interface BatchNormResult {
+  /** y, in `outputDtype` (default: the input's dtype). */
+  readonly output: Tensor;
+  readonly params: BatchNormParams;
+  /** Train mode: the batch mean and biased batch variance used to normalise. */
+  readonly batchMean: Float64Array | null;
+  readonly batchVariance: Float64Array | null;
+  /** Train mode with running statistics: the state after the call. */
+  readonly runningMean: Float64Array | null;
+  readonly runningVar: Float64Array | null;
+  readonly threads: number;
+  readonly timings: { readonly statsMs: number; readonly normalizeMs: number };
+}
+
+/**
+ * Computes BatchNorm with float64 accumulation on the worker pool.
+ * @param tensors - input and optional weight, bias and running statistics.
+ * @param request - framework preset, mode, layout/axis, eps, momentum, threads.
+ * @returns y and the statistics; y is rounded once from float64 to the output dtype.
+ * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
+ */
+export async function batchNorm(tensors: BatchNormTensors, request: BatchNormRequest & { outputDtype?: FloatDType } = {}): Promise<BatchNormResult> {
+  const prepared = await prepareBatchNorm(tensors, request);
+  const outputDtype = request.outputDtype ?? tensors.input.dtype;
+  // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
+  const output = allocateShared(outputDtype === "float16" ? "float64" : outputDtype, tensors.input.data.length);
+  const started = performance.now();
+  await runNormalizePass(prepared.input, prepared.grid, prepared.constants, output, prepared.plan, request);
+  let data = output;
+  if (outputDtype === "float16") {
+    data = allocateShared("float16", output.length);
+    for (let i = 0; i < output.length; i++) data[i] = roundTo("float16", output[i]);
+  }
+  return {
+    output: { dtype: outputDtype, shape: [...tensors.input.shape], data },
+    params: prepared.params,
+    batchMean: prepared.batchMean,
+    batchVariance: prepared.batchVariance,
+    runningMean: prepared.updatedRunningMean,
+    runningVar: prepared.updatedRunningVar,
+    threads: prepared.plan.threads,
+    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * `checkBatchNorm`: recomputes BatchNorm under a convention and compares the reference with it in one
+ * fused pass (y is never materialised), then checks the running statistics when references for them
+ * are given.
+ */
+import { compareArrays, sameShape, shapeMismatch, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../compare/tolerance.js";
+import type { BatchNormParams } from "../conventions/resolve.js";
+import { UsageError } from "../errors.js";
+import { DIFF_RECORD_SIZE, initDiffRecord, mergeDiffRecord, mergeWorst, type DiffRule } from "../kernel/diff.js";
+import { firstUnitOfChannel } from "../kernel/units.js";
+import type { ComputeDType, Tensor } from "../npy/tensor.js";
+import { runComparePass } from "../parallel/executor.js";
+import { toShared } from "../parallel/shared-tensor.js";
+import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
+
+export interface CheckTensors extends BatchNormTensors {
+  readonly reference: Tensor;
+  readonly referenceRunningMean?: Tensor | null;
+  readonly referenceRunningVar?: Tensor | null;
+}
+
+export interface CheckRequest extends BatchNormRequest {
+  readonly atol?: number;
+  readonly rtol?: number;
+  readonly equalNan?: boolean;
+  /** The precision the reference was computed in, when its file holds an upcast (e.g. bfloat16). */
+  readonly computeDtype?: ComputeDType;
+}
+
+export interface ConformanceResult {
+  readonly conforms: boolean;
+  readonly params: BatchNormParams;
+  readonly output: TensorComparison;
+  readonly runningMean: TensorComparison | null;
+  readonly runningVar: TensorComparison | null;
+  /** Train mode: the batch statistics bn-check computed (float64). */
+  readonly batchMean: readonly number[] | null;
+  readonly batchVariance: readonly number[] | null;
+  readonly threads: number;
+  readonly timings: { readonly statsMs: number; readonly compareMs: number };
+}
+
+function ruleFor(reference: Tensor, request: CheckRequest): { rule: DiffRule; tolerance: ResolvedTolerance } {
+  const precision = request.computeDtype ?? reference.dtype;
+  const given: Partial<Tolerance> = { atol: request.atol, rtol: request.rtol };
+  const tolerance = resolveTolerance(precision, given);
+  return { tolerance, rule: { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: request.equalNan ?? false, ulpDtype: precision } };
+}
+
+/**
+ * @returns the verdict and a comparison per checked tensor (output, and running statistics when
+ *   their references are given). A reference of another shape is a failed comparison, not an error.
+ * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
+ */
+export async function checkBatchNorm(tensors: CheckTensors, request: CheckRequest = {}): Promise<ConformanceResult> {
+  const prepared = await prepareBatchNorm(tensors, request);
+  const { params, grid } = prepared;
+  const reference = tensors.reference;
+  const { rule, tolerance } = ruleFor(reference, request);
+  const { channels, inner } = grid.geometry;
+  const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
+  if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
+  if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
+
+  const started = performance.now();
+  let output: TensorComparison;
+  if (!sameShape(tensors.input.shape, reference.shape)) {
+    output = shapeMismatch("output", tensors.input.shape, reference.shape, reference.dtype, rule, tolerance);
+  } else {
+    const referenceData = toShared(reference.data);
+    const pass = await runComparePass(prepared.input, referenceData, grid, prepared.constants, rule, prepared.plan, request);
+    // Merge each channel's unit records in unit order: the same order whatever the thread count.
+    const channelRecords = new Float64Array(channels * DIFF_RECORD_SIZE);
+    const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
+    for (let c = 0; c < channels; c++) {
+      initDiffRecord(channelRecords, c * DIFF_RECORD_SIZE);
+      const first = firstUnitOfChannel(grid, c);
+      for (let unit = first; unit < first + unitsPerChannel; unit++) {
+        mergeDiffRecord(channelRecords, c * DIFF_RECORD_SIZE, pass.records, (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE);
+      }
+    }
+    const { constants, input } = prepared;
+    output = summarizeDiff({
+      name: "output",
+      shape: reference.shape,
+      expectedDtype: reference.dtype,
+      rule,
+      tolerance,
+      channelAxis: params.channelAxis,
+      channelRecords,
+      channelCount: channels,
+      worst: mergeWorst(pass.worst, grid.unitCount),
+      actualAt: (i) => {
+        const c = Math.floor(i / inner) % channels;
+        return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+      },
+      expectedAt: (i) => referenceData[i],
+    });
+  }
+  const checkRunning = (name: string, actual: Float64Array | null, expected: Tensor | null | undefined): TensorComparison | null => {
+    if (expected == null || actual === null) return null;
+    const statRule = ruleFor(expected, request);
+    return compareArrays({
+      name,
+      actual,
+      actualShape: [channels],
+      expected: expected.data,
+      expectedShape: expected.shape,
+      expectedDtype: expected.dtype,
+      rule: statRule.rule,
+      tolerance: statRule.tolerance,
+      channelAxis: 0,
+    });
+  };
+  const runningMean = checkRunning("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean);
+  const runningVar = checkRunning("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar);
+  const compareMs = performance.now() - started;
+  const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
+  return {
+    conforms,
+    params,
+    output,
+    runningMean,
+    runningVar,
+    batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
+    batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
+    threads: prepared.plan.threads,
+    timings: { statsMs: prepared.statsMs, compareMs },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The part of BatchNorm shared by `batchNorm` (which writes y) and `checkBatchNorm` (which compares
+ * y with a reference): validating the tensors, resolving the convention, the statistics pass, the
+ * per-channel constants and the running-statistics update.
+ */
+import { conventions, type Convention, type FrameworkName } from "../conventions/index.js";
+import { resolveConvention, type BatchNormOptions, type BatchNormParams } from "../conventions/resolve.js";
+import { UsageError } from "../errors.js";
+import { affineConstants, mergeChannelStats } from "../kernel/batch-norm.js";
+import { geometryOf } from "../kernel/layout.js";
+import { planUnits, type UnitGrid } from "../kernel/units.js";
+import type { Tensor } from "../npy/tensor.js";
+import { planExecution, runStatsPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
+import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+
+/** The tensors of one BatchNorm call. Parameters are 1-D with one value per channel. */
+export interface BatchNormTensors {
+  readonly input: Tensor;
+  readonly weight?: Tensor | null;
+  readonly bias?: Tensor | null;
+  /** State before the call (PyTorch's running_mean / Keras' moving_mean). */
+  readonly runningMean?: Tensor | null;
+  readonly runningVar?: Tensor | null;
+}
+
+export interface BatchNormRequest extends BatchNormOptions, ExecutionOptions {
+  /** A preset name (default `torch`) or a convention record of your own. */
+  readonly framework?: FrameworkName | Convention;
+}
+
+export interface Prepared {
+  readonly params: BatchNormParams;
+  readonly grid: UnitGrid;
+  readonly plan: ExecutionPlan;
+  readonly input: Float32Array | Float64Array;
+  /** [shift | scale | offset] per channel, in shared memory. */
+  readonly constants: Float64Array;
+  /** Batch statistics (train mode): mean and biased variance per channel. */
+  readonly batchMean: Float64Array | null;
+  readonly batchVariance: Float64Array | null;
+  /** Running statistics after the call (train mode with running statistics), in float64. */
+  readonly updatedRunningMean: Float64Array | null;
+  readonly updatedRunningVar: Float64Array | null;
+  readonly statsMs: number;
+}
+
+export function conventionOf(framework: FrameworkName | Convention | undefined): Convention {
+  if (framework === undefined) return conventions.torch;
+  if (typeof framework === "string") {
+    const convention = conventions[framework];
+    if (convention === undefined) throw new UsageError(`unknown framework '${framework}' (known: ${Object.keys(conventions).join(", ")})`);
+    return convention;
+  }
+  return framework;
+}
+
+function checkPerChannel(name: string, tensor: Tensor | null | undefined, channels: number, params: BatchNormParams): Float32Array | Float64Array | null {
+  if (tensor === null || tensor === undefined) return null;
+  if (tensor.shape.length !== 1 || tensor.shape[0] !== channels) {
+    throw new UsageError(`${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]`);
+  }
+  return tensor.data;
+}
+
+/** `torch.Size([1, 3])`, as PyTorch prints it in its error message. */
+function torchSize(shape: readonly number[]): string {
+  return `torch.Size([${shape.join(", ")}])`;
+}
+
+export async function prepareBatchNorm(tensors: BatchNormTensors, request: BatchNormRequest): Promise<Prepared> {
+  const convention = conventionOf(request.framework);
+  const shape = tensors.input.shape;
+  const params = resolveConvention(convention, shape, request);
+  const geometry = geometryOf(shape, params.channelAxis);
+  const { channels } = geometry;
+  const weight = checkPerChannel("weight", tensors.weight, channels, params);
+  const bias = checkPerChannel("bias", tensors.bias, channels, params);
+  const runningMean = checkPerChannel("running mean", tensors.runningMean, channels, params);
+  const runningVar = checkPerChannel("running var", tensors.runningVar, channels, params);
+  if ((runningMean === null) !== (runningVar === null)) {
+    throw new UsageError("running mean and running var must be given together");
+  }
+
+  const grid = planUnits(geometry);
+  const plan = planExecution(grid, request);
+  const input = toShared(tensors.input.data);
+  const constants = sharedFloat64(3 * channels);
+
+  if (params.mode === "eval") {
+    if (runningMean === null || runningVar === null) {
+      throw new UsageError("eval mode normalises with the running statistics: give --running-mean and --running-var (or use --mode train for batch statistics)");
+    }
+    for (let c = 0; c < channels; c++) {
+      if (runningVar[c] < 0) throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);
+    }
+    affineConstants(runningMean, runningVar, params.epsilon, weight, bias, constants);
+    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0 };
+  }
+
+  const perChannel = geometry.outer * geometry.inner;
+  if (perChannel === 1 && params.singleValuePerChannel === "error") {
+    throw new UsageError(`Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`);
+  }
+  const started = performance.now();
+  const partials = await runStatsPass(input, grid, plan, request);
+  const stats = mergeChannelStats(grid, partials);
+  const statsMs = performance.now() - started;
+
+  const batchVariance = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) batchVariance[c] = stats.m2[c] / stats.count[c];
+  affineConstants(stats.mean, batchVariance, params.epsilon, weight, bias, constants);
+
+  let updatedRunningMean: Float64Array | null = null;
+  let updatedRunningVar: Float64Array | null = null;
+  if (params.hasRunningStats) {
+    updatedRunningMean = new Float64Array(channels);
+    updatedRunningVar = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) {
+      // Frameworks start running statistics at mean 0, variance 1.
+      const previousMean = runningMean === null ? 0 : runningMean[c];
+      const previousVar = runningVar === null ? 1 : runningVar[c];
+      // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
+      const updateVariance = stats.m2[c] / Math.max(stats.count[c] - params.runningVarCorrection, 1);
+      updatedRunningMean[c] = params.runningWeight * previousMean + params.batchWeight * stats.mean[c];
+      updatedRunningVar[c] = params.runningWeight * previousVar + params.batchWeight * updateVariance;
+    }
+  }
+  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs };
+}

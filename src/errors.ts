@@ -1,0 +1,35 @@
+/**
+ * Errors that carry the process exit code they stand for. Only `cli/main.ts` turns them into an
+ * exit; everything else throws them.
+ *
+ * Exit codes: 0 conforms, 1 checked and does not conform, 2 could not check.
+ */
+export const EXIT_CONFORMS = 0;
+export const EXIT_MISMATCH = 1;
+export const EXIT_CANNOT_CHECK = 2;
+
+/** Any failure that prevents a check: bad usage, bad input, an internal or worker failure. */
+export class BnCheckError extends Error {
+  readonly exitCode: number = EXIT_CANNOT_CHECK;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A tensor file that cannot be read as a valid float tensor; the message names the file. */
+export class InputFileError extends BnCheckError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${problem}`, options);
+  }
+}
+
+/** Options or tensors that are individually valid but cannot be used together. */
+export class UsageError extends BnCheckError {}
+
+/** A worker thread threw or died; the message names the work it was doing. */
+export class WorkerFailureError extends BnCheckError {}

@@ -1,0 +1,18 @@
+/**
+ * bn-check as a library. Call `closePool()` when done if you used more than one thread, or let the
+ * process end: idle workers do not keep it alive.
+ */
+export { batchNorm, type BatchNormResult } from "./engine/batch-norm.js";
+export { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./engine/check.js";
+export type { BatchNormRequest, BatchNormTensors } from "./engine/prepare.js";
+export { compareTensors, type TensorComparison, type ElementReport, type ChannelReport } from "./compare/compare.js";
+export { resolveTolerance, TORCH_DEFAULT_TOLERANCES, type Tolerance, type ResolvedTolerance } from "./compare/tolerance.js";
+export { conventions, FRAMEWORK_NAMES, type FrameworkName, type Convention } from "./conventions/index.js";
+export { resolveConvention, type BatchNormOptions, type BatchNormParams, type Mode } from "./conventions/resolve.js";
+export { LAYOUTS, LAYOUT_NAMES, type LayoutName } from "./kernel/layout.js";
+export { readNpy, parseNpyBytes } from "./npy/read-npy.js";
+export { writeNpy, encodeNpy } from "./npy/write-npy.js";
+export { tensorFromArray, type Tensor, type FloatDType, type ComputeDType } from "./npy/tensor.js";
+export { closePool } from "./parallel/pool.js";
+export { BnCheckError, InputFileError, UsageError, WorkerFailureError } from "./errors.js";
+export { REPORT_SCHEMA_VERSION, type CompareReport, type Report } from "./report/report.js";

@@ -1,0 +1,195 @@
+/**
+ * The BatchNorm kernel: pure functions over typed arrays, a unit grid and per-channel constants.
+ * No I/O, no framework names, no threads: the pool and the single-thread path both call these.
+ *
+ * Method.
+ * - Statistics: inside each unit (≈64 KiB, cache-resident) a corrected two-pass computation in
+ *   float64: m = Σx/n, then M2 = Σ(x−m)² − (Σ(x−m))²/n. Units of a channel are merged in unit order
+ *   with Chan et al.'s pairwise update (δ = m_b − m_a; m = m_a + δ·n_b/n;
+ *   M2 = M2_a + M2_b + δ²·n_a·n_b/n). The result is as accurate as a float64 two-pass computation
+ *   over the whole channel (a channel with mean 1e4 and std 1e-2 keeps its variance to ~1e-16
+ *   relative), and identical for every thread count, because the units and the merge order are.
+ * - Normalisation: y = (x − μ)·s + β with s = γ / sqrt(σ² + eps), per-channel constants computed
+ *   once. Subtracting μ before scaling (rather than the folded x·s + (β − μ·s) that PyTorch's CPU
+ *   eval path uses) avoids cancellation when |μ| ≫ σ; y is rounded once, to the output dtype.
+ *
+ * References: S. Ioffe, C. Szegedy, "Batch Normalization" (2015), Algorithm 1; T. F. Chan,
+ * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
+ */
+import { accumulateDiff, initDiffRecord, initWorst, DIFF_RECORD_SIZE, WORST_KEPT, type DiffRule } from "./diff.js";
+import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+
+type Values = Float32Array | Float64Array;
+
+/** Per-unit partial statistics: (n, mean, M2) for each channel of the unit. */
+export const STATS_RECORD_SIZE = 3;
+
+export function statsPartialsLength(grid: UnitGrid): number {
+  return grid.unitCount * grid.channelChunk * STATS_RECORD_SIZE;
+}
+
+/** Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. */
+export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const { o0, o1, c0, c1, i0, i1 } = box;
+    const count = (o1 - o0) * (i1 - i0);
+    for (let c = c0; c < c1; c++) {
+      let sum = 0;
+      for (let o = o0; o < o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) sum += input[i];
+      }
+      const mean = sum / count;
+      let deviationSum = 0;
+      let squareSum = 0;
+      for (let o = o0; o < o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) {
+          const deviation = input[i] - mean;
+          deviationSum += deviation;
+          squareSum += deviation * deviation;
+        }
+      }
+      const m2 = squareSum - (deviationSum * deviationSum) / count;
+      const base = (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE;
+      partials[base] = count;
+      partials[base + 1] = mean;
+      // Rounding can leave a hair below zero only when every deviation is ~0.
+      partials[base + 2] = m2 > 0 || m2 !== m2 ? m2 : 0;
+    }
+  }
+}
+
+/** Per-channel batch statistics: element count, mean and M2 = Σ(x − mean)². */
+export interface ChannelStats {
+  readonly count: Float64Array;
+  readonly mean: Float64Array;
+  readonly m2: Float64Array;
+}
+
+/** Merges unit partials per channel in unit order (Chan's pairwise update). */
+export function mergeChannelStats(grid: UnitGrid, partials: Float64Array): ChannelStats {
+  const { channels } = grid.geometry;
+  const count = new Float64Array(channels);
+  const mean = new Float64Array(channels);
+  const m2 = new Float64Array(channels);
+  const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
+  for (let c = 0; c < channels; c++) {
+    const first = firstUnitOfChannel(grid, c);
+    const local = c % grid.channelChunk;
+    let n = 0;
+    let m = 0;
+    let s = 0;
+    for (let unit = first; unit < first + unitsPerChannel; unit++) {
+      const base = (unit * grid.channelChunk + local) * STATS_RECORD_SIZE;
+      const nb = partials[base];
+      if (nb === 0) continue;
+      if (n === 0) {
+        n = nb;
+        m = partials[base + 1];
+        s = partials[base + 2];
+        continue;
+      }
+      const total = n + nb;
+      const delta = partials[base + 1] - m;
+      m += delta * (nb / total);
+      s += partials[base + 2] + delta * delta * ((n * nb) / total);
+      n = total;
+    }
+    count[c] = n;
+    // An empty channel has no statistics: NaN, as TensorFlow reports for empty input.
+    mean[c] = n === 0 ? NaN : m;
+    m2[c] = n === 0 ? NaN : s;
+  }
+  return { count, mean, m2 };
+}
+
+/**
+ * Per-channel constants of y = (x − shift)·scale + offset, laid out as three consecutive runs of
+ * length C in one Float64Array (so that one shared buffer carries them to the workers).
+ */
+export function affineConstants(
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  epsilon: number,
+  weight: ArrayLike<number> | null,
+  bias: ArrayLike<number> | null,
+  target: Float64Array,
+): Float64Array {
+  const channels = mean.length;
+  for (let c = 0; c < channels; c++) {
+    const gamma = weight === null ? 1 : weight[c];
+    target[c] = mean[c];
+    target[channels + c] = gamma / Math.sqrt(variance[c] + epsilon);
+    target[2 * channels + c] = bias === null ? 0 : bias[c];
+  }
+  return target;
+}
+
+/** Writes y for units `[firstUnit, endUnit)` into `output` (rounded to its element type). */
+export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    for (let c = box.c0; c < box.c1; c++) {
+      const shift = constants[c];
+      const scale = constants[channels + c];
+      const offset = constants[2 * channels + c];
+      for (let o = box.o0; o < box.o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = (input[i] - shift) * scale + offset;
+      }
+    }
+  }
+}
+
+export function diffRecordsLength(grid: UnitGrid): number {
+  return grid.unitCount * grid.channelChunk * DIFF_RECORD_SIZE;
+}
+
+export function worstListsLength(grid: UnitGrid): number {
+  return grid.unitCount * WORST_KEPT * 2;
+}
+
+/**
+ * The fused pass of `compare`: computes y in float64 and compares it with the reference element by
+ * element, without materialising the output. One diff record per channel per unit, one list of the
+ * worst elements per unit.
+ */
+export function compareUnits(
+  input: Values,
+  reference: Values,
+  grid: UnitGrid,
+  constants: Float64Array,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+  records: Float64Array,
+  worst: Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const worstBase = unit * WORST_KEPT * 2;
+    initWorst(worst, worstBase);
+    for (let c = box.c0; c < box.c1; c++) {
+      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      initDiffRecord(records, base);
+      const shift = constants[c];
+      const scale = constants[channels + c];
+      const offset = constants[2 * channels + c];
+      for (let o = box.o0; o < box.o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
+          const y = (input[i] - shift) * scale + offset;
+          accumulateDiff(records, base, worst, worstBase, rule, y, reference[i], i);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The element-wise comparison rule and the mergeable record it accumulates into. Defined once and
+ * used by the fused BN-and-compare pass in the workers, by the running-statistics check and by
+ * `compareTensors`, so every path applies exactly the same rule.
+ *
+ * Rule (numpy/torch style, asymmetric: `expected` is the reference):
+ *   |actual − expected| ≤ atol + rtol·|expected|, in float64.
+ *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
+ * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
+ * are taken over the pairs where both values are finite; non-finite disagreements are counted apart
+ * and make every "would have passed" tolerance infinite.
+ */
+import type { ComputeDType } from "../npy/tensor.js";
+import { ulpDistance } from "../numeric/formats.js";
+
+export interface DiffRule {
+  readonly atol: number;
+  readonly rtol: number;
+  readonly equalNan: boolean;
+  /** The format ulp distances are counted in (the reference's dtype or its compute dtype). */
+  readonly ulpDtype: ComputeDType;
+}
+
+/** Field offsets of one record (one per channel per unit) in a Float64Array. */
+export const D_COUNT = 0;
+export const D_MISMATCHES = 1;
+export const D_NONFINITE_MISMATCHES = 2;
+export const D_MAX_ABS = 3;
+export const D_MAX_ABS_INDEX = 4;
+export const D_MAX_REL = 5;
+export const D_MAX_REL_INDEX = 6;
+export const D_MAX_ULP = 7;
+export const D_MAX_ULP_INDEX = 8;
+export const D_REQUIRED_ATOL = 9;
+export const D_REQUIRED_RTOL = 10;
+export const D_SUM_ABS = 11;
+export const D_FINITE_PAIRS = 12;
+export const DIFF_RECORD_SIZE = 13;
+
+/** Number of worst elements each unit keeps (excess over tolerance, flat index). */
+export const WORST_KEPT = 8;
+
+export function initDiffRecord(records: Float64Array, base: number): void {
+  records.fill(0, base, base + DIFF_RECORD_SIZE);
+  records[base + D_MAX_ABS_INDEX] = -1;
+  records[base + D_MAX_REL_INDEX] = -1;
+  records[base + D_MAX_ULP_INDEX] = -1;
+  records[base + D_REQUIRED_ATOL] = 0;
+  records[base + D_REQUIRED_RTOL] = 0;
+}
+
+export function initWorst(worst: Float64Array, base: number): void {
+  for (let k = 0; k < WORST_KEPT; k++) {
+    worst[base + 2 * k] = -Infinity;
+    worst[base + 2 * k + 1] = -1;
+  }
+}
+
+/**
+ * Compares one pair and folds it into the record at `base`. Elements must arrive in increasing
+ * `index` order within a record, so that ties keep the first index.
+ * @returns true when the pair is within tolerance.
+ */
+export function accumulateDiff(
+  records: Float64Array,
+  base: number,
+  worst: Float64Array,
+  worstBase: number,
+  rule: DiffRule,
+  actual: number,
+  expected: number,
+  index: number,
+): boolean {
+  records[base + D_COUNT]++;
+  let excess: number;
+  let pass: boolean;
+  if (Number.isFinite(actual) && Number.isFinite(expected)) {
+    const absError = Math.abs(actual - expected);
+    const magnitude = Math.abs(expected);
+    const allowed = rule.atol + rule.rtol * magnitude;
+    pass = absError <= allowed;
+    excess = absError - allowed;
+    records[base + D_FINITE_PAIRS]++;
+    records[base + D_SUM_ABS] += absError;
+    if (absError > records[base + D_MAX_ABS]) {
+      records[base + D_MAX_ABS] = absError;
+      records[base + D_MAX_ABS_INDEX] = index;
+    }
+    // A zero reference with a non-zero error has infinite relative error (numpy reports inf too).
+    const relError = absError === 0 ? 0 : absError / magnitude;
+    if (relError > records[base + D_MAX_REL]) {
+      records[base + D_MAX_REL] = relError;
+      records[base + D_MAX_REL_INDEX] = index;
+    }
+    const ulps = ulpDistance(rule.ulpDtype, actual, expected);
+    if (ulps > records[base + D_MAX_ULP]) {
+      records[base + D_MAX_ULP] = ulps;
+      records[base + D_MAX_ULP_INDEX] = index;
+    }
+    const neededAtol = absError - rule.rtol * magnitude;
+    if (neededAtol > records[base + D_REQUIRED_ATOL]) records[base + D_REQUIRED_ATOL] = neededAtol;
+    if (absError > rule.atol) {
+      const neededRtol = magnitude === 0 ? Infinity : (absError - rule.atol) / magnitude;
+      if (neededRtol > records[base + D_REQUIRED_RTOL]) records[base + D_REQUIRED_RTOL] = neededRtol;
+    }
+  } else {
+    const bothNan = actual !== actual && expected !== expected;
+    pass = actual === expected || (bothNan && rule.equalNan);
+    excess = pass ? -Infinity : Infinity;
+    if (!pass) {
+      records[base + D_NONFINITE_MISMATCHES]++;
+      records[base + D_REQUIRED_ATOL] = Infinity;
+      records[base + D_REQUIRED_RTOL] = Infinity;
+    }
+  }
+  if (!pass) records[base + D_MISMATCHES]++;
+  if (excess > worst[worstBase + 2 * (WORST_KEPT - 1)]) insertWorst(worst, worstBase, excess, index);
+  return pass;
+}
+
+/** Keeps the list sorted by decreasing excess; equal excess keeps the earlier index first. */
+function insertWorst(worst: Float64Array, base: number, excess: number, index: number): void {
+  let slot = WORST_KEPT - 1;
+  while (slot > 0 && worst[base + 2 * (slot - 1)] < excess) {
+    worst[base + 2 * slot] = worst[base + 2 * (slot - 1)];
+    worst[base + 2 * slot + 1] = worst[base + 2 * (slot - 1) + 1];
+    slot--;
+  }
+  worst[base + 2 * slot] = excess;
+  worst[base + 2 * slot + 1] = index;
+}
+
+/**
+ * Folds record `from` into record `into`. Merging in increasing unit order keeps the first index
+ * on ties, as a sequential scan would.
+ */
+export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Float64Array, fromBase: number): void {
+  into[intoBase + D_COUNT] += from[fromBase + D_COUNT];
+  into[intoBase + D_MISMATCHES] += from[fromBase + D_MISMATCHES];
+  into[intoBase + D_NONFINITE_MISMATCHES] += from[fromBase + D_NONFINITE_MISMATCHES];
+  into[intoBase + D_SUM_ABS] += from[fromBase + D_SUM_ABS];
+  into[intoBase + D_FINITE_PAIRS] += from[fromBase + D_FINITE_PAIRS];
+  for (const [value, index] of [
+    [D_MAX_ABS, D_MAX_ABS_INDEX],
+    [D_MAX_REL, D_MAX_REL_INDEX],
+    [D_MAX_ULP, D_MAX_ULP_INDEX],
+  ]) {
+    const better =
+      from[fromBase + value] > into[intoBase + value] ||
+      (from[fromBase + value] === into[intoBase + value] && from[fromBase + index] >= 0 && (into[intoBase + index] < 0 || from[fromBase + index] < into[intoBase + index]));
+    if (better) {
+      into[intoBase + value] = from[fromBase + value];
+      into[intoBase + index] = from[fromBase + index];
+    }
+  }
+  into[intoBase + D_REQUIRED_ATOL] = Math.max(into[intoBase + D_REQUIRED_ATOL], from[fromBase + D_REQUIRED_ATOL]);
+  into[intoBase + D_REQUIRED_RTOL] = Math.max(into[intoBase + D_REQUIRED_RTOL], from[fromBase + D_REQUIRED_RTOL]);
+}
+
+/** Merges many worst lists into one, ordered by decreasing excess then increasing index. */
+export function mergeWorst(lists: Float64Array, listCount: number): { excess: number; index: number }[] {
+  const entries: { excess: number; index: number }[] = [];
+  for (let list = 0; list < listCount; list++) {
+    for (let k = 0; k < WORST_KEPT; k++) {
+      const index = lists[(list * WORST_KEPT + k) * 2 + 1];
+      if (index >= 0) entries.push({ excess: lists[(list * WORST_KEPT + k) * 2], index });
+    }
+  }
+  entries.sort((a, b) => b.excess - a.excess || a.index - b.index);
+  return entries.slice(0, WORST_KEPT);
+}

@@ -1,0 +1,64 @@
+/** The float dtypes bn-check accepts as BN input, parameters and references. */
+export const FLOAT_DTYPES = ["float16", "float32", "float64"] as const;
+export type FloatDType = (typeof FLOAT_DTYPES)[number];
+
+/**
+ * Precisions a reference may have been computed in. `bfloat16` has no .npy dtype: such references
+ * are stored upcast to float32 and named with `--compute-dtype bfloat16`.
+ */
+export const COMPUTE_DTYPES = ["float16", "bfloat16", "float32", "float64"] as const;
+export type ComputeDType = (typeof COMPUTE_DTYPES)[number];
+
+/** Storage for a float tensor's values. float16 values are held exactly in a Float32Array. */
+export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * A dense tensor in C (row-major) order. `dtype` is the dtype of the file it came from (or is to be
+ * written as); `data` holds the logical values, already converted to native byte order and C order.
+ */
+export interface Tensor {
+  readonly dtype: FloatDType;
+  readonly shape: readonly number[];
+  readonly data: FloatArray;
+}
+
+/** Number of elements of a shape (1 for a scalar shape). */
+export function elementCount(shape: readonly number[]): number {
+  let count = 1;
+  for (const dim of shape) count *= dim;
+  return count;
+}
+
+/** `[2, 3, 4]` → `"2x3x4"`, the way shapes are printed in every report. */
+export function formatShape(shape: readonly number[]): string {
+  return shape.length === 0 ? "scalar" : shape.join("x");
+}
+
+/** Flat C-order index → N-d index, for reports. */
+export function unravelIndex(flatIndex: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length);
+  let rest = flatIndex;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const dim = shape[axis];
+    index[axis] = dim === 0 ? 0 : rest % dim;
+    rest = dim === 0 ? 0 : Math.floor(rest / dim);
+  }
+  return index;
+}
+
+/** Allocates a Float32Array or Float64Array over a SharedArrayBuffer, so workers see it without copies. */
+export function allocateShared(dtype: FloatDType, length: number): FloatArray {
+  if (dtype === "float64") return new Float64Array(new SharedArrayBuffer(length * 8));
+  return new Float32Array(new SharedArrayBuffer(length * 4));
+}
+
+/** Creates a tensor from plain numbers (library and test convenience). Data is shared memory. */
+export function tensorFromArray(values: ArrayLike<number>, shape: readonly number[], dtype: FloatDType = "float32"): Tensor {
+  const count = elementCount(shape);
+  if (values.length !== count) {
+    throw new RangeError(`tensorFromArray: ${values.length} values do not fill shape [${shape.join(", ")}] (${count} elements)`);
+  }
+  const data = allocateShared(dtype, count);
+  for (let i = 0; i < count; i++) data[i] = values[i];
+  return { dtype, shape: [...shape], data };
+}

@@ -1,0 +1,130 @@
+/**
+ * Runs kernel passes over a unit grid, on the worker pool or in this thread. Both paths call the same
+ * kernel functions on the same units, so the choice never changes a bit of the result: small work
+ * stays in-process because starting workers would cost more than the arithmetic.
+ */
+import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import type { DiffRule } from "../kernel/diff.js";
+import type { UnitGrid } from "../kernel/units.js";
+import { defaultThreadCount, runOnPool, validateThreadCount } from "./pool.js";
+import { describeShared, sharedFloat64 } from "./shared-tensor.js";
+import type { InjectedFault, KernelTask } from "./task.js";
+
+type Values = Float32Array | Float64Array;
+
+/** Below this many elements, passes run in the calling thread. */
+export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
+
+export interface ExecutionOptions {
+  /** Worker threads; default: `os.availableParallelism()`. 1 runs in the calling thread. */
+  readonly threads?: number;
+  /** Element count under which the calling thread does the work; 0 forces the pool. */
+  readonly parallelThreshold?: number;
+  /** Test-only: make the workers fail. */
+  readonly injectFault?: InjectedFault;
+}
+
+export interface ExecutionPlan {
+  readonly threads: number;
+  readonly useWorkers: boolean;
+}
+
+export function planExecution(grid: UnitGrid, options: ExecutionOptions): ExecutionPlan {
+  const threads = validateThreadCount(options.threads ?? defaultThreadCount());
+  const { outer, channels, inner } = grid.geometry;
+  const elements = outer * channels * inner;
+  const threshold = options.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
+  const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 1 && elements >= threshold;
+  return { threads: useWorkers ? threads : 1, useWorkers };
+}
+
+/** Contiguous unit ranges, a few per thread so that a slow thread does not hold up the rest. */
+function unitRanges(unitCount: number, threads: number): [number, number][] {
+  const taskCount = Math.min(unitCount, threads * 4);
+  const ranges: [number, number][] = [];
+  for (let task = 0; task < taskCount; task++) {
+    const first = Math.floor((task * unitCount) / taskCount);
+    const end = Math.floor(((task + 1) * unitCount) / taskCount);
+    if (end > first) ranges.push([first, end]);
+  }
+  return ranges;
+}
+
+async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => void): Promise<void> {
+  if (!plan.useWorkers) {
+    runHere();
+    return;
+  }
+  const tasks = unitRanges(grid.unitCount, plan.threads).map(([first, end]) => makeTask(first, end));
+  await runOnPool(tasks, plan.threads);
+}
+
+/** Partial statistics of every unit (see `computeStatsUnits`). */
+export async function runStatsPass(input: Values, grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions): Promise<Float64Array> {
+  const partials = sharedFloat64(statsPartialsLength(grid));
+  await dispatch(
+    grid,
+    plan,
+    options,
+    (firstUnit, endUnit) => ({ op: "stats", grid, firstUnit, endUnit, input: describeShared(input), partials: describeShared(partials), injectFault: options.injectFault }),
+    () => computeStatsUnits(input, grid, 0, grid.unitCount, partials),
+  );
+  return partials;
+}
+
+export async function runNormalizePass(input: Values, grid: UnitGrid, constants: Float64Array, output: Values, plan: ExecutionPlan, options: ExecutionOptions): Promise<void> {
+  await dispatch(
+    grid,
+    plan,
+    options,
+    (firstUnit, endUnit) => ({
+      op: "normalize",
+      grid,
+      firstUnit,
+      endUnit,
+      input: describeShared(input),
+      constants: describeShared(constants),
+      output: describeShared(output),
+      injectFault: options.injectFault,
+    }),
+    () => normalizeUnits(input, grid, constants, 0, grid.unitCount, output),
+  );
+}
+
+export interface ComparePassResult {
+  readonly records: Float64Array;
+  readonly worst: Float64Array;
+}
+
+export async function runComparePass(
+  input: Values,
+  reference: Values,
+  grid: UnitGrid,
+  constants: Float64Array,
+  rule: DiffRule,
+  plan: ExecutionPlan,
+  options: ExecutionOptions,
+): Promise<ComparePassResult> {
+  const records = sharedFloat64(diffRecordsLength(grid));
+  const worst = sharedFloat64(worstListsLength(grid));
+  await dispatch(
+    grid,
+    plan,
+    options,
+    (firstUnit, endUnit) => ({
+      op: "compare",
+      grid,
+      firstUnit,
+      endUnit,
+      input: describeShared(input),
+      reference: describeShared(reference),
+      constants: describeShared(constants),
+      rule,
+      records: describeShared(records),
+      worst: describeShared(worst),
+      injectFault: options.injectFault,
+    }),
+    () => compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst),
+  );
+  return { records, worst };
+}

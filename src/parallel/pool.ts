@@ -1,0 +1,66 @@
+/**
+ * The process-wide worker pool. Piscina does the pooling (worker reuse, a task queue, rejecting the
+ * tasks of a worker that throws or exits, no respawn loop for workers that fail at start-up); this
+ * module sizes it, names failures and shuts it down. The pool is kept for the life of the process so
+ * that a `suite` or a library caller pays worker start-up once; idle workers are unref'd by Piscina
+ * and do not keep the process alive.
+ */
+import { availableParallelism } from "node:os";
+import { Piscina } from "piscina";
+import { UsageError, WorkerFailureError } from "../errors.js";
+import type { KernelTask } from "./task.js";
+
+let pool: Piscina<KernelTask, number> | null = null;
+let poolThreads = 0;
+
+/** The default thread count: one per core the OS makes available. */
+export function defaultThreadCount(): number {
+  return availableParallelism();
+}
+
+export function validateThreadCount(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`threads must be an integer >= 1; got ${threads}`);
+  return threads;
+}
+
+function getPool(threads: number): Piscina<KernelTask, number> {
+  if (pool !== null && poolThreads === threads) return pool;
+  if (pool !== null) void pool.destroy();
+  pool = new Piscina<KernelTask, number>({
+    filename: new URL("./worker.js", import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+    // One task per worker at a time: tasks are large and equal, queueing on a busy worker only adds latency.
+    concurrentTasksPerWorker: 1,
+  });
+  poolThreads = threads;
+  return pool;
+}
+
+/**
+ * Runs tasks on the pool and resolves when all are done.
+ * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.
+ */
+export async function runOnPool(tasks: readonly KernelTask[], threads: number): Promise<void> {
+  const workers = getPool(threads);
+  await Promise.all(
+    tasks.map((task) =>
+      workers.run(task).catch((error: unknown) => {
+        const { channels } = task.grid.geometry;
+        throw new WorkerFailureError(
+          `a worker thread failed during ${task.op} (units ${task.firstUnit}..${task.endUnit - 1} of ${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        );
+      }),
+    ),
+  );
+}
+
+/** Stops every worker. Safe to call when no pool exists; a later call starts a fresh pool. */
+export async function closePool(): Promise<void> {
+  const current = pool;
+  pool = null;
+  poolThreads = 0;
+  if (current !== null) await current.destroy();
+}

@@ -1,0 +1,37 @@
+/** The messages the pool sends to a worker. Plain data: structured-clone safe, buffers shared. */
+import type { DiffRule } from "../kernel/diff.js";
+import type { UnitGrid } from "../kernel/units.js";
+import type { SharedArrayDescriptor } from "./shared-tensor.js";
+
+/** Test-only fault injection: makes a worker throw or exit mid-task. */
+export type InjectedFault = "throw" | "exit";
+
+interface TaskBase {
+  readonly grid: UnitGrid;
+  readonly firstUnit: number;
+  readonly endUnit: number;
+  readonly input: SharedArrayDescriptor;
+  readonly injectFault?: InjectedFault;
+}
+
+export interface StatsTask extends TaskBase {
+  readonly op: "stats";
+  readonly partials: SharedArrayDescriptor;
+}
+
+export interface NormalizeTask extends TaskBase {
+  readonly op: "normalize";
+  readonly constants: SharedArrayDescriptor;
+  readonly output: SharedArrayDescriptor;
+}
+
+export interface CompareTask extends TaskBase {
+  readonly op: "compare";
+  readonly constants: SharedArrayDescriptor;
+  readonly reference: SharedArrayDescriptor;
+  readonly rule: DiffRule;
+  readonly records: SharedArrayDescriptor;
+  readonly worst: SharedArrayDescriptor;
+}
+
+export type KernelTask = StatsTask | NormalizeTask | CompareTask;

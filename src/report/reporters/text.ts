@@ -1,0 +1,116 @@
+/**
+ * The report for people: what was run, the verdict, and for each checked tensor the statistics a
+ * user needs to tell a wrong statistic from a wrong eps or a rounding difference. Colour is an
+ * input (never detected here).
+ */
+import { Chalk, type ChalkInstance } from "chalk";
+import Table from "cli-table3";
+import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
+import { formatShape } from "../../npy/tensor.js";
+import type { CompareReport } from "../report.js";
+import { formatIndex, formatNumber, formatPercent, formatValue } from "../format.js";
+
+export interface TextOptions {
+  readonly color: boolean;
+  /** Rows shown in the per-channel and worst-element tables. */
+  readonly maxRows?: number;
+}
+
+const DIGITS: Record<string, number> = { float16: 5, bfloat16: 4, float32: 9, float64: 17 };
+
+function table(head: string[], rows: string[][], color: boolean): string {
+  const rendered = new Table({
+    head,
+    style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true, "padding-left": 1, "padding-right": 1 },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  rendered.push(...rows);
+  return rendered.toString();
+}
+
+function describeElement(element: ElementReport, digits: number): string {
+  return `at ${formatIndex(element.index)} (bn-check ${formatValue(element.actual, 17)}, ref ${formatValue(element.expected, digits)})`;
+}
+
+function renderTensor(comparison: TensorComparison, paint: ChalkInstance, options: TextOptions): string[] {
+  const lines: string[] = [];
+  const status = comparison.passed ? paint.green.bold("PASS") : paint.red.bold("FAIL");
+  const tol = comparison.tolerance;
+  if (comparison.shapeMismatch) {
+    lines.push(`${paint.bold(comparison.name)}: ${status}  shape mismatch: bn-check computes ${formatShape(comparison.shape)}, the reference is ${formatShape(comparison.expectedShape)}`);
+    lines.push("  (a reference in another layout, e.g. NHWC saved for an NCHW input, or the wrong file)");
+    return lines;
+  }
+  const mismatchText = `${comparison.mismatches} / ${comparison.count} elements outside tolerance (${formatPercent(comparison.mismatches, comparison.count)})`;
+  lines.push(`${paint.bold(comparison.name)}: ${status}  ${mismatchText}`);
+  lines.push(`  tolerance       |bn-check - ref| <= ${formatNumber(tol.atol)} + ${formatNumber(tol.rtol)} * |ref|  (${tol.source}); NaN ${tol.equalNan ? "matches NaN" : "never matches"}`);
+  const digits = DIGITS[comparison.ulpDtype] ?? 9;
+  if (comparison.nonFiniteMismatches > 0) lines.push(paint.red(`  non-finite      ${comparison.nonFiniteMismatches} elements where NaN or an infinity is not matched`));
+  lines.push(`  max abs error   ${comparison.maxAbsError === null ? "0" : `${formatNumber(comparison.maxAbsError.absError)} ${describeElement(comparison.maxAbsError, digits)}`}`);
+  lines.push(`  max rel error   ${comparison.maxRelError === null ? "0" : `${formatNumber(comparison.maxRelError.relError)} ${describeElement(comparison.maxRelError, digits)}`}`);
+  lines.push(`  max ulp         ${comparison.maxUlp === null ? "0" : `${comparison.maxUlp.ulps} (${comparison.ulpDtype}) at ${formatIndex(comparison.maxUlp.element.index)}`}`);
+  lines.push(`  mean abs error  ${formatNumber(comparison.meanAbsError)}`);
+  lines.push(`  would pass with atol >= ${formatNumber(comparison.requiredAtol)} (at rtol ${formatNumber(tol.rtol)}), or rtol >= ${formatNumber(comparison.requiredRtol)} (at atol ${formatNumber(tol.atol)})`);
+
+  const maxRows = options.maxRows ?? 12;
+  const failing = comparison.channels.filter((channel) => channel.mismatches > 0);
+  if (comparison.channelAxis !== null && comparison.channels.length > 1) {
+    if (failing.length === 0) {
+      lines.push(`  channels        all ${comparison.channels.length} within tolerance (axis ${comparison.channelAxis})`);
+    } else {
+      lines.push(`  channels        ${failing.length} of ${comparison.channels.length} fail (axis ${comparison.channelAxis})${failing.length > maxRows ? `; the ${maxRows} with most mismatches:` : ":"}`);
+      const shown = [...failing].sort((a, b) => b.mismatches - a.mismatches || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
+      lines.push(indent(table(["channel", "mismatched", "max abs err", "max rel err", "max ulp"], shown.map((channel) => channelRow(channel)), options.color)));
+    }
+  }
+  const worst = comparison.worst.filter((element) => element.absError > element.allowed || Number.isNaN(element.absError));
+  if (worst.length > 0) {
+    lines.push("  worst elements:");
+    lines.push(
+      indent(
+        table(
+          ["index", "bn-check", "ref", "abs err", "allowed"],
+          worst.slice(0, maxRows).map((e) => [formatIndex(e.index), formatValue(e.actual, 10), formatValue(e.expected, digits), formatNumber(e.absError), formatNumber(e.allowed)]),
+          options.color,
+        ),
+      ),
+    );
+  }
+  return lines;
+}
+
+function channelRow(channel: ChannelReport): string[] {
+  return [String(channel.channel), `${channel.mismatches} / ${channel.count}`, formatNumber(channel.maxAbsError), formatNumber(channel.maxRelError), String(channel.maxUlp)];
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
+}
+
+export function renderText(report: CompareReport, options: TextOptions): string {
+  const paint = new Chalk({ level: options.color ? 1 : 0 });
+  const c = report.convention;
+  const lines: string[] = [];
+  lines.push(paint.bold(`bn-check compare: ${c.framework} (${c.label})`));
+  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
+  const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
+  const epsilon = c.epsilon === c.requestedEpsilon ? `${c.epsilon}` : `${c.epsilon} (raised from ${c.requestedEpsilon} by the ${c.framework} floor)`;
+  lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
+  if (c.mode === "train" && c.runningVarEstimator !== "none") lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
+  lines.push(`  threads ${report.timings.threads}`);
+  lines.push("");
+  for (const comparison of report.tensors) {
+    lines.push(...renderTensor(comparison, paint, options));
+    lines.push("");
+  }
+  if (report.conforms) {
+    lines.push(paint.green.bold(`CONFORMS: the reference agrees with ${c.framework} BatchNorm (${c.mode}) within tolerance`));
+  } else {
+    const failed = report.tensors.filter((t) => !t.passed).map((t) => (t.shapeMismatch ? `${t.name} (shape)` : `${t.name} (${t.mismatches} / ${t.count})`));
+    lines.push(paint.red.bold(`DOES NOT CONFORM to ${c.framework} BatchNorm (${c.mode}): ${failed.join(", ")}`));
+  }
+  return `${lines.join("\n")}\n`;
+}
