@@ -61,8 +61,6 @@ async function compareAction(input: string, reference: string, options: CompareC
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");
   const program = buildProgram(compareAction);
-  program.exitOverride();
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {

@@ -44,6 +44,9 @@ export function buildProgram(onCompare: CompareHandler): Command {
     .version(VERSION, "-V, --version", "print the bn-check version")
     .option("--debug", "print stack traces for errors")
     .showHelpAfterError("(run with --help for usage)")
+    // Set before the commands are added so that they inherit it: usage errors must exit 2, not 1.
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText(
       "after",
       "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nExample:\n  bn-check compare fixtures/pt-cpu-classic-train/input.npy fixtures/pt-cpu-classic-train/ref.npy --framework torch \\\n    --weight fixtures/pt-cpu-classic-train/weight.npy --bias fixtures/pt-cpu-classic-train/bias.npy",

@@ -2,8 +2,10 @@
  * Turns merged diff records into a `TensorComparison`, the report model of one checked tensor, and
  * compares two in-memory tensors with the same rule (`compareTensors`).
  */
+import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
+import { geometryOf } from "../kernel/layout.js";
+import { planUnits } from "../kernel/units.js";
 import {
-  accumulateDiff,
   D_COUNT,
   D_FINITE_PAIRS,
   D_MAX_ABS,
@@ -19,13 +21,11 @@ import {
   D_SUM_ABS,
   DIFF_RECORD_SIZE,
   initDiffRecord,
-  initWorst,
   mergeDiffRecord,
   mergeWorst,
-  WORST_KEPT,
   type DiffRule,
 } from "../kernel/diff.js";
-import { formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
+import { elementCount, formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
 
@@ -195,29 +195,23 @@ export interface CompareArraysInput {
 }
 
 /**
- * Compares two tensors element-wise in this thread (running statistics, `diff`).
- * Elements are visited in C order, so ties resolve to the first index as in the parallel pass.
+ * Compares two tensors element-wise in this thread (running statistics, `compareTensors`), through
+ * the same loop as the fused BN pass (`compareUnits` with y = x), so every path applies one rule.
  */
 export function compareArrays(input: CompareArraysInput): TensorComparison {
   if (!sameShape(input.actualShape, input.expectedShape)) {
     return shapeMismatch(input.name, input.actualShape, input.expectedShape, input.expectedDtype, input.rule, input.tolerance);
   }
   const shape = input.expectedShape;
-  let channelCount = 1;
-  let inner = 1;
-  if (input.channelAxis !== null) {
-    channelCount = shape[input.channelAxis];
-    for (let axis = input.channelAxis + 1; axis < shape.length; axis++) inner *= shape[axis];
-  }
-  const records = new Float64Array(Math.max(1, channelCount) * DIFF_RECORD_SIZE);
-  for (let c = 0; c < channelCount; c++) initDiffRecord(records, c * DIFF_RECORD_SIZE);
-  const worst = new Float64Array(WORST_KEPT * 2);
-  initWorst(worst, 0);
-  const { actual, expected } = input;
-  for (let i = 0; i < expected.length; i++) {
-    const channel = channelCount === 1 ? 0 : Math.floor(i / inner) % channelCount;
-    accumulateDiff(records, channel * DIFF_RECORD_SIZE, worst, 0, input.rule, actual[i], expected[i], i);
-  }
+  const geometry = input.channelAxis === null ? { outer: 1, channels: 1, inner: elementCount(shape) } : geometryOf(shape, input.channelAxis);
+  const grid = planUnits(geometry);
+  const identity = new Float64Array(3 * geometry.channels);
+  identity.fill(1, geometry.channels, 2 * geometry.channels);
+  const actual = asFloatArray(input.actual);
+  const expected = asFloatArray(input.expected);
+  const records = new Float64Array(diffRecordsLength(grid));
+  const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
+  compareUnits(actual, expected, grid, identity, input.rule, 0, grid.unitCount, records, worst);
   return summarizeDiff({
     name: input.name,
     shape,
@@ -225,12 +219,16 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
     rule: input.rule,
     tolerance: input.tolerance,
     channelAxis: input.channelAxis,
-    channelRecords: records,
-    channelCount,
-    worst: mergeWorst(worst, 1),
+    channelRecords: mergeChannelDiffs(grid, records),
+    channelCount: geometry.channels,
+    worst: mergeWorst(worst, grid.unitCount),
     actualAt: (i) => actual[i],
     expectedAt: (i) => expected[i],
   });
+}
+
+function asFloatArray(values: ArrayLike<number>): Float32Array | Float64Array {
+  return values instanceof Float32Array || values instanceof Float64Array ? values : Float64Array.from(values);
 }
 
 export { formatShape };

@@ -7,8 +7,8 @@ import { compareArrays, sameShape, shapeMismatch, summarizeDiff, type TensorComp
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../compare/tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
-import { DIFF_RECORD_SIZE, initDiffRecord, mergeDiffRecord, mergeWorst, type DiffRule } from "../kernel/diff.js";
-import { firstUnitOfChannel } from "../kernel/units.js";
+import { mergeChannelDiffs } from "../kernel/batch-norm.js";
+import { mergeWorst, type DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { runComparePass } from "../parallel/executor.js";
 import { toShared } from "../parallel/shared-tensor.js";
@@ -70,16 +70,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   } else {
     const referenceData = toShared(reference.data);
     const pass = await runComparePass(prepared.input, referenceData, grid, prepared.constants, rule, prepared.plan, request);
-    // Merge each channel's unit records in unit order: the same order whatever the thread count.
-    const channelRecords = new Float64Array(channels * DIFF_RECORD_SIZE);
-    const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
-    for (let c = 0; c < channels; c++) {
-      initDiffRecord(channelRecords, c * DIFF_RECORD_SIZE);
-      const first = firstUnitOfChannel(grid, c);
-      for (let unit = first; unit < first + unitsPerChannel; unit++) {
-        mergeDiffRecord(channelRecords, c * DIFF_RECORD_SIZE, pass.records, (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE);
-      }
-    }
+    const channelRecords = mergeChannelDiffs(grid, pass.records);
     const { constants, input } = prepared;
     output = summarizeDiff({
       name: "output",

@@ -16,7 +16,29 @@
  * References: S. Ioffe, C. Szegedy, "Batch Normalization" (2015), Algorithm 1; T. F. Chan,
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
-import { accumulateDiff, initDiffRecord, initWorst, DIFF_RECORD_SIZE, WORST_KEPT, type DiffRule } from "./diff.js";
+import { ulpDistance } from "../numeric/formats.js";
+import {
+  D_COUNT,
+  D_FINITE_PAIRS,
+  D_MAX_ABS,
+  D_MAX_ABS_INDEX,
+  D_MAX_REL,
+  D_MAX_REL_INDEX,
+  D_MAX_ULP,
+  D_MAX_ULP_INDEX,
+  D_MISMATCHES,
+  D_NONFINITE_MISMATCHES,
+  D_REQUIRED_ATOL,
+  D_REQUIRED_RTOL,
+  D_SUM_ABS,
+  DIFF_RECORD_SIZE,
+  initDiffRecord,
+  initWorst,
+  insertWorst,
+  mergeDiffRecord,
+  WORST_KEPT,
+  type DiffRule,
+} from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -147,6 +169,21 @@ export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64
   }
 }
 
+/** Merges each channel's unit diff records in unit order: the same order whatever the thread count. */
+export function mergeChannelDiffs(grid: UnitGrid, records: Float64Array): Float64Array {
+  const { channels } = grid.geometry;
+  const merged = new Float64Array(Math.max(1, channels) * DIFF_RECORD_SIZE);
+  const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
+  for (let c = 0; c < channels; c++) {
+    initDiffRecord(merged, c * DIFF_RECORD_SIZE);
+    const first = firstUnitOfChannel(grid, c);
+    for (let unit = first; unit < first + unitsPerChannel; unit++) {
+      mergeDiffRecord(merged, c * DIFF_RECORD_SIZE, records, (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE);
+    }
+  }
+  return merged;
+}
+
 export function diffRecordsLength(grid: UnitGrid): number {
   return grid.unitCount * grid.channelChunk * DIFF_RECORD_SIZE;
 }
@@ -155,10 +192,23 @@ export function worstListsLength(grid: UnitGrid): number {
   return grid.unitCount * WORST_KEPT * 2;
 }
 
+const scratch = new Float32Array(2);
+
+const scratchBits = new Int32Array(scratch.buffer);
+
 /**
- * The fused pass of `compare`: computes y in float64 and compares it with the reference element by
- * element, without materialising the output. One diff record per channel per unit, one list of the
- * worst elements per unit.
+ * The fused pass of `compare`: computes y = (x − shift)·scale + offset in float64 and compares it
+ * with the reference element by element, without materialising y. One diff record per channel per
+ * unit, one list of the worst elements per unit. (With shift 0, scale 1, offset 0, y = x exactly:
+ * that is how plain tensor comparisons run through the same loop.)
+ *
+ * Rule (numpy/torch style, asymmetric: the reference is `expected`):
+ *   |y − expected| ≤ atol + rtol·|expected|, in float64.
+ *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
+ * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
+ * are taken over pairs where both values are finite; non-finite disagreements are counted apart and
+ * make every "would have passed" tolerance infinite. Accumulators live in locals and are written
+ * to the record once per channel and unit: this loop is the hot path of `compare`.
  */
 export function compareUnits(
   input: Values,
@@ -172,24 +222,115 @@ export function compareUnits(
   worst: Float64Array,
 ): void {
   const { channels, inner } = grid.geometry;
+  const { atol, rtol, equalNan, ulpDtype } = rule;
+  const float32Ulps = ulpDtype === "float32";
+  const lastWorst = 2 * (WORST_KEPT - 1);
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
     const worstBase = unit * WORST_KEPT * 2;
     initWorst(worst, worstBase);
+    // The smallest excess still on the worst list, kept in a local: most elements are not candidates.
+    let worstThreshold = -Infinity;
     for (let c = box.c0; c < box.c1; c++) {
-      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      initDiffRecord(records, base);
       const shift = constants[c];
       const scale = constants[channels + c];
       const offset = constants[2 * channels + c];
+      let count = 0;
+      let mismatches = 0;
+      let nonFinite = 0;
+      let finitePairs = 0;
+      let sumAbs = 0;
+      let maxAbs = 0;
+      let maxAbsIndex = -1;
+      let maxRel = 0;
+      let maxRelIndex = -1;
+      let maxUlp = 0;
+      let maxUlpIndex = -1;
+      let requiredAtol = 0;
+      let requiredRtol = 0;
       for (let o = box.o0; o < box.o1; o++) {
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
-          const y = (input[i] - shift) * scale + offset;
-          accumulateDiff(records, base, worst, worstBase, rule, y, reference[i], i);
+          const actual = (input[i] - shift) * scale + offset;
+          const expected = reference[i];
+          count++;
+          let excess: number;
+          if (actual - actual === 0 && expected - expected === 0) {
+            // Both finite.
+            const absError = Math.abs(actual - expected);
+            const magnitude = Math.abs(expected);
+            const allowed = atol + rtol * magnitude;
+            excess = absError - allowed;
+            finitePairs++;
+            sumAbs += absError;
+            if (absError > 0) {
+              if (absError > maxAbs) {
+                maxAbs = absError;
+                maxAbsIndex = i;
+              }
+              // A zero reference with a non-zero error has infinite relative error (as in numpy).
+              const relError = absError / magnitude;
+              if (relError > maxRel) {
+                maxRel = relError;
+                maxRelIndex = i;
+              }
+              if (float32Ulps) {
+                // Many pairs round to the same float32: settle those without reading bit patterns.
+                const rounded = Math.fround(actual);
+                if (rounded !== expected) {
+                  scratch[0] = rounded;
+                  scratch[1] = expected;
+                  const a = scratchBits[0];
+                  const b = scratchBits[1];
+                  const ulps = Math.abs((a < 0 ? -(a & 0x7fffffff) : a) - (b < 0 ? -(b & 0x7fffffff) : b));
+                  if (ulps > maxUlp) {
+                    maxUlp = ulps;
+                    maxUlpIndex = i;
+                  }
+                }
+              } else {
+                const ulps = ulpDistance(ulpDtype, actual, expected);
+                if (ulps > maxUlp) {
+                  maxUlp = ulps;
+                  maxUlpIndex = i;
+                }
+              }
+              const neededAtol = absError - rtol * magnitude;
+              if (neededAtol > requiredAtol) requiredAtol = neededAtol;
+              if (absError > atol) {
+                const neededRtol = magnitude === 0 ? Infinity : (absError - atol) / magnitude;
+                if (neededRtol > requiredRtol) requiredRtol = neededRtol;
+              }
+              if (excess > 0) mismatches++;
+            }
+          } else if (actual === expected || (equalNan && actual !== actual && expected !== expected)) {
+            excess = -Infinity; // the same infinity, or NaN with NaN under equalNan
+          } else {
+            excess = Infinity;
+            mismatches++;
+            nonFinite++;
+          }
+          if (excess > worstThreshold) {
+            insertWorst(worst, worstBase, excess, i);
+            worstThreshold = worst[worstBase + lastWorst];
+          }
         }
       }
+      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      records[base + D_COUNT] = count;
+      records[base + D_MISMATCHES] = mismatches;
+      records[base + D_NONFINITE_MISMATCHES] = nonFinite;
+      records[base + D_FINITE_PAIRS] = finitePairs;
+      records[base + D_SUM_ABS] = sumAbs;
+      records[base + D_MAX_ABS] = maxAbs;
+      records[base + D_MAX_ABS_INDEX] = maxAbsIndex;
+      records[base + D_MAX_REL] = maxRel;
+      records[base + D_MAX_REL_INDEX] = maxRelIndex;
+      records[base + D_MAX_ULP] = maxUlp;
+      records[base + D_MAX_ULP_INDEX] = maxUlpIndex;
+      records[base + D_REQUIRED_ATOL] = nonFinite > 0 ? Infinity : requiredAtol;
+      records[base + D_REQUIRED_RTOL] = nonFinite > 0 ? Infinity : requiredRtol;
     }
   }
 }

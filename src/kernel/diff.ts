@@ -1,7 +1,7 @@
 /**
- * The element-wise comparison rule and the mergeable record it accumulates into. Defined once and
- * used by the fused BN-and-compare pass in the workers, by the running-statistics check and by
- * `compareTensors`, so every path applies exactly the same rule.
+ * The mergeable record the element-wise comparison accumulates into (the rule itself is applied in
+ * one loop, `compareUnits` in batch-norm.ts, which every comparison path runs: the fused
+ * BN-and-compare pass in the workers, the running-statistics check and `compareTensors`).
  *
  * Rule (numpy/torch style, asymmetric: `expected` is the reference):
  *   |actual − expected| ≤ atol + rtol·|expected|, in float64.
@@ -11,7 +11,6 @@
  * and make every "would have passed" tolerance infinite.
  */
 import type { ComputeDType } from "../npy/tensor.js";
-import { ulpDistance } from "../numeric/formats.js";
 
 export interface DiffRule {
   readonly atol: number;
@@ -56,70 +55,8 @@ export function initWorst(worst: Float64Array, base: number): void {
   }
 }
 
-/**
- * Compares one pair and folds it into the record at `base`. Elements must arrive in increasing
- * `index` order within a record, so that ties keep the first index.
- * @returns true when the pair is within tolerance.
- */
-export function accumulateDiff(
-  records: Float64Array,
-  base: number,
-  worst: Float64Array,
-  worstBase: number,
-  rule: DiffRule,
-  actual: number,
-  expected: number,
-  index: number,
-): boolean {
-  records[base + D_COUNT]++;
-  let excess: number;
-  let pass: boolean;
-  if (Number.isFinite(actual) && Number.isFinite(expected)) {
-    const absError = Math.abs(actual - expected);
-    const magnitude = Math.abs(expected);
-    const allowed = rule.atol + rule.rtol * magnitude;
-    pass = absError <= allowed;
-    excess = absError - allowed;
-    records[base + D_FINITE_PAIRS]++;
-    records[base + D_SUM_ABS] += absError;
-    if (absError > records[base + D_MAX_ABS]) {
-      records[base + D_MAX_ABS] = absError;
-      records[base + D_MAX_ABS_INDEX] = index;
-    }
-    // A zero reference with a non-zero error has infinite relative error (numpy reports inf too).
-    const relError = absError === 0 ? 0 : absError / magnitude;
-    if (relError > records[base + D_MAX_REL]) {
-      records[base + D_MAX_REL] = relError;
-      records[base + D_MAX_REL_INDEX] = index;
-    }
-    const ulps = ulpDistance(rule.ulpDtype, actual, expected);
-    if (ulps > records[base + D_MAX_ULP]) {
-      records[base + D_MAX_ULP] = ulps;
-      records[base + D_MAX_ULP_INDEX] = index;
-    }
-    const neededAtol = absError - rule.rtol * magnitude;
-    if (neededAtol > records[base + D_REQUIRED_ATOL]) records[base + D_REQUIRED_ATOL] = neededAtol;
-    if (absError > rule.atol) {
-      const neededRtol = magnitude === 0 ? Infinity : (absError - rule.atol) / magnitude;
-      if (neededRtol > records[base + D_REQUIRED_RTOL]) records[base + D_REQUIRED_RTOL] = neededRtol;
-    }
-  } else {
-    const bothNan = actual !== actual && expected !== expected;
-    pass = actual === expected || (bothNan && rule.equalNan);
-    excess = pass ? -Infinity : Infinity;
-    if (!pass) {
-      records[base + D_NONFINITE_MISMATCHES]++;
-      records[base + D_REQUIRED_ATOL] = Infinity;
-      records[base + D_REQUIRED_RTOL] = Infinity;
-    }
-  }
-  if (!pass) records[base + D_MISMATCHES]++;
-  if (excess > worst[worstBase + 2 * (WORST_KEPT - 1)]) insertWorst(worst, worstBase, excess, index);
-  return pass;
-}
-
 /** Keeps the list sorted by decreasing excess; equal excess keeps the earlier index first. */
-function insertWorst(worst: Float64Array, base: number, excess: number, index: number): void {
+export function insertWorst(worst: Float64Array, base: number, excess: number, index: number): void {
   let slot = WORST_KEPT - 1;
   while (slot > 0 && worst[base + 2 * (slot - 1)] < excess) {
     worst[base + 2 * slot] = worst[base + 2 * (slot - 1)];

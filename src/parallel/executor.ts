@@ -34,7 +34,7 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
   const threshold = options.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
-  const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 1 && elements >= threshold;
+  const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 0 && elements >= threshold;
   return { threads: useWorkers ? threads : 1, useWorkers };
 }
 

@@ -97,7 +97,7 @@ export function renderText(report: CompareReport, options: TextOptions): string 
   lines.push(paint.bold(`bn-check compare: ${c.framework} (${c.label})`));
   for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
   const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
-  const epsilon = c.epsilon === c.requestedEpsilon ? `${c.epsilon}` : `${c.epsilon} (raised from ${c.requestedEpsilon} by the ${c.framework} floor)`;
+  const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
   lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
   if (c.mode === "train" && c.runningVarEstimator !== "none") lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
   lines.push(`  threads ${report.timings.threads}`);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Copies the reference-corpus cases the test suite uses into fixtures/corpus/ (run from the repo
+# root with the shared corpus beside it). The copies are committed: tests never read ../shared.
+set -euo pipefail
+corpus=${1:-../shared/reference-corpus}
+cases=(
+  cpu/pt-cpu-bn2d-f32-classic-train cpu/pt-cpu-bn2d-f32-classic-eval cpu/pt-cpu-bn1d-f32-nc-train
+  cpu/pt-cpu-bn1d-f32-ncl-eval cpu/pt-cpu-bn3d-f32-train cpu/pt-cpu-bn2d-f64-train
+  cpu/pt-cpu-bn2d-bf16in-f32param-train cpu/pt-cpu-bn2d-f32-noaffine-train cpu/pt-cpu-bn2d-f32-notrack-eval
+  cpu/pt-cpu-bn2d-f32-momNone-train cpu/pt-cpu-bn2d-f32-nan-train cpu/pt-cpu-bn2d-f32-constchan-train
+  cpu/pt-cpu-bn2d-f32-largemean-train cpu/pt-cpu-bn2d-f32-mom0.3-train cpu/pt-cpu-functional-f32-nostats-train
+  gpu/pt-cuda-bn2d-f16-classic-train gpu/pt-cuda-bn2d-f32-channels-last-train gpu/pt-cuda-bn2d-bf16-rand-a-train
+  gpu/pt-cpu-bn2d-f16-half-module-train
+  gpu/flax-bn-nhwc-f32-classic-train gpu/flax-bn-nc-f32-eval gpu/flax-bn-nhwc-f32-largemean-train gpu/flax-bn-nhwc-f16-train
+  gpu/flax-bn-nhwc-f32-mom0.9-eps1e-3-train gpu/flax-bn-nhwc-f64in-train
+  gpu/ort-bn-nchw-f32-classic-train gpu/ort-bn-nchw-f32-8x16x7x7-train-mom0.8 gpu/ort-bn-nchw-f16-eval gpu/ort-bn-ncdhw-f32-eval
+  tfjs/tfjs-tfnn-nhwc-f32-train tfjs/tfjs-tfnn-nlc-f32-scaleonly-train tfjs/tfjs-tfnn-nhwc-f32-eval tfjs/tfjs-tfnn-ndhwc-f32-train
+  tfjs/tfjs-k3-nhwc-f32-train tfjs/tfjs-k3-nc-f32-eval tfjs/tfjs-k3-nhwc-f32-noaffine-eval tfjs/tfjs-k3-nlc-f32-train
+  tfjs/fault-tfjs-k3-wrong-eps tfjs/fault-tfjs-tfnn-ulp64
+  cpu/fault-channel-shift cpu/fault-momentum-flipped cpu/fault-nhwc-declared-nchw cpu/fault-nhwc-declared-nchw-shape
+  cpu/fault-running-var-biased cpu/fault-ulp64 cpu/fault-unbiased-normalization cpu/fault-wrong-eps
+)
+for c in "${cases[@]}"; do
+  mkdir -p "fixtures/corpus/$c"
+  cp "$corpus/$c"/*.npy "$corpus/$c/case.json" "fixtures/corpus/$c/"
+done
+echo "copied ${#cases[@]} cases"

@@ -1,0 +1,149 @@
+// The CLI spawned as a user runs it: `node bin/bn-check.js …` with NO_COLOR and a minimal environment.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli, readJson, ROOT } from "../helpers.js";
+
+const CLASSIC = ["fixtures/classic/input.npy", "fixtures/classic/ref.npy"];
+const FAULT = "fixtures/corpus/cpu/fault-channel-shift";
+const faultArgs = [`${FAULT}/input.npy`, `${FAULT}/ref.npy`, "--mode", "eval", ...["weight", "bias", "running-mean", "running-var"].flatMap((name) => [`--${name}`, `${FAULT}/${name.replace("-", "_")}.npy`])];
+const ANSI = /\x1b\[/;
+
+describe("bn-check compare (exit 0 and 1)", () => {
+  it("the README's first example conforms, and prints the whole report", () => {
+    const run = runCli(["compare", ...CLASSIC, "--framework", "torch"]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatchInlineSnapshot(`
+      "bn-check compare: torch (PyTorch nn.BatchNorm / F.batch_norm)
+        input            fixtures/classic/input.npy  float32 4x3x2x2
+        reference        fixtures/classic/ref.npy  float32 4x3x2x2
+        mode train · layout NCHW (channel axis 1) · eps 1e-5
+        momentum 0.1 (weight of the new batch statistic) · running var unbiased (÷(N−1))
+        threads 1
+
+      output: PASS  0 / 48 elements outside tolerance (0%)
+        tolerance       |bn-check - ref| <= 1e-5 + 1.3e-6 * |ref|  (torch.testing.assert_close default for float32); NaN never matches
+        max abs error   1.449e-7 at [2, 2, 0, 0] (bn-check 1.6661029119359094, ref 1.66610277)
+        max rel error   1.064e-7 at [2, 2, 0, 1] (bn-check -0.2753002936600998, ref -0.275300264)
+        max ulp         1 (float32) at [0, 0, 1, 0]
+        mean abs error  3.045e-8
+        would pass with atol >= 0 (at rtol 1.3e-6), or rtol >= 0 (at atol 1e-5)
+        channels        all 3 within tolerance (axis 1)
+
+      CONFORMS: the reference agrees with torch BatchNorm (train) within tolerance
+      "
+    `);
+  });
+
+  it("a reference with one shifted channel does not conform, and the channel table names it", () => {
+    const run = runCli(["compare", ...faultArgs]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/output: FAIL {2}392 \/ 6272 elements outside tolerance \(6\.25%\)/);
+    expect(run.stdout).toMatch(/channels {8}1 of 16 fail \(axis 1\):/);
+    expect(run.stdout).toMatch(/│ 14 +│ 392 \/ 392 +│/);
+    expect(run.stdout).toMatch(/DOES NOT CONFORM to torch BatchNorm \(eval\): output \(392 \/ 6272\)/);
+    expect(run.stdout).not.toMatch(ANSI);
+  });
+
+  it("a reference of another shape does not conform (exit 1) and says so", () => {
+    const dir = "fixtures/corpus/cpu/fault-nhwc-declared-nchw-shape";
+    const run = runCli(["compare", `${dir}/input.npy`, `${dir}/ref.npy`, "--mode", "eval", "--running-mean", `${dir}/running_mean.npy`, "--running-var", `${dir}/running_var.npy`]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/shape mismatch: bn-check computes 2x3x4x5, the reference is 2x4x5x3/);
+  });
+
+  it("--format json prints one document with the documented keys", () => {
+    const run = runCli(["compare", ...CLASSIC, "--format", "json", "--ref-running-mean", "fixtures/classic/ref_running_mean.npy", "--ref-running-var", "fixtures/classic/ref_running_var.npy"]);
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(Object.keys(report)).toEqual(["schemaVersion", "tool", "command", "conforms", "verdict", "exitCode", "files", "convention", "tensors", "batchStatistics", "timings"]);
+    expect(report.schemaVersion).toBe(1);
+    expect(report.tool.version).toBe(readJson<{ version: string }>(join(ROOT, "package.json")).version);
+    expect(report.convention).toMatchObject({ framework: "torch", mode: "train", layout: "NCHW", channelAxis: 1, epsilon: 1e-5, momentum: 0.1, runningVarEstimator: "unbiased" });
+    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output", "running_mean", "running_var"]);
+    expect(Object.keys(report.tensors[0])).toEqual(expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]));
+    expect(report.tensors[0].tolerance).toEqual({ atol: 1e-5, rtol: 1.3e-6, source: "torch.testing.assert_close default for float32", equalNan: false });
+    expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads"]);
+  });
+
+  it("the same fixture checked as keras (eps 1e-3) does not conform", () => {
+    const run = runCli(["compare", ...CLASSIC, "--framework", "keras", "--channel-axis", "1"]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/eps 0\.001/);
+  });
+
+  it("--no-color and a non-TTY stdout give no colour codes even when FORCE_COLOR is set", () => {
+    const run = runCli(["compare", ...CLASSIC, "--no-color"], { FORCE_COLOR: "3", NO_COLOR: "" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).not.toMatch(ANSI);
+  });
+});
+
+describe("bn-check compare (exit 2: could not check)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bn-check-e2e-"));
+  const cases: [string, string[], RegExp][] = [
+    ["a missing file", ["compare", "fixtures/classic/nope.npy", CLASSIC[1]], /^bn-check: fixtures\/classic\/nope\.npy: no such file\n$/],
+    ["an integer tensor", ["compare", "fixtures/npy/i32.npy", CLASSIC[1]], /^bn-check: fixtures\/npy\/i32\.npy: integer dtype '<i4' is not supported/],
+    ["a non-positive eps", ["compare", ...CLASSIC, "--eps", "-1"], /option '--eps <x>' argument '-1' is invalid\. eps must be a finite number > 0; got '-1'/],
+    ["an unknown framework", ["compare", ...CLASSIC, "--framework", "caffe"], /argument 'caffe' is invalid\. Allowed choices are torch, tf, keras, keras3, tf-nn, onnx, flax/],
+    ["threads < 1", ["compare", ...CLASSIC, "--threads", "0"], /threads must be an integer >= 1; got '0'/],
+    ["eval mode without running statistics", ["compare", ...CLASSIC, "--mode", "eval"], /^bn-check: eval mode normalises with the running statistics: give --running-mean and --running-var/],
+    ["a weight of the wrong length", ["compare", ...CLASSIC, "--weight", "fixtures/corpus/cpu/fault-channel-shift/weight.npy"], /^bn-check: weight has shape \[16\], but the input has 3 channels on axis 1: expected \[3\]/],
+    ["a channel axis out of range", ["compare", ...CLASSIC, "--channel-axis", "4"], /^bn-check: channel axis 4 is out of range for a rank-4 input \(valid: -4\.\.3\)/],
+    ["a layout of the wrong rank", ["compare", ...CLASSIC, "--layout", "NC"], /^bn-check: layout NC expects a rank-2 input/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`${what}: one line on stderr, no stack trace`, () => {
+      const run = runCli(args);
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it("one value per channel in training: PyTorch's own message", () => {
+    const path = join(dir, "one.npy");
+    writeFileSync(path, Buffer.concat([Buffer.from("\x93NUMPY\x01\x00\x76\x00", "latin1"), Buffer.from(`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }`.padEnd(117) + "\n", "latin1"), Buffer.alloc(12)]));
+    const run = runCli(["compare", path, path]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Expected more than 1 value per channel when training, got input size torch\.Size\(\[1, 3\]\)/);
+  });
+
+  it("--debug adds the stack trace", () => {
+    const run = runCli(["compare", "fixtures/classic/nope.npy", CLASSIC[1], "--debug"]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/\n\s+at /);
+  });
+
+  it("a worker that dies mid-kernel ends the command with exit 2 and a message, not a hang", () => {
+    const run = runCli(["compare", ...CLASSIC, "--threads", "2", "--parallel-threshold", "0"], { BN_CHECK_TEST_INJECT_FAULT: "exit" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^bn-check: a worker thread failed during stats \(units 0\.\.0 of 1, 3 channels\): worker exited with code: 70\n$/);
+  });
+});
+
+describe("help and version", () => {
+  it("--version prints the package version", () => {
+    const run = runCli(["--version"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(readJson<{ version: string }>(join(ROOT, "package.json")).version);
+  });
+
+  it("compare --help describes every option", () => {
+    const run = runCli(["compare", "--help"]);
+    expect(run.status).toBe(0);
+    for (const option of ["--framework", "--mode", "--layout", "--channel-axis", "--eps", "--momentum", "--num-batches-tracked", "--weight", "--bias", "--running-mean", "--running-var", "--ref-running-mean", "--ref-running-var", "--atol", "--rtol", "--equal-nan", "--compute-dtype", "--threads", "--format", "--no-color"]) {
+      expect(run.stdout).toContain(option);
+    }
+  });
+
+  it("--help lists the compare command and the exit codes", () => {
+    const run = runCli(["--help"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/compare \[options\] <input> <ref>/);
+    expect(run.stdout).toMatch(/Exit codes: 0 conforms, 1 checked and does not conform, 2 could not check/);
+  });
+});
