@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
+const PRECISION_BITS = { bfloat16: 8, float16: 11, float32: 24, float64: 53 };
 const FRAMEWORKS = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx" };
 
 /** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
@@ -31,7 +32,8 @@ export function compareArgs(dir, caseJson, { caseTolerance = true } = {}) {
     if (existsSync(join(dir, `${file}.npy`))) args.push(flag, join(dir, `${file}.npy`));
   }
   if (caseTolerance && caseJson.tolerance) args.push("--atol", String(caseJson.tolerance.atol), "--rtol", String(caseJson.tolerance.rtol));
-  if (caseJson.compute_dtype && caseJson.compute_dtype !== caseJson.stored_dtype) args.push("--compute-dtype", caseJson.compute_dtype);
+  // --compute-dtype names an upcast: a reference computed in fewer bits than its file holds.
+  if (PRECISION_BITS[caseJson.compute_dtype] < PRECISION_BITS[caseJson.stored_dtype]) args.push("--compute-dtype", caseJson.compute_dtype);
   args.push("--equal-nan");
   return args;
 }

@@ -32,7 +32,7 @@ function describeElement(element: ElementReport, digits: number): string {
   return `at ${formatIndex(element.index)} (bn-check ${formatValue(element.actual, 17)}, ref ${formatValue(element.expected, digits)})`;
 }
 
-function renderTensor(comparison: TensorComparison, paint: ChalkInstance, options: TextOptions): string[] {
+function renderTensor(comparison: TensorComparison, paint: ChalkInstance, options: TextOptions, channelVariance: readonly number[] | null): string[] {
   const lines: string[] = [];
   const status = comparison.passed ? paint.green.bold("PASS") : paint.red.bold("FAIL");
   const tol = comparison.tolerance;
@@ -60,7 +60,10 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     } else {
       lines.push(`  channels        ${failing.length} of ${comparison.channels.length} fail (axis ${comparison.channelAxis})${failing.length > maxRows ? `; the ${maxRows} with most mismatches:` : ":"}`);
       const shown = [...failing].sort((a, b) => b.mismatches - a.mismatches || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
-      lines.push(indent(table(["channel", "mismatched", "max abs err", "max rel err", "max ulp"], shown.map((channel) => channelRow(channel)), options.color)));
+      // The batch variance tells a wrong eps (errors grow as eps/var) from a wrong statistic.
+      const head = ["channel", "mismatched", "max abs err", "max rel err", "max ulp", ...(channelVariance ? ["batch var"] : [])];
+      const rows = shown.map((channel) => [...channelRow(channel), ...(channelVariance ? [formatNumber(channelVariance[channel.channel])] : [])]);
+      lines.push(indent(table(head, rows, options.color)));
     }
   }
   const worst = comparison.worst.filter((element) => element.absError > element.allowed || Number.isNaN(element.absError));
@@ -103,7 +106,8 @@ export function renderText(report: CompareReport, options: TextOptions): string 
   lines.push(`  threads ${report.timings.threads}`);
   lines.push("");
   for (const comparison of report.tensors) {
-    lines.push(...renderTensor(comparison, paint, options));
+    const variance = comparison.name === "output" ? (report.batchStatistics?.variance ?? null) : null;
+    lines.push(...renderTensor(comparison, paint, options, variance));
     lines.push("");
   }
   if (report.conforms) {
