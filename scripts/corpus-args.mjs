@@ -4,12 +4,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 const PRECISION_BITS = { bfloat16: 8, float16: 11, float32: 24, float64: 53 };
-const FRAMEWORKS = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx" };
+const FRAMEWORKS = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx", onnx: "onnx" };
+const PRESETS = ["torch", "tf", "keras", "keras3", "tf-nn", "onnx", "flax"];
 
 /** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
 export function frameworkOf(caseJson) {
   if (caseJson.framework === "tensorflow.js") return caseJson.convention;
-  const framework = FRAMEWORKS[caseJson.framework];
+  // Other producers name their semantics in `convention` (pytorch | flax | onnx | a bn-check preset).
+  const framework = FRAMEWORKS[caseJson.framework] ?? FRAMEWORKS[caseJson.convention] ?? (PRESETS.includes(caseJson.convention) ? caseJson.convention : undefined);
   if (framework === undefined) throw new Error(`unknown framework '${caseJson.framework}' in case ${caseJson.id}`);
   return framework;
 }
@@ -23,7 +25,10 @@ export function compareArgs(dir, caseJson, { caseTolerance = true } = {}) {
   // track_running_stats=False in eval means PyTorch uses batch statistics: that is train-mode arithmetic.
   const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false ? "train" : caseJson.mode;
   args.push("--mode", mode, "--channel-axis", String(caseJson.channel_axis), "--eps", String(caseJson.eps));
-  if ("momentum" in caseJson && caseJson.momentum !== undefined) args.push("--momentum", caseJson.momentum === null ? "none" : String(caseJson.momentum));
+  // momentum null is PyTorch's cumulative average; elsewhere (stateless tf.nn) it means "no momentum".
+  const framework = frameworkOf(caseJson);
+  if (typeof caseJson.momentum === "number") args.push("--momentum", String(caseJson.momentum));
+  else if (caseJson.momentum === null && framework === "torch") args.push("--momentum", "none");
   if (caseJson.num_batches_tracked_before !== undefined && caseJson.num_batches_tracked_before !== null) {
     args.push("--num-batches-tracked", String(caseJson.num_batches_tracked_before));
   }

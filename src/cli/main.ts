@@ -14,9 +14,14 @@ import { reporters, type ReporterName } from "../report/reporters/index.js";
 import { runCompare } from "./commands/compare.js";
 import { buildProgram, type CompareCliOptions } from "./program.js";
 
+/**
+ * Colour only for a terminal, unless FORCE_COLOR asks for it; NO_COLOR (https://no-color.org) and
+ * --no-color always win.
+ */
 function useColor(flag: boolean): boolean {
-  if (!flag) return false;
-  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return false;
+  const { NO_COLOR, FORCE_COLOR } = process.env;
+  if (!flag || (NO_COLOR !== undefined && NO_COLOR !== "")) return false;
+  if (FORCE_COLOR !== undefined && FORCE_COLOR !== "" && FORCE_COLOR !== "0" && FORCE_COLOR !== "false") return true;
   return process.stdout.isTTY === true;
 }
 

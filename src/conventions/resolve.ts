@@ -102,7 +102,9 @@ export function resolveConvention(convention: Convention, shape: readonly number
   if (epsilon !== requestedEpsilon) notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${epsilon}`);
 
   const mode = options.mode ?? "train";
-  const momentum = options.momentum === undefined ? convention.momentum : options.momentum;
+  // A stateless API (tf.nn) has no momentum: one given for it changes nothing, and is said so.
+  if (!convention.hasRunningStats && options.momentum !== undefined) notes.push(`momentum ignored: ${convention.id} keeps no running statistics`);
+  const momentum = options.momentum === undefined || !convention.hasRunningStats ? convention.momentum : options.momentum;
   let runningWeight: number;
   let batchWeight: number;
   if (momentum === null) {

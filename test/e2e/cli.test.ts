@@ -74,10 +74,13 @@ describe("bn-check compare (exit 0 and 1)", () => {
     expect(run.stdout).toMatch(/eps 0\.001/);
   });
 
-  it("--no-color and a non-TTY stdout give no colour codes even when FORCE_COLOR is set", () => {
-    const run = runCli(["compare", ...CLASSIC, "--no-color"], { FORCE_COLOR: "3", NO_COLOR: "" });
-    expect(run.status).toBe(0);
-    expect(run.stdout).not.toMatch(ANSI);
+  it("colours only when asked: FORCE_COLOR turns colour on, NO_COLOR and --no-color turn it off", () => {
+    expect(runCli(["compare", ...CLASSIC], { NO_COLOR: "" }).stdout).not.toMatch(ANSI); // not a terminal
+    expect(runCli(["compare", ...CLASSIC], { NO_COLOR: "", FORCE_COLOR: "1" }).stdout).toMatch(ANSI);
+    expect(runCli(["compare", ...CLASSIC], { NO_COLOR: "1", FORCE_COLOR: "1" }).stdout).not.toMatch(ANSI);
+    const flagged = runCli(["compare", ...CLASSIC, "--no-color"], { NO_COLOR: "", FORCE_COLOR: "1" });
+    expect(flagged.status).toBe(0);
+    expect(flagged.stdout).not.toMatch(ANSI);
   });
 });
 
