@@ -5,26 +5,7 @@
 import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
 import { geometryOf } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
-import {
-  D_COUNT,
-  D_FINITE_PAIRS,
-  D_MAX_ABS,
-  D_MAX_ABS_INDEX,
-  D_MAX_REL,
-  D_MAX_REL_INDEX,
-  D_MAX_ULP,
-  D_MAX_ULP_INDEX,
-  D_MISMATCHES,
-  D_NONFINITE_MISMATCHES,
-  D_REQUIRED_ATOL,
-  D_REQUIRED_RTOL,
-  D_SUM_ABS,
-  DIFF_RECORD_SIZE,
-  initDiffRecord,
-  mergeDiffRecord,
-  mergeWorst,
-  type DiffRule,
-} from "../kernel/diff.js";
+import { DIFF_RECORD_SIZE, initDiffRecord, mergeDiffRecord, mergeWorst, readDiffRecord, type DiffRule } from "../kernel/diff.js";
 import { elementCount, formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
@@ -110,40 +91,32 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
   initDiffRecord(total, 0);
   const channels: ChannelReport[] = [];
   for (let c = 0; c < input.channelCount; c++) {
-    const base = c * DIFF_RECORD_SIZE;
-    mergeDiffRecord(total, 0, input.channelRecords, base);
-    channels.push({
-      channel: c,
-      count: input.channelRecords[base + D_COUNT],
-      mismatches: input.channelRecords[base + D_MISMATCHES],
-      maxAbsError: input.channelRecords[base + D_MAX_ABS],
-      maxRelError: input.channelRecords[base + D_MAX_REL],
-      maxUlp: input.channelRecords[base + D_MAX_ULP],
-    });
+    mergeDiffRecord(total, 0, input.channelRecords, c * DIFF_RECORD_SIZE);
+    const channel = readDiffRecord(input.channelRecords, c * DIFF_RECORD_SIZE);
+    channels.push({ channel: c, count: channel.count, mismatches: channel.mismatches, maxAbsError: channel.maxAbs, maxRelError: channel.maxRel, maxUlp: channel.maxUlp });
   }
-  const count = total[D_COUNT];
-  const mismatches = total[D_MISMATCHES];
-  const pick = (index: number) => (total[index] >= 0 ? elementAt(input, total[index]) : null);
-  const maxUlpElement = pick(D_MAX_ULP_INDEX);
+  const totals = readDiffRecord(total, 0);
+  const pick = (index: number) => (index >= 0 ? elementAt(input, index) : null);
+  const maxUlpElement = pick(totals.maxUlpIndex);
   return {
     name: input.name,
-    passed: mismatches === 0,
+    passed: totals.mismatches === 0,
     shape: input.shape,
     expectedShape: input.shape,
     shapeMismatch: false,
     expectedDtype: input.expectedDtype,
     ulpDtype: input.rule.ulpDtype,
     tolerance: { ...input.tolerance, equalNan: input.rule.equalNan },
-    count,
-    mismatches,
-    mismatchFraction: count === 0 ? 0 : mismatches / count,
-    nonFiniteMismatches: total[D_NONFINITE_MISMATCHES],
-    meanAbsError: total[D_FINITE_PAIRS] === 0 ? 0 : total[D_SUM_ABS] / total[D_FINITE_PAIRS],
-    maxAbsError: total[D_MAX_ABS] > 0 ? pick(D_MAX_ABS_INDEX) : null,
-    maxRelError: total[D_MAX_REL] > 0 ? pick(D_MAX_REL_INDEX) : null,
-    maxUlp: maxUlpElement === null || total[D_MAX_ULP] === 0 ? null : { ulps: total[D_MAX_ULP], element: maxUlpElement },
-    requiredAtol: total[D_REQUIRED_ATOL],
-    requiredRtol: total[D_REQUIRED_RTOL],
+    count: totals.count,
+    mismatches: totals.mismatches,
+    mismatchFraction: totals.count === 0 ? 0 : totals.mismatches / totals.count,
+    nonFiniteMismatches: totals.nonFiniteMismatches,
+    meanAbsError: totals.finitePairs === 0 ? 0 : totals.sumAbs / totals.finitePairs,
+    maxAbsError: totals.maxAbs > 0 ? pick(totals.maxAbsIndex) : null,
+    maxRelError: totals.maxRel > 0 ? pick(totals.maxRelIndex) : null,
+    maxUlp: maxUlpElement === null || totals.maxUlp === 0 ? null : { ulps: totals.maxUlp, element: maxUlpElement },
+    requiredAtol: totals.requiredAtol,
+    requiredRtol: totals.requiredRtol,
     channelAxis: input.channelAxis,
     channels,
     worst: input.worst.map((entry) => elementAt(input, entry.index)),

@@ -17,28 +17,7 @@
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
 import { ulpDistance } from "../numeric/formats.js";
-import {
-  D_COUNT,
-  D_FINITE_PAIRS,
-  D_MAX_ABS,
-  D_MAX_ABS_INDEX,
-  D_MAX_REL,
-  D_MAX_REL_INDEX,
-  D_MAX_ULP,
-  D_MAX_ULP_INDEX,
-  D_MISMATCHES,
-  D_NONFINITE_MISMATCHES,
-  D_REQUIRED_ATOL,
-  D_REQUIRED_RTOL,
-  D_SUM_ABS,
-  DIFF_RECORD_SIZE,
-  initDiffRecord,
-  initWorst,
-  insertWorst,
-  mergeDiffRecord,
-  WORST_KEPT,
-  type DiffRule,
-} from "./diff.js";
+import { DIFF_RECORD_SIZE, initDiffRecord, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -317,20 +296,21 @@ export function compareUnits(
           }
         }
       }
-      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      records[base + D_COUNT] = count;
-      records[base + D_MISMATCHES] = mismatches;
-      records[base + D_NONFINITE_MISMATCHES] = nonFinite;
-      records[base + D_FINITE_PAIRS] = finitePairs;
-      records[base + D_SUM_ABS] = sumAbs;
-      records[base + D_MAX_ABS] = maxAbs;
-      records[base + D_MAX_ABS_INDEX] = maxAbsIndex;
-      records[base + D_MAX_REL] = maxRel;
-      records[base + D_MAX_REL_INDEX] = maxRelIndex;
-      records[base + D_MAX_ULP] = maxUlp;
-      records[base + D_MAX_ULP_INDEX] = maxUlpIndex;
-      records[base + D_REQUIRED_ATOL] = nonFinite > 0 ? Infinity : requiredAtol;
-      records[base + D_REQUIRED_RTOL] = nonFinite > 0 ? Infinity : requiredRtol;
+      writeDiffRecord(records, (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE, {
+        count,
+        mismatches,
+        nonFiniteMismatches: nonFinite,
+        finitePairs,
+        sumAbs,
+        maxAbs,
+        maxAbsIndex,
+        maxRel,
+        maxRelIndex,
+        maxUlp,
+        maxUlpIndex,
+        requiredAtol: nonFinite > 0 ? Infinity : requiredAtol,
+        requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
+      });
     }
   }
 }

@@ -39,6 +39,57 @@ export const DIFF_RECORD_SIZE = 13;
 /** Number of worst elements each unit keeps (excess over tolerance, flat index). */
 export const WORST_KEPT = 8;
 
+/** One diff record as named fields (what reports read, and what the kernel writes). */
+export interface DiffTotals {
+  count: number;
+  mismatches: number;
+  nonFiniteMismatches: number;
+  finitePairs: number;
+  sumAbs: number;
+  maxAbs: number;
+  maxAbsIndex: number;
+  maxRel: number;
+  maxRelIndex: number;
+  maxUlp: number;
+  maxUlpIndex: number;
+  requiredAtol: number;
+  requiredRtol: number;
+}
+
+export function readDiffRecord(records: Float64Array, base: number): DiffTotals {
+  return {
+    count: records[base + D_COUNT],
+    mismatches: records[base + D_MISMATCHES],
+    nonFiniteMismatches: records[base + D_NONFINITE_MISMATCHES],
+    finitePairs: records[base + D_FINITE_PAIRS],
+    sumAbs: records[base + D_SUM_ABS],
+    maxAbs: records[base + D_MAX_ABS],
+    maxAbsIndex: records[base + D_MAX_ABS_INDEX],
+    maxRel: records[base + D_MAX_REL],
+    maxRelIndex: records[base + D_MAX_REL_INDEX],
+    maxUlp: records[base + D_MAX_ULP],
+    maxUlpIndex: records[base + D_MAX_ULP_INDEX],
+    requiredAtol: records[base + D_REQUIRED_ATOL],
+    requiredRtol: records[base + D_REQUIRED_RTOL],
+  };
+}
+
+export function writeDiffRecord(records: Float64Array, base: number, totals: DiffTotals): void {
+  records[base + D_COUNT] = totals.count;
+  records[base + D_MISMATCHES] = totals.mismatches;
+  records[base + D_NONFINITE_MISMATCHES] = totals.nonFiniteMismatches;
+  records[base + D_FINITE_PAIRS] = totals.finitePairs;
+  records[base + D_SUM_ABS] = totals.sumAbs;
+  records[base + D_MAX_ABS] = totals.maxAbs;
+  records[base + D_MAX_ABS_INDEX] = totals.maxAbsIndex;
+  records[base + D_MAX_REL] = totals.maxRel;
+  records[base + D_MAX_REL_INDEX] = totals.maxRelIndex;
+  records[base + D_MAX_ULP] = totals.maxUlp;
+  records[base + D_MAX_ULP_INDEX] = totals.maxUlpIndex;
+  records[base + D_REQUIRED_ATOL] = totals.requiredAtol;
+  records[base + D_REQUIRED_RTOL] = totals.requiredRtol;
+}
+
 export function initDiffRecord(records: Float64Array, base: number): void {
   records.fill(0, base, base + DIFF_RECORD_SIZE);
   records[base + D_MAX_ABS_INDEX] = -1;
