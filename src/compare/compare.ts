@@ -5,7 +5,7 @@
 import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
 import { geometryOf } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
-import { DIFF_RECORD_SIZE, initDiffRecord, mergeDiffRecord, mergeWorst, readDiffRecord, type DiffRule } from "../kernel/diff.js";
+import { DIFF_RECORD_SIZE, HISTOGRAM_LABELS, initDiffRecord, mergeDiffRecord, mergeWorst, readDiffRecord, readHistogram, type DiffRule } from "../kernel/diff.js";
 import { elementCount, formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
@@ -54,6 +54,8 @@ export interface TensorComparison {
   readonly channelAxis: number | null;
   readonly channels: readonly ChannelReport[];
   readonly worst: readonly ElementReport[];
+  /** Elements by distance in ulps of `ulpDtype` (powers of two), non-empty buckets only. */
+  readonly ulpHistogram: readonly { readonly ulps: string; readonly count: number }[];
 }
 
 export interface SummarizeInput {
@@ -120,6 +122,9 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
     channelAxis: input.channelAxis,
     channels,
     worst: input.worst.map((entry) => elementAt(input, entry.index)),
+    ulpHistogram: readHistogram(total, 0)
+      .map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count }))
+      .filter((bucket) => bucket.count > 0),
   };
 }
 
@@ -147,6 +152,7 @@ export function shapeMismatch(name: string, shape: readonly number[], expectedSh
     channelAxis: null,
     channels: [],
     worst: [],
+    ulpHistogram: [],
   };
 }
 

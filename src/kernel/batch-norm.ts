@@ -17,7 +17,7 @@
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
 import { ulpDistance } from "../numeric/formats.js";
-import { DIFF_RECORD_SIZE, initDiffRecord, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
+import { D_HISTOGRAM, DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -228,6 +228,8 @@ export function compareUnits(
       let maxUlpIndex = -1;
       let requiredAtol = 0;
       let requiredRtol = 0;
+      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      records.fill(0, base + D_HISTOGRAM, base + D_HISTOGRAM + HISTOGRAM_BUCKETS);
       for (let o = box.o0; o < box.o1; o++) {
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
@@ -263,13 +265,17 @@ export function compareUnits(
                   const a = scratchBits[0];
                   const b = scratchBits[1];
                   const ulps = Math.abs((a < 0 ? -(a & 0x7fffffff) : a) - (b < 0 ? -(b & 0x7fffffff) : b));
+                  records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
                   if (ulps > maxUlp) {
                     maxUlp = ulps;
                     maxUlpIndex = i;
                   }
+                } else {
+                  records[base + D_HISTOGRAM]++;
                 }
               } else {
                 const ulps = ulpDistance(ulpDtype, actual, expected);
+                records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
                 if (ulps > maxUlp) {
                   maxUlp = ulps;
                   maxUlpIndex = i;
@@ -282,13 +288,17 @@ export function compareUnits(
                 if (neededRtol > requiredRtol) requiredRtol = neededRtol;
               }
               if (excess > 0) mismatches++;
+            } else {
+              records[base + D_HISTOGRAM]++;
             }
           } else if (actual === expected || (equalNan && actual !== actual && expected !== expected)) {
             excess = -Infinity; // the same infinity, or NaN with NaN under equalNan
+            records[base + D_HISTOGRAM]++;
           } else {
             excess = Infinity;
             mismatches++;
             nonFinite++;
+            records[base + D_HISTOGRAM + HISTOGRAM_NONFINITE]++;
           }
           if (excess > worstThreshold) {
             insertWorst(worst, worstBase, excess, i);
@@ -296,7 +306,7 @@ export function compareUnits(
           }
         }
       }
-      writeDiffRecord(records, (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE, {
+      writeDiffRecord(records, base, {
         count,
         mismatches,
         nonFiniteMismatches: nonFinite,

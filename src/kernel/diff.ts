@@ -34,7 +34,37 @@ export const D_REQUIRED_ATOL = 9;
 export const D_REQUIRED_RTOL = 10;
 export const D_SUM_ABS = 11;
 export const D_FINITE_PAIRS = 12;
-export const DIFF_RECORD_SIZE = 13;
+/**
+ * Histogram of the error in ulps of the reference's precision, by powers of two: bucket 0 holds
+ * exact agreements, bucket b (1..24) distances in [2^(b−1), 2^b), bucket 25 distances of 2^24 ulps
+ * or more, the last bucket non-finite disagreements (NaN or an unmatched infinity). Ulps are counted
+ * anyway for the max-ulp statistic, so the histogram costs one increment per element.
+ */
+export const D_HISTOGRAM = 13;
+export const HISTOGRAM_BUCKETS = 27;
+export const HISTOGRAM_NONFINITE = HISTOGRAM_BUCKETS - 1;
+const LAST_FINITE_BUCKET = HISTOGRAM_BUCKETS - 2;
+export const DIFF_RECORD_SIZE = D_HISTOGRAM + HISTOGRAM_BUCKETS;
+
+/**
+ * Bucket labels of the error histogram: exactly 0, below 1e-12, one bucket per decade up to 1,
+ * [1, 10), 10 and above, and non-finite disagreements (NaN or an unmatched infinity).
+ */
+export const HISTOGRAM_LABELS: readonly string[] = [
+  "0",
+  ...Array.from({ length: LAST_FINITE_BUCKET - 1 }, (_, k) => (k === 0 ? "1" : `${2 ** k}-${2 ** (k + 1) - 1}`)),
+  `>=${2 ** (LAST_FINITE_BUCKET - 1)}`,
+  "non-finite",
+];
+
+/** Histogram bucket of a distance in ulps (a non-negative integer). */
+export function ulpBucket(ulps: number): number {
+  if (ulps < 2 ** 31) {
+    const bucket = 32 - Math.clz32(ulps);
+    return bucket < LAST_FINITE_BUCKET ? bucket : LAST_FINITE_BUCKET;
+  }
+  return LAST_FINITE_BUCKET;
+}
 
 /** Number of worst elements each unit keeps (excess over tolerance, flat index). */
 export const WORST_KEPT = 8;
@@ -54,6 +84,10 @@ export interface DiffTotals {
   maxUlpIndex: number;
   requiredAtol: number;
   requiredRtol: number;
+}
+
+export function readHistogram(records: Float64Array, base: number): number[] {
+  return Array.from(records.subarray(base + D_HISTOGRAM, base + D_HISTOGRAM + HISTOGRAM_BUCKETS));
 }
 
 export function readDiffRecord(records: Float64Array, base: number): DiffTotals {
@@ -128,6 +162,7 @@ export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Floa
   into[intoBase + D_NONFINITE_MISMATCHES] += from[fromBase + D_NONFINITE_MISMATCHES];
   into[intoBase + D_SUM_ABS] += from[fromBase + D_SUM_ABS];
   into[intoBase + D_FINITE_PAIRS] += from[fromBase + D_FINITE_PAIRS];
+  for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) into[intoBase + D_HISTOGRAM + bucket] += from[fromBase + D_HISTOGRAM + bucket];
   for (const [value, index] of [
     [D_MAX_ABS, D_MAX_ABS_INDEX],
     [D_MAX_REL, D_MAX_REL_INDEX],

@@ -52,6 +52,15 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   lines.push(`  mean abs error  ${formatNumber(comparison.meanAbsError)}`);
   lines.push(`  would pass with atol >= ${formatNumber(comparison.requiredAtol)} (at rtol ${formatNumber(tol.rtol)}), or rtol >= ${formatNumber(comparison.requiredRtol)} (at atol ${formatNumber(tol.atol)})`);
 
+  if (comparison.ulpHistogram.length > 0) {
+    const total = comparison.count;
+    const widest = Math.max(...comparison.ulpHistogram.map((b) => b.count));
+    lines.push(`  ulp histogram   (${comparison.ulpDtype} ulps: elements)`);
+    for (const bucket of comparison.ulpHistogram) {
+      const bar = "#".repeat(Math.max(1, Math.round((24 * bucket.count) / widest)));
+      lines.push(`    ${bucket.ulps.padStart(12)}  ${String(bucket.count).padStart(10)}  ${formatPercent(bucket.count, total).padStart(9)}  ${bar}`);
+    }
+  }
   const maxRows = options.maxRows ?? 12;
   const failing = comparison.channels.filter((channel) => channel.mismatches > 0);
   if (comparison.channelAxis !== null && comparison.channels.length > 1) {
