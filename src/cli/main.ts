@@ -1,18 +1,28 @@
 /**
- * The CLI entry: the only place that writes to the terminal's error stream and sets exit codes.
- * 0 conforms, 1 checked and does not conform, 2 could not check.
+ * The CLI entry: the only place that writes to the terminal and sets exit codes.
+ * 0 conforms, 1 checked and does not conform, 2 could not check, 130 interrupted (SIGINT).
  */
 import { CommanderError } from "commander";
+import cliProgress from "cli-progress";
+import type { CheckCase } from "../cases/case.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
-import { BnCheckError, EXIT_CANNOT_CHECK } from "../errors.js";
+import { BnCheckError, EXIT_CANNOT_CHECK, UsageError } from "../errors.js";
+import { removePendingTemporaryFiles, writeFileAtomic } from "../io/atomic-write.js";
 import type { LayoutName } from "../kernel/layout.js";
-import type { ComputeDType } from "../npy/tensor.js";
+import type { ComputeDType, FloatDType } from "../npy/tensor.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
 import { closePool } from "../parallel/pool.js";
 import type { InjectedFault } from "../parallel/task.js";
 import { reporters, type ReporterName } from "../report/reporters/index.js";
+import type { Report } from "../report/report.js";
 import { runCompare } from "./commands/compare.js";
-import { buildProgram, type CompareCliOptions } from "./program.js";
+import { runMatrix } from "./commands/matrix.js";
+import { runRun } from "./commands/run.js";
+import { runSuite } from "./commands/suite.js";
+import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
+
+export const EXIT_INTERRUPTED = 130;
 
 /**
  * Colour only for a terminal, unless FORCE_COLOR asks for it; NO_COLOR (https://no-color.org) and
@@ -31,12 +41,15 @@ function injectedFault(): InjectedFault | undefined {
   return value === "throw" || value === "exit" ? value : undefined;
 }
 
-async function compareAction(input: string, reference: string, options: CompareCliOptions): Promise<void> {
-  if (options.gamma !== undefined && options.weight !== undefined) throw new BnCheckError("--weight and --gamma both given: use one of them");
-  if (options.beta !== undefined && options.bias !== undefined) throw new BnCheckError("--bias and --beta both given: use one of them");
-  const report = await runCompare({
-    input,
-    reference,
+function execution(options: OutputCliOptions): ExecutionOptions {
+  return { threads: options.threads, parallelThreshold: options.parallelThreshold, injectFault: injectedFault() };
+}
+
+/** Convention fields shared by compare, run and suite cases. */
+function conventionFields(options: ConventionCliOptions) {
+  if (options.gamma !== undefined && options.weight !== undefined) throw new UsageError("--weight and --gamma both given: use one of them");
+  if (options.beta !== undefined && options.bias !== undefined) throw new UsageError("--bias and --beta both given: use one of them");
+  return {
     framework: options.framework as FrameworkName,
     mode: options.mode as Mode,
     layout: options.layout as LayoutName | undefined,
@@ -44,33 +57,143 @@ async function compareAction(input: string, reference: string, options: CompareC
     eps: options.eps,
     momentum: options.momentum === "none" ? null : options.momentum,
     numBatchesTracked: options.numBatchesTracked,
+    steps: options.steps === true,
     weight: options.weight ?? options.gamma,
     bias: options.bias ?? options.beta,
-    runningMean: options.runningMean,
-    runningVar: options.runningVar,
-    refRunningMean: options.refRunningMean,
-    refRunningVar: options.refRunningVar,
-    atol: options.atol,
-    rtol: options.rtol,
-    equalNan: options.equalNan === true,
-    computeDtype: options.computeDtype as ComputeDType | undefined,
-    threads: options.threads,
-    parallelThreshold: options.parallelThreshold,
-    injectFault: injectedFault(),
-  });
-  const render = reporters[options.format as ReporterName];
-  process.stdout.write(render(report, { color: useColor(options.color) }));
+  };
+}
+
+function toleranceFields(options: ToleranceCliOptions) {
+  return { tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true }, computeDtype: options.computeDtype as ComputeDType | undefined };
+}
+
+/** The machine format a --report file gets: --format, or (for text) the file's extension. */
+function reportFormat(path: string, format: ReporterName): ReporterName {
+  if (format !== "text") return format;
+  if (/\.json$/i.test(path)) return "json";
+  if (/\.xml$/i.test(path)) return "junit";
+  if (/\.md$/i.test(path)) return "markdown";
+  return "text";
+}
+
+/** Prints the report (text on the terminal when --report takes the machine format) and sets the exit code. */
+function emit(report: Report, options: OutputCliOptions): void {
+  const format = options.format as ReporterName;
+  const color = useColor(options.color);
+  if (options.report !== undefined) {
+    const fileFormat = reportFormat(options.report, format);
+    writeFileAtomic(options.report, Buffer.from(reporters[fileFormat](report, { color: false })));
+    process.stdout.write(reporters.text(report, { color }));
+  } else {
+    process.stdout.write(reporters[format](report, { color }));
+  }
   process.exitCode = report.exitCode;
 }
 
+const interruption = new AbortController();
+
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");
-  const program = buildProgram(compareAction);
+  const onInterrupt = () => {
+    // First Ctrl-C: stop between cases and report what was done; the second one ends at once.
+    if (interruption.signal.aborted) {
+      removePendingTemporaryFiles();
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interruption.abort();
+    process.stderr.write("bn-check: interrupted; stopping after the current step\n");
+  };
+  process.on("SIGINT", onInterrupt);
+  const program = buildProgram({
+    async compare(input, reference, options: CompareCliOptions) {
+      const { weight, bias, ...convention } = conventionFields(options);
+      const check: CheckCase = {
+        name: reference,
+        kind: "compare",
+        expected: "match",
+        files: {
+          input,
+          reference,
+          weight,
+          bias,
+          runningMean: options.runningMean,
+          runningVar: options.runningVar,
+          refRunningMean: options.refRunningMean,
+          refRunningVar: options.refRunningVar,
+          refRunningMeanSteps: options.refRunningMeanSteps,
+          refRunningVarSteps: options.refRunningVarSteps,
+        },
+        ...convention,
+        ...toleranceFields(options),
+      };
+      emit(await runCompare(check, execution(options)), options);
+    },
+    async diff(a, b, options) {
+      const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
+      emit(await runCompare(check, execution(options)), options);
+    },
+    async run(input, options) {
+      const { weight, bias, framework, momentum, steps, ...rest } = conventionFields(options);
+      const report = await runRun({
+        input,
+        output: options.output,
+        dtype: options.dtype as FloatDType | undefined,
+        force: options.force === true,
+        saveRunningMean: options.saveRunningMean,
+        saveRunningVar: options.saveRunningVar,
+        steps,
+        files: { weight, bias, runningMean: options.runningMean, runningVar: options.runningVar },
+        request: { ...execution(options), ...rest, epsilon: rest.eps, framework, momentum },
+      });
+      emit(report, options);
+    },
+    async matrix(input, options) {
+      const report = await runMatrix({
+        input,
+        mode: options.mode as Mode,
+        layout: options.layout as LayoutName | undefined,
+        channelAxis: options.channelAxis,
+        weight: options.weight,
+        bias: options.bias,
+        runningMean: options.runningMean,
+        runningVar: options.runningVar,
+        ref: options.ref,
+        execution: execution(options),
+      });
+      emit(report, options);
+    },
+    async suite(source, options) {
+      const showProgress = options.quiet !== true && process.stderr.isTTY === true;
+      const bar = showProgress ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+      let started = false;
+      try {
+        const report = await runSuite({
+          source,
+          shard: options.shard,
+          filter: options.filter,
+          execution: execution(options),
+          signal: interruption.signal,
+          onProgress: (done, total, name) => {
+            if (bar === null) return;
+            if (!started) bar.start(total, 0, { name: "" });
+            started = true;
+            bar.update(done, { name });
+          },
+        });
+        bar?.stop();
+        emit(report, options);
+        if (interruption.signal.aborted) process.exitCode = EXIT_INTERRUPTED;
+      } finally {
+        bar?.stop();
+      }
+    },
+  });
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
     process.exitCode = exitCodeFor(error, debug);
   } finally {
+    process.off("SIGINT", onInterrupt);
     await closePool();
   }
 }
@@ -84,7 +207,7 @@ function exitCodeFor(error: unknown, debug: boolean): number {
   if (error instanceof BnCheckError) {
     process.stderr.write(`bn-check: ${error.message}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
-    return error.exitCode;
+    return interruption.signal.aborted ? EXIT_INTERRUPTED : error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`bn-check: internal error: ${message}${debug ? "" : " (run with --debug for a stack trace)"}\n`);

@@ -31,3 +31,12 @@ export function parseMomentum(text: string): number | "none" {
   if (text.trim() === "" || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`momentum must be a number in [0, 1] or 'none'; got '${text}'`);
   return value;
 }
+
+/** `k/n` with 1 <= k <= n. */
+export function parseShard(text: string): { index: number; count: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = match ? Number(match[1]) : NaN;
+  const count = match ? Number(match[2]) : NaN;
+  if (!(count >= 1 && index >= 1 && index <= count)) throw new InvalidArgumentError(`shard must be k/n with 1 <= k <= n; got '${text}'`);
+  return { index, count };
+}

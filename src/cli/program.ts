@@ -1,13 +1,14 @@
-/** Declares the commands and options; parsing and validation of values happen here, nothing else. */
+/** Declares the commands and options; values are parsed and range-checked here, nothing else. */
 import { Command, Option } from "commander";
 import { FRAMEWORK_NAMES } from "../conventions/index.js";
 import { LAYOUT_NAMES } from "../kernel/layout.js";
-import { COMPUTE_DTYPES } from "../npy/tensor.js";
+import { COMPUTE_DTYPES, FLOAT_DTYPES } from "../npy/tensor.js";
 import { REPORTER_NAMES } from "../report/reporters/index.js";
-import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum } from "./parsers.js";
+import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
 import { VERSION } from "./version.js";
 
-export interface CompareCliOptions {
+/** Options every command that computes BatchNorm shares. */
+export interface ConventionCliOptions {
   framework: string;
   mode: string;
   layout?: string;
@@ -21,23 +22,104 @@ export interface CompareCliOptions {
   beta?: string;
   runningMean?: string;
   runningVar?: string;
-  refRunningMean?: string;
-  refRunningVar?: string;
+  steps?: boolean;
+}
+
+export interface ToleranceCliOptions {
   atol?: number;
   rtol?: number;
   equalNan?: boolean;
   computeDtype?: string;
+}
+
+export interface OutputCliOptions {
   threads?: number;
   format: string;
+  report?: string;
   color: boolean;
+  quiet?: boolean;
   parallelThreshold?: number;
 }
 
-export type CompareHandler = (input: string, reference: string, options: CompareCliOptions) => Promise<void>;
+export interface CompareCliOptions extends ConventionCliOptions, ToleranceCliOptions, OutputCliOptions {
+  refRunningMean?: string;
+  refRunningVar?: string;
+  refRunningMeanSteps?: string;
+  refRunningVarSteps?: string;
+}
+export interface DiffCliOptions extends ToleranceCliOptions, OutputCliOptions {
+  channelAxis?: number;
+}
+export interface RunCliOptions extends ConventionCliOptions, OutputCliOptions {
+  output: string;
+  dtype?: string;
+  force?: boolean;
+  saveRunningMean?: string;
+  saveRunningVar?: string;
+}
+export interface MatrixCliOptions extends OutputCliOptions {
+  mode: string;
+  layout?: string;
+  channelAxis?: number;
+  weight?: string;
+  bias?: string;
+  runningMean?: string;
+  runningVar?: string;
+  ref?: string;
+}
+export interface SuiteCliOptions extends OutputCliOptions {
+  shard?: { index: number; count: number };
+  filter?: string;
+}
+
+export interface Handlers {
+  compare(input: string, reference: string, options: CompareCliOptions): Promise<void>;
+  diff(a: string, b: string, options: DiffCliOptions): Promise<void>;
+  run(input: string, options: RunCliOptions): Promise<void>;
+  matrix(input: string, options: MatrixCliOptions): Promise<void>;
+  suite(source: string, options: SuiteCliOptions): Promise<void>;
+}
 
 const nonNegative = (name: string) => parseFloatOption(name, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
+const TENSOR_SOURCES = "a .npy, .npz[:name] or ONNX TensorProto .pb file";
 
-export function buildProgram(onCompare: CompareHandler): Command {
+function addConventionOptions(command: Command, { steps }: { steps: boolean }): Command {
+  command
+    .addOption(new Option("-f, --framework <name>", "convention preset (keras = tf: Keras 2 / tf.keras)").choices(FRAMEWORK_NAMES).default("torch"))
+    .addOption(new Option("-m, --mode <mode>", "train: batch statistics (and running-stat update); eval: running statistics").choices(["train", "eval"]).default("train"))
+    .addOption(new Option("--layout <layout>", "input layout; default: the framework's channel axis").choices(LAYOUT_NAMES).conflicts("channelAxis"))
+    .addOption(new Option("--channel-axis <k>", "channel axis, alternative to --layout; negative counts from the end").argParser(parseAxis))
+    .addOption(new Option("--eps <x>", "epsilon added to the variance; default: the framework's").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
+    .addOption(new Option("--momentum <x|none>", "momentum in the framework's own meaning; none = cumulative average (torch)").argParser(parseMomentum))
+    .addOption(new Option("--num-batches-tracked <n>", "batches seen before this call (momentum none)").argParser(parseIntegerOption("num-batches-tracked", 0)))
+    .option("--weight <tensor>", "per-channel scale (gamma); default: 1")
+    .addOption(new Option("--gamma <tensor>", "alias of --weight").hideHelp())
+    .option("--bias <tensor>", "per-channel shift (beta); default: 0")
+    .addOption(new Option("--beta <tensor>", "alias of --bias").hideHelp())
+    .option("--running-mean <tensor>", "running mean before the call (required for eval)")
+    .option("--running-var <tensor>", "running variance before the call (required for eval)");
+  if (steps) command.option("--steps", "the leading axis of input (and reference) is a sequence of training steps; running statistics carry over");
+  return command;
+}
+
+function addToleranceOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--atol <x>", "absolute tolerance; default by dtype (torch.testing)").argParser(nonNegative("atol")))
+    .addOption(new Option("--rtol <x>", "relative tolerance; default by dtype (torch.testing)").argParser(nonNegative("rtol")))
+    .option("--equal-nan", "NaN in the reference matches NaN at the same position", false)
+    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast (selects default tolerances and ulps)").choices(COMPUTE_DTYPES));
+}
+
+function addOutputOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--threads <n>", "worker threads (default: os.availableParallelism())").argParser(parseIntegerOption("threads", 1)))
+    .addOption(new Option("--format <format>", "report format (with --report: the file's format)").choices(REPORTER_NAMES).default("text"))
+    .option("--report <path>", "write the report in --format to this file; the text report still goes to the terminal")
+    .option("--no-color", "no colour in the text report (also: NO_COLOR, or stdout not a terminal)")
+    .addOption(new Option("--parallel-threshold <n>", "elements below which no worker is used (testing)").argParser(parseIntegerOption("parallel-threshold", 0)).hideHelp());
+}
+
+export function buildProgram(handlers: Handlers): Command {
   const program = new Command()
     .name("bn-check")
     .description("Cross-framework Batch Normalization conformance checker: recomputes BatchNorm under a framework's rules (float64, multithreaded) and diffs a reference against it.")
@@ -49,38 +131,63 @@ export function buildProgram(onCompare: CompareHandler): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText(
       "after",
-      "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nExample:\n  bn-check compare fixtures/pt-cpu-classic-train/input.npy fixtures/pt-cpu-classic-train/ref.npy --framework torch \\\n    --weight fixtures/pt-cpu-classic-train/weight.npy --bias fixtures/pt-cpu-classic-train/bias.npy",
+      "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy, .npz (one array) or .npz:name, ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",
     );
 
-  program
+  const compare = program
     .command("compare")
-    .description("check a reference output (ref.npy) against BatchNorm of input.npy under a framework's convention")
-    .argument("<input>", "the BN input tensor (.npy, float16/32/64)")
-    .argument("<ref>", "the reference output to check (.npy, same shape as the input)")
-    .addOption(new Option("-f, --framework <name>", "convention preset (keras = tf: Keras 2 / tf.keras)").choices(FRAMEWORK_NAMES).default("torch"))
-    .addOption(new Option("-m, --mode <mode>", "train: batch statistics (and running-stat update); eval: running statistics").choices(["train", "eval"]).default("train"))
-    .addOption(new Option("--layout <layout>", "input layout; default: the framework's channel axis").choices(LAYOUT_NAMES).conflicts("channelAxis"))
-    .addOption(new Option("--channel-axis <k>", "channel axis, alternative to --layout; negative counts from the end").argParser(parseAxis))
-    .addOption(new Option("--eps <x>", "epsilon added to the variance; default: the framework's").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
-    .addOption(new Option("--momentum <x|none>", "momentum in the framework's own meaning; none = cumulative average (torch)").argParser(parseMomentum))
-    .addOption(new Option("--num-batches-tracked <n>", "batches seen before this call (momentum none)").argParser(parseIntegerOption("num-batches-tracked", 0)))
-    .option("--weight <npy>", "per-channel scale (gamma); default: 1")
-    .addOption(new Option("--gamma <npy>", "alias of --weight").hideHelp())
-    .option("--bias <npy>", "per-channel shift (beta); default: 0")
-    .addOption(new Option("--beta <npy>", "alias of --bias").hideHelp())
-    .option("--running-mean <npy>", "running mean before the call (required for eval)")
-    .option("--running-var <npy>", "running variance before the call (required for eval)")
-    .option("--ref-running-mean <npy>", "reference running mean after the call: also check it")
-    .option("--ref-running-var <npy>", "reference running variance after the call: also check it")
-    .addOption(new Option("--atol <x>", "absolute tolerance; default by dtype (torch.testing)").argParser(nonNegative("atol")))
-    .addOption(new Option("--rtol <x>", "relative tolerance; default by dtype (torch.testing)").argParser(nonNegative("rtol")))
-    .option("--equal-nan", "NaN in the reference matches NaN at the same position", false)
-    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast (selects default tolerances and ulps)").choices(COMPUTE_DTYPES))
-    .addOption(new Option("--threads <n>", "worker threads (default: os.availableParallelism())").argParser(parseIntegerOption("threads", 1)))
-    .addOption(new Option("--format <format>", "report format").choices(REPORTER_NAMES).default("text"))
-    .option("--no-color", "no colour in the text report (also: NO_COLOR, or stdout not a terminal)")
-    .addOption(new Option("--parallel-threshold <n>", "elements below which no worker is used (testing)").argParser(parseIntegerOption("parallel-threshold", 0)).hideHelp())
+    .description("check a reference output against BatchNorm of the input under a framework's convention")
+    .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
+    .argument("<ref>", "the reference output to check (same shape as the input)");
+  addConventionOptions(compare, { steps: true })
+    .option("--ref-running-mean <tensor>", "reference running mean after the call (after the last step): also check it")
+    .option("--ref-running-var <tensor>", "reference running variance after the call (after the last step): also check it")
+    .option("--ref-running-mean-steps <tensor>", "with --steps: reference running mean after each step, shape [steps, C]")
+    .option("--ref-running-var-steps <tensor>", "with --steps: reference running variance after each step, shape [steps, C]");
+  addOutputOptions(addToleranceOptions(compare))
     .addHelpText("after", "\nTolerance: |bn-check - ref| <= atol + rtol * |ref| per element. NaN matches only with --equal-nan; an infinity only the same infinity.")
-    .action(onCompare);
+    .action(handlers.compare);
+
+  const diff = program
+    .command("diff")
+    .description("the tolerance report between two tensors, no BatchNorm (e.g. PyTorch's output vs your kernel's)")
+    .argument("<a>", `the tensor to check (${TENSOR_SOURCES})`)
+    .argument("<b>", "the reference")
+    .addOption(new Option("--channel-axis <k>", "group the per-channel table by this axis").argParser(parseAxis));
+  addOutputOptions(addToleranceOptions(diff)).action(handlers.diff);
+
+  const run = program
+    .command("run")
+    .description("compute BatchNorm under a convention and write the output (and running statistics) as .npy")
+    .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
+    .requiredOption("-o, --output <npy>", "where to write the output (.npy)")
+    .addOption(new Option("--dtype <dtype>", "output dtype; default: the input's").choices(FLOAT_DTYPES))
+    .option("--force", "overwrite an existing output file (never an input)")
+    .option("--save-running-mean <npy>", "write the updated running mean")
+    .option("--save-running-var <npy>", "write the updated running variance");
+  addOutputOptions(addConventionOptions(run, { steps: true })).action(handlers.run);
+
+  const matrix = program
+    .command("matrix")
+    .description("BatchNorm of one input under every preset, with the pairwise differences and the convention detail behind each")
+    .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
+    .addOption(new Option("-m, --mode <mode>", "train or eval").choices(["train", "eval"]).default("train"))
+    .addOption(new Option("--layout <layout>", "input layout (default NCHW-style: channel axis 1)").choices(LAYOUT_NAMES).conflicts("channelAxis"))
+    .addOption(new Option("--channel-axis <k>", "channel axis; negative counts from the end").argParser(parseAxis))
+    .option("--weight <tensor>", "per-channel scale (gamma)")
+    .option("--bias <tensor>", "per-channel shift (beta)")
+    .option("--running-mean <tensor>", "running mean before the call")
+    .option("--running-var <tensor>", "running variance before the call")
+    .option("--ref <tensor>", "a reference output: joins the table as one more row");
+  addOutputOptions(matrix).action(handlers.matrix);
+
+  const suite = program
+    .command("suite")
+    .description("run many cases: a manifest (JSON) or a directory of case folders with case.json")
+    .argument("<source>", "manifest.json, or a directory of case folders (the reference-corpus layout)")
+    .addOption(new Option("--shard <k/n>", "run the k-th of n deterministic slices (1-based), for CI matrix jobs").argParser(parseShard))
+    .option("--filter <glob>", "run only cases whose name matches the glob (e.g. 'gpu/pt-cuda-*')")
+    .option("-q, --quiet", "no progress bar");
+  addOutputOptions(suite).action(handlers.suite);
   return program;
 }

@@ -26,6 +26,9 @@ export interface CheckRequest extends BatchNormRequest {
   readonly equalNan?: boolean;
   /** The precision the reference was computed in, when its file holds an upcast (e.g. bfloat16). */
   readonly computeDtype?: ComputeDType;
+  /** Tolerances of the running statistics, when they differ from the output's. */
+  readonly runningMeanTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
+  readonly runningVarTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
 }
 
 export interface ConformanceResult {
@@ -39,13 +42,35 @@ export interface ConformanceResult {
   readonly batchVariance: readonly number[] | null;
   readonly threads: number;
   readonly timings: { readonly statsMs: number; readonly compareMs: number };
+  /** The running statistics bn-check computed for after the call (train mode), in float64. */
+  readonly updatedRunningMean: Float64Array | null;
+  readonly updatedRunningVar: Float64Array | null;
 }
 
-function ruleFor(reference: Tensor, request: CheckRequest): { rule: DiffRule; tolerance: ResolvedTolerance } {
-  const precision = request.computeDtype ?? reference.dtype;
+function ruleFor(reference: Tensor, request: Partial<Tolerance> & { equalNan?: boolean; computeDtype?: ComputeDType }): { rule: DiffRule; tolerance: ResolvedTolerance } {
+  const precision = request.computeDtype ?? reference.precision ?? reference.dtype;
   const given: Partial<Tolerance> = { atol: request.atol, rtol: request.rtol };
   const tolerance = resolveTolerance(precision, given);
   return { tolerance, rule: { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: request.equalNan ?? false, ulpDtype: precision } };
+}
+
+/**
+ * Compares running statistics computed by bn-check with a reference. `--compute-dtype` describes
+ * the output only: running statistics are kept in their own (parameter) dtype.
+ */
+export function checkRunningStat(name: string, actual: Float64Array, expected: Tensor, request: CheckRequest & Partial<Tolerance>): TensorComparison {
+  const statRule = ruleFor(expected, { ...request, computeDtype: expected.precision });
+  return compareArrays({
+    name,
+    actual,
+    actualShape: [actual.length],
+    expected: expected.data,
+    expectedShape: expected.shape,
+    expectedDtype: expected.dtype,
+    rule: statRule.rule,
+    tolerance: statRule.tolerance,
+    channelAxis: 0,
+  });
 }
 
 /**
@@ -89,24 +114,8 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       expectedAt: (i) => referenceData[i],
     });
   }
-  const checkRunning = (name: string, actual: Float64Array | null, expected: Tensor | null | undefined): TensorComparison | null => {
-    if (expected == null || actual === null) return null;
-    // --compute-dtype describes the output; running statistics are kept in their own (parameter) dtype.
-    const statRule = ruleFor(expected, { ...request, computeDtype: undefined });
-    return compareArrays({
-      name,
-      actual,
-      actualShape: [channels],
-      expected: expected.data,
-      expectedShape: expected.shape,
-      expectedDtype: expected.dtype,
-      rule: statRule.rule,
-      tolerance: statRule.tolerance,
-      channelAxis: 0,
-    });
-  };
-  const runningMean = checkRunning("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean);
-  const runningVar = checkRunning("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar);
+  const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, request.runningMeanTolerance ?? request);
+  const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, request.runningVarTolerance ?? request);
   const compareMs = performance.now() - started;
   const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
   return {
@@ -119,5 +128,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
     threads: prepared.plan.threads,
     timings: { statsMs: prepared.statsMs, compareMs },
+    updatedRunningMean: prepared.updatedRunningMean,
+    updatedRunningVar: prepared.updatedRunningVar,
   };
 }

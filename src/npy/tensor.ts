@@ -20,6 +20,8 @@ export interface Tensor {
   readonly dtype: FloatDType;
   readonly shape: readonly number[];
   readonly data: FloatArray;
+  /** The precision the values were computed in when the storage is an upcast (bfloat16 in float32). */
+  readonly precision?: ComputeDType;
 }
 
 /** Number of elements of a shape (1 for a scalar shape). */

@@ -39,18 +39,145 @@ export interface Timings {
   readonly threads: number;
 }
 
+export interface StepsInfo {
+  readonly count: number;
+  /** 0-based index of the first step with a failing tensor, or null when every step conforms. */
+  readonly firstDivergentStep: number | null;
+}
+
+/** One checked case: the body of a compare or diff report, and one entry of a suite report. */
+export interface CaseReport {
+  readonly name: string;
+  readonly kind: "compare" | "diff";
+  readonly expected: "match" | "mismatch";
+  /** pass: the outcome is the expected one; fail: it is not; error: the case could not be checked. */
+  readonly status: "pass" | "fail" | "error";
+  /** Whether the reference agrees within tolerance (null when the case could not be checked). */
+  readonly conforms: boolean | null;
+  readonly error: string | null;
+  readonly files: readonly FileInfo[];
+  readonly convention: ConventionInfo | null;
+  readonly tensors: readonly TensorComparison[];
+  readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
+  readonly steps: StepsInfo | null;
+  readonly timings: Timings;
+}
+
+export interface ToolInfo {
+  readonly name: "bn-check";
+  readonly version: string;
+}
+
+/** `compare` and `diff`: one case. */
 export interface CompareReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
-  readonly tool: { readonly name: "bn-check"; readonly version: string };
-  readonly command: "compare";
+  readonly tool: ToolInfo;
+  readonly command: "compare" | "diff";
   readonly conforms: boolean;
   readonly verdict: "conforms" | "does not conform";
   readonly exitCode: 0 | 1;
   readonly files: readonly FileInfo[];
-  readonly convention: ConventionInfo;
+  readonly convention: ConventionInfo | null;
   readonly tensors: readonly TensorComparison[];
   readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
+  readonly steps: StepsInfo | null;
   readonly timings: Timings;
 }
 
-export type Report = CompareReport;
+export interface SuiteSummary {
+  readonly total: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly errors: number;
+  /** Cases whose expected outcome is a mismatch (and that passed by finding one). */
+  readonly expectedMismatches: number;
+  readonly skipped: number;
+}
+
+/** `suite`: many cases. Exit code 1 if any case failed, 2 if any could not be checked. */
+export interface SuiteReport {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: ToolInfo;
+  readonly command: "suite";
+  readonly conforms: boolean;
+  readonly exitCode: 0 | 1 | 2;
+  readonly source: string;
+  readonly shard: { readonly index: number; readonly count: number } | null;
+  readonly filter: string | null;
+  readonly summary: SuiteSummary;
+  readonly cases: readonly CaseReport[];
+  readonly timings: { readonly totalMs: number; readonly threads: number };
+}
+
+/** One cell pair of the matrix: how far two presets' results are apart, and why. */
+export interface MatrixPair {
+  readonly a: string;
+  readonly b: string;
+  readonly outputMaxAbs: number;
+  readonly outputMaxUlp: number;
+  readonly runningMeanMaxAbs: number | null;
+  readonly runningVarMaxAbs: number | null;
+  readonly causes: readonly string[];
+}
+
+/** `matrix`: BatchNorm of one input under every preset, compared pairwise. */
+export interface MatrixReport {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: ToolInfo;
+  readonly command: "matrix";
+  readonly exitCode: 0;
+  readonly files: readonly FileInfo[];
+  readonly mode: "train" | "eval";
+  readonly layout: string;
+  readonly channelAxis: number;
+  readonly ulpDtype: string;
+  readonly presets: readonly { readonly name: string; readonly label: string; readonly epsilon: number; readonly momentum: string; readonly runningVar: string }[];
+  readonly pairs: readonly MatrixPair[];
+  readonly timings: { readonly totalMs: number; readonly threads: number };
+}
+
+/** `run`: what was written. */
+export interface RunReport {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: ToolInfo;
+  readonly command: "run";
+  readonly exitCode: 0;
+  readonly files: readonly FileInfo[];
+  readonly written: readonly FileInfo[];
+  readonly convention: ConventionInfo;
+  readonly steps: number | null;
+  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number };
+}
+
+export type Report = CompareReport | SuiteReport | MatrixReport | RunReport;
+
+/** The cases of a case-based report (compare and diff have one). */
+export function casesOf(report: CompareReport | SuiteReport): readonly CaseReport[] {
+  if (report.command === "suite") return report.cases;
+  const reference = report.files.find((f) => f.role === "reference")?.path ?? report.command;
+  return [
+    {
+      name: reference,
+      kind: report.command,
+      expected: "match",
+      status: report.conforms ? "pass" : "fail",
+      conforms: report.conforms,
+      error: null,
+      files: report.files,
+      convention: report.convention,
+      tensors: report.tensors,
+      batchStatistics: report.batchStatistics,
+      steps: report.steps,
+      timings: report.timings,
+    },
+  ];
+}
+
+/** One line on why a tensor failed: the statistic, its value and the tolerance. */
+export function failureSummary(tensor: TensorComparison): string {
+  if (tensor.shapeMismatch) return `${tensor.name}: shape [${tensor.shape.join(", ")}] vs reference [${tensor.expectedShape.join(", ")}]`;
+  const worst = tensor.maxAbsError;
+  const where = worst === null ? "" : ` at [${worst.index.join(", ")}] (bn-check ${worst.actual}, ref ${worst.expected}, allowed ${worst.allowed})`;
+  const nonFinite = tensor.nonFiniteMismatches > 0 ? `, ${tensor.nonFiniteMismatches} non-finite` : "";
+  return `${tensor.name}: ${tensor.mismatches} / ${tensor.count} elements outside atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|${nonFinite}; max abs error ${worst?.absError ?? 0}${where}`;
+}

@@ -7,7 +7,7 @@ import { Chalk, type ChalkInstance } from "chalk";
 import Table from "cli-table3";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
 import { formatShape } from "../../npy/tensor.js";
-import type { CompareReport } from "../report.js";
+import { casesOf, type CaseReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
 import { formatIndex, formatNumber, formatPercent, formatValue } from "../format.js";
 
 export interface TextOptions {
@@ -102,28 +102,108 @@ function indent(text: string): string {
     .join("\n");
 }
 
-export function renderText(report: CompareReport, options: TextOptions): string {
-  const paint = new Chalk({ level: options.color ? 1 : 0 });
+function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptions, title: string): string[] {
   const c = report.convention;
   const lines: string[] = [];
-  lines.push(paint.bold(`bn-check compare: ${c.framework} (${c.label})`));
+  lines.push(paint.bold(title));
   for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
-  const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
-  const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
-  lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
-  if (c.mode === "train" && c.runningVarEstimator !== "none") lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
+  if (c !== null) {
+    const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
+    const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
+    lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
+    if (c.mode === "train" && c.runningVarEstimator !== "none") lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
+  }
+  if (report.steps !== null) {
+    const divergence = report.steps.firstDivergentStep === null ? "every step conforms" : `first divergent step: ${report.steps.firstDivergentStep}`;
+    lines.push(`  steps ${report.steps.count} (running statistics carried from step to step) · ${divergence}`);
+  }
   lines.push(`  threads ${report.timings.threads}`);
   lines.push("");
+  if (report.status === "error") {
+    lines.push(paint.red(`  could not check: ${report.error}`), "");
+    return lines;
+  }
   for (const comparison of report.tensors) {
     const variance = comparison.name === "output" ? (report.batchStatistics?.variance ?? null) : null;
     lines.push(...renderTensor(comparison, paint, options, variance));
     lines.push("");
   }
-  if (report.conforms) {
-    lines.push(paint.green.bold(`CONFORMS: the reference agrees with ${c.framework} BatchNorm (${c.mode}) within tolerance`));
-  } else {
-    const failed = report.tensors.filter((t) => !t.passed).map((t) => (t.shapeMismatch ? `${t.name} (shape)` : `${t.name} (${t.mismatches} / ${t.count})`));
-    lines.push(paint.red.bold(`DOES NOT CONFORM to ${c.framework} BatchNorm (${c.mode}): ${failed.join(", ")}`));
+  return lines;
+}
+
+function verdictLine(report: CaseReport, paint: ChalkInstance): string {
+  const c = report.convention;
+  const what = c === null ? "the reference" : `${c.framework} BatchNorm (${c.mode})`;
+  if (report.conforms) return paint.green.bold(c === null ? "CONFORMS: the tensors agree within tolerance" : `CONFORMS: the reference agrees with ${what} within tolerance`);
+  const failed = report.tensors.filter((t) => !t.passed).map((t) => (t.shapeMismatch ? `${t.name} (shape)` : `${t.name} (${t.mismatches} / ${t.count})`));
+  return paint.red.bold(`DOES NOT CONFORM${c === null ? "" : ` to ${what}`}: ${failed.join(", ")}`);
+}
+
+function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOptions): string {
+  const lines: string[] = [];
+  const s = report.summary;
+  lines.push(paint.bold(`bn-check suite: ${report.source}${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ""}${report.filter ? ` (filter ${report.filter})` : ""}`));
+  for (const c of report.cases.filter((c) => c.status !== "pass")) {
+    lines.push("");
+    lines.push(...renderCase(c, paint, options, `${c.status === "error" ? "ERROR" : "FAIL"}  ${c.name}${c.expected === "mismatch" ? " (expected a mismatch)" : ""}`));
+    if (c.status === "fail" && c.expected === "mismatch") lines.push(paint.red("  expected a mismatch, but every tensor is within tolerance"));
+  }
+  lines.push("");
+  const status = { pass: paint.green("pass"), fail: paint.red("FAIL"), error: paint.red("ERROR") };
+  const rows = report.cases.map((c) => {
+    const failing = c.tensors.filter((t) => !t.passed).map((t) => t.name);
+    const worst = Math.max(0, ...c.tensors.map((t) => t.maxAbsError?.absError ?? 0));
+    const outcome = c.status === "error" ? "could not check" : c.conforms ? "match" : `mismatch: ${failing.join(", ")}`;
+    return [c.name, c.expected, outcome, formatNumber(worst), status[c.status]];
+  });
+  lines.push(table(["case", "expected", "found", "max abs err", "result"], rows, options.color));
+  const summary = `${s.passed} / ${s.total} passed · ${s.failed} failed · ${s.errors} could not be checked · ${s.expectedMismatches} expected mismatches found${s.skipped > 0 ? ` · ${s.skipped} not run (interrupted)` : ""}`;
+  lines.push(report.conforms ? paint.green.bold(summary) : paint.red.bold(summary));
+  return `${lines.join("\n")}\n`;
+}
+
+function renderMatrix(report: MatrixReport, paint: ChalkInstance, options: TextOptions): string {
+  const lines: string[] = [];
+  lines.push(paint.bold(`bn-check matrix: ${report.files[0]?.path ?? ""} (${report.mode}, ${report.layout}, channel axis ${report.channelAxis})`));
+  lines.push(table(["preset", "eps", "momentum", "running var"], report.presets.map((p) => [`${p.name} (${p.label})`, String(p.epsilon), p.momentum, p.runningVar]), options.color));
+  const names = [...report.presets.map((p) => p.name), ...(report.pairs.some((p) => p.b === "ref") ? ["ref"] : [])];
+  const lookup = (a: string, b: string) => report.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
+  lines.push("", `output: max |difference| (upper right) and max ulps in ${report.ulpDtype} (lower left)`);
+  lines.push(
+    table(
+      ["", ...names],
+      names.map((a, i) => [a, ...names.map((b, j) => (i === j ? "—" : i < j ? formatNumber(lookup(a, b)!.outputMaxAbs) : String(lookup(a, b)!.outputMaxUlp)))]),
+      options.color,
+    ),
+  );
+  lines.push("", "why they differ:");
+  for (const pair of report.pairs) {
+    const running = pair.runningVarMaxAbs === null ? "" : `; running var max |diff| ${formatNumber(pair.runningVarMaxAbs)}`;
+    const why = pair.causes.length === 0 ? (pair.outputMaxAbs === 0 ? "identical" : "") : pair.causes.join("; ");
+    lines.push(`  ${`${pair.a} vs ${pair.b}`.padEnd(18)} output max |diff| ${formatNumber(pair.outputMaxAbs)} (${pair.outputMaxUlp} ulp)${running}${why ? ` — ${why}` : ""}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+function renderRun(report: RunReport, paint: ChalkInstance): string {
+  const lines = [paint.bold(`bn-check run: ${report.convention.framework} (${report.convention.label}), ${report.convention.mode}, ${report.convention.layout}, eps ${formatNumber(report.convention.epsilon)}`)];
+  for (const file of report.written) lines.push(`  wrote ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderText(report: Report, options: TextOptions): string {
+  const paint = new Chalk({ level: options.color ? 1 : 0 });
+  switch (report.command) {
+    case "suite":
+      return renderSuite(report, paint, options);
+    case "matrix":
+      return renderMatrix(report, paint, options);
+    case "run":
+      return renderRun(report, paint);
+    default: {
+      const [only] = casesOf(report);
+      const title = report.command === "compare" ? `bn-check compare: ${report.convention?.framework} (${report.convention?.label})` : "bn-check diff";
+      return `${[...renderCase(only, paint, options, title), verdictLine(only, paint)].join("\n")}\n`;
+    }
+  }
 }

@@ -1,0 +1,51 @@
+/**
+ * A check case: what `compare`, `diff` and every `suite` entry run. Paths are resolved already.
+ */
+import type { FrameworkName } from "../conventions/index.js";
+import type { Mode } from "../conventions/resolve.js";
+import type { LayoutName } from "../kernel/layout.js";
+import type { ComputeDType } from "../npy/tensor.js";
+
+export interface TensorTolerance {
+  readonly atol?: number;
+  readonly rtol?: number;
+  readonly equalNan?: boolean;
+}
+
+export interface CaseFiles {
+  readonly input?: string;
+  readonly reference?: string;
+  readonly weight?: string;
+  readonly bias?: string;
+  readonly runningMean?: string;
+  readonly runningVar?: string;
+  readonly refRunningMean?: string;
+  readonly refRunningVar?: string;
+  /** Running statistics after each step, shape [steps, C] (with `steps`). */
+  readonly refRunningMeanSteps?: string;
+  readonly refRunningVarSteps?: string;
+}
+
+export interface CheckCase {
+  readonly name: string;
+  /** compare: BatchNorm of the input against the reference; diff: two tensors, no BatchNorm. */
+  readonly kind: "compare" | "diff";
+  /** "mismatch": the case passes when the check finds a mismatch (fault and numerics cases). */
+  readonly expected: "match" | "mismatch";
+  readonly files: CaseFiles;
+  /** An ONNX backend node-test folder: files and attributes come from it. */
+  readonly onnxNodeTest?: string;
+  readonly framework?: FrameworkName;
+  readonly mode?: Mode;
+  readonly layout?: LayoutName;
+  readonly channelAxis?: number;
+  readonly eps?: number;
+  readonly momentum?: number | null;
+  readonly numBatchesTracked?: number;
+  /** The leading axis of input and reference is a sequence of training steps. */
+  readonly steps?: boolean;
+  readonly computeDtype?: ComputeDType;
+  /** Tolerance for every tensor; `tolerances` overrides it per tensor. */
+  readonly tolerance?: TensorTolerance;
+  readonly tolerances?: { readonly output?: TensorTolerance; readonly running_mean?: TensorTolerance; readonly running_var?: TensorTolerance };
+}

@@ -1,0 +1,120 @@
+/**
+ * Maps a reference-corpus case folder (`case.json` + tensors, shared/reference-corpus/README.md) to
+ * a check case. The same mapping gives `compare` flags (scripts/corpus-args.mjs) and `suite` cases.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FRAMEWORK_NAMES, type FrameworkName } from "../conventions/index.js";
+import { InputFileError } from "../errors.js";
+import type { ComputeDType } from "../npy/tensor.js";
+import type { CaseFiles, CheckCase } from "./case.js";
+
+const FRAMEWORKS: Record<string, FrameworkName> = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx", onnx: "onnx" };
+const PRECISION_BITS: Record<string, number> = { bfloat16: 8, float16: 11, float32: 24, float64: 53 };
+
+interface CaseJson {
+  id?: string;
+  framework?: string;
+  convention?: string;
+  mode?: "train" | "eval";
+  track_running_stats?: boolean | null;
+  channel_axis?: number;
+  eps?: number;
+  momentum?: number | null;
+  num_batches_tracked_before?: number | null;
+  steps?: number;
+  expected?: "match" | "mismatch";
+  tolerance?: { atol?: number; rtol?: number };
+  compute_dtype?: string;
+  stored_dtype?: string;
+}
+
+/** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
+export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName {
+  const byConvention = FRAMEWORK_NAMES.includes(caseJson.convention as FrameworkName) ? (caseJson.convention as FrameworkName) : undefined;
+  const framework = caseJson.framework === "tensorflow.js" ? byConvention : (FRAMEWORKS[caseJson.framework ?? ""] ?? FRAMEWORKS[caseJson.convention ?? ""] ?? byConvention);
+  if (framework === undefined) throw new InputFileError(name, `names framework '${caseJson.framework}' / convention '${caseJson.convention}', which bn-check has no preset for`);
+  return framework;
+}
+
+const FILES: Record<keyof CaseFiles, string> = {
+  input: "input.npy",
+  reference: "ref.npy",
+  weight: "weight.npy",
+  bias: "bias.npy",
+  runningMean: "running_mean.npy",
+  runningVar: "running_var.npy",
+  refRunningMean: "ref_running_mean.npy",
+  refRunningVar: "ref_running_var.npy",
+  refRunningMeanSteps: "ref_running_mean_steps.npy",
+  refRunningVarSteps: "ref_running_var_steps.npy",
+};
+
+/**
+ * @param dir - the case folder
+ * @param name - the case's name in reports (default: the folder)
+ */
+export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase {
+  const jsonPath = join(dir, "case.json");
+  let caseJson: CaseJson;
+  try {
+    caseJson = JSON.parse(readFileSync(jsonPath, "utf8")) as CaseJson;
+  } catch (error) {
+    throw new InputFileError(jsonPath, `is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const framework = frameworkOfCase(caseJson, jsonPath);
+  const files: Partial<Record<keyof CaseFiles, string>> = {};
+  for (const [key, file] of Object.entries(FILES) as [keyof CaseFiles, string][]) {
+    if (existsSync(join(dir, file))) files[key] = join(dir, file);
+  }
+  const steps = (caseJson.steps ?? 1) > 1;
+  // track_running_stats=False in eval means PyTorch uses batch statistics: train-mode arithmetic.
+  const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false ? "train" : caseJson.mode;
+  // momentum null is PyTorch's cumulative average; elsewhere (stateless tf.nn) it means no momentum.
+  const momentum = typeof caseJson.momentum === "number" ? caseJson.momentum : caseJson.momentum === null && framework === "torch" ? null : undefined;
+  // --compute-dtype names an upcast: a reference computed in fewer bits than its file holds.
+  const upcast = (PRECISION_BITS[caseJson.compute_dtype ?? ""] ?? 99) < (PRECISION_BITS[caseJson.stored_dtype ?? ""] ?? 0);
+  return {
+    name,
+    kind: "compare",
+    expected: caseJson.expected ?? "match",
+    files,
+    framework,
+    mode,
+    channelAxis: caseJson.channel_axis,
+    eps: caseJson.eps,
+    momentum,
+    numBatchesTracked: caseJson.num_batches_tracked_before ?? undefined,
+    steps,
+    computeDtype: upcast ? (caseJson.compute_dtype as ComputeDType) : undefined,
+    tolerance: { ...caseJson.tolerance, equalNan: true },
+  };
+}
+
+/** The `bn-check compare` arguments equivalent to a case (used by scripts and tests). */
+export function compareArgsOf(check: CheckCase): string[] {
+  const f = check.files;
+  const args = ["compare", f.input ?? "", f.reference ?? "", "--framework", check.framework ?? "torch"];
+  if (check.mode !== undefined) args.push("--mode", check.mode);
+  if (check.channelAxis !== undefined) args.push("--channel-axis", String(check.channelAxis));
+  if (check.eps !== undefined) args.push("--eps", String(check.eps));
+  if (check.momentum !== undefined) args.push("--momentum", check.momentum === null ? "none" : String(check.momentum));
+  if (check.numBatchesTracked !== undefined) args.push("--num-batches-tracked", String(check.numBatchesTracked));
+  const flags: [keyof CaseFiles, string][] = [
+    ["weight", "--weight"],
+    ["bias", "--bias"],
+    ["runningMean", "--running-mean"],
+    ["runningVar", "--running-var"],
+    ["refRunningMean", "--ref-running-mean"],
+    ["refRunningVar", "--ref-running-var"],
+    ["refRunningMeanSteps", "--ref-running-mean-steps"],
+    ["refRunningVarSteps", "--ref-running-var-steps"],
+  ];
+  for (const [key, flag] of flags) if (f[key] !== undefined) args.push(flag, f[key]!);
+  if (check.steps) args.push("--steps");
+  if (check.tolerance?.atol !== undefined) args.push("--atol", String(check.tolerance.atol));
+  if (check.tolerance?.rtol !== undefined) args.push("--rtol", String(check.tolerance.rtol));
+  if (check.computeDtype !== undefined) args.push("--compute-dtype", check.computeDtype);
+  if (check.tolerance?.equalNan) args.push("--equal-nan");
+  return args;
+}

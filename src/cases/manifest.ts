@@ -1,0 +1,134 @@
+/**
+ * Suite sources: a JSON manifest (validated against schema/manifest.schema.json with ajv) or a
+ * directory of reference-corpus case folders.
+ */
+import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { Ajv } from "ajv";
+import { InputFileError } from "../errors.js";
+import type { FrameworkName } from "../conventions/index.js";
+import type { Mode } from "../conventions/resolve.js";
+import type { LayoutName } from "../kernel/layout.js";
+import type { ComputeDType } from "../npy/tensor.js";
+import type { CaseFiles, CheckCase, TensorTolerance } from "./case.js";
+import { caseFromCorpusFolder } from "./corpus-case.js";
+
+const schema = JSON.parse(readFileSync(new URL("../../schema/manifest.schema.json", import.meta.url), "utf8")) as object;
+const validate = new Ajv({ allErrors: false }).compile(schema);
+
+interface ManifestCase {
+  name?: string;
+  kind?: "compare" | "diff";
+  expected?: "match" | "mismatch";
+  input?: string;
+  ref?: string;
+  weight?: string;
+  bias?: string;
+  runningMean?: string;
+  runningVar?: string;
+  refRunningMean?: string;
+  refRunningVar?: string;
+  refRunningMeanSteps?: string;
+  refRunningVarSteps?: string;
+  onnxNodeTest?: string;
+  caseFolder?: string;
+  framework?: FrameworkName;
+  mode?: Mode;
+  layout?: LayoutName;
+  channelAxis?: number;
+  eps?: number;
+  momentum?: number | "none";
+  numBatchesTracked?: number;
+  steps?: boolean;
+  computeDtype?: ComputeDType;
+  atol?: number;
+  rtol?: number;
+  equalNan?: boolean;
+  tolerances?: { output?: TensorTolerance; running_mean?: TensorTolerance; running_var?: TensorTolerance };
+}
+
+interface Manifest {
+  defaults?: ManifestCase;
+  cases: ManifestCase[];
+}
+
+function caseFromManifest(entry: ManifestCase, base: string): CheckCase {
+  const at = (path: string | undefined) => (path === undefined ? undefined : isAbsolute(path) ? path : join(base, path));
+  const name = entry.name as string;
+  if (entry.caseFolder !== undefined) return { ...caseFromCorpusFolder(at(entry.caseFolder)!, name) };
+  const files: CaseFiles = {
+    input: at(entry.input),
+    reference: at(entry.ref),
+    weight: at(entry.weight),
+    bias: at(entry.bias),
+    runningMean: at(entry.runningMean),
+    runningVar: at(entry.runningVar),
+    refRunningMean: at(entry.refRunningMean),
+    refRunningVar: at(entry.refRunningVar),
+    refRunningMeanSteps: at(entry.refRunningMeanSteps),
+    refRunningVarSteps: at(entry.refRunningVarSteps),
+  };
+  return {
+    name,
+    kind: entry.kind ?? "compare",
+    expected: entry.expected ?? "match",
+    files: Object.fromEntries(Object.entries(files).filter(([, path]) => path !== undefined)),
+    onnxNodeTest: at(entry.onnxNodeTest),
+    framework: entry.framework,
+    mode: entry.mode,
+    layout: entry.layout,
+    channelAxis: entry.channelAxis,
+    eps: entry.eps,
+    momentum: entry.momentum === "none" ? null : entry.momentum,
+    numBatchesTracked: entry.numBatchesTracked,
+    steps: entry.steps,
+    computeDtype: entry.computeDtype,
+    tolerance: { atol: entry.atol, rtol: entry.rtol, equalNan: entry.equalNan },
+    tolerances: entry.tolerances,
+  };
+}
+
+/**
+ * @returns the cases of a manifest file, or of every case folder under a directory (sorted by path).
+ * @throws InputFileError for a missing source, invalid JSON or a manifest that breaks the schema.
+ */
+export function loadSuite(source: string): CheckCase[] {
+  if (!existsSync(source)) throw new InputFileError(source, "no such file or directory");
+  if (statSync(source).isDirectory()) return casesUnder(source);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(source, "utf8")) as Manifest;
+  } catch (error) {
+    throw new InputFileError(source, `is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (!validate(manifest)) {
+    const problem = validate.errors?.[0];
+    const where = problem?.instancePath === "" ? "the manifest" : (problem?.instancePath ?? "");
+    const detail = problem?.keyword === "additionalProperties" ? `unknown field '${(problem.params as { additionalProperty: string }).additionalProperty}'` : problem?.message;
+    throw new InputFileError(source, `does not follow schema/manifest.schema.json: ${where} ${detail}`);
+  }
+  const base = dirname(resolve(source));
+  const names = new Set<string>();
+  return manifest.cases.map((entry) => {
+    const merged = { ...manifest.defaults, ...entry };
+    if (names.has(entry.name as string)) throw new InputFileError(source, `has two cases named '${entry.name}'`);
+    names.add(entry.name as string);
+    return caseFromManifest(merged, base);
+  });
+}
+
+function casesUnder(root: string): CheckCase[] {
+  const found: CheckCase[] = [];
+  const walk = (dir: string) => {
+    if (existsSync(join(dir, "case.json"))) {
+      found.push(caseFromCorpusFolder(dir, relative(root, dir) || dir));
+      return;
+    }
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+    }
+  };
+  walk(root);
+  if (found.length === 0) throw new InputFileError(root, "holds no case folders (folders with a case.json)");
+  return found;
+}

@@ -1,0 +1,186 @@
+/**
+ * Runs one check case (compare, diff, steps, an ONNX node-test folder) and returns its report.
+ * Errors are thrown; `suite` turns them into an `error` status, `compare` into exit code 2.
+ */
+import { compareTensors, type TensorComparison } from "../compare/compare.js";
+import { conventions } from "../conventions/index.js";
+import type { BatchNormParams } from "../conventions/resolve.js";
+import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
+import { checkSteps } from "../engine/steps.js";
+import { UsageError } from "../errors.js";
+import { readOnnxNodeTest } from "../io/onnx-node-test.js";
+import { readTensor } from "../io/read-tensor.js";
+import type { Tensor } from "../npy/tensor.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
+import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
+import type { CaseFiles, CheckCase } from "./case.js";
+
+const ROLES: Record<keyof CaseFiles, string> = {
+  input: "input",
+  reference: "reference",
+  weight: "weight",
+  bias: "bias",
+  runningMean: "running mean",
+  runningVar: "running var",
+  refRunningMean: "ref running mean",
+  refRunningVar: "ref running var",
+  refRunningMeanSteps: "ref running mean steps",
+  refRunningVarSteps: "ref running var steps",
+};
+
+type LoadedTensors = Partial<Record<keyof CaseFiles, Tensor>>;
+
+function loadFiles(files: CaseFiles, info: FileInfo[]): LoadedTensors {
+  const loaded: LoadedTensors = {};
+  for (const key of Object.keys(ROLES) as (keyof CaseFiles)[]) {
+    const path = files[key];
+    if (path === undefined) continue;
+    const tensor = readTensor(path);
+    loaded[key] = tensor;
+    info.push({ role: ROLES[key], path, dtype: tensor.dtype, shape: tensor.shape });
+  }
+  return loaded;
+}
+
+/** The convention as the report states it. */
+export function conventionInfo(framework: string, params: BatchNormParams): ConventionInfo {
+  const convention = conventions[framework as keyof typeof conventions];
+  return {
+    framework,
+    label: convention.label,
+    mode: params.mode,
+    layout: params.layout,
+    channelAxis: params.channelAxis,
+    epsilon: params.epsilon,
+    requestedEpsilon: params.requestedEpsilon,
+    momentum: params.momentum,
+    momentumMeaning: convention.momentumWeights === "batch" ? "weight of the new batch statistic" : "weight of the old running value",
+    runningVarEstimator: !params.hasRunningStats ? "none" : params.runningVarCorrection === 1 ? "unbiased" : "biased",
+    variant: params.variant,
+    notes: params.notes,
+    sources: convention.sources,
+  };
+}
+
+function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "fail" {
+  return conforms === (expected === "match") ? "pass" : "fail";
+}
+
+export async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+  const started = performance.now();
+  const files: FileInfo[] = [];
+  let tensors: LoadedTensors;
+  let framework = check.framework ?? "torch";
+  let mode = check.mode;
+  let epsilon = check.eps;
+  let momentum = check.momentum;
+  if (check.onnxNodeTest !== undefined) {
+    const test = readOnnxNodeTest(check.onnxNodeTest);
+    files.push(...test.files.map((f) => ({ role: f.role, path: f.path, dtype: f.tensor.dtype, shape: f.tensor.shape })));
+    tensors = {
+      input: test.input,
+      reference: test.reference,
+      weight: test.weight ?? undefined,
+      bias: test.bias ?? undefined,
+      runningMean: test.runningMean ?? undefined,
+      runningVar: test.runningVar ?? undefined,
+      refRunningMean: test.referenceRunningMean ?? undefined,
+      refRunningVar: test.referenceRunningVar ?? undefined,
+    };
+    framework = check.framework ?? "onnx";
+    mode = mode ?? (test.trainingMode ? "train" : "eval");
+    epsilon = epsilon ?? test.epsilon;
+    momentum = momentum === undefined ? test.momentum : momentum;
+  } else {
+    tensors = loadFiles(check.files, files);
+  }
+  const readMs = performance.now() - started;
+  const reference = tensors.reference;
+  if (reference === undefined) throw new UsageError(`case ${check.name}: no reference tensor`);
+  const outputTolerance = { ...check.tolerance, ...check.tolerances?.output };
+
+  if (check.kind === "diff") {
+    const actual = tensors.input;
+    if (actual === undefined) throw new UsageError(`case ${check.name}: diff needs two tensors`);
+    const compareStarted = performance.now();
+    const comparison = compareTensors(actual, reference, { ...outputTolerance, computeDtype: check.computeDtype, channelAxis: check.channelAxis, name: "tensor" });
+    const conforms = comparison.passed;
+    return {
+      name: check.name,
+      kind: "diff",
+      expected: check.expected,
+      status: statusOf(check.expected, conforms),
+      conforms,
+      error: null,
+      files,
+      convention: null,
+      tensors: [comparison],
+      batchStatistics: null,
+      steps: null,
+      timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
+    };
+  }
+
+  if (tensors.input === undefined) throw new UsageError(`case ${check.name}: no input tensor`);
+  const request: CheckRequest = {
+    ...execution,
+    framework,
+    mode,
+    layout: check.layout,
+    channelAxis: check.channelAxis,
+    epsilon,
+    momentum,
+    numBatchesTracked: check.numBatchesTracked,
+    atol: outputTolerance.atol,
+    rtol: outputTolerance.rtol,
+    equalNan: outputTolerance.equalNan,
+    computeDtype: check.computeDtype,
+    runningMeanTolerance: { ...check.tolerance, ...check.tolerances?.running_mean },
+    runningVarTolerance: { ...check.tolerance, ...check.tolerances?.running_var },
+  };
+  const checkTensors = {
+    input: tensors.input,
+    reference,
+    weight: tensors.weight,
+    bias: tensors.bias,
+    runningMean: tensors.runningMean,
+    runningVar: tensors.runningVar,
+    referenceRunningMean: tensors.refRunningMean,
+    referenceRunningVar: tensors.refRunningVar,
+  };
+  let comparisons: readonly TensorComparison[];
+  let conforms: boolean;
+  let steps: StepsInfo | null = null;
+  let result;
+  let statsMs: number;
+  let compareMs: number;
+  if (check.steps) {
+    const stepped = await checkSteps({ ...checkTensors, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
+    comparisons = stepped.tensors;
+    conforms = stepped.conforms;
+    steps = { count: stepped.steps, firstDivergentStep: stepped.firstDivergentStep };
+    result = stepped.last;
+    statsMs = stepped.statsMs;
+    compareMs = stepped.compareMs;
+  } else {
+    result = await checkBatchNorm(checkTensors, request);
+    comparisons = [result.output, result.runningMean, result.runningVar].filter((t): t is TensorComparison => t !== null);
+    conforms = result.conforms;
+    statsMs = result.timings.statsMs;
+    compareMs = result.timings.compareMs;
+  }
+  return {
+    name: check.name,
+    kind: "compare",
+    expected: check.expected,
+    status: statusOf(check.expected, conforms),
+    conforms,
+    error: null,
+    files,
+    convention: conventionInfo(framework, result.params),
+    tensors: comparisons,
+    batchStatistics: result.batchMean === null || result.batchVariance === null ? null : { mean: result.batchMean, variance: result.batchVariance },
+    steps,
+    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads },
+  };
+}

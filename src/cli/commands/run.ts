@@ -1,0 +1,99 @@
+/**
+ * `bn-check run`: BatchNorm under a convention, written as .npy (output, and the updated running
+ * statistics on request). Outputs are checked before any work (never an input, never an existing
+ * file without --force) and written atomically.
+ */
+import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js";
+import { batchNorm } from "../../engine/batch-norm.js";
+import { runningStatDtype, stateTensor, stepSlice } from "../../engine/steps.js";
+import { UsageError } from "../../errors.js";
+import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
+import { readTensor } from "../../io/read-tensor.js";
+import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
+import { encodeNpy } from "../../npy/write-npy.js";
+import { conventionInfo } from "../../cases/run-case.js";
+import { REPORT_SCHEMA_VERSION, type FileInfo, type RunReport } from "../../report/report.js";
+import { VERSION } from "../version.js";
+
+export interface RunOptions {
+  readonly input: string;
+  readonly output: string;
+  readonly dtype?: FloatDType;
+  readonly force: boolean;
+  readonly saveRunningMean?: string;
+  readonly saveRunningVar?: string;
+  readonly steps: boolean;
+  readonly files: { readonly weight?: string; readonly bias?: string; readonly runningMean?: string; readonly runningVar?: string };
+  readonly request: BatchNormRequest & { readonly framework: string };
+}
+
+export async function runRun(options: RunOptions): Promise<RunReport> {
+  const started = performance.now();
+  const inputPaths = [options.input, ...Object.values(options.files).filter((p): p is string => p !== undefined)];
+  const outputs = [options.output, options.saveRunningMean, options.saveRunningVar].filter((p): p is string => p !== undefined);
+  checkOutputTargets(outputs, inputPaths.map((p) => p.replace(/\.npz:[^:/\\]+$/i, ".npz")), options.force);
+
+  const files: FileInfo[] = [];
+  const load = (role: string, path: string | undefined): Tensor | undefined => {
+    if (path === undefined) return undefined;
+    const tensor = readTensor(path);
+    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
+    return tensor;
+  };
+  const input = load("input", options.input) as Tensor;
+  const tensors: BatchNormTensors = {
+    input,
+    weight: load("weight", options.files.weight),
+    bias: load("bias", options.files.bias),
+    runningMean: load("running mean", options.files.runningMean),
+    runningVar: load("running var", options.files.runningVar),
+  };
+  const readMs = performance.now() - started;
+  const outputDtype = options.dtype ?? input.dtype;
+  const stepCount = options.steps ? input.shape[0] : 1;
+  if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
+  const output = allocateShared(outputDtype === "float64" ? "float64" : "float32", input.data.length);
+  const stateDtype = runningStatDtype(tensors.runningMean ?? null, input);
+  let runningMean = tensors.runningMean ?? null;
+  let runningVar = tensors.runningVar ?? null;
+  let statsMs = 0;
+  let normalizeMs = 0;
+  let last = null;
+  for (let step = 0; step < stepCount; step++) {
+    const stepInput = options.steps ? stepSlice(input, step) : input;
+    const result = await batchNorm({ ...tensors, input: stepInput, runningMean, runningVar }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step });
+    output.set(result.output.data, step * stepInput.data.length);
+    if (result.runningMean !== null && result.runningVar !== null) {
+      runningMean = stateTensor(result.runningMean, stateDtype);
+      runningVar = stateTensor(result.runningVar, stateDtype);
+    }
+    statsMs += result.timings.statsMs;
+    normalizeMs += result.timings.normalizeMs;
+    last = result;
+  }
+  if (last === null) throw new UsageError("the input has 0 steps on its leading axis");
+  if ((options.saveRunningMean !== undefined || options.saveRunningVar !== undefined) && last.runningMean === null) {
+    throw new UsageError(last.params.mode === "eval" ? "eval mode does not update running statistics: nothing to save" : `${last.params.conventionId} keeps no running statistics: nothing to save`);
+  }
+  const writeStarted = performance.now();
+  const written: FileInfo[] = [];
+  const write = (path: string | undefined, tensor: Tensor | null) => {
+    if (path === undefined || tensor === null) return;
+    writeFileAtomic(path, encodeNpy(tensor));
+    written.push({ role: "output", path, dtype: tensor.dtype, shape: tensor.shape });
+  };
+  write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
+  write(options.saveRunningMean, runningMean);
+  write(options.saveRunningVar, runningVar);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: "bn-check", version: VERSION },
+    command: "run",
+    exitCode: 0,
+    files,
+    written,
+    convention: conventionInfo(options.request.framework, last.params),
+    steps: options.steps ? stepCount : null,
+    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads },
+  };
+}

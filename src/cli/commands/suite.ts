@@ -1,0 +1,91 @@
+/**
+ * `bn-check suite`: many cases, one after another through the same worker pool. A case that cannot
+ * be checked is recorded with its error and the suite goes on.
+ */
+import picomatch from "picomatch";
+import type { CheckCase } from "../../cases/case.js";
+import { loadSuite } from "../../cases/manifest.js";
+import { runCase } from "../../cases/run-case.js";
+import { BnCheckError } from "../../errors.js";
+import type { ExecutionOptions } from "../../parallel/executor.js";
+import { REPORT_SCHEMA_VERSION, type CaseReport, type SuiteReport } from "../../report/report.js";
+import { VERSION } from "../version.js";
+
+export interface SuiteOptions {
+  readonly source: string;
+  readonly shard?: { readonly index: number; readonly count: number };
+  readonly filter?: string;
+  readonly execution: ExecutionOptions;
+  /** Called after each case (progress bar). */
+  readonly onProgress?: (done: number, total: number, name: string) => void;
+  /** Stops between cases (SIGINT). */
+  readonly signal?: AbortSignal;
+}
+
+/** Case i of the filtered list belongs to shard (i mod n) + 1: shards are disjoint and cover the suite. */
+export function selectCases(cases: readonly CheckCase[], filter: string | undefined, shard: { index: number; count: number } | undefined): CheckCase[] {
+  const matches = filter === undefined ? () => true : picomatch(filter);
+  const filtered = cases.filter((c) => matches(c.name));
+  return shard === undefined ? filtered : filtered.filter((_, i) => i % shard.count === shard.index - 1);
+}
+
+function errorReport(check: CheckCase, error: unknown): CaseReport {
+  return {
+    name: check.name,
+    kind: check.kind,
+    expected: check.expected,
+    status: "error",
+    conforms: null,
+    error: error instanceof Error ? error.message : String(error),
+    files: [],
+    convention: null,
+    tensors: [],
+    batchStatistics: null,
+    steps: null,
+    timings: { readMs: 0, statsMs: 0, compareMs: 0, totalMs: 0, threads: 0 },
+  };
+}
+
+export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
+  const started = performance.now();
+  const all = loadSuite(options.source);
+  const selected = selectCases(all, options.filter, options.shard);
+  const cases: CaseReport[] = [];
+  let threads = 1;
+  for (const check of selected) {
+    if (options.signal?.aborted) break;
+    try {
+      const report = await runCase(check, options.execution);
+      threads = Math.max(threads, report.timings.threads);
+      cases.push(report);
+    } catch (error) {
+      // A bad file fails its case, not the suite; anything else (a bug) still ends the run.
+      if (!(error instanceof BnCheckError)) throw error;
+      cases.push(errorReport(check, error));
+    }
+    options.onProgress?.(cases.length, selected.length, check.name);
+  }
+  const count = (status: CaseReport["status"]) => cases.filter((c) => c.status === status).length;
+  const errors = count("error");
+  const failed = count("fail");
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: "bn-check", version: VERSION },
+    command: "suite",
+    conforms: errors === 0 && failed === 0 && cases.length === selected.length,
+    exitCode: errors > 0 ? 2 : failed > 0 ? 1 : 0,
+    source: options.source,
+    shard: options.shard ?? null,
+    filter: options.filter ?? null,
+    summary: {
+      total: selected.length,
+      passed: count("pass"),
+      failed,
+      errors,
+      expectedMismatches: cases.filter((c) => c.status === "pass" && c.expected === "mismatch").length,
+      skipped: selected.length - cases.length,
+    },
+    cases,
+    timings: { totalMs: performance.now() - started, threads },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Reads arrays from .npz archives (np.savez and np.savez_compressed: a zip of .npy members) with
+ * fflate, a maintained zip implementation, then validates each member like any .npy file.
+ */
+import { unzipSync } from "fflate";
+import { InputFileError } from "../errors.js";
+import { parseNpyBytes } from "../npy/read-npy.js";
+import type { Tensor } from "../npy/tensor.js";
+import { readFileBytes } from "./read-file.js";
+
+/**
+ * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.
+ */
+export function readNpz(path: string, member?: string): Tensor {
+  const bytes = readFileBytes(path);
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (error) {
+    throw new InputFileError(path, `is not a readable .npz (zip) archive (${(error as Error).message})`, { cause: error });
+  }
+  const names = Object.keys(entries)
+    .filter((name) => name.endsWith(".npy"))
+    .map((name) => name.slice(0, -4));
+  if (names.length === 0) throw new InputFileError(path, "holds no .npy arrays");
+  let chosen: string;
+  if (member === undefined) {
+    if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${names.join(", ")}): name one as ${path}:<name>`);
+    chosen = names[0];
+  } else {
+    if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${names.join(", ")})`);
+    chosen = member;
+  }
+  return parseNpyBytes(entries[`${chosen}.npy`], `${path}:${chosen}`);
+}

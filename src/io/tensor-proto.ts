@@ -1,0 +1,102 @@
+/**
+ * Reads ONNX TensorProto files (the `input_*.pb` / `output_*.pb` of the ONNX backend node tests):
+ * float16, float, double and bfloat16, from `raw_data` (little-endian) or the typed fields, with
+ * `dims` as the shape. Reference: onnx/onnx.proto (TensorProto.DataType, field comments).
+ */
+import { InputFileError } from "../errors.js";
+import { allocateShared, elementCount, type Tensor } from "../npy/tensor.js";
+import { decodeTensorProto, type TensorProtoMessage } from "./onnx-proto.js";
+
+const DATA_TYPE_NAMES: Record<number, string> = {
+  1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64", 8: "STRING",
+  9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16",
+};
+
+function float16FromBits(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+const bfloat16Scratch = new Float32Array(1);
+const bfloat16Bits = new Uint32Array(bfloat16Scratch.buffer);
+function bfloat16FromBits(bits: number): number {
+  bfloat16Bits[0] = (bits & 0xffff) << 16;
+  return bfloat16Scratch[0];
+}
+
+/**
+ * Converts a decoded TensorProto to a tensor.
+ * @param name - the source, for error messages.
+ */
+export function tensorFromProto(message: TensorProtoMessage, name: string): Tensor {
+  const fail = (problem: string): never => {
+    throw new InputFileError(name, problem);
+  };
+  if (message.dataLocation === 1) fail("keeps its data in an external file (data_location EXTERNAL), which bn-check does not read");
+  const shape = message.dims.map(Number);
+  if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) fail(`has invalid dims [${shape.join(", ")}]`);
+  const count = elementCount(shape);
+  const typeName = DATA_TYPE_NAMES[message.dataType] ?? `type ${message.dataType}`;
+  const raw = message.rawData ?? new Uint8Array(0);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const expectBytes = (itemSize: number) => {
+    if (raw.length !== count * itemSize) fail(`raw_data holds ${raw.length} bytes; dims [${shape.join(", ")}] of ${typeName} need ${count * itemSize}`);
+  };
+  const expectValues = (values: ArrayLike<number>, field: string) => {
+    if (values.length !== count) fail(`${field} holds ${values.length} values; dims [${shape.join(", ")}] need ${count}`);
+  };
+  switch (message.dataType) {
+    case 1: {
+      const data = allocateShared("float32", count);
+      if (raw.length > 0) {
+        expectBytes(4);
+        for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
+      } else {
+        expectValues(message.floatData, "float_data");
+        data.set(message.floatData);
+      }
+      return { dtype: "float32", shape, data };
+    }
+    case 11: {
+      const data = allocateShared("float64", count);
+      if (raw.length > 0) {
+        expectBytes(8);
+        for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, true);
+      } else {
+        expectValues(message.doubleData, "double_data");
+        data.set(message.doubleData);
+      }
+      return { dtype: "float64", shape, data };
+    }
+    case 10:
+    case 16: {
+      // float16 and bfloat16 travel as 16-bit patterns, in raw_data or one per int32_data entry.
+      const decode = message.dataType === 10 ? float16FromBits : bfloat16FromBits;
+      const data = allocateShared("float32", count);
+      if (raw.length > 0) {
+        expectBytes(2);
+        for (let i = 0; i < count; i++) data[i] = decode(view.getUint16(i * 2, true));
+      } else {
+        expectValues(message.int32Data, "int32_data");
+        for (let i = 0; i < count; i++) data[i] = decode(message.int32Data[i]);
+      }
+      return message.dataType === 10 ? { dtype: "float16", shape, data } : { dtype: "float32", shape, data, precision: "bfloat16" };
+    }
+    default:
+      return fail(`is a TensorProto of ${typeName}: bn-check checks FLOAT16, BFLOAT16, FLOAT and DOUBLE tensors`);
+  }
+}
+
+export function parseTensorProtoBytes(bytes: Uint8Array, name: string): Tensor {
+  let message: TensorProtoMessage;
+  try {
+    message = decodeTensorProto(bytes);
+  } catch (error) {
+    throw new InputFileError(name, `is not a valid ONNX TensorProto (${(error as Error).message})`, { cause: error });
+  }
+  return tensorFromProto(message, name);
+}
