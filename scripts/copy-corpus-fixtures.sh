@@ -17,6 +17,8 @@ cases=(
   tfjs/tfjs-tfnn-nhwc-f32-train tfjs/tfjs-tfnn-nlc-f32-scaleonly-train tfjs/tfjs-tfnn-nhwc-f32-eval tfjs/tfjs-tfnn-ndhwc-f32-train
   tfjs/tfjs-k3-nhwc-f32-train tfjs/tfjs-k3-nc-f32-eval tfjs/tfjs-k3-nhwc-f32-noaffine-eval tfjs/tfjs-k3-nlc-f32-train
   tfjs/fault-tfjs-k3-wrong-eps tfjs/fault-tfjs-tfnn-ulp64
+  cpu/pt-cpu-bn2d-f32-momNone-steps3 cpu/pt-cpu-bn2d-f32-mom0.1-steps5 gpu/flax-bn-nhwc-f32-steps5-train
+  tfjs/tfjs-k3-nhwc-f32-mom0.9-steps3-train
   cpu/fault-channel-shift cpu/fault-momentum-flipped cpu/fault-nhwc-declared-nchw cpu/fault-nhwc-declared-nchw-shape
   cpu/fault-running-var-biased cpu/fault-ulp64 cpu/fault-unbiased-normalization cpu/fault-wrong-eps
 )

@@ -111,6 +111,8 @@ export function loadSuite(source: string): CheckCase[] {
   const names = new Set<string>();
   return manifest.cases.map((entry) => {
     const merged = { ...manifest.defaults, ...entry };
+    // An ONNX node test names its own convention (onnx) unless the case itself says otherwise.
+    if (entry.onnxNodeTest !== undefined && entry.framework === undefined) delete merged.framework;
     if (names.has(entry.name as string)) throw new InputFileError(source, `has two cases named '${entry.name}'`);
     names.add(entry.name as string);
     return caseFromManifest(merged, base);

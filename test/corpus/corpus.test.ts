@@ -26,7 +26,7 @@ describe("reference corpus fixtures through the CLI", () => {
     it(`${label}: ${caseJson.expected}`, () => {
       // Every third case goes through the worker pool even though it is small.
       const extra = n % 3 === 0 ? ["--threads", "2", "--parallel-threshold", "0"] : ["--threads", "1"];
-      const run = runCli([...compareArgs(dir, caseJson), "--format", "json", ...extra]);
+      const run = runCli([...compareArgs(dir), "--format", "json", ...extra]);
       expect(run.stderr).toBe("");
       expect(run.status).toBe(caseJson.expected === "match" ? 0 : 1);
       const report = JSON.parse(run.stdout);

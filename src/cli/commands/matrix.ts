@@ -6,6 +6,7 @@
 import { conventions } from "../../conventions/index.js";
 import type { BatchNormParams, Mode } from "../../conventions/resolve.js";
 import { batchNorm, type BatchNormResult } from "../../engine/batch-norm.js";
+import { compareTensors } from "../../compare/compare.js";
 import { readTensor } from "../../io/read-tensor.js";
 import type { LayoutName } from "../../kernel/layout.js";
 import type { FloatDType, Tensor } from "../../npy/tensor.js";
@@ -14,6 +15,7 @@ import type { ExecutionOptions } from "../../parallel/executor.js";
 import { REPORT_SCHEMA_VERSION, type FileInfo, type MatrixPair, type MatrixReport } from "../../report/report.js";
 import { VERSION } from "../version.js";
 import { UsageError } from "../../errors.js";
+import { formatNumber } from "../../report/format.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
@@ -63,14 +65,16 @@ function momentumText(params: BatchNormParams): string {
 export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: Mode): string[] {
   const causes: string[] = [];
   if (a.epsilon !== b.epsilon) {
-    const describe = (p: BatchNormParams) => (p.epsilon !== p.requestedEpsilon ? `${p.epsilon} (${p.requestedEpsilon} raised to the ${p.conventionId} ${p.variant} floor)` : `${p.epsilon}`);
+    const describe = (p: BatchNormParams) =>
+      p.epsilon !== p.requestedEpsilon ? `${formatNumber(p.epsilon)} (${formatNumber(p.requestedEpsilon)} raised to the ${p.conventionId} ${p.variant} floor)` : formatNumber(p.epsilon);
     causes.push(`eps: ${a.conventionId} ${describe(a)} vs ${b.conventionId} ${describe(b)}`);
   }
   if (mode === "train") {
     if (a.hasRunningStats !== b.hasRunningStats) {
       causes.push(`running statistics: ${(a.hasRunningStats ? b : a).conventionId} keeps none`);
     } else if (a.hasRunningStats) {
-      if (a.batchWeight !== b.batchWeight) {
+      // 1 − 0.9 is not exactly 0.1 in binary: the same weight written two ways is the same convention.
+      if (Math.abs(a.batchWeight - b.batchWeight) > 1e-12) {
         causes.push(`momentum: ${a.conventionId} weights the new batch by ${Number(a.batchWeight.toPrecision(6))}, ${b.conventionId} by ${Number(b.batchWeight.toPrecision(6))}`);
       }
       if (a.runningVarCorrection !== b.runningVarCorrection) {
@@ -124,6 +128,10 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
       const output = maxAbsAndUlp(a.output, b.output, ulpDtype);
       const causes = a.params !== null && b.params !== null ? conventionCauses(a.params, b.params, options.mode) : [];
       if (causes.length === 0 && a.params !== null && b.params !== null) causes.push("same arithmetic: any difference is rounding");
+      if (b.name === "ref" && reference !== undefined) {
+        const check = compareTensors({ shape: input.shape, data: a.output }, reference);
+        causes.push(check.passed ? `ref agrees with ${a.name} within the default tolerance (${check.tolerance.source})` : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} elements outside the default tolerance`);
+      }
       pairs.push({ a: a.name, b: b.name, outputMaxAbs: output.abs, outputMaxUlp: output.ulp, runningMeanMaxAbs: maxAbs(a.runningMean, b.runningMean), runningVarMaxAbs: maxAbs(a.runningVar, b.runningVar), causes });
     }
   }

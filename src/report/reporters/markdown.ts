@@ -55,7 +55,7 @@ function caseSection(c: CaseReport, heading: string): string[] {
 function renderMatrix(report: MatrixReport): string {
   const lines = [`### bn-check matrix (${report.mode}, ${report.layout}, channel axis ${report.channelAxis})`, ""];
   lines.push(row(["preset", "eps", "momentum", "running var"]), row(["---", "---:", "---", "---"]));
-  for (const p of report.presets) lines.push(row([p.name, String(p.epsilon), p.momentum, p.runningVar]));
+  for (const p of report.presets) lines.push(row([p.name, formatNumber(p.epsilon), p.momentum, p.runningVar]));
   lines.push("", row(["pair", "output max abs", `max ulp (${report.ulpDtype})`, "running var max abs", "why"]), row(["---", "---:", "---:", "---:", "---"]));
   for (const p of report.pairs) {
     lines.push(row([`${p.a} vs ${p.b}`, formatNumber(p.outputMaxAbs), String(p.outputMaxUlp), p.runningVarMaxAbs === null ? "—" : formatNumber(p.runningVarMaxAbs), p.causes.join("; ")]));

@@ -165,7 +165,7 @@ function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOpt
 function renderMatrix(report: MatrixReport, paint: ChalkInstance, options: TextOptions): string {
   const lines: string[] = [];
   lines.push(paint.bold(`bn-check matrix: ${report.files[0]?.path ?? ""} (${report.mode}, ${report.layout}, channel axis ${report.channelAxis})`));
-  lines.push(table(["preset", "eps", "momentum", "running var"], report.presets.map((p) => [`${p.name} (${p.label})`, String(p.epsilon), p.momentum, p.runningVar]), options.color));
+  lines.push(table(["preset", "eps", "momentum", "running var"], report.presets.map((p) => [`${p.name} (${p.label})`, formatNumber(p.epsilon), p.momentum, p.runningVar]), options.color));
   const names = [...report.presets.map((p) => p.name), ...(report.pairs.some((p) => p.b === "ref") ? ["ref"] : [])];
   const lookup = (a: string, b: string) => report.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
   lines.push("", `output: max |difference| (upper right) and max ulps in ${report.ulpDtype} (lower left)`);
