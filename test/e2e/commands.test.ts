@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readNpy } from "../../src/npy/read-npy.js";
+import { writeNpy } from "../../src/npy/write-npy.js";
 import { FIXTURES, pythonWithNumpy, runCli } from "../helpers.js";
 
 const INPUT = join(FIXTURES, "classic", "input.npy");
@@ -104,5 +105,32 @@ describe("bn-check matrix", () => {
     const run = runCli(["matrix", INPUT, "--ref", REF, "--format", "markdown"]);
     expect(run.stdout).toMatch(/\| torch vs ref \| 1\.449e-7 \| 1 \| — \| ref agrees with torch within the default tolerance/);
     expect(run.stdout).toMatch(/\| keras3 vs ref \| 7\.905e-4 \| 5926 \| — \| ref differs from keras3: 46 \/ 48 elements outside the default tolerance/);
+  });
+});
+
+describe("bn-check compare --steps", () => {
+  const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
+  const base = ["compare", join(c, "input.npy"), "--steps", "--momentum", "none", "--weight", join(c, "weight.npy"), "--bias", join(c, "bias.npy"), "--running-mean", join(c, "running_mean.npy"), "--running-var", join(c, "running_var.npy"), "--ref-running-var", join(c, "ref_running_var.npy"), "--format", "json"];
+
+  it("checks every step's output and the final running statistics", () => {
+    const run = runCli([base[0], base[1], join(c, "ref.npy"), ...base.slice(2)]);
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output[step 0]", "output[step 1]", "output[step 2]", "running_var"]);
+    expect(report.steps).toEqual({ count: 3, firstDivergentStep: null });
+  });
+
+  it("names the first step that diverges", () => {
+    const reference = readNpy(join(c, "ref.npy"));
+    const perStep = reference.data.length / 3;
+    reference.data[perStep + 5] += 0.01; // step 1
+    reference.data[2 * perStep + 7] += 0.01; // step 2
+    const path = join(mkdtempSync(join(tmpdir(), "bn-check-steps-")), "ref.npy");
+    writeNpy(path, reference);
+    const run = runCli([base[0], base[1], path, ...base.slice(2)]);
+    expect(run.status).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report.steps).toEqual({ count: 3, firstDivergentStep: 1 });
+    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual(["output[step 1]", "output[step 2]"]);
   });
 });
