@@ -7,6 +7,7 @@
 export const EXIT_CONFORMS = 0;
 export const EXIT_MISMATCH = 1;
 export const EXIT_CANNOT_CHECK = 2;
+export const EXIT_INTERRUPTED = 130;
 
 /** Any failure that prevents a check: bad usage, bad input, an internal or worker failure. */
 export class BnCheckError extends Error {
@@ -33,3 +34,8 @@ export class UsageError extends BnCheckError {}
 
 /** A worker thread threw or died; the message names the work it was doing. */
 export class WorkerFailureError extends BnCheckError {}
+
+/** The user interrupted (Ctrl-C): nothing partial was written. */
+export class InterruptedError extends BnCheckError {
+  override readonly exitCode: number = EXIT_INTERRUPTED;
+}

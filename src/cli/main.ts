@@ -7,7 +7,7 @@ import cliProgress from "cli-progress";
 import type { CheckCase } from "../cases/case.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
-import { BnCheckError, EXIT_CANNOT_CHECK, UsageError } from "../errors.js";
+import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { removePendingTemporaryFiles, writeFileAtomic } from "../io/atomic-write.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
@@ -22,7 +22,6 @@ import { runRun } from "./commands/run.js";
 import { runSuite } from "./commands/suite.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
 
-export const EXIT_INTERRUPTED = 130;
 
 /**
  * Colour only for a terminal, unless FORCE_COLOR asks for it; NO_COLOR (https://no-color.org) and
@@ -42,7 +41,8 @@ function injectedFault(): InjectedFault | undefined {
 }
 
 function execution(options: OutputCliOptions): ExecutionOptions {
-  return { threads: options.threads, parallelThreshold: options.parallelThreshold, injectFault: injectedFault() };
+  const delayMs = Number(process.env.BN_CHECK_TEST_DELAY_MS ?? 0) || 0; // test-only, see ExecutionOptions
+  return { threads: options.threads, parallelThreshold: options.parallelThreshold, injectFault: injectedFault(), signal: interruption.signal, delayMs };
 }
 
 /** Convention fields shared by compare, run and suite cases. */
@@ -101,7 +101,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exit(EXIT_INTERRUPTED);
     }
     interruption.abort();
-    process.stderr.write("bn-check: interrupted; stopping after the current step\n");
+    process.stderr.write("bn-check: interrupted; stopping (Ctrl-C again to quit at once)\n");
   };
   process.on("SIGINT", onInterrupt);
   const program = buildProgram({

@@ -6,6 +6,7 @@
 import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
+import { InterruptedError } from "../errors.js";
 import { defaultThreadCount, runOnPool, validateThreadCount } from "./pool.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import type { InjectedFault, KernelTask } from "./task.js";
@@ -22,6 +23,12 @@ export interface ExecutionOptions {
   readonly parallelThreshold?: number;
   /** Test-only: make the workers fail. */
   readonly injectFault?: InjectedFault;
+  /** Tasks per thread a pass is cut into (default 4); results never depend on it. */
+  readonly tasksPerThread?: number;
+  /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
+  readonly signal?: AbortSignal;
+  /** Test-only: wait this long before each pass, so that interruption tests need no huge data. */
+  readonly delayMs?: number;
 }
 
 export interface ExecutionPlan {
@@ -39,8 +46,8 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
 }
 
 /** Contiguous unit ranges, a few per thread so that a slow thread does not hold up the rest. */
-function unitRanges(unitCount: number, threads: number): [number, number][] {
-  const taskCount = Math.min(unitCount, threads * 4);
+function unitRanges(unitCount: number, threads: number, tasksPerThread: number): [number, number][] {
+  const taskCount = Math.min(unitCount, threads * tasksPerThread);
   const ranges: [number, number][] = [];
   for (let task = 0; task < taskCount; task++) {
     const first = Math.floor((task * unitCount) / taskCount);
@@ -51,12 +58,16 @@ function unitRanges(unitCount: number, threads: number): [number, number][] {
 }
 
 async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => void): Promise<void> {
+  // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
+  // when the work itself is synchronous (in-process passes).
+  await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 0));
+  if (options.signal?.aborted) throw new InterruptedError("interrupted");
   if (!plan.useWorkers) {
     runHere();
     return;
   }
-  const tasks = unitRanges(grid.unitCount, plan.threads).map(([first, end]) => makeTask(first, end));
-  await runOnPool(tasks, plan.threads);
+  const tasks = unitRanges(grid.unitCount, plan.threads, options.tasksPerThread ?? 4).map(([first, end]) => makeTask(first, end));
+  await runOnPool(tasks, plan.threads, options.signal);
 }
 
 /** Partial statistics of every unit (see `computeStatsUnits`). */

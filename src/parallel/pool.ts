@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
-import { UsageError, WorkerFailureError } from "../errors.js";
+import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
 import type { KernelTask } from "./task.js";
 
 let pool: Piscina<KernelTask, number> | null = null;
@@ -42,11 +42,12 @@ function getPool(threads: number): Piscina<KernelTask, number> {
  * Runs tasks on the pool and resolves when all are done.
  * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.
  */
-export async function runOnPool(tasks: readonly KernelTask[], threads: number): Promise<void> {
+export async function runOnPool(tasks: readonly KernelTask[], threads: number, signal?: AbortSignal): Promise<void> {
   const workers = getPool(threads);
   await Promise.all(
     tasks.map((task) =>
-      workers.run(task).catch((error: unknown) => {
+      workers.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
+        if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");
         const { channels } = task.grid.geometry;
         throw new WorkerFailureError(
           `a worker thread failed during ${task.op} (units ${task.firstUnit}..${task.endUnit - 1} of ${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,

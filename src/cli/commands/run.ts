@@ -6,7 +6,7 @@
 import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js";
 import { batchNorm } from "../../engine/batch-norm.js";
 import { runningStatDtype, stateTensor, stepSlice } from "../../engine/steps.js";
-import { UsageError } from "../../errors.js";
+import { InterruptedError, UsageError } from "../../errors.js";
 import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
 import { readTensor } from "../../io/read-tensor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
@@ -60,6 +60,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   let normalizeMs = 0;
   let last = null;
   for (let step = 0; step < stepCount; step++) {
+    if (options.request.signal?.aborted) throw new InterruptedError(`interrupted after ${step} of ${stepCount} steps; nothing was written`);
     const stepInput = options.steps ? stepSlice(input, step) : input;
     const result = await batchNorm({ ...tensors, input: stepInput, runningMean, runningVar }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step });
     output.set(result.output.data, step * stepInput.data.length);
@@ -75,6 +76,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   if ((options.saveRunningMean !== undefined || options.saveRunningVar !== undefined) && last.runningMean === null) {
     throw new UsageError(last.params.mode === "eval" ? "eval mode does not update running statistics: nothing to save" : `${last.params.conventionId} keeps no running statistics: nothing to save`);
   }
+  if (options.request.signal?.aborted) throw new InterruptedError("interrupted; nothing was written");
   const writeStarted = performance.now();
   const written: FileInfo[] = [];
   const write = (path: string | undefined, tensor: Tensor | null) => {

@@ -53,12 +53,16 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   const cases: CaseReport[] = [];
   let threads = 1;
   for (const check of selected) {
+    // Let a pending SIGINT through: a case may be synchronous from start to end (diff).
+    await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) break;
     try {
       const report = await runCase(check, options.execution);
       threads = Math.max(threads, report.timings.threads);
       cases.push(report);
     } catch (error) {
+      // Interrupted mid-case: that case is not reported, the ones done are.
+      if (options.signal?.aborted || options.execution.signal?.aborted) break;
       // A bad file fails its case, not the suite; anything else (a bug) still ends the run.
       if (!(error instanceof BnCheckError)) throw error;
       cases.push(errorReport(check, error));

@@ -1,0 +1,84 @@
+// Faults a user or CI meets: Ctrl-C in the middle of long work, a write that fails half-way.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { tensorFromArray } from "../../src/npy/tensor.js";
+import { writeNpy } from "../../src/npy/write-npy.js";
+import { BIN, FIXTURES, normals, ROOT, seededRandom } from "../helpers.js";
+
+/** Spawns the CLI, sends SIGINT once `trigger` shows on stderr/stdout or after `afterMs`, and collects the result. */
+function interrupt(args: string[], afterMs: number, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string; elapsedMs: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env } });
+    let stdout = "";
+    let stderr = "";
+    let signalledAt = 0;
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      signalledAt = Date.now();
+      child.kill("SIGINT");
+    }, afterMs);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, elapsedMs: signalledAt === 0 ? -1 : Date.now() - signalledAt });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bn-check-faults-"));
+const random = seededRandom(77);
+const shape = [8, 4, 32, 32];
+// BN_CHECK_TEST_DELAY_MS makes every kernel pass wait, so that the work is long without big data.
+const SLOW = { BN_CHECK_TEST_DELAY_MS: "100" };
+const big = join(dir, "big.npy");
+writeNpy(big, tensorFromArray(normals(random, shape.reduce((a, b) => a * b, 1)), shape, "float32"));
+
+describe("SIGINT", () => {
+  it("stops a long suite after the current case and reports what was done (exit 130)", async () => {
+    const manifest = join(dir, "long.json");
+    writeFileSync(manifest, JSON.stringify({ cases: Array.from({ length: 400 }, (_, i) => ({ name: `case ${i}`, input: big, ref: big, expected: "mismatch" })) }));
+    const result = await interrupt(["suite", manifest, "--format", "json"], 1500, SLOW);
+    expect(result.status).toBe(130);
+    expect(result.elapsedMs).toBeLessThan(3000);
+    const report = JSON.parse(result.stdout);
+    expect(report.cases.length).toBeGreaterThan(0);
+    expect(report.summary.skipped).toBe(400 - report.cases.length);
+    expect(report.cases.every((c: { status: string }) => c.status === "pass")).toBe(true);
+    expect(result.stderr).toMatch(/interrupted/);
+  });
+
+  it("stops a long run without leaving an output or a temporary file (exit 130)", async () => {
+    const stepsInput = join(dir, "steps.npy");
+    writeNpy(stepsInput, tensorFromArray(normals(random, 64 * 4 * 4 * 8 * 8), [64, 4, 4, 8, 8], "float32"));
+    const out = join(dir, "steps-out.npy");
+    const result = await interrupt(["run", stepsInput, "-o", out, "--steps"], 1500, SLOW);
+    expect(result.status).toBe(130);
+    expect(result.elapsedMs).toBeLessThan(3000);
+    expect(result.stderr).toMatch(/interrupted/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("a write that fails", () => {
+  it("run -o past the file-size limit: exit 2, no partial file, inputs untouched", () => {
+    const before = readFileSync(big);
+    const out = join(dir, "too-big.npy");
+    const run = spawnSync("bash", ["-c", `ulimit -f 64; exec "${process.execPath}" "${BIN}" run "${big}" -o "${out}"`], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/too-big\.npy: cannot be written \(file too large for this process's file-size limit\); nothing was written/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+    expect(readFileSync(big).equals(before)).toBe(true);
+  });
+
+  it("--report into a missing directory: exit 2 and nothing written", () => {
+    const report = join(dir, "no-such-dir", "out.xml");
+    const run = spawnSync(process.execPath, [BIN, "compare", join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy"), "--format", "junit", "--report", report], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/out\.xml: cannot be written \(the directory does not exist\); nothing was written/);
+  });
+});
