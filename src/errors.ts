@@ -25,8 +25,13 @@ export class InputFileError extends BnCheckError {
     readonly problem: string,
     options?: { cause?: unknown },
   ) {
-    super(`${file}: ${problem}`, options);
+    super(`${printable(file)}: ${printable(problem)}`, options);
   }
+}
+
+/** Control characters from a file's content would break the one-line error: show them escaped. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Options or tensors that are individually valid but cannot be used together. */
