@@ -17,6 +17,7 @@ import type { InjectedFault } from "../parallel/task.js";
 import { reporters, type ReporterName } from "../report/reporters/index.js";
 import type { Report } from "../report/report.js";
 import { runCompare } from "./commands/compare.js";
+import { runDetect } from "./commands/detect.js";
 import { runMatrix } from "./commands/matrix.js";
 import { runRun } from "./commands/run.js";
 import { runSuite } from "./commands/suite.js";
@@ -159,6 +160,24 @@ export async function main(argv: readonly string[]): Promise<void> {
         runningVar: options.runningVar,
         ref: options.ref,
         execution: execution(options),
+      });
+      emit(report, options);
+    },
+    async detect(input, reference, options) {
+      const axis = options.channelAxis;
+      const report = await runDetect({
+        input,
+        reference,
+        files: { weight: options.weight, bias: options.bias, runningMean: options.runningMean, runningVar: options.runningVar, refRunningMean: options.refRunningMean, refRunningVar: options.refRunningVar },
+        claimed: {
+          framework: options.framework as FrameworkName | undefined,
+          mode: options.mode as Mode | undefined,
+          channelAxis: axis,
+          epsilon: options.eps,
+          momentum: typeof options.momentum === "number" ? options.momentum : undefined,
+        },
+        execution: execution(options),
+        tolerance: { atol: options.atol, rtol: options.rtol, computeDtype: options.computeDtype as ComputeDType | undefined },
       });
       emit(report, options);
     },

@@ -67,6 +67,19 @@ export interface MatrixCliOptions extends OutputCliOptions {
   runningVar?: string;
   ref?: string;
 }
+export interface DetectCliOptions extends OutputCliOptions, ToleranceCliOptions {
+  framework?: string;
+  mode?: string;
+  channelAxis?: number;
+  eps?: number;
+  momentum?: number | "none";
+  weight?: string;
+  bias?: string;
+  runningMean?: string;
+  runningVar?: string;
+  refRunningMean?: string;
+  refRunningVar?: string;
+}
 export interface SuiteCliOptions extends OutputCliOptions {
   shard?: { index: number; count: number };
   filter?: string;
@@ -78,6 +91,7 @@ export interface Handlers {
   run(input: string, options: RunCliOptions): Promise<void>;
   matrix(input: string, options: MatrixCliOptions): Promise<void>;
   suite(source: string, options: SuiteCliOptions): Promise<void>;
+  detect(input: string, reference: string, options: DetectCliOptions): Promise<void>;
 }
 
 const nonNegative = (name: string) => parseFloatOption(name, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
@@ -180,6 +194,27 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--running-var <tensor>", "running variance before the call")
     .option("--ref <tensor>", "a reference output: joins the table as one more row");
   addOutputOptions(matrix).action(handlers.matrix);
+
+  const detect = program
+    .command("detect")
+    .description("find the convention that produced a reference: presets x channel axes x modes x eps (fitted too) x known wrong implementations")
+    .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
+    .argument("<ref>", "the reference output to explain")
+    .option("--weight <tensor>", "per-channel scale (gamma)")
+    .option("--bias <tensor>", "per-channel shift (beta)")
+    .option("--running-mean <tensor>", "running mean before the call (enables eval candidates)")
+    .option("--running-var <tensor>", "running variance before the call")
+    .option("--ref-running-mean <tensor>", "running mean after the call: identifies momentum and variance bias")
+    .option("--ref-running-var <tensor>", "running variance after the call")
+    .addOption(new Option("-f, --framework <name>", "the convention you checked: the diagnosis says how the reference differs from it").choices(FRAMEWORK_NAMES))
+    .addOption(new Option("-m, --mode <mode>", "the mode you checked").choices(["train", "eval"]))
+    .addOption(new Option("--channel-axis <k>", "the channel axis you checked").argParser(parseAxis))
+    .addOption(new Option("--eps <x>", "the eps you checked (also tried as a candidate)").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
+    .addOption(new Option("--momentum <x>", "the momentum you checked").argParser(parseMomentum))
+    .addOption(new Option("--atol <x>", "tolerance of the verdicts; default by dtype (torch.testing)").argParser(nonNegative("atol")))
+    .addOption(new Option("--rtol <x>", "tolerance of the verdicts; default by dtype (torch.testing)").argParser(nonNegative("rtol")))
+    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast").choices(COMPUTE_DTYPES));
+  addOutputOptions(detect).action(handlers.detect);
 
   const suite = program
     .command("suite")

@@ -5,6 +5,7 @@
  */
 import type { TensorComparison } from "../compare/compare.js";
 import type { FloatDType } from "../npy/tensor.js";
+import type { Candidate, DetectResult } from "../detect/detect.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -149,7 +150,25 @@ export interface RunReport {
   readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number };
 }
 
-export type Report = CompareReport | SuiteReport | MatrixReport | RunReport;
+/** `detect`: the conventions that explain a reference, best first. */
+export interface DetectReport {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: ToolInfo;
+  readonly command: "detect";
+  readonly exitCode: 0;
+  readonly files: readonly FileInfo[];
+  /** One sentence: what the reference matches and how it differs from the convention given with --framework. */
+  readonly diagnosis: string;
+  readonly tolerance: { readonly atol: number; readonly rtol: number; readonly source: string };
+  readonly best: Candidate;
+  readonly equivalent: readonly Candidate[];
+  readonly fittedEpsilon: DetectResult["fittedEpsilon"];
+  readonly runningStats: DetectResult["runningStats"];
+  readonly candidates: readonly Candidate[];
+  readonly timings: { readonly totalMs: number };
+}
+
+export type Report = CompareReport | SuiteReport | MatrixReport | RunReport | DetectReport;
 
 /** The cases of a case-based report (compare and diff have one). */
 export function casesOf(report: CompareReport | SuiteReport): readonly CaseReport[] {

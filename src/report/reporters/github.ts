@@ -9,6 +9,7 @@ const message = (text: string) => text.replace(/%/g, "%25").replace(/\r/g, "%0D"
 const property = (text: string) => message(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 
 export function renderGithub(report: Report): string {
+  if (report.command === "detect") return `::notice title=bn-check detect::${message(report.diagnosis)}\n`;
   if (report.command === "matrix" || report.command === "run") {
     return `::notice title=${property(`bn-check ${report.command}`)}::${message(`${report.command} done in ${report.timings.totalMs.toFixed(0)} ms`)}\n`;
   }

@@ -4,7 +4,7 @@
  */
 import type { TensorComparison } from "../../compare/compare.js";
 import { formatNumber, formatPercent } from "../format.js";
-import { casesOf, type CaseReport, type MatrixReport, type Report } from "../report.js";
+import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const row = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
@@ -63,7 +63,14 @@ function renderMatrix(report: MatrixReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+function renderDetect(report: DetectReport): string {
+  const lines = [`### bn-check detect`, "", report.diagnosis, "", row(["candidate", "verdict", "max abs err", "max ulp", "mismatched"]), row(["---", "---", "---:", "---:", "---:"])];
+  for (const c of report.candidates.slice(0, 10)) lines.push(row([c.description, c.verdict, formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}`]));
+  return `${lines.join("\n")}\n`;
+}
+
 export function renderMarkdown(report: Report): string {
+  if (report.command === "detect") return renderDetect(report);
   if (report.command === "matrix") return renderMatrix(report);
   if (report.command === "run") {
     return `### bn-check run\n\n${row(["written", "dtype", "shape"])}\n${row(["---", "---", "---"])}\n${report.written.map((f) => row([f.path, f.dtype, f.shape.join("x")])).join("\n")}\n`;

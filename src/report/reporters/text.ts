@@ -7,7 +7,7 @@ import { Chalk, type ChalkInstance } from "chalk";
 import Table from "cli-table3";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
 import { formatShape } from "../../npy/tensor.js";
-import { casesOf, type CaseReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
+import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
 import { formatIndex, formatNumber, formatPercent, formatValue } from "../format.js";
 
 export interface TextOptions {
@@ -191,9 +191,31 @@ function renderRun(report: RunReport, paint: ChalkInstance): string {
   return `${lines.join("\n")}\n`;
 }
 
+function renderDetect(report: DetectReport, paint: ChalkInstance, options: TextOptions): string {
+  const lines = [paint.bold("bn-check detect")];
+  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
+  lines.push(`  verdicts under ${report.tolerance.source} (atol ${formatNumber(report.tolerance.atol)}, rtol ${formatNumber(report.tolerance.rtol)})`, "");
+  const shown = report.candidates.slice(0, options.maxRows ?? 10);
+  lines.push(
+    table(
+      ["#", "candidate", "verdict", "max abs err", "max ulp", "mismatched", "running stats"],
+      shown.map((c, k) => [String(k + 1), c.description, c.verdict === "conforms" ? paint.green("conforms") : "no", formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}${c.checkedFully ? "" : " (prefix)"}`, c.runningStatsPassed === null ? "—" : c.runningStatsPassed ? `match (momentum ${c.momentum}, ${c.runningVar})` : "no"]),
+      options.color,
+    ),
+  );
+  const fitted = report.fittedEpsilon.filter((f) => f.consistent).map((f) => `${f.mode} axis ${f.channelAxis}: ${f.value}`);
+  if (fitted.length > 0) lines.push(`fitted eps (consistent across channels): ${fitted.join("; ")}`);
+  if (report.runningStats) lines.push(`running statistics: ${report.runningStats.description}`);
+  lines.push(`${report.equivalent.length} candidate(s) explain the reference as well as the best`);
+  lines.push("", paint.bold(report.diagnosis));
+  return `${lines.join("\n")}\n`;
+}
+
 export function renderText(report: Report, options: TextOptions): string {
   const paint = new Chalk({ level: options.color ? 1 : 0 });
   switch (report.command) {
+    case "detect":
+      return renderDetect(report, paint, options);
     case "suite":
       return renderSuite(report, paint, options);
     case "matrix":

@@ -1,0 +1,53 @@
+/** `bn-check detect`: reads the tensors, searches the conventions, returns the report. */
+import { detectConvention, type ClaimedConvention } from "../../detect/detect.js";
+import { readTensor } from "../../io/read-tensor.js";
+import type { ComputeDType, Tensor } from "../../npy/tensor.js";
+import type { ExecutionOptions } from "../../parallel/executor.js";
+import { REPORT_SCHEMA_VERSION, type DetectReport, type FileInfo } from "../../report/report.js";
+import { VERSION } from "../version.js";
+
+export interface DetectCommandOptions {
+  readonly input: string;
+  readonly reference: string;
+  readonly files: { weight?: string; bias?: string; runningMean?: string; runningVar?: string; refRunningMean?: string; refRunningVar?: string };
+  readonly claimed?: ClaimedConvention;
+  readonly execution: ExecutionOptions;
+  readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType };
+}
+
+export async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
+  const started = performance.now();
+  const files: FileInfo[] = [];
+  const load = (role: string, path: string | undefined): Tensor | undefined => {
+    if (path === undefined) return undefined;
+    const tensor = readTensor(path);
+    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
+    return tensor;
+  };
+  const tensors = {
+    input: load("input", options.input) as Tensor,
+    reference: load("reference", options.reference) as Tensor,
+    weight: load("weight", options.files.weight),
+    bias: load("bias", options.files.bias),
+    runningMean: load("running mean", options.files.runningMean),
+    runningVar: load("running var", options.files.runningVar),
+    referenceRunningMean: load("ref running mean", options.files.refRunningMean),
+    referenceRunningVar: load("ref running var", options.files.refRunningVar),
+  };
+  const result = await detectConvention(tensors, { ...options.execution, ...options.tolerance, claimed: options.claimed });
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: "bn-check", version: VERSION },
+    command: "detect",
+    exitCode: 0,
+    files,
+    diagnosis: result.diagnosis,
+    tolerance: result.tolerance,
+    best: result.best,
+    equivalent: result.equivalent,
+    fittedEpsilon: result.fittedEpsilon,
+    runningStats: result.runningStats,
+    candidates: result.candidates,
+    timings: { totalMs: performance.now() - started },
+  };
+}

@@ -1,0 +1,418 @@
+/**
+ * `detect`: which convention produced a reference? Searches presets × channel axes × modes × eps
+ * (defaults, floors, a fitted value) × affine × known wrong implementations. The batch statistics
+ * are computed once per channel axis and shared by every candidate; candidates are first ranked on
+ * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
+ */
+import { compareArrays, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { resolveTolerance } from "../compare/tolerance.js";
+import { conventions, type FrameworkName } from "../conventions/index.js";
+import { resolveConvention, type Mode } from "../conventions/resolve.js";
+import { compareUnits, diffRecordsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
+import { mergeWorst, type DiffRule } from "../kernel/diff.js";
+import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
+import { planUnits } from "../kernel/units.js";
+import type { ComputeDType, Tensor } from "../npy/tensor.js";
+import { UsageError } from "../errors.js";
+import { planExecution, runComparePass, runStatsPass, type ExecutionOptions } from "../parallel/executor.js";
+import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import { formatNumber } from "../report/format.js";
+import { arithmeticKey, FLAW_DESCRIPTIONS, type CandidateSpec, type Flaw } from "./candidates.js";
+import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
+
+export const DETECT_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const satisfies readonly FrameworkName[];
+const SAMPLE_ELEMENTS = 1 << 16;
+const FULL_CHECKS = 10;
+
+export interface DetectTensors {
+  readonly input: Tensor;
+  readonly reference: Tensor;
+  readonly weight?: Tensor | null;
+  readonly bias?: Tensor | null;
+  readonly runningMean?: Tensor | null;
+  readonly runningVar?: Tensor | null;
+  readonly referenceRunningMean?: Tensor | null;
+  readonly referenceRunningVar?: Tensor | null;
+}
+
+/** The convention the user believes in (from --framework and friends), for the one-sentence diagnosis. */
+export interface ClaimedConvention {
+  readonly framework?: FrameworkName;
+  readonly mode?: Mode;
+  readonly channelAxis?: number;
+  readonly epsilon?: number;
+  readonly momentum?: number;
+}
+
+export interface DetectOptions extends ExecutionOptions {
+  readonly claimed?: ClaimedConvention;
+  /** The precision the reference was computed in (selects the default tolerance and the ulps). */
+  readonly computeDtype?: ComputeDType;
+  /** Tolerance that decides "conforms" (default: torch.testing's for the precision). */
+  readonly atol?: number;
+  readonly rtol?: number;
+}
+
+export interface Candidate {
+  readonly framework: string;
+  readonly mode: Mode;
+  readonly channelAxis: number;
+  readonly layout: string;
+  readonly eps: number;
+  readonly epsSource: CandidateSpec["epsilonSource"];
+  readonly affine: boolean;
+  readonly flaw: Flaw | null;
+  /** null when the reference is in the input's element order; else how it was stored. */
+  readonly referenceOrder: string | null;
+  readonly description: string;
+  /** Momentum in the framework's own meaning, when running statistics identified it. */
+  readonly momentum: number | null;
+  readonly runningVar: "biased" | "unbiased" | null;
+  readonly maxAbsError: number;
+  readonly maxUlp: number;
+  readonly mismatches: number;
+  readonly count: number;
+  /** Whether the full tensor was compared (false: ranked on a prefix only). */
+  readonly checkedFully: boolean;
+  readonly runningStatsPassed: boolean | null;
+  readonly verdict: "conforms" | "does not conform";
+}
+
+export interface DetectResult {
+  readonly best: Candidate;
+  readonly equivalent: readonly Candidate[];
+  readonly candidates: readonly Candidate[];
+  readonly fittedEpsilon: readonly { readonly channelAxis: number; readonly mode: Mode; readonly value: number; readonly consistent: boolean }[];
+  readonly runningStats: RunningStatsFit | null;
+  readonly diagnosis: string;
+  readonly tolerance: { readonly atol: number; readonly rtol: number; readonly source: string };
+}
+
+interface AxisStats {
+  readonly axis: number;
+  readonly geometry: Geometry;
+  readonly mean: Float64Array;
+  readonly biased: Float64Array;
+  readonly unbiased: Float64Array;
+  readonly count: number;
+}
+
+function constantsFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors): Float64Array {
+  const channels = stats.geometry.channels;
+  const constants = sharedFloat64(3 * channels);
+  for (let c = 0; c < channels; c++) {
+    const train = spec.mode === "train";
+    const mean = train ? stats.mean[c] : tensors.runningMean!.data[c];
+    const variance = train ? (spec.flaw === "unbiased-normalization" ? stats.unbiased[c] : stats.biased[c]) : tensors.runningVar!.data[c];
+    const gamma = spec.affine && tensors.weight ? tensors.weight.data[c] : 1;
+    let scale: number;
+    if (spec.flaw === "eps-on-std") scale = 1 / (Math.sqrt(variance) + spec.epsilon);
+    else if (spec.flaw === "normalized-twice") {
+      const once = variance / (variance + spec.epsilon); // the variance after the first normalisation
+      scale = 1 / Math.sqrt(variance + spec.epsilon) / Math.sqrt(once + spec.epsilon);
+    } else scale = 1 / Math.sqrt(variance + spec.epsilon);
+    constants[c] = mean;
+    constants[channels + c] = gamma * scale;
+    constants[2 * channels + c] = spec.affine && tensors.bias ? tensors.bias.data[c] : 0;
+  }
+  return constants;
+}
+
+/** Axis orders a reference may have been saved in by mistake: channels-last of a channels-first output and back. */
+function referenceOrders(rank: number): { name: string; perm: number[] }[] {
+  const orders = [{ name: "", perm: Array.from({ length: rank }, (_, k) => k) }];
+  if (rank >= 3) {
+    const toLast = [0, ...Array.from({ length: rank - 2 }, (_, k) => k + 2), 1]; // NCHW output saved as NHWC
+    const toFirst = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, k) => k + 1)]; // NHWC output saved as NCHW
+    orders.push({ name: "saved in channels-last order (transposed from channels-first)", perm: toLast }, { name: "saved in channels-first order (transposed from channels-last)", perm: toFirst });
+  }
+  return orders;
+}
+
+/** The reference put back into the input's order, if it was saved as `perm` of it; null when shapes do not fit. */
+function unpermute(reference: Tensor, inputShape: readonly number[], perm: readonly number[]): Float32Array | Float64Array | null {
+  const stored = perm.map((axis) => inputShape[axis]);
+  if (stored.join() !== reference.shape.join()) return null;
+  const rank = inputShape.length;
+  const storedStrides = new Array<number>(rank).fill(1);
+  for (let k = rank - 2; k >= 0; k--) storedStrides[k] = storedStrides[k + 1] * stored[k + 1];
+  // Stride, in the stored array, of each input axis.
+  const strideOf = new Array<number>(rank);
+  perm.forEach((axis, k) => (strideOf[axis] = storedStrides[k]));
+  const out = reference.data instanceof Float64Array ? new Float64Array(new SharedArrayBuffer(reference.data.length * 8)) : new Float32Array(new SharedArrayBuffer(reference.data.length * 4));
+  const counter = new Array<number>(rank).fill(0);
+  let source = 0;
+  for (let target = 0; target < out.length; target++) {
+    out[target] = reference.data[source];
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      counter[axis]++;
+      source += strideOf[axis];
+      if (counter[axis] < inputShape[axis]) break;
+      source -= strideOf[axis] * inputShape[axis];
+      counter[axis] = 0;
+    }
+  }
+  return out;
+}
+
+/** y at a flat index under a candidate's constants (for the elements a report names). */
+function affineAt(input: ArrayLike<number>, constants: Float64Array, { channels, inner }: Geometry): (index: number) => number {
+  return (index) => {
+    const c = Math.floor(index / inner) % channels;
+    return (input[index] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+  };
+}
+
+/** How a preset comes to this eps: its default, its floor, or neither (fitted or given). */
+function epsilonSourceFor(framework: string, spec: CandidateSpec, shape: readonly number[]): CandidateSpec["epsilonSource"] {
+  if (!(framework in conventions)) return spec.epsilonSource;
+  const convention = conventions[framework as FrameworkName];
+  const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
+  if (params.epsilon === spec.epsilon) return "default";
+  const floor = params.variant !== null ? convention.variants.find((v) => v.id === params.variant)?.epsilonFloor : null;
+  if (floor === spec.epsilon) return "floor";
+  return spec.epsilonSource === "default" || spec.epsilonSource === "floor" ? "given" : spec.epsilonSource;
+}
+
+function plausibleAxes(tensors: DetectTensors): number[] {
+  const shape = tensors.input.shape;
+  const length = tensors.weight?.shape[0] ?? tensors.bias?.shape[0] ?? tensors.runningMean?.shape[0];
+  const axes: number[] = [];
+  for (let axis = 1; axis < shape.length; axis++) if (length === undefined || shape[axis] === length) axes.push(axis);
+  return axes;
+}
+
+function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted: Map<string, number>, claimed: ClaimedConvention | undefined): CandidateSpec[] {
+  const specs: CandidateSpec[] = [];
+  const modes: Mode[] = tensors.runningMean && tensors.runningVar ? ["train", "eval"] : ["train"];
+  const affineOptions = tensors.weight || tensors.bias ? [true, false] : [true];
+  for (const axis of axes) {
+    for (const mode of modes) {
+      for (const name of DETECT_PRESETS) {
+        const params = resolveConvention(conventions[name], tensors.input.shape, { channelAxis: axis, mode });
+        const epsilons: [number, CandidateSpec["epsilonSource"]][] = [[params.epsilon, "default"]];
+        const floor = params.variant !== null ? conventions[name].variants.find((v) => v.id === params.variant)?.epsilonFloor : null;
+        if (floor) epsilons.push([floor, "floor"]);
+        for (const [epsilon, epsilonSource] of epsilons) {
+          for (const affine of affineOptions) specs.push({ frameworks: [name], mode, channelAxis: axis, epsilon, epsilonSource, affine, flaw: null });
+        }
+      }
+      const extra: [number | undefined, CandidateSpec["epsilonSource"]][] = [
+        [fitted.get(`${mode}|${axis}`), "fitted"],
+        [claimed?.epsilon, "given"],
+      ];
+      for (const [epsilon, epsilonSource] of extra) {
+        if (epsilon === undefined || !(epsilon > 0)) continue;
+        for (const affine of affineOptions) specs.push({ frameworks: [...DETECT_PRESETS], mode, channelAxis: axis, epsilon, epsilonSource, affine, flaw: null });
+      }
+      if (mode === "train") {
+        for (const flaw of Object.keys(FLAW_DESCRIPTIONS) as Flaw[]) {
+          for (const epsilon of [1e-5, 1e-3]) specs.push({ frameworks: [], mode, channelAxis: axis, epsilon, epsilonSource: "default", affine: true, flaw });
+        }
+      }
+    }
+  }
+  // Candidates that compute the same numbers are one candidate explained by several presets.
+  const merged = new Map<string, CandidateSpec>();
+  for (const spec of specs) {
+    const key = arithmeticKey(spec);
+    const existing = merged.get(key);
+    if (existing === undefined) merged.set(key, spec);
+    else merged.set(key, { ...existing, frameworks: [...new Set([...existing.frameworks, ...spec.frameworks])] });
+  }
+  return [...merged.values()];
+}
+
+export async function detectConvention(tensors: DetectTensors, options: DetectOptions = {}): Promise<DetectResult> {
+  const { input, reference } = tensors;
+  const shape = input.shape;
+  const inputData = toShared(input.data);
+  const orders = referenceOrders(shape.length)
+    .map((order) => ({ name: order.name, data: order.name === "" ? (reference.shape.join() === shape.join() ? toShared(reference.data) : null) : unpermute(reference, shape, order.perm) }))
+    .filter((order): order is { name: string; data: Float32Array | Float64Array } => order.data !== null);
+  if (orders.length === 0) throw new UsageError(`the reference's shape [${reference.shape.join(", ")}] is neither the input's [${shape.join(", ")}] nor a channels-first/last transposition of it`);
+  const referenceData = orders[0].data;
+  const precision = options.computeDtype ?? reference.precision ?? reference.dtype;
+  const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
+  const rule: DiffRule = { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: true, ulpDtype: precision };
+  const axes = plausibleAxes(tensors);
+
+  // Batch statistics once per axis, shared by every candidate on that axis.
+  const stats = new Map<number, AxisStats>();
+  for (const axis of axes) {
+    const geometry = geometryOf(shape, axis);
+    const grid = planUnits(geometry);
+    const merged = mergeChannelStats(grid, await runStatsPass(inputData, grid, planExecution(grid, options), options));
+    const count = merged.count[0] ?? 0;
+    stats.set(axis, {
+      axis,
+      geometry,
+      mean: merged.mean,
+      biased: merged.m2.map((m2, c) => m2 / merged.count[c]),
+      unbiased: merged.m2.map((m2, c) => m2 / Math.max(merged.count[c] - 1, 1)),
+      count,
+    });
+  }
+
+  const fitted = new Map<string, number>();
+  const fittedEpsilon: DetectResult["fittedEpsilon"][number][] = [];
+  for (const axisStats of stats.values()) {
+    const modes: Mode[] = tensors.runningMean && tensors.runningVar ? ["train", "eval"] : ["train"];
+    for (const mode of modes) {
+      const mean = mode === "train" ? axisStats.mean : tensors.runningMean!.data;
+      const variance = mode === "train" ? axisStats.biased : tensors.runningVar!.data;
+      const fit = fitEpsilon(inputData, referenceData, axisStats.geometry, mean, variance, tensors.weight?.data ?? null, tensors.bias?.data ?? null, 4096);
+      if (fit === null) continue;
+      fittedEpsilon.push({ channelAxis: axisStats.axis, mode, value: fit.value, consistent: fit.consistent });
+      if (fit.consistent) fitted.set(`${mode}|${axisStats.axis}`, fit.value);
+    }
+  }
+
+  // Rank every candidate on a prefix of the data (the same prefix for all).
+  const specs = candidateSpecs(tensors, axes, fitted, options.claimed);
+  const sampled = orders.flatMap((order) => specs.map((spec) => {
+    const axisStats = stats.get(spec.channelAxis)!;
+    const { outer, channels, inner } = axisStats.geometry;
+    const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
+    const geometry = { outer: rows, channels, inner };
+    const grid = planUnits(geometry);
+    const records = new Float64Array(diffRecordsLength(grid));
+    const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
+    const constants = constantsFor(spec, axisStats, tensors);
+    const size = rows * channels * inner;
+    compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst);
+    const summary = summarizeDiff({ name: "output", shape: [rows, channels, inner], expectedDtype: reference.dtype, rule, tolerance, channelAxis: 1, channelRecords: mergeChannelDiffs(grid, records), channelCount: channels, worst: [], actualAt: affineAt(inputData, constants, geometry), expectedAt: (i) => order.data[i] });
+    return { spec, constants, summary, order };
+  }));
+  sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
+
+  // Check the most promising ones on the whole tensor, with the worker pool.
+  const full = new Map<(typeof sampled)[number], TensorComparison>();
+  for (const entry of sampled.slice(0, FULL_CHECKS)) {
+    const axisStats = stats.get(entry.spec.channelAxis)!;
+    const grid = planUnits(axisStats.geometry);
+    const pass = await runComparePass(inputData, entry.order.data, grid, entry.constants, rule, planExecution(grid, options), options);
+    full.set(entry, summarizeDiff({ name: "output", shape, expectedDtype: reference.dtype, rule, tolerance, channelAxis: entry.spec.channelAxis, channelRecords: mergeChannelDiffs(grid, pass.records), channelCount: axisStats.geometry.channels, worst: mergeWorst(pass.worst, grid.unitCount), actualAt: affineAt(inputData, entry.constants, axisStats.geometry), expectedAt: (i) => entry.order.data[i] }));
+  }
+
+  // Running statistics: the momentum and estimator they reveal, and each preset's agreement.
+  let runningStats: RunningStatsFit | null = null;
+  const bestAxis = sampled[0].spec.channelAxis;
+  const hasRunning = tensors.runningMean && tensors.runningVar && tensors.referenceRunningMean && tensors.referenceRunningVar;
+  if (hasRunning) {
+    const s = stats.get(bestAxis)!;
+    runningStats = fitRunningStats(
+      { mean: tensors.runningMean!.data, variance: tensors.runningVar!.data },
+      { mean: tensors.referenceRunningMean!.data, variance: tensors.referenceRunningVar!.data },
+      { mean: s.mean, variance: s.biased, count: s.count },
+    );
+  }
+  const runningCheck = (framework: string, spec: CandidateSpec): { passed: boolean | null; momentum: number | null; estimator: "biased" | "unbiased" | null } => {
+    const convention = conventions[framework as FrameworkName];
+    const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
+    const estimator = !params.hasRunningStats ? null : params.runningVarCorrection === 1 ? "unbiased" : "biased";
+    if (!hasRunning || spec.mode !== "train" || runningStats?.batchWeight == null) return { passed: null, momentum: null, estimator };
+    if (!params.hasRunningStats) return { passed: false, momentum: null, estimator };
+    const w = runningStats.batchWeight;
+    const s = stats.get(spec.channelAxis)!;
+    const predictedMean = new Float64Array(s.mean.length);
+    const predictedVar = new Float64Array(s.mean.length);
+    for (let c = 0; c < s.mean.length; c++) {
+      predictedMean[c] = (1 - w) * tensors.runningMean!.data[c] + w * s.mean[c];
+      predictedVar[c] = (1 - w) * tensors.runningVar!.data[c] + w * (params.runningVarCorrection === 1 ? s.unbiased[c] : s.biased[c]);
+    }
+    const statRule = (t: Tensor) => {
+      const tol = resolveTolerance(t.dtype);
+      return { rule: { atol: tol.atol, rtol: tol.rtol, equalNan: true, ulpDtype: t.dtype }, tolerance: tol };
+    };
+    const check = (name: string, actual: Float64Array, expected: Tensor) => compareArrays({ name, actual, actualShape: [actual.length], expected: expected.data, expectedShape: expected.shape, expectedDtype: expected.dtype, channelAxis: 0, ...statRule(expected) }).passed;
+    const passed = check("running_mean", predictedMean, tensors.referenceRunningMean!) && check("running_var", predictedVar, tensors.referenceRunningVar!);
+    const momentum = convention.momentumWeights === "batch" ? w : 1 - w;
+    return { passed, momentum: Number(momentum.toPrecision(4)), estimator };
+  };
+
+  const candidates: Candidate[] = [];
+  for (const entry of sampled) {
+    const { spec, summary, order } = entry;
+    const comparison = full.get(entry) ?? summary;
+    const names = spec.frameworks.length > 0 ? spec.frameworks : ["(none)"];
+    for (const framework of names) {
+      const running = spec.flaw === null && framework !== "(none)" ? runningCheck(framework, spec) : { passed: null, momentum: null, estimator: null };
+      const outputPasses = comparison.mismatches === 0 && full.has(entry);
+      const epsSource = epsilonSourceFor(framework, spec, shape);
+      const layout = describeLayout(shape.length, spec.channelAxis);
+      candidates.push({
+        framework,
+        mode: spec.mode,
+        channelAxis: spec.channelAxis,
+        layout,
+        eps: spec.epsilon,
+        epsSource,
+        affine: spec.affine,
+        flaw: spec.flaw,
+        referenceOrder: order.name === "" ? null : order.name,
+        description: `${spec.flaw === null ? `${framework} ${spec.mode}, ${layout}, eps ${formatNumber(spec.epsilon)} (${epsSource})${spec.affine ? "" : ", no weight/bias"}` : `${FLAW_DESCRIPTIONS[spec.flaw]} (eps ${formatNumber(spec.epsilon)}, ${layout})`}${order.name === "" ? "" : `; ref ${order.name}`}`,
+        momentum: running.momentum,
+        runningVar: running.estimator,
+        maxAbsError: comparison.maxAbsError?.absError ?? 0,
+        maxUlp: comparison.maxUlp?.ulps ?? 0,
+        mismatches: comparison.mismatches,
+        count: comparison.count,
+        checkedFully: full.has(entry),
+        runningStatsPassed: running.passed,
+        verdict: outputPasses && running.passed !== false ? "conforms" : "does not conform",
+      });
+    }
+  }
+  const claimedName = options.claimed?.framework === "keras" ? "tf" : options.claimed?.framework;
+  // Among candidates that conform, errors cannot tell eps 1e-5 from 1.001e-5: prefer a plain
+  // implementation, the framework the user named, and defaults. Among the rest, the smallest error wins.
+  const epsRank = { default: 0, floor: 1, given: 2, fitted: 3 } as const;
+  const rank = (c: Candidate) => {
+    const common = [c.verdict === "conforms" ? 0 : 1, c.checkedFully ? 0 : 1, c.referenceOrder === null ? 0 : 1, c.runningStatsPassed === false ? 1 : 0];
+    const preference = [c.flaw === null ? 0 : 1, c.framework === claimedName ? 0 : 1, epsRank[c.epsSource], c.affine ? 0 : 1];
+    const error = [c.mismatches / Math.max(1, c.count), c.maxUlp, c.maxAbsError];
+    if (c.verdict === "conforms") return [...common, ...preference, ...error];
+    // Nothing conforms: a wrong implementation is named only when it explains the data much better
+    // than every plain convention (half the mismatches and a quarter of the error).
+    const flawWins = c.flaw !== null && c.mismatches <= 0.5 * bestPlain.mismatches && c.maxAbsError <= 0.25 * bestPlain.maxAbsError;
+    return [...common, c.flaw === null || flawWins ? 0 : 1, ...error, ...preference];
+  };
+  const plainByError = candidates.filter((c) => c.flaw === null && c.checkedFully).sort((a, b) => a.mismatches - b.mismatches || a.maxAbsError - b.maxAbsError);
+  const bestPlain = plainByError[0] ?? { mismatches: Infinity, maxAbsError: Infinity };
+  candidates.sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k] - rb[k];
+    return 0;
+  });
+  const best = candidates[0];
+  // Nothing conforms: the candidates whose error is as small as the best's (within a factor 1.5).
+  const equivalent = best.verdict === "conforms" ? candidates.filter((c) => c.verdict === "conforms") : candidates.filter((c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed);
+  return { best, equivalent, candidates, fittedEpsilon, runningStats, diagnosis: diagnose(best, options.claimed, runningStats, shape), tolerance };
+}
+
+/** One sentence: what the reference matches, and what separates it from what the user checked. */
+function diagnose(best: Candidate, claimed: ClaimedConvention | undefined, running: RunningStatsFit | null, shape: readonly number[]): string {
+  const matched = best.verdict === "conforms" ? "ref matches" : "ref is closest to (but does not match)";
+  const stored = best.referenceOrder === null ? "" : ` output ${best.referenceOrder}`;
+  const what = best.flaw !== null ? `a BatchNorm with ${FLAW_DESCRIPTIONS[best.flaw]}` : `${best.framework} ${best.mode} ${best.layout} eps=${formatNumber(best.eps)}${best.momentum !== null ? ` momentum=${best.momentum}` : ""}`;
+  if (claimed?.framework === undefined) return `${matched} ${what}${stored}${running ? ` (${running.description})` : ""}`;
+  const differences: string[] = [];
+  const claimedName = claimed.framework === "keras" ? "tf" : claimed.framework;
+  const claimedParams = resolveConvention(conventions[claimed.framework], shape, { channelAxis: claimed.channelAxis ?? best.channelAxis });
+  const claimedEps = claimed.epsilon ?? conventions[claimed.framework].epsilon;
+  if (best.flaw !== null) differences.push(FLAW_DESCRIPTIONS[best.flaw]);
+  if (best.referenceOrder !== null) differences.push(`layout differs: the reference was ${best.referenceOrder}`);
+  if (Math.abs(best.eps - claimedEps) > 1e-3 * claimedEps) differences.push("eps differs");
+  if (claimed.mode !== undefined && claimed.mode !== best.mode) differences.push("mode differs");
+  if (claimed.channelAxis !== undefined && claimed.channelAxis !== best.channelAxis) differences.push(`layout differs (channel axis ${best.channelAxis}, not ${claimed.channelAxis})`);
+  if (best.runningVar !== null && claimedParams.hasRunningStats) {
+    const expected = claimedParams.runningVarCorrection === 1 ? "unbiased" : "biased";
+    if (best.runningVar !== expected) differences.push(`running variance is ${best.runningVar} (${best.runningVar === "biased" ? "÷N" : "÷(N−1)"}), not ${expected}`);
+  }
+  if (claimed.momentum !== undefined && best.momentum !== null && Math.abs(best.momentum - claimed.momentum) > 1e-3 && best.framework === claimedName) differences.push("momentum differs");
+  if (best.framework !== claimedName && best.flaw === null && differences.length === 0) differences.push(`the arithmetic is the same; ${best.framework} explains it as well`);
+  const yours = `you checked ${claimed.framework}${claimed.mode ? ` ${claimed.mode}` : ""}${claimed.channelAxis !== undefined ? ` axis ${claimed.channelAxis}` : ""} eps=${formatNumber(claimedEps)}${claimed.momentum !== undefined ? ` momentum=${claimed.momentum}` : ""}`;
+  return `${matched} ${what}${stored}; ${yours}${differences.length > 0 ? `: ${differences.join("; ")}` : ": the same convention"}`;
+}
