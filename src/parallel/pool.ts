@@ -27,7 +27,8 @@ function getPool(threads: number): Piscina<KernelTask, number> {
   if (pool !== null && poolThreads === threads) return pool;
   if (pool !== null) void pool.destroy();
   pool = new Piscina<KernelTask, number>({
-    filename: new URL("./worker.js", import.meta.url).href,
+    // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
+    filename: new URL("./worker-entry.cjs", import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,

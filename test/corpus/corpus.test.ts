@@ -27,8 +27,8 @@ describe("reference corpus fixtures through the CLI", () => {
       // Every third case goes through the worker pool even though it is small.
       const extra = n % 3 === 0 ? ["--threads", "2", "--parallel-threshold", "0"] : ["--threads", "1"];
       const run = runCli([...compareArgs(dir), "--format", "json", ...extra]);
-      expect(run.stderr).toBe("");
-      expect(run.status).toBe(caseJson.expected === "match" ? 0 : 1);
+      expect(run.stderr, `stderr of ${label}`).toBe("");
+      expect(run.status, `exit of ${label}: ${run.stderr}`).toBe(caseJson.expected === "match" ? 0 : 1);
       const report = JSON.parse(run.stdout);
       expect(report.exitCode).toBe(run.status);
       const failing = report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name).sort();
