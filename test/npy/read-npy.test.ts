@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,5 +90,12 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
     expect(() => readNpy(join(dir, "nope.npy"))).toThrow(/nope\.npy: no such file/);
     expect(() => readNpy(join(dir, "sub.npy"))).toThrow(/sub\.npy: is a directory/);
     expect(() => readNpy(join(dir, "empty.npy"))).toThrow(/empty\.npy: is empty/);
+  });
+
+  it("refuses a FIFO without blocking on it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-"));
+    const fifo = join(dir, "pipe.npy");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    expect(() => readNpy(fifo)).toThrow(/pipe\.npy: is not a regular file \(a FIFO, socket or device cannot be read as a tensor\)/);
   });
 });
