@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { Ajv } from "ajv";
+import { createRequire } from "node:module";
+import type { ValidateFunction } from "ajv";
 import { InputFileError } from "../errors.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
@@ -13,8 +14,17 @@ import type { ComputeDType } from "../npy/tensor.js";
 import type { CaseFiles, CheckCase, TensorTolerance } from "./case.js";
 import { caseFromCorpusFolder } from "./corpus-case.js";
 
-const schema = JSON.parse(readFileSync(new URL("../../schema/manifest.schema.json", import.meta.url), "utf8")) as object;
-const validate = new Ajv({ allErrors: false }).compile(schema);
+// The schema validator is compiled on first use (ajv costs ~30 ms to load and compile).
+const require = createRequire(import.meta.url);
+let validator: ValidateFunction | null = null;
+function manifestValidator(): ValidateFunction {
+  if (validator === null) {
+    const schema = JSON.parse(readFileSync(new URL("../../schema/manifest.schema.json", import.meta.url), "utf8")) as object;
+    const { Ajv } = require("ajv") as typeof import("ajv");
+    validator = new Ajv({ allErrors: false }).compile(schema);
+  }
+  return validator;
+}
 
 interface ManifestCase {
   name?: string;
@@ -101,6 +111,7 @@ export function loadSuite(source: string): CheckCase[] {
   } catch (error) {
     throw new InputFileError(source, `is not valid JSON (${(error as Error).message})`, { cause: error });
   }
+  const validate = manifestValidator();
   if (!validate(manifest)) {
     const problem = validate.errors?.[0];
     const where = problem?.instancePath === "" ? "the manifest" : (problem?.instancePath ?? "");

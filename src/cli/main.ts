@@ -3,7 +3,6 @@
  * 0 conforms, 1 checked and does not conform, 2 could not check, 130 interrupted (SIGINT).
  */
 import { CommanderError } from "commander";
-import cliProgress from "cli-progress";
 import type { CheckCase } from "../cases/case.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
@@ -16,11 +15,6 @@ import { closePool } from "../parallel/pool.js";
 import type { InjectedFault } from "../parallel/task.js";
 import { reporters, type ReporterName } from "../report/reporters/index.js";
 import type { Report } from "../report/report.js";
-import { runCompare } from "./commands/compare.js";
-import { runDetect } from "./commands/detect.js";
-import { runMatrix } from "./commands/matrix.js";
-import { runRun } from "./commands/run.js";
-import { runSuite } from "./commands/suite.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
 
 
@@ -127,14 +121,17 @@ export async function main(argv: readonly string[]): Promise<void> {
         ...convention,
         ...toleranceFields(options),
       };
+      const { runCompare } = await import("./commands/compare.js");
       emit(await runCompare(check, execution(options)), options);
     },
     async diff(a, b, options) {
+      const { runCompare } = await import("./commands/compare.js");
       const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
       emit(await runCompare(check, execution(options)), options);
     },
     async run(input, options) {
       const { weight, bias, framework, momentum, steps, ...rest } = conventionFields(options);
+      const { runRun } = await import("./commands/run.js");
       const report = await runRun({
         input,
         output: options.output,
@@ -149,6 +146,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(report, options);
     },
     async matrix(input, options) {
+      const { runMatrix } = await import("./commands/matrix.js");
       const report = await runMatrix({
         input,
         mode: options.mode as Mode,
@@ -165,6 +163,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
     async detect(input, reference, options) {
       const axis = options.channelAxis;
+      const { runDetect } = await import("./commands/detect.js");
       const report = await runDetect({
         input,
         reference,
@@ -182,8 +181,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(report, options);
     },
     async suite(source, options) {
+      const { runSuite } = await import("./commands/suite.js");
       const showProgress = options.quiet !== true && process.stderr.isTTY === true;
-      const bar = showProgress ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+      const cliProgress = showProgress ? (await import("cli-progress")).default : null;
+      const bar = cliProgress !== null ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
       let started = false;
       try {
         const report = await runSuite({

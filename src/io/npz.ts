@@ -2,7 +2,7 @@
  * Reads arrays from .npz archives (np.savez and np.savez_compressed: a zip of .npy members) with
  * fflate, a maintained zip implementation, then validates each member like any .npy file.
  */
-import { unzipSync } from "fflate";
+import { createRequire } from "node:module";
 import { InputFileError } from "../errors.js";
 import { parseNpyBytes } from "../npy/read-npy.js";
 import type { Tensor } from "../npy/tensor.js";
@@ -11,11 +11,16 @@ import { readFileBytes } from "./read-file.js";
 /**
  * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.
  */
+// Loaded on first use: a CLI run that reads no .npz does not pay for it.
+const require = createRequire(import.meta.url);
+let fflate: typeof import("fflate") | null = null;
+
 export function readNpz(path: string, member?: string): Tensor {
   const bytes = readFileBytes(path);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    fflate ??= require("fflate") as typeof import("fflate");
+    entries = fflate.unzipSync(bytes);
   } catch (error) {
     throw new InputFileError(path, `is not a readable .npz (zip) archive (${(error as Error).message})`, { cause: error });
   }

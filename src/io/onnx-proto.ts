@@ -3,9 +3,19 @@
  * BatchNormalization node, its attributes and initializers), declared for protobufjs with the
  * field numbers of onnx/onnx.proto. Unknown fields are skipped by the decoder.
  */
-import protobuf from "protobufjs";
+import { createRequire } from "node:module";
+import type { Root } from "protobufjs";
 
-const root = protobuf.Root.fromJSON({
+// protobufjs is loaded on first use: a CLI run that reads no .pb file does not pay for it.
+const require = createRequire(import.meta.url);
+let root: Root | null = null;
+
+function onnxRoot(): Root {
+  root ??= (require("protobufjs") as typeof import("protobufjs")).Root.fromJSON(ONNX_MESSAGES);
+  return root;
+}
+
+const ONNX_MESSAGES = {
   nested: {
     onnx: {
       nested: {
@@ -57,7 +67,7 @@ const root = protobuf.Root.fromJSON({
       },
     },
   },
-});
+};
 
 export interface TensorProtoMessage {
   dims: number[];
@@ -89,11 +99,11 @@ export interface ModelMessage {
 const conversion = { longs: Number, arrays: true, defaults: true } as const;
 
 export function decodeTensorProto(bytes: Uint8Array): TensorProtoMessage {
-  const type = root.lookupType("onnx.TensorProto");
+  const type = onnxRoot().lookupType("onnx.TensorProto");
   return type.toObject(type.decode(bytes), conversion) as TensorProtoMessage;
 }
 
 export function decodeModelProto(bytes: Uint8Array): ModelMessage {
-  const type = root.lookupType("onnx.ModelProto");
+  const type = onnxRoot().lookupType("onnx.ModelProto");
   return type.toObject(type.decode(bytes), conversion) as ModelMessage;
 }

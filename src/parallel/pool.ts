@@ -6,7 +6,7 @@
  * and do not keep the process alive.
  */
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
 import type { KernelTask } from "./task.js";
 
@@ -23,9 +23,11 @@ export function validateThreadCount(threads: number): number {
   return threads;
 }
 
-function getPool(threads: number): Piscina<KernelTask, number> {
+async function getPool(threads: number): Promise<Piscina<KernelTask, number>> {
   if (pool !== null && poolThreads === threads) return pool;
   if (pool !== null) void pool.destroy();
+  // Loaded on first use: work small enough for the calling thread never pays for it.
+  const { Piscina } = await import("piscina");
   pool = new Piscina<KernelTask, number>({
     // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
     filename: new URL("./worker-entry.cjs", import.meta.url).href,
@@ -44,7 +46,7 @@ function getPool(threads: number): Piscina<KernelTask, number> {
  * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.
  */
 export async function runOnPool(tasks: readonly KernelTask[], threads: number, signal?: AbortSignal): Promise<void> {
-  const workers = getPool(threads);
+  const workers = await getPool(threads);
   await Promise.all(
     tasks.map((task) =>
       workers.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {

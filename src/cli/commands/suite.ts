@@ -2,7 +2,7 @@
  * `bn-check suite`: many cases, one after another through the same worker pool. A case that cannot
  * be checked is recorded with its error and the suite goes on.
  */
-import picomatch from "picomatch";
+import { createRequire } from "node:module";
 import type { CheckCase } from "../../cases/case.js";
 import { loadSuite } from "../../cases/manifest.js";
 import { runCase } from "../../cases/run-case.js";
@@ -23,8 +23,10 @@ export interface SuiteOptions {
 }
 
 /** Case i of the filtered list belongs to shard (i mod n) + 1: shards are disjoint and cover the suite. */
+const require = createRequire(import.meta.url);
+
 export function selectCases(cases: readonly CheckCase[], filter: string | undefined, shard: { index: number; count: number } | undefined): CheckCase[] {
-  const matches = filter === undefined ? () => true : picomatch(filter);
+  const matches = filter === undefined ? () => true : (require("picomatch") as typeof import("picomatch"))(filter);
   const filtered = cases.filter((c) => matches(c.name));
   return shard === undefined ? filtered : filtered.filter((_, i) => i % shard.count === shard.index - 1);
 }
