@@ -7,6 +7,27 @@ import { InputFileError } from "../errors.js";
  * @throws InputFileError naming the path.
  */
 export function readFileBytes(path: string): Uint8Array {
+  return withOpenFile(path, (fd, size) => {
+    const bytes = new Uint8Array(size);
+    readFully(fd, bytes, 0, path);
+    return bytes;
+  });
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES" || code === "EPERM") return "cannot be read (permission denied)";
+  if (code === "EISDIR") return "is a directory, not a .npy file";
+  return `cannot be read (${(error as Error)?.message ?? String(error)})`;
+}
+
+
+/**
+ * Opens a regular file (with the same checks and messages as `readFileBytes`) and hands its
+ * descriptor and size to `use`; the file is closed afterwards whatever happens.
+ */
+export function withOpenFile<T>(path: string, use: (fd: number, size: number) => T): T {
   let fd: number;
   try {
     const stats = statSync(path);
@@ -20,15 +41,7 @@ export function readFileBytes(path: string): Uint8Array {
   try {
     const size = fstatSync(fd).size;
     if (size === 0) throw new InputFileError(path, "is empty, not a .npy file");
-    const bytes = new Uint8Array(size);
-    let filled = 0;
-    while (filled < size) {
-      const read = readSync(fd, bytes, filled, size - filled, filled);
-      if (read === 0) break;
-      filled += read;
-    }
-    if (filled !== size) throw new InputFileError(path, `changed while being read (expected ${size} bytes, got ${filled})`);
-    return bytes;
+    return use(fd, size);
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     throw new InputFileError(path, describeFsError(error), { cause: error });
@@ -37,11 +50,12 @@ export function readFileBytes(path: string): Uint8Array {
   }
 }
 
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES" || code === "EPERM") return "cannot be read (permission denied)";
-  if (code === "EISDIR") return "is a directory, not a .npy file";
-  return `cannot be read (${(error as Error)?.message ?? String(error)})`;
+/** Fills `target` from the file at `position`; a file that shrinks meanwhile is an error. */
+export function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
+  let filled = 0;
+  while (filled < target.length) {
+    const read = readSync(fd, target, filled, target.length - filled, position + filled);
+    if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    filled += read;
+  }
 }
-

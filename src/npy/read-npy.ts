@@ -12,7 +12,7 @@ import { InputFileError } from "../errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
 import { allocateShared, elementCount, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
-import { readFileBytes } from "../io/read-file.js";
+import { readFully, withOpenFile } from "../io/read-file.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const npy = new npyjs({ convertFloat16: true });
@@ -56,38 +56,37 @@ function interpretDescr(descr: string): DescrInfo | string {
   return { dtype, itemSize, bigEndian: order === ">" };
 }
 
-/**
- * Reads a .npy file into a tensor whose data lives in a SharedArrayBuffer.
- * @param path - the file to read; every error message starts with it.
- * @returns the logical array in C order and native byte order.
- * @throws InputFileError for a missing, unreadable or non-regular file and for any invalid content.
- */
-export function readNpy(path: string): Tensor {
-  const bytes = readFileBytes(path);
-  return parseNpyBytes(bytes, path);
+/** What the preamble (magic, version, header) of a .npy file says, checked against the file size. */
+interface NpyLayout {
+  readonly header: NpyHeader;
+  readonly descr: DescrInfo;
+  readonly dataOffset: number;
+  readonly count: number;
+  readonly dataBytes: number;
 }
 
 /**
- * Parses the bytes of a .npy file. Exposed for tests and for readers of other containers.
- * @param name - how to name the source in error messages (usually the path).
+ * Validates the preamble and the data length without touching the data, so that a header that
+ * promises more than the file holds is refused before anything is allocated.
+ * @param preamble - the first bytes of the file (at least the whole header, when the file has it)
+ * @param fileSize - the size of the whole file
  */
-export function parseNpyBytes(bytes: Uint8Array, name: string): Tensor {
+function parsePreamble(preamble: Uint8Array, fileSize: number, name: string): NpyLayout {
   const fail = (problem: string): never => {
     throw new InputFileError(name, problem);
   };
-  if (bytes.length < 10 || MAGIC.some((value, i) => bytes[i] !== value)) fail("is not a .npy file (the magic string \\x93NUMPY is missing)");
-  const major = bytes[6];
-  const minor = bytes[7];
+  if (fileSize < 10 || preamble.length < 10 || MAGIC.some((value, i) => preamble[i] !== value)) fail("is not a .npy file (the magic string \\x93NUMPY is missing)");
+  const major = preamble[6];
+  const minor = preamble[7];
   if (![1, 2, 3].includes(major) || minor !== 0) fail(`has unknown .npy format version ${major}.${minor} (known: 1.0, 2.0, 3.0)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength);
   const lengthFieldSize = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthFieldSize) fail("is truncated inside the header length field");
+  if (fileSize < 8 + lengthFieldSize || preamble.length < 8 + lengthFieldSize) fail("is truncated inside the header length field");
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = 8 + lengthFieldSize;
   const dataOffset = headerStart + headerLength;
-  if (dataOffset > bytes.length) fail(`header claims ${headerLength} bytes but the file has only ${bytes.length - headerStart} after the length field`);
-  const headerBytes = bytes.subarray(headerStart, dataOffset);
-  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(headerBytes);
+  if (dataOffset > fileSize || dataOffset > preamble.length) fail(`header claims ${headerLength} bytes but the file has only ${fileSize - headerStart} after the length field`);
+  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(preamble.subarray(headerStart, dataOffset));
 
   let header: NpyHeader;
   try {
@@ -103,14 +102,67 @@ export function parseNpyBytes(bytes: Uint8Array, name: string): Tensor {
     fail(`shape (${header.shape.join(", ")}) has more elements than can be addressed`);
   }
   const dataBytes = count * descr.itemSize;
-  const available = bytes.length - dataOffset;
+  const available = fileSize - dataOffset;
   if (available < dataBytes) {
     fail(`data is truncated: shape (${header.shape.join(", ")}) of ${descr.dtype} needs ${dataBytes} bytes, the file has ${available}`);
   }
   if (available > dataBytes) {
     fail(`has ${available - dataBytes} trailing bytes after the data of shape (${header.shape.join(", ")}) ${descr.dtype}`);
   }
+  return { header, descr, dataOffset, count, dataBytes };
+}
 
+/** Largest single read: far below Node's per-call limits, large enough to run at disk speed. */
+const READ_CHUNK_BYTES = 1 << 26;
+
+/**
+ * Reads a .npy file into a tensor whose data lives in a SharedArrayBuffer.
+ * Little-endian C-order float32/float64 data (what numpy writes) is read in chunks straight into
+ * shared memory: no intermediate copy, and no single Buffer over Node's limits, whatever the size.
+ * Other layouts (big-endian, Fortran order, float16) go through npyjs on the whole file.
+ * @param path - the file to read; every error message starts with it.
+ * @returns the logical array in C order and native byte order.
+ * @throws InputFileError for a missing, unreadable or non-regular file and for any invalid content.
+ */
+export function readNpy(path: string): Tensor {
+  return withOpenFile(path, (fd, size) => {
+    const prefix = new Uint8Array(Math.min(size, 12));
+    readFully(fd, prefix, 0, path);
+    const headerEnd = prefix.length >= 10 ? 8 + (prefix[6] === 1 ? 2 : 4) + (prefix[6] === 1 ? prefix[8] | (prefix[9] << 8) : new DataView(prefix.buffer).getUint32(8, true)) : prefix.length;
+    const preamble = new Uint8Array(Math.min(size, Math.max(prefix.length, headerEnd)));
+    readFully(fd, preamble, 0, path);
+    const layout = parsePreamble(preamble, size, path);
+    const direct = !layout.descr.bigEndian && layout.descr.dtype !== "float16" && !(layout.header.fortranOrder && layout.header.shape.length > 1);
+    if (!direct) {
+      const bytes = new Uint8Array(size);
+      readFully(fd, bytes, 0, path);
+      return parseNpyBytes(bytes, path);
+    }
+    crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, path);
+    const data = allocateShared(layout.descr.dtype, layout.count);
+    const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) {
+      readFully(fd, target.subarray(offset, Math.min(target.length, offset + READ_CHUNK_BYTES)), layout.dataOffset + offset, path);
+    }
+    return { dtype: layout.descr.dtype, shape: layout.header.shape, data };
+  });
+}
+
+/** npyjs parses the header too (with no data): it must read the same dtype and shape as bn-check. */
+function crossCheckWithNpyjs(headerBytes: Uint8Array, layout: NpyLayout, name: string): void {
+  if (layout.dataOffset % layout.descr.itemSize !== 0) return; // npyjs cannot view unaligned data
+  const parsed = npy.parse(headerBytes.slice().buffer);
+  if (parsed.shape.join() !== layout.header.shape.join() || parsed.fortranOrder !== layout.header.fortranOrder) {
+    throw new InputFileError(name, `header is read differently by npyjs (shape [${parsed.shape.join(", ")}]) and bn-check (shape [${layout.header.shape.join(", ")}])`);
+  }
+}
+
+/**
+ * Parses the bytes of a .npy file. Exposed for tests and for readers of other containers.
+ * @param name - how to name the source in error messages (usually the path).
+ */
+export function parseNpyBytes(bytes: Uint8Array, name: string): Tensor {
+  const { header, descr, dataOffset, count, dataBytes } = parsePreamble(bytes, bytes.length, name);
   const fileOrder = decodeWithNpyjs(bytes, dataOffset, dataBytes, count, descr, name);
   const data = allocateShared(descr.dtype, count);
   if (header.fortranOrder && header.shape.length > 1) copyFortranToC(fileOrder, data, header.shape);
