@@ -1,17 +1,39 @@
 #!/usr/bin/env node
-// bn-check kernel benchmark (first cut; the full peer comparison is issue 4's).
-// Times train-mode BatchNorm (statistics pass + normalisation into a new tensor, running-stat update)
-// and the fused compare pass, in process with a warm worker pool, for 1 and 2 threads.
-// Effective GB/s for BN train counts 3 x the tensor's bytes (read twice, write once).
-import { batchNorm, checkBatchNorm, closePool, tensorFromArray } from "../dist/index.js";
+// `npm run bench`: bn-check's kernel and whole-process times next to its peers, measured in one run.
+// Prints, per shape: median/min/max of train-mode BatchNorm (statistics, normalisation into a new
+// tensor, running-statistics update) in process with a warm pool for 1 and 2 threads, PyTorch CPU
+// F.batch_norm(training=True) and numpy through /usr/bin/python3 (skipped with a note where missing),
+// the effective GB/s (3 x the tensor's bytes: read twice, write once) next to a copy bandwidth
+// measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
+// Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { batchNorm, closePool, writeNpy } from "../dist/index.js";
 
-const SHAPES = { S1: [32, 64, 56, 56], S4: [4, 3, 2, 2], S5small: [3, 3, 1024, 1024] };
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, "..", "bin", "bn-check.js");
+const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
+const SHAPES = {
+  S1: [32, 64, 56, 56],
+  S1b: [32, 256, 56, 56],
+  S2: [8, 256, 28, 28],
+  S3: [4096, 1024],
+  S4: [4, 3, 2, 2],
+  S5: [3, 3, 2048, 2048],
+};
+const selected = (process.env.BENCH_SHAPES ?? Object.keys(SHAPES).join(",")).split(",");
+const work = join(tmpdir(), `bn-check-bench-${process.pid}`);
+mkdirSync(work, { recursive: true });
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
+const stats = (runs) => {
+  const sorted = [...runs].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
+};
+const fmt = (s) => (s === undefined ? "—" : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`);
 
 function makeInput(shape) {
   const count = shape.reduce((a, b) => a * b, 1);
@@ -19,39 +41,118 @@ function makeInput(shape) {
   let state = 12345;
   for (let i = 0; i < count; i++) {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    data[i] = (state / 2 ** 32) * 4 - 2;
+    data[i] = (state / 2 ** 32) * 4 - 1.5;
   }
   return { dtype: "float32", shape, data };
 }
 
-async function time(fn) {
+async function timeKernel(input, threads) {
   const runs = [];
-  await fn(); // warm-up: starts the pool, JIT-compiles the kernel
+  await batchNorm({ input }, { threads }); // warm-up: pool start, JIT
   for (let r = 0; r < REPEATS; r++) {
     const started = performance.now();
-    await fn();
+    await batchNorm({ input }, { threads });
     runs.push(performance.now() - started);
   }
-  return { median: median(runs), min: Math.min(...runs), max: Math.max(...runs) };
+  return stats(runs);
+}
+
+function copyBandwidth(bytes) {
+  const source = new Float32Array(bytes / 4).fill(1);
+  const target = new Float32Array(bytes / 4);
+  target.set(source);
+  const runs = [];
+  for (let r = 0; r < 5; r++) {
+    const started = performance.now();
+    target.set(source);
+    runs.push(performance.now() - started);
+  }
+  return (2 * bytes) / (stats(runs).median / 1000) / 1e9; // read + write
+}
+
+function wholeProcess(args, repeats = 3) {
+  const runs = [];
+  let rss = 0;
+  for (let r = 0; r < repeats; r++) {
+    const started = performance.now();
+    const run = spawnSync("/usr/bin/time", ["-f", "%M", ...args], { encoding: "utf8" });
+    runs.push(performance.now() - started);
+    rss = Math.max(rss, Number(run.stderr.trim().split("\n").at(-1)) || 0);
+  }
+  return { ...stats(runs), rssKb: rss };
 }
 
 const rows = [];
-for (const [name, shape] of Object.entries(SHAPES)) {
+const notes = [];
+const bandwidth = copyBandwidth(1 << 27);
+for (const name of selected) {
+  const shape = SHAPES[name];
+  if (!shape) continue;
   const input = makeInput(shape);
   const bytes = input.data.byteLength;
-  const reference = (await batchNorm({ input }, { threads: 2 })).output;
-  for (const threads of [1, 2]) {
-    const bn = await time(() => batchNorm({ input }, { threads }));
-    const cmp = await time(() => checkBatchNorm({ input, reference }, { threads }));
-    rows.push({
-      shape: `${name} ${shape.join("x")}`,
-      threads,
-      "bn train ms (med/min/max)": `${bn.median.toFixed(2)} / ${bn.min.toFixed(2)} / ${bn.max.toFixed(2)}`,
-      "bn GB/s": ((3 * bytes) / (bn.median / 1000) / 1e9).toFixed(2),
-      "compare ms (med)": cmp.median.toFixed(2),
-      "compare GB/s": ((3 * bytes) / (cmp.median / 1000) / 1e9).toFixed(2),
-    });
-  }
+  const one = await timeKernel(input, 1);
+  const two = await timeKernel(input, 2);
+  const path = join(work, `${name}.npy`);
+  writeNpy(path, input);
+  const peers = spawnSync(python, [join(here, "peers.py"), path, "1", "2", String(REPEATS)], { encoding: "utf8" });
+  const peer = peers.status === 0 ? JSON.parse(peers.stdout) : {};
+  if (peers.status !== 0) notes.push(`${name}: python peers skipped (${peers.stderr.trim().split("\n").at(-1)})`);
+  if (peer.torch_missing) notes.push(`${name}: torch missing (${peer.torch_missing})`);
+  rows.push({
+    shape: `${name} ${shape.join("x")}`,
+    "bn-check 1 thread ms": fmt(one),
+    "bn-check 2 threads ms": fmt(two),
+    "torch 2 threads ms": fmt(peer.torch),
+    "numpy ms": fmt(peer.numpy),
+    "GB/s (2 thr)": ((3 * bytes) / (two.median / 1000) / 1e9).toFixed(2),
+    "2 thr vs torch": peer.torch ? `${(peer.torch.median / two.median).toFixed(2)}x` : "—",
+    "2 thr vs numpy": peer.numpy ? `${(peer.numpy.median / two.median).toFixed(2)}x` : "—",
+    "1→2 thr speed-up": `${(one.median / two.median).toFixed(2)}x`,
+  });
   await closePool();
 }
+console.log(`copy bandwidth in this run (one thread, read + write): ${bandwidth.toFixed(1)} GB/s`);
 console.table(rows);
+
+// Whole process: bn-check compare vs the equivalent Python script, on inputs with a PyTorch reference.
+const processRows = [];
+for (const name of selected.filter((n) => ["S1", "S1b", "S4"].includes(n))) {
+  const path = join(work, `${name}.npy`);
+  const reference = join(work, `${name}-ref.npy`);
+  const made = spawnSync(python, ["-c", `import numpy as np, torch, torch.nn.functional as F; x=torch.from_numpy(np.load('${path}')); c=x.shape[1]; np.save('${reference}', F.batch_norm(x, torch.zeros(c), torch.ones(c), training=True).numpy())`], { encoding: "utf8" });
+  if (made.status !== 0) {
+    notes.push(`${name}: whole-process comparison skipped (no torch)`);
+    continue;
+  }
+  const ours = wholeProcess([process.execPath, bin, "compare", path, reference, "--format", "json"]);
+  const theirs = wholeProcess([python, join(here, "script-compare.py"), path, reference]);
+  const baseline = wholeProcess([process.execPath, "-e", "0"], 5);
+  processRows.push({
+    shape: name,
+    "bn-check compare ms": fmt(ours),
+    "python script ms": fmt(theirs),
+    "ratio": `${(ours.median / theirs.median).toFixed(3)}`,
+    "node -e 0 ms": fmt(baseline),
+    "vs node -e 0": `${(ours.median / baseline.median).toFixed(2)}x`,
+    "peak RSS MB": (ours.rssKb / 1024).toFixed(0),
+    "input+ref MB": ((2 * makeInputBytes(SHAPES[name])) / 1e6).toFixed(0),
+  });
+}
+function makeInputBytes(shape) {
+  return shape.reduce((a, b) => a * b, 4);
+}
+if (processRows.length > 0) console.table(processRows);
+
+// Scaling: time per element from 1e3 to 1e8 elements (6e8 with BENCH_HUGE=1), 2 threads.
+const scaling = [];
+const sizes = [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, ...(process.env.BENCH_HUGE ? [6e8] : [])];
+for (const elements of sizes) {
+  const shape = [Math.max(1, Math.round(elements / 16 / 64)), 16, 64];
+  const input = makeInput(shape);
+  const time = await timeKernel(input, 2);
+  scaling.push({ elements: input.data.length, "ms (median)": time.median.toFixed(3), "ns/element": ((time.median * 1e6) / input.data.length).toFixed(2) });
+}
+await closePool();
+console.table(scaling);
+for (const note of notes) console.log(`note: ${note}`);
+rmSync(work, { recursive: true, force: true });

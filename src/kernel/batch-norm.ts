@@ -33,10 +33,66 @@ export function statsPartialsLength(grid: UnitGrid): number {
 export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
+  // Channels-last data (small `inner`) is walked row by row, in memory order, with one accumulator
+  // per channel; each channel still sums its elements in the same (o, i) order, so the result is
+  // bit for bit the one of the channel-by-channel walk used when `inner` is large.
+  const rowWise = inner < ROW_WISE_INNER;
+  const sums = rowWise ? new Float64Array(grid.channelChunk) : null;
+  const deviations = rowWise ? new Float64Array(grid.channelChunk) : null;
+  const squares = rowWise ? new Float64Array(grid.channelChunk) : null;
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
     const { o0, o1, c0, c1, i0, i1 } = box;
     const count = (o1 - o0) * (i1 - i0);
+    if (sums !== null && deviations !== null && squares !== null) {
+      const width = c1 - c0;
+      sums.fill(0);
+      deviations.fill(0);
+      squares.fill(0);
+      if (inner === 1) {
+        // One element per (row, channel): a contiguous run of channels per row.
+        for (let o = o0; o < o1; o++) {
+          const rowBase = o * channels + c0;
+          for (let k = 0; k < width; k++) sums[k] += input[rowBase + k];
+        }
+      } else {
+        for (let o = o0; o < o1; o++) {
+          for (let k = 0; k < width; k++) {
+            const rowBase = (o * channels + c0 + k) * inner;
+            let sum = sums[k];
+            for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) sum += input[i];
+            sums[k] = sum;
+          }
+        }
+      }
+      for (let k = 0; k < width; k++) sums[k] /= count; // now the unit means
+      if (inner === 1) {
+        for (let o = o0; o < o1; o++) {
+          const rowBase = o * channels + c0;
+          for (let k = 0; k < width; k++) {
+            const deviation = input[rowBase + k] - sums[k];
+            deviations[k] += deviation;
+            squares[k] += deviation * deviation;
+          }
+        }
+      } else for (let o = o0; o < o1; o++) {
+        for (let k = 0; k < width; k++) {
+          const rowBase = (o * channels + c0 + k) * inner;
+          const mean = sums[k];
+          let deviationSum = deviations[k];
+          let squareSum = squares[k];
+          for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) {
+            const deviation = input[i] - mean;
+            deviationSum += deviation;
+            squareSum += deviation * deviation;
+          }
+          deviations[k] = deviationSum;
+          squares[k] = squareSum;
+        }
+      }
+      for (let k = 0; k < width; k++) writeStats(partials, (unit * grid.channelChunk + k) * STATS_RECORD_SIZE, count, sums[k], squares[k] - (deviations[k] * deviations[k]) / count);
+      continue;
+    }
     for (let c = c0; c < c1; c++) {
       let sum = 0;
       for (let o = o0; o < o1; o++) {
@@ -54,14 +110,19 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
           squareSum += deviation * deviation;
         }
       }
-      const m2 = squareSum - (deviationSum * deviationSum) / count;
-      const base = (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE;
-      partials[base] = count;
-      partials[base + 1] = mean;
-      // Rounding can leave a hair below zero only when every deviation is ~0.
-      partials[base + 2] = m2 > 0 || m2 !== m2 ? m2 : 0;
+      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, squareSum - (deviationSum * deviationSum) / count);
     }
   }
+}
+
+/** Below this many elements per (row, channel), units are walked row by row. */
+const ROW_WISE_INNER = 16;
+
+function writeStats(partials: Float64Array, base: number, count: number, mean: number, m2: number): void {
+  partials[base] = count;
+  partials[base + 1] = mean;
+  // Rounding can leave a hair below zero only when every deviation is ~0.
+  partials[base + 2] = m2 > 0 || m2 !== m2 ? m2 : 0;
 }
 
 /** Per-channel batch statistics: element count, mean and M2 = Σ(x − mean)². */
@@ -136,11 +197,19 @@ export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
-    for (let c = box.c0; c < box.c1; c++) {
-      const shift = constants[c];
-      const scale = constants[channels + c];
-      const offset = constants[2 * channels + c];
+    // Memory order (row, channel, inner): each element is independent, so the order changes nothing.
+    if (inner === 1) {
       for (let o = box.o0; o < box.o1; o++) {
+        const rowBase = o * channels;
+        for (let c = box.c0; c < box.c1; c++) output[rowBase + c] = (input[rowBase + c] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+      }
+      continue;
+    }
+    for (let o = box.o0; o < box.o1; o++) {
+      for (let c = box.c0; c < box.c1; c++) {
+        const shift = constants[c];
+        const scale = constants[channels + c];
+        const offset = constants[2 * channels + c];
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = (input[i] - shift) * scale + offset;
       }

@@ -60,7 +60,7 @@ function unitRanges(unitCount: number, threads: number, tasksPerThread: number):
 async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => void): Promise<void> {
   // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
   // when the work itself is synchronous (in-process passes).
-  await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 0));
+  await new Promise((resolve) => (options.delayMs ? setTimeout(resolve, options.delayMs) : setImmediate(resolve)));
   if (options.signal?.aborted) throw new InterruptedError("interrupted");
   if (!plan.useWorkers) {
     runHere();
