@@ -9,7 +9,7 @@ import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { UsageError } from "../errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
-import { readTensor } from "../io/read-tensor.js";
+import { tensorLoader } from "../io/read-tensor.js";
 import type { Tensor } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
@@ -31,14 +31,9 @@ const ROLES: Record<keyof CaseFiles, string> = {
 type LoadedTensors = Partial<Record<keyof CaseFiles, Tensor>>;
 
 function loadFiles(files: CaseFiles, info: FileInfo[]): LoadedTensors {
+  const load = tensorLoader(info);
   const loaded: LoadedTensors = {};
-  for (const key of Object.keys(ROLES) as (keyof CaseFiles)[]) {
-    const path = files[key];
-    if (path === undefined) continue;
-    const tensor = readTensor(path);
-    loaded[key] = tensor;
-    info.push({ role: ROLES[key], path, dtype: tensor.dtype, shape: tensor.shape });
-  }
+  for (const key of Object.keys(ROLES) as (keyof CaseFiles)[]) loaded[key] = load(ROLES[key], files[key]);
   return loaded;
 }
 

@@ -15,3 +15,24 @@ export function readTensor(spec: string): Tensor {
   if (/\.pb$/i.test(spec)) return parseTensorProtoBytes(readFileBytes(spec), spec);
   return readNpy(spec);
 }
+
+/** A tensor file as reports list it. */
+export interface LoadedFile {
+  readonly role: string;
+  readonly path: string;
+  readonly dtype: Tensor["dtype"];
+  readonly shape: readonly number[];
+}
+
+/**
+ * Returns a loader that reads optional tensor files and records each one in `files` (for the
+ * report's file list): `load(role, undefined)` is `undefined`.
+ */
+export function tensorLoader(files: LoadedFile[]): (role: string, path: string | undefined) => Tensor | undefined {
+  return (role, path) => {
+    if (path === undefined) return undefined;
+    const tensor = readTensor(path);
+    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
+    return tensor;
+  };
+}

@@ -1,6 +1,6 @@
 /** `bn-check detect`: reads the tensors, searches the conventions, returns the report. */
 import { detectConvention, type ClaimedConvention } from "../../detect/detect.js";
-import { readTensor } from "../../io/read-tensor.js";
+import { tensorLoader } from "../../io/read-tensor.js";
 import type { ComputeDType, Tensor } from "../../npy/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { REPORT_SCHEMA_VERSION, type DetectReport, type FileInfo } from "../../report/report.js";
@@ -18,12 +18,7 @@ export interface DetectCommandOptions {
 export async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
-  const load = (role: string, path: string | undefined): Tensor | undefined => {
-    if (path === undefined) return undefined;
-    const tensor = readTensor(path);
-    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
-    return tensor;
-  };
+  const load = tensorLoader(files);
   const tensors = {
     input: load("input", options.input) as Tensor,
     reference: load("reference", options.reference) as Tensor,

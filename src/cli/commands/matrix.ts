@@ -7,7 +7,7 @@ import { conventions } from "../../conventions/index.js";
 import type { BatchNormParams, Mode } from "../../conventions/resolve.js";
 import { batchNorm, type BatchNormResult } from "../../engine/batch-norm.js";
 import { compareTensors } from "../../compare/compare.js";
-import { readTensor } from "../../io/read-tensor.js";
+import { tensorLoader } from "../../io/read-tensor.js";
 import type { LayoutName } from "../../kernel/layout.js";
 import type { FloatDType, Tensor } from "../../npy/tensor.js";
 import { ulpDistance } from "../../numeric/formats.js";
@@ -89,12 +89,7 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
 export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
-  const load = (role: string, path: string | undefined): Tensor | undefined => {
-    if (path === undefined) return undefined;
-    const tensor = readTensor(path);
-    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
-    return tensor;
-  };
+  const load = tensorLoader(files);
   const input = load("input", options.input) as Tensor;
   const tensors = {
     input,

@@ -8,7 +8,7 @@ import { batchNorm } from "../../engine/batch-norm.js";
 import { runningStatDtype, stateTensor, stepSlice } from "../../engine/steps.js";
 import { InterruptedError, UsageError } from "../../errors.js";
 import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
-import { readTensor } from "../../io/read-tensor.js";
+import { tensorLoader } from "../../io/read-tensor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
 import { encodeNpy } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
@@ -34,12 +34,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   checkOutputTargets(outputs, inputPaths.map((p) => p.replace(/\.npz:[^:/\\]+$/i, ".npz")), options.force);
 
   const files: FileInfo[] = [];
-  const load = (role: string, path: string | undefined): Tensor | undefined => {
-    if (path === undefined) return undefined;
-    const tensor = readTensor(path);
-    files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
-    return tensor;
-  };
+  const load = tensorLoader(files);
   const input = load("input", options.input) as Tensor;
   const tensors: BatchNormTensors = {
     input,
