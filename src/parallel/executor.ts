@@ -7,14 +7,20 @@ import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, sta
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
-import { defaultThreadCount, runOnPool, validateThreadCount } from "./pool.js";
+import { defaultThreadCount, poolIsWarm, runOnPool, validateThreadCount } from "./pool.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import type { InjectedFault, KernelTask } from "./task.js";
 
 type Values = Float32Array | Float64Array;
 
-/** Below this many elements, passes run in the calling thread. */
+/** Below this many elements, passes run in the calling thread when the pool is already running. */
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
+/**
+ * Starting workers costs tens of milliseconds of CPU (each loads and compiles the kernel): a
+ * one-shot run gains from them only above this size (measured on 2 cores: S1, 6.4M elements, is
+ * faster in one thread from a cold start; S1b, 25.7M, in two).
+ */
+export const COLD_PARALLEL_THRESHOLD = 1 << 24;
 
 export interface ExecutionOptions {
   /** Worker threads; default: `os.availableParallelism()`. 1 runs in the calling thread. */
@@ -40,7 +46,7 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const threads = validateThreadCount(options.threads ?? defaultThreadCount());
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
-  const threshold = options.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
+  const threshold = options.parallelThreshold ?? (poolIsWarm(threads) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
   const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 0 && elements >= threshold;
   return { threads: useWorkers ? threads : 1, useWorkers };
 }

@@ -41,6 +41,19 @@ async function getPool(threads: number): Promise<Piscina<KernelTask, number>> {
   return pool;
 }
 
+/** Whether a pool of this size is already running in this process (its start-up is paid). */
+export function poolIsWarm(threads: number): boolean {
+  return pool !== null && poolThreads === threads;
+}
+
+/**
+ * Starts the workers now, so that they boot while the caller reads its files (a one-shot CLI run
+ * would otherwise wait for them at the first pass). Errors surface at the first real task.
+ */
+export function prewarmPool(threads: number = defaultThreadCount()): void {
+  if (threads > 1) void getPool(threads).catch(() => undefined);
+}
+
 /**
  * Runs tasks on the pool and resolves when all are done.
  * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.

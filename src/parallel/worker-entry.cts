@@ -6,10 +6,10 @@
  */
 type Task = import("./task.js").KernelTask;
 
-let worker: Promise<{ default: (task: Task) => number }> | null = null;
+// Loaded as soon as the worker starts (not at its first task), so that a pre-warmed pool is ready.
+const worker: Promise<{ default: (task: Task) => number }> = import("./worker.js");
 
 async function runTask(task: Task): Promise<number> {
-  worker ??= import("./worker.js");
   return (await worker).default(task);
 }
 
