@@ -17,6 +17,8 @@ import { UsageError } from "../errors.js";
 import { planExecution, runComparePass, runStatsPass, type ExecutionOptions } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { formatNumber } from "../report/format.js";
+import { diagnose } from "./diagnose.js";
+import { referenceOrders, unpermute } from "./reference-order.js";
 import { arithmeticKey, FLAW_DESCRIPTIONS, type CandidateSpec, type Flaw } from "./candidates.js";
 import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
 
@@ -116,43 +118,6 @@ function constantsFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTens
     constants[2 * channels + c] = spec.affine && tensors.bias ? tensors.bias.data[c] : 0;
   }
   return constants;
-}
-
-/** Axis orders a reference may have been saved in by mistake: channels-last of a channels-first output and back. */
-function referenceOrders(rank: number): { name: string; perm: number[] }[] {
-  const orders = [{ name: "", perm: Array.from({ length: rank }, (_, k) => k) }];
-  if (rank >= 3) {
-    const toLast = [0, ...Array.from({ length: rank - 2 }, (_, k) => k + 2), 1]; // NCHW output saved as NHWC
-    const toFirst = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, k) => k + 1)]; // NHWC output saved as NCHW
-    orders.push({ name: "saved in channels-last order (transposed from channels-first)", perm: toLast }, { name: "saved in channels-first order (transposed from channels-last)", perm: toFirst });
-  }
-  return orders;
-}
-
-/** The reference put back into the input's order, if it was saved as `perm` of it; null when shapes do not fit. */
-function unpermute(reference: Tensor, inputShape: readonly number[], perm: readonly number[]): Float32Array | Float64Array | null {
-  const stored = perm.map((axis) => inputShape[axis]);
-  if (stored.join() !== reference.shape.join()) return null;
-  const rank = inputShape.length;
-  const storedStrides = new Array<number>(rank).fill(1);
-  for (let k = rank - 2; k >= 0; k--) storedStrides[k] = storedStrides[k + 1] * stored[k + 1];
-  // Stride, in the stored array, of each input axis.
-  const strideOf = new Array<number>(rank);
-  perm.forEach((axis, k) => (strideOf[axis] = storedStrides[k]));
-  const out = reference.data instanceof Float64Array ? new Float64Array(new SharedArrayBuffer(reference.data.length * 8)) : new Float32Array(new SharedArrayBuffer(reference.data.length * 4));
-  const counter = new Array<number>(rank).fill(0);
-  let source = 0;
-  for (let target = 0; target < out.length; target++) {
-    out[target] = reference.data[source];
-    for (let axis = rank - 1; axis >= 0; axis--) {
-      counter[axis]++;
-      source += strideOf[axis];
-      if (counter[axis] < inputShape[axis]) break;
-      source -= strideOf[axis] * inputShape[axis];
-      counter[axis] = 0;
-    }
-  }
-  return out;
 }
 
 /** y at a flat index under a candidate's constants (for the elements a report names). */
@@ -390,29 +355,4 @@ export async function detectConvention(tensors: DetectTensors, options: DetectOp
   // Nothing conforms: the candidates whose error is as small as the best's (within a factor 1.5).
   const equivalent = best.verdict === "conforms" ? candidates.filter((c) => c.verdict === "conforms") : candidates.filter((c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed);
   return { best, equivalent, candidates, fittedEpsilon, runningStats, diagnosis: diagnose(best, options.claimed, runningStats, shape), tolerance };
-}
-
-/** One sentence: what the reference matches, and what separates it from what the user checked. */
-function diagnose(best: Candidate, claimed: ClaimedConvention | undefined, running: RunningStatsFit | null, shape: readonly number[]): string {
-  const matched = best.verdict === "conforms" ? "ref matches" : "ref is closest to (but does not match)";
-  const stored = best.referenceOrder === null ? "" : ` output ${best.referenceOrder}`;
-  const what = best.flaw !== null ? `a BatchNorm with ${FLAW_DESCRIPTIONS[best.flaw]}` : `${best.framework} ${best.mode} ${best.layout} eps=${formatNumber(best.eps)}${best.momentum !== null ? ` momentum=${best.momentum}` : ""}`;
-  if (claimed?.framework === undefined) return `${matched} ${what}${stored}${running ? ` (${running.description})` : ""}`;
-  const differences: string[] = [];
-  const claimedName = claimed.framework === "keras" ? "tf" : claimed.framework;
-  const claimedParams = resolveConvention(conventions[claimed.framework], shape, { channelAxis: claimed.channelAxis ?? best.channelAxis });
-  const claimedEps = claimed.epsilon ?? conventions[claimed.framework].epsilon;
-  if (best.flaw !== null) differences.push(FLAW_DESCRIPTIONS[best.flaw]);
-  if (best.referenceOrder !== null) differences.push(`layout differs: the reference was ${best.referenceOrder}`);
-  if (Math.abs(best.eps - claimedEps) > 1e-3 * claimedEps) differences.push("eps differs");
-  if (claimed.mode !== undefined && claimed.mode !== best.mode) differences.push("mode differs");
-  if (claimed.channelAxis !== undefined && claimed.channelAxis !== best.channelAxis) differences.push(`layout differs (channel axis ${best.channelAxis}, not ${claimed.channelAxis})`);
-  if (best.runningVar !== null && claimedParams.hasRunningStats) {
-    const expected = claimedParams.runningVarCorrection === 1 ? "unbiased" : "biased";
-    if (best.runningVar !== expected) differences.push(`running variance is ${best.runningVar} (${best.runningVar === "biased" ? "÷N" : "÷(N−1)"}), not ${expected}`);
-  }
-  if (claimed.momentum !== undefined && best.momentum !== null && Math.abs(best.momentum - claimed.momentum) > 1e-3 && best.framework === claimedName) differences.push("momentum differs");
-  if (best.framework !== claimedName && best.flaw === null && differences.length === 0) differences.push(`the arithmetic is the same; ${best.framework} explains it as well`);
-  const yours = `you checked ${claimed.framework}${claimed.mode ? ` ${claimed.mode}` : ""}${claimed.channelAxis !== undefined ? ` axis ${claimed.channelAxis}` : ""} eps=${formatNumber(claimedEps)}${claimed.momentum !== undefined ? ` momentum=${claimed.momentum}` : ""}`;
-  return `${matched} ${what}${stored}; ${yours}${differences.length > 0 ? `: ${differences.join("; ")}` : ": the same convention"}`;
 }

@@ -1,0 +1,32 @@
+/** The one-sentence diagnosis of `detect`. */
+import { conventions } from "../conventions/index.js";
+import { resolveConvention } from "../conventions/resolve.js";
+import { formatNumber } from "../report/format.js";
+import { FLAW_DESCRIPTIONS } from "./candidates.js";
+import type { Candidate, ClaimedConvention } from "./detect.js";
+import type { RunningStatsFit } from "./fit.js";
+
+/** One sentence: what the reference matches, and what separates it from what the user checked. */
+export function diagnose(best: Candidate, claimed: ClaimedConvention | undefined, running: RunningStatsFit | null, shape: readonly number[]): string {
+  const matched = best.verdict === "conforms" ? "ref matches" : "ref is closest to (but does not match)";
+  const stored = best.referenceOrder === null ? "" : ` output ${best.referenceOrder}`;
+  const what = best.flaw !== null ? `a BatchNorm with ${FLAW_DESCRIPTIONS[best.flaw]}` : `${best.framework} ${best.mode} ${best.layout} eps=${formatNumber(best.eps)}${best.momentum !== null ? ` momentum=${best.momentum}` : ""}`;
+  if (claimed?.framework === undefined) return `${matched} ${what}${stored}${running ? ` (${running.description})` : ""}`;
+  const differences: string[] = [];
+  const claimedName = claimed.framework === "keras" ? "tf" : claimed.framework;
+  const claimedParams = resolveConvention(conventions[claimed.framework], shape, { channelAxis: claimed.channelAxis ?? best.channelAxis });
+  const claimedEps = claimed.epsilon ?? conventions[claimed.framework].epsilon;
+  if (best.flaw !== null) differences.push(FLAW_DESCRIPTIONS[best.flaw]);
+  if (best.referenceOrder !== null) differences.push(`layout differs: the reference was ${best.referenceOrder}`);
+  if (Math.abs(best.eps - claimedEps) > 1e-3 * claimedEps) differences.push("eps differs");
+  if (claimed.mode !== undefined && claimed.mode !== best.mode) differences.push("mode differs");
+  if (claimed.channelAxis !== undefined && claimed.channelAxis !== best.channelAxis) differences.push(`layout differs (channel axis ${best.channelAxis}, not ${claimed.channelAxis})`);
+  if (best.runningVar !== null && claimedParams.hasRunningStats) {
+    const expected = claimedParams.runningVarCorrection === 1 ? "unbiased" : "biased";
+    if (best.runningVar !== expected) differences.push(`running variance is ${best.runningVar} (${best.runningVar === "biased" ? "÷N" : "÷(N−1)"}), not ${expected}`);
+  }
+  if (claimed.momentum !== undefined && best.momentum !== null && Math.abs(best.momentum - claimed.momentum) > 1e-3 && best.framework === claimedName) differences.push("momentum differs");
+  if (best.framework !== claimedName && best.flaw === null && differences.length === 0) differences.push(`the arithmetic is the same; ${best.framework} explains it as well`);
+  const yours = `you checked ${claimed.framework}${claimed.mode ? ` ${claimed.mode}` : ""}${claimed.channelAxis !== undefined ? ` axis ${claimed.channelAxis}` : ""} eps=${formatNumber(claimedEps)}${claimed.momentum !== undefined ? ` momentum=${claimed.momentum}` : ""}`;
+  return `${matched} ${what}${stored}; ${yours}${differences.length > 0 ? `: ${differences.join("; ")}` : ": the same convention"}`;
+}

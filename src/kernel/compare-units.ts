@@ -1,0 +1,185 @@
+/** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
+import { roundTo, ulpDistance } from "../numeric/formats.js";
+import { D_HISTOGRAM, DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
+import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+
+type Values = Float32Array | Float64Array;
+
+/** Merges each channel's unit diff records in unit order: the same order whatever the thread count. */
+export function mergeChannelDiffs(grid: UnitGrid, records: Float64Array): Float64Array {
+  const { channels } = grid.geometry;
+  const merged = new Float64Array(Math.max(1, channels) * DIFF_RECORD_SIZE);
+  const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
+  for (let c = 0; c < channels; c++) {
+    initDiffRecord(merged, c * DIFF_RECORD_SIZE);
+    const first = firstUnitOfChannel(grid, c);
+    for (let unit = first; unit < first + unitsPerChannel; unit++) {
+      mergeDiffRecord(merged, c * DIFF_RECORD_SIZE, records, (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE);
+    }
+  }
+  return merged;
+}
+
+export function diffRecordsLength(grid: UnitGrid): number {
+  return grid.unitCount * grid.channelChunk * DIFF_RECORD_SIZE;
+}
+
+export function worstListsLength(grid: UnitGrid): number {
+  return grid.unitCount * WORST_KEPT * 2;
+}
+
+const scratch = new Float32Array(2);
+
+const scratchBits = new Int32Array(scratch.buffer);
+
+/**
+ * The fused pass of `compare`: computes y = (x − shift)·scale + offset in float64 and compares it
+ * with the reference element by element, without materialising y. One diff record per channel per
+ * unit, one list of the worst elements per unit. (With shift 0, scale 1, offset 0, y = x exactly:
+ * that is how plain tensor comparisons run through the same loop.)
+ *
+ * Rule (numpy/torch style, asymmetric: the reference is `expected`):
+ *   |y − expected| ≤ atol + rtol·|expected|, in float64.
+ *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
+ * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
+ * are taken over pairs where both values are finite; non-finite disagreements are counted apart and
+ * make every "would have passed" tolerance infinite. Accumulators live in locals and are written
+ * to the record once per channel and unit: this loop is the hot path of `compare`.
+ */
+export function compareUnits(
+  input: Values,
+  reference: Values,
+  grid: UnitGrid,
+  constants: Float64Array,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+  records: Float64Array,
+  worst: Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const { atol, rtol, equalNan, ulpDtype } = rule;
+  const float32Ulps = ulpDtype === "float32";
+  const lastWorst = 2 * (WORST_KEPT - 1);
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const worstBase = unit * WORST_KEPT * 2;
+    initWorst(worst, worstBase);
+    // The smallest excess still on the worst list, kept in a local: most elements are not candidates.
+    let worstThreshold = -Infinity;
+    for (let c = box.c0; c < box.c1; c++) {
+      const shift = constants[c];
+      const scale = constants[channels + c];
+      const offset = constants[2 * channels + c];
+      let count = 0;
+      let mismatches = 0;
+      let nonFinite = 0;
+      let finitePairs = 0;
+      let sumAbs = 0;
+      let maxAbs = 0;
+      let maxAbsIndex = -1;
+      let maxRel = 0;
+      let maxRelIndex = -1;
+      let maxUlp = 0;
+      let maxUlpIndex = -1;
+      let requiredAtol = 0;
+      let requiredRtol = 0;
+      const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      records.fill(0, base + D_HISTOGRAM, base + D_HISTOGRAM + HISTOGRAM_BUCKETS);
+      for (let o = box.o0; o < box.o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
+          const actual = (input[i] - shift) * scale + offset;
+          const expected = reference[i];
+          count++;
+          let excess: number;
+          if (actual - actual === 0 && expected - expected === 0) {
+            // Both finite.
+            const absError = Math.abs(actual - expected);
+            const magnitude = Math.abs(expected);
+            const allowed = atol + rtol * magnitude;
+            excess = absError - allowed;
+            finitePairs++;
+            sumAbs += absError;
+            if (absError > 0) {
+              if (absError > maxAbs) {
+                maxAbs = absError;
+                maxAbsIndex = i;
+              }
+              // A zero reference with a non-zero error has infinite relative error (as in numpy).
+              const relError = absError / magnitude;
+              if (relError > maxRel) {
+                maxRel = relError;
+                maxRelIndex = i;
+              }
+              if (float32Ulps) {
+                // Many pairs round to the same float32: settle those without reading bit patterns.
+                const rounded = Math.fround(actual);
+                if (rounded !== expected) {
+                  scratch[0] = rounded;
+                  scratch[1] = expected;
+                  const a = scratchBits[0];
+                  const b = scratchBits[1];
+                  const ulps = Math.abs((a < 0 ? -(a & 0x7fffffff) : a) - (b < 0 ? -(b & 0x7fffffff) : b));
+                  records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
+                  if (ulps > maxUlp) {
+                    maxUlp = ulps;
+                    maxUlpIndex = i;
+                  }
+                } else {
+                  records[base + D_HISTOGRAM]++;
+                }
+              } else {
+                const ulps = ulpDistance(ulpDtype, actual, expected);
+                records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
+                if (ulps > maxUlp) {
+                  maxUlp = ulps;
+                  maxUlpIndex = i;
+                }
+              }
+              const neededAtol = absError - rtol * magnitude;
+              if (neededAtol > requiredAtol) requiredAtol = neededAtol;
+              if (absError > atol) {
+                const neededRtol = magnitude === 0 ? Infinity : (absError - atol) / magnitude;
+                if (neededRtol > requiredRtol) requiredRtol = neededRtol;
+              }
+              if (excess > 0) mismatches++;
+            } else {
+              records[base + D_HISTOGRAM]++;
+            }
+          } else if (actual === expected || (equalNan && actual !== actual && expected !== expected) || (expected - expected !== 0 && expected === expected && roundTo(ulpDtype, actual) === expected)) {
+            // Also a match: a finite exact value that overflows to the reference's infinity in the
+            // reference's own precision (a float16 result above 65504 is +Inf in float16).
+            excess = -Infinity; // the same infinity, or NaN with NaN under equalNan
+            records[base + D_HISTOGRAM]++;
+          } else {
+            excess = Infinity;
+            mismatches++;
+            nonFinite++;
+            records[base + D_HISTOGRAM + HISTOGRAM_NONFINITE]++;
+          }
+          if (excess > worstThreshold) {
+            insertWorst(worst, worstBase, excess, i);
+            worstThreshold = worst[worstBase + lastWorst];
+          }
+        }
+      }
+      writeDiffRecord(records, base, {
+        count,
+        mismatches,
+        nonFiniteMismatches: nonFinite,
+        finitePairs,
+        sumAbs,
+        maxAbs,
+        maxAbsIndex,
+        maxRel,
+        maxRelIndex,
+        maxUlp,
+        maxUlpIndex,
+        requiredAtol: nonFinite > 0 ? Infinity : requiredAtol,
+        requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
+      });
+    }
+  }
+}
