@@ -30,7 +30,8 @@ async function getPool(threads: number): Promise<Piscina<KernelTask, number>> {
   const { Piscina } = await import("piscina");
   pool = new Piscina<KernelTask, number>({
     // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
-    filename: new URL("./worker-entry.cjs", import.meta.url).href,
+    // Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
+    filename: new URL("../parallel/worker-entry.cjs", import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,
