@@ -1,4 +1,5 @@
 /** `batchNorm`: BatchNorm under a framework's convention, returning y and the running statistics. */
+import { UsageError } from "../errors.js";
 import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
 import { runNormalizePass } from "../parallel/executor.js";
@@ -26,11 +27,22 @@ export interface BatchNormResult {
  * @returns y and the statistics; y is rounded once from float64 to the output dtype.
  * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
  */
-export async function batchNorm(tensors: BatchNormTensors, request: BatchNormRequest & { outputDtype?: FloatDType } = {}): Promise<BatchNormResult> {
+export async function batchNorm(
+  tensors: BatchNormTensors,
+  request: BatchNormRequest & {
+    outputDtype?: FloatDType;
+    /** Shared memory to write y into (float32 or float64 outputs), instead of a new buffer. */
+    outputBuffer?: Float32Array | Float64Array;
+  } = {},
+): Promise<BatchNormResult> {
   const prepared = await prepareBatchNorm(tensors, request);
   const outputDtype = request.outputDtype ?? tensors.input.dtype;
+  const length = tensors.input.data.length;
+  const given = request.outputBuffer;
+  const fits = given !== undefined && given.length === length && given.buffer instanceof SharedArrayBuffer && (outputDtype === "float64" ? given instanceof Float64Array : outputDtype === "float32" && given instanceof Float32Array);
+  if (given !== undefined && !fits) throw new UsageError(`outputBuffer must be a shared ${outputDtype === "float64" ? "Float64Array" : "Float32Array"} of ${length} elements`);
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
-  const output = allocateShared(outputDtype === "float16" ? "float64" : outputDtype, tensors.input.data.length);
+  const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);
   const started = performance.now();
   await runNormalizePass(prepared.input, prepared.grid, prepared.constants, output, prepared.plan, request);
   let data = output;

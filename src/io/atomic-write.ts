@@ -37,14 +37,17 @@ export function checkOutputTargets(outputs: readonly string[], inputs: readonly 
   }
 }
 
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+/** Writes `content` (bytes, or chunks of bytes) to `path` atomically. */
+export function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uint8Array>): void {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   pendingTemporaryFiles.add(temporary);
   let fd: number | null = null;
   try {
     fd = openSync(temporary, "wx");
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    for (const chunk of content instanceof Uint8Array ? [content] : content) {
+      // Writes of at most 1 GiB: one write call cannot take more than 2 GiB.
+      for (let written = 0; written < chunk.length; ) written += writeSync(fd, chunk, written, Math.min(chunk.length - written, 1 << 30));
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = null;

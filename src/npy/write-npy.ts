@@ -4,7 +4,7 @@
  *
  * Reference: numpy/lib/format.py (`_write_array_header`, ARRAY_ALIGN = 64).
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { roundToFloat16 } from "../numeric/formats.js";
 import type { FloatDType, Tensor } from "./tensor.js";
 
@@ -27,23 +27,60 @@ export function encodeNpyHeader(dtype: FloatDType, shape: readonly number[]): Ui
   return header;
 }
 
-/** Encodes a tensor as the bytes of a .npy file (values are rounded to the tensor's dtype). */
-export function encodeNpy(tensor: Tensor): Uint8Array {
-  const header = encodeNpyHeader(tensor.dtype, tensor.shape);
-  const count = tensor.data.length;
-  const bytes = new Uint8Array(header.length + count * ITEM_SIZE[tensor.dtype]);
-  bytes.set(header, 0);
-  const view = new DataView(bytes.buffer, header.length);
+const CHUNK_ELEMENTS = 1 << 24;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The bytes of a .npy file as a sequence of chunks (the header, then the data in pieces of at most
+ * 16 Mi elements), so that tensors of any size are written without one huge buffer. Values are
+ * rounded to the tensor's dtype; float32/float64 data already in that type is passed as it is.
+ */
+export function* npyChunks(tensor: Tensor): Generator<Uint8Array> {
+  yield encodeNpyHeader(tensor.dtype, tensor.shape);
   const values = tensor.data;
-  if (tensor.dtype === "float64") for (let i = 0; i < count; i++) view.setFloat64(i * 8, values[i], true);
-  else if (tensor.dtype === "float32") for (let i = 0; i < count; i++) view.setFloat32(i * 4, values[i], true);
-  else for (let i = 0; i < count; i++) view.setUint16(i * 2, float16Bits(roundToFloat16(values[i])), true);
+  const itemSize = ITEM_SIZE[tensor.dtype];
+  for (let start = 0; start < values.length; start += CHUNK_ELEMENTS) {
+    const end = Math.min(values.length, start + CHUNK_ELEMENTS);
+    const native = (tensor.dtype === "float32" && values instanceof Float32Array) || (tensor.dtype === "float64" && values instanceof Float64Array);
+    if (native && LITTLE_ENDIAN) {
+      yield new Uint8Array(values.buffer, values.byteOffset + start * itemSize, (end - start) * itemSize);
+      continue;
+    }
+    const bytes = new Uint8Array((end - start) * itemSize);
+    const view = new DataView(bytes.buffer);
+    for (let i = start; i < end; i++) {
+      const at = (i - start) * itemSize;
+      if (tensor.dtype === "float64") view.setFloat64(at, values[i], true);
+      else if (tensor.dtype === "float32") view.setFloat32(at, values[i], true);
+      else view.setUint16(at, float16Bits(roundToFloat16(values[i])), true);
+    }
+    yield bytes;
+  }
+}
+
+/** Encodes a tensor as the bytes of a .npy file, in one buffer (for small tensors and tests). */
+export function encodeNpy(tensor: Tensor): Uint8Array {
+  const chunks = [...npyChunks(tensor)];
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
   return bytes;
 }
 
-/** Writes a tensor to a .npy file (no atomic rename here: callers that need it write to a temp path). */
+/** Writes a tensor to a .npy file (not atomic: `run` uses `writeFileAtomic` with `npyChunks`). */
 export function writeNpy(path: string, tensor: Tensor): void {
-  writeFileSync(path, encodeNpy(tensor));
+  const fd = openSync(path, "w");
+  try {
+    for (const chunk of npyChunks(tensor)) {
+      let written = 0;
+      while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** IEEE binary16 bit pattern of a value that is already exactly representable in float16. */

@@ -10,7 +10,7 @@ import { InterruptedError, UsageError } from "../../errors.js";
 import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
 import { tensorLoader } from "../../io/read-tensor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
-import { encodeNpy } from "../../npy/write-npy.js";
+import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
 import { REPORT_SCHEMA_VERSION, type FileInfo, type RunReport } from "../../report/report.js";
 import { VERSION } from "../version.js";
@@ -57,8 +57,11 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   for (let step = 0; step < stepCount; step++) {
     if (options.request.signal?.aborted) throw new InterruptedError(`interrupted after ${step} of ${stepCount} steps; nothing was written`);
     const stepInput = options.steps ? stepSlice(input, step) : input;
-    const result = await batchNorm({ ...tensors, input: stepInput, runningMean, runningVar }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step });
-    output.set(result.output.data, step * stepInput.data.length);
+    const stepSize = stepInput.data.length;
+    // float32/float64 outputs are written in place; float16 ones are rounded from float64 per step.
+    const inPlace = outputDtype === "float16" ? undefined : output.subarray(step * stepSize, (step + 1) * stepSize);
+    const result = await batchNorm({ ...tensors, input: stepInput, runningMean, runningVar }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: inPlace });
+    if (inPlace === undefined) output.set(result.output.data, step * stepSize);
     if (result.runningMean !== null && result.runningVar !== null) {
       runningMean = stateTensor(result.runningMean, stateDtype);
       runningVar = stateTensor(result.runningVar, stateDtype);
@@ -76,7 +79,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   const written: FileInfo[] = [];
   const write = (path: string | undefined, tensor: Tensor | null) => {
     if (path === undefined || tensor === null) return;
-    writeFileAtomic(path, encodeNpy(tensor));
+    writeFileAtomic(path, npyChunks(tensor));
     written.push({ role: "output", path, dtype: tensor.dtype, shape: tensor.shape });
   };
   write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
