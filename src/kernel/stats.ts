@@ -17,8 +17,7 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   // Channels-last data (small `inner`) is walked row by row, in memory order, with one accumulator
-  // per channel; each channel still sums its elements in the same (o, i) order, so the result is
-  // bit for bit the one of the channel-by-channel walk used when `inner` is large.
+  // per channel (in the same (o, i) order within a channel whatever the thread count).
   const rowWise = inner < ROW_WISE_INNER;
   const sums = rowWise ? new Float64Array(grid.channelChunk) : null;
   const deviations = rowWise ? new Float64Array(grid.channelChunk) : null;
@@ -77,23 +76,50 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
       continue;
     }
     for (let c = c0; c < c1; c++) {
-      let sum = 0;
+      // Four interleaved accumulators: one chain of dependent additions would cap the loop at one
+      // element per add latency; four let the CPU overlap them. Their order is fixed, so the result
+      // still depends on the unit alone.
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
       for (let o = o0; o < o1; o++) {
         const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) sum += input[i];
+        const end = rowBase + i1;
+        let i = rowBase + i0;
+        for (; i + 3 < end; i += 4) {
+          s0 += input[i];
+          s1 += input[i + 1];
+          s2 += input[i + 2];
+          s3 += input[i + 3];
+        }
+        for (; i < end; i++) s0 += input[i];
       }
-      const mean = sum / count;
-      let deviationSum = 0;
-      let squareSum = 0;
+      const mean = (s0 + s1 + (s2 + s3)) / count;
+      let d0 = 0;
+      let d1 = 0;
+      let q0 = 0;
+      let q1 = 0;
       for (let o = o0; o < o1; o++) {
         const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) {
-          const deviation = input[i] - mean;
-          deviationSum += deviation;
-          squareSum += deviation * deviation;
+        const end = rowBase + i1;
+        let i = rowBase + i0;
+        for (; i + 1 < end; i += 2) {
+          const a = input[i] - mean;
+          const b = input[i + 1] - mean;
+          d0 += a;
+          d1 += b;
+          q0 += a * a;
+          q1 += b * b;
+        }
+        for (; i < end; i++) {
+          const a = input[i] - mean;
+          d0 += a;
+          q0 += a * a;
         }
       }
-      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, squareSum - (deviationSum * deviationSum) / count);
+      const deviationSum = d0 + d1;
+      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, q0 + q1 - (deviationSum * deviationSum) / count);
     }
   }
 }
