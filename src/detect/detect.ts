@@ -14,7 +14,7 @@ import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
-import { planExecution, runComparePass, runStatsPass, type ExecutionOptions } from "../parallel/executor.js";
+import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runComparePass, runStatsPass, type ExecutionOptions } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { formatNumber } from "../report/format.js";
 import { diagnose } from "./diagnose.js";
@@ -24,7 +24,9 @@ import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
 
 export const DETECT_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const satisfies readonly FrameworkName[];
 const SAMPLE_ELEMENTS = 1 << 16;
+/** At most this many candidates are checked on the whole tensor: those that conform on the prefix, else the closest few. */
 const FULL_CHECKS = 10;
+const FULL_CHECKS_WITHOUT_MATCH = 8;
 
 export interface DetectTensors {
   readonly input: Tensor;
@@ -188,7 +190,9 @@ function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted:
   return [...merged.values()];
 }
 
-export async function detectConvention(tensors: DetectTensors, options: DetectOptions = {}): Promise<DetectResult> {
+export async function detectConvention(tensors: DetectTensors, detectOptions: DetectOptions = {}): Promise<DetectResult> {
+  // Detect makes many passes over the data: workers pay for their start-up here even when cold.
+  const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
   const { input, reference } = tensors;
   const shape = input.shape;
   const inputData = toShared(input.data);
@@ -253,7 +257,8 @@ export async function detectConvention(tensors: DetectTensors, options: DetectOp
 
   // Check the most promising ones on the whole tensor, with the worker pool.
   const full = new Map<(typeof sampled)[number], TensorComparison>();
-  for (const entry of sampled.slice(0, FULL_CHECKS)) {
+  const conformingOnPrefix = sampled.filter((entry) => entry.summary.mismatches === 0).length;
+  for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
     const axisStats = stats.get(entry.spec.channelAxis)!;
     const grid = planUnits(axisStats.geometry);
     const pass = await runComparePass(inputData, entry.order.data, grid, entry.constants, rule, planExecution(grid, options), options);
