@@ -46,8 +46,18 @@ export interface StepsInfo {
   readonly firstDivergentStep: number | null;
 }
 
+/** What a checked case found: shared by compare/diff reports and suite entries. */
+export interface CaseFindings {
+  readonly files: readonly FileInfo[];
+  readonly convention: ConventionInfo | null;
+  readonly tensors: readonly TensorComparison[];
+  readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
+  readonly steps: StepsInfo | null;
+  readonly timings: Timings;
+}
+
 /** One checked case: the body of a compare or diff report, and one entry of a suite report. */
-export interface CaseReport {
+export interface CaseReport extends CaseFindings {
   readonly name: string;
   readonly kind: "compare" | "diff";
   readonly expected: "match" | "mismatch";
@@ -56,12 +66,6 @@ export interface CaseReport {
   /** Whether the reference agrees within tolerance (null when the case could not be checked). */
   readonly conforms: boolean | null;
   readonly error: string | null;
-  readonly files: readonly FileInfo[];
-  readonly convention: ConventionInfo | null;
-  readonly tensors: readonly TensorComparison[];
-  readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
-  readonly steps: StepsInfo | null;
-  readonly timings: Timings;
 }
 
 export interface ToolInfo {
@@ -70,19 +74,13 @@ export interface ToolInfo {
 }
 
 /** `compare` and `diff`: one case. */
-export interface CompareReport {
+export interface CompareReport extends CaseFindings {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly tool: ToolInfo;
   readonly command: "compare" | "diff";
   readonly conforms: boolean;
   readonly verdict: "conforms" | "does not conform";
   readonly exitCode: 0 | 1;
-  readonly files: readonly FileInfo[];
-  readonly convention: ConventionInfo | null;
-  readonly tensors: readonly TensorComparison[];
-  readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
-  readonly steps: StepsInfo | null;
-  readonly timings: Timings;
 }
 
 export interface SuiteSummary {
