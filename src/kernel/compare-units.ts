@@ -63,6 +63,8 @@ export function compareUnits(
   const float32Ulps = ulpDtype === "float32" && reference instanceof Float32Array;
   const referenceBits = float32Ulps ? new Int32Array(reference.buffer, reference.byteOffset, reference.length) : null;
   const lastWorst = 2 * (WORST_KEPT - 1);
+  // Counted in a local array (not in the shared records) and copied once per channel and unit.
+  const histogram = new Float64Array(HISTOGRAM_BUCKETS);
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
@@ -88,7 +90,7 @@ export function compareUnits(
       let requiredAtol = 0;
       let requiredRtol = 0;
       const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      records.fill(0, base + D_HISTOGRAM, base + D_HISTOGRAM + HISTOGRAM_BUCKETS);
+      histogram.fill(0);
       for (let o = box.o0; o < box.o1; o++) {
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
@@ -125,14 +127,14 @@ export function compareUnits(
                 const ma = a >> 31;
                 const mb = b >> 31;
                 const ulps = Math.abs((((a & 0x7fffffff) ^ ma) - ma) - (((b & 0x7fffffff) ^ mb) - mb));
-                records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
+                histogram[ulpBucket(ulps)]++;
                 if (ulps > maxUlp) {
                   maxUlp = ulps;
                   maxUlpIndex = i;
                 }
               } else {
                 const ulps = ulpDistance(ulpDtype, actual, expected);
-                records[base + D_HISTOGRAM + ulpBucket(ulps)]++;
+                histogram[ulpBucket(ulps)]++;
                 if (ulps > maxUlp) {
                   maxUlp = ulps;
                   maxUlpIndex = i;
@@ -146,18 +148,18 @@ export function compareUnits(
               }
               if (excess > 0) mismatches++;
             } else {
-              records[base + D_HISTOGRAM]++;
+              histogram[0]++;
             }
           } else if (actual === expected || (equalNan && actual !== actual && expected !== expected) || (expected - expected !== 0 && expected === expected && roundTo(ulpDtype, actual) === expected)) {
             // Also a match: a finite exact value that overflows to the reference's infinity in the
             // reference's own precision (a float16 result above 65504 is +Inf in float16).
             excess = -Infinity; // the same infinity, or NaN with NaN under equalNan
-            records[base + D_HISTOGRAM]++;
+            histogram[0]++;
           } else {
             excess = Infinity;
             mismatches++;
             nonFinite++;
-            records[base + D_HISTOGRAM + HISTOGRAM_NONFINITE]++;
+            histogram[HISTOGRAM_NONFINITE]++;
           }
           if (excess > worstThreshold) {
             insertWorst(worst, worstBase, excess, i);
@@ -165,6 +167,7 @@ export function compareUnits(
           }
         }
       }
+      for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) records[base + D_HISTOGRAM + bucket] = histogram[bucket];
       writeDiffRecord(records, base, {
         count,
         mismatches,
