@@ -7,9 +7,23 @@ import { join } from "node:path";
 import { FRAMEWORK_NAMES, type FrameworkName } from "../conventions/index.js";
 import { InputFileError } from "../errors.js";
 import type { ComputeDType } from "../npy/tensor.js";
+import { LAYOUTS, type LayoutName } from "../kernel/layout.js";
 import type { CaseFiles, CheckCase } from "./case.js";
 
-const FRAMEWORKS: Record<string, FrameworkName> = { pytorch: "torch", flax: "flax", onnxruntime: "onnx", "onnx-reference": "onnx", onnx: "onnx" };
+const FRAMEWORKS: Record<string, FrameworkName> = {
+  pytorch: "torch",
+  torch: "torch",
+  flax: "flax",
+  jax: "flax",
+  onnxruntime: "onnx",
+  "onnx-reference": "onnx",
+  onnx: "onnx",
+  tensorflow: "tf",
+  "tf.keras": "tf",
+  "tf-keras": "tf",
+  keras: "tf",
+  keras3: "keras3",
+};
 const PRECISION_BITS: Record<string, number> = { bfloat16: 8, float16: 11, float32: 24, float64: 53 };
 
 interface CaseJson {
@@ -19,6 +33,7 @@ interface CaseJson {
   mode?: "train" | "eval";
   track_running_stats?: boolean | null;
   channel_axis?: number;
+  layout?: string;
   eps?: number;
   momentum?: number | null;
   num_batches_tracked_before?: number | null;
@@ -81,7 +96,8 @@ export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase
     files,
     framework,
     mode,
-    channelAxis: caseJson.channel_axis,
+    // The channel axis as given; else the layout's (NCHW, NHWC, ...); else the framework's default.
+    channelAxis: caseJson.channel_axis ?? (caseJson.layout !== undefined && caseJson.layout in LAYOUTS ? LAYOUTS[caseJson.layout as LayoutName].channelAxis : undefined),
     eps: caseJson.eps,
     momentum,
     numBatchesTracked: caseJson.num_batches_tracked_before ?? undefined,
