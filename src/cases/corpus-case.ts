@@ -47,7 +47,8 @@ interface CaseJson {
 /** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
 export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName {
   const byConvention = FRAMEWORK_NAMES.includes(caseJson.convention as FrameworkName) ? (caseJson.convention as FrameworkName) : undefined;
-  const framework = caseJson.framework === "tensorflow.js" ? byConvention : (FRAMEWORKS[caseJson.framework ?? ""] ?? FRAMEWORKS[caseJson.convention ?? ""] ?? byConvention);
+  // `convention` names the semantics; it wins when it is a bn-check preset (tensorflow.js cases).
+  const framework = byConvention ?? FRAMEWORKS[caseJson.framework ?? ""] ?? FRAMEWORKS[caseJson.convention ?? ""];
   if (framework === undefined) throw new InputFileError(name, `names framework '${caseJson.framework}' / convention '${caseJson.convention}', which bn-check has no preset for`);
   return framework;
 }
