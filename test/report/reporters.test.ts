@@ -1,0 +1,68 @@
+// Reporters are pure functions of a report: parsed back by real parsers, colour only when asked.
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { describe, expect, it } from "vitest";
+import { compareTensors } from "../../src/compare/compare.js";
+import type { CaseReport, SuiteReport } from "../../src/report/report.js";
+import { reporters } from "../../src/report/reporters/index.js";
+import { escapeXml } from "../../src/report/xml.js";
+
+const failing = compareTensors({ shape: [2, 2], data: [1, 2, 3, 4.5] }, { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]), dtype: "float32" }, { channelAxis: 1, name: "output" });
+const passing = compareTensors({ shape: [2], data: [1, 2] }, { shape: [2], data: Float32Array.from([1, 2]), dtype: "float32" }, { name: "running_var" });
+const timings = { readMs: 1, statsMs: 1, compareMs: 1, totalMs: 3, threads: 1 };
+const caseOf = (name: string, status: CaseReport["status"], expected: CaseReport["expected"] = "match"): CaseReport => ({
+  name,
+  kind: "compare",
+  expected,
+  status,
+  conforms: status === "error" ? null : status === "pass",
+  error: status === "error" ? "x.npy: no such file" : null,
+  files: [],
+  convention: null,
+  tensors: status === "error" ? [] : [failing, passing],
+  batchStatistics: null,
+  steps: null,
+  timings,
+});
+const suite: SuiteReport = {
+  schemaVersion: 1,
+  tool: { name: "bn-check", version: "0.0.0" },
+  command: "suite",
+  conforms: false,
+  exitCode: 2,
+  source: "m.json",
+  shard: null,
+  filter: null,
+  summary: { total: 3, passed: 0, failed: 1, errors: 1, expectedMismatches: 0, skipped: 0 },
+  cases: [caseOf('bad <&"\u0001\u001f> name ]]>', "fail"), caseOf("missing", "error"), caseOf("expected one", "fail", "mismatch")],
+  timings: { totalMs: 9, threads: 1 },
+};
+
+describe("reporters", () => {
+  it("junit is well-formed, escapes every name and drops characters XML 1.0 forbids", () => {
+    const xml = reporters.junit(suite, { color: false });
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const parsed = new XMLParser({ ignoreAttributes: false }).parse(xml);
+    expect(parsed.testsuites["@_tests"]).toBe("4");
+    expect(parsed.testsuites["@_failures"]).toBe("2");
+    expect(parsed.testsuites["@_errors"]).toBe("1");
+    expect(parsed.testsuites.testsuite[0]["@_name"]).toBe('bad <&"> name ]]>');
+    expect(escapeXml("a\u0000b\uFFFEc")).toBe("abc");
+  });
+
+  it("json parses back with non-finite numbers as strings", () => {
+    const parsed = JSON.parse(reporters.json(suite, { color: false }));
+    expect(parsed.cases[0].tensors[0].mismatches).toBe(1);
+    expect(parsed.cases[0].tensors[1].requiredRtol).toBe(0);
+  });
+
+  it("text has colour codes only when asked", () => {
+    expect(reporters.text(suite, { color: false })).not.toMatch(/\x1b\[/);
+    expect(reporters.text(suite, { color: true })).toMatch(/\x1b\[/);
+  });
+
+  it("github: one ::error per failing tensor or case, a ::notice with the totals", () => {
+    const lines = reporters.github(suite, { color: false }).trim().split("\n");
+    expect(lines.filter((l) => l.startsWith("::error")).length).toBe(3);
+    expect(lines.at(-1)).toBe("::notice title=bn-check suite::0 of 3 case(s) passed");
+  });
+});
