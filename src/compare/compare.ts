@@ -3,10 +3,10 @@
  * compares two in-memory tensors with the same rule (`compareTensors`).
  */
 import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
-import { geometryOf } from "../kernel/layout.js";
+import { geometryOf, normalizeAxis } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import { DIFF_RECORD_SIZE, HISTOGRAM_LABELS, initDiffRecord, mergeDiffRecord, mergeWorst, readDiffRecord, readHistogram, type DiffRule } from "../kernel/diff.js";
-import { elementCount, formatShape, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
+import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
 
@@ -210,7 +210,6 @@ function asFloatArray(values: ArrayLike<number>): Float32Array | Float64Array {
   return values instanceof Float32Array || values instanceof Float64Array ? values : Float64Array.from(values);
 }
 
-export { formatShape };
 
 /**
  * Compares a tensor with a reference under the bn-check rule (library entry for `diff`-style use).
@@ -226,10 +225,8 @@ export function compareTensors(
   const rank = expected.shape.length;
   let channelAxis: number | null = null;
   if (options.channelAxis !== undefined) {
-    if (!Number.isInteger(options.channelAxis) || options.channelAxis < -rank || options.channelAxis >= rank) {
-      throw new UsageError(`channel axis ${options.channelAxis} is out of range for a rank-${rank} tensor`);
-    }
-    channelAxis = options.channelAxis < 0 ? options.channelAxis + rank : options.channelAxis;
+    channelAxis = normalizeAxis(options.channelAxis, rank);
+    if (channelAxis === null) throw new UsageError(`channel axis ${options.channelAxis} is out of range for a rank-${rank} tensor`);
   }
   return compareArrays({
     name: options.name ?? "tensor",

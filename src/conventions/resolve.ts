@@ -3,7 +3,7 @@
  * This is the only place that interprets a convention: the kernel sees numbers, never a name.
  */
 import { UsageError } from "../errors.js";
-import { describeLayout, LAYOUTS, type LayoutName } from "../kernel/layout.js";
+import { describeLayout, LAYOUTS, normalizeAxis, type LayoutName } from "../kernel/layout.js";
 import type { Convention, ConventionVariant } from "./convention.js";
 
 export type Mode = "train" | "eval";
@@ -44,11 +44,10 @@ export interface BatchNormParams {
   readonly notes: readonly string[];
 }
 
-function normalizeAxis(axis: number, rank: number, source: string): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new UsageError(`${source} ${axis} is out of range for a rank-${rank} input (valid: ${-rank}..${rank - 1})`);
-  }
-  return axis < 0 ? axis + rank : axis;
+function checkedAxis(axis: number, rank: number, source: string): number {
+  const normalized = normalizeAxis(axis, rank);
+  if (normalized === null) throw new UsageError(`${source} ${axis} is out of range for a rank-${rank} input (valid: ${-rank}..${rank - 1})`);
+  return normalized;
 }
 
 function findVariant(convention: Convention, rank: number, channelAxis: number): ConventionVariant | null {
@@ -80,10 +79,10 @@ export function resolveConvention(convention: Convention, shape: readonly number
     channelAxis = layout.channelAxis;
     notes.push(`channel axis ${channelAxis}: layout ${options.layout}`);
   } else if (options.channelAxis !== undefined) {
-    channelAxis = normalizeAxis(options.channelAxis, rank, "channel axis");
+    channelAxis = checkedAxis(options.channelAxis, rank, "channel axis");
     notes.push(`channel axis ${channelAxis}: given`);
   } else {
-    channelAxis = normalizeAxis(convention.channelAxis, rank, `${convention.id} default channel axis`);
+    channelAxis = checkedAxis(convention.channelAxis, rank, `${convention.id} default channel axis`);
     notes.push(`channel axis ${channelAxis}: ${convention.id} default (${convention.channelAxis})`);
   }
 

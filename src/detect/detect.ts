@@ -4,7 +4,9 @@
  * are computed once per channel axis and shared by every candidate; candidates are first ranked on
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
-import { compareArrays, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { checkRunningStat } from "../engine/check.js";
+import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type Mode } from "../conventions/resolve.js";
@@ -285,18 +287,11 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     if (!params.hasRunningStats) return { passed: false, momentum: null, estimator };
     const w = runningStats.batchWeight;
     const s = stats.get(spec.channelAxis)!;
-    const predictedMean = new Float64Array(s.mean.length);
-    const predictedVar = new Float64Array(s.mean.length);
-    for (let c = 0; c < s.mean.length; c++) {
-      predictedMean[c] = (1 - w) * tensors.runningMean!.data[c] + w * s.mean[c];
-      predictedVar[c] = (1 - w) * tensors.runningVar!.data[c] + w * (params.runningVarCorrection === 1 ? s.unbiased[c] : s.biased[c]);
-    }
-    const statRule = (t: Tensor) => {
-      const tol = resolveTolerance(t.dtype);
-      return { rule: { atol: tol.atol, rtol: tol.rtol, equalNan: true, ulpDtype: t.dtype }, tolerance: tol };
-    };
-    const check = (name: string, actual: Float64Array, expected: Tensor) => compareArrays({ name, actual, actualShape: [actual.length], expected: expected.data, expectedShape: expected.shape, expectedDtype: expected.dtype, channelAxis: 0, ...statRule(expected) }).passed;
-    const passed = check("running_mean", predictedMean, tensors.referenceRunningMean!) && check("running_var", predictedVar, tensors.referenceRunningVar!);
+    const predictedMean = runningUpdate(tensors.runningMean!.data, s.mean, 1 - w, w);
+    const predictedVar = runningUpdate(tensors.runningVar!.data, params.runningVarCorrection === 1 ? s.unbiased : s.biased, 1 - w, w);
+    const passed =
+      checkRunningStat("running_mean", predictedMean, tensors.referenceRunningMean!, { equalNan: true }).passed &&
+      checkRunningStat("running_var", predictedVar, tensors.referenceRunningVar!, { equalNan: true }).passed;
     const momentum = convention.momentumWeights === "batch" ? w : 1 - w;
     return { passed, momentum: Number(momentum.toPrecision(4)), estimator };
   };

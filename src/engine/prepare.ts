@@ -67,6 +67,13 @@ function torchSize(shape: readonly number[]): string {
   return `torch.Size([${shape.join(", ")}])`;
 }
 
+/** running ← runningWeight·running + batchWeight·batch, per channel (every convention's update). */
+export function runningUpdate(previous: ArrayLike<number>, batch: ArrayLike<number>, runningWeight: number, batchWeight: number): Float64Array {
+  const updated = new Float64Array(batch.length);
+  for (let c = 0; c < batch.length; c++) updated[c] = runningWeight * previous[c] + batchWeight * batch[c];
+  return updated;
+}
+
 export async function prepareBatchNorm(tensors: BatchNormTensors, request: BatchNormRequest): Promise<Prepared> {
   const convention = conventionOf(request.framework);
   const shape = tensors.input.shape;
@@ -113,17 +120,11 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   let updatedRunningMean: Float64Array | null = null;
   let updatedRunningVar: Float64Array | null = null;
   if (params.hasRunningStats) {
-    updatedRunningMean = new Float64Array(channels);
-    updatedRunningVar = new Float64Array(channels);
-    for (let c = 0; c < channels; c++) {
-      // Frameworks start running statistics at mean 0, variance 1.
-      const previousMean = runningMean === null ? 0 : runningMean[c];
-      const previousVar = runningVar === null ? 1 : runningVar[c];
-      // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
-      const updateVariance = stats.m2[c] / Math.max(stats.count[c] - params.runningVarCorrection, 1);
-      updatedRunningMean[c] = params.runningWeight * previousMean + params.batchWeight * stats.mean[c];
-      updatedRunningVar[c] = params.runningWeight * previousVar + params.batchWeight * updateVariance;
-    }
+    // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
+    const updateVariance = stats.m2.map((m2, c) => m2 / Math.max(stats.count[c] - params.runningVarCorrection, 1));
+    // Frameworks start running statistics at mean 0, variance 1.
+    updatedRunningMean = runningUpdate(runningMean ?? new Float64Array(channels).fill(0), stats.mean, params.runningWeight, params.batchWeight);
+    updatedRunningVar = runningUpdate(runningVar ?? new Float64Array(channels).fill(1), updateVariance, params.runningWeight, params.batchWeight);
   }
   return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs };
 }

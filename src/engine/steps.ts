@@ -36,15 +36,37 @@ export function stepSlice(tensor: Tensor, index: number): Tensor {
 }
 
 /** Running statistics as the framework would store them: rounded to `dtype`. */
-export function stateTensor(values: Float64Array, dtype: FloatDType): Tensor {
+function stateTensor(values: Float64Array, dtype: FloatDType): Tensor {
   const data = allocateShared(dtype === "float16" ? "float32" : dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = roundTo(dtype, values[i]);
   return { dtype, shape: [values.length], data };
 }
 
 /** Frameworks keep running statistics in the parameters' dtype (float32 unless the model is float64). */
-export function runningStatDtype(runningMean: Tensor | null, input: Tensor): FloatDType {
+function runningStatDtype(runningMean: Tensor | null, input: Tensor): FloatDType {
   return runningMean?.dtype ?? (input.dtype === "float64" ? "float64" : "float32");
+}
+
+/** Running statistics carried from one step to the next, kept as the framework keeps them. */
+export interface CarriedState {
+  readonly mean: Tensor | null;
+  readonly variance: Tensor | null;
+  /** Takes a step's updated statistics (ignored when the step updated none). */
+  advance(mean: Float64Array | null, variance: Float64Array | null): void;
+}
+
+export function carriedRunningState(runningMean: Tensor | null | undefined, runningVar: Tensor | null | undefined, input: Tensor): CarriedState {
+  const dtype = runningStatDtype(runningMean ?? null, input);
+  const state = {
+    mean: runningMean ?? null,
+    variance: runningVar ?? null,
+    advance(mean: Float64Array | null, variance: Float64Array | null) {
+      if (mean === null || variance === null) return;
+      state.mean = stateTensor(mean, dtype);
+      state.variance = stateTensor(variance, dtype);
+    },
+  };
+  return state;
 }
 
 function renamed(comparison: TensorComparison, name: string): TensorComparison {
@@ -66,9 +88,7 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
       throw new UsageError(`${name} has shape [${perStep.shape.join(", ")}]: expected [${steps}, channels]`);
     }
   }
-  const stateDtype = runningStatDtype(tensors.runningMean ?? null, input);
-  let runningMean = tensors.runningMean ?? null;
-  let runningVar = tensors.runningVar ?? null;
+  const state = carriedRunningState(tensors.runningMean, tensors.runningVar, input);
   const comparisons: TensorComparison[] = [];
   let firstDivergentStep: number | null = null;
   let last: ConformanceResult | null = null;
@@ -76,7 +96,7 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
   let compareMs = 0;
   for (let step = 0; step < steps; step++) {
     const result = await checkBatchNorm(
-      { ...tensors, input: stepSlice(input, step), reference: stepSlice(reference, step), runningMean, runningVar, referenceRunningMean: null, referenceRunningVar: null },
+      { ...tensors, input: stepSlice(input, step), reference: stepSlice(reference, step), runningMean: state.mean, runningVar: state.variance, referenceRunningMean: null, referenceRunningVar: null },
       { ...request, numBatchesTracked: (request.numBatchesTracked ?? 0) + step },
     );
     statsMs += result.timings.statsMs;
@@ -89,19 +109,18 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
       if (tensors.referenceRunningVarSteps != null) {
         stepComparisons.push(checkRunningStat(`running_var[step ${step}]`, result.updatedRunningVar, stepSlice(tensors.referenceRunningVarSteps, step), request.runningVarTolerance ?? request));
       }
-      runningMean = stateTensor(result.updatedRunningMean, stateDtype);
-      runningVar = stateTensor(result.updatedRunningVar, stateDtype);
     }
+    state.advance(result.updatedRunningMean, result.updatedRunningVar);
     if (firstDivergentStep === null && stepComparisons.some((c) => !c.passed)) firstDivergentStep = step;
     comparisons.push(...stepComparisons);
     last = result;
   }
   if (last === null) throw new UsageError("the input has 0 steps on its leading axis");
-  if (tensors.referenceRunningMean != null && runningMean !== null) {
-    comparisons.push(checkRunningStat("running_mean", Float64Array.from(runningMean.data), tensors.referenceRunningMean, request.runningMeanTolerance ?? request));
+  if (tensors.referenceRunningMean != null && state.mean !== null) {
+    comparisons.push(checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, request.runningMeanTolerance ?? request));
   }
-  if (tensors.referenceRunningVar != null && runningVar !== null) {
-    comparisons.push(checkRunningStat("running_var", Float64Array.from(runningVar.data), tensors.referenceRunningVar, request.runningVarTolerance ?? request));
+  if (tensors.referenceRunningVar != null && state.variance !== null) {
+    comparisons.push(checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, request.runningVarTolerance ?? request));
   }
   const conforms = comparisons.every((c) => c.passed);
   if (firstDivergentStep === null && !conforms) firstDivergentStep = steps - 1;

@@ -8,8 +8,15 @@ import { readNpz } from "./npz.js";
 import { readFileBytes } from "./read-file.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
 
+const NPZ_MEMBER = /^(.*\.npz):([^:/\\]+)$/i;
+
+/** The file a tensor spec reads (`x.npz:name` → `x.npz`). */
+export function tensorSpecFile(spec: string): string {
+  return NPZ_MEMBER.exec(spec)?.[1] ?? spec;
+}
+
 export function readTensor(spec: string): Tensor {
-  const member = /^(.*\.npz):([^:/\\]+)$/i.exec(spec);
+  const member = NPZ_MEMBER.exec(spec);
   if (member !== null) return readNpz(member[1], member[2]);
   if (/\.npz$/i.test(spec)) return readNpz(spec);
   if (/\.pb$/i.test(spec)) return parseTensorProtoBytes(readFileBytes(spec), spec);

@@ -50,27 +50,21 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
     if (values.length !== count) fail(`${field} holds ${values.length} values; dims [${shape.join(", ")}] need ${count}`);
   };
   switch (message.dataType) {
-    case 1: {
-      const data = allocateShared("float32", count);
-      if (raw.length > 0) {
-        expectBytes(4);
-        for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
-      } else {
-        expectValues(message.floatData, "float_data");
-        data.set(message.floatData);
-      }
-      return { dtype: "float32", shape, data };
-    }
+    case 1:
     case 11: {
-      const data = allocateShared("float64", count);
+      // FLOAT and DOUBLE: little-endian raw_data, or the typed field.
+      const double = message.dataType === 11;
+      const dtype = double ? "float64" : "float32";
+      const data = allocateShared(dtype, count);
       if (raw.length > 0) {
-        expectBytes(8);
-        for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, true);
+        expectBytes(double ? 8 : 4);
+        for (let i = 0; i < count; i++) data[i] = double ? view.getFloat64(i * 8, true) : view.getFloat32(i * 4, true);
       } else {
-        expectValues(message.doubleData, "double_data");
-        data.set(message.doubleData);
+        const values = double ? message.doubleData : message.floatData;
+        expectValues(values, double ? "double_data" : "float_data");
+        data.set(values);
       }
-      return { dtype: "float64", shape, data };
+      return { dtype, shape, data };
     }
     case 10:
     case 16: {

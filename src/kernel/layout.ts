@@ -22,6 +22,12 @@ export interface Geometry {
   readonly inner: number;
 }
 
+/** An axis in `[0, rank)`, counting a negative one from the end; null when out of range. */
+export function normalizeAxis(axis: number, rank: number): number | null {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) return null;
+  return axis < 0 ? axis + rank : axis;
+}
+
 /** `[outer, channels, inner]` for a shape and a channel axis in `[0, rank)`. */
 export function geometryOf(shape: readonly number[], channelAxis: number): Geometry {
   let outer = 1;

@@ -56,6 +56,12 @@ export interface CaseFindings {
   readonly timings: Timings;
 }
 
+/** The findings of a case or report, field by field (in the order the JSON documents them). */
+export function findingsOf(source: CaseFindings): CaseFindings {
+  const { files, convention, tensors, batchStatistics, steps, timings } = source;
+  return { files, convention, tensors, batchStatistics, steps, timings };
+}
+
 /** One checked case: the body of a compare or diff report, and one entry of a suite report. */
 export interface CaseReport extends CaseFindings {
   readonly name: string;
@@ -180,12 +186,7 @@ export function casesOf(report: CompareReport | SuiteReport): readonly CaseRepor
       status: report.conforms ? "pass" : "fail",
       conforms: report.conforms,
       error: null,
-      files: report.files,
-      convention: report.convention,
-      tensors: report.tensors,
-      batchStatistics: report.batchStatistics,
-      steps: report.steps,
-      timings: report.timings,
+      ...findingsOf(report),
     },
   ];
 }

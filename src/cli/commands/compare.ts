@@ -5,7 +5,7 @@
 import type { CheckCase } from "../../cases/case.js";
 import { runCase } from "../../cases/run-case.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { REPORT_SCHEMA_VERSION, type CaseReport, type CompareReport } from "../../report/report.js";
+import { findingsOf, REPORT_SCHEMA_VERSION, type CaseReport, type CompareReport } from "../../report/report.js";
 import { VERSION } from "../version.js";
 
 /** Wraps a case report as the report of a single-case command. */
@@ -18,12 +18,7 @@ export function singleCaseReport(command: "compare" | "diff", report: CaseReport
     conforms,
     verdict: conforms ? "conforms" : "does not conform",
     exitCode: conforms ? 0 : 1,
-    files: report.files,
-    convention: report.convention,
-    tensors: report.tensors,
-    batchStatistics: report.batchStatistics,
-    steps: report.steps,
-    timings: report.timings,
+    ...findingsOf(report),
   };
 }
 

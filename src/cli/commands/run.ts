@@ -5,10 +5,10 @@
  */
 import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js";
 import { batchNorm } from "../../engine/batch-norm.js";
-import { runningStatDtype, stateTensor, stepSlice } from "../../engine/steps.js";
+import { carriedRunningState, stepSlice } from "../../engine/steps.js";
 import { InterruptedError, UsageError } from "../../errors.js";
 import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
-import { tensorLoader } from "../../io/read-tensor.js";
+import { tensorLoader, tensorSpecFile } from "../../io/read-tensor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
 import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
@@ -31,7 +31,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const inputPaths = [options.input, ...Object.values(options.files).filter((p): p is string => p !== undefined)];
   const outputs = [options.output, options.saveRunningMean, options.saveRunningVar].filter((p): p is string => p !== undefined);
-  checkOutputTargets(outputs, inputPaths.map((p) => p.replace(/\.npz:[^:/\\]+$/i, ".npz")), options.force);
+  checkOutputTargets(outputs, inputPaths.map(tensorSpecFile), options.force);
 
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
@@ -48,9 +48,7 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
   const stepCount = options.steps ? input.shape[0] : 1;
   if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
   const output = allocateShared(outputDtype === "float64" ? "float64" : "float32", input.data.length);
-  const stateDtype = runningStatDtype(tensors.runningMean ?? null, input);
-  let runningMean = tensors.runningMean ?? null;
-  let runningVar = tensors.runningVar ?? null;
+  const state = carriedRunningState(tensors.runningMean, tensors.runningVar, input);
   let statsMs = 0;
   let normalizeMs = 0;
   let last = null;
@@ -60,12 +58,9 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
     const stepSize = stepInput.data.length;
     // float32/float64 outputs are written in place; float16 ones are rounded from float64 per step.
     const inPlace = outputDtype === "float16" ? undefined : output.subarray(step * stepSize, (step + 1) * stepSize);
-    const result = await batchNorm({ ...tensors, input: stepInput, runningMean, runningVar }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: inPlace });
+    const result = await batchNorm({ ...tensors, input: stepInput, runningMean: state.mean, runningVar: state.variance }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: inPlace });
     if (inPlace === undefined) output.set(result.output.data, step * stepSize);
-    if (result.runningMean !== null && result.runningVar !== null) {
-      runningMean = stateTensor(result.runningMean, stateDtype);
-      runningVar = stateTensor(result.runningVar, stateDtype);
-    }
+    state.advance(result.runningMean, result.runningVar);
     statsMs += result.timings.statsMs;
     normalizeMs += result.timings.normalizeMs;
     last = result;
@@ -83,8 +78,8 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
     written.push({ role: "output", path, dtype: tensor.dtype, shape: tensor.shape });
   };
   write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
-  write(options.saveRunningMean, runningMean);
-  write(options.saveRunningVar, runningVar);
+  write(options.saveRunningMean, state.mean);
+  write(options.saveRunningVar, state.variance);
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: "bn-check", version: VERSION },
