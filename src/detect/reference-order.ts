@@ -1,5 +1,5 @@
 /** References saved in another axis order than the input (channels-last of a channels-first output). */
-import type { Tensor } from "../npy/tensor.js";
+import { allocateShared, gatherStrided, type Tensor } from "../npy/tensor.js";
 
 /** Axis orders a reference may have been saved in by mistake: channels-last of a channels-first output and back. */
 export function referenceOrders(rank: number): { name: string; perm: number[] }[] {
@@ -22,18 +22,7 @@ export function unpermute(reference: Tensor, inputShape: readonly number[], perm
   // Stride, in the stored array, of each input axis.
   const strideOf = new Array<number>(rank);
   perm.forEach((axis, k) => (strideOf[axis] = storedStrides[k]));
-  const out = reference.data instanceof Float64Array ? new Float64Array(new SharedArrayBuffer(reference.data.length * 8)) : new Float32Array(new SharedArrayBuffer(reference.data.length * 4));
-  const counter = new Array<number>(rank).fill(0);
-  let source = 0;
-  for (let target = 0; target < out.length; target++) {
-    out[target] = reference.data[source];
-    for (let axis = rank - 1; axis >= 0; axis--) {
-      counter[axis]++;
-      source += strideOf[axis];
-      if (counter[axis] < inputShape[axis]) break;
-      source -= strideOf[axis] * inputShape[axis];
-      counter[axis] = 0;
-    }
-  }
+  const out = allocateShared(reference.data instanceof Float64Array ? "float64" : "float32", reference.data.length);
+  gatherStrided(reference.data, out, inputShape, strideOf);
   return out;
 }

@@ -10,7 +10,7 @@
 import npyjs from "npyjs";
 import { InputFileError } from "../errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
-import { allocateShared, elementCount, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
+import { allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
 import { readFully, withOpenFile } from "../io/read-file.js";
 
@@ -212,8 +212,7 @@ function swapBytes(data: Uint8Array, itemSize: number): void {
 }
 
 /**
- * Reorders Fortran-order (column-major) data to C order. The C-order index runs as an odometer
- * while the matching Fortran offset is updated incrementally (no per-element division).
+ * Reorders Fortran-order (column-major) data to C order: a strided gather with column-major strides.
  */
 function copyFortranToC(source: FloatArray, target: FloatArray, shape: readonly number[]): void {
   const rank = shape.length;
@@ -223,16 +222,5 @@ function copyFortranToC(source: FloatArray, target: FloatArray, shape: readonly 
     fortranStrides[axis] = stride;
     stride *= shape[axis];
   }
-  const counter = new Array<number>(rank).fill(0);
-  let sourceOffset = 0;
-  for (let targetOffset = 0; targetOffset < target.length; targetOffset++) {
-    target[targetOffset] = source[sourceOffset];
-    for (let axis = rank - 1; axis >= 0; axis--) {
-      counter[axis]++;
-      sourceOffset += fortranStrides[axis];
-      if (counter[axis] < shape[axis]) break;
-      sourceOffset -= fortranStrides[axis] * shape[axis];
-      counter[axis] = 0;
-    }
-  }
+  gatherStrided(source, target, shape, fortranStrides);
 }

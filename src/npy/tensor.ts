@@ -48,6 +48,27 @@ export function unravelIndex(flatIndex: number, shape: readonly number[]): numbe
   return index;
 }
 
+/**
+ * Fills `target` (C order over `shape`) from `source` read with per-axis `strides`: a transpose or
+ * an order change in one pass. The source offset follows the C-order index as an odometer, updated
+ * incrementally (no per-element division).
+ */
+export function gatherStrided(source: ArrayLike<number>, target: FloatArray, shape: readonly number[], strides: readonly number[]): void {
+  const rank = shape.length;
+  const counter = new Array<number>(rank).fill(0);
+  let sourceOffset = 0;
+  for (let targetOffset = 0; targetOffset < target.length; targetOffset++) {
+    target[targetOffset] = source[sourceOffset];
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      counter[axis]++;
+      sourceOffset += strides[axis];
+      if (counter[axis] < shape[axis]) break;
+      sourceOffset -= strides[axis] * shape[axis];
+      counter[axis] = 0;
+    }
+  }
+}
+
 /** Allocates a Float32Array or Float64Array over a SharedArrayBuffer, so workers see it without copies. */
 export function allocateShared(dtype: FloatDType, length: number): FloatArray {
   if (dtype === "float64") return new Float64Array(new SharedArrayBuffer(length * 8));
