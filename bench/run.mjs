@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { batchNorm, closePool, writeNpy } from "../dist/index.js";
+import { allocateShared, batchNorm, closePool, kernelName, withTensorArena, writeNpy } from "../dist/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, "..", "bin", "bn-check.js");
@@ -35,9 +35,10 @@ const stats = (runs) => {
 };
 const fmt = (s) => (s === undefined ? "—" : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`);
 
+/** The input in shared memory: in the ambient tensor arena when called inside `withTensorArena`, as the CLI reads it. */
 function makeInput(shape) {
   const count = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(new SharedArrayBuffer(count * 4));
+  const data = allocateShared("float32", count);
   let state = 12345;
   for (let i = 0; i < count; i++) {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
@@ -50,19 +51,31 @@ function makeInput(shape) {
 const WARM = { parallelThreshold: 1 << 18 };
 
 /**
+ * Times train-mode BatchNorm on a fresh input of `shape`, in a tensor arena of its own (as every CLI
+ * command runs), so the SIMD kernel runs it unless `kernel` is "js".
  * @param reuse - write y into the same buffer every time (as a warm allocator does for PyTorch);
  *   otherwise every call allocates fresh memory, whose first touch is costly on some machines.
  */
-async function timeKernel(input, threads, reuse = false) {
-  const runs = [];
-  const outputBuffer = reuse ? new Float32Array(new SharedArrayBuffer(input.data.byteLength)) : undefined;
-  await batchNorm({ input }, { threads, ...WARM, outputBuffer }); // warm-up: pool start, JIT
-  for (let r = 0; r < REPEATS; r++) {
-    const started = performance.now();
-    await batchNorm({ input }, { threads, ...WARM, outputBuffer });
-    runs.push(performance.now() - started);
+async function timeKernel(shape, threads, reuse = false, kernel = "wasm") {
+  const previous = process.env.BN_CHECK_KERNEL;
+  if (kernel === "js") process.env.BN_CHECK_KERNEL = "js";
+  try {
+    return await withTensorArena(async () => {
+      const input = makeInput(shape);
+      const runs = [];
+      const outputBuffer = reuse ? allocateShared("float32", input.data.length) : undefined;
+      await batchNorm({ input }, { threads, ...WARM, outputBuffer }); // warm-up: pool start, JIT
+      for (let r = 0; r < REPEATS; r++) {
+        const started = performance.now();
+        await batchNorm({ input }, { threads, ...WARM, outputBuffer });
+        runs.push(performance.now() - started);
+      }
+      return stats(runs);
+    });
+  } finally {
+    if (previous === undefined) delete process.env.BN_CHECK_KERNEL;
+    else process.env.BN_CHECK_KERNEL = previous;
   }
-  return stats(runs);
 }
 
 function copyBandwidth(bytes) {
@@ -96,13 +109,13 @@ const bandwidth = copyBandwidth(1 << 27);
 for (const name of selected) {
   const shape = SHAPES[name];
   if (!shape) continue;
-  const input = makeInput(shape);
-  const bytes = input.data.byteLength;
-  const one = await timeKernel(input, 1);
-  const two = await timeKernel(input, 2);
-  const twoReused = await timeKernel(input, 2, true);
+  const bytes = shape.reduce((a, b) => a * b, 4);
+  const one = await timeKernel(shape, 1);
+  const two = await timeKernel(shape, 2);
+  const twoReused = await timeKernel(shape, 2, true);
+  const twoReusedJs = await timeKernel(shape, 2, true, "js");
   const path = join(work, `${name}.npy`);
-  writeNpy(path, input);
+  writeNpy(path, makeInput(shape));
   const peers = spawnSync(python, [join(here, "peers.py"), path, "1", "2", String(REPEATS)], { encoding: "utf8" });
   const peer = peers.status === 0 ? JSON.parse(peers.stdout) : {};
   if (peers.status !== 0) notes.push(`${name}: python peers skipped (${peers.stderr.trim().split("\n").at(-1)})`);
@@ -112,6 +125,7 @@ for (const name of selected) {
     "bn-check 1 thread ms": fmt(one),
     "bn-check 2 threads ms": fmt(two),
     "2 threads, reused output ms": fmt(twoReused),
+    "same, JS kernel ms": fmt(twoReusedJs),
     "torch 2 threads ms": fmt(peer.torch),
     "numpy ms": fmt(peer.numpy),
     "GB/s (2 thr)": ((3 * bytes) / (two.median / 1000) / 1e9).toFixed(2),
@@ -121,7 +135,7 @@ for (const name of selected) {
   });
   await closePool();
 }
-console.log(`copy bandwidth in this run (one thread, read + write): ${bandwidth.toFixed(1)} GB/s`);
+console.log(`kernel: ${kernelName()}; copy bandwidth in this run (one thread, read + write): ${bandwidth.toFixed(1)} GB/s`);
 console.table(rows);
 
 // Whole process: bn-check compare vs the equivalent Python script, on inputs with a PyTorch reference.
@@ -158,9 +172,9 @@ const scaling = [];
 const sizes = [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, ...(process.env.BENCH_HUGE ? [6e8] : [])];
 for (const elements of sizes) {
   const shape = [Math.max(1, Math.round(elements / 16 / 64)), 16, 64];
-  const input = makeInput(shape);
-  const time = await timeKernel(input, 2);
-  scaling.push({ elements: input.data.length, "ms (median)": time.median.toFixed(3), "ns/element": ((time.median * 1e6) / input.data.length).toFixed(2) });
+  const time = await timeKernel(shape, 2);
+  const count = shape.reduce((a, b) => a * b, 1);
+  scaling.push({ elements: count, "ms (median)": time.median.toFixed(3), "ns/element": ((time.median * 1e6) / count).toFixed(2) });
 }
 await closePool();
 console.table(scaling);

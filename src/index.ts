@@ -14,5 +14,8 @@ export { readNpy, parseNpyBytes } from "./npy/read-npy.js";
 export { writeNpy, encodeNpy } from "./npy/write-npy.js";
 export { tensorFromArray, type Tensor, type FloatDType, type ComputeDType } from "./npy/tensor.js";
 export { closePool } from "./parallel/pool.js";
+export { withTensorArena, TensorArena } from "./memory/arena.js";
+export { kernelName } from "./parallel/wasm-kernel.js";
+export { allocateShared } from "./npy/tensor.js";
 export { BnCheckError, InputFileError, UsageError, WorkerFailureError } from "./errors.js";
 export { REPORT_SCHEMA_VERSION, type CompareReport, type Report } from "./report/report.js";

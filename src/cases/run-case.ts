@@ -14,6 +14,7 @@ import type { Tensor } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
+import { withTensorArena } from "../memory/arena.js";
 
 const ROLES: Record<keyof CaseFiles, string> = {
   input: "input",
@@ -61,7 +62,12 @@ function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "
   return conforms === (expected === "match") ? "pass" : "fail";
 }
 
-export async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+export function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+  return withTensorArena(() => runCaseInArena(check, execution));
+}
+
+async function runCaseInArena(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   let tensors: LoadedTensors;
@@ -176,6 +182,6 @@ export async function runCase(check: CheckCase, execution: ExecutionOptions): Pr
     tensors: comparisons,
     batchStatistics: result.batchMean === null || result.batchVariance === null ? null : { mean: result.batchMean, variance: result.batchVariance },
     steps,
-    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads },
+    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels },
   };
 }

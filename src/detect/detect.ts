@@ -213,7 +213,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   for (const axis of axes) {
     const geometry = geometryOf(shape, axis);
     const grid = planUnits(geometry);
-    const merged = mergeChannelStats(grid, await runStatsPass(inputData, grid, planExecution(grid, options), options));
+    const merged = mergeChannelStats(grid, (await runStatsPass(inputData, grid, planExecution(grid, options), options)).partials);
     const count = merged.count[0] ?? 0;
     stats.set(axis, {
       axis,

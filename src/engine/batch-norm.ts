@@ -5,6 +5,7 @@ import { roundTo } from "../numeric/formats.js";
 import { runNormalizePass } from "../parallel/executor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
+import { passKernels, type PassKernels } from "./pass-kernels.js";
 
 export interface BatchNormResult {
   /** y, in `outputDtype` (default: the input's dtype). */
@@ -17,7 +18,7 @@ export interface BatchNormResult {
   readonly runningMean: Float64Array | null;
   readonly runningVar: Float64Array | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly normalizeMs: number };
+  readonly timings: { readonly statsMs: number; readonly normalizeMs: number; readonly kernels: PassKernels };
 }
 
 /**
@@ -44,7 +45,7 @@ export async function batchNorm(
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
   const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);
   const started = performance.now();
-  await runNormalizePass(prepared.input, prepared.grid, prepared.constants, output, prepared.plan, request);
+  const normalizeKernel = await runNormalizePass(prepared.input, prepared.grid, prepared.constants, output, prepared.plan, request);
   let data = output;
   if (outputDtype === "float16") {
     data = allocateShared("float16", output.length);
@@ -58,6 +59,6 @@ export async function batchNorm(
     runningMean: prepared.updatedRunningMean,
     runningVar: prepared.updatedRunningVar,
     threads: prepared.plan.threads,
-    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started },
+    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, normalize: normalizeKernel }) },
   };
 }

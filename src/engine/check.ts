@@ -11,6 +11,8 @@ import { mergeChannelDiffs } from "../kernel/batch-norm.js";
 import { mergeWorst, type DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { runComparePass } from "../parallel/executor.js";
+import type { KernelName } from "../parallel/task.js";
+import { passKernels, type PassKernels } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
 
@@ -41,7 +43,7 @@ export interface ConformanceResult {
   readonly batchMean: readonly number[] | null;
   readonly batchVariance: readonly number[] | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly compareMs: number };
+  readonly timings: { readonly statsMs: number; readonly compareMs: number; readonly kernels: PassKernels };
   /** The running statistics bn-check computed for after the call (train mode), in float64. */
   readonly updatedRunningMean: Float64Array | null;
   readonly updatedRunningVar: Float64Array | null;
@@ -90,11 +92,13 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
 
   const started = performance.now();
   let output: TensorComparison;
+  let compareKernel: KernelName | null = null;
   if (!sameShape(tensors.input.shape, reference.shape)) {
     output = shapeMismatch("output", tensors.input.shape, reference.shape, reference.dtype, rule, tolerance);
   } else {
     const referenceData = toShared(reference.data);
     const pass = await runComparePass(prepared.input, referenceData, grid, prepared.constants, rule, prepared.plan, request);
+    compareKernel = pass.kernel;
     const channelRecords = mergeChannelDiffs(grid, pass.records);
     const { constants, input } = prepared;
     output = summarizeDiff({
@@ -127,7 +131,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
     batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
     threads: prepared.plan.threads,
-    timings: { statsMs: prepared.statsMs, compareMs },
+    timings: { statsMs: prepared.statsMs, compareMs, kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel }) },
     updatedRunningMean: prepared.updatedRunningMean,
     updatedRunningVar: prepared.updatedRunningVar,
   };

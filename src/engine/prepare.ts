@@ -12,6 +12,8 @@ import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../npy/tensor.js";
 import { planExecution, runStatsPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import { arenaOf } from "../memory/arena.js";
+import type { KernelName } from "../parallel/task.js";
 
 /** The tensors of one BatchNorm call. Parameters are 1-D with one value per channel. */
 export interface BatchNormTensors {
@@ -42,6 +44,8 @@ export interface Prepared {
   readonly updatedRunningMean: Float64Array | null;
   readonly updatedRunningVar: Float64Array | null;
   readonly statsMs: number;
+  /** The kernel the statistics pass ran on (null in eval mode: no pass). */
+  readonly statsKernel: KernelName | null;
 }
 
 export function conventionOf(framework: FrameworkName | Convention | undefined): Convention {
@@ -91,7 +95,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const grid = planUnits(geometry);
   const plan = planExecution(grid, request);
   const input = toShared(tensors.input.data);
-  const constants = sharedFloat64(3 * channels);
+  const constants = sharedFloat64(3 * channels, input);
 
   if (params.mode === "eval") {
     if (runningMean === null || runningVar === null) {
@@ -101,7 +105,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
       if (runningVar[c] < 0) throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);
     }
     affineConstants(runningMean, runningVar, params.epsilon, weight, bias, constants);
-    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0 };
+    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0, statsKernel: null };
   }
 
   const perChannel = geometry.outer * geometry.inner;
@@ -109,8 +113,9 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     throw new UsageError(`Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`);
   }
   const started = performance.now();
-  const partials = await runStatsPass(input, grid, plan, request);
+  const { partials, kernel: statsKernel } = await runStatsPass(input, grid, plan, request);
   const stats = mergeChannelStats(grid, partials);
+  arenaOf(partials)?.release(partials);
   const statsMs = performance.now() - started;
 
   const batchVariance = new Float64Array(channels);
@@ -126,5 +131,5 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     updatedRunningMean = runningUpdate(runningMean ?? new Float64Array(channels).fill(0), stats.mean, params.runningWeight, params.batchWeight);
     updatedRunningVar = runningUpdate(runningVar ?? new Float64Array(channels).fill(1), updateVariance, params.runningWeight, params.batchWeight);
   }
-  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs };
+  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs, statsKernel };
 }

@@ -16,6 +16,6 @@
  * References: S. Ioffe, C. Szegedy, "Batch Normalization" (2015), Algorithm 1; T. F. Chan,
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
-export { computeStatsUnits, mergeChannelStats, statsPartialsLength, STATS_RECORD_SIZE, type ChannelStats } from "./stats.js";
+export { computeStatsUnits, mergeChannelStats, simdRunsStats, statsPartialsLength, STATS_RECORD_SIZE, type ChannelStats } from "./stats.js";
 export { affineConstants, normalizeUnits } from "./normalize.js";
 export { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "./compare-units.js";

@@ -2,6 +2,8 @@
  * Per-channel batch statistics, unit by unit, and their merge (see batch-norm.ts for the method).
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+import type { Geometry } from "./layout.js";
+import type { WasmKernel } from "./wasm-abi.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -12,8 +14,12 @@ export function statsPartialsLength(grid: UnitGrid): number {
   return grid.unitCount * grid.channelChunk * STATS_RECORD_SIZE;
 }
 
-/** Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. */
-export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
+/**
+ * Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. With `wasm` (a
+ * float32 input whose arrays all live in the kernel's memory), the SIMD kernel computes the
+ * channels-first and one-value-per-row units; its arithmetic is this function's, bit for bit.
+ */
+export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array, wasm: WasmKernel | null = null): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   // Channels-last data (small `inner`) is walked row by row, in memory order, with one accumulator
@@ -26,6 +32,17 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
     unitBox(grid, unit, box);
     const { o0, o1, c0, c1, i0, i1 } = box;
     const count = (o1 - o0) * (i1 - i0);
+    if (wasm !== null && simdRunsStats(grid.geometry)) {
+      const recordBytes = partials.byteOffset + unit * grid.channelChunk * STATS_RECORD_SIZE * 8;
+      if (inner === 1) {
+        wasm.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
+      } else {
+        for (let c = c0; c < c1; c++) {
+          wasm.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
+        }
+      }
+      continue;
+    }
     if (sums !== null && deviations !== null && squares !== null) {
       const width = c1 - c0;
       sums.fill(0);
@@ -76,56 +93,92 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
       continue;
     }
     for (let c = c0; c < c1; c++) {
-      // Four interleaved accumulators: one chain of dependent additions would cap the loop at one
-      // element per add latency; four let the CPU overlap them. Their order is fixed, so the result
-      // still depends on the unit alone.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let o = o0; o < o1; o++) {
-        const rowBase = (o * channels + c) * inner;
-        const end = rowBase + i1;
-        let i = rowBase + i0;
-        for (; i + 3 < end; i += 4) {
-          s0 += input[i];
-          s1 += input[i + 1];
-          s2 += input[i + 2];
-          s3 += input[i + 3];
-        }
-        for (; i < end; i++) s0 += input[i];
-      }
-      const mean = (s0 + s1 + (s2 + s3)) / count;
-      let d0 = 0;
-      let d1 = 0;
-      let q0 = 0;
-      let q1 = 0;
-      for (let o = o0; o < o1; o++) {
-        const rowBase = (o * channels + c) * inner;
-        const end = rowBase + i1;
-        let i = rowBase + i0;
-        for (; i + 1 < end; i += 2) {
-          const a = input[i] - mean;
-          const b = input[i + 1] - mean;
-          d0 += a;
-          d1 += b;
-          q0 += a * a;
-          q1 += b * b;
-        }
-        for (; i < end; i++) {
-          const a = input[i] - mean;
-          d0 += a;
-          q0 += a * a;
-        }
-      }
-      const deviationSum = d0 + d1;
-      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, q0 + q1 - (deviationSum * deviationSum) / count);
+      const rowStride = channels * inner;
+      const firstRow = (o0 * channels + c) * inner + i0;
+      const length = i1 - i0;
+      const mean = laneSum(input, firstRow, o1 - o0, rowStride, length, 0, false) / count;
+      const deviationSum = laneSum(input, firstRow, o1 - o0, rowStride, length, mean, false);
+      const squareSum = laneSum(input, firstRow, o1 - o0, rowStride, length, mean, true);
+      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, squareSum - (deviationSum * deviationSum) / count);
     }
   }
 }
 
+/**
+ * Σ(x − shift) (or Σ(x − shift)² with `square`) over `rows` runs of `length` values `rowStride`
+ * apart, in eight interleaved lanes: one chain of dependent additions would cap the loop at one
+ * value per add latency, eight let the CPU overlap them. Value j of a run (j below `length` rounded
+ * down to 8) goes to lane j mod 8, the rest to a tail sum in order; the lanes are combined as
+ * ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) + tail. This order is the SIMD kernel's
+ * (bn-kernel.wat: four float64x2 lanes), so both give the same bits; it depends on the unit alone,
+ * never on the thread count. (The kernel sums values and deviations in one loop; the sums are the
+ * same as two separate ones.)
+ */
+function laneSum(input: Values, firstRow: number, rows: number, rowStride: number, length: number, shift: number, square: boolean): number {
+  let l0 = 0;
+  let l1 = 0;
+  let l2 = 0;
+  let l3 = 0;
+  let l4 = 0;
+  let l5 = 0;
+  let l6 = 0;
+  let l7 = 0;
+  let tail = 0;
+  const bodyLength = length - (length % 8);
+  for (let row = 0, rowBase = firstRow; row < rows; row++, rowBase += rowStride) {
+    const bodyEnd = rowBase + bodyLength;
+    const end = rowBase + length;
+    let i = rowBase;
+    if (square) {
+      for (; i < bodyEnd; i += 8) {
+        const d0 = input[i] - shift;
+        const d1 = input[i + 1] - shift;
+        const d2 = input[i + 2] - shift;
+        const d3 = input[i + 3] - shift;
+        const d4 = input[i + 4] - shift;
+        const d5 = input[i + 5] - shift;
+        const d6 = input[i + 6] - shift;
+        const d7 = input[i + 7] - shift;
+        l0 += d0 * d0;
+        l1 += d1 * d1;
+        l2 += d2 * d2;
+        l3 += d3 * d3;
+        l4 += d4 * d4;
+        l5 += d5 * d5;
+        l6 += d6 * d6;
+        l7 += d7 * d7;
+      }
+      for (; i < end; i++) {
+        const d = input[i] - shift;
+        tail += d * d;
+      }
+    } else {
+      for (; i < bodyEnd; i += 8) {
+        l0 += input[i] - shift;
+        l1 += input[i + 1] - shift;
+        l2 += input[i + 2] - shift;
+        l3 += input[i + 3] - shift;
+        l4 += input[i + 4] - shift;
+        l5 += input[i + 5] - shift;
+        l6 += input[i + 6] - shift;
+        l7 += input[i + 7] - shift;
+      }
+      for (; i < end; i++) tail += input[i] - shift;
+    }
+  }
+  return l0 + l1 + (l2 + l3) + (l4 + l5 + (l6 + l7)) + tail;
+}
+
 /** Below this many elements per (row, channel), units are walked row by row. */
 const ROW_WISE_INNER = 16;
+
+/**
+ * Whether the SIMD kernel has a statistics loop for this geometry: channels-first runs (inner ≥ 16)
+ * and one value per row and channel (inner = 1). Short runs in between stay with JavaScript.
+ */
+export function simdRunsStats(geometry: Geometry): boolean {
+  return geometry.inner === 1 || geometry.inner >= ROW_WISE_INNER;
+}
 
 function writeStats(partials: Float64Array, base: number, count: number, mean: number, m2: number): void {
   partials[base] = count;

@@ -31,11 +31,20 @@ export interface UnitBox {
   i1: number;
 }
 
+/**
+ * Elements per unit when each (row, channel) holds a single value (channels-last data, inner = 1):
+ * units there are whole rows (memory order), and each channel has one value per row, so a unit of
+ * the default size over wide rows holds few values per channel; its per-unit partials would be a
+ * large fraction of the data and their merge as slow as the pass. Larger units keep them small.
+ */
+export const ROW_BLOCK_ELEMENTS = Number(process.env.BN_ROWBLOCK ?? 65_536);
+
 export function planUnits(geometry: Geometry, blockElements: number = DEFAULT_BLOCK_ELEMENTS): UnitGrid {
   const { outer, channels, inner } = geometry;
   const innerChunk = Math.max(1, Math.min(inner, blockElements));
   const channelChunk = Math.max(1, Math.min(channels, Math.floor(blockElements / innerChunk)));
-  const outerChunk = Math.max(1, Math.floor(blockElements / (channelChunk * innerChunk)));
+  const unitElements = inner === 1 && blockElements === DEFAULT_BLOCK_ELEMENTS ? ROW_BLOCK_ELEMENTS : blockElements;
+  const outerChunk = Math.max(1, Math.floor(unitElements / (channelChunk * innerChunk)));
   const innerBlocks = Math.ceil(inner / innerChunk);
   const channelBlocks = Math.ceil(channels / channelChunk);
   const outerBlocks = Math.ceil(outer / outerChunk);

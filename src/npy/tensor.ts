@@ -1,3 +1,5 @@
+import { ambientArena } from "../memory/arena.js";
+
 /** The float dtypes bn-check accepts as BN input, parameters and references. */
 export const FLOAT_DTYPES = ["float16", "float32", "float64"] as const;
 export type FloatDType = (typeof FLOAT_DTYPES)[number];
@@ -69,10 +71,16 @@ export function gatherStrided(source: ArrayLike<number>, target: FloatArray, sha
   }
 }
 
-/** Allocates a Float32Array or Float64Array over a SharedArrayBuffer, so workers see it without copies. */
+/**
+ * Allocates a Float32Array or Float64Array over shared memory, so workers see it without copies: in
+ * the operation's tensor arena when there is one (where the SIMD kernel can work on it), else over
+ * a SharedArrayBuffer of its own.
+ */
 export function allocateShared(dtype: FloatDType, length: number): FloatArray {
-  if (dtype === "float64") return new Float64Array(new SharedArrayBuffer(length * 8));
-  return new Float32Array(new SharedArrayBuffer(length * 4));
+  const type = dtype === "float64" ? "f64" : "f32";
+  const inArena = ambientArena()?.allocate(type, length);
+  if (inArena) return inArena;
+  return type === "f64" ? new Float64Array(new SharedArrayBuffer(length * 8)) : new Float32Array(new SharedArrayBuffer(length * 4));
 }
 
 /** Creates a tensor from plain numbers (library and test convenience). Data is shared memory. */

@@ -3,13 +3,16 @@
  * kernel functions on the same units, so the choice never changes a bit of the result: small work
  * stays in-process because starting workers would cost more than the arithmetic.
  */
-import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import { compareUnits, computeStatsUnits, simdRunsStats, diffRecordsLength, normalizeUnits, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
 import { defaultThreadCount, poolIsWarm, runOnPool, validateThreadCount } from "./pool.js";
+import { commonArena } from "../memory/arena.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
-import type { InjectedFault, KernelTask } from "./task.js";
+import { wasmKernelFor } from "./wasm-kernel.js";
+import type { WasmKernel } from "../kernel/wasm-abi.js";
+import type { InjectedFault, KernelName, KernelTask } from "./task.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -29,7 +32,11 @@ export interface ExecutionOptions {
   readonly parallelThreshold?: number;
   /** Test-only: make the workers fail. */
   readonly injectFault?: InjectedFault;
-  /** Tasks per thread a pass is cut into (default 4); results never depend on it. */
+  /**
+   * Tasks per thread a pass is cut into (default 2: each task costs ~35 µs of messaging, measured on
+   * 2 cores, and more than one per thread lets a thread that was descheduled be caught up by the
+   * other); results never depend on it.
+   */
   readonly tasksPerThread?: number;
   /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
   readonly signal?: AbortSignal;
@@ -63,34 +70,51 @@ function unitRanges(unitCount: number, threads: number, tasksPerThread: number):
   return ranges;
 }
 
-async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => void): Promise<void> {
+/** Runs a pass here or on the pool; resolves with the kernel that ran it ("js" if any part did). */
+async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => KernelName): Promise<KernelName> {
   // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
   // when the work itself is synchronous (in-process passes).
   await new Promise((resolve) => (options.delayMs ? setTimeout(resolve, options.delayMs) : setImmediate(resolve)));
   if (options.signal?.aborted) throw new InterruptedError("interrupted");
-  if (!plan.useWorkers) {
-    runHere();
-    return;
-  }
-  const tasks = unitRanges(grid.unitCount, plan.threads, options.tasksPerThread ?? 4).map(([first, end]) => makeTask(first, end));
-  await runOnPool(tasks, plan.threads, options.signal);
+  if (!plan.useWorkers) return runHere();
+  const tasks = unitRanges(grid.unitCount, plan.threads, options.tasksPerThread ?? 2).map(([first, end]) => makeTask(first, end));
+  const kernels = await runOnPool(tasks, plan.threads, options.signal);
+  return kernels.every((kernel) => kernel === "wasm-simd") ? "wasm-simd" : "js";
+}
+
+/**
+ * The arena memory the SIMD kernel can run a pass in: float32 tensors, every array of the pass in the
+ * same arena, and the kernel loadable. Null means the JavaScript kernel runs it (the same bits).
+ */
+function simdMemory(tensors: readonly Values[], others: readonly Float64Array[]): WebAssembly.Memory | null {
+  if (!tensors.every((values) => values instanceof Float32Array)) return null;
+  const memory = commonArena(...tensors, ...others)?.memory ?? null;
+  return wasmKernelFor(memory) === null ? null : memory;
+}
+
+/** Runs a pass in this thread with the SIMD kernel when there is one, naming the kernel that ran. */
+function runHere(wasm: WasmKernel | null, pass: (wasm: WasmKernel | null) => void): KernelName {
+  pass(wasm);
+  return wasm === null ? "js" : "wasm-simd";
 }
 
 /** Partial statistics of every unit (see `computeStatsUnits`). */
-export async function runStatsPass(input: Values, grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions): Promise<Float64Array> {
-  const partials = sharedFloat64(statsPartialsLength(grid));
-  await dispatch(
+export async function runStatsPass(input: Values, grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions): Promise<{ partials: Float64Array; kernel: KernelName }> {
+  const partials = sharedFloat64(statsPartialsLength(grid), input);
+  const memory = simdRunsStats(grid.geometry) ? simdMemory([input], [partials]) : null;
+  const kernel = await dispatch(
     grid,
     plan,
     options,
-    (firstUnit, endUnit) => ({ op: "stats", grid, firstUnit, endUnit, input: describeShared(input), partials: describeShared(partials), injectFault: options.injectFault }),
-    () => computeStatsUnits(input, grid, 0, grid.unitCount, partials),
+    (firstUnit, endUnit) => ({ op: "stats", grid, firstUnit, endUnit, input: describeShared(input), partials: describeShared(partials), memory, injectFault: options.injectFault }),
+    () => runHere(wasmKernelFor(memory), (wasm) => computeStatsUnits(input, grid, 0, grid.unitCount, partials, wasm)),
   );
-  return partials;
+  return { partials, kernel };
 }
 
-export async function runNormalizePass(input: Values, grid: UnitGrid, constants: Float64Array, output: Values, plan: ExecutionPlan, options: ExecutionOptions): Promise<void> {
-  await dispatch(
+export async function runNormalizePass(input: Values, grid: UnitGrid, constants: Float64Array, output: Values, plan: ExecutionPlan, options: ExecutionOptions): Promise<KernelName> {
+  const memory = simdMemory([input, output], [constants]);
+  return dispatch(
     grid,
     plan,
     options,
@@ -102,15 +126,17 @@ export async function runNormalizePass(input: Values, grid: UnitGrid, constants:
       input: describeShared(input),
       constants: describeShared(constants),
       output: describeShared(output),
+      memory,
       injectFault: options.injectFault,
     }),
-    () => normalizeUnits(input, grid, constants, 0, grid.unitCount, output),
+    () => runHere(wasmKernelFor(memory), (wasm) => normalizeUnits(input, grid, constants, 0, grid.unitCount, output, wasm)),
   );
 }
 
 export interface ComparePassResult {
   readonly records: Float64Array;
   readonly worst: Float64Array;
+  readonly kernel: KernelName;
 }
 
 export async function runComparePass(
@@ -124,7 +150,7 @@ export async function runComparePass(
 ): Promise<ComparePassResult> {
   const records = sharedFloat64(diffRecordsLength(grid));
   const worst = sharedFloat64(worstListsLength(grid));
-  await dispatch(
+  const kernel = await dispatch(
     grid,
     plan,
     options,
@@ -141,7 +167,10 @@ export async function runComparePass(
       worst: describeShared(worst),
       injectFault: options.injectFault,
     }),
-    () => compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst),
+    () => {
+      compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst);
+      return "js";
+    },
   );
-  return { records, worst };
+  return { records, worst, kernel };
 }

@@ -8,9 +8,9 @@
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
-import type { KernelTask } from "./task.js";
+import type { KernelName, KernelTask } from "./task.js";
 
-let pool: Piscina<KernelTask, number> | null = null;
+let pool: Piscina<KernelTask, KernelName> | null = null;
 let poolThreads = 0;
 
 /** The default thread count: one per core the OS makes available. */
@@ -23,12 +23,12 @@ export function validateThreadCount(threads: number): number {
   return threads;
 }
 
-async function getPool(threads: number): Promise<Piscina<KernelTask, number>> {
+async function getPool(threads: number): Promise<Piscina<KernelTask, KernelName>> {
   if (pool !== null && poolThreads === threads) return pool;
   if (pool !== null) void pool.destroy();
   // Loaded on first use: work small enough for the calling thread never pays for it.
   const { Piscina } = await import("piscina");
-  pool = new Piscina<KernelTask, number>({
+  pool = new Piscina<KernelTask, KernelName>({
     // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
     // Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
     filename: new URL("../parallel/worker-entry.cjs", import.meta.url).href,
@@ -56,12 +56,12 @@ export function prewarmPool(threads: number = defaultThreadCount()): void {
 }
 
 /**
- * Runs tasks on the pool and resolves when all are done.
+ * Runs tasks on the pool and resolves, when all are done, with the kernel each one ran on.
  * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.
  */
-export async function runOnPool(tasks: readonly KernelTask[], threads: number, signal?: AbortSignal): Promise<void> {
+export async function runOnPool(tasks: readonly KernelTask[], threads: number, signal?: AbortSignal): Promise<KernelName[]> {
   const workers = await getPool(threads);
-  await Promise.all(
+  return Promise.all(
     tasks.map((task) =>
       workers.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
         if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");

@@ -2,6 +2,8 @@
  * Descriptors that carry typed arrays to workers without copying: a SharedArrayBuffer is passed by
  * reference in postMessage, and the worker rebuilds the same view over it.
  */
+import { ambientArena, arenaOf } from "../memory/arena.js";
+
 export type ElementType = "f32" | "f64";
 
 export interface SharedArrayDescriptor {
@@ -13,10 +15,12 @@ export interface SharedArrayDescriptor {
 
 type Values = Float32Array | Float64Array;
 
-/** Returns the array itself when it already lives in shared memory, else a shared copy. */
+/** Returns the array itself when it already lives in shared memory, else a shared copy (in the ambient arena if any). */
 export function toShared<T extends Values>(values: T): T {
   if (values.buffer instanceof SharedArrayBuffer) return values;
-  const copy = new (values.constructor as { new (buffer: SharedArrayBuffer): T })(new SharedArrayBuffer(values.byteLength));
+  const type = values instanceof Float64Array ? "f64" : "f32";
+  const copy = (ambientArena()?.allocate(type, values.length) ??
+    (type === "f64" ? new Float64Array(new SharedArrayBuffer(values.byteLength)) : new Float32Array(new SharedArrayBuffer(values.byteLength)))) as T;
   copy.set(values);
   return copy;
 }
@@ -37,6 +41,11 @@ export function viewShared(descriptor: SharedArrayDescriptor): Values {
     : new Float32Array(descriptor.buffer, descriptor.byteOffset, descriptor.length);
 }
 
-export function sharedFloat64(length: number): Float64Array {
-  return new Float64Array(new SharedArrayBuffer(Math.max(1, length) * 8));
+/**
+ * A shared Float64Array of zeros; in the arena of `beside` when given and it lives in one, so that
+ * the SIMD kernel can write per-unit results or read per-channel constants next to the tensor.
+ */
+export function sharedFloat64(length: number, beside?: Values): Float64Array {
+  const inArena = beside === undefined ? null : arenaOf(beside)?.allocate("f64", Math.max(1, length));
+  return (inArena as Float64Array | null | undefined) ?? new Float64Array(new SharedArrayBuffer(Math.max(1, length) * 8));
 }

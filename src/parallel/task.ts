@@ -14,12 +14,17 @@ interface TaskBase {
   readonly injectFault?: InjectedFault;
 }
 
-export interface StatsTask extends TaskBase {
+/** Passes the SIMD kernel can run carry the arena memory their arrays live in (null: the JS kernel). */
+interface SimdCapable {
+  readonly memory: WebAssembly.Memory | null;
+}
+
+export interface StatsTask extends TaskBase, SimdCapable {
   readonly op: "stats";
   readonly partials: SharedArrayDescriptor;
 }
 
-export interface NormalizeTask extends TaskBase {
+export interface NormalizeTask extends TaskBase, SimdCapable {
   readonly op: "normalize";
   readonly constants: SharedArrayDescriptor;
   readonly output: SharedArrayDescriptor;
@@ -35,3 +40,6 @@ export interface CompareTask extends TaskBase {
 }
 
 export type KernelTask = StatsTask | NormalizeTask | CompareTask;
+
+/** Which kernel ran a task or a pass: the WebAssembly SIMD one or the JavaScript one (the same bits). */
+export type KernelName = "wasm-simd" | "js";

@@ -5,11 +5,12 @@
  * This CommonJS entry is required without touching that path and imports the ES worker itself.
  */
 type Task = import("./task.js").KernelTask;
+type KernelName = import("./task.js").KernelName;
 
 // Loaded as soon as the worker starts (not at its first task), so that a pre-warmed pool is ready.
-const worker: Promise<{ default: (task: Task) => number }> = import("./worker.js");
+const worker: Promise<{ default: (task: Task) => KernelName }> = import("./worker.js");
 
-async function runTask(task: Task): Promise<number> {
+async function runTask(task: Task): Promise<KernelName> {
   return (await worker).default(task);
 }
 

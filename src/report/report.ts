@@ -38,6 +38,8 @@ export interface Timings {
   readonly compareMs: number;
   readonly totalMs: number;
   readonly threads: number;
+  /** The kernel each pass ran on ("wasm-simd" or "js"), for the passes that ran. */
+  readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">>;
 }
 
 export interface StepsInfo {
@@ -151,7 +153,7 @@ export interface RunReport {
   readonly written: readonly FileInfo[];
   readonly convention: ConventionInfo;
   readonly steps: number | null;
-  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number };
+  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number; readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">> };
 }
 
 /** `detect`: the conventions that explain a reference, best first. */

@@ -5,6 +5,7 @@ import type { ComputeDType, Tensor } from "../../npy/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { REPORT_SCHEMA_VERSION, type DetectReport, type FileInfo } from "../../report/report.js";
 import { VERSION } from "../version.js";
+import { withTensorArena } from "../../memory/arena.js";
 
 export interface DetectCommandOptions {
   readonly input: string;
@@ -15,7 +16,12 @@ export interface DetectCommandOptions {
   readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType };
 }
 
-export async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
+/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+export function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
+  return withTensorArena(() => runDetectInArena(options));
+}
+
+async function runDetectInArena(options: DetectCommandOptions): Promise<DetectReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);

@@ -16,6 +16,7 @@ import { REPORT_SCHEMA_VERSION, type FileInfo, type MatrixPair, type MatrixRepor
 import { VERSION } from "../version.js";
 import { UsageError } from "../../errors.js";
 import { formatNumber } from "../../report/format.js";
+import { withTensorArena } from "../../memory/arena.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
@@ -86,7 +87,12 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
   return causes;
 }
 
-export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
+/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+export function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
+  return withTensorArena(() => runMatrixInArena(options));
+}
+
+async function runMatrixInArena(options: MatrixOptions): Promise<MatrixReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);

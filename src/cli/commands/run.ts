@@ -14,6 +14,7 @@ import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
 import { REPORT_SCHEMA_VERSION, type FileInfo, type RunReport } from "../../report/report.js";
 import { VERSION } from "../version.js";
+import { withTensorArena } from "../../memory/arena.js";
 
 export interface RunOptions {
   readonly input: string;
@@ -27,7 +28,12 @@ export interface RunOptions {
   readonly request: BatchNormRequest & { readonly framework: string };
 }
 
-export async function runRun(options: RunOptions): Promise<RunReport> {
+/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+export function runRun(options: RunOptions): Promise<RunReport> {
+  return withTensorArena(() => runRunInArena(options));
+}
+
+async function runRunInArena(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const inputPaths = [options.input, ...Object.values(options.files).filter((p): p is string => p !== undefined)];
   const outputs = [options.output, options.saveRunningMean, options.saveRunningVar].filter((p): p is string => p !== undefined);
@@ -89,6 +95,6 @@ export async function runRun(options: RunOptions): Promise<RunReport> {
     written,
     convention: conventionInfo(options.request.framework, last.params),
     steps: options.steps ? stepCount : null,
-    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads },
+    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads, kernels: last.timings.kernels },
   };
 }

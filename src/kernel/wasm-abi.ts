@@ -1,0 +1,11 @@
+/**
+ * The exports of the WebAssembly SIMD kernel (bn-kernel.wat). Pointers are byte offsets into the
+ * shared memory of the tensor arena the arrays live in; `stride` is the distance between runs in
+ * bytes. Each function computes exactly what the JavaScript kernel computes for the same unit.
+ */
+export interface WasmKernel {
+  stats_cols(src: number, rows: number, stride: number, len: number, count: number, out: number): void;
+  stats_rows(src: number, rows: number, stride: number, width: number, count: number, out: number): void;
+  normalize_cols(src: number, dst: number, rows: number, stride: number, len: number, shift: number, scale: number, offset: number): void;
+  normalize_rows(src: number, dst: number, rows: number, stride: number, width: number, shifts: number, scales: number, offsets: number): void;
+}

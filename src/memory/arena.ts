@@ -1,0 +1,118 @@
+/**
+ * Tensor arenas: shared WebAssembly memories that tensors are allocated in, so that the WebAssembly
+ * SIMD kernel (src/kernel/bn-kernel.wat) works on them where they are, in every worker, without a
+ * copy. An arena's memory is a SharedArrayBuffer like any other: typed arrays over it, workers and
+ * the JavaScript kernel see no difference.
+ *
+ * One arena serves one operation (a CLI command, one case of a suite): `withTensorArena` makes it
+ * the ambient arena of everything that operation allocates (`allocateShared` consults it through
+ * AsyncLocalStorage), and dropping the operation drops the memory. Allocation bumps a pointer: the
+ * tensors of one operation live as long as it does, and a bump allocator cannot fragment or free
+ * too early. A WebAssembly memory holds at most 4 GiB; what does not fit (or a machine that cannot
+ * reserve the address space) gets a plain SharedArrayBuffer, and the passes over it run the
+ * JavaScript kernel, which computes the same bits.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+const PAGE_BYTES = 65_536;
+/** 4 GiB: the most a 32-bit WebAssembly memory can address. */
+const MAX_PAGES = 65_536;
+/** Allocations start on cache-line boundaries (SIMD loads need 16 bytes; 64 avoids false sharing). */
+const ALIGNMENT = 64;
+
+const arenaOfBuffer = new WeakMap<SharedArrayBuffer, TensorArena>();
+
+export class TensorArena {
+  /** null until the first allocation; also null when the memory could not be reserved. */
+  private memoryObject: WebAssembly.Memory | null = null;
+  private unavailable = false;
+  private top = 0;
+
+  /** The arena's shared memory (what workers instantiate the kernel with), once it exists. */
+  get memory(): WebAssembly.Memory | null {
+    return this.memoryObject;
+  }
+
+  /** Bytes handed out so far. */
+  get usedBytes(): number {
+    return this.top;
+  }
+
+  /** A Float32Array or Float64Array of `length` zeros in the arena, or null when it does not fit. */
+  allocate(type: "f32" | "f64", length: number): Float32Array | Float64Array | null {
+    const bytes = length * (type === "f64" ? 8 : 4);
+    const start = Math.ceil(this.top / ALIGNMENT) * ALIGNMENT;
+    const end = start + bytes;
+    const memory = this.reserve(end);
+    if (memory === null) return null;
+    this.top = end;
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    arenaOfBuffer.set(buffer, this);
+    return type === "f64" ? new Float64Array(buffer, start, length) : new Float32Array(buffer, start, length);
+  }
+
+  /**
+   * Gives back the most recent allocation (per-pass scratch such as per-unit partials), so that a
+   * caller that runs pass after pass does not grow the arena each time. Anything else is kept: a
+   * bump allocator can only take back its top.
+   */
+  release(values: ArrayBufferView): void {
+    if (arenaOf(values) === this && values.byteOffset + values.byteLength === this.top) this.top = values.byteOffset;
+  }
+
+  /** The memory, grown to at least `bytes`; null when that is more than an arena can hold. */
+  private reserve(bytes: number): WebAssembly.Memory | null {
+    const pages = Math.ceil(bytes / PAGE_BYTES);
+    if (this.unavailable || pages > MAX_PAGES) return null;
+    if (this.memoryObject === null) {
+      try {
+        this.memoryObject = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+      } catch {
+        // No room for the reservation (a ulimit -v, a 32-bit host): plain SharedArrayBuffers.
+        this.unavailable = true;
+        return null;
+      }
+      return this.memoryObject;
+    }
+    const current = this.memoryObject.buffer.byteLength / PAGE_BYTES;
+    if (pages > current) {
+      // Growing a shared memory interrupts every thread that uses it: grow by at least an eighth
+      // (pages are only committed when touched, so the slack costs address space, not memory).
+      const target = Math.min(MAX_PAGES, Math.max(pages, current + Math.ceil(current / 8)));
+      try {
+        this.memoryObject.grow(target - current);
+      } catch {
+        return null;
+      }
+    }
+    return this.memoryObject;
+  }
+}
+
+/** The arena a typed array lives in, if any. */
+export function arenaOf(values: ArrayBufferView): TensorArena | null {
+  return values.buffer instanceof SharedArrayBuffer ? (arenaOfBuffer.get(values.buffer) ?? null) : null;
+}
+
+/** The one arena all of these arrays live in, or null when they are not all in the same arena. */
+export function commonArena(...arrays: readonly ArrayBufferView[]): TensorArena | null {
+  const first = arrays.length > 0 ? arenaOf(arrays[0]) : null;
+  if (first === null) return null;
+  for (const values of arrays) if (arenaOf(values) !== first) return null;
+  return first;
+}
+
+const ambient = new AsyncLocalStorage<TensorArena>();
+
+/** The arena of the operation running now (see `withTensorArena`), if any. */
+export function ambientArena(): TensorArena | null {
+  return ambient.getStore() ?? null;
+}
+
+/**
+ * Runs `operation` with a fresh arena as the ambient one: tensors it reads or allocates through
+ * `allocateShared` live in shared WebAssembly memory, where the SIMD kernel works on them.
+ */
+export function withTensorArena<T>(operation: () => T): T {
+  return ambient.run(new TensorArena(), operation);
+}

@@ -1,0 +1,139 @@
+// The WebAssembly SIMD kernel against the JavaScript one and the float64 oracle, through the real
+// worker pool. Runs against the compiled package (dist/), where the .wasm the build assembled lives.
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { allocateShared, batchNorm, closePool, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
+import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
+import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
+import { join } from "node:path";
+
+afterAll(async () => {
+  await closePool();
+});
+
+function bits(values: Float32Array | Float64Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
+}
+
+/** The same tensor in the ambient arena (call inside withTensorArena). */
+function inArena(tensor: Tensor): Tensor {
+  const data = allocateShared(tensor.dtype, tensor.data.length);
+  data.set(tensor.data);
+  return { ...tensor, data };
+}
+
+describe("the WebAssembly SIMD kernel", () => {
+  it("is built and loads", () => {
+    expect(kernelName()).toBe("wasm-simd");
+  });
+
+  it("gives the JavaScript kernel's bits for random shapes, axes, offsets and thread counts", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Shapes with inner = 1 (channels-last), short runs (JS in both), and long ones with tails.
+        fc.array(fc.integer({ min: 1, max: 37 }), { minLength: 2, maxLength: 4 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom(0, 1e4, -3e6),
+        fc.integer({ min: 1, max: 3 }),
+        async (shape, axisSeed, seed, offset, threads) => {
+          const axis = axisSeed % shape.length;
+          const count = shape.reduce((a, b) => a * b, 1);
+          const plain = tensorFromArray(normals(seededRandom(seed), count, offset, 2), shape, "float32");
+          const options = { framework: "torch" as const, channelAxis: axis, threads, parallelThreshold: 0 };
+          const js = await batchNorm({ input: plain }, options).catch((e: Error) => e.message);
+          const simd = await withTensorArena(() => batchNorm({ input: inArena(plain) }, options)).catch((e: Error) => e.message);
+          if (typeof js === "string" || typeof simd === "string") {
+            expect(simd).toEqual(js);
+            return;
+          }
+          expect(js.timings.kernels).toEqual({ stats: "js", normalize: "js" });
+          expect(simd.timings.kernels.normalize).toBe("wasm-simd");
+          expect(bits(simd.output.data)).toBe(bits(js.output.data));
+          expect(bits(simd.batchMean!)).toBe(bits(js.batchMean!));
+          expect(bits(simd.batchVariance!)).toBe(bits(js.batchVariance!));
+          expect(bits(simd.runningVar!)).toBe(bits(js.runningVar!));
+        },
+      ),
+      { seed: 2026, numRuns: 40 },
+    );
+  });
+
+  for (const [name, shape, layout] of [
+    ["NCHW, runs with a tail", [4, 5, 13, 11], "NCHW"],
+    ["NHWC (one value per row and channel)", [6, 9, 7, 70], "NHWC"],
+    ["NC", [300, 33], "NC"],
+  ] as const) {
+    it(`runs on the workers and agrees with the float64 oracle (${name})`, async () => {
+      const count = shape.reduce((a, b) => a * b, 1);
+      // A large common offset: the case where one-pass formulas lose digits.
+      const values = normals(seededRandom(7), count, 1e4, 0.5);
+      const results = await withTensorArena(async () => {
+        const input = tensorFromArray(values, shape, "float32");
+        const runs = [];
+        for (const threads of [1, 2, 3]) runs.push(await batchNorm({ input }, { layout, threads, parallelThreshold: 0 }));
+        return runs;
+      });
+      for (const result of results) {
+        expect(result.timings.kernels).toEqual({ stats: "wasm-simd", normalize: "wasm-simd" });
+        expect(bits(result.output.data)).toBe(bits(results[0].output.data));
+      }
+      const float32Input = Float32Array.from(values);
+      const oracle = referenceBatchNormF64(float32Input, shape, layout === "NCHW" ? 1 : shape.length - 1, 1e-5);
+      const { batchMean, batchVariance, output } = results[0];
+      for (let c = 0; c < oracle.mean.length; c++) {
+        expect(Math.abs(batchMean![c] - oracle.mean[c])).toBeLessThanOrEqual(1e-15 * Math.abs(oracle.mean[c]));
+        expect(Math.abs(batchVariance![c] - oracle.variance[c])).toBeLessThanOrEqual(1e-12 * oracle.variance[c]);
+      }
+      // y is the float64 result rounded once: at most half a float32 ulp from the oracle's y, plus
+      // what the statistics' last bits can move.
+      for (let i = 0; i < output.data.length; i++) {
+        expect(Math.abs(output.data[i] - oracle.output[i])).toBeLessThanOrEqual(Math.abs(oracle.output[i]) * 2 ** -24 * 1.0001 + 1e-12);
+      }
+    });
+  }
+
+  it("is used by the CLI, and BN_CHECK_KERNEL=js gives the same report from the JavaScript kernel", () => {
+    // PyTorch's output for a 6x2x7x7 input (runs of 49 values: the SIMD statistics loop).
+    const folder = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-mom0.3-train");
+    const file = (name: string) => join(folder, `${name}.npy`);
+    const args = ["compare", file("input"), file("ref"), "--weight", file("weight"), "--bias", file("bias"), "--running-mean", file("running_mean"), "--running-var", file("running_var"),
+      "--momentum", "0.3", "--ref-running-mean", file("ref_running_mean"), "--ref-running-var", file("ref_running_var"), "--format", "json"];
+    const simd = runCli(args);
+    const js = runCli(args, { BN_CHECK_KERNEL: "js" });
+    expect(simd.status).toBe(0);
+    expect(js.status).toBe(0);
+    const simdReport = JSON.parse(simd.stdout);
+    const jsReport = JSON.parse(js.stdout);
+    expect(simdReport.cases?.[0]?.timings?.kernels ?? simdReport.timings.kernels).toEqual({ stats: "wasm-simd", compare: "js" });
+    expect(jsReport.cases?.[0]?.timings?.kernels ?? jsReport.timings.kernels).toEqual({ stats: "js", compare: "js" });
+    const strip = (report: Record<string, unknown>) => JSON.stringify({ ...report, timings: null });
+    expect(strip(simdReport)).toBe(strip(jsReport));
+  });
+});
+
+describe("tensor arenas", () => {
+  it("hand out aligned views of one shared memory, and give back only their top", () => {
+    const arena = new TensorArena();
+    const a = arena.allocate("f32", 3)!;
+    const b = arena.allocate("f64", 5)!;
+    expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(b.byteOffset % 64).toBe(0);
+    expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + a.byteLength);
+    arena.release(a); // not the top: kept
+    expect(arena.usedBytes).toBe(b.byteOffset + b.byteLength);
+    arena.release(b);
+    expect(arena.usedBytes).toBe(b.byteOffset);
+    const c = arena.allocate("f64", 5)!;
+    expect(c.byteOffset).toBe(b.byteOffset);
+  });
+
+  it("decline what a 32-bit memory cannot hold, and allocateShared then falls back to a plain buffer", () => {
+    const arena = new TensorArena();
+    expect(arena.allocate("f32", 2 ** 30 + 1)).toBeNull(); // 4 GiB + 4 bytes
+    expect(arena.usedBytes).toBe(0);
+    const small = withTensorArena(() => allocateShared("float32", 8));
+    expect(small.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(allocateShared("float64", 2).byteOffset).toBe(0); // outside any arena: a buffer of its own
+  });
+});
