@@ -13,12 +13,22 @@ const target = join(root, "dist", "kernel", "bn-kernel.wasm");
 const features = { simd: true, threads: true };
 
 const wabt = await createWabt();
-const module = wabt.parseWat("bn-kernel.wat", readFileSync(source, "utf8"), features);
+let module;
+try {
+  module = wabt.parseWat("bn-kernel.wat", readFileSync(source, "utf8"), features);
+} catch (error) {
+  // wabt's message names the line and column; its stack is the 2 MB line of its own bundle.
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
 try {
   module.validate(features);
   const { buffer } = module.toBinary({ log: false, write_debug_names: true });
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, buffer);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
 } finally {
   module.destroy();
 }

@@ -15,6 +15,7 @@ import type { KernelName } from "../parallel/task.js";
 import { passKernels, type PassKernels } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
+import { arenaOf } from "../memory/arena.js";
 
 export interface CheckTensors extends BatchNormTensors {
   readonly reference: Tensor;
@@ -117,6 +118,9 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       },
       expectedAt: (i) => referenceData[i],
     });
+    // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
+    arenaOf(pass.worst)?.release(pass.worst);
+    arenaOf(pass.records)?.release(pass.records);
   }
   const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, request.runningMeanTolerance ?? request);
   const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, request.runningVarTolerance ?? request);

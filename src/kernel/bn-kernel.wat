@@ -278,4 +278,389 @@
       (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; The fused BN-and-compare pass (src/kernel/compare-units.ts is the JavaScript twin and the
+  ;; documentation of the rule). One call compares one channel of a unit, float32 input against a
+  ;; float32 reference, ulps counted in float32. Every statistic but one is order-free (counts,
+  ;; maxima whose ties go to the smallest index, the histogram, the top-8 worst list); the sum of
+  ;; absolute errors uses four lanes: value j of a run (j below len rounded down to 4) to lane j mod 4,
+  ;; the rest of the run to a tail sum, combined as (l0 + l1) + (l2 + l3) + tail, as the JavaScript does.
+  ;;
+  ;; Record layout (float64 fields, src/kernel/diff.ts): 0 count, 1 mismatches, 2 non-finite
+  ;; mismatches, 3/4 max abs error and its index, 5/6 max rel error and index, 7/8 max ulps and
+  ;; index, 9 required atol, 10 required rtol, 11 sum of abs errors, 12 finite pairs, 13.. histogram
+  ;; (27 buckets: 0 exact, b in 1..24 for [2^(b-1), 2^b) ulps, 25 for more, 26 non-finite).
+  ;; The worst list of the unit: 8 (excess, index) pairs, by decreasing excess then increasing index.
+
+  (global $atol (mut f64) (f64.const 0))
+  (global $rtol (mut f64) (f64.const 0))
+  (global $equal_nan (mut i32) (i32.const 0))
+  (global $record (mut i32) (i32.const 0))
+  (global $worst (mut i32) (i32.const 0))
+  ;; What the scalar path (run tails and groups holding a non-finite value) accumulates.
+  (global $max_abs (mut f64) (f64.const 0))
+  (global $max_abs_index (mut f64) (f64.const -1))
+  (global $max_rel (mut f64) (f64.const 0))
+  (global $max_rel_index (mut f64) (f64.const -1))
+  (global $max_ulp (mut f64) (f64.const 0))
+  (global $max_ulp_index (mut f64) (f64.const -1))
+  (global $required_atol (mut f64) (f64.const 0))
+  (global $required_rtol (mut f64) (f64.const 0))
+  (global $mismatches (mut f64) (f64.const 0))
+  (global $non_finite (mut f64) (f64.const 0))
+  (global $finite_pairs (mut f64) (f64.const 0))
+  (global $tail_sum (mut f64) (f64.const 0))
+
+  ;; Sign-magnitude float32 bits to an ordinal where adjacent floats differ by one.
+  (func $ordinal (param $bits i32) (result f64)
+    (local $m i32)
+    (local.set $m (i32.shr_s (local.get $bits) (i32.const 31)))
+    (f64.convert_i32_s (i32.sub (i32.xor (i32.and (local.get $bits) (i32.const 0x7fffffff)) (local.get $m)) (local.get $m))))
+
+  (func $histogram_add (param $bucket i32)
+    (local $at i32)
+    (local.set $at (i32.add (global.get $record) (i32.shl (i32.add (local.get $bucket) (i32.const 13)) (i32.const 3))))
+    (f64.store (local.get $at) (f64.add (f64.load (local.get $at)) (f64.const 1))))
+
+  ;; Bucket of an exact distance in ulps: 0 for 0, min(25, floor(log2 u) + 1) otherwise. Callers
+  ;; pass it saturated to 2^31 - 1 (the bucket is 25 from 2^24 on anyway).
+  (func $bucket (param $ulps i32) (result i32)
+    (local $b i32)
+    (local.set $b (i32.sub (i32.const 32) (i32.clz (local.get $ulps))))
+    (select (local.get $b) (i32.const 25) (i32.lt_u (local.get $b) (i32.const 25))))
+
+  ;; Inserts (excess, index) into the unit's worst list if it beats the last entry.
+  (func $offer_worst (param $excess f64) (param $index f64)
+    (local $at i32) (local $previous i32)
+    (br_if 0 (i32.eqz (f64.gt (local.get $excess) (f64.load offset=112 (global.get $worst)))))
+    ;; Slots are 16 bytes; shift down the entries below the new one, from the last slot up.
+    (local.set $at (i32.add (global.get $worst) (i32.const 112)))
+    (block $placed (loop $shift
+      (br_if $placed (i32.eq (local.get $at) (global.get $worst)))
+      (local.set $previous (i32.sub (local.get $at) (i32.const 16)))
+      (br_if $placed (i32.eqz (f64.lt (f64.load (local.get $previous)) (local.get $excess))))
+      (f64.store (local.get $at) (f64.load (local.get $previous)))
+      (f64.store offset=8 (local.get $at) (f64.load offset=8 (local.get $previous)))
+      (local.set $at (local.get $previous))
+      (br $shift)))
+    (f64.store (local.get $at) (local.get $excess))
+    (f64.store offset=8 (local.get $at) (local.get $index)))
+
+  ;; One pair, element by element: the rule exactly as compare-units.ts writes it.
+  (func $compare_one (param $actual f64) (param $expected f64) (param $expected_bits i32) (param $index f64) (param $to_tail i32)
+    (local $abs f64) (local $magnitude f64) (local $excess f64) (local $rel f64) (local $ulps f64) (local $needed f64)
+    (if (i32.and (f64.eq (f64.sub (local.get $actual) (local.get $actual)) (f64.const 0))
+                 (f64.eq (f64.sub (local.get $expected) (local.get $expected)) (f64.const 0)))
+      (then
+        (local.set $abs (f64.abs (f64.sub (local.get $actual) (local.get $expected))))
+        (local.set $magnitude (f64.abs (local.get $expected)))
+        (local.set $excess (f64.sub (local.get $abs) (f64.add (global.get $atol) (f64.mul (global.get $rtol) (local.get $magnitude)))))
+        (global.set $finite_pairs (f64.add (global.get $finite_pairs) (f64.const 1)))
+        (if (local.get $to_tail) (then (global.set $tail_sum (f64.add (global.get $tail_sum) (local.get $abs)))))
+        (if (f64.gt (local.get $abs) (f64.const 0))
+          (then
+            (if (f64.gt (local.get $abs) (global.get $max_abs))
+              (then (global.set $max_abs (local.get $abs)) (global.set $max_abs_index (local.get $index))))
+            (local.set $rel (f64.div (local.get $abs) (local.get $magnitude)))
+            (if (f64.gt (local.get $rel) (global.get $max_rel))
+              (then (global.set $max_rel (local.get $rel)) (global.set $max_rel_index (local.get $index))))
+            (local.set $ulps (f64.abs (f64.sub
+              (call $ordinal (i32.reinterpret_f32 (f32.demote_f64 (local.get $actual))))
+              (call $ordinal (local.get $expected_bits)))))
+            (call $histogram_add (call $bucket (i32.trunc_sat_f64_s (local.get $ulps))))
+            (if (f64.gt (local.get $ulps) (global.get $max_ulp))
+              (then (global.set $max_ulp (local.get $ulps)) (global.set $max_ulp_index (local.get $index))))
+            (local.set $needed (f64.sub (local.get $abs) (f64.mul (global.get $rtol) (local.get $magnitude))))
+            (if (f64.gt (local.get $needed) (global.get $required_atol)) (then (global.set $required_atol (local.get $needed))))
+            (if (f64.gt (local.get $abs) (global.get $atol))
+              (then
+                (local.set $needed
+                  (select (f64.const inf) (f64.div (f64.sub (local.get $abs) (global.get $atol)) (local.get $magnitude))
+                    (f64.eq (local.get $magnitude) (f64.const 0))))
+                (if (f64.gt (local.get $needed) (global.get $required_rtol)) (then (global.set $required_rtol (local.get $needed))))))
+            (if (f64.gt (local.get $excess) (f64.const 0))
+              (then (global.set $mismatches (f64.add (global.get $mismatches) (f64.const 1))))))
+          (else (call $histogram_add (i32.const 0)))))
+      (else
+        (if (i32.or
+              (i32.or
+                (f64.eq (local.get $actual) (local.get $expected))
+                (i32.and (global.get $equal_nan)
+                  (i32.and (f64.ne (local.get $actual) (local.get $actual)) (f64.ne (local.get $expected) (local.get $expected)))))
+              ;; A finite value that overflows to the reference's infinity in float32.
+              (i32.and (f64.eq (f64.abs (local.get $expected)) (f64.const inf))
+                (f64.eq (f64.promote_f32 (f32.demote_f64 (local.get $actual))) (local.get $expected))))
+          (then
+            (local.set $excess (f64.const -inf))
+            (call $histogram_add (i32.const 0)))
+          (else
+            (local.set $excess (f64.const inf))
+            (global.set $mismatches (f64.add (global.get $mismatches) (f64.const 1)))
+            (global.set $non_finite (f64.add (global.get $non_finite) (f64.const 1)))
+            (call $histogram_add (i32.const 26))))))
+    (call $offer_worst (local.get $excess) (local.get $index)))
+
+  ;; (value, index) of the better of two maxima: the larger value, on a tie the smaller index >= 0.
+  (func $better (param $value f64) (param $index f64) (param $best f64) (param $best_index f64) (result i32)
+    (i32.or (f64.gt (local.get $value) (local.get $best))
+      (i32.and (f64.eq (local.get $value) (local.get $best))
+        (i32.and (f64.ge (local.get $index) (f64.const 0))
+          (i32.or (f64.lt (local.get $best_index) (f64.const 0)) (f64.lt (local.get $index) (local.get $best_index)))))))
+
+  ;; Folds the four lanes of a (values, indices) pair of float64x2 maxima into the scalar maximum at
+  ;; record fields $field and $field + 1.
+  (func $fold_max (param $lo v128) (param $hi v128) (param $lo_index v128) (param $hi_index v128) (param $field i32)
+    (local $at i32) (local $v f64) (local $i f64)
+    (local.set $at (i32.add (global.get $record) (i32.shl (local.get $field) (i32.const 3))))
+    (local.set $v (f64x2.extract_lane 0 (local.get $lo)))
+    (local.set $i (f64x2.extract_lane 0 (local.get $lo_index)))
+    (if (call $better (local.get $v) (local.get $i) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
+      (then (f64.store (local.get $at) (local.get $v)) (f64.store offset=8 (local.get $at) (local.get $i))))
+    (local.set $v (f64x2.extract_lane 1 (local.get $lo)))
+    (local.set $i (f64x2.extract_lane 1 (local.get $lo_index)))
+    (if (call $better (local.get $v) (local.get $i) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
+      (then (f64.store (local.get $at) (local.get $v)) (f64.store offset=8 (local.get $at) (local.get $i))))
+    (local.set $v (f64x2.extract_lane 0 (local.get $hi)))
+    (local.set $i (f64x2.extract_lane 0 (local.get $hi_index)))
+    (if (call $better (local.get $v) (local.get $i) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
+      (then (f64.store (local.get $at) (local.get $v)) (f64.store offset=8 (local.get $at) (local.get $i))))
+    (local.set $v (f64x2.extract_lane 1 (local.get $hi)))
+    (local.set $i (f64x2.extract_lane 1 (local.get $hi_index)))
+    (if (call $better (local.get $v) (local.get $i) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
+      (then (f64.store (local.get $at) (local.get $v)) (f64.store offset=8 (local.get $at) (local.get $i)))))
+
+  ;; Compares one channel of a unit: `rows` runs of `len` values, `stride` bytes (and `index_stride`
+  ;; elements) apart, the first at flat index `first_index`; writes the channel's record at $record.
+  (func (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
+    (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
+    (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32) (param $record_in i32) (param $worst_in i32)
+    (local $row i32) (local $p i32) (local $q i32) (local $end4 i32) (local $end i32) (local $index f64) (local $k i32)
+    (local $sh v128) (local $sc v128) (local $of v128) (local $atol_v v128) (local $rtol_v v128) (local $zero v128)
+    (local $x v128) (local $r v128) (local $alo v128) (local $ahi v128) (local $elo v128) (local $ehi v128)
+    (local $abs_lo v128) (local $abs_hi v128) (local $mag_lo v128) (local $mag_hi v128) (local $fin_lo v128) (local $fin_hi v128)
+    (local $ex_lo v128) (local $ex_hi v128) (local $t v128) (local $gt v128)
+    (local $idx_lo v128) (local $idx_hi v128) (local $four v128)
+    (local $sum_lo v128) (local $sum_hi v128) (local $mism v128)
+    (local $max_abs_lo v128) (local $max_abs_hi v128) (local $max_abs_ilo v128) (local $max_abs_ihi v128)
+    (local $max_rel_lo v128) (local $max_rel_hi v128) (local $max_rel_ilo v128) (local $max_rel_ihi v128)
+    (local $max_ulp_lo v128) (local $max_ulp_hi v128) (local $max_ulp_ilo v128) (local $max_ulp_ihi v128)
+    (local $req_atol v128) (local $req_rtol v128) (local $ulp_lo v128) (local $ulp_hi v128) (local $ulp_i v128)
+    (local $bits v128) (local $m v128) (local $ord_a v128) (local $ord_r v128)
+    (local $fast f64) (local $at i32) (local $threshold v128) (local $minus_one v128) (local $shrink v128)
+    (local $small i32) (local $ge1 v128) (local $ge2 v128) (local $ge4 v128) (local $ge8 v128) (local $n1 i32) (local $n2 i32) (local $n4 i32) (local $n8 i32)
+    (global.set $atol (local.get $atol_in))
+    (global.set $rtol (local.get $rtol_in))
+    (global.set $equal_nan (local.get $equal_nan_in))
+    (global.set $record (local.get $record_in))
+    (global.set $worst (local.get $worst_in))
+    (global.set $max_abs (f64.const 0)) (global.set $max_abs_index (f64.const -1))
+    (global.set $max_rel (f64.const 0)) (global.set $max_rel_index (f64.const -1))
+    (global.set $max_ulp (f64.const 0)) (global.set $max_ulp_index (f64.const -1))
+    (global.set $required_atol (f64.const 0)) (global.set $required_rtol (f64.const 0))
+    (global.set $mismatches (f64.const 0)) (global.set $non_finite (f64.const 0))
+    (global.set $finite_pairs (f64.const 0)) (global.set $tail_sum (f64.const 0))
+    ;; The histogram is counted in place.
+    (local.set $k (i32.const 0))
+    (block $cleared (loop $clear
+      (br_if $cleared (i32.ge_u (local.get $k) (i32.const 27)))
+      (f64.store offset=104 (i32.add (local.get $record_in) (i32.shl (local.get $k) (i32.const 3))) (f64.const 0))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $clear)))
+    (local.set $sh (f64x2.splat (local.get $shift)))
+    (local.set $sc (f64x2.splat (local.get $scale)))
+    (local.set $of (f64x2.splat (local.get $offset)))
+    (local.set $atol_v (f64x2.splat (local.get $atol_in)))
+    (local.set $rtol_v (f64x2.splat (local.get $rtol_in)))
+    (local.set $four (f64x2.splat (f64.const 4)))
+    (local.set $minus_one (f64x2.splat (f64.const -1)))
+    (local.set $shrink (f64x2.splat (f64.const 0x1.ffffffffffffcp-1))) ;; 1 − 2^-50
+    (local.set $max_abs_ilo (local.get $minus_one)) (local.set $max_abs_ihi (local.get $minus_one))
+    (local.set $max_rel_ilo (local.get $minus_one)) (local.set $max_rel_ihi (local.get $minus_one))
+    (local.set $max_ulp_ilo (local.get $minus_one)) (local.set $max_ulp_ihi (local.get $minus_one))
+    (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))
+    (local.set $index (local.get $first_index))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $p (local.get $src))
+      (local.set $q (local.get $ref))
+      (local.set $end4 (i32.add (local.get $p) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $len) (i32.const 2))))
+      (local.set $idx_lo (f64x2.replace_lane 1 (f64x2.splat (local.get $index)) (f64.add (local.get $index) (f64.const 1))))
+      (local.set $idx_hi (f64x2.add (local.get $idx_lo) (f64x2.splat (f64.const 2))))
+      (block $body_done (loop $body
+        (br_if $body_done (i32.ge_u (local.get $p) (local.get $end4)))
+        (local.set $x (v128.load (local.get $p)))
+        (local.set $r (v128.load (local.get $q)))
+        (local.set $alo (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (local.get $sh)) (local.get $sc)) (local.get $of)))
+        (local.set $ahi (f64x2.add (f64x2.mul (f64x2.sub
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))) (local.get $sh)) (local.get $sc)) (local.get $of)))
+        (local.set $elo (f64x2.promote_low_f32x4 (local.get $r)))
+        (local.set $ehi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r))))
+        (local.set $fin_lo (v128.and
+          (f64x2.eq (f64x2.sub (local.get $alo) (local.get $alo)) (local.get $zero))
+          (f64x2.eq (f64x2.sub (local.get $elo) (local.get $elo)) (local.get $zero))))
+        (local.set $fin_hi (v128.and
+          (f64x2.eq (f64x2.sub (local.get $ahi) (local.get $ahi)) (local.get $zero))
+          (f64x2.eq (f64x2.sub (local.get $ehi) (local.get $ehi)) (local.get $zero))))
+        (local.set $abs_lo (f64x2.abs (f64x2.sub (local.get $alo) (local.get $elo))))
+        (local.set $abs_hi (f64x2.abs (f64x2.sub (local.get $ahi) (local.get $ehi))))
+        ;; Lanes of the sum of absolute errors: a non-finite pair adds +0 (nothing).
+        (local.set $sum_lo (f64x2.add (local.get $sum_lo) (v128.and (local.get $abs_lo) (local.get $fin_lo))))
+        (local.set $sum_hi (f64x2.add (local.get $sum_hi) (v128.and (local.get $abs_hi) (local.get $fin_hi))))
+        (if (i64x2.all_true (v128.and (local.get $fin_lo) (local.get $fin_hi)))
+          (then
+            (local.set $fast (f64.add (local.get $fast) (f64.const 4)))
+            (local.set $mag_lo (f64x2.abs (local.get $elo)))
+            (local.set $mag_hi (f64x2.abs (local.get $ehi)))
+            (local.set $ex_lo (f64x2.sub (local.get $abs_lo) (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))))
+            (local.set $ex_hi (f64x2.sub (local.get $abs_hi) (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))))
+            (local.set $mism (i64x2.sub (i64x2.sub (local.get $mism) (f64x2.gt (local.get $ex_lo) (local.get $zero))) (f64x2.gt (local.get $ex_hi) (local.get $zero))))
+            ;; Maxima per lane; strict > keeps each lane's first index.
+            (local.set $gt (f64x2.gt (local.get $abs_lo) (local.get $max_abs_lo)))
+            (local.set $max_abs_lo (v128.bitselect (local.get $abs_lo) (local.get $max_abs_lo) (local.get $gt)))
+            (local.set $max_abs_ilo (v128.bitselect (local.get $idx_lo) (local.get $max_abs_ilo) (local.get $gt)))
+            (local.set $gt (f64x2.gt (local.get $abs_hi) (local.get $max_abs_hi)))
+            (local.set $max_abs_hi (v128.bitselect (local.get $abs_hi) (local.get $max_abs_hi) (local.get $gt)))
+            (local.set $max_abs_ihi (v128.bitselect (local.get $idx_hi) (local.get $max_abs_ihi) (local.get $gt)))
+            ;; Relative errors. Divisions are slow: divide only when abs > M·mag·(1 − 2^-50) for some
+            ;; lane, a condition every quotient that rounds above the running maximum M meets.
+            ;; 0/0 (an exact zero) is NaN and never a maximum; x/0 is +Inf, as in numpy.
+            (if (v128.any_true (v128.or
+                  (f64x2.gt (local.get $abs_lo) (f64x2.mul (f64x2.mul (local.get $max_rel_lo) (local.get $mag_lo)) (local.get $shrink)))
+                  (f64x2.gt (local.get $abs_hi) (f64x2.mul (f64x2.mul (local.get $max_rel_hi) (local.get $mag_hi)) (local.get $shrink)))))
+              (then
+                (local.set $t (f64x2.div (local.get $abs_lo) (local.get $mag_lo)))
+                (local.set $gt (f64x2.gt (local.get $t) (local.get $max_rel_lo)))
+                (local.set $max_rel_lo (v128.bitselect (local.get $t) (local.get $max_rel_lo) (local.get $gt)))
+                (local.set $max_rel_ilo (v128.bitselect (local.get $idx_lo) (local.get $max_rel_ilo) (local.get $gt)))
+                (local.set $t (f64x2.div (local.get $abs_hi) (local.get $mag_hi)))
+                (local.set $gt (f64x2.gt (local.get $t) (local.get $max_rel_hi)))
+                (local.set $max_rel_hi (v128.bitselect (local.get $t) (local.get $max_rel_hi) (local.get $gt)))
+                (local.set $max_rel_ihi (v128.bitselect (local.get $idx_hi) (local.get $max_rel_ihi) (local.get $gt)))))
+            ;; Ulps: y rounded to float32 against the reference's bits, as ordinals, subtracted in float64.
+            (local.set $bits (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $alo)) (f32x4.demote_f64x2_zero (local.get $ahi))))
+            (local.set $m (i32x4.shr_s (local.get $bits) (i32.const 31)))
+            (local.set $ord_a (i32x4.sub (v128.xor (v128.and (local.get $bits) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (local.get $m)) (local.get $m)))
+            (local.set $m (i32x4.shr_s (local.get $r) (i32.const 31)))
+            (local.set $ord_r (i32x4.sub (v128.xor (v128.and (local.get $r) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (local.get $m)) (local.get $m)))
+            (local.set $ulp_lo (f64x2.abs (f64x2.sub (f64x2.convert_low_i32x4_s (local.get $ord_a)) (f64x2.convert_low_i32x4_s (local.get $ord_r)))))
+            (local.set $ulp_hi (f64x2.abs (f64x2.sub
+              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_a) (local.get $ord_a)))
+              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_r) (local.get $ord_r))))))
+            (local.set $gt (f64x2.gt (local.get $ulp_lo) (local.get $max_ulp_lo)))
+            (local.set $max_ulp_lo (v128.bitselect (local.get $ulp_lo) (local.get $max_ulp_lo) (local.get $gt)))
+            (local.set $max_ulp_ilo (v128.bitselect (local.get $idx_lo) (local.get $max_ulp_ilo) (local.get $gt)))
+            (local.set $gt (f64x2.gt (local.get $ulp_hi) (local.get $max_ulp_hi)))
+            (local.set $max_ulp_hi (v128.bitselect (local.get $ulp_hi) (local.get $max_ulp_hi) (local.get $gt)))
+            (local.set $max_ulp_ihi (v128.bitselect (local.get $idx_hi) (local.get $max_ulp_ihi) (local.get $gt)))
+            ;; Histogram: one bucket per value (an exact pair has 0 ulps: bucket 0). Distances below
+            ;; 16 ulps (nearly all, for a framework's output) are counted in registers as the
+            ;; numbers of values >= 1, 2, 4 and 8 ulps; larger ones bucket by bucket in memory.
+            (local.set $ulp_i (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_lo)) (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_hi))))
+            (if (v128.any_true (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 15 15 15 15)))
+              (then
+                (call $histogram_add (call $bucket (i32x4.extract_lane 0 (local.get $ulp_i))))
+                (call $histogram_add (call $bucket (i32x4.extract_lane 1 (local.get $ulp_i))))
+                (call $histogram_add (call $bucket (i32x4.extract_lane 2 (local.get $ulp_i))))
+                (call $histogram_add (call $bucket (i32x4.extract_lane 3 (local.get $ulp_i)))))
+              (else
+                (local.set $small (i32.add (local.get $small) (i32.const 4)))
+                (local.set $ge1 (i32x4.sub (local.get $ge1) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 0 0 0 0))))
+                (local.set $ge2 (i32x4.sub (local.get $ge2) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 1 1 1 1))))
+                (local.set $ge4 (i32x4.sub (local.get $ge4) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 3 3 3 3))))
+                (local.set $ge8 (i32x4.sub (local.get $ge8) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 7 7 7 7))))))
+            ;; The tolerances that would have passed (an exact pair needs none: its terms are <= 0).
+            (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))))
+            (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))))
+            ;; The same filter keeps the divisions of the required rtol rare: a lane can raise it only
+            ;; when abs − atol > R·mag·(1 − 2^-50).
+            (if (v128.any_true (v128.or
+                  (f64x2.gt (f64x2.sub (local.get $abs_lo) (local.get $atol_v)) (f64x2.mul (f64x2.mul (local.get $req_rtol) (local.get $mag_lo)) (local.get $shrink)))
+                  (f64x2.gt (f64x2.sub (local.get $abs_hi) (local.get $atol_v)) (f64x2.mul (f64x2.mul (local.get $req_rtol) (local.get $mag_hi)) (local.get $shrink)))))
+              (then
+                (local.set $req_rtol (f64x2.max (local.get $req_rtol) (v128.and
+                  (f64x2.div (f64x2.sub (local.get $abs_lo) (local.get $atol_v)) (local.get $mag_lo)) (f64x2.gt (local.get $abs_lo) (local.get $atol_v)))))
+                (local.set $req_rtol (f64x2.max (local.get $req_rtol) (v128.and
+                  (f64x2.div (f64x2.sub (local.get $abs_hi) (local.get $atol_v)) (local.get $mag_hi)) (f64x2.gt (local.get $abs_hi) (local.get $atol_v)))))))
+            ;; The worst list, only when some value beats its last entry.
+            (if (v128.any_true (v128.or (f64x2.gt (local.get $ex_lo) (local.get $threshold)) (f64x2.gt (local.get $ex_hi) (local.get $threshold))))
+              (then
+                (call $offer_worst (f64x2.extract_lane 0 (local.get $ex_lo)) (f64x2.extract_lane 0 (local.get $idx_lo)))
+                (call $offer_worst (f64x2.extract_lane 1 (local.get $ex_lo)) (f64x2.extract_lane 1 (local.get $idx_lo)))
+                (call $offer_worst (f64x2.extract_lane 0 (local.get $ex_hi)) (f64x2.extract_lane 0 (local.get $idx_hi)))
+                (call $offer_worst (f64x2.extract_lane 1 (local.get $ex_hi)) (f64x2.extract_lane 1 (local.get $idx_hi)))
+                (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in)))))))
+          (else
+            ;; A group with a NaN or an infinity: element by element.
+            (call $compare_one (f64x2.extract_lane 0 (local.get $alo)) (f64x2.extract_lane 0 (local.get $elo)) (i32x4.extract_lane 0 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_lo)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $alo)) (f64x2.extract_lane 1 (local.get $elo)) (i32x4.extract_lane 1 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_lo)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 0 (local.get $ahi)) (f64x2.extract_lane 0 (local.get $ehi)) (i32x4.extract_lane 2 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_hi)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $ahi)) (f64x2.extract_lane 1 (local.get $ehi)) (i32x4.extract_lane 3 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_hi)) (i32.const 0))
+            (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))))
+        (local.set $idx_lo (f64x2.add (local.get $idx_lo) (local.get $four)))
+        (local.set $idx_hi (f64x2.add (local.get $idx_hi) (local.get $four)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (br $body)))
+      ;; The rest of the run, element by element, into the tail sum.
+      (local.set $index (f64x2.extract_lane 0 (local.get $idx_lo)))
+      (block $tail_done (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
+        (call $compare_one
+          (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $shift)) (local.get $scale)) (local.get $offset))
+          (f64.promote_f32 (f32.load (local.get $q))) (i32.load (local.get $q)) (local.get $index) (i32.const 1))
+        (local.set $index (f64.add (local.get $index) (f64.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $tail)))
+      (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))
+      (local.set $src (i32.add (local.get $src) (local.get $stride)))
+      (local.set $ref (i32.add (local.get $ref) (local.get $stride)))
+      (local.set $first_index (f64.add (local.get $first_index) (local.get $index_stride)))
+      (local.set $index (local.get $first_index))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows)))
+    ;; The register-counted histogram into the record: buckets 0 to 4 hold [0], [1], [2,4), [4,8), [8,16).
+    (local.set $n1 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge1)) (i32x4.extract_lane 1 (local.get $ge1))) (i32.add (i32x4.extract_lane 2 (local.get $ge1)) (i32x4.extract_lane 3 (local.get $ge1)))))
+    (local.set $n2 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge2)) (i32x4.extract_lane 1 (local.get $ge2))) (i32.add (i32x4.extract_lane 2 (local.get $ge2)) (i32x4.extract_lane 3 (local.get $ge2)))))
+    (local.set $n4 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge4)) (i32x4.extract_lane 1 (local.get $ge4))) (i32.add (i32x4.extract_lane 2 (local.get $ge4)) (i32x4.extract_lane 3 (local.get $ge4)))))
+    (local.set $n8 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge8)) (i32x4.extract_lane 1 (local.get $ge8))) (i32.add (i32x4.extract_lane 2 (local.get $ge8)) (i32x4.extract_lane 3 (local.get $ge8)))))
+    (f64.store offset=104 (local.get $record_in) (f64.add (f64.load offset=104 (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $small) (local.get $n1)))))
+    (f64.store offset=112 (local.get $record_in) (f64.add (f64.load offset=112 (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n1) (local.get $n2)))))
+    (f64.store offset=120 (local.get $record_in) (f64.add (f64.load offset=120 (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n2) (local.get $n4)))))
+    (f64.store offset=128 (local.get $record_in) (f64.add (f64.load offset=128 (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n4) (local.get $n8)))))
+    (f64.store offset=136 (local.get $record_in) (f64.add (f64.load offset=136 (local.get $record_in)) (f64.convert_i32_u (local.get $n8))))
+    ;; The record: scalar-path values first, then the lanes folded in.
+    (f64.store (local.get $record_in) (f64.convert_i32_u (i32.mul (local.get $rows) (local.get $len))))
+    (f64.store offset=8 (local.get $record_in) (f64.add (global.get $mismatches)
+      (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $mism)) (i64x2.extract_lane 1 (local.get $mism))))))
+    (f64.store offset=16 (local.get $record_in) (global.get $non_finite))
+    (f64.store offset=24 (local.get $record_in) (global.get $max_abs))
+    (f64.store offset=32 (local.get $record_in) (global.get $max_abs_index))
+    (f64.store offset=40 (local.get $record_in) (global.get $max_rel))
+    (f64.store offset=48 (local.get $record_in) (global.get $max_rel_index))
+    (f64.store offset=56 (local.get $record_in) (global.get $max_ulp))
+    (f64.store offset=64 (local.get $record_in) (global.get $max_ulp_index))
+    (call $fold_max (local.get $max_abs_lo) (local.get $max_abs_hi) (local.get $max_abs_ilo) (local.get $max_abs_ihi) (i32.const 3))
+    (call $fold_max (local.get $max_rel_lo) (local.get $max_rel_hi) (local.get $max_rel_ilo) (local.get $max_rel_ihi) (i32.const 5))
+    (call $fold_max (local.get $max_ulp_lo) (local.get $max_ulp_hi) (local.get $max_ulp_ilo) (local.get $max_ulp_ihi) (i32.const 7))
+    ;; A non-finite disagreement makes every "would have passed" tolerance infinite.
+    (f64.store offset=72 (local.get $record_in)
+      (select (f64.const inf)
+        (f64.max (global.get $required_atol) (f64.max (f64x2.extract_lane 0 (local.get $req_atol)) (f64x2.extract_lane 1 (local.get $req_atol))))
+        (f64.gt (global.get $non_finite) (f64.const 0))))
+    (f64.store offset=80 (local.get $record_in)
+      (select (f64.const inf)
+        (f64.max (global.get $required_rtol) (f64.max (f64x2.extract_lane 0 (local.get $req_rtol)) (f64x2.extract_lane 1 (local.get $req_rtol))))
+        (f64.gt (global.get $non_finite) (f64.const 0))))
+    (f64.store offset=88 (local.get $record_in)
+      (f64.add
+        (f64.add
+          (f64.add (f64x2.extract_lane 0 (local.get $sum_lo)) (f64x2.extract_lane 1 (local.get $sum_lo)))
+          (f64.add (f64x2.extract_lane 0 (local.get $sum_hi)) (f64x2.extract_lane 1 (local.get $sum_hi))))
+        (global.get $tail_sum)))
+    (f64.store offset=96 (local.get $record_in) (f64.add (global.get $finite_pairs) (local.get $fast))))
 )

@@ -2,6 +2,7 @@
 import { roundTo, ulpDistance } from "../numeric/formats.js";
 import { D_HISTOGRAM, DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+import type { WasmKernel } from "./wasm-abi.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -45,6 +46,13 @@ const scratchBits = new Int32Array(scratch.buffer);
  * are taken over pairs where both values are finite; non-finite disagreements are counted apart and
  * make every "would have passed" tolerance infinite. Accumulators live in locals and are written
  * to the record once per channel and unit: this loop is the hot path of `compare`.
+ *
+ * Every statistic is order-free (counts, maxima whose ties go to the smallest index, the histogram,
+ * the top-8 worst list) except the sum of absolute errors, which is summed in four lanes: value j of
+ * a run (j below the run's length rounded down to 4) to lane j mod 4, the rest to a tail sum,
+ * combined as (l0 + l1) + (l2 + l3) + tail. That is the SIMD kernel's order (bn-kernel.wat,
+ * `compare_cols`), which runs float32-against-float32 comparisons counted in float32 ulps when
+ * `wasm` is given (all arrays in its memory) and gives the same bits.
  */
 export function compareUnits(
   input: Values,
@@ -56,11 +64,17 @@ export function compareUnits(
   endUnit: number,
   records: Float64Array,
   worst: Float64Array,
+  wasm: WasmKernel | null = null,
 ): void {
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
   // float32 distances read the reference's bit patterns through an integer view (no copy).
   const float32Ulps = ulpDtype === "float32" && reference instanceof Float32Array;
+  if (wasm !== null && float32Ulps && input instanceof Float32Array) {
+    compareUnitsSimd(wasm, input, reference, grid, constants, rule, firstUnit, endUnit, records, worst);
+    return;
+  }
+  const sumLanes = new Float64Array(4);
   const referenceBits = float32Ulps ? new Int32Array(reference.buffer, reference.byteOffset, reference.length) : null;
   const lastWorst = 2 * (WORST_KEPT - 1);
   // Counted in a local array (not in the shared records) and copied once per channel and unit.
@@ -80,7 +94,8 @@ export function compareUnits(
       let mismatches = 0;
       let nonFinite = 0;
       let finitePairs = 0;
-      let sumAbs = 0;
+      let tailSum = 0;
+      sumLanes.fill(0);
       let maxAbs = 0;
       let maxAbsIndex = -1;
       let maxRel = 0;
@@ -92,8 +107,9 @@ export function compareUnits(
       const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
       histogram.fill(0);
       for (let o = box.o0; o < box.o1; o++) {
-        const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
+        const runStart = (o * channels + c) * inner + box.i0;
+        const bodyEnd = runStart + ((box.i1 - box.i0) & ~3);
+        for (let i = runStart, end = runStart + box.i1 - box.i0; i < end; i++) {
           const actual = (input[i] - shift) * scale + offset;
           const expected = reference[i];
           count++;
@@ -105,7 +121,8 @@ export function compareUnits(
             const allowed = atol + rtol * magnitude;
             excess = absError - allowed;
             finitePairs++;
-            sumAbs += absError;
+            if (i < bodyEnd) sumLanes[(i - runStart) & 3] += absError;
+            else tailSum += absError;
             if (absError > 0) {
               if (absError > maxAbs) {
                 maxAbs = absError;
@@ -173,7 +190,7 @@ export function compareUnits(
         mismatches,
         nonFiniteMismatches: nonFinite,
         finitePairs,
-        sumAbs,
+        sumAbs: sumLanes[0] + sumLanes[1] + (sumLanes[2] + sumLanes[3]) + tailSum,
         maxAbs,
         maxAbsIndex,
         maxRel,
@@ -183,6 +200,49 @@ export function compareUnits(
         requiredAtol: nonFinite > 0 ? Infinity : requiredAtol,
         requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
       });
+    }
+  }
+}
+
+/** `compareUnits` on the SIMD kernel: one call per channel of a unit, records and worst lists in place. */
+function compareUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  reference: Float32Array,
+  grid: UnitGrid,
+  constants: Float64Array,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+  records: Float64Array,
+  worst: Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const worstBase = unit * WORST_KEPT * 2;
+    initWorst(worst, worstBase);
+    for (let c = box.c0; c < box.c1; c++) {
+      const first = (box.o0 * channels + c) * inner + box.i0;
+      const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      wasm.compare_cols(
+        input.byteOffset + first * 4,
+        reference.byteOffset + first * 4,
+        box.o1 - box.o0,
+        channels * inner * 4,
+        box.i1 - box.i0,
+        first,
+        channels * inner,
+        constants[c],
+        constants[channels + c],
+        constants[2 * channels + c],
+        rule.atol,
+        rule.rtol,
+        rule.equalNan ? 1 : 0,
+        records.byteOffset + recordBase * 8,
+        worst.byteOffset + worstBase * 8,
+      );
     }
   }
 }

@@ -8,4 +8,21 @@ export interface WasmKernel {
   stats_rows(src: number, rows: number, stride: number, width: number, count: number, out: number): void;
   normalize_cols(src: number, dst: number, rows: number, stride: number, len: number, shift: number, scale: number, offset: number): void;
   normalize_rows(src: number, dst: number, rows: number, stride: number, width: number, shifts: number, scales: number, offsets: number): void;
+  compare_cols(
+    src: number,
+    ref: number,
+    rows: number,
+    stride: number,
+    len: number,
+    firstIndex: number,
+    indexStride: number,
+    shift: number,
+    scale: number,
+    offset: number,
+    atol: number,
+    rtol: number,
+    equalNan: number,
+    record: number,
+    worst: number,
+  ): void;
 }

@@ -148,8 +148,10 @@ export async function runComparePass(
   plan: ExecutionPlan,
   options: ExecutionOptions,
 ): Promise<ComparePassResult> {
-  const records = sharedFloat64(diffRecordsLength(grid));
-  const worst = sharedFloat64(worstListsLength(grid));
+  const records = sharedFloat64(diffRecordsLength(grid), input);
+  const worst = sharedFloat64(worstListsLength(grid), input);
+  // The SIMD kernel counts float32 ulps of a float32 reference; other precisions stay with JavaScript.
+  const memory = rule.ulpDtype === "float32" ? simdMemory([input, reference], [constants, records, worst]) : null;
   const kernel = await dispatch(
     grid,
     plan,
@@ -165,12 +167,10 @@ export async function runComparePass(
       rule,
       records: describeShared(records),
       worst: describeShared(worst),
+      memory,
       injectFault: options.injectFault,
     }),
-    () => {
-      compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst);
-      return "js";
-    },
+    () => runHere(wasmKernelFor(memory), (wasm) => compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst, wasm)),
   );
   return { records, worst, kernel };
 }

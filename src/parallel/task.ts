@@ -30,7 +30,7 @@ export interface NormalizeTask extends TaskBase, SimdCapable {
   readonly output: SharedArrayDescriptor;
 }
 
-export interface CompareTask extends TaskBase {
+export interface CompareTask extends TaskBase, SimdCapable {
   readonly op: "compare";
   readonly constants: SharedArrayDescriptor;
   readonly reference: SharedArrayDescriptor;

@@ -12,7 +12,7 @@ export default function runKernelTask(task: KernelTask): KernelName {
   if (task.injectFault === "throw") throw new Error(`injected fault in ${task.op} units [${task.firstUnit}, ${task.endUnit})`);
   if (task.injectFault === "exit") process.exit(70);
   const input = viewShared(task.input);
-  const wasm = task.op === "compare" ? null : wasmKernelFor(task.memory);
+  const wasm = wasmKernelFor(task.memory);
   switch (task.op) {
     case "stats":
       computeStatsUnits(input, task.grid, task.firstUnit, task.endUnit, viewShared(task.partials) as Float64Array, wasm);
@@ -31,6 +31,7 @@ export default function runKernelTask(task: KernelTask): KernelName {
         task.endUnit,
         viewShared(task.records) as Float64Array,
         viewShared(task.worst) as Float64Array,
+        wasm,
       );
       break;
   }

@@ -69,8 +69,8 @@ describe("bn-check compare (exit 0 and 1)", () => {
     expect(Object.keys(report.tensors[0])).toEqual(expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]));
     expect(report.tensors[0].tolerance).toEqual({ atol: 1e-5, rtol: 1.3e-6, source: "torch.testing.assert_close default for float32", equalNan: false });
     expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads", "kernels"]);
-    // The classic 4x3x2x2 fixture has runs of 4 values per channel: the JavaScript statistics loop.
-    expect(report.timings.kernels).toEqual({ stats: "js", compare: "js" });
+    // The classic 4x3x2x2 fixture has runs of 4 values per channel: JavaScript statistics, SIMD comparison.
+    expect(report.timings.kernels).toEqual({ stats: "js", compare: "wasm-simd" });
   });
 
   it("the same fixture checked as keras (eps 1e-3) does not conform", () => {

@@ -2,7 +2,7 @@
 // worker pool. Runs against the compiled package (dist/), where the .wasm the build assembled lives.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { allocateShared, batchNorm, closePool, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
+import { allocateShared, batchNorm, checkBatchNorm, closePool, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
 import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 import { join } from "node:path";
@@ -59,6 +59,54 @@ describe("the WebAssembly SIMD kernel", () => {
     );
   });
 
+  it("gives the JavaScript comparison report, bit for bit, on references with errors of every size, NaN, infinities and zeros", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 23 }), { minLength: 2, maxLength: 4 }),
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 3 }),
+        async (shape, axisSeed, seed, equalNan, threads) => {
+          const axis = axisSeed % shape.length;
+          const count = shape.reduce((a, b) => a * b, 1);
+          const random = seededRandom(seed);
+          const input = tensorFromArray(normals(random, count, 1, 3), shape, "float32");
+          const options = { framework: "torch" as const, channelAxis: axis, threads, parallelThreshold: 0, equalNan };
+          const exact = await batchNorm({ input }, options).catch(() => null);
+          if (exact === null) return; // shapes torch cannot train on: covered by the batchNorm property
+          const reference = tensorFromArray(Array.from(exact.output.data), shape, "float32");
+          // Errors from 1 ulp to far beyond 16 ulps (the kernel's register histogram limit), exact
+          // zeros against non-zero results, NaN and infinities on either side, and large excesses
+          // that fill the worst list.
+          for (let i = 0; i < count; i++) {
+            const pick = random();
+            const value = reference.data[i];
+            if (pick < 0.3) reference.data[i] = value * (1 + 2 ** -23 * Math.floor(random() * 4));
+            else if (pick < 0.4) reference.data[i] = value * (1 + 2 ** -23 * Math.floor(random() * 5000));
+            else if (pick < 0.45) reference.data[i] = value + (random() - 0.5) * 1e-2;
+            else if (pick < 0.47) reference.data[i] = 0;
+            else if (pick < 0.49) reference.data[i] = NaN;
+            else if (pick < 0.5) reference.data[i] = random() < 0.5 ? Infinity : -Infinity;
+            else if (pick < 0.51) input.data[i] = NaN;
+            else if (pick < 0.52) input.data[i] = 3e38;
+          }
+          const plain = await checkBatchNorm({ input, reference }, options).catch((e: Error) => e.message);
+          const simd = await withTensorArena(() => checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options)).catch((e: Error) => e.message);
+          if (typeof plain === "string" || typeof simd === "string") {
+            expect(simd).toEqual(plain);
+            return;
+          }
+          expect(plain.timings.kernels.compare).toBe("js");
+          expect(simd.timings.kernels.compare).toBe("wasm-simd");
+          const strip = (result: typeof plain) => JSON.stringify({ ...result, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
+          expect(strip(simd)).toBe(strip(plain));
+        },
+      ),
+      { seed: 77, numRuns: 60 },
+    );
+  });
+
   for (const [name, shape, layout] of [
     ["NCHW, runs with a tail", [4, 5, 13, 11], "NCHW"],
     ["NHWC (one value per row and channel)", [6, 9, 7, 70], "NHWC"],
@@ -105,7 +153,7 @@ describe("the WebAssembly SIMD kernel", () => {
     expect(js.status).toBe(0);
     const simdReport = JSON.parse(simd.stdout);
     const jsReport = JSON.parse(js.stdout);
-    expect(simdReport.cases?.[0]?.timings?.kernels ?? simdReport.timings.kernels).toEqual({ stats: "wasm-simd", compare: "js" });
+    expect(simdReport.cases?.[0]?.timings?.kernels ?? simdReport.timings.kernels).toEqual({ stats: "wasm-simd", compare: "wasm-simd" });
     expect(jsReport.cases?.[0]?.timings?.kernels ?? jsReport.timings.kernels).toEqual({ stats: "js", compare: "js" });
     const strip = (report: Record<string, unknown>) => JSON.stringify({ ...report, timings: null });
     expect(strip(simdReport)).toBe(strip(jsReport));
