@@ -7,7 +7,8 @@ import { compareUnits, computeStatsUnits, simdRunsStats, diffRecordsLength, norm
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
-import { defaultThreadCount, poolIsWarm, runOnPool, validateThreadCount } from "./pool.js";
+import { newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
+import { defaultThreadCount, poolIsWarm, startOnPool, validateThreadCount, workersFor } from "./pool.js";
 import { commonArena } from "../memory/arena.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
@@ -33,9 +34,9 @@ export interface ExecutionOptions {
   /** Test-only: make the workers fail. */
   readonly injectFault?: InjectedFault;
   /**
-   * Tasks per thread a pass is cut into (default 2: each task costs ~35 µs of messaging, measured on
-   * 2 cores, and more than one per thread lets a thread that was descheduled be caught up by the
-   * other); results never depend on it.
+   * Chunks per thread a pooled pass is cut into for claiming (default 8; see claim.ts). A claim is
+   * one atomic add, so chunks can be small enough that a thread that was descheduled is caught up
+   * by the others; results never depend on it.
    */
   readonly tasksPerThread?: number;
   /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
@@ -53,33 +54,34 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const threads = validateThreadCount(options.threads ?? defaultThreadCount());
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
-  const threshold = options.parallelThreshold ?? (poolIsWarm(threads) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
+  const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
   const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 0 && elements >= threshold;
   return { threads: useWorkers ? threads : 1, useWorkers };
 }
 
-/** Contiguous unit ranges, a few per thread so that a slow thread does not hold up the rest. */
-function unitRanges(unitCount: number, threads: number, tasksPerThread: number): [number, number][] {
-  const taskCount = Math.min(unitCount, threads * tasksPerThread);
-  const ranges: [number, number][] = [];
-  for (let task = 0; task < taskCount; task++) {
-    const first = Math.floor((task * unitCount) / taskCount);
-    const end = Math.floor(((task + 1) * unitCount) / taskCount);
-    if (end > first) ranges.push([first, end]);
-  }
-  return ranges;
-}
-
-/** Runs a pass here or on the pool; resolves with the kernel that ran it ("js" if any part did). */
-async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (first: number, end: number) => KernelTask, runHere: () => KernelName): Promise<KernelName> {
+/**
+ * Runs a pass here or on the pool; resolves with the kernel that ran it ("js" if any part did). On
+ * the pool, `plan.threads − 1` workers and this thread claim chunks of units until none is left.
+ */
+async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (claims: UnitClaims) => KernelTask, runUnits: (firstUnit: number, endUnit: number) => KernelName): Promise<KernelName> {
   // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
   // when the work itself is synchronous (in-process passes).
   await new Promise((resolve) => (options.delayMs ? setTimeout(resolve, options.delayMs) : setImmediate(resolve)));
   if (options.signal?.aborted) throw new InterruptedError("interrupted");
-  if (!plan.useWorkers) return runHere();
-  const tasks = unitRanges(grid.unitCount, plan.threads, options.tasksPerThread ?? 2).map(([first, end]) => makeTask(first, end));
-  const kernels = await runOnPool(tasks, plan.threads, options.signal);
-  return kernels.every((kernel) => kernel === "wasm-simd") ? "wasm-simd" : "js";
+  if (!plan.useWorkers) return runUnits(0, grid.unitCount);
+  const claims = newUnitClaims(grid.unitCount, plan.threads, options.tasksPerThread ?? 8);
+  const workers = workersFor(plan.threads);
+  const { done } = await startOnPool(
+    Array.from({ length: workers }, () => makeTask(claims)),
+    workers,
+    options.signal,
+  );
+  let here: KernelName | null = null;
+  runClaimedChunks(claims, (first, end) => {
+    here = runUnits(first, end);
+  });
+  const kernels = await done;
+  return [here ?? kernels[0], ...kernels].every((kernel) => kernel === "wasm-simd") ? "wasm-simd" : "js";
 }
 
 /**
@@ -92,7 +94,7 @@ function simdMemory(tensors: readonly Values[], others: readonly Float64Array[])
   return wasmKernelFor(memory) === null ? null : memory;
 }
 
-/** Runs a pass in this thread with the SIMD kernel when there is one, naming the kernel that ran. */
+/** Runs units in this thread with the SIMD kernel when there is one, naming the kernel that ran. */
 function runHere(wasm: WasmKernel | null, pass: (wasm: WasmKernel | null) => void): KernelName {
   pass(wasm);
   return wasm === null ? "js" : "wasm-simd";
@@ -106,8 +108,8 @@ export async function runStatsPass(input: Values, grid: UnitGrid, plan: Executio
     grid,
     plan,
     options,
-    (firstUnit, endUnit) => ({ op: "stats", grid, firstUnit, endUnit, input: describeShared(input), partials: describeShared(partials), memory, injectFault: options.injectFault }),
-    () => runHere(wasmKernelFor(memory), (wasm) => computeStatsUnits(input, grid, 0, grid.unitCount, partials, wasm)),
+    (claims) => ({ op: "stats", grid, claims, input: describeShared(input), partials: describeShared(partials), memory, injectFault: options.injectFault }),
+    (first, end) => runHere(wasmKernelFor(memory), (wasm) => computeStatsUnits(input, grid, first, end, partials, wasm)),
   );
   return { partials, kernel };
 }
@@ -118,18 +120,17 @@ export async function runNormalizePass(input: Values, grid: UnitGrid, constants:
     grid,
     plan,
     options,
-    (firstUnit, endUnit) => ({
+    (claims) => ({
       op: "normalize",
       grid,
-      firstUnit,
-      endUnit,
+      claims,
       input: describeShared(input),
       constants: describeShared(constants),
       output: describeShared(output),
       memory,
       injectFault: options.injectFault,
     }),
-    () => runHere(wasmKernelFor(memory), (wasm) => normalizeUnits(input, grid, constants, 0, grid.unitCount, output, wasm)),
+    (first, end) => runHere(wasmKernelFor(memory), (wasm) => normalizeUnits(input, grid, constants, first, end, output, wasm)),
   );
 }
 
@@ -156,11 +157,10 @@ export async function runComparePass(
     grid,
     plan,
     options,
-    (firstUnit, endUnit) => ({
+    (claims) => ({
       op: "compare",
       grid,
-      firstUnit,
-      endUnit,
+      claims,
       input: describeShared(input),
       reference: describeShared(reference),
       constants: describeShared(constants),
@@ -170,7 +170,7 @@ export async function runComparePass(
       memory,
       injectFault: options.injectFault,
     }),
-    () => runHere(wasmKernelFor(memory), (wasm) => compareUnits(input, reference, grid, constants, rule, 0, grid.unitCount, records, worst, wasm)),
+    (first, end) => runHere(wasmKernelFor(memory), (wasm) => compareUnits(input, reference, grid, constants, rule, first, end, records, worst, wasm)),
   );
   return { records, worst, kernel };
 }

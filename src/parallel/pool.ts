@@ -23,8 +23,8 @@ export function validateThreadCount(threads: number): number {
   return threads;
 }
 
-async function getPool(threads: number): Promise<Piscina<KernelTask, KernelName>> {
-  if (pool !== null && poolThreads === threads) return pool;
+async function getPool(workers: number): Promise<Piscina<KernelTask, KernelName>> {
+  if (pool !== null && poolThreads === workers) return pool;
   if (pool !== null) void pool.destroy();
   // Loaded on first use: work small enough for the calling thread never pays for it.
   const { Piscina } = await import("piscina");
@@ -32,19 +32,19 @@ async function getPool(threads: number): Promise<Piscina<KernelTask, KernelName>
     // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
     // Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
     filename: new URL("../parallel/worker-entry.cjs", import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
+    minThreads: workers,
+    maxThreads: workers,
     idleTimeout: 60_000,
     // One task per worker at a time: tasks are large and equal, queueing on a busy worker only adds latency.
     concurrentTasksPerWorker: 1,
   });
-  poolThreads = threads;
+  poolThreads = workers;
   return pool;
 }
 
-/** Whether a pool of this size is already running in this process (its start-up is paid). */
-export function poolIsWarm(threads: number): boolean {
-  return pool !== null && poolThreads === threads;
+/** Whether a pool of this many workers is already running in this process (its start-up is paid). */
+export function poolIsWarm(workers: number): boolean {
+  return pool !== null && poolThreads === workers;
 }
 
 /**
@@ -52,27 +52,37 @@ export function poolIsWarm(threads: number): boolean {
  * would otherwise wait for them at the first pass). Errors surface at the first real task.
  */
 export function prewarmPool(threads: number = defaultThreadCount()): void {
-  if (threads > 1) void getPool(threads).catch(() => undefined);
+  if (threads > 1) void getPool(workersFor(threads)).catch(() => undefined);
+}
+
+/** Workers for a thread count: the calling thread takes part in every pass, so one fewer. */
+export function workersFor(threads: number): number {
+  return Math.max(1, threads - 1);
 }
 
 /**
- * Runs tasks on the pool and resolves, when all are done, with the kernel each one ran on.
- * @throws WorkerFailureError naming the first failed task's work, as soon as any task fails.
+ * Posts tasks to a pool of `workers` threads (started first if need be) and returns, once they are
+ * posted, the promise of their results: the caller can work on its own share meanwhile. The promise
+ * resolves with the kernel each task ran on.
+ * @throws (through the promise) WorkerFailureError naming the pass, as soon as any task fails.
  */
-export async function runOnPool(tasks: readonly KernelTask[], threads: number, signal?: AbortSignal): Promise<KernelName[]> {
-  const workers = await getPool(threads);
-  return Promise.all(
+export async function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): Promise<{ readonly done: Promise<KernelName[]> }> {
+  const running = await getPool(workers);
+  const done = Promise.all(
     tasks.map((task) =>
-      workers.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
+      running.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
         if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");
         const { channels } = task.grid.geometry;
         throw new WorkerFailureError(
-          `a worker thread failed during ${task.op} (units ${task.firstUnit}..${task.endUnit - 1} of ${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
+          `a worker thread failed during ${task.op} (units 0..${task.claims.unitCount - 1} of ${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
           { cause: error },
         );
       }),
     ),
   );
+  // Handled by the caller once its own share is done; until then a rejection must not count as unhandled.
+  done.catch(() => undefined);
+  return { done };
 }
 
 /** Stops every worker. Safe to call when no pool exists; a later call starts a fresh pool. */

@@ -1,6 +1,7 @@
 /** The messages the pool sends to a worker. Plain data: structured-clone safe, buffers shared. */
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
+import type { UnitClaims } from "./claim.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";
 
 /** Test-only fault injection: makes a worker throw or exit mid-task. */
@@ -8,8 +9,8 @@ export type InjectedFault = "throw" | "exit";
 
 interface TaskBase {
   readonly grid: UnitGrid;
-  readonly firstUnit: number;
-  readonly endUnit: number;
+  /** The pass's units, claimed chunk by chunk (see claim.ts). */
+  readonly claims: UnitClaims;
   readonly input: SharedArrayDescriptor;
   readonly injectFault?: InjectedFault;
 }

@@ -1,0 +1,31 @@
+/**
+ * Work sharing by claims: the units of a pass are cut into fixed chunks, and every thread that takes
+ * part (the workers and the calling thread) claims the next chunk from one shared counter until none
+ * is left. Fast threads take more chunks, a thread that was descheduled takes fewer, and a pool that
+ * is still starting leaves the work to the calling thread. Which thread computes a unit never
+ * changes the unit's result, so results do not depend on who claimed what.
+ */
+
+/** A shared claim counter and the chunk size, as they travel to the workers. */
+export interface UnitClaims {
+  readonly counter: SharedArrayBuffer;
+  readonly chunkUnits: number;
+  readonly unitCount: number;
+}
+
+export function newUnitClaims(unitCount: number, threads: number, chunksPerThread: number): UnitClaims {
+  return { counter: new SharedArrayBuffer(4), chunkUnits: Math.max(1, Math.ceil(unitCount / (threads * chunksPerThread))), unitCount };
+}
+
+/** Runs `run` on chunks claimed from `claims` until every unit is claimed; returns the units run here. */
+export function runClaimedChunks(claims: UnitClaims, run: (firstUnit: number, endUnit: number) => void): number {
+  const counter = new Int32Array(claims.counter);
+  let done = 0;
+  for (;;) {
+    const first = Atomics.add(counter, 0, claims.chunkUnits);
+    if (first >= claims.unitCount) return done;
+    const end = Math.min(claims.unitCount, first + claims.chunkUnits);
+    run(first, end);
+    done += end - first;
+  }
+}
