@@ -9,9 +9,9 @@ import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { UsageError } from "../errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
-import { tensorLoader } from "../io/read-tensor.js";
+import { tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
 import type { Tensor } from "../npy/tensor.js";
-import type { ExecutionOptions } from "../parallel/executor.js";
+import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
 import { withTensorArena } from "../memory/arena.js";
@@ -93,6 +93,8 @@ async function runCaseInArena(check: CheckCase, execution: ExecutionOptions): Pr
     epsilon = epsilon ?? test.epsilon;
     momentum = momentum === undefined ? test.momentum : momentum;
   } else {
+    // Large input: start the workers now, so that they boot while the files are read.
+    if (check.files.input !== undefined) prewarmFor(tensorFileBytes(check.files.input) / 4, execution);
     tensors = loadFiles(check.files, files);
   }
   const readMs = performance.now() - started;

@@ -2,6 +2,7 @@
  * One entry point for every tensor source bn-check accepts, chosen by the file name:
  * `x.npy`; `x.npz` (its only array) or `x.npz:name`; `x.pb` (an ONNX TensorProto).
  */
+import { statSync } from "node:fs";
 import type { Tensor } from "../npy/tensor.js";
 import { readNpy } from "../npy/read-npy.js";
 import { readNpz } from "./npz.js";
@@ -13,6 +14,15 @@ const NPZ_MEMBER = /^(.*\.npz):([^:/\\]+)$/i;
 /** The file a tensor spec reads (`x.npz:name` → `x.npz`). */
 export function tensorSpecFile(spec: string): string {
   return NPZ_MEMBER.exec(spec)?.[1] ?? spec;
+}
+
+/** The size in bytes of the file a tensor spec names (0 when it cannot be read: reading it says why). */
+export function tensorFileBytes(spec: string): number {
+  try {
+    return statSync(tensorSpecFile(spec)).size;
+  } catch {
+    return 0;
+  }
 }
 
 export function readTensor(spec: string): Tensor {

@@ -5,6 +5,7 @@
  * that a `suite` or a library caller pays worker start-up once; idle workers are unref'd by Piscina
  * and do not keep the process alive.
  */
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
@@ -23,11 +24,12 @@ export function validateThreadCount(threads: number): number {
   return threads;
 }
 
-async function getPool(workers: number): Promise<Piscina<KernelTask, KernelName>> {
+function getPool(workers: number): Piscina<KernelTask, KernelName> {
   if (pool !== null && poolThreads === workers) return pool;
   if (pool !== null) void pool.destroy();
-  // Loaded on first use: work small enough for the calling thread never pays for it.
-  const { Piscina } = await import("piscina");
+  // Loaded on first use (work small enough for the calling thread never pays for it), and
+  // synchronously: a pool started before a command reads its files boots while they are read.
+  const { Piscina } = createRequire(import.meta.url)("piscina") as typeof import("piscina");
   pool = new Piscina<KernelTask, KernelName>({
     // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
     // Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
@@ -52,7 +54,7 @@ export function poolIsWarm(workers: number): boolean {
  * would otherwise wait for them at the first pass). Errors surface at the first real task.
  */
 export function prewarmPool(threads: number = defaultThreadCount()): void {
-  if (threads > 1) void getPool(workersFor(threads)).catch(() => undefined);
+  if (threads > 1) getPool(workersFor(threads));
 }
 
 /** Workers for a thread count: the calling thread takes part in every pass, so one fewer. */
@@ -66,8 +68,8 @@ export function workersFor(threads: number): number {
  * resolves with the kernel each task ran on.
  * @throws (through the promise) WorkerFailureError naming the pass, as soon as any task fails.
  */
-export async function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): Promise<{ readonly done: Promise<KernelName[]> }> {
-  const running = await getPool(workers);
+export function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): { readonly done: Promise<KernelName[]> } {
+  const running = getPool(workers);
   const done = Promise.all(
     tasks.map((task) =>
       running.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {

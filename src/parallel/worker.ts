@@ -4,12 +4,13 @@
  * all data moves through shared memory.
  */
 import { computeStatsUnits, compareUnits, normalizeUnits } from "../kernel/batch-norm.js";
-import { runClaimedChunks } from "./claim.js";
+import { joinClaims, runClaimedChunks } from "./claim.js";
 import { viewShared } from "./shared-tensor.js";
 import type { KernelName, KernelTask } from "./task.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
 
 export default function runKernelTask(task: KernelTask): KernelName {
+  joinClaims(task.claims);
   if (task.injectFault === "throw") throw new Error(`injected fault in ${task.op}`);
   if (task.injectFault === "exit") process.exit(70);
   const input = viewShared(task.input);
