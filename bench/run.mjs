@@ -7,6 +7,7 @@
 // measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
 // Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements.
 import { spawnSync } from "node:child_process";
+import { Worker } from "node:worker_threads";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -78,17 +79,30 @@ async function timeKernel(shape, threads, reuse = false, kernel = "wasm") {
   }
 }
 
-function copyBandwidth(bytes) {
-  const source = new Float32Array(bytes / 4).fill(1);
-  const target = new Float32Array(bytes / 4);
-  target.set(source);
+/**
+ * Copy bandwidth (read + write, GB/s) with `threads` threads copying their share of a `bytes`-long
+ * shared buffer at the same time: the memory system's ceiling for a pass that streams the same way.
+ */
+async function copyBandwidth(bytes, threads) {
+  const source = new Float32Array(new SharedArrayBuffer(bytes)).fill(1);
+  const target = new Float32Array(new SharedArrayBuffer(bytes)).fill(0);
+  const code = `
+    const { parentPort, workerData: { source, target, first, end } } = require("node:worker_threads");
+    const from = new Float32Array(source, first * 4, end - first);
+    const to = new Float32Array(target, first * 4, end - first);
+    parentPort.on("message", () => { to.set(from); parentPort.postMessage(0); });`;
+  const share = Math.ceil(source.length / threads);
+  const workers = Array.from({ length: threads }, (_, t) => new Worker(code, { eval: true, workerData: { source: source.buffer, target: target.buffer, first: t * share, end: Math.min(source.length, (t + 1) * share) } }));
+  const round = () => Promise.all(workers.map((worker) => new Promise((resolve) => { worker.once("message", resolve); worker.postMessage(0); })));
+  await round(); // warm-up
   const runs = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < 7; r++) {
     const started = performance.now();
-    target.set(source);
+    await round();
     runs.push(performance.now() - started);
   }
-  return (2 * bytes) / (stats(runs).median / 1000) / 1e9; // read + write
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  return (2 * bytes) / (stats(runs).median / 1000) / 1e9;
 }
 
 function wholeProcess(args, repeats = 3) {
@@ -105,13 +119,14 @@ function wholeProcess(args, repeats = 3) {
 
 const rows = [];
 const notes = [];
-const bandwidth = copyBandwidth(1 << 27);
+const bandwidth = { 1: await copyBandwidth(1 << 27, 1), 2: await copyBandwidth(1 << 27, 2) };
 for (const name of selected) {
   const shape = SHAPES[name];
   if (!shape) continue;
   const bytes = shape.reduce((a, b) => a * b, 4);
   const one = await timeKernel(shape, 1);
   const two = await timeKernel(shape, 2);
+  const oneReused = await timeKernel(shape, 1, true);
   const twoReused = await timeKernel(shape, 2, true);
   const twoReusedJs = await timeKernel(shape, 2, true, "js");
   const path = join(work, `${name}.npy`);
@@ -123,19 +138,20 @@ for (const name of selected) {
   rows.push({
     shape: `${name} ${shape.join("x")}`,
     "bn-check 1 thread ms": fmt(one),
+    "1 thread, reused output ms": fmt(oneReused),
     "bn-check 2 threads ms": fmt(two),
     "2 threads, reused output ms": fmt(twoReused),
     "same, JS kernel ms": fmt(twoReusedJs),
     "torch 2 threads ms": fmt(peer.torch),
     "numpy ms": fmt(peer.numpy),
-    "GB/s (2 thr)": ((3 * bytes) / (two.median / 1000) / 1e9).toFixed(2),
+    "GB/s (2 thr; reused)": `${((3 * bytes) / (two.median / 1000) / 1e9).toFixed(1)}; ${((3 * bytes) / (twoReused.median / 1000) / 1e9).toFixed(1)}`,
     "2 thr vs torch": peer.torch ? `${(peer.torch.median / two.median).toFixed(2)}x (${(peer.torch.median / twoReused.median).toFixed(2)}x reused)` : "—",
     "2 thr vs numpy": peer.numpy ? `${(peer.numpy.median / two.median).toFixed(2)}x` : "—",
-    "1→2 thr speed-up": `${(one.median / two.median).toFixed(2)}x`,
+    "1→2 thr speed-up (reused)": `${(one.median / two.median).toFixed(2)}x (${(oneReused.median / twoReused.median).toFixed(2)}x)`,
   });
   await closePool();
 }
-console.log(`kernel: ${kernelName()}; copy bandwidth in this run (one thread, read + write): ${bandwidth.toFixed(1)} GB/s`);
+console.log(`kernel: ${kernelName()}; copy bandwidth in this run (read + write, 128 MiB): ${bandwidth[1].toFixed(1)} GB/s with 1 thread, ${bandwidth[2].toFixed(1)} GB/s with 2`);
 console.table(rows);
 
 // Whole process: bn-check compare vs the equivalent Python script, on inputs with a PyTorch reference.
@@ -166,6 +182,17 @@ function makeInputBytes(shape) {
   return shape.reduce((a, b) => a * b, 4);
 }
 if (processRows.length > 0) console.table(processRows);
+
+// Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
+// corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
+const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });
+try {
+  const perCase = JSON.parse(suiteRun.stdout).cases.map((c) => c.timings?.totalMs).filter((t) => typeof t === "number");
+  const s = stats(perCase);
+  console.log(`suite over fixtures/corpus: ${perCase.length} cases, per case ${fmt(s)} ms (median (min–max)), p90 ${[...perCase].sort((x, y) => x - y)[Math.floor(perCase.length * 0.9)].toFixed(2)} ms`);
+} catch {
+  notes.push("suite timing skipped (no JSON report)");
+}
 
 // Scaling: time per element from 1e3 to 1e8 elements (6e8 with BENCH_HUGE=1), 2 threads.
 const scaling = [];

@@ -37,8 +37,11 @@ function getPool(workers: number): Piscina<KernelTask, KernelName> {
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 60_000,
-    // One task per worker at a time: tasks are large and equal, queueing on a busy worker only adds latency.
-    concurrentTasksPerWorker: 1,
+    // Tasks are posted to a worker even while it still runs an earlier one: a pass that the calling
+    // thread finished alone does not wait for its worker task (see executor.ts), and the next pass's
+    // task must not sit in the main thread's queue until that one is acknowledged, or the worker
+    // would never join it. A worker runs its tasks one after the other; a stale one ends at once.
+    concurrentTasksPerWorker: 4,
   });
   poolThreads = workers;
   return pool;
