@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { allocateShared, batchNorm, closePool, kernelName, withTensorArena, writeNpy } from "../dist/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const bin = join(here, "..", "bin", "bn-check.js");
+const bin = join(here, "..", "bin", "bn-check.cjs");
 const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
 const SHAPES = {

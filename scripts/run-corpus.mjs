@@ -10,7 +10,7 @@ import { compareArgs } from "./corpus-args.mjs";
 
 const root = process.argv[2];
 const defaultTolerance = process.argv.includes("--default-tolerance");
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "bn-check.js");
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "bn-check.cjs");
 
 function* caseDirs(dir) {
   if (existsSync(join(dir, "case.json"))) {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURES = join(ROOT, "fixtures");
-export const BIN = join(ROOT, "bin", "bn-check.js");
+export const BIN = join(ROOT, "bin", "bn-check.cjs");
 
 /** A seeded generator (mulberry32) so that random tests reproduce from their seed. */
 export function seededRandom(seed: number): () => number {

@@ -22,6 +22,13 @@ const ALIGNMENT = 64;
 
 const arenaOfBuffer = new WeakMap<SharedArrayBuffer, TensorArena>();
 
+/**
+ * Tensors below this many elements are not put in an arena (`allocateShared` gives them a buffer of
+ * their own): the SIMD kernel gains nothing on them, and a command on small tensors then never
+ * reserves a WebAssembly memory nor compiles the kernel.
+ */
+export const ARENA_MIN_ELEMENTS = 4096;
+
 export class TensorArena {
   /** null until the first allocation; also null when the memory could not be reserved. */
   private memoryObject: WebAssembly.Memory | null = null;

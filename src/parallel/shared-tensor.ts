@@ -2,7 +2,7 @@
  * Descriptors that carry typed arrays to workers without copying: a SharedArrayBuffer is passed by
  * reference in postMessage, and the worker rebuilds the same view over it.
  */
-import { ambientArena, arenaOf } from "../memory/arena.js";
+import { ambientArena, ARENA_MIN_ELEMENTS, arenaOf } from "../memory/arena.js";
 
 export type ElementType = "f32" | "f64";
 
@@ -19,7 +19,7 @@ type Values = Float32Array | Float64Array;
 export function toShared<T extends Values>(values: T): T {
   if (values.buffer instanceof SharedArrayBuffer) return values;
   const type = values instanceof Float64Array ? "f64" : "f32";
-  const copy = (ambientArena()?.allocate(type, values.length) ??
+  const copy = ((values.length >= ARENA_MIN_ELEMENTS ? ambientArena()?.allocate(type, values.length) : null) ??
     (type === "f64" ? new Float64Array(new SharedArrayBuffer(values.byteLength)) : new Float32Array(new SharedArrayBuffer(values.byteLength)))) as T;
   copy.set(values);
   return copy;

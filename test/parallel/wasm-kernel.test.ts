@@ -2,9 +2,12 @@
 // worker pool. Runs against the compiled package (dist/), where the .wasm the build assembled lives.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { allocateShared, batchNorm, checkBatchNorm, closePool, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
+import { allocateShared, batchNorm, checkBatchNorm, closePool, writeNpy, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
 import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
-import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
+import { ARENA_MIN_ELEMENTS } from "../../dist/memory/arena.js";
+import { normals, runCli, seededRandom } from "../helpers.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 afterAll(async () => {
@@ -13,6 +16,16 @@ afterAll(async () => {
 
 function bits(values: Float32Array | Float64Array): string {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
+}
+
+/**
+ * Tensors under ARENA_MIN_ELEMENTS stay out of arenas (and so on the JavaScript kernel): grow a
+ * dimension other than the channel axis until the tensor is large enough for the SIMD kernel.
+ */
+function growToArenaSize(shape: number[], axis: number): void {
+  const count = shape.reduce((a, b) => a * b, 1);
+  const grown = axis === 0 ? shape.length - 1 : 0;
+  shape[grown] *= Math.ceil(ARENA_MIN_ELEMENTS / count);
 }
 
 /** The same tensor in the ambient arena (call inside withTensorArena). */
@@ -38,6 +51,7 @@ describe("the WebAssembly SIMD kernel", () => {
         fc.integer({ min: 1, max: 3 }),
         async (shape, axisSeed, seed, offset, threads) => {
           const axis = axisSeed % shape.length;
+          growToArenaSize(shape, axis);
           const count = shape.reduce((a, b) => a * b, 1);
           const plain = tensorFromArray(normals(seededRandom(seed), count, offset, 2), shape, "float32");
           const options = { framework: "torch" as const, channelAxis: axis, threads, parallelThreshold: 0 };
@@ -69,6 +83,7 @@ describe("the WebAssembly SIMD kernel", () => {
         fc.integer({ min: 1, max: 3 }),
         async (shape, axisSeed, seed, equalNan, threads) => {
           const axis = axisSeed % shape.length;
+          growToArenaSize(shape, axis);
           const count = shape.reduce((a, b) => a * b, 1);
           const random = seededRandom(seed);
           const input = tensorFromArray(normals(random, count, 1, 3), shape, "float32");
@@ -108,7 +123,7 @@ describe("the WebAssembly SIMD kernel", () => {
   });
 
   for (const [name, shape, layout] of [
-    ["NCHW, runs with a tail", [4, 5, 13, 11], "NCHW"],
+    ["NCHW, runs with a tail", [8, 5, 13, 11], "NCHW"],
     ["NHWC (one value per row and channel)", [6, 9, 7, 70], "NHWC"],
     ["NC", [300, 33], "NC"],
   ] as const) {
@@ -141,23 +156,35 @@ describe("the WebAssembly SIMD kernel", () => {
     });
   }
 
-  it("is used by the CLI, and BN_CHECK_KERNEL=js gives the same report from the JavaScript kernel", () => {
-    // PyTorch's output for a 6x2x7x7 input (runs of 49 values: the SIMD statistics loop).
-    const folder = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-mom0.3-train");
-    const file = (name: string) => join(folder, `${name}.npy`);
-    const args = ["compare", file("input"), file("ref"), "--weight", file("weight"), "--bias", file("bias"), "--running-mean", file("running_mean"), "--running-var", file("running_var"),
-      "--momentum", "0.3", "--ref-running-mean", file("ref_running_mean"), "--ref-running-var", file("ref_running_var"), "--format", "json"];
-    const simd = runCli(args);
-    const js = runCli(args, { BN_CHECK_KERNEL: "js" });
-    expect(simd.status).toBe(0);
-    expect(js.status).toBe(0);
-    const simdReport = JSON.parse(simd.stdout);
-    const jsReport = JSON.parse(js.stdout);
-    expect(simdReport.cases?.[0]?.timings?.kernels ?? simdReport.timings.kernels).toEqual({ stats: "wasm-simd", compare: "wasm-simd" });
-    expect(jsReport.cases?.[0]?.timings?.kernels ?? jsReport.timings.kernels).toEqual({ stats: "js", compare: "js" });
-    const strip = (report: Record<string, unknown>) => JSON.stringify({ ...report, timings: null });
-    expect(strip(simdReport)).toBe(strip(jsReport));
+  it("is used by the CLI, and BN_CHECK_KERNEL=js gives the same report from the JavaScript kernel", async () => {
+    // Real files large enough for a tensor arena: an input, and bn-check's own output with errors
+    // of a few ulps and one far beyond tolerance as the reference.
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-wasm-"));
+    try {
+      const input = tensorFromArray(normals(seededRandom(11), 16 * 8 * 9 * 9, 2, 3), [16, 8, 9, 9], "float32");
+      const reference = (await batchNorm({ input }, { threads: 1 })).output;
+      for (let i = 0; i < reference.data.length; i += 7) reference.data[i] *= 1 + 2 ** -22;
+      reference.data[1234] += 0.5;
+      writeNpy(join(dir, "input.npy"), input);
+      writeNpy(join(dir, "ref.npy"), reference);
+      const args = ["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--format", "json"];
+      const simd = runCli(args);
+      const js = runCli(args, { BN_CHECK_KERNEL: "js" });
+      expect(simd.status).toBe(1);
+      expect(js.status).toBe(1);
+      const simdReport = JSON.parse(simd.stdout);
+      const jsReport = JSON.parse(js.stdout);
+      expect(simdReport.timings.kernels).toEqual({ stats: "wasm-simd", compare: "wasm-simd" });
+      expect(jsReport.timings.kernels).toEqual({ stats: "js", compare: "js" });
+      expect(simdReport.tensors[0].mismatches).toBe(1);
+      expect(simdReport.tensors[0].worst[0].flatIndex).toBe(1234);
+      const strip = (report: Record<string, unknown>) => JSON.stringify({ ...report, timings: null });
+      expect(strip(simdReport)).toBe(strip(jsReport));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
+
 });
 
 describe("tensor arenas", () => {
@@ -180,8 +207,9 @@ describe("tensor arenas", () => {
     const arena = new TensorArena();
     expect(arena.allocate("f32", 2 ** 30 + 1)).toBeNull(); // 4 GiB + 4 bytes
     expect(arena.usedBytes).toBe(0);
-    const small = withTensorArena(() => allocateShared("float32", 8));
+    const [small, large] = withTensorArena(() => [allocateShared("float32", 8), allocateShared("float32", ARENA_MIN_ELEMENTS)]);
     expect(small.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(small.buffer).not.toBe(large.buffer); // small tensors get a buffer of their own
     expect(allocateShared("float64", 2).byteOffset).toBe(0); // outside any arena: a buffer of its own
   });
 });
