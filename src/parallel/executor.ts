@@ -53,7 +53,7 @@ export interface ExecutionOptions {
    * one atomic add, so chunks can be small enough that a thread that was descheduled is caught up
    * by the others; results never depend on it.
    */
-  readonly tasksPerThread?: number;
+  readonly chunksPerThread?: number;
   /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
   readonly signal?: AbortSignal;
   /** Test-only: wait this long before each pass, so that interruption tests need no huge data. */
@@ -84,7 +84,7 @@ async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionO
   await new Promise((resolve) => (options.delayMs ? setTimeout(resolve, options.delayMs) : setImmediate(resolve)));
   if (options.signal?.aborted) throw new InterruptedError("interrupted");
   if (!plan.useWorkers) return runUnits(0, grid.unitCount);
-  const claims = newUnitClaims(grid.unitCount, plan.threads, options.tasksPerThread ?? 8);
+  const claims = newUnitClaims(grid.unitCount, plan.threads, options.chunksPerThread ?? 8);
   const workers = workersFor(plan.threads);
   const { done } = startOnPool(
     Array.from({ length: workers }, () => makeTask(claims)),

@@ -53,20 +53,20 @@ describe("the worker pool", () => {
     expect(parsed.output.worst.slice(0, 3).map((e: { flatIndex: number }) => e.flatIndex).sort((a: number, b: number) => a - b)).toEqual([17, 40_000, 150_001]);
   });
 
-  it("is bit-identical under random shapes, axes, thread counts and task splits", async () => {
+  it("is bit-identical under random shapes, axes, thread counts and chunk sizes", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 2, maxLength: 4 }),
         fc.nat(),
         fc.nat(),
-        fc.array(fc.record({ threads: fc.integer({ min: 1, max: 8 }), tasksPerThread: fc.integer({ min: 1, max: 16 }) }), { minLength: 2, maxLength: 3 }),
+        fc.array(fc.record({ threads: fc.integer({ min: 1, max: 8 }), chunksPerThread: fc.integer({ min: 1, max: 16 }) }), { minLength: 2, maxLength: 3 }),
         async (shape, axisSeed, seed, configurations) => {
           const axis = axisSeed % shape.length;
           const count = shape.reduce((a, b) => a * b, 1);
           const input = tensorFromArray(normals(seededRandom(seed), count, 3, 2), shape, "float32");
           const outputs = [];
-          for (const { threads, tasksPerThread } of configurations) {
-            const result = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads, tasksPerThread, parallelThreshold: 0 }).catch((e: Error) => e.message);
+          for (const { threads, chunksPerThread } of configurations) {
+            const result = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads, chunksPerThread, parallelThreshold: 0 }).catch((e: Error) => e.message);
             outputs.push(typeof result === "string" ? result : bits(result.output.data) + Array.from(result.runningVar!).join());
           }
           expect(new Set(outputs).size).toBe(1);

@@ -53,7 +53,11 @@ describe("the WebAssembly SIMD kernel", () => {
           const axis = axisSeed % shape.length;
           growToArenaSize(shape, axis);
           const count = shape.reduce((a, b) => a * b, 1);
-          const plain = tensorFromArray(normals(seededRandom(seed), count, offset, 2), shape, "float32");
+          const values = normals(seededRandom(seed), count, offset, 2);
+          // Now and then a NaN or an infinity, which must propagate the same way in both kernels.
+          if (seed % 7 === 3) values[seed % count] = NaN;
+          if (seed % 11 === 5) values[(seed >> 3) % count] = -Infinity;
+          const plain = tensorFromArray(values, shape, "float32");
           const options = { framework: "torch" as const, channelAxis: axis, threads, parallelThreshold: 0 };
           const js = await batchNorm({ input: plain }, options).catch((e: Error) => e.message);
           const simd = await withTensorArena(() => batchNorm({ input: inArena(plain) }, options)).catch((e: Error) => e.message);
