@@ -285,7 +285,8 @@
   ;; float32 reference, ulps counted in float32. Every statistic but one is order-free (counts,
   ;; maxima whose ties go to the smallest index, the histogram, the top-8 worst list); the sum of
   ;; absolute errors uses four lanes: value j of a run (j below len rounded down to 4) to lane j mod 4,
-  ;; the rest of the run to a tail sum, combined as (l0 + l1) + (l2 + l3) + tail, as the JavaScript does.
+  ;; the rest of the run to a tail sum, combined as (l0 + l1) + (l2 + l3) + tail, as the JavaScript does
+  ;; (a run: a row's values of the channel, or for channels-last data the channel's column in the unit).
   ;;
   ;; Record layout (float64 fields, src/kernel/diff.ts): 0 count, 1 mismatches, 2 non-finite
   ;; mismatches, 3/4 max abs error and its index, 5/6 max rel error and index, 7/8 max ulps and
@@ -432,7 +433,11 @@
 
   ;; Compares one channel of a unit: `rows` runs of `len` values, `stride` bytes (and `index_stride`
   ;; elements) apart, the first at flat index `first_index`; writes the channel's record at $record.
+  ;; Within a run, values are `step` bytes (`index_step` elements) apart: 4 and 1 for channels-first
+  ;; data; for channels-last data (one value per row) the channel's column is one run, read with a
+  ;; gather (step = 4 × channels).
   (func (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
+    (param $step i32) (param $index_step f64)
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
     (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32) (param $record_in i32) (param $worst_in i32)
     (local $row i32) (local $p i32) (local $q i32) (local $end4 i32) (local $end i32) (local $index f64) (local $k i32)
@@ -440,7 +445,7 @@
     (local $x v128) (local $r v128) (local $alo v128) (local $ahi v128) (local $elo v128) (local $ehi v128)
     (local $abs_lo v128) (local $abs_hi v128) (local $mag_lo v128) (local $mag_hi v128) (local $fin_lo v128) (local $fin_hi v128)
     (local $ex_lo v128) (local $ex_hi v128) (local $t v128) (local $gt v128)
-    (local $idx_lo v128) (local $idx_hi v128) (local $four v128)
+    (local $idx_lo v128) (local $idx_hi v128) (local $four v128) (local $group i32)
     (local $sum_lo v128) (local $sum_hi v128) (local $mism v128)
     (local $max_abs_lo v128) (local $max_abs_hi v128) (local $max_abs_ilo v128) (local $max_abs_ihi v128)
     (local $max_rel_lo v128) (local $max_rel_hi v128) (local $max_rel_ilo v128) (local $max_rel_ihi v128)
@@ -472,7 +477,8 @@
     (local.set $of (f64x2.splat (local.get $offset)))
     (local.set $atol_v (f64x2.splat (local.get $atol_in)))
     (local.set $rtol_v (f64x2.splat (local.get $rtol_in)))
-    (local.set $four (f64x2.splat (f64.const 4)))
+    (local.set $four (f64x2.splat (f64.mul (local.get $index_step) (f64.const 4))))
+    (local.set $group (i32.shl (local.get $step) (i32.const 2)))
     (local.set $minus_one (f64x2.splat (f64.const -1)))
     (local.set $shrink (f64x2.splat (f64.const 0x1.ffffffffffffcp-1))) ;; 1 − 2^-50
     (local.set $max_abs_ilo (local.get $minus_one)) (local.set $max_abs_ihi (local.get $minus_one))
@@ -484,14 +490,28 @@
       (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
       (local.set $p (local.get $src))
       (local.set $q (local.get $ref))
-      (local.set $end4 (i32.add (local.get $p) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
-      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $len) (i32.const 2))))
-      (local.set $idx_lo (f64x2.replace_lane 1 (f64x2.splat (local.get $index)) (f64.add (local.get $index) (f64.const 1))))
-      (local.set $idx_hi (f64x2.add (local.get $idx_lo) (f64x2.splat (f64.const 2))))
+      (local.set $end4 (i32.add (local.get $p) (i32.mul (i32.and (local.get $len) (i32.const -4)) (local.get $step))))
+      (local.set $end (i32.add (local.get $p) (i32.mul (local.get $len) (local.get $step))))
+      (local.set $idx_lo (f64x2.replace_lane 1 (f64x2.splat (local.get $index)) (f64.add (local.get $index) (local.get $index_step))))
+      (local.set $idx_hi (f64x2.add (local.get $idx_lo) (f64x2.splat (f64.mul (local.get $index_step) (f64.const 2)))))
       (block $body_done (loop $body
         (br_if $body_done (i32.ge_u (local.get $p) (local.get $end4)))
-        (local.set $x (v128.load (local.get $p)))
-        (local.set $r (v128.load (local.get $q)))
+        (if (i32.eq (local.get $step) (i32.const 4))
+          (then
+            (local.set $x (v128.load (local.get $p)))
+            (local.set $r (v128.load (local.get $q))))
+          (else
+            ;; Four values `step` bytes apart; the reference as integer lanes, so its bits are kept.
+            (local.set $x (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+              (f32x4.splat (f32.load (local.get $p)))
+              (f32.load (i32.add (local.get $p) (local.get $step))))
+              (f32.load (i32.add (local.get $p) (i32.shl (local.get $step) (i32.const 1)))))
+              (f32.load (i32.add (local.get $p) (i32.mul (local.get $step) (i32.const 3))))))
+            (local.set $r (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
+              (i32x4.splat (i32.load (local.get $q)))
+              (i32.load (i32.add (local.get $q) (local.get $step))))
+              (i32.load (i32.add (local.get $q) (i32.shl (local.get $step) (i32.const 1)))))
+              (i32.load (i32.add (local.get $q) (i32.mul (local.get $step) (i32.const 3))))))))
         (local.set $alo (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (local.get $sh)) (local.get $sc)) (local.get $of)))
         (local.set $ahi (f64x2.add (f64x2.mul (f64x2.sub
           (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))) (local.get $sh)) (local.get $sc)) (local.get $of)))
@@ -602,8 +622,8 @@
             (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))))
         (local.set $idx_lo (f64x2.add (local.get $idx_lo) (local.get $four)))
         (local.set $idx_hi (f64x2.add (local.get $idx_hi) (local.get $four)))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (local.set $p (i32.add (local.get $p) (local.get $group)))
+        (local.set $q (i32.add (local.get $q) (local.get $group)))
         (br $body)))
       ;; The rest of the run, element by element, into the tail sum.
       (local.set $index (f64x2.extract_lane 0 (local.get $idx_lo)))
@@ -612,9 +632,9 @@
         (call $compare_one
           (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $shift)) (local.get $scale)) (local.get $offset))
           (f64.promote_f32 (f32.load (local.get $q))) (i32.load (local.get $q)) (local.get $index) (i32.const 1))
-        (local.set $index (f64.add (local.get $index) (f64.const 1)))
-        (local.set $p (i32.add (local.get $p) (i32.const 4)))
-        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (local.set $index (f64.add (local.get $index) (local.get $index_step)))
+        (local.set $p (i32.add (local.get $p) (local.get $step)))
+        (local.set $q (i32.add (local.get $q) (local.get $step)))
         (br $tail)))
       (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))
       (local.set $src (i32.add (local.get $src) (local.get $stride)))

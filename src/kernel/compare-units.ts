@@ -50,7 +50,8 @@ const scratchBits = new Int32Array(scratch.buffer);
  * Every statistic is order-free (counts, maxima whose ties go to the smallest index, the histogram,
  * the top-8 worst list) except the sum of absolute errors, which is summed in four lanes: value j of
  * a run (j below the run's length rounded down to 4) to lane j mod 4, the rest to a tail sum,
- * combined as (l0 + l1) + (l2 + l3) + tail. That is the SIMD kernel's order (bn-kernel.wat,
+ * combined as (l0 + l1) + (l2 + l3) + tail. A run is a row's values of the channel, or for
+ * channels-last data (one value per row) the channel's whole column in the unit. That is the SIMD kernel's order (bn-kernel.wat,
  * `compare_cols`), which runs float32-against-float32 comparisons counted in float32 ulps when
  * `wasm` is given (all arrays in its memory) and gives the same bits.
  */
@@ -75,6 +76,8 @@ export function compareUnits(
     return;
   }
   const sumLanes = new Float64Array(4);
+  // One value per row and channel: the channel's column in the unit is one run (see above).
+  const columnRun = inner === 1;
   const referenceBits = float32Ulps ? new Int32Array(reference.buffer, reference.byteOffset, reference.length) : null;
   const lastWorst = 2 * (WORST_KEPT - 1);
   // Counted in a local array (not in the shared records) and copied once per channel and unit.
@@ -86,6 +89,7 @@ export function compareUnits(
     initWorst(worst, worstBase);
     // The smallest excess still on the worst list, kept in a local: most elements are not candidates.
     let worstThreshold = -Infinity;
+    const bodyLength = (columnRun ? box.o1 - box.o0 : box.i1 - box.i0) & ~3;
     for (let c = box.c0; c < box.c1; c++) {
       const shift = constants[c];
       const scale = constants[channels + c];
@@ -108,8 +112,8 @@ export function compareUnits(
       histogram.fill(0);
       for (let o = box.o0; o < box.o1; o++) {
         const runStart = (o * channels + c) * inner + box.i0;
-        const bodyEnd = runStart + ((box.i1 - box.i0) & ~3);
         for (let i = runStart, end = runStart + box.i1 - box.i0; i < end; i++) {
+          const position = columnRun ? o - box.o0 : i - runStart;
           const actual = (input[i] - shift) * scale + offset;
           const expected = reference[i];
           count++;
@@ -121,7 +125,7 @@ export function compareUnits(
             const allowed = atol + rtol * magnitude;
             excess = absError - allowed;
             finitePairs++;
-            if (i < bodyEnd) sumLanes[(i - runStart) & 3] += absError;
+            if (position < bodyLength) sumLanes[position & 3] += absError;
             else tailSum += absError;
             if (absError > 0) {
               if (absError > maxAbs) {
@@ -223,15 +227,19 @@ function compareUnitsSimd(
     unitBox(grid, unit, box);
     const worstBase = unit * WORST_KEPT * 2;
     initWorst(worst, worstBase);
+    // Channels-last data: the channel's column is one run, gathered `channels` values apart.
+    const columnRun = inner === 1;
     for (let c = box.c0; c < box.c1; c++) {
       const first = (box.o0 * channels + c) * inner + box.i0;
       const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
       wasm.compare_cols(
         input.byteOffset + first * 4,
         reference.byteOffset + first * 4,
-        box.o1 - box.o0,
+        columnRun ? 1 : box.o1 - box.o0,
         channels * inner * 4,
-        box.i1 - box.i0,
+        columnRun ? box.o1 - box.o0 : box.i1 - box.i0,
+        columnRun ? channels * 4 : 4,
+        columnRun ? channels : 1,
         first,
         channels * inner,
         constants[c],

@@ -14,6 +14,8 @@ export interface WasmKernel {
     rows: number,
     stride: number,
     len: number,
+    step: number,
+    indexStep: number,
     firstIndex: number,
     indexStride: number,
     shift: number,
