@@ -622,17 +622,28 @@
                 (local.set $gt (f64x2.gt (local.get $t) (local.get $max_rel_hi)))
                 (local.set $max_rel_hi (v128.bitselect (local.get $t) (local.get $max_rel_hi) (local.get $gt)))
                 (local.set $max_rel_ihi (v128.bitselect (local.get $idx_hi) (local.get $max_rel_ihi) (local.get $gt)))))
-            ;; Ulps: y rounded to float32 against the reference's bits, as ordinals, subtracted in float64.
+            ;; Ulps: y rounded to float32 against the reference's bits, as ordinals.
             (local.set $bits (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
               (f32x4.demote_f64x2_zero (local.get $alo)) (f32x4.demote_f64x2_zero (local.get $ahi))))
             (local.set $m (i32x4.shr_s (local.get $bits) (i32.const 31)))
             (local.set $ord_a (i32x4.sub (v128.xor (v128.and (local.get $bits) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (local.get $m)) (local.get $m)))
             (local.set $m (i32x4.shr_s (local.get $r) (i32.const 31)))
             (local.set $ord_r (i32x4.sub (v128.xor (v128.and (local.get $r) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (local.get $m)) (local.get $m)))
-            (local.set $ulp_lo (f64x2.abs (f64x2.sub (f64x2.convert_low_i32x4_s (local.get $ord_a)) (f64x2.convert_low_i32x4_s (local.get $ord_r)))))
-            (local.set $ulp_hi (f64x2.abs (f64x2.sub
-              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_a) (local.get $ord_a)))
-              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_r) (local.get $ord_r))))))
+            ;; Ordinals of the same sign differ by less than 2^31: subtract them as integers. A
+            ;; group with a sign change (rare: values about zero) subtracts in float64, where no
+            ;; distance overflows, and saturates the integer copy (the bucket is 25 from 2^24 on).
+            (if (v128.any_true (v128.and (v128.xor (local.get $ord_a) (local.get $ord_r)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+              (then
+                (local.set $ulp_lo (f64x2.abs (f64x2.sub (f64x2.convert_low_i32x4_s (local.get $ord_a)) (f64x2.convert_low_i32x4_s (local.get $ord_r)))))
+                (local.set $ulp_hi (f64x2.abs (f64x2.sub
+                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_a) (local.get $ord_a)))
+                  (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ord_r) (local.get $ord_r))))))
+                (local.set $ulp_i (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                  (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_lo)) (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_hi)))))
+              (else
+                (local.set $ulp_i (i32x4.abs (i32x4.sub (local.get $ord_a) (local.get $ord_r))))
+                (local.set $ulp_lo (f64x2.convert_low_i32x4_s (local.get $ulp_i)))
+                (local.set $ulp_hi (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ulp_i) (local.get $ulp_i))))))
             (local.set $gt (f64x2.gt (local.get $ulp_lo) (local.get $max_ulp_lo)))
             (local.set $max_ulp_lo (v128.bitselect (local.get $ulp_lo) (local.get $max_ulp_lo) (local.get $gt)))
             (local.set $max_ulp_ilo (v128.bitselect (local.get $idx_lo) (local.get $max_ulp_ilo) (local.get $gt)))
@@ -642,8 +653,6 @@
             ;; Histogram: one bucket per value (an exact pair has 0 ulps: bucket 0). Distances below
             ;; 16 ulps (nearly all, for a framework's output) are counted in registers as the
             ;; numbers of values >= 1, 2, 4 and 8 ulps; larger ones bucket by bucket in memory.
-            (local.set $ulp_i (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-              (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_lo)) (i32x4.trunc_sat_f64x2_s_zero (local.get $ulp_hi))))
             (if (v128.any_true (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 15 15 15 15)))
               (then
                 (call $histogram_add (call $bucket (i32x4.extract_lane 0 (local.get $ulp_i))))
