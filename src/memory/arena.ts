@@ -20,6 +20,16 @@ const MAX_PAGES = 65_536;
 /** Allocations start on cache-line boundaries (SIMD loads need 16 bytes; 64 avoids false sharing). */
 const ALIGNMENT = 64;
 
+/**
+ * An arena's shared `WebAssembly.Memory`, typed by what bn-check uses of it, so that the package's
+ * type declarations do not depend on the WebAssembly lib (TypeScript ships it with the DOM lib only,
+ * and @types/node 20 has none).
+ */
+export interface SharedWasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(delta: number): number;
+}
+
 const arenaOfBuffer = new WeakMap<SharedArrayBuffer, TensorArena>();
 
 /**
@@ -31,12 +41,12 @@ export const ARENA_MIN_ELEMENTS = 4096;
 
 export class TensorArena {
   /** null until the first allocation; also null when the memory could not be reserved. */
-  private memoryObject: WebAssembly.Memory | null = null;
+  private memoryObject: SharedWasmMemory | null = null;
   private unavailable = false;
   private top = 0;
 
   /** The arena's shared memory (what workers instantiate the kernel with), once it exists. */
-  get memory(): WebAssembly.Memory | null {
+  get memory(): SharedWasmMemory | null {
     return this.memoryObject;
   }
 
@@ -68,7 +78,7 @@ export class TensorArena {
   }
 
   /** The memory, grown to at least `bytes`; null when that is more than an arena can hold. */
-  private reserve(bytes: number): WebAssembly.Memory | null {
+  private reserve(bytes: number): SharedWasmMemory | null {
     const pages = Math.ceil(bytes / PAGE_BYTES);
     if (this.unavailable || pages > MAX_PAGES) return null;
     if (this.memoryObject === null) {

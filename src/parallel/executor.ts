@@ -9,7 +9,7 @@ import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
 import { joinedWorkers, newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
 import { defaultThreadCount, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
-import { commonArena } from "../memory/arena.js";
+import { commonArena, type SharedWasmMemory } from "../memory/arena.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
@@ -107,7 +107,7 @@ async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionO
  * The arena memory the SIMD kernel can run a pass in: float32 tensors, every array of the pass in the
  * same arena, and the kernel loadable. Null means the JavaScript kernel runs it (the same bits).
  */
-function simdMemory(tensors: readonly Values[], others: readonly Float64Array[]): WebAssembly.Memory | null {
+function simdMemory(tensors: readonly Values[], others: readonly Float64Array[]): SharedWasmMemory | null {
   if (!tensors.every((values) => values instanceof Float32Array)) return null;
   const memory = commonArena(...tensors, ...others)?.memory ?? null;
   return wasmKernelFor(memory) === null ? null : memory;

@@ -1,6 +1,7 @@
 /** The messages the pool sends to a worker. Plain data: structured-clone safe, buffers shared. */
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
+import type { SharedWasmMemory } from "../memory/arena.js";
 import type { UnitClaims } from "./claim.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";
 
@@ -17,7 +18,7 @@ interface TaskBase {
 
 /** Passes the SIMD kernel can run carry the arena memory their arrays live in (null: the JS kernel). */
 interface SimdCapable {
-  readonly memory: WebAssembly.Memory | null;
+  readonly memory: SharedWasmMemory | null;
 }
 
 export interface StatsTask extends TaskBase, SimdCapable {

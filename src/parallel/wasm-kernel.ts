@@ -8,6 +8,7 @@
  * it, passes run the JavaScript kernel, which computes the same bits, only slower.
  */
 import { readFileSync } from "node:fs";
+import type { SharedWasmMemory } from "../memory/arena.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
 
 let compiled: WebAssembly.Module | null | undefined;
@@ -24,10 +25,10 @@ function kernelModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, WasmKernel>();
+const instances = new WeakMap<SharedWasmMemory, WasmKernel>();
 
 /** The SIMD kernel bound to `memory`, or null when the JavaScript kernel is to run. */
-export function wasmKernelFor(memory: WebAssembly.Memory | null | undefined): WasmKernel | null {
+export function wasmKernelFor(memory: SharedWasmMemory | null | undefined): WasmKernel | null {
   if (memory == null || process.env.BN_CHECK_KERNEL === "js") return null;
   const cached = instances.get(memory);
   if (cached !== undefined) return cached;
