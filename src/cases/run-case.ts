@@ -9,7 +9,7 @@ import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { UsageError } from "../errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
-import { tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
+import { readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
 import type { Tensor } from "../npy/tensor.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
@@ -31,8 +31,8 @@ const ROLES: Record<keyof CaseFiles, string> = {
 
 type LoadedTensors = Partial<Record<keyof CaseFiles, Tensor>>;
 
-function loadFiles(files: CaseFiles, info: FileInfo[]): LoadedTensors {
-  const load = tensorLoader(info);
+function loadFiles(files: CaseFiles, info: FileInfo[], preloaded: ReadonlyMap<string, Tensor>): LoadedTensors {
+  const load = tensorLoader(info, preloaded);
   const loaded: LoadedTensors = {};
   for (const key of Object.keys(ROLES) as (keyof CaseFiles)[]) loaded[key] = load(ROLES[key], files[key]);
   return loaded;
@@ -95,7 +95,12 @@ async function runCaseInArena(check: CheckCase, execution: ExecutionOptions): Pr
   } else {
     // Large input: start the workers now, so that they boot while the files are read.
     if (check.files.input !== undefined) prewarmFor(tensorFileBytes(check.files.input) / 4, execution);
-    tensors = loadFiles(check.files, files);
+    // The two large files are read side by side (see readTensorsConcurrently), the others after.
+    const [input, reference] = await readTensorsConcurrently([check.files.input, check.files.reference]);
+    const preloaded = new Map<string, Tensor>();
+    if (input !== undefined) preloaded.set(ROLES.input, input);
+    if (reference !== undefined) preloaded.set(ROLES.reference, reference);
+    tensors = loadFiles(check.files, files, preloaded);
   }
   const readMs = performance.now() - started;
   const reference = tensors.reference;

@@ -4,7 +4,7 @@
  */
 import { statSync } from "node:fs";
 import type { Tensor } from "../npy/tensor.js";
-import { readNpy } from "../npy/read-npy.js";
+import { readNpy, readNpyAsync } from "../npy/read-npy.js";
 import { readNpz } from "./npz.js";
 import { readFileBytes } from "./read-file.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
@@ -33,6 +33,22 @@ export function readTensor(spec: string): Tensor {
   return readNpy(spec);
 }
 
+/**
+ * Reads several tensor files at once: the .npy ones with their bulk data on libuv threads side by
+ * side (`readNpyAsync`), the others as `readTensor` does. On failure, the error of the first failing
+ * spec in order is thrown, as reading them one after the other would.
+ */
+export async function readTensorsConcurrently(specs: readonly (string | undefined)[]): Promise<(Tensor | undefined)[]> {
+  const reads = specs.map((spec) => (spec === undefined ? Promise.resolve(undefined) : isPlainNpy(spec) ? readNpyAsync(spec) : Promise.resolve().then(() => readTensor(spec))));
+  const settled = await Promise.allSettled(reads);
+  for (const result of settled) if (result.status === "rejected") throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<Tensor | undefined>).value);
+}
+
+function isPlainNpy(spec: string): boolean {
+  return NPZ_MEMBER.exec(spec) === null && !/\.(npz|pb)$/i.test(spec);
+}
+
 /** A tensor file as reports list it. */
 export interface LoadedFile {
   readonly role: string;
@@ -43,12 +59,13 @@ export interface LoadedFile {
 
 /**
  * Returns a loader that reads optional tensor files and records each one in `files` (for the
- * report's file list): `load(role, undefined)` is `undefined`.
+ * report's file list): `load(role, undefined)` is `undefined`. Tensors already read (by role, in
+ * `preloaded`) are recorded without reading them again.
  */
-export function tensorLoader(files: LoadedFile[]): (role: string, path: string | undefined) => Tensor | undefined {
+export function tensorLoader(files: LoadedFile[], preloaded: ReadonlyMap<string, Tensor> = new Map()): (role: string, path: string | undefined) => Tensor | undefined {
   return (role, path) => {
     if (path === undefined) return undefined;
-    const tensor = readTensor(path);
+    const tensor = preloaded.get(role) ?? readTensor(path);
     files.push({ role, path, dtype: tensor.dtype, shape: tensor.shape });
     return tensor;
   };

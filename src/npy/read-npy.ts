@@ -7,12 +7,13 @@
  *
  * Reference: numpy/lib/format.py; aplbrain/npyjs src/index.ts (what it does not check).
  */
+import { closeSync } from "node:fs";
 import npyjs from "npyjs";
 import { InputFileError } from "../errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
 import { allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
-import { readFully, withOpenFile } from "../io/read-file.js";
+import { asInputFileError, fileSizeOf, openRegularFile, readFully, readFullyAsync } from "../io/read-file.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const npy = new npyjs({ convertFloat16: true });
@@ -125,7 +126,35 @@ const READ_CHUNK_BYTES = 1 << 26;
  * @throws InputFileError for a missing, unreadable or non-regular file and for any invalid content.
  */
 export function readNpy(path: string): Tensor {
-  return withOpenFile(path, (fd, size) => {
+  const read = startNpyRead(path);
+  read.finish();
+  return read.tensor;
+}
+
+/**
+ * `readNpy` whose bulk data is read on a libuv thread: the header is read and checked at once (the
+ * same errors, thrown as rejections), then the data while the caller does something else, such as
+ * reading another file.
+ */
+export async function readNpyAsync(path: string): Promise<Tensor> {
+  const read = startNpyRead(path);
+  await read.finishAsync();
+  return read.tensor;
+}
+
+/** A .npy read whose header is parsed and checked and whose tensor is allocated; `finish` fills it. */
+interface NpyRead {
+  readonly tensor: Tensor;
+  /** Reads the data (if any is left to read) and closes the file. */
+  finish(): void;
+  finishAsync(): Promise<void>;
+}
+
+function startNpyRead(path: string): NpyRead {
+  const fd = openRegularFile(path);
+  let handedOver = false;
+  try {
+    const size = fileSizeOf(fd, path);
     const prefix = new Uint8Array(Math.min(size, 12));
     readFully(fd, prefix, 0, path);
     const headerEnd = prefix.length >= 10 ? 8 + (prefix[6] === 1 ? 2 : 4) + (prefix[6] === 1 ? prefix[8] | (prefix[9] << 8) : new DataView(prefix.buffer).getUint32(8, true)) : prefix.length;
@@ -136,16 +165,40 @@ export function readNpy(path: string): Tensor {
     if (!direct) {
       const bytes = new Uint8Array(size);
       readFully(fd, bytes, 0, path);
-      return parseNpyBytes(bytes, path);
+      const tensor = parseNpyBytes(bytes, path);
+      return { tensor, finish: () => undefined, finishAsync: async () => undefined };
     }
     crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, path);
     const data = allocateShared(layout.descr.dtype, layout.count);
     const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) {
-      readFully(fd, target.subarray(offset, Math.min(target.length, offset + READ_CHUNK_BYTES)), layout.dataOffset + offset, path);
-    }
-    return { dtype: layout.descr.dtype, shape: layout.header.shape, data };
-  });
+    const chunk = (offset: number) => target.subarray(offset, Math.min(target.length, offset + READ_CHUNK_BYTES));
+    handedOver = true;
+    return {
+      tensor: { dtype: layout.descr.dtype, shape: layout.header.shape, data },
+      finish: () => {
+        try {
+          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) readFully(fd, chunk(offset), layout.dataOffset + offset, path);
+        } catch (error) {
+          throw asInputFileError(error, path);
+        } finally {
+          closeSync(fd);
+        }
+      },
+      finishAsync: async () => {
+        try {
+          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) await readFullyAsync(fd, chunk(offset), layout.dataOffset + offset, path);
+        } catch (error) {
+          throw asInputFileError(error, path);
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
+  } catch (error) {
+    throw asInputFileError(error, path);
+  } finally {
+    if (!handedOver) closeSync(fd);
+  }
 }
 
 /** npyjs parses the header too (with no data): it must read the same dtype and shape as bn-check. */
