@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputFileError } from "../../src/errors.js";
-import { parseNpyBytes, readNpy } from "../../src/npy/read-npy.js";
+import { parseNpyBytes, readNpy, readNpyAsync } from "../../src/npy/read-npy.js";
+import { readTensorsConcurrently } from "../../src/io/read-tensor.js";
 import { FIXTURES, readJson } from "../helpers.js";
 
 interface Expected {
@@ -97,5 +98,34 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
     const fifo = join(dir, "pipe.npy");
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
     expect(() => readNpy(fifo)).toThrow(/pipe\.npy: is not a regular file \(a FIFO, socket or device cannot be read as a tensor\)/);
+  });
+});
+
+describe("readNpyAsync and readTensorsConcurrently (compare reads its two large files side by side)", () => {
+  it("read every fixture as readNpy does, into shared memory", async () => {
+    for (const name of Object.keys(expected.files)) {
+      const sync = readNpy(join(NPY, name));
+      const async = await readNpyAsync(join(NPY, name));
+      expect(async.dtype).toBe(sync.dtype);
+      expect(async.shape).toEqual(sync.shape);
+      expect(Array.from(async.data)).toEqual(Array.from(sync.data));
+      expect(async.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
+  });
+
+  it("reject with readNpy's one-line errors, and report the first failing file in order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-async-"));
+    const valid = readFileSync(join(NPY, "f32-le.npy"));
+    writeFileSync(join(dir, "truncated.npy"), valid.subarray(0, valid.length - 4));
+    await expect(readNpyAsync(join(dir, "truncated.npy"))).rejects.toThrow(/truncated\.npy: data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/);
+    await expect(readNpyAsync(join(dir, "missing.npy"))).rejects.toThrow(/missing\.npy: no such file/);
+    const both = readTensorsConcurrently([join(dir, "truncated.npy"), join(dir, "missing.npy")]);
+    await expect(both).rejects.toBeInstanceOf(InputFileError);
+    await expect(readTensorsConcurrently([join(dir, "truncated.npy"), join(dir, "missing.npy")])).rejects.toThrow(/truncated\.npy/);
+    await expect(readTensorsConcurrently([join(NPY, "f32-le.npy"), join(dir, "missing.npy")])).rejects.toThrow(/missing\.npy: no such file/);
+    const [a, none, b] = await readTensorsConcurrently([join(NPY, "f32-le.npy"), undefined, join(NPY, "f64-fortran.npy")]);
+    expect(none).toBeUndefined();
+    expect(Array.from(a!.data)).toEqual(Array.from(readNpy(join(NPY, "f32-le.npy")).data));
+    expect(b!.dtype).toBe("float64");
   });
 });
