@@ -44,6 +44,8 @@ export class TensorArena {
   private memoryObject: SharedWasmMemory | null = null;
   private unavailable = false;
   private top = 0;
+  /** The highest `top` so far: bytes below it may hold data of a released allocation. */
+  private highWater = 0;
 
   /** The arena's shared memory (what workers instantiate the kernel with), once it exists. */
   get memory(): SharedWasmMemory | null {
@@ -62,8 +64,11 @@ export class TensorArena {
     const end = start + bytes;
     const memory = this.reserve(end);
     if (memory === null) return null;
-    this.top = end;
     const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    // Memory past the high-water mark is still zero (fresh pages); a released region is not.
+    if (start < this.highWater) new Uint8Array(buffer, start, Math.min(end, this.highWater) - start).fill(0);
+    this.top = end;
+    this.highWater = Math.max(this.highWater, end);
     arenaOfBuffer.set(buffer, this);
     return type === "f64" ? new Float64Array(buffer, start, length) : new Float32Array(buffer, start, length);
   }

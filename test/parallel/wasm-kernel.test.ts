@@ -201,10 +201,12 @@ describe("tensor arenas", () => {
     expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + a.byteLength);
     arena.release(a); // not the top: kept
     expect(arena.usedBytes).toBe(b.byteOffset + b.byteLength);
+    b.fill(7);
     arena.release(b);
     expect(arena.usedBytes).toBe(b.byteOffset);
     const c = arena.allocate("f64", 5)!;
     expect(c.byteOffset).toBe(b.byteOffset);
+    expect(Array.from(c)).toEqual([0, 0, 0, 0, 0]); // a reused region is handed out as zeros again
   });
 
   it("decline what a 32-bit memory cannot hold, and allocateShared then falls back to a plain buffer", () => {
