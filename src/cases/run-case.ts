@@ -14,7 +14,7 @@ import type { Tensor } from "../npy/tensor.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
-import { withTensorArena } from "../memory/arena.js";
+import { inOwnArena } from "../memory/arena.js";
 
 const ROLES: Record<keyof CaseFiles, string> = {
   input: "input",
@@ -63,11 +63,7 @@ function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "
 }
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
-export function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
-  return withTensorArena(() => runCaseInArena(check, execution));
-}
-
-async function runCaseInArena(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+export const runCase = inOwnArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   let tensors: LoadedTensors;
@@ -191,4 +187,4 @@ async function runCaseInArena(check: CheckCase, execution: ExecutionOptions): Pr
     steps,
     timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels },
   };
-}
+});

@@ -28,17 +28,18 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
   const sums = rowWise ? new Float64Array(grid.channelChunk) : null;
   const deviations = rowWise ? new Float64Array(grid.channelChunk) : null;
   const squares = rowWise ? new Float64Array(grid.channelChunk) : null;
+  const simd = wasm !== null && simdRunsStats(grid.geometry) ? wasm : null;
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
     const { o0, o1, c0, c1, i0, i1 } = box;
     const count = (o1 - o0) * (i1 - i0);
-    if (wasm !== null && simdRunsStats(grid.geometry)) {
+    if (simd !== null) {
       const recordBytes = partials.byteOffset + unit * grid.channelChunk * STATS_RECORD_SIZE * 8;
       if (inner === 1) {
-        wasm.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
+        simd.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
       } else {
         for (let c = c0; c < c1; c++) {
-          wasm.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
+          simd.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
         }
       }
       continue;

@@ -126,9 +126,12 @@ export function commonArena(...arrays: readonly ArrayBufferView[]): TensorArena 
 
 const ambient = new AsyncLocalStorage<TensorArena>();
 
-/** The arena of the operation running now (see `withTensorArena`), if any. */
-export function ambientArena(): TensorArena | null {
-  return ambient.getStore() ?? null;
+/**
+ * A tensor of `length` zeros in the arena of the operation running now (see `withTensorArena`), or
+ * null: outside an operation, under ARENA_MIN_ELEMENTS, or when it does not fit.
+ */
+export function allocateInAmbientArena(type: "f32" | "f64", length: number): Float32Array | Float64Array | null {
+  return length >= ARENA_MIN_ELEMENTS ? (ambient.getStore()?.allocate(type, length) ?? null) : null;
 }
 
 /**
@@ -137,4 +140,12 @@ export function ambientArena(): TensorArena | null {
  */
 export function withTensorArena<T>(operation: () => T): T {
   return ambient.run(new TensorArena(), operation);
+}
+
+/**
+ * `operation` as a function that runs each call in a tensor arena of its own (a command, a suite
+ * case): its tensors go when the call is done.
+ */
+export function inOwnArena<A extends unknown[], R>(operation: (...args: A) => R): (...args: A) => R {
+  return (...args) => withTensorArena(() => operation(...args));
 }

@@ -1,4 +1,4 @@
-import { ambientArena, ARENA_MIN_ELEMENTS } from "../memory/arena.js";
+import { allocateInAmbientArena } from "../memory/arena.js";
 
 /** The float dtypes bn-check accepts as BN input, parameters and references. */
 export const FLOAT_DTYPES = ["float16", "float32", "float64"] as const;
@@ -78,8 +78,8 @@ export function gatherStrided(source: ArrayLike<number>, target: FloatArray, sha
  */
 export function allocateShared(dtype: FloatDType, length: number): FloatArray {
   const type = dtype === "float64" ? "f64" : "f32";
-  const inArena = length >= ARENA_MIN_ELEMENTS ? ambientArena()?.allocate(type, length) : null;
-  if (inArena) return inArena;
+  const inArena = allocateInAmbientArena(type, length);
+  if (inArena !== null) return inArena;
   return type === "f64" ? new Float64Array(new SharedArrayBuffer(length * 8)) : new Float32Array(new SharedArrayBuffer(length * 4));
 }
 

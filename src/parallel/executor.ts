@@ -103,38 +103,45 @@ async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionO
   return [here ?? kernels[0], ...kernels].every((kernel) => kernel === "wasm-simd") ? "wasm-simd" : "js";
 }
 
-/**
- * The arena memory the SIMD kernel can run a pass in: float32 tensors, every array of the pass in the
- * same arena, and the kernel loadable. Null means the JavaScript kernel runs it (the same bits).
- */
-function simdMemory(tensors: readonly Values[], others: readonly Float64Array[]): SharedWasmMemory | null {
-  if (!tensors.every((values) => values instanceof Float32Array)) return null;
-  const memory = commonArena(...tensors, ...others)?.memory ?? null;
-  return wasmKernelFor(memory) === null ? null : memory;
+/** The kernel a pass runs on: the SIMD one bound to the arena memory (sent to the workers), or JS. */
+interface PassKernel {
+  readonly memory: SharedWasmMemory | null;
+  readonly wasm: WasmKernel | null;
+  readonly name: KernelName;
 }
 
-/** Runs units in this thread with the SIMD kernel when there is one, naming the kernel that ran. */
-function runHere(wasm: WasmKernel | null, pass: (wasm: WasmKernel | null) => void): KernelName {
-  pass(wasm);
-  return wasm === null ? "js" : "wasm-simd";
+const JS_KERNEL: PassKernel = { memory: null, wasm: null, name: "js" };
+
+/**
+ * The SIMD kernel when it can run a pass (float32 tensors, every array of the pass in the same
+ * arena, the kernel loadable), looked up once per pass; else the JavaScript kernel (the same bits).
+ */
+function passKernel(tensors: readonly Values[], others: readonly Float64Array[]): PassKernel {
+  if (!tensors.every((values) => values instanceof Float32Array)) return JS_KERNEL;
+  const memory = commonArena(...tensors, ...others)?.memory ?? null;
+  const wasm = wasmKernelFor(memory);
+  return wasm === null ? JS_KERNEL : { memory, wasm, name: "wasm-simd" };
 }
 
 /** Partial statistics of every unit (see `computeStatsUnits`). */
 export async function runStatsPass(input: Values, grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions): Promise<{ partials: Float64Array; kernel: KernelName }> {
   const partials = sharedFloat64(statsPartialsLength(grid), input);
-  const memory = simdRunsStats(grid.geometry) ? simdMemory([input], [partials]) : null;
-  const kernel = await dispatch(
+  const kernel = simdRunsStats(grid.geometry) ? passKernel([input], [partials]) : JS_KERNEL;
+  const ran = await dispatch(
     grid,
     plan,
     options,
-    (claims) => ({ op: "stats", grid, claims, input: describeShared(input), partials: describeShared(partials), memory, injectFault: options.injectFault }),
-    (first, end) => runHere(wasmKernelFor(memory), (wasm) => computeStatsUnits(input, grid, first, end, partials, wasm)),
+    (claims) => ({ op: "stats", grid, claims, input: describeShared(input), partials: describeShared(partials), memory: kernel.memory, injectFault: options.injectFault }),
+    (first, end) => {
+      computeStatsUnits(input, grid, first, end, partials, kernel.wasm);
+      return kernel.name;
+    },
   );
-  return { partials, kernel };
+  return { partials, kernel: ran };
 }
 
 export async function runNormalizePass(input: Values, grid: UnitGrid, constants: Float64Array, output: Values, plan: ExecutionPlan, options: ExecutionOptions): Promise<KernelName> {
-  const memory = simdMemory([input, output], [constants]);
+  const kernel = passKernel([input, output], [constants]);
   return dispatch(
     grid,
     plan,
@@ -146,10 +153,13 @@ export async function runNormalizePass(input: Values, grid: UnitGrid, constants:
       input: describeShared(input),
       constants: describeShared(constants),
       output: describeShared(output),
-      memory,
+      memory: kernel.memory,
       injectFault: options.injectFault,
     }),
-    (first, end) => runHere(wasmKernelFor(memory), (wasm) => normalizeUnits(input, grid, constants, first, end, output, wasm)),
+    (first, end) => {
+      normalizeUnits(input, grid, constants, first, end, output, kernel.wasm);
+      return kernel.name;
+    },
   );
 }
 
@@ -171,8 +181,8 @@ export async function runComparePass(
   const records = sharedFloat64(diffRecordsLength(grid), input);
   const worst = sharedFloat64(worstListsLength(grid), input);
   // The SIMD kernel counts float32 ulps of a float32 reference; other precisions stay with JavaScript.
-  const memory = rule.ulpDtype === "float32" ? simdMemory([input, reference], [constants, records, worst]) : null;
-  const kernel = await dispatch(
+  const kernel = rule.ulpDtype === "float32" ? passKernel([input, reference], [constants, records, worst]) : JS_KERNEL;
+  const ran = await dispatch(
     grid,
     plan,
     options,
@@ -186,10 +196,13 @@ export async function runComparePass(
       rule,
       records: describeShared(records),
       worst: describeShared(worst),
-      memory,
+      memory: kernel.memory,
       injectFault: options.injectFault,
     }),
-    (first, end) => runHere(wasmKernelFor(memory), (wasm) => compareUnits(input, reference, grid, constants, rule, first, end, records, worst, wasm)),
+    (first, end) => {
+      compareUnits(input, reference, grid, constants, rule, first, end, records, worst, kernel.wasm);
+      return kernel.name;
+    },
   );
-  return { records, worst, kernel };
+  return { records, worst, kernel: ran };
 }

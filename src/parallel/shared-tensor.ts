@@ -2,7 +2,8 @@
  * Descriptors that carry typed arrays to workers without copying: a SharedArrayBuffer is passed by
  * reference in postMessage, and the worker rebuilds the same view over it.
  */
-import { ambientArena, ARENA_MIN_ELEMENTS, arenaOf } from "../memory/arena.js";
+import { arenaOf } from "../memory/arena.js";
+import { allocateShared } from "../npy/tensor.js";
 
 export type ElementType = "f32" | "f64";
 
@@ -18,9 +19,7 @@ type Values = Float32Array | Float64Array;
 /** Returns the array itself when it already lives in shared memory, else a shared copy (in the ambient arena if any). */
 export function toShared<T extends Values>(values: T): T {
   if (values.buffer instanceof SharedArrayBuffer) return values;
-  const type = values instanceof Float64Array ? "f64" : "f32";
-  const copy = ((values.length >= ARENA_MIN_ELEMENTS ? ambientArena()?.allocate(type, values.length) : null) ??
-    (type === "f64" ? new Float64Array(new SharedArrayBuffer(values.byteLength)) : new Float32Array(new SharedArrayBuffer(values.byteLength)))) as T;
+  const copy = allocateShared(values instanceof Float64Array ? "float64" : "float32", values.length) as T;
   copy.set(values);
   return copy;
 }

@@ -5,16 +5,14 @@
 import type { CheckCase } from "../../cases/case.js";
 import { runCase } from "../../cases/run-case.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { findingsOf, REPORT_SCHEMA_VERSION, type CaseReport, type CompareReport } from "../../report/report.js";
-import { VERSION } from "../version.js";
+import { findingsOf, type CaseReport, type CompareReport } from "../../report/report.js";
+import { reportHead } from "../version.js";
 
 /** Wraps a case report as the report of a single-case command. */
 export function singleCaseReport(command: "compare" | "diff", report: CaseReport): CompareReport {
   const conforms = report.conforms === true;
   return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: "bn-check", version: VERSION },
-    command,
+    ...reportHead(command),
     conforms,
     verdict: conforms ? "conforms" : "does not conform",
     exitCode: conforms ? 0 : 1,

@@ -3,9 +3,9 @@ import { detectConvention, type ClaimedConvention } from "../../detect/detect.js
 import { tensorLoader } from "../../io/read-tensor.js";
 import type { ComputeDType, Tensor } from "../../npy/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { REPORT_SCHEMA_VERSION, type DetectReport, type FileInfo } from "../../report/report.js";
-import { VERSION } from "../version.js";
-import { withTensorArena } from "../../memory/arena.js";
+import { type DetectReport, type FileInfo } from "../../report/report.js";
+import { reportHead } from "../version.js";
+import { inOwnArena } from "../../memory/arena.js";
 
 export interface DetectCommandOptions {
   readonly input: string;
@@ -17,11 +17,7 @@ export interface DetectCommandOptions {
 }
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
-export function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
-  return withTensorArena(() => runDetectInArena(options));
-}
-
-async function runDetectInArena(options: DetectCommandOptions): Promise<DetectReport> {
+export const runDetect = inOwnArena(async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
@@ -37,9 +33,7 @@ async function runDetectInArena(options: DetectCommandOptions): Promise<DetectRe
   };
   const result = await detectConvention(tensors, { ...options.execution, ...options.tolerance, claimed: options.claimed });
   return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: "bn-check", version: VERSION },
-    command: "detect",
+    ...reportHead("detect"),
     exitCode: 0,
     files,
     diagnosis: result.diagnosis,
@@ -51,4 +45,4 @@ async function runDetectInArena(options: DetectCommandOptions): Promise<DetectRe
     candidates: result.candidates,
     timings: { totalMs: performance.now() - started },
   };
-}
+});

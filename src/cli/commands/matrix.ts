@@ -12,11 +12,11 @@ import type { LayoutName } from "../../kernel/layout.js";
 import type { FloatDType, Tensor } from "../../npy/tensor.js";
 import { ulpDistance } from "../../numeric/formats.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { REPORT_SCHEMA_VERSION, type FileInfo, type MatrixPair, type MatrixReport } from "../../report/report.js";
-import { VERSION } from "../version.js";
+import { type FileInfo, type MatrixPair, type MatrixReport } from "../../report/report.js";
+import { reportHead } from "../version.js";
 import { UsageError } from "../../errors.js";
 import { formatNumber } from "../../report/format.js";
-import { withTensorArena } from "../../memory/arena.js";
+import { inOwnArena } from "../../memory/arena.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
@@ -88,11 +88,7 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
 }
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
-export function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
-  return withTensorArena(() => runMatrixInArena(options));
-}
-
-async function runMatrixInArena(options: MatrixOptions): Promise<MatrixReport> {
+export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
@@ -137,9 +133,7 @@ async function runMatrixInArena(options: MatrixOptions): Promise<MatrixReport> {
     }
   }
   return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: "bn-check", version: VERSION },
-    command: "matrix",
+    ...reportHead("matrix"),
     exitCode: 0,
     files,
     mode: options.mode,
@@ -158,4 +152,4 @@ async function runMatrixInArena(options: MatrixOptions): Promise<MatrixReport> {
     pairs,
     timings: { totalMs: performance.now() - started, threads },
   };
-}
+});

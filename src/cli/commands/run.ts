@@ -13,9 +13,9 @@ import { prewarmFor } from "../../parallel/executor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
 import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
-import { REPORT_SCHEMA_VERSION, type FileInfo, type RunReport } from "../../report/report.js";
-import { VERSION } from "../version.js";
-import { withTensorArena } from "../../memory/arena.js";
+import { type FileInfo, type RunReport } from "../../report/report.js";
+import { reportHead } from "../version.js";
+import { inOwnArena } from "../../memory/arena.js";
 
 export interface RunOptions {
   readonly input: string;
@@ -30,11 +30,7 @@ export interface RunOptions {
 }
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
-export function runRun(options: RunOptions): Promise<RunReport> {
-  return withTensorArena(() => runRunInArena(options));
-}
-
-async function runRunInArena(options: RunOptions): Promise<RunReport> {
+export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const inputPaths = [options.input, ...Object.values(options.files).filter((p): p is string => p !== undefined)];
   const outputs = [options.output, options.saveRunningMean, options.saveRunningVar].filter((p): p is string => p !== undefined);
@@ -94,9 +90,7 @@ async function runRunInArena(options: RunOptions): Promise<RunReport> {
   write(options.saveRunningMean, state.mean);
   write(options.saveRunningVar, state.variance);
   return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: "bn-check", version: VERSION },
-    command: "run",
+    ...reportHead("run"),
     exitCode: 0,
     files,
     written,
@@ -104,4 +98,4 @@ async function runRunInArena(options: RunOptions): Promise<RunReport> {
     steps: options.steps ? stepCount : null,
     timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads, kernels: last.timings.kernels },
   };
-}
+});

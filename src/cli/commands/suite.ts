@@ -8,8 +8,8 @@ import { loadSuite } from "../../cases/manifest.js";
 import { runCase } from "../../cases/run-case.js";
 import { BnCheckError } from "../../errors.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { REPORT_SCHEMA_VERSION, type CaseReport, type SuiteReport } from "../../report/report.js";
-import { VERSION } from "../version.js";
+import { type CaseReport, type SuiteReport } from "../../report/report.js";
+import { reportHead } from "../version.js";
 
 export interface SuiteOptions {
   readonly source: string;
@@ -75,9 +75,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   const errors = count("error");
   const failed = count("fail");
   return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: "bn-check", version: VERSION },
-    command: "suite",
+    ...reportHead("suite"),
     conforms: errors === 0 && failed === 0 && cases.length === selected.length,
     exitCode: errors > 0 ? 2 : failed > 0 ? 1 : 0,
     source: options.source,
