@@ -43,6 +43,8 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env },
     timeout: 60_000,
+    // A suite's JSON report runs to megabytes (spawnSync's default buffer is 1 MiB).
+    maxBuffer: 256 * 1024 * 1024,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }

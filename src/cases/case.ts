@@ -45,6 +45,8 @@ export interface CheckCase {
   /** The leading axis of input and reference is a sequence of training steps. */
   readonly steps?: boolean;
   readonly computeDtype?: ComputeDType;
+  /** Judge by the flat tolerance alone, without the error model (`--strict`). */
+  readonly strict?: boolean;
   /** Tolerance for every tensor; `tolerances` overrides it per tensor. */
   readonly tolerance?: TensorTolerance;
   readonly tolerances?: { readonly output?: TensorTolerance; readonly running_mean?: TensorTolerance; readonly running_var?: TensorTolerance };

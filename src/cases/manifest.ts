@@ -51,6 +51,7 @@ interface ManifestCase {
   numBatchesTracked?: number;
   steps?: boolean;
   computeDtype?: ComputeDType;
+  strict?: boolean;
   atol?: number;
   rtol?: number;
   equalNan?: boolean;
@@ -93,6 +94,7 @@ function caseFromManifest(entry: ManifestCase, base: string): CheckCase {
     numBatchesTracked: entry.numBatchesTracked,
     steps: entry.steps,
     computeDtype: entry.computeDtype,
+    strict: entry.strict,
     tolerance: { atol: entry.atol, rtol: entry.rtol, equalNan: entry.equalNan },
     tolerances: entry.tolerances,
   };

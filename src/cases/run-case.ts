@@ -2,7 +2,7 @@
  * Runs one check case (compare, diff, steps, an ONNX node-test folder) and returns its report.
  * Errors are thrown; `suite` turns them into an `error` status, `compare` into exit code 2.
  */
-import { compareTensors, type TensorComparison } from "../compare/compare.js";
+import { compareTensors, worstVerdict, type TensorComparison } from "../compare/compare.js";
 import { conventions } from "../conventions/index.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
@@ -115,6 +115,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
       expected: check.expected,
       status: statusOf(check.expected, conforms),
       conforms,
+      verdict: comparison.verdict,
       error: null,
       files,
       convention: null,
@@ -139,6 +140,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     rtol: outputTolerance.rtol,
     equalNan: outputTolerance.equalNan,
     computeDtype: check.computeDtype,
+    strict: check.strict,
     runningMeanTolerance: { ...check.tolerance, ...check.tolerances?.running_mean },
     runningVarTolerance: { ...check.tolerance, ...check.tolerances?.running_var },
   };
@@ -179,6 +181,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     expected: check.expected,
     status: statusOf(check.expected, conforms),
     conforms,
+    verdict: worstVerdict(comparisons.map((t) => t.verdict)),
     error: null,
     files,
     convention: conventionInfo(framework, result.params),

@@ -59,7 +59,7 @@ function conventionFields(options: ConventionCliOptions) {
 }
 
 function toleranceFields(options: ToleranceCliOptions) {
-  return { tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true }, computeDtype: options.computeDtype as ComputeDType | undefined };
+  return { tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true }, computeDtype: options.computeDtype as ComputeDType | undefined, strict: options.strict === true };
 }
 
 /** The machine format a --report file gets: --format, or (for text) the file's extension. */

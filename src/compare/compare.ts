@@ -9,6 +9,29 @@ import { DIFF_RECORD_SIZE, HISTOGRAM_LABELS, initDiffRecord, mergeDiffRecord, me
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
+import { BOUND_TERM_LABELS, boundTerms, conditioning, dominantTerm, type ChannelArithmetic } from "./error-model.js";
+import { CONSTANT_RUNS } from "../kernel/normalize.js";
+
+/**
+ * The three outcomes of a check: within the flat tolerance; outside it but within what the
+ * reference's own arithmetic can produce (the error model's bound); outside both.
+ */
+export type Verdict = "conforms" | "conforms within arithmetic" | "does not conform";
+
+export function verdictOf(mismatches: number, flatMismatches: number, shapeMismatch = false): Verdict {
+  if (shapeMismatch || mismatches > 0) return "does not conform";
+  return flatMismatches > 0 ? "conforms within arithmetic" : "conforms";
+}
+
+/** The worse of several verdicts (a case's verdict from its tensors'). */
+export function worstVerdict(verdicts: Iterable<Verdict>): Verdict {
+  let worst: Verdict = "conforms";
+  for (const verdict of verdicts) {
+    if (verdict === "does not conform") return verdict;
+    if (verdict === "conforms within arithmetic") worst = verdict;
+  }
+  return worst;
+}
 
 /** One element singled out by a statistic. */
 export interface ElementReport {
@@ -22,10 +45,30 @@ export interface ElementReport {
   readonly allowed: number;
 }
 
+/** How the error model judged the elements outside the flat tolerance. */
+export interface BoundReport {
+  /** The precision whose arithmetic the bound describes. */
+  readonly computeDtype: ComputeDType;
+  /** Largest |error| / bound over the elements outside the flat tolerance; <= 1 conforms. */
+  readonly maxRatio: number;
+  readonly element: ElementReport | null;
+  /** The bound's largest term at that element, in words (e.g. "rounding of the batch mean to float32"). */
+  readonly dominantTerm: string | null;
+}
+
 export interface ChannelReport {
   readonly channel: number;
   readonly count: number;
+  /** Outside the allowance max(flat tolerance, bound). */
   readonly mismatches: number;
+  /** Outside the flat tolerance. */
+  readonly flatMismatches: number;
+  /** |μ|/σ of the statistics that normalised the channel (null for plain comparisons). */
+  readonly conditioning: number | null;
+  /** Largest |error| / bound over the channel's elements outside the flat tolerance (0 if none). */
+  readonly boundRatio: number;
+  /** The bound's largest term at that element, when the channel has elements outside the flat tolerance. */
+  readonly dominantTerm: string | null;
   readonly maxAbsError: number;
   readonly maxRelError: number;
   readonly maxUlp: number;
@@ -33,7 +76,9 @@ export interface ChannelReport {
 
 export interface TensorComparison {
   readonly name: string;
+  /** No element outside the allowance: verdict "conforms" or "conforms within arithmetic". */
   readonly passed: boolean;
+  readonly verdict: Verdict;
   readonly shape: readonly number[];
   readonly expectedShape: readonly number[];
   readonly shapeMismatch: boolean;
@@ -41,8 +86,13 @@ export interface TensorComparison {
   readonly ulpDtype: ComputeDType;
   readonly tolerance: ResolvedTolerance & { readonly equalNan: boolean };
   readonly count: number;
+  /** Elements outside the allowance (max of the flat tolerance and the bound). */
   readonly mismatches: number;
+  /** Elements outside the flat tolerance atol + rtol·|ref| (what --strict judges by). */
+  readonly flatMismatches: number;
   readonly mismatchFraction: number;
+  /** The error model's judgement; null under --strict and for plain comparisons without a model. */
+  readonly bound: BoundReport | null;
   readonly nonFiniteMismatches: number;
   readonly meanAbsError: number;
   readonly maxAbsError: ElementReport | null;
@@ -71,6 +121,26 @@ export interface SummarizeInput {
   readonly worst: readonly { excess: number; index: number }[];
   readonly actualAt: (flatIndex: number) => number;
   readonly expectedAt: (flatIndex: number) => number;
+  /** How the bound was made, when one was applied (names the conditioning and dominant terms). */
+  readonly arithmetic?: BoundDescription;
+}
+
+/** What a report says about an applied bound. */
+export interface BoundDescription {
+  readonly computeDtype: ComputeDType;
+  /** |μ|/σ of a channel, where statistics normalised it. */
+  readonly conditioningOf?: (channel: number) => number;
+  /** The bound's largest term at a flat index, in words. */
+  readonly termAt: (flatIndex: number) => string | null;
+}
+
+/** The description of a BatchNorm output's bound: per-channel statistics and the model's terms. */
+export function batchNormBound(channels: readonly ChannelArithmetic[], computeDtype: ComputeDType, inputAt: (flatIndex: number) => number, channelOf: (flatIndex: number) => number): BoundDescription {
+  return {
+    computeDtype,
+    conditioningOf: (c) => conditioning(channels[c].mean, channels[c].variance),
+    termAt: (flatIndex) => BOUND_TERM_LABELS[dominantTerm(boundTerms(channels[channelOf(flatIndex)], computeDtype, inputAt(flatIndex)))](computeDtype),
+  };
 }
 
 function elementAt(input: SummarizeInput, flatIndex: number): ElementReport {
@@ -88,14 +158,33 @@ function elementAt(input: SummarizeInput, flatIndex: number): ElementReport {
   };
 }
 
+/** The bound's largest term at an element, in words. */
+function dominantTermAt(input: SummarizeInput, flatIndex: number): string | null {
+  const model = input.arithmetic;
+  if (model === undefined || flatIndex < 0) return null;
+  return model.termAt(flatIndex);
+}
+
 export function summarizeDiff(input: SummarizeInput): TensorComparison {
   const total = new Float64Array(DIFF_RECORD_SIZE);
   initDiffRecord(total, 0);
   const channels: ChannelReport[] = [];
+  const model = input.arithmetic;
   for (let c = 0; c < input.channelCount; c++) {
     mergeDiffRecord(total, 0, input.channelRecords, c * DIFF_RECORD_SIZE);
     const channel = readDiffRecord(input.channelRecords, c * DIFF_RECORD_SIZE);
-    channels.push({ channel: c, count: channel.count, mismatches: channel.mismatches, maxAbsError: channel.maxAbs, maxRelError: channel.maxRel, maxUlp: channel.maxUlp });
+    channels.push({
+      channel: c,
+      count: channel.count,
+      mismatches: channel.mismatches,
+      flatMismatches: channel.flatMismatches,
+      conditioning: model?.conditioningOf?.(c) ?? null,
+      boundRatio: channel.maxBoundRatio,
+      dominantTerm: channel.flatMismatches > channel.nonFiniteMismatches ? dominantTermAt(input, channel.maxBoundRatioIndex) : null,
+      maxAbsError: channel.maxAbs,
+      maxRelError: channel.maxRel,
+      maxUlp: channel.maxUlp,
+    });
   }
   const totals = readDiffRecord(total, 0);
   const pick = (index: number) => (index >= 0 ? elementAt(input, index) : null);
@@ -103,6 +192,12 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
   return {
     name: input.name,
     passed: totals.mismatches === 0,
+    verdict: verdictOf(totals.mismatches, totals.flatMismatches),
+    flatMismatches: totals.flatMismatches,
+    bound:
+      model === undefined
+        ? null
+        : { computeDtype: model.computeDtype, maxRatio: totals.maxBoundRatio, element: pick(totals.maxBoundRatioIndex), dominantTerm: dominantTermAt(input, totals.maxBoundRatioIndex) },
     shape: input.shape,
     expectedShape: input.shape,
     shapeMismatch: false,
@@ -133,6 +228,9 @@ export function shapeMismatch(name: string, shape: readonly number[], expectedSh
   return {
     name,
     passed: false,
+    verdict: "does not conform",
+    flatMismatches: 0,
+    bound: null,
     shape,
     expectedShape,
     shapeMismatch: true,
@@ -171,6 +269,9 @@ export interface CompareArraysInput {
   readonly tolerance: ResolvedTolerance;
   /** Axis that the per-channel table groups by; null for none. */
   readonly channelAxis: number | null;
+  /** Per channel: an absolute error the arithmetic may make (the bound's constant term); none by default. */
+  readonly boundPerChannel?: ArrayLike<number>;
+  readonly arithmetic?: SummarizeInput["arithmetic"];
 }
 
 /**
@@ -184,8 +285,9 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
   const shape = input.expectedShape;
   const geometry = input.channelAxis === null ? { outer: 1, channels: 1, inner: elementCount(shape) } : geometryOf(shape, input.channelAxis);
   const grid = planUnits(geometry);
-  const identity = new Float64Array(3 * geometry.channels);
+  const identity = new Float64Array(CONSTANT_RUNS * geometry.channels);
   identity.fill(1, geometry.channels, 2 * geometry.channels);
+  if (input.boundPerChannel !== undefined) identity.set(input.boundPerChannel, 3 * geometry.channels);
   const actual = asFloatArray(input.actual);
   const expected = asFloatArray(input.expected);
   const records = new Float64Array(diffRecordsLength(grid));
@@ -203,6 +305,7 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
     worst: mergeWorst(worst, grid.unitCount),
     actualAt: (i) => actual[i],
     expectedAt: (i) => expected[i],
+    arithmetic: input.arithmetic,
   });
 }
 

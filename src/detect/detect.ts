@@ -10,7 +10,7 @@ import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type Mode } from "../conventions/resolve.js";
-import { compareUnits, diffRecordsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
+import { compareUnits, CONSTANT_RUNS, diffRecordsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
 import { mergeWorst, type DiffRule } from "../kernel/diff.js";
 import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
@@ -105,7 +105,7 @@ interface AxisStats {
 
 function constantsFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors): Float64Array {
   const channels = stats.geometry.channels;
-  const constants = sharedFloat64(3 * channels);
+  const constants = sharedFloat64(CONSTANT_RUNS * channels);
   for (let c = 0; c < channels; c++) {
     const train = spec.mode === "train";
     const mean = train ? stats.mean[c] : tensors.runningMean!.data[c];

@@ -3,7 +3,8 @@
  * fused pass (y is never materialised), then checks the running statistics when references for them
  * are given.
  */
-import { compareArrays, sameShape, shapeMismatch, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { batchNormBound, compareArrays, sameShape, shapeMismatch, summarizeDiff, worstVerdict, type TensorComparison, type Verdict } from "../compare/compare.js";
+import { channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelArithmetic } from "../compare/error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../compare/tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
@@ -14,7 +15,7 @@ import { runComparePass } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, type PassKernels } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
-import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
+import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { arenaOf } from "../memory/arena.js";
 
 export interface CheckTensors extends BatchNormTensors {
@@ -29,6 +30,11 @@ export interface CheckRequest extends BatchNormRequest {
   readonly equalNan?: boolean;
   /** The precision the reference was computed in, when its file holds an upcast (e.g. bfloat16). */
   readonly computeDtype?: ComputeDType;
+  /**
+   * Judge by the flat tolerance alone (no error model): an output of ill-conditioned data computed
+   * correctly in float32 may then not conform.
+   */
+  readonly strict?: boolean;
   /** Tolerances of the running statistics, when they differ from the output's. */
   readonly runningMeanTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
   readonly runningVarTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
@@ -36,6 +42,8 @@ export interface CheckRequest extends BatchNormRequest {
 
 export interface ConformanceResult {
   readonly conforms: boolean;
+  /** The worst of the checked tensors' verdicts. */
+  readonly verdict: Verdict;
   readonly params: BatchNormParams;
   readonly output: TensorComparison;
   readonly runningMean: TensorComparison | null;
@@ -48,6 +56,9 @@ export interface ConformanceResult {
   /** The running statistics bn-check computed for after the call (train mode), in float64. */
   readonly updatedRunningMean: Float64Array | null;
   readonly updatedRunningVar: Float64Array | null;
+  /** Per channel, how far a stable implementation's running statistics may be from those (null under --strict). */
+  readonly runningMeanBound: Float64Array | null;
+  readonly runningVarBound: Float64Array | null;
 }
 
 function ruleFor(reference: Tensor, request: Partial<Tolerance> & { equalNan?: boolean; computeDtype?: ComputeDType }): { rule: DiffRule; tolerance: ResolvedTolerance } {
@@ -61,9 +72,12 @@ function ruleFor(reference: Tensor, request: Partial<Tolerance> & { equalNan?: b
  * Compares running statistics computed by bn-check with a reference. `--compute-dtype` describes
  * the output only: running statistics are kept in their own (parameter) dtype.
  */
-export function checkRunningStat(name: string, actual: Float64Array, expected: Tensor, request: CheckRequest & Partial<Tolerance>): TensorComparison {
+export function checkRunningStat(name: string, actual: Float64Array, expected: Tensor, request: CheckRequest & Partial<Tolerance>, bound: ArrayLike<number> | null = null): TensorComparison {
   const statRule = ruleFor(expected, { ...request, computeDtype: expected.precision });
+  const precision = expected.precision ?? expected.dtype;
   return compareArrays({
+    boundPerChannel: bound ?? undefined,
+    arithmetic: bound === null ? undefined : { computeDtype: precision, termAt: () => `the running-statistics update in ${precision} (and the batch statistic's error)` },
     name,
     actual,
     actualShape: [actual.length],
@@ -91,6 +105,10 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
   if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
 
+  const computeDtype = rule.ulpDtype;
+  const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
+  if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
+
   const started = performance.now();
   let output: TensorComparison;
   let compareKernel: KernelName | null = null;
@@ -117,17 +135,22 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
         return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
       },
       expectedAt: (i) => referenceData[i],
+      arithmetic: arithmetic === null ? undefined : batchNormBound(arithmetic, computeDtype, (i) => input[i], (i) => Math.floor(i / inner) % channels),
     });
     // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
     arenaOf(pass.worst)?.release(pass.worst);
     arenaOf(pass.records)?.release(pass.records);
   }
-  const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, request.runningMeanTolerance ?? request);
-  const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, request.runningVarTolerance ?? request);
+  const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
+  const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
+  const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
   const compareMs = performance.now() - started;
   const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
   return {
     conforms,
+    verdict: worstVerdict([output, runningMean, runningVar].filter((t): t is TensorComparison => t !== null).map((t) => t.verdict)),
+    runningMeanBound: bounds?.mean ?? null,
+    runningVarBound: bounds?.variance ?? null,
     params,
     output,
     runningMean,
@@ -139,4 +162,52 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     updatedRunningMean: prepared.updatedRunningMean,
     updatedRunningVar: prepared.updatedRunningVar,
   };
+}
+
+/** Each channel's exact statistics, as the error model needs them (batch statistics in train mode, the given ones in eval). */
+export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors): ChannelArithmetic[] {
+  const { outer, inner, channels } = prepared.grid.geometry;
+  const batchStatistics = prepared.batchMean !== null && prepared.batchVariance !== null;
+  const mean = prepared.batchMean ?? tensors.runningMean?.data;
+  const variance = prepared.batchVariance ?? tensors.runningVar?.data;
+  const result: ChannelArithmetic[] = [];
+  for (let c = 0; c < channels; c++) {
+    result.push({
+      count: batchStatistics ? outer * inner : 0,
+      mean: mean === undefined ? 0 : mean[c],
+      variance: variance === undefined ? 0 : variance[c],
+      epsilon: prepared.params.epsilon,
+      weight: tensors.weight == null ? 1 : tensors.weight.data[c],
+      bias: tensors.bias == null ? 0 : tensors.bias.data[c],
+      batchStatistics,
+    });
+  }
+  return result;
+}
+
+/**
+ * Per channel, how far a stable implementation's updated running statistics may be from bn-check's:
+ * the batch statistic's error (at the output's compute precision) weighted by the batch weight, plus
+ * the update's own roundings in the running statistics' precision (their reference's dtype).
+ */
+function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic: readonly ChannelArithmetic[], computeDtype: ComputeDType): { mean: Float64Array; variance: Float64Array } | null {
+  const { updatedRunningMean, updatedRunningVar, params } = prepared;
+  if (updatedRunningMean === null || updatedRunningVar === null) return null;
+  const channels = arithmetic.length;
+  const mean = new Float64Array(channels);
+  const variance = new Float64Array(channels);
+  const meanPrecision = tensors.referenceRunningMean?.precision ?? tensors.referenceRunningMean?.dtype ?? "float32";
+  const varPrecision = tensors.referenceRunningVar?.precision ?? tensors.referenceRunningVar?.dtype ?? "float32";
+  for (let c = 0; c < channels; c++) {
+    const channel = arithmetic[c];
+    const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
+    const own = channelBound(channel, UNIT_ROUNDOFF.float64);
+    const n = channel.count;
+    const bessel = n / Math.max(n - params.runningVarCorrection, 1);
+    const previousMean = tensors.runningMean == null ? 0 : tensors.runningMean.data[c];
+    const previousVar = tensors.runningVar == null ? 1 : tensors.runningVar.data[c];
+    mean[c] = runningUpdateBound(previousMean, channel.mean, updatedRunningMean[c], params.runningWeight, params.batchWeight, reference.meanError + own.meanError, UNIT_ROUNDOFF[meanPrecision]);
+    variance[c] = runningUpdateBound(previousVar, channel.variance * bessel, updatedRunningVar[c], params.runningWeight, params.batchWeight, (reference.varianceError + own.varianceError) * bessel, UNIT_ROUNDOFF[varPrecision]);
+  }
+  return { mean, variance };
 }

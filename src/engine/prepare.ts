@@ -6,7 +6,7 @@
 import { conventions, type Convention, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type BatchNormOptions, type BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
-import { affineConstants, mergeChannelStats } from "../kernel/batch-norm.js";
+import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
 import { geometryOf } from "../kernel/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../npy/tensor.js";
@@ -35,7 +35,7 @@ export interface Prepared {
   readonly grid: UnitGrid;
   readonly plan: ExecutionPlan;
   readonly input: Float32Array | Float64Array;
-  /** [shift | scale | offset] per channel, in shared memory. */
+  /** [shift | scale | offset | bound coefficients b0..b3] per channel, in shared memory (bounds 0 until set). */
   readonly constants: Float64Array;
   /** Batch statistics (train mode): mean and biased variance per channel. */
   readonly batchMean: Float64Array | null;
@@ -95,7 +95,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const grid = planUnits(geometry);
   const plan = planExecution(grid, request);
   const input = toShared(tensors.input.data);
-  const constants = sharedFloat64(3 * channels, input);
+  const constants = sharedFloat64(CONSTANT_RUNS * channels, input);
 
   if (params.mode === "eval") {
     if (runningMean === null || runningVar === null) {

@@ -17,5 +17,5 @@
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
 export { computeStatsUnits, mergeChannelStats, simdRunsStats, statsPartialsLength, STATS_RECORD_SIZE, type ChannelStats } from "./stats.js";
-export { affineConstants, normalizeUnits } from "./normalize.js";
+export { affineConstants, CONSTANT_RUNS, normalizeUnits } from "./normalize.js";
 export { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "./compare-units.js";

@@ -355,7 +355,9 @@
   ;; Record layout (float64 fields, src/kernel/diff.ts): 0 count, 1 mismatches, 2 non-finite
   ;; mismatches, 3/4 max abs error and its index, 5/6 max rel error and index, 7/8 max ulps and
   ;; index, 9 required atol, 10 required rtol, 11 sum of abs errors, 12 finite pairs, 13.. histogram
-  ;; (27 buckets: 0 exact, b in 1..24 for [2^(b-1), 2^b) ulps, 25 for more, 26 non-finite).
+  ;; (27 buckets: 0 exact, b in 1..24 for [2^(b-1), 2^b) ulps, 25 for more, 26 non-finite), 40 flat
+  ;; mismatches, 41/42 max |error|/B (over elements outside the flat tolerance) and its index.
+  ;; An element outside the flat tolerance is a mismatch only when it is also outside its bound B.
   ;; The worst list of the unit: 8 (excess, index) pairs, by decreasing excess then increasing index.
 
   (global $atol (mut f64) (f64.const 0))
@@ -376,6 +378,17 @@
   (global $non_finite (mut f64) (f64.const 0))
   (global $finite_pairs (mut f64) (f64.const 0))
   (global $tail_sum (mut f64) (f64.const 0))
+  ;; The channel's affine constants and error-model coefficients (B = ((b0 + b1·|x|) + b2·|y − offset|) + b3·|y|).
+  (global $shift (mut f64) (f64.const 0))
+  (global $scale (mut f64) (f64.const 0))
+  (global $offset (mut f64) (f64.const 0))
+  (global $b0 (mut f64) (f64.const 0))
+  (global $b1 (mut f64) (f64.const 0))
+  (global $b2 (mut f64) (f64.const 0))
+  (global $b3 (mut f64) (f64.const 0))
+  (global $flat_mismatches (mut f64) (f64.const 0))
+  (global $max_ratio (mut f64) (f64.const 0))
+  (global $max_ratio_index (mut f64) (f64.const -1))
 
   ;; Sign-magnitude float32 bits to an ordinal where adjacent floats differ by one.
   (func $ordinal (param $bits i32) (result f64)
@@ -413,8 +426,11 @@
     (f64.store offset=8 (local.get $at) (local.get $index)))
 
   ;; One pair, element by element: the rule exactly as compare-units.ts writes it.
-  (func $compare_one (param $actual f64) (param $expected f64) (param $expected_bits i32) (param $index f64) (param $to_tail i32)
+  (func $compare_one (param $x f64) (param $expected f64) (param $expected_bits i32) (param $index f64) (param $to_tail i32)
     (local $abs f64) (local $magnitude f64) (local $excess f64) (local $rel f64) (local $ulps f64) (local $needed f64)
+    (local $centred f64) (local $actual f64) (local $bound f64) (local $t f64)
+    (local.set $centred (f64.mul (f64.sub (local.get $x) (global.get $shift)) (global.get $scale)))
+    (local.set $actual (f64.add (local.get $centred) (global.get $offset)))
     (if (i32.and (f64.eq (f64.sub (local.get $actual) (local.get $actual)) (f64.const 0))
                  (f64.eq (f64.sub (local.get $expected) (local.get $expected)) (f64.const 0)))
       (then
@@ -422,6 +438,19 @@
         (local.set $magnitude (f64.abs (local.get $expected)))
         (local.set $excess (f64.sub (local.get $abs) (f64.add (global.get $atol) (f64.mul (global.get $rtol) (local.get $magnitude)))))
         (global.set $finite_pairs (f64.add (global.get $finite_pairs) (f64.const 1)))
+        (if (f64.gt (local.get $excess) (f64.const 0))
+          (then
+            ;; Outside the flat tolerance: the error model's bound may still allow it.
+            (global.set $flat_mismatches (f64.add (global.get $flat_mismatches) (f64.const 1)))
+            (local.set $bound (f64.add (f64.add (f64.add (global.get $b0)
+              (f64.mul (global.get $b1) (f64.abs (local.get $x))))
+              (f64.mul (global.get $b2) (f64.abs (local.get $centred))))
+              (f64.mul (global.get $b3) (f64.abs (local.get $actual)))))
+            (local.set $t (f64.sub (local.get $abs) (local.get $bound)))
+            (if (f64.lt (local.get $t) (local.get $excess)) (then (local.set $excess (local.get $t))))
+            (local.set $t (f64.div (local.get $abs) (local.get $bound)))
+            (if (f64.gt (local.get $t) (global.get $max_ratio))
+              (then (global.set $max_ratio (local.get $t)) (global.set $max_ratio_index (local.get $index))))))
         (if (local.get $to_tail) (then (global.set $tail_sum (f64.add (global.get $tail_sum) (local.get $abs)))))
         (if (f64.gt (local.get $abs) (f64.const 0))
           (then
@@ -462,6 +491,7 @@
           (else
             (local.set $excess (f64.const inf))
             (global.set $mismatches (f64.add (global.get $mismatches) (f64.const 1)))
+            (global.set $flat_mismatches (f64.add (global.get $flat_mismatches) (f64.const 1)))
             (global.set $non_finite (f64.add (global.get $non_finite) (f64.const 1)))
             (call $histogram_add (i32.const 26))))))
     (call $offer_worst (local.get $excess) (local.get $index)))
@@ -503,7 +533,8 @@
   (func (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
     (param $step i32) (param $index_step f64)
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
-    (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32) (param $record_in i32) (param $worst_in i32)
+    (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32)
+    (param $b0_in f64) (param $b1_in f64) (param $b2_in f64) (param $b3_in f64) (param $record_in i32) (param $worst_in i32)
     (local $row i32) (local $p i32) (local $q i32) (local $end4 i32) (local $end i32) (local $index f64) (local $k i32)
     (local $sh v128) (local $sc v128) (local $of v128) (local $atol_v v128) (local $rtol_v v128) (local $zero v128)
     (local $x v128) (local $r v128) (local $alo v128) (local $ahi v128) (local $elo v128) (local $ehi v128)
@@ -517,6 +548,9 @@
     (local $req_atol v128) (local $req_rtol v128) (local $ulp_lo v128) (local $ulp_hi v128) (local $ulp_i v128)
     (local $bits v128) (local $m v128) (local $ord_a v128) (local $ord_r v128)
     (local $fast f64) (local $at i32) (local $threshold v128) (local $minus_one v128) (local $shrink v128)
+    (local $xlo v128) (local $xhi v128) (local $dlo v128) (local $dhi v128) (local $out_lo v128) (local $out_hi v128)
+    (local $flat_mism v128) (local $b0v v128) (local $b1v v128) (local $b2v v128) (local $b3v v128)
+    (local $max_ratio_lo v128) (local $max_ratio_hi v128) (local $max_ratio_ilo v128) (local $max_ratio_ihi v128)
     (local $small i32) (local $ge1 v128) (local $ge2 v128) (local $ge4 v128) (local $ge8 v128) (local $n1 i32) (local $n2 i32) (local $n4 i32) (local $n8 i32)
     (global.set $atol (local.get $atol_in))
     (global.set $rtol (local.get $rtol_in))
@@ -529,6 +563,9 @@
     (global.set $required_atol (f64.const 0)) (global.set $required_rtol (f64.const 0))
     (global.set $mismatches (f64.const 0)) (global.set $non_finite (f64.const 0))
     (global.set $finite_pairs (f64.const 0)) (global.set $tail_sum (f64.const 0))
+    (global.set $shift (local.get $shift)) (global.set $scale (local.get $scale)) (global.set $offset (local.get $offset))
+    (global.set $b0 (local.get $b0_in)) (global.set $b1 (local.get $b1_in)) (global.set $b2 (local.get $b2_in)) (global.set $b3 (local.get $b3_in))
+    (global.set $flat_mismatches (f64.const 0)) (global.set $max_ratio (f64.const 0)) (global.set $max_ratio_index (f64.const -1))
     ;; The histogram is counted in place.
     (local.set $k (i32.const 0))
     (block $cleared (loop $clear
@@ -548,6 +585,11 @@
     (local.set $max_abs_ilo (local.get $minus_one)) (local.set $max_abs_ihi (local.get $minus_one))
     (local.set $max_rel_ilo (local.get $minus_one)) (local.set $max_rel_ihi (local.get $minus_one))
     (local.set $max_ulp_ilo (local.get $minus_one)) (local.set $max_ulp_ihi (local.get $minus_one))
+    (local.set $max_ratio_ilo (local.get $minus_one)) (local.set $max_ratio_ihi (local.get $minus_one))
+    (local.set $b0v (f64x2.splat (local.get $b0_in)))
+    (local.set $b1v (f64x2.splat (local.get $b1_in)))
+    (local.set $b2v (f64x2.splat (local.get $b2_in)))
+    (local.set $b3v (f64x2.splat (local.get $b3_in)))
     (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))
     (local.set $index (local.get $first_index))
     (block $rows_done (loop $rows
@@ -576,9 +618,12 @@
               (i32.load (i32.add (local.get $q) (local.get $step))))
               (i32.load (i32.add (local.get $q) (i32.shl (local.get $step) (i32.const 1)))))
               (i32.load (i32.add (local.get $q) (i32.mul (local.get $step) (i32.const 3))))))))
-        (local.set $alo (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (local.get $sh)) (local.get $sc)) (local.get $of)))
-        (local.set $ahi (f64x2.add (f64x2.mul (f64x2.sub
-          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))) (local.get $sh)) (local.get $sc)) (local.get $of)))
+        (local.set $xlo (f64x2.promote_low_f32x4 (local.get $x)))
+        (local.set $xhi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+        (local.set $dlo (f64x2.mul (f64x2.sub (local.get $xlo) (local.get $sh)) (local.get $sc)))
+        (local.set $dhi (f64x2.mul (f64x2.sub (local.get $xhi) (local.get $sh)) (local.get $sc)))
+        (local.set $alo (f64x2.add (local.get $dlo) (local.get $of)))
+        (local.set $ahi (f64x2.add (local.get $dhi) (local.get $of)))
         (local.set $elo (f64x2.promote_low_f32x4 (local.get $r)))
         (local.set $ehi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r))))
         (local.set $fin_lo (v128.and
@@ -599,6 +644,33 @@
             (local.set $mag_hi (f64x2.abs (local.get $ehi)))
             (local.set $ex_lo (f64x2.sub (local.get $abs_lo) (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))))
             (local.set $ex_hi (f64x2.sub (local.get $abs_hi) (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))))
+            ;; Lanes outside the flat tolerance (rare in a well-conditioned tensor): their bound B.
+            (local.set $out_lo (f64x2.gt (local.get $ex_lo) (local.get $zero)))
+            (local.set $out_hi (f64x2.gt (local.get $ex_hi) (local.get $zero)))
+            (if (v128.any_true (v128.or (local.get $out_lo) (local.get $out_hi)))
+              (then
+                (local.set $flat_mism (i64x2.sub (i64x2.sub (local.get $flat_mism) (local.get $out_lo)) (local.get $out_hi)))
+                ;; B = ((b0 + b1·|x|) + b2·|d|) + b3·|y|; t = |e| − B replaces the excess where smaller.
+                (local.set $t (f64x2.add (f64x2.add (f64x2.add (local.get $b0v)
+                  (f64x2.mul (local.get $b1v) (f64x2.abs (local.get $xlo))))
+                  (f64x2.mul (local.get $b2v) (f64x2.abs (local.get $dlo))))
+                  (f64x2.mul (local.get $b3v) (f64x2.abs (local.get $alo)))))
+                (local.set $m (f64x2.sub (local.get $abs_lo) (local.get $t)))
+                (local.set $ex_lo (v128.bitselect (local.get $m) (local.get $ex_lo) (v128.and (local.get $out_lo) (f64x2.lt (local.get $m) (local.get $ex_lo)))))
+                (local.set $m (v128.and (f64x2.div (local.get $abs_lo) (local.get $t)) (local.get $out_lo)))
+                (local.set $gt (f64x2.gt (local.get $m) (local.get $max_ratio_lo)))
+                (local.set $max_ratio_lo (v128.bitselect (local.get $m) (local.get $max_ratio_lo) (local.get $gt)))
+                (local.set $max_ratio_ilo (v128.bitselect (local.get $idx_lo) (local.get $max_ratio_ilo) (local.get $gt)))
+                (local.set $t (f64x2.add (f64x2.add (f64x2.add (local.get $b0v)
+                  (f64x2.mul (local.get $b1v) (f64x2.abs (local.get $xhi))))
+                  (f64x2.mul (local.get $b2v) (f64x2.abs (local.get $dhi))))
+                  (f64x2.mul (local.get $b3v) (f64x2.abs (local.get $ahi)))))
+                (local.set $m (f64x2.sub (local.get $abs_hi) (local.get $t)))
+                (local.set $ex_hi (v128.bitselect (local.get $m) (local.get $ex_hi) (v128.and (local.get $out_hi) (f64x2.lt (local.get $m) (local.get $ex_hi)))))
+                (local.set $m (v128.and (f64x2.div (local.get $abs_hi) (local.get $t)) (local.get $out_hi)))
+                (local.set $gt (f64x2.gt (local.get $m) (local.get $max_ratio_hi)))
+                (local.set $max_ratio_hi (v128.bitselect (local.get $m) (local.get $max_ratio_hi) (local.get $gt)))
+                (local.set $max_ratio_ihi (v128.bitselect (local.get $idx_hi) (local.get $max_ratio_ihi) (local.get $gt)))))
             (local.set $mism (i64x2.sub (i64x2.sub (local.get $mism) (f64x2.gt (local.get $ex_lo) (local.get $zero))) (f64x2.gt (local.get $ex_hi) (local.get $zero))))
             ;; Maxima per lane; strict > keeps each lane's first index.
             (local.set $gt (f64x2.gt (local.get $abs_lo) (local.get $max_abs_lo)))
@@ -688,10 +760,10 @@
                 (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in)))))))
           (else
             ;; A group with a NaN or an infinity: element by element.
-            (call $compare_one (f64x2.extract_lane 0 (local.get $alo)) (f64x2.extract_lane 0 (local.get $elo)) (i32x4.extract_lane 0 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_lo)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 1 (local.get $alo)) (f64x2.extract_lane 1 (local.get $elo)) (i32x4.extract_lane 1 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_lo)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 0 (local.get $ahi)) (f64x2.extract_lane 0 (local.get $ehi)) (i32x4.extract_lane 2 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_hi)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 1 (local.get $ahi)) (f64x2.extract_lane 1 (local.get $ehi)) (i32x4.extract_lane 3 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_hi)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 0 (local.get $xlo)) (f64x2.extract_lane 0 (local.get $elo)) (i32x4.extract_lane 0 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_lo)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $xlo)) (f64x2.extract_lane 1 (local.get $elo)) (i32x4.extract_lane 1 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_lo)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 0 (local.get $xhi)) (f64x2.extract_lane 0 (local.get $ehi)) (i32x4.extract_lane 2 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_hi)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $xhi)) (f64x2.extract_lane 1 (local.get $ehi)) (i32x4.extract_lane 3 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_hi)) (i32.const 0))
             (local.set $threshold (f64x2.splat (f64.load offset=112 (local.get $worst_in))))))
         (local.set $idx_lo (f64x2.add (local.get $idx_lo) (local.get $four)))
         (local.set $idx_hi (f64x2.add (local.get $idx_hi) (local.get $four)))
@@ -703,7 +775,7 @@
       (block $tail_done (loop $tail
         (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
         (call $compare_one
-          (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $shift)) (local.get $scale)) (local.get $offset))
+          (f64.promote_f32 (f32.load (local.get $p)))
           (f64.promote_f32 (f32.load (local.get $q))) (i32.load (local.get $q)) (local.get $index) (i32.const 1))
         (local.set $index (f64.add (local.get $index) (local.get $index_step)))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
@@ -731,6 +803,10 @@
     (f64.store offset=8 (local.get $record_in) (f64.add (global.get $mismatches)
       (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $mism)) (i64x2.extract_lane 1 (local.get $mism))))))
     (f64.store offset=16 (local.get $record_in) (global.get $non_finite))
+    (f64.store offset=320 (local.get $record_in) (f64.add (global.get $flat_mismatches)
+      (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $flat_mism)) (i64x2.extract_lane 1 (local.get $flat_mism))))))
+    (f64.store offset=328 (local.get $record_in) (global.get $max_ratio))
+    (f64.store offset=336 (local.get $record_in) (global.get $max_ratio_index))
     (f64.store offset=24 (local.get $record_in) (global.get $max_abs))
     (f64.store offset=32 (local.get $record_in) (global.get $max_abs_index))
     (f64.store offset=40 (local.get $record_in) (global.get $max_rel))
@@ -740,6 +816,7 @@
     (call $fold_max (local.get $max_abs_lo) (local.get $max_abs_hi) (local.get $max_abs_ilo) (local.get $max_abs_ihi) (i32.const 3))
     (call $fold_max (local.get $max_rel_lo) (local.get $max_rel_hi) (local.get $max_rel_ilo) (local.get $max_rel_ihi) (i32.const 5))
     (call $fold_max (local.get $max_ulp_lo) (local.get $max_ulp_hi) (local.get $max_ulp_ilo) (local.get $max_ulp_ihi) (i32.const 7))
+    (call $fold_max (local.get $max_ratio_lo) (local.get $max_ratio_hi) (local.get $max_ratio_ilo) (local.get $max_ratio_ihi) (i32.const 41))
     ;; A non-finite disagreement makes every "would have passed" tolerance infinite.
     (f64.store offset=72 (local.get $record_in)
       (select (f64.const inf)

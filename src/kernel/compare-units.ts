@@ -39,8 +39,14 @@ const scratchBits = new Int32Array(scratch.buffer);
  * unit, one list of the worst elements per unit. (With shift 0, scale 1, offset 0, y = x exactly:
  * that is how plain tensor comparisons run through the same loop.)
  *
+ * `constants` holds seven runs of `channels` values: shift, scale, offset, then the error model's
+ * coefficients b0..b3 (src/compare/error-model.ts), so that an element's bound is
+ *   B = ((b0 + b1·|x|) + b2·|y − offset|) + b3·|y|   (evaluated in this order, no fused multiply-add).
+ *
  * Rule (numpy/torch style, asymmetric: the reference is `expected`):
- *   |y − expected| ≤ atol + rtol·|expected|, in float64.
+ *   |y − expected| ≤ max(atol + rtol·|expected|, B), in float64. B is evaluated only for elements
+ *   outside the flat tolerance (nearly none in a well-conditioned tensor): those are counted as
+ *   flat mismatches, and the largest |y − expected|/B among them is kept with its index.
  *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
  * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
  * are taken over pairs where both values are finite; non-finite disagreements are counted apart and
@@ -94,8 +100,15 @@ export function compareUnits(
       const shift = constants[c];
       const scale = constants[channels + c];
       const offset = constants[2 * channels + c];
+      const boundConstant = constants[3 * channels + c];
+      const boundPerInput = constants[4 * channels + c];
+      const boundPerCentred = constants[5 * channels + c];
+      const boundPerOutput = constants[6 * channels + c];
       let count = 0;
       let mismatches = 0;
+      let flatMismatches = 0;
+      let maxBoundRatio = 0;
+      let maxBoundRatioIndex = -1;
       let nonFinite = 0;
       let finitePairs = 0;
       let tailSum = 0;
@@ -114,7 +127,9 @@ export function compareUnits(
         const runStart = (o * channels + c) * inner + box.i0;
         for (let i = runStart, end = runStart + box.i1 - box.i0; i < end; i++) {
           const position = columnRun ? o - box.o0 : i - runStart;
-          const actual = (input[i] - shift) * scale + offset;
+          const x = input[i];
+          const centred = (x - shift) * scale;
+          const actual = centred + offset;
           const expected = reference[i];
           count++;
           let excess: number;
@@ -125,6 +140,18 @@ export function compareUnits(
             const allowed = atol + rtol * magnitude;
             excess = absError - allowed;
             finitePairs++;
+            if (excess > 0) {
+              // Outside the flat tolerance: the error model's bound may still allow it.
+              flatMismatches++;
+              const bound = boundConstant + boundPerInput * Math.abs(x) + boundPerCentred * Math.abs(centred) + boundPerOutput * Math.abs(actual);
+              const boundExcess = absError - bound;
+              if (boundExcess < excess) excess = boundExcess;
+              const ratio = absError / bound;
+              if (ratio > maxBoundRatio) {
+                maxBoundRatio = ratio;
+                maxBoundRatioIndex = i;
+              }
+            }
             if (position < bodyLength) sumLanes[position & 3] += absError;
             else tailSum += absError;
             if (absError > 0) {
@@ -179,6 +206,7 @@ export function compareUnits(
           } else {
             excess = Infinity;
             mismatches++;
+            flatMismatches++;
             nonFinite++;
             histogram[HISTOGRAM_NONFINITE]++;
           }
@@ -192,6 +220,9 @@ export function compareUnits(
       writeDiffRecord(records, base, {
         count,
         mismatches,
+        flatMismatches,
+        maxBoundRatio,
+        maxBoundRatioIndex,
         nonFiniteMismatches: nonFinite,
         finitePairs,
         sumAbs: sumLanes[0] + sumLanes[1] + (sumLanes[2] + sumLanes[3]) + tailSum,
@@ -248,6 +279,10 @@ function compareUnitsSimd(
         rule.atol,
         rule.rtol,
         rule.equalNan ? 1 : 0,
+        constants[3 * channels + c],
+        constants[4 * channels + c],
+        constants[5 * channels + c],
+        constants[6 * channels + c],
         records.byteOffset + recordBase * 8,
         worst.byteOffset + worstBase * 8,
       );

@@ -3,8 +3,9 @@
  * one loop, `compareUnits` in batch-norm.ts, which every comparison path runs: the fused
  * BN-and-compare pass in the workers, the running-statistics check and `compareTensors`).
  *
- * Rule (numpy/torch style, asymmetric: `expected` is the reference):
- *   |actual − expected| ≤ atol + rtol·|expected|, in float64.
+ * Rule (numpy/torch style, asymmetric: `expected` is the reference), widened by the error model:
+ *   |actual − expected| ≤ max(atol + rtol·|expected|, B), in float64, where B is the error model's
+ *   bound for the element (src/compare/error-model.ts; 0 under --strict and for plain comparisons).
  *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
  * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
  * are taken over the pairs where both values are finite; non-finite disagreements are counted apart
@@ -44,7 +45,12 @@ export const D_HISTOGRAM = 13;
 export const HISTOGRAM_BUCKETS = 27;
 export const HISTOGRAM_NONFINITE = HISTOGRAM_BUCKETS - 1;
 const LAST_FINITE_BUCKET = HISTOGRAM_BUCKETS - 2;
-export const DIFF_RECORD_SIZE = D_HISTOGRAM + HISTOGRAM_BUCKETS;
+/** Elements outside the flat tolerance (`D_MISMATCHES` counts those outside the whole allowance). */
+export const D_FLAT_MISMATCHES = D_HISTOGRAM + HISTOGRAM_BUCKETS;
+/** Largest |error| / B over the elements outside the flat tolerance, and its index. */
+export const D_MAX_BOUND_RATIO = D_FLAT_MISMATCHES + 1;
+export const D_MAX_BOUND_RATIO_INDEX = D_FLAT_MISMATCHES + 2;
+export const DIFF_RECORD_SIZE = D_FLAT_MISMATCHES + 3;
 
 /**
  * Bucket labels of the error histogram: exactly 0, below 1e-12, one bucket per decade up to 1,
@@ -66,13 +72,19 @@ export function ulpBucket(ulps: number): number {
   return LAST_FINITE_BUCKET;
 }
 
-/** Number of worst elements each unit keeps (excess over tolerance, flat index). */
+/** Number of worst elements each unit keeps (excess over the allowance, flat index). */
 export const WORST_KEPT = 8;
 
 /** One diff record as named fields (what reports read, and what the kernel writes). */
 export interface DiffTotals {
   count: number;
+  /** Outside the allowance: max(flat tolerance, the error model's bound). */
   mismatches: number;
+  /** Outside the flat tolerance atol + rtol·|expected|. */
+  flatMismatches: number;
+  /** Largest |error| / bound among the elements outside the flat tolerance (0 if none). */
+  maxBoundRatio: number;
+  maxBoundRatioIndex: number;
   nonFiniteMismatches: number;
   finitePairs: number;
   sumAbs: number;
@@ -94,6 +106,9 @@ export function readDiffRecord(records: Float64Array, base: number): DiffTotals 
   return {
     count: records[base + D_COUNT],
     mismatches: records[base + D_MISMATCHES],
+    flatMismatches: records[base + D_FLAT_MISMATCHES],
+    maxBoundRatio: records[base + D_MAX_BOUND_RATIO],
+    maxBoundRatioIndex: records[base + D_MAX_BOUND_RATIO_INDEX],
     nonFiniteMismatches: records[base + D_NONFINITE_MISMATCHES],
     finitePairs: records[base + D_FINITE_PAIRS],
     sumAbs: records[base + D_SUM_ABS],
@@ -111,6 +126,9 @@ export function readDiffRecord(records: Float64Array, base: number): DiffTotals 
 export function writeDiffRecord(records: Float64Array, base: number, totals: DiffTotals): void {
   records[base + D_COUNT] = totals.count;
   records[base + D_MISMATCHES] = totals.mismatches;
+  records[base + D_FLAT_MISMATCHES] = totals.flatMismatches;
+  records[base + D_MAX_BOUND_RATIO] = totals.maxBoundRatio;
+  records[base + D_MAX_BOUND_RATIO_INDEX] = totals.maxBoundRatioIndex;
   records[base + D_NONFINITE_MISMATCHES] = totals.nonFiniteMismatches;
   records[base + D_FINITE_PAIRS] = totals.finitePairs;
   records[base + D_SUM_ABS] = totals.sumAbs;
@@ -129,6 +147,7 @@ export function initDiffRecord(records: Float64Array, base: number): void {
   records[base + D_MAX_ABS_INDEX] = -1;
   records[base + D_MAX_REL_INDEX] = -1;
   records[base + D_MAX_ULP_INDEX] = -1;
+  records[base + D_MAX_BOUND_RATIO_INDEX] = -1;
   records[base + D_REQUIRED_ATOL] = 0;
   records[base + D_REQUIRED_RTOL] = 0;
 }
@@ -159,6 +178,7 @@ export function insertWorst(worst: Float64Array, base: number, excess: number, i
 export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Float64Array, fromBase: number): void {
   into[intoBase + D_COUNT] += from[fromBase + D_COUNT];
   into[intoBase + D_MISMATCHES] += from[fromBase + D_MISMATCHES];
+  into[intoBase + D_FLAT_MISMATCHES] += from[fromBase + D_FLAT_MISMATCHES];
   into[intoBase + D_NONFINITE_MISMATCHES] += from[fromBase + D_NONFINITE_MISMATCHES];
   into[intoBase + D_SUM_ABS] += from[fromBase + D_SUM_ABS];
   into[intoBase + D_FINITE_PAIRS] += from[fromBase + D_FINITE_PAIRS];
@@ -168,6 +188,7 @@ export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Floa
   mergeMaximum(into, intoBase, from, fromBase, D_MAX_ABS, D_MAX_ABS_INDEX);
   mergeMaximum(into, intoBase, from, fromBase, D_MAX_REL, D_MAX_REL_INDEX);
   mergeMaximum(into, intoBase, from, fromBase, D_MAX_ULP, D_MAX_ULP_INDEX);
+  mergeMaximum(into, intoBase, from, fromBase, D_MAX_BOUND_RATIO, D_MAX_BOUND_RATIO_INDEX);
   into[intoBase + D_REQUIRED_ATOL] = Math.max(into[intoBase + D_REQUIRED_ATOL], from[fromBase + D_REQUIRED_ATOL]);
   into[intoBase + D_REQUIRED_RTOL] = Math.max(into[intoBase + D_REQUIRED_RTOL], from[fromBase + D_REQUIRED_RTOL]);
 }

@@ -5,8 +5,14 @@ import type { WasmKernel } from "./wasm-abi.js";
 type Values = Float32Array | Float64Array;
 
 /**
- * Per-channel constants of y = (x − shift)·scale + offset, laid out as three consecutive runs of
- * length C in one Float64Array (so that one shared buffer carries them to the workers).
+ * Runs of C values in a channel constants array: shift, scale and offset of y, then the error
+ * model's four bound coefficients (src/compare/error-model.ts), which only the compare pass reads.
+ */
+export const CONSTANT_RUNS = 7;
+
+/**
+ * Per-channel constants of y = (x − shift)·scale + offset, laid out as the first three consecutive
+ * runs of length C in one Float64Array (so that one shared buffer carries them to the workers).
  */
 export function affineConstants(
   mean: ArrayLike<number>,

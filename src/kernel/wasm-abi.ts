@@ -24,6 +24,11 @@ export interface WasmKernel {
     atol: number,
     rtol: number,
     equalNan: number,
+    /** Error-model coefficients of the channel: B = ((b0 + b1·|x|) + b2·|y − offset|) + b3·|y|. */
+    b0: number,
+    b1: number,
+    b2: number,
+    b3: number,
     record: number,
     worst: number,
   ): void;

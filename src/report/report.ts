@@ -3,7 +3,7 @@
  * JSON output is this object (schemaVersion 1), with non-finite numbers written as the strings
  * "NaN", "Infinity" and "-Infinity" so that the document stays strict JSON.
  */
-import type { TensorComparison } from "../compare/compare.js";
+import type { TensorComparison, Verdict } from "../compare/compare.js";
 import type { FloatDType } from "../npy/tensor.js";
 import type { Candidate, DetectResult } from "../detect/detect.js";
 
@@ -73,6 +73,8 @@ export interface CaseReport extends CaseFindings {
   readonly status: "pass" | "fail" | "error";
   /** Whether the reference agrees within tolerance (null when the case could not be checked). */
   readonly conforms: boolean | null;
+  /** conforms, conforms within arithmetic, or does not conform (null when the case could not be checked). */
+  readonly verdict: Verdict | null;
   readonly error: string | null;
 }
 
@@ -87,7 +89,7 @@ export interface CompareReport extends CaseFindings {
   readonly tool: ToolInfo;
   readonly command: "compare" | "diff";
   readonly conforms: boolean;
-  readonly verdict: "conforms" | "does not conform";
+  readonly verdict: Verdict;
   readonly exitCode: 0 | 1;
 }
 
@@ -187,6 +189,7 @@ export function casesOf(report: CompareReport | SuiteReport): readonly CaseRepor
       expected: "match",
       status: report.conforms ? "pass" : "fail",
       conforms: report.conforms,
+      verdict: report.verdict,
       error: null,
       ...findingsOf(report),
     },

@@ -14,7 +14,7 @@ export function singleCaseReport(command: "compare" | "diff", report: CaseReport
   return {
     ...reportHead(command),
     conforms,
-    verdict: conforms ? "conforms" : "does not conform",
+    verdict: report.verdict ?? (conforms ? "conforms" : "does not conform"),
     exitCode: conforms ? 0 : 1,
     ...findingsOf(report),
   };

@@ -38,6 +38,7 @@ function errorReport(check: CheckCase, error: unknown): CaseReport {
     expected: check.expected,
     status: "error",
     conforms: null,
+    verdict: null,
     error: error instanceof Error ? error.message : String(error),
     files: [],
     convention: null,
