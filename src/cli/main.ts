@@ -176,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<void> {
           momentum: typeof options.momentum === "number" ? options.momentum : undefined,
         },
         execution: execution(options),
-        tolerance: { atol: options.atol, rtol: options.rtol, computeDtype: options.computeDtype as ComputeDType | undefined },
+        tolerance: { atol: options.atol, rtol: options.rtol, computeDtype: options.computeDtype as ComputeDType | undefined, strict: options.strict === true },
       });
       emit(report, options);
     },
@@ -191,6 +191,7 @@ export async function main(argv: readonly string[]): Promise<void> {
           source,
           shard: options.shard,
           filter: options.filter,
+          strict: options.strict === true,
           execution: execution(options),
           signal: interruption.signal,
           onProgress: (done, total, name) => {

@@ -84,6 +84,7 @@ export interface DetectCliOptions extends OutputCliOptions, ToleranceCliOptions 
 export interface SuiteCliOptions extends OutputCliOptions {
   shard?: { index: number; count: number };
   filter?: string;
+  strict?: boolean;
 }
 
 export interface Handlers {
@@ -215,7 +216,8 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--momentum <x>", "the momentum you checked").argParser(parseMomentum))
     .addOption(new Option("--atol <x>", "tolerance of the verdicts; default by dtype (torch.testing)").argParser(nonNegative("atol")))
     .addOption(new Option("--rtol <x>", "tolerance of the verdicts; default by dtype (torch.testing)").argParser(nonNegative("rtol")))
-    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast").choices(COMPUTE_DTYPES));
+    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast").choices(COMPUTE_DTYPES))
+    .option("--strict", "judge candidates by the flat tolerance alone (no error model)", false);
   addOutputOptions(detect).action(handlers.detect);
 
   const suite = program
@@ -224,7 +226,8 @@ export function buildProgram(handlers: Handlers): Command {
     .argument("<source>", "manifest.json, or a directory of case folders (the reference-corpus layout)")
     .addOption(new Option("--shard <k/n>", "run the k-th of n deterministic slices (1-based), for CI matrix jobs").argParser(parseShard))
     .option("--filter <glob>", "run only cases whose name matches the glob (e.g. 'gpu/pt-cuda-*')")
-    .option("-q, --quiet", "no progress bar");
+    .option("-q, --quiet", "no progress bar")
+    .option("--strict", "judge every case by its flat tolerance alone (no error model)", false);
   addOutputOptions(suite).action(handlers.suite);
   return program;
 }

@@ -196,8 +196,9 @@ function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic
   const channels = arithmetic.length;
   const mean = new Float64Array(channels);
   const variance = new Float64Array(channels);
-  const meanPrecision = tensors.referenceRunningMean?.precision ?? tensors.referenceRunningMean?.dtype ?? "float32";
-  const varPrecision = tensors.referenceRunningVar?.precision ?? tensors.referenceRunningVar?.dtype ?? "float32";
+  // The precision the framework keeps the running statistics in: their reference's, else the state's.
+  const meanPrecision = tensors.referenceRunningMean?.precision ?? tensors.referenceRunningMean?.dtype ?? tensors.runningMean?.dtype ?? "float32";
+  const varPrecision = tensors.referenceRunningVar?.precision ?? tensors.referenceRunningVar?.dtype ?? tensors.runningVar?.dtype ?? "float32";
   for (let c = 0; c < channels; c++) {
     const channel = arithmetic[c];
     const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);

@@ -202,5 +202,14 @@ export function failureSummary(tensor: TensorComparison): string {
   const worst = tensor.maxAbsError;
   const where = worst === null ? "" : ` at [${worst.index.join(", ")}] (bn-check ${worst.actual}, ref ${worst.expected}, allowed ${worst.allowed})`;
   const nonFinite = tensor.nonFiniteMismatches > 0 ? `, ${tensor.nonFiniteMismatches} non-finite` : "";
-  return `${tensor.name}: ${tensor.mismatches} / ${tensor.count} elements outside atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|${nonFinite}; max abs error ${worst?.absError ?? 0}${where}`;
+  const flat = `atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|`;
+  const allowance = tensor.bound === null ? flat : `both ${flat} and the ${tensor.bound.computeDtype} error model's bound (max error/bound ${tensor.bound.maxRatio})`;
+  return `${tensor.name}: ${tensor.mismatches} / ${tensor.count} elements outside ${allowance}${nonFinite}; max abs error ${worst?.absError ?? 0}${where}`;
+}
+
+/** One line on a tensor that conforms only within its arithmetic: how far outside the flat tolerance, and why that is allowed. */
+export function arithmeticSummary(tensor: TensorComparison): string {
+  const bound = tensor.bound;
+  const term = bound?.dominantTerm ? `; largest term: ${bound.dominantTerm}` : "";
+  return `${tensor.name}: conforms within ${bound?.computeDtype ?? ""} arithmetic: ${tensor.flatMismatches} / ${tensor.count} elements outside atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|, max error/bound ${bound?.maxRatio ?? 0}${term}`;
 }

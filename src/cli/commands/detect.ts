@@ -13,7 +13,7 @@ export interface DetectCommandOptions {
   readonly files: { weight?: string; bias?: string; runningMean?: string; runningVar?: string; refRunningMean?: string; refRunningVar?: string };
   readonly claimed?: ClaimedConvention;
   readonly execution: ExecutionOptions;
-  readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType };
+  readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType; readonly strict?: boolean };
 }
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */

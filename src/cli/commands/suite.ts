@@ -15,6 +15,8 @@ export interface SuiteOptions {
   readonly source: string;
   readonly shard?: { readonly index: number; readonly count: number };
   readonly filter?: string;
+  /** Judge every case by its flat tolerance alone. */
+  readonly strict?: boolean;
   readonly execution: ExecutionOptions;
   /** Called after each case (progress bar). */
   readonly onProgress?: (done: number, total: number, name: string) => void;
@@ -60,7 +62,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
     await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) break;
     try {
-      const report = await runCase(check, options.execution);
+      const report = await runCase(options.strict ? { ...check, strict: true } : check, options.execution);
       threads = Math.max(threads, report.timings.threads);
       cases.push(report);
     } catch (error) {

@@ -3,7 +3,7 @@
  * the totals. Reference: docs.github.com "Workflow commands for GitHub Actions" (escaping of
  * %, CR and LF in messages; of : and , in properties).
  */
-import { casesOf, failureSummary, type Report } from "../report.js";
+import { arithmeticSummary, casesOf, failureSummary, type Report } from "../report.js";
 
 const message = (text: string) => text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 const property = (text: string) => message(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
@@ -20,6 +20,7 @@ export function renderGithub(report: Report): string {
     if (c.status === "error") lines.push(`::error title=${title}::${message(`could not check: ${c.error}`)}`);
     else if (c.status === "fail" && c.expected === "mismatch") lines.push(`::error title=${title}::${message("expected a mismatch, but every tensor is within tolerance")}`);
     else if (c.status === "fail") for (const t of c.tensors.filter((t) => !t.passed)) lines.push(`::error title=${title}::${message(failureSummary(t))}`);
+    if (c.status !== "error" && c.expected === "match") for (const t of c.tensors.filter((t) => t.verdict === "conforms within arithmetic")) lines.push(`::notice title=${title}::${message(arithmeticSummary(t))}`);
   }
   const passed = cases.filter((c) => c.status === "pass").length;
   lines.push(`::notice title=bn-check ${report.command}::${message(`${passed} of ${cases.length} case(s) passed`)}`);

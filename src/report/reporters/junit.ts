@@ -4,7 +4,7 @@
  * expected outcome is a mismatch passes when a mismatch is found, and says so.
  */
 import { UsageError } from "../../errors.js";
-import { casesOf, failureSummary, type CaseReport, type Report } from "../report.js";
+import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type Report } from "../report.js";
 import { escapeXml } from "../xml.js";
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
@@ -24,7 +24,8 @@ function renderCase(report: CaseReport): string {
     testcases.push(`    <testcase name="expected mismatch" classname="${suite}" time="${seconds(report.timings.totalMs)}">${body}</testcase>`);
   } else {
     for (const tensor of report.tensors) {
-      const body = tensor.passed ? "" : `<failure message="${escapeXml(failureSummary(tensor))}"/>`;
+      // A tensor that conforms only within its arithmetic passes, and says so in its output.
+      const body = !tensor.passed ? `<failure message="${escapeXml(failureSummary(tensor))}"/>` : tensor.verdict === "conforms within arithmetic" ? `<system-out>${escapeXml(arithmeticSummary(tensor))}</system-out>` : "";
       testcases.push(`    <testcase name="${escapeXml(tensor.name)}" classname="${suite}" time="${seconds(report.timings.totalMs / Math.max(1, report.tensors.length))}">${body}</testcase>`);
     }
   }

@@ -9,13 +9,16 @@ import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Re
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const row = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
 const STATUS = { pass: "✅ pass", fail: "❌ fail", error: "⚠️ error" } as const;
+const VERDICT = { conforms: "✅ conforms", "conforms within arithmetic": "🟨 within arithmetic", "does not conform": "❌ fail" } as const;
 
 function tensorRow(t: TensorComparison): string[] {
-  if (t.shapeMismatch) return [t.name, "❌ fail", `shape ${t.shape.join("x")} vs ref ${t.expectedShape.join("x")}`, "", "", "", ""];
+  if (t.shapeMismatch) return [t.name, "❌ fail", `shape ${t.shape.join("x")} vs ref ${t.expectedShape.join("x")}`, "", "", "", "", "", ""];
   return [
     t.name,
-    t.passed ? "✅ pass" : "❌ fail",
+    VERDICT[t.verdict],
     `${t.mismatches} / ${t.count} (${formatPercent(t.mismatches, t.count)})`,
+    `${t.flatMismatches}`,
+    t.bound === null || t.flatMismatches === 0 ? "—" : `${formatNumber(t.bound.maxRatio)}${t.bound.dominantTerm ? ` (${t.bound.dominantTerm})` : ""}`,
     formatNumber(t.maxAbsError?.absError ?? 0),
     formatNumber(t.maxRelError?.relError ?? 0),
     String(t.maxUlp?.ulps ?? 0),
@@ -44,7 +47,10 @@ function caseSection(c: CaseReport, heading: string): string[] {
     lines.push(`${conv.framework} · ${conv.mode} · ${conv.layout} · eps ${formatNumber(conv.epsilon)}${conv.momentum === null ? " · momentum none" : ` · momentum ${conv.momentum}`}${c.steps ? ` · ${c.steps.count} steps` : ""}`, "");
   }
   if (c.status === "error") return [...lines, `⚠️ could not check: ${c.error}`, ""];
-  lines.push(row(["tensor", "result", "mismatched", "max abs err", "max rel err", "max ulp", "would pass with"]), row(["---", "---", "---:", "---:", "---:", "---:", "---"]));
+  lines.push(
+    row(["tensor", "result", "beyond allowance", "outside flat tol", "max err/bound", "max abs err", "max rel err", "max ulp", "would pass with (flat)"]),
+    row(["---", "---", "---:", "---:", "---", "---:", "---:", "---:", "---"]),
+  );
   lines.push(...c.tensors.map((t) => row(tensorRow(t))));
   for (const t of c.tensors.filter((t) => !t.passed)) lines.push(...histogram(t));
   if (c.tensors.every((t) => t.passed) && c.tensors.length > 0) lines.push(...histogram(c.tensors[0]));
@@ -82,18 +88,19 @@ export function renderMarkdown(report: Report): string {
       "",
       `${s.failed} failed · ${s.errors} could not be checked · ${s.expectedMismatches} expected mismatches found${s.skipped > 0 ? ` · ${s.skipped} not run (interrupted)` : ""}`,
       "",
-      row(["case", "expected", "result", "failing tensors", "max abs err"]),
-      row(["---", "---", "---", "---", "---:"]),
+      row(["case", "expected", "result", "verdict", "failing tensors", "max abs err"]),
+      row(["---", "---", "---", "---", "---", "---:"]),
     ];
     for (const c of report.cases) {
       const failing = c.tensors.filter((t) => !t.passed);
       const worst = Math.max(0, ...c.tensors.map((t) => t.maxAbsError?.absError ?? 0));
-      lines.push(row([c.name, c.expected, STATUS[c.status], c.status === "error" ? (c.error ?? "") : failing.map((t) => t.name).join(", "), formatNumber(worst)]));
+      lines.push(row([c.name, c.expected, STATUS[c.status], c.verdict ?? "—", c.status === "error" ? (c.error ?? "") : failing.map((t) => t.name).join(", "), formatNumber(worst)]));
     }
     lines.push("");
     for (const c of report.cases.filter((c) => c.status !== "pass")) lines.push(...caseSection(c, `#### ${cell(c.name)}`));
     return `${lines.join("\n")}\n`;
   }
   const [only] = casesOf(report);
-  return `${caseSection(only, `### bn-check ${report.command}: ${report.conforms ? "✅ conforms" : "❌ does not conform"}`).join("\n")}\n`;
+  const heading = report.verdict === "conforms within arithmetic" ? "🟨 conforms within arithmetic" : report.conforms ? "✅ conforms" : "❌ does not conform";
+  return `${caseSection(only, `### bn-check ${report.command}: ${heading}`).join("\n")}\n`;
 }

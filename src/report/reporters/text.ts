@@ -41,10 +41,27 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     lines.push("  (a reference in another layout, e.g. NHWC saved for an NCHW input, or the wrong file)");
     return lines;
   }
-  const mismatchText = `${comparison.mismatches} / ${comparison.count} elements outside tolerance (${formatPercent(comparison.mismatches, comparison.count)})`;
+  const bound = comparison.bound;
+  const arithmetic = bound === null ? "" : ` ${bound.computeDtype} arithmetic`;
+  let mismatchText: string;
+  if (comparison.verdict === "conforms within arithmetic") {
+    mismatchText = `${paint.yellow("within" + arithmetic)}  ${comparison.flatMismatches} / ${comparison.count} elements outside the flat tolerance (${formatPercent(comparison.flatMismatches, comparison.count)}), none beyond what${arithmetic} can make`;
+  } else if (bound !== null && comparison.flatMismatches > comparison.mismatches) {
+    mismatchText = `${comparison.mismatches} / ${comparison.count} elements beyond the allowance (${formatPercent(comparison.mismatches, comparison.count)}); ${comparison.flatMismatches} outside the flat tolerance, the others within${arithmetic}`;
+  } else if (bound !== null && comparison.mismatches > comparison.nonFiniteMismatches) {
+    mismatchText = `${comparison.mismatches} / ${comparison.count} elements outside tolerance (${formatPercent(comparison.mismatches, comparison.count)}), and beyond what${arithmetic} can make`;
+  } else {
+    mismatchText = `${comparison.mismatches} / ${comparison.count} elements outside tolerance (${formatPercent(comparison.mismatches, comparison.count)})`;
+  }
   lines.push(`${paint.bold(comparison.name)}: ${status}  ${mismatchText}`);
   lines.push(`  tolerance       |bn-check - ref| <= ${formatNumber(tol.atol)} + ${formatNumber(tol.rtol)} * |ref|  (${tol.source}); NaN ${tol.equalNan ? "matches NaN" : "never matches"}`);
   const digits = DIGITS[comparison.ulpDtype] ?? 9;
+  if (bound === null) {
+    if (comparison.name === "output" && comparison.channelAxis !== null) lines.push("  error model     off (--strict): the flat tolerance alone decides");
+  } else if (comparison.flatMismatches > comparison.nonFiniteMismatches && bound.element !== null) {
+    const ratio = `${formatNumber(bound.maxRatio)}${bound.maxRatio <= 1 ? "" : " (> 1: beyond it)"}`;
+    lines.push(`  error model     max |error| / bound ${ratio} at ${formatIndex(bound.element.index)}${bound.dominantTerm ? `; largest term: ${bound.dominantTerm}` : ""}`);
+  }
   if (comparison.nonFiniteMismatches > 0) lines.push(paint.red(`  non-finite      ${comparison.nonFiniteMismatches} elements where NaN or an infinity is not matched`));
   lines.push(`  max abs error   ${comparison.maxAbsError === null ? "0" : `${formatNumber(comparison.maxAbsError.absError)} ${describeElement(comparison.maxAbsError, digits)}`}`);
   lines.push(`  max rel error   ${comparison.maxRelError === null ? "0" : `${formatNumber(comparison.maxRelError.relError)} ${describeElement(comparison.maxRelError, digits)}`}`);
@@ -63,15 +80,26 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   }
   const maxRows = options.maxRows ?? 12;
   const failing = comparison.channels.filter((channel) => channel.mismatches > 0);
+  const withinBound = comparison.channels.filter((channel) => channel.mismatches === 0 && channel.flatMismatches > 0);
   if (comparison.channelAxis !== null && comparison.channels.length > 1) {
-    if (failing.length === 0) {
+    if (failing.length === 0 && withinBound.length === 0) {
       lines.push(`  channels        all ${comparison.channels.length} within tolerance (axis ${comparison.channelAxis})`);
+    } else if (failing.length === 0) {
+      lines.push(`  channels        ${withinBound.length} of ${comparison.channels.length} outside the flat tolerance but within the bound (axis ${comparison.channelAxis})${withinBound.length > maxRows ? `; the ${maxRows} closest to it:` : ":"}`);
+      const shown = [...withinBound].sort((a, b) => b.boundRatio - a.boundRatio || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
+      const rows = shown.map((channel) => [String(channel.channel), `${channel.flatMismatches} / ${channel.count}`, formatNumber(channel.maxAbsError), formatConditioning(channel.conditioning), formatNumber(channel.boundRatio), channel.dominantTerm ?? ""]);
+      lines.push(indent(table(["channel", "outside flat tol", "max abs err", "|mean|/std", "err/bound", "largest term"], rows, options.color)));
     } else {
       lines.push(`  channels        ${failing.length} of ${comparison.channels.length} fail (axis ${comparison.channelAxis})${failing.length > maxRows ? `; the ${maxRows} with most mismatches:` : ":"}`);
       const shown = [...failing].sort((a, b) => b.mismatches - a.mismatches || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
       // The batch variance tells a wrong eps (errors grow as eps/var) from a wrong statistic.
-      const head = ["channel", "mismatched", "max abs err", "max rel err", "max ulp", ...(channelVariance ? ["batch var"] : [])];
-      const rows = shown.map((channel) => [...channelRow(channel), ...(channelVariance ? [formatNumber(channelVariance[channel.channel])] : [])]);
+      const modelled = comparison.bound !== null;
+      const head = ["channel", "mismatched", "max abs err", "max rel err", "max ulp", ...(channelVariance ? ["batch var"] : []), ...(modelled ? ["|mean|/std", "err/bound"] : [])];
+      const rows = shown.map((channel) => [
+        ...channelRow(channel),
+        ...(channelVariance ? [formatNumber(channelVariance[channel.channel])] : []),
+        ...(modelled ? [formatConditioning(channel.conditioning), formatNumber(channel.boundRatio)] : []),
+      ]);
       lines.push(indent(table(head, rows, options.color)));
     }
   }
@@ -89,6 +117,10 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     );
   }
   return lines;
+}
+
+function formatConditioning(value: number | null): string {
+  return value === null ? "—" : formatNumber(Number(value.toPrecision(2)));
 }
 
 function channelRow(channel: ChannelReport): string[] {
@@ -134,6 +166,14 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
 function verdictLine(report: CaseReport, paint: ChalkInstance): string {
   const c = report.convention;
   const what = c === null ? "the reference" : `${c.framework} BatchNorm (${c.mode})`;
+  if (report.verdict === "conforms within arithmetic") {
+    const modelled = report.tensors.filter((t) => t.verdict === "conforms within arithmetic");
+    const dtype = modelled.find((t) => t.bound !== null)?.bound?.computeDtype ?? "its own";
+    const channels = modelled.flatMap((t) => (t.name === "output" ? t.channels.filter((ch) => ch.flatMismatches > 0) : []));
+    const worst = channels.reduce<ChannelReport | null>((a, b) => (a === null || (b.conditioning ?? 0) > (a.conditioning ?? 0) ? b : a), null);
+    const where = worst === null ? modelled.map((t) => t.name).join(", ") : `${channels.length} channel(s) of the output, |mean|/std up to ${formatConditioning(worst.conditioning)}`;
+    return paint.yellow.bold(`CONFORMS WITHIN ${dtype.toUpperCase()} ARITHMETIC: the reference differs from exact ${what} by more than the flat tolerance (${where}), but no more than a numerically stable ${dtype} implementation can (--strict judges by the flat tolerance alone)`);
+  }
   if (report.conforms) return paint.green.bold(c === null ? "CONFORMS: the tensors agree within tolerance" : `CONFORMS: the reference agrees with ${what} within tolerance`);
   const failed = report.tensors.filter((t) => !t.passed).map((t) => (t.shapeMismatch ? `${t.name} (shape)` : `${t.name} (${t.mismatches} / ${t.count})`));
   return paint.red.bold(`DOES NOT CONFORM${c === null ? "" : ` to ${what}`}: ${failed.join(", ")}`);
@@ -153,7 +193,7 @@ function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOpt
   const rows = report.cases.map((c) => {
     const failing = c.tensors.filter((t) => !t.passed).map((t) => t.name);
     const worst = Math.max(0, ...c.tensors.map((t) => t.maxAbsError?.absError ?? 0));
-    const outcome = c.status === "error" ? "could not check" : c.conforms ? "match" : `mismatch: ${failing.join(", ")}`;
+    const outcome = c.status === "error" ? "could not check" : c.verdict === "conforms within arithmetic" ? "match (within arithmetic)" : c.conforms ? "match" : `mismatch: ${failing.join(", ")}`;
     return [c.name, c.expected, outcome, formatNumber(worst), status[c.status]];
   });
   lines.push(table(["case", "expected", "found", "max abs err", "result"], rows, options.color));
@@ -199,7 +239,7 @@ function renderDetect(report: DetectReport, paint: ChalkInstance, options: TextO
   lines.push(
     table(
       ["#", "candidate", "verdict", "max abs err", "max ulp", "mismatched", "running stats"],
-      shown.map((c, k) => [String(k + 1), c.description, c.verdict === "conforms" ? paint.green("conforms") : "no", formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}${c.checkedFully ? "" : " (prefix)"}`, c.runningStatsPassed === null ? "—" : c.runningStatsPassed ? `match (momentum ${c.momentum}, ${c.runningVar})` : "no"]),
+      shown.map((c, k) => [String(k + 1), c.description, c.verdict === "conforms" ? paint.green("conforms") : c.verdict === "conforms within arithmetic" ? paint.yellow("within arithmetic") : "no", formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}${c.checkedFully ? "" : " (prefix)"}`, c.runningStatsPassed === null ? "—" : c.runningStatsPassed ? `match (momentum ${c.momentum}, ${c.runningVar})` : "no"]),
       options.color,
     ),
   );
