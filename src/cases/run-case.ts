@@ -7,6 +7,7 @@ import { conventions } from "../conventions/index.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
+import { explainNonConformance } from "../engine/hints.js";
 import { UsageError } from "../errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import { readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
@@ -122,6 +123,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
       tensors: [comparison],
       batchStatistics: null,
       steps: null,
+      hints: [],
       timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
     };
   }
@@ -160,6 +162,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
   let result;
   let statsMs: number;
   let compareMs: number;
+  let hints: string[] = [];
   if (check.steps) {
     const stepped = await checkSteps({ ...checkTensors, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
     comparisons = stepped.tensors;
@@ -172,6 +175,8 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     result = await checkBatchNorm(checkTensors, request);
     comparisons = [result.output, result.runningMean, result.runningVar].filter((t): t is TensorComparison => t !== null);
     conforms = result.conforms;
+    // Expected mismatches (fault cases) need no explanation; a surprise does.
+    if (!result.output.passed && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
     statsMs = result.timings.statsMs;
     compareMs = result.timings.compareMs;
   }
@@ -188,6 +193,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     tensors: comparisons,
     batchStatistics: result.batchMean === null || result.batchVariance === null ? null : { mean: result.batchMean, variance: result.batchVariance },
     steps,
+    hints,
     timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels },
   };
 });

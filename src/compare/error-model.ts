@@ -33,8 +33,11 @@ export const UNIT_ROUNDOFF: Readonly<Record<ComputeDType, number>> = Object.free
 
 /** The model's constants (docs/error-model.md says where each comes from). */
 export const MODEL_CONSTANTS = Object.freeze({
-  /** λ of the λ·√n·u summation term: three standard deviations of a sequential sum's error. */
-  sum: 1,
+  /**
+   * λ of the λ·√n·u summation term: about 2.5 standard deviations of a fully sequential float32
+   * sum's error (σ ≈ 0.3·√n·u·|μ|); blocked, pairwise and wide accumulation stay far inside it.
+   */
+  sum: 0.75,
   /** Roundings of x − μ (or of x·s and μ·s when folded). */
   fold: 2,
   /** Roundings in s = γ/√(σ² + ε): the addition, the square root, the division, the product with γ. */

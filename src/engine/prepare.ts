@@ -7,7 +7,7 @@ import { conventions, type Convention, type FrameworkName } from "../conventions
 import { resolveConvention, type BatchNormOptions, type BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
 import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
-import { geometryOf } from "../kernel/layout.js";
+import { describeLayout, geometryOf, LAYOUTS } from "../kernel/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../npy/tensor.js";
 import { planExecution, runStatsPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
@@ -58,12 +58,24 @@ export function conventionOf(framework: FrameworkName | Convention | undefined):
   return framework;
 }
 
-function checkPerChannel(name: string, tensor: Tensor | null | undefined, channels: number, params: BatchNormParams): Float32Array | Float64Array | null {
+function checkPerChannel(name: string, tensor: Tensor | null | undefined, channels: number, params: BatchNormParams, shape: readonly number[]): Float32Array | Float64Array | null {
   if (tensor === null || tensor === undefined) return null;
   if (tensor.shape.length !== 1 || tensor.shape[0] !== channels) {
-    throw new UsageError(`${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]`);
+    throw new UsageError(`${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]${axisHint(tensor.shape, shape, params.channelAxis)}`);
   }
   return tensor.data;
+}
+
+/** When a per-channel tensor's length is the size of another axis of the input: the option that selects it. */
+function axisHint(perChannelShape: readonly number[], shape: readonly number[], channelAxis: number): string {
+  if (perChannelShape.length !== 1) return "";
+  const axes = shape.map((size, axis) => (axis > 0 && axis !== channelAxis && size === perChannelShape[0] ? axis : -1)).filter((axis) => axis > 0);
+  if (axes.length === 0) return "";
+  const options = axes.map((axis) => {
+    const layout = describeLayout(shape.length, axis);
+    return layout in LAYOUTS ? `--layout ${layout}` : `--channel-axis ${axis}`;
+  });
+  return ` (axis ${axes.join(" and ")} has ${perChannelShape[0]}: ${options.join(" or ")}?)`;
 }
 
 /** `torch.Size([1, 3])`, as PyTorch prints it in its error message. */
@@ -84,10 +96,10 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const params = resolveConvention(convention, shape, request);
   const geometry = geometryOf(shape, params.channelAxis);
   const { channels } = geometry;
-  const weight = checkPerChannel("weight", tensors.weight, channels, params);
-  const bias = checkPerChannel("bias", tensors.bias, channels, params);
-  const runningMean = checkPerChannel("running mean", tensors.runningMean, channels, params);
-  const runningVar = checkPerChannel("running var", tensors.runningVar, channels, params);
+  const weight = checkPerChannel("weight", tensors.weight, channels, params, shape);
+  const bias = checkPerChannel("bias", tensors.bias, channels, params, shape);
+  const runningMean = checkPerChannel("running mean", tensors.runningMean, channels, params, shape);
+  const runningVar = checkPerChannel("running var", tensors.runningVar, channels, params, shape);
   if ((runningMean === null) !== (runningVar === null)) {
     throw new UsageError("running mean and running var must be given together");
   }

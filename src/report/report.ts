@@ -1,13 +1,14 @@
 /**
  * The report model: what a command found, as data. Reporters render it; nothing here formats text.
- * JSON output is this object (schemaVersion 1), with non-finite numbers written as the strings
+ * JSON output is this object (schemaVersion 2), with non-finite numbers written as the strings
  * "NaN", "Infinity" and "-Infinity" so that the document stays strict JSON.
  */
 import type { TensorComparison, Verdict } from "../compare/compare.js";
 import type { FloatDType } from "../npy/tensor.js";
 import type { Candidate, DetectResult } from "../detect/detect.js";
 
-export const REPORT_SCHEMA_VERSION = 1;
+/** 2: three-valued `verdict`, the error model's `bound` and `flatMismatches` per tensor, `hints`. */
+export const REPORT_SCHEMA_VERSION = 2;
 
 export interface FileInfo {
   readonly role: string;
@@ -55,13 +56,15 @@ export interface CaseFindings {
   readonly tensors: readonly TensorComparison[];
   readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
   readonly steps: StepsInfo | null;
+  /** When the reference does not conform: what a quick look says about why (a breakdown's signature, another convention). */
+  readonly hints: readonly string[];
   readonly timings: Timings;
 }
 
 /** The findings of a case or report, field by field (in the order the JSON documents them). */
 export function findingsOf(source: CaseFindings): CaseFindings {
-  const { files, convention, tensors, batchStatistics, steps, timings } = source;
-  return { files, convention, tensors, batchStatistics, steps, timings };
+  const { files, convention, tensors, batchStatistics, steps, hints, timings } = source;
+  return { files, convention, tensors, batchStatistics, steps, hints, timings };
 }
 
 /** One checked case: the body of a compare or diff report, and one entry of a suite report. */

@@ -61,8 +61,9 @@ describe("bn-check compare (exit 0 and 1)", () => {
     const run = runCli(["compare", ...CLASSIC, "--format", "json", "--ref-running-mean", "fixtures/classic/ref_running_mean.npy", "--ref-running-var", "fixtures/classic/ref_running_var.npy"]);
     expect(run.status).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(Object.keys(report)).toEqual(["schemaVersion", "tool", "command", "conforms", "verdict", "exitCode", "files", "convention", "tensors", "batchStatistics", "steps", "timings"]);
-    expect(report.schemaVersion).toBe(1);
+    expect(Object.keys(report)).toEqual(["schemaVersion", "tool", "command", "conforms", "verdict", "exitCode", "files", "convention", "tensors", "batchStatistics", "steps", "hints", "timings"]);
+    expect(report.schemaVersion).toBe(2);
+    expect(report.verdict).toBe("conforms");
     expect(report.tool.version).toBe(readJson<{ version: string }>(join(ROOT, "package.json")).version);
     expect(report.convention).toMatchObject({ framework: "torch", mode: "train", layout: "NCHW", channelAxis: 1, epsilon: 1e-5, momentum: 0.1, runningVarEstimator: "unbiased" });
     expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output", "running_mean", "running_var"]);

@@ -47,6 +47,7 @@ function errorReport(check: CheckCase, error: unknown): CaseReport {
     tensors: [],
     batchStatistics: null,
     steps: null,
+    hints: [],
     timings: { readMs: 0, statsMs: 0, compareMs: 0, totalMs: 0, threads: 0 },
   };
 }

@@ -52,6 +52,7 @@ function caseSection(c: CaseReport, heading: string): string[] {
     row(["---", "---", "---:", "---:", "---", "---:", "---:", "---:", "---"]),
   );
   lines.push(...c.tensors.map((t) => row(tensorRow(t))));
+  for (const hint of c.hints) lines.push("", `> hint: ${cell(hint)}`);
   for (const t of c.tensors.filter((t) => !t.passed)) lines.push(...histogram(t));
   if (c.tensors.every((t) => t.passed) && c.tensors.length > 0) lines.push(...histogram(c.tensors[0]));
   lines.push("");

@@ -160,6 +160,8 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
     lines.push(...renderTensor(comparison, paint, options, variance));
     lines.push("");
   }
+  for (const hint of report.hints) lines.push(paint.yellow(`hint: ${hint}`));
+  if (report.hints.length > 0) lines.push("");
   return lines;
 }
 

@@ -1,0 +1,158 @@
+/**
+ * Why a reference does not conform, when a quick look can tell: the signature of a known arithmetic
+ * breakdown in its errors, or another convention under which it conforms. Runs only after a
+ * failed check (it costs a few more passes), and says at most a line per finding.
+ */
+import { UNIT_ROUNDOFF, channelBound } from "../compare/error-model.js";
+import { LAYOUTS } from "../kernel/layout.js";
+import type { ComputeDType } from "../npy/tensor.js";
+import { roundTo } from "../numeric/formats.js";
+import { formatNumber } from "../report/format.js";
+import { channelArithmetic, checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
+import { prepareBatchNorm } from "./prepare.js";
+
+/** Per channel: the error e = ref − y fitted as a + k·(y − β). */
+interface ChannelFit {
+  readonly offset: number;
+  readonly slope: number;
+  /** Largest |e| and largest |e − a − k·(y − β)|. */
+  readonly maxError: number;
+  readonly maxResidual: number;
+  readonly maxCentred: number;
+}
+
+/** What a stable implementation may be off by, per channel (from the error model). */
+interface ChannelLimits {
+  readonly s: number;
+  readonly mean: number;
+  readonly variance: number;
+  readonly scaleError: number;
+  readonly kappa: number;
+}
+
+const EPSILON_ALTERNATIVES = [1e-5, 1.001e-5, 1e-3];
+
+function fitChannels(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
+  const shape = tensors.input.shape;
+  const axis = result.params.channelAxis;
+  let inner = 1;
+  for (let k = axis + 1; k < shape.length; k++) inner *= shape[k];
+  const channels = limits.length;
+  const x = tensors.input.data;
+  const ref = tensors.reference.data;
+  const sums = Array.from({ length: channels }, () => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    const d = (x[i] - limits[c].mean) * limits[c].s;
+    const e = ref[i] - (d + bias[c]);
+    if (!Number.isFinite(e)) continue;
+    const t = sums[c];
+    t.n++;
+    t.e += e;
+    t.d += d;
+    t.dd += d * d;
+    t.ed += e * d;
+  }
+  const fits = sums.map((t) => {
+    const meanD = t.n === 0 ? 0 : t.d / t.n;
+    const varD = t.n === 0 ? 0 : t.dd / t.n - meanD * meanD;
+    const slope = varD > 0 ? (t.ed / t.n - (t.e / t.n) * meanD) / varD : 0;
+    return { offset: t.n === 0 ? 0 : t.e / t.n - slope * meanD, slope, maxError: 0, maxResidual: 0, maxCentred: 0 };
+  });
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    const d = (x[i] - limits[c].mean) * limits[c].s;
+    const e = ref[i] - (d + bias[c]);
+    if (!Number.isFinite(e)) continue;
+    const fit = fits[c];
+    fit.maxError = Math.max(fit.maxError, Math.abs(e));
+    fit.maxResidual = Math.max(fit.maxResidual, Math.abs(e - fit.offset - fit.slope * d));
+    fit.maxCentred = Math.max(fit.maxCentred, Math.abs(d));
+  }
+  return fits;
+}
+
+/** Offsets that a mean rounded to `dtype` would give: −(fl(μ) − μ)·s. */
+function roundedMeanOffsets(limits: readonly ChannelLimits[], dtype: ComputeDType): number[] {
+  return limits.map((l) => -(roundTo(dtype, l.mean) - l.mean) * l.s);
+}
+
+function matchesOffsets(failing: readonly number[], fits: readonly ChannelFit[], predicted: readonly number[]): boolean {
+  const explained = failing.filter((c) => predicted[c] !== 0 && Math.abs(fits[c].offset - predicted[c]) <= 0.25 * Math.abs(predicted[c]) && fits[c].maxResidual <= 0.5 * fits[c].maxError);
+  return failing.length > 0 && explained.length >= 0.8 * failing.length;
+}
+
+/** The signature of known arithmetic breakdowns in the output's errors. */
+function arithmeticSignatures(tensors: CheckTensors, result: ConformanceResult, computeDtype: ComputeDType, limits: readonly ChannelLimits[], bias: ArrayLike<number>): string[] {
+  const fits = fitChannels(tensors, result, limits, bias);
+  const failing = result.output.channels.filter((channel) => channel.mismatches > 0).map((channel) => channel.channel);
+  if (failing.length === 0) return [];
+  const hints: string[] = [];
+  if (computeDtype !== "float16" && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float16"))) {
+    hints.push(`the failing channels are off by the rounding of their batch mean to float16 (offsets (fl16(μ) − μ)·s): statistics kept in float16; compute them in float32 as the frameworks do`);
+  } else if ((computeDtype === "float64" || computeDtype === "bfloat16") && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float32"))) {
+    hints.push(`the failing channels are off by the rounding of their batch mean to float32 (offsets (fl32(μ) − μ)·s): a float32 mean of large data; if the reference is float32 arithmetic stored wider, say --compute-dtype float32`);
+  }
+  // One-pass variance E[x²] − E[x]²: the scale is wrong (error ∝ y − β) where |μ|/σ is large, and
+  // only there: well-conditioned channels conform.
+  const sloped = failing.filter((c) => Math.abs(fits[c].slope) * fits[c].maxCentred >= 0.5 * fits[c].maxError && Math.abs(fits[c].slope) > limits[c].scaleError);
+  const wellConditionedFail = failing.some((c) => limits[c].kappa < 10);
+  if (hints.length === 0 && sloped.length >= 0.8 * failing.length && !wellConditionedFail && result.params.mode === "train") {
+    const minKappa = Math.min(...sloped.map((c) => limits[c].kappa));
+    const worstSlope = Math.max(...sloped.map((c) => Math.abs(fits[c].slope)));
+    hints.push(
+      `the error grows with y − β (the scale γ/√(σ² + ε) is off by up to ${formatNumber(worstSlope)} relative) in ${sloped.length} ill-conditioned channel(s) (|mean|/std ≥ ${formatNumber(Number(minKappa.toPrecision(2)))}), beyond what a two-pass or Welford variance can be off by: the signature of a one-pass variance E[x²] − E[x]² (Flax use_fast_variance=True, Keras 3 moments), which cancels catastrophically there`,
+    );
+  }
+  return hints;
+}
+
+/** Other conventions under which the output conforms: channel axis, eps, mode. */
+async function conventionAlternatives(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+  const shape = tensors.input.shape;
+  const params = result.params;
+  const perChannelLength = tensors.weight?.shape[0] ?? tensors.bias?.shape[0] ?? tensors.runningMean?.shape[0];
+  const outputOnly: CheckTensors = { ...tensors, referenceRunningMean: null, referenceRunningVar: null };
+  const tries: { readonly option: string; readonly request: CheckRequest }[] = [];
+  for (let axis = 1; axis < shape.length; axis++) {
+    if (axis === params.channelAxis || shape[axis] <= 1 || (perChannelLength !== undefined && shape[axis] !== perChannelLength)) continue;
+    const layout = Object.entries(LAYOUTS).find(([, l]) => l.rank === shape.length && l.channelAxis === axis)?.[0];
+    tries.push({ option: layout === undefined ? `--channel-axis ${axis}` : `--layout ${layout}`, request: { ...request, layout: undefined, channelAxis: axis } });
+  }
+  for (const epsilon of EPSILON_ALTERNATIVES) {
+    if (Math.abs(epsilon - params.epsilon) > 1e-3 * params.epsilon) tries.push({ option: `--eps ${epsilon}`, request: { ...request, epsilon } });
+  }
+  if (tensors.runningMean != null && tensors.runningVar != null) {
+    const mode = params.mode === "train" ? "eval" : "train";
+    tries.push({ option: `--mode ${mode}`, request: { ...request, mode } });
+  }
+  const hints: string[] = [];
+  for (const attempt of tries) {
+    try {
+      const alternative = await checkBatchNorm(outputOnly, attempt.request);
+      if (alternative.output.passed) hints.push(`the output conforms with ${attempt.option}: run \`bn-check detect\` for more`);
+    } catch {
+      // An alternative the tensors do not fit (a per-channel length, a mode without statistics) says nothing.
+    }
+    if (hints.length >= 2) break;
+  }
+  return hints;
+}
+
+/**
+ * @returns at most a few one-line hints on why the output does not conform (none when it conforms,
+ *   its shape differs, or nothing quick explains it).
+ */
+export async function explainNonConformance(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+  if (result.output.passed || result.output.shapeMismatch) return [];
+  const computeDtype = result.output.ulpDtype;
+  const prepared = await prepareBatchNorm(tensors, request);
+  const arithmetic = channelArithmetic(prepared, tensors);
+  const limits = arithmetic.map((channel) => {
+    const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
+    return { s: bound.s, mean: channel.mean, variance: channel.variance, scaleError: bound.perAbsCentred, kappa: channel.mean === 0 ? 0 : Math.abs(channel.mean) / Math.sqrt(channel.variance) };
+  });
+  const bias = arithmetic.map((channel) => channel.bias);
+  const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits, bias);
+  return [...hints, ...(await conventionAlternatives(tensors, request, result))];
+}
