@@ -21,6 +21,17 @@ cases=(
   tfjs/tfjs-k3-nhwc-f32-mom0.9-steps3-train
   cpu/fault-channel-shift cpu/fault-momentum-flipped cpu/fault-nhwc-declared-nchw cpu/fault-nhwc-declared-nchw-shape
   cpu/fault-running-var-biased cpu/fault-ulp64 cpu/fault-unbiased-normalization cpu/fault-wrong-eps
+  cpu/pt-cpu-bn2d-f32-largemean-eval gpu/flax-bn-nhwc-f32-largemean-slowvar-train gpu/pt-cuda-bn2d-f32-largemean-train
+  gpu/flax-bn-nhwc-f32-constchan-train tfjs/tfjs-tfnn-nhwc-f32-hard-train
+  illcond/pt-cpu-train-mixed-8x12x7x7-float32 illcond/pt-cpu-eval-mixed-8x12x7x7-float32
+  illcond/pt-cpu-train-offset5-8x12x7x7-float32 illcond/pt-cpu-train-offset3-256x24-float32
+  illcond/pt-cpu-train-tinyvar-8x12x7x7-float32 illcond/pt-cpu-eval-nearconst-8x12x7x7-float32
+  illcond/pt-cpu-train-bigmag-8x12x7x7-float32 illcond/pt-cpu-train-mixed-8x12x7x7-bfloat16
+  illcond/pt-cpu-eval-offset5-8x12x7x7-float64
+  illcond/fault-chanshift-best-train-mixed-8x12x7x7-float32 illcond/fault-chanscale-worst-train-offset5-8x12x7x7-float32
+  illcond/fault-chanscale-worst-eval-offset4-8x12x7x7-float32 illcond/fault-scatter3-train-offset4-8x12x7x7-float32
+  illcond/fault-wrong-eps-train-tinyvar-8x12x7x7-float32 illcond/fault-wrong-eps-train-offset3-8x12x7x7-float64
+  illcond/fault-chanshift-best-eval-offset3-256x24-float32 illcond/fault-scatter3-eval-nearconst-8x12x7x7-float32
 )
 for c in "${cases[@]}"; do
   mkdir -p "fixtures/corpus/$c"

@@ -192,6 +192,7 @@ export async function main(argv: readonly string[]): Promise<void> {
           shard: options.shard,
           filter: options.filter,
           strict: options.strict === true,
+          defaultTolerances: options.defaultTolerances === true,
           execution: execution(options),
           signal: interruption.signal,
           onProgress: (done, total, name) => {

@@ -85,6 +85,7 @@ export interface SuiteCliOptions extends OutputCliOptions {
   shard?: { index: number; count: number };
   filter?: string;
   strict?: boolean;
+  defaultTolerances?: boolean;
 }
 
 export interface Handlers {
@@ -227,7 +228,8 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--shard <k/n>", "run the k-th of n deterministic slices (1-based), for CI matrix jobs").argParser(parseShard))
     .option("--filter <glob>", "run only cases whose name matches the glob (e.g. 'gpu/pt-cuda-*')")
     .option("-q, --quiet", "no progress bar")
-    .option("--strict", "judge every case by its flat tolerance alone (no error model)", false);
+    .option("--strict", "judge every case by its flat tolerance alone (no error model)", false)
+    .option("--default-tolerances", "ignore the tolerances the cases give: judge every case at bn-check's defaults", false);
   addOutputOptions(suite).action(handlers.suite);
   return program;
 }

@@ -17,6 +17,8 @@ export interface SuiteOptions {
   readonly filter?: string;
   /** Judge every case by its flat tolerance alone. */
   readonly strict?: boolean;
+  /** Ignore the cases' own tolerances (atol/rtol): bn-check's defaults judge (NaN matching stays). */
+  readonly defaultTolerances?: boolean;
   readonly execution: ExecutionOptions;
   /** Called after each case (progress bar). */
   readonly onProgress?: (done: number, total: number, name: string) => void;
@@ -31,6 +33,14 @@ export function selectCases(cases: readonly CheckCase[], filter: string | undefi
   const matches = filter === undefined ? () => true : (require("picomatch") as typeof import("picomatch"))(filter);
   const filtered = cases.filter((c) => matches(c.name));
   return shard === undefined ? filtered : filtered.filter((_, i) => i % shard.count === shard.index - 1);
+}
+
+/** A case as the suite's options have it judged. */
+function adjusted(check: CheckCase, options: SuiteOptions): CheckCase {
+  let result = check;
+  if (options.strict) result = { ...result, strict: true };
+  if (options.defaultTolerances) result = { ...result, tolerance: { equalNan: check.tolerance?.equalNan }, tolerances: undefined };
+  return result;
 }
 
 function errorReport(check: CheckCase, error: unknown): CaseReport {
@@ -63,7 +73,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
     await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) break;
     try {
-      const report = await runCase(options.strict ? { ...check, strict: true } : check, options.execution);
+      const report = await runCase(adjusted(check, options), options.execution);
       threads = Math.max(threads, report.timings.threads);
       cases.push(report);
     } catch (error) {
