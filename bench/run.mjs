@@ -183,6 +183,13 @@ function makeInputBytes(shape) {
 }
 if (processRows.length > 0) console.table(processRows);
 
+// The fused BN-and-compare pass alone, on well-conditioned data and on ill-conditioned data where
+// the error model's bound is evaluated for nearly every element (bench/compare-pass.mjs; run it with
+// another build's dist/ to compare before and after a kernel change).
+const { timeComparePass } = await import("./compare-pass.mjs");
+console.log("compare pass (timings.compareMs, in process, warm pool):");
+console.table(await timeComparePass(join(here, "..", "dist"), { shapes: selected.filter((n) => ["S1", "S2", "S3", "S5"].includes(n)), repeats: REPEATS }));
+
 // Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
 const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });

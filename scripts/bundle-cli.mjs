@@ -5,7 +5,7 @@
 // ~70 ms bundled against ~105 ms unbundled, `node -e 0` ~50 ms), and CommonJS skips the ES module
 // loader (~3 ms more). Packages loaded only on demand (the worker pool, zip, protobuf, schema
 // validation, globbing, the progress bar) stay outside. The library (dist/index.js) is not
-// bundled, and the worker entry stays a file of its own (dist/parallel/worker-entry.cjs).
+// bundled. The worker is bundled too, into dist/parallel/worker.cjs (see below).
 import { build } from "esbuild";
 
 await build({
@@ -18,6 +18,23 @@ await build({
   external: ["piscina", "fflate", "protobufjs", "ajv", "picomatch", "cli-progress"],
   // The sources locate their files (package.json, the worker entry, the .wasm kernel) from
   // import.meta.url, which CommonJS does not have: give them this file's URL.
+  define: { "import.meta.url": "__bnCheckModuleUrl" },
+  banner: { js: 'const __bnCheckModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  logLevel: "warning",
+});
+
+// The worker: its entry and the ES modules it imports (the kernel, the claims) in one CommonJS file,
+// loaded with one synchronous read. Unbundled, a worker loads some fifteen ES modules through the
+// asynchronous loader, whose file reads queue on libuv's thread pool behind the command's own tensor
+// reads: a worker started before a 51 MB read then joined no pass of `compare` on 32x64x56x56.
+// Bundled, it joins the compare pass (measured: see executor.ts, PREWARM_ELEMENTS).
+await build({
+  entryPoints: ["dist/parallel/worker-entry.cjs"],
+  outfile: "dist/parallel/worker.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
   define: { "import.meta.url": "__bnCheckModuleUrl" },
   banner: { js: 'const __bnCheckModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: "warning",

@@ -31,9 +31,9 @@ function getPool(workers: number): Piscina<KernelTask, KernelName> {
   // synchronously: a pool started before a command reads its files boots while they are read.
   const { Piscina } = createRequire(import.meta.url)("piscina") as typeof import("piscina");
   pool = new Piscina<KernelTask, KernelName>({
-    // A CommonJS entry that imports the ES worker: see worker-entry.cts for why.
-    // Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
-    filename: new URL("../parallel/worker-entry.cjs", import.meta.url).href,
+    // The worker bundled into one CommonJS file (scripts/bundle-cli.mjs; worker-entry.cts says why
+    // CommonJS). Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
+    filename: new URL("../parallel/worker.cjs", import.meta.url).href,
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 60_000,
