@@ -9,7 +9,7 @@ import { DIFF_RECORD_SIZE, HISTOGRAM_LABELS, initDiffRecord, mergeDiffRecord, me
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
-import { BOUND_TERM_LABELS, boundTerms, conditioning, dominantTerm, type ChannelArithmetic } from "./error-model.js";
+import { BOUND_TERM_LABELS, boundTerms, conditioning, dominantTerm, elementBound, type ChannelArithmetic } from "./error-model.js";
 import { CONSTANT_RUNS } from "../kernel/normalize.js";
 
 /**
@@ -43,6 +43,8 @@ export interface ElementReport {
   readonly relError: number;
   /** atol + rtol·|expected|. */
   readonly allowed: number;
+  /** The error model's bound B at this element (null when none applied); the allowance is max(allowed, bound). */
+  readonly bound: number | null;
 }
 
 /** How the error model judged the elements outside the flat tolerance. */
@@ -132,6 +134,8 @@ export interface BoundDescription {
   readonly conditioningOf?: (channel: number) => number;
   /** The bound's largest term at a flat index, in words. */
   readonly termAt: (flatIndex: number) => string | null;
+  /** The bound B at a flat index. */
+  readonly boundAt: (flatIndex: number) => number;
 }
 
 /** The description of a BatchNorm output's bound: per-channel statistics and the model's terms. */
@@ -140,6 +144,7 @@ export function batchNormBound(channels: readonly ChannelArithmetic[], computeDt
     computeDtype,
     conditioningOf: (c) => conditioning(channels[c].mean, channels[c].variance),
     termAt: (flatIndex) => BOUND_TERM_LABELS[dominantTerm(boundTerms(channels[channelOf(flatIndex)], computeDtype, inputAt(flatIndex)))](computeDtype),
+    boundAt: (flatIndex) => elementBound(channels[channelOf(flatIndex)], computeDtype, inputAt(flatIndex)),
   };
 }
 
@@ -155,6 +160,7 @@ function elementAt(input: SummarizeInput, flatIndex: number): ElementReport {
     absError,
     relError: absError === 0 ? 0 : absError / Math.abs(expected),
     allowed: input.rule.atol + input.rule.rtol * Math.abs(expected),
+    bound: input.arithmetic?.boundAt(flatIndex) ?? null,
   };
 }
 

@@ -146,6 +146,17 @@ export function writeBoundCoefficients(channels: readonly ChannelArithmetic[], c
   }
 }
 
+/** B at one element, as the kernel evaluates it (the reference's precision plus bn-check's own). */
+export function elementBound(channel: ChannelArithmetic, computeDtype: ComputeDType, input: number): number {
+  let total = 0;
+  for (const u of [UNIT_ROUNDOFF[computeDtype], UNIT_ROUNDOFF.float64]) {
+    const bound = channelBound(channel, u);
+    const centred = (input - channel.mean) * bound.s;
+    total += bound.constant + bound.perAbsInput * Math.abs(input) + bound.perAbsCentred * Math.abs(centred) + bound.perAbsOutput * Math.abs(centred + channel.bias);
+  }
+  return total;
+}
+
 /** The terms of B at one element, for naming the dominant one. */
 export function boundTerms(channel: ChannelArithmetic, computeDtype: ComputeDType, input: number): Record<BoundTerm, number> {
   const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);

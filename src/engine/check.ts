@@ -77,7 +77,7 @@ export function checkRunningStat(name: string, actual: Float64Array, expected: T
   const precision = expected.precision ?? expected.dtype;
   return compareArrays({
     boundPerChannel: bound ?? undefined,
-    arithmetic: bound === null ? undefined : { computeDtype: precision, termAt: () => `the running-statistics update in ${precision} (and the batch statistic's error)` },
+    arithmetic: bound === null ? undefined : { computeDtype: precision, termAt: () => `the running-statistics update in ${precision} (and the batch statistic's error)`, boundAt: (i) => bound[i] },
     name,
     actual,
     actualShape: [actual.length],

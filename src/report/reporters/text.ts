@@ -105,12 +105,13 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   }
   const worst = comparison.worst.filter((element) => element.absError > element.allowed || Number.isNaN(element.absError));
   if (worst.length > 0) {
-    lines.push("  worst elements:");
+    const modelled = comparison.bound !== null;
+    lines.push(`  worst elements${modelled ? " (by excess over the allowance max(flat, bound))" : ""}:`);
     lines.push(
       indent(
         table(
-          ["index", "bn-check", "ref", "abs err", "allowed"],
-          worst.slice(0, maxRows).map((e) => [formatIndex(e.index), formatValue(e.actual, 10), formatValue(e.expected, digits), formatNumber(e.absError), formatNumber(e.allowed)]),
+          ["index", "bn-check", "ref", "abs err", modelled ? "flat tol" : "allowed", ...(modelled ? ["bound"] : [])],
+          worst.slice(0, maxRows).map((e) => [formatIndex(e.index), formatValue(e.actual, 10), formatValue(e.expected, digits), formatNumber(e.absError), formatNumber(e.allowed), ...(modelled ? [e.bound === null ? "—" : formatNumber(e.bound)] : [])]),
           options.color,
         ),
       ),
