@@ -32,43 +32,44 @@ interface ChannelLimits {
 
 const EPSILON_ALTERNATIVES = [1e-5, 1.001e-5, 1e-3];
 
-function fitChannels(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
+/** Calls `visit(c, d, e)` for every finite error e = ref − y, with d = y − β, channel by channel. */
+function forEachError(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>, visit: (c: number, d: number, e: number) => void): void {
   const shape = tensors.input.shape;
-  const axis = result.params.channelAxis;
   let inner = 1;
-  for (let k = axis + 1; k < shape.length; k++) inner *= shape[k];
-  const channels = limits.length;
+  for (let k = result.params.channelAxis + 1; k < shape.length; k++) inner *= shape[k];
   const x = tensors.input.data;
   const ref = tensors.reference.data;
-  const sums = Array.from({ length: channels }, () => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
   for (let i = 0; i < x.length; i++) {
-    const c = Math.floor(i / inner) % channels;
+    const c = Math.floor(i / inner) % limits.length;
     const d = (x[i] - limits[c].mean) * limits[c].s;
     const e = ref[i] - (d + bias[c]);
-    if (!Number.isFinite(e)) continue;
+    if (Number.isFinite(e)) visit(c, d, e);
+  }
+}
+
+/** Per channel, the least-squares fit e ≈ a + k·d, then how much of the error it leaves. */
+function fitChannels(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
+  const sums = limits.map(() => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
+  forEachError(tensors, result, limits, bias, (c, d, e) => {
     const t = sums[c];
     t.n++;
     t.e += e;
     t.d += d;
     t.dd += d * d;
     t.ed += e * d;
-  }
+  });
   const fits = sums.map((t) => {
     const meanD = t.n === 0 ? 0 : t.d / t.n;
     const varD = t.n === 0 ? 0 : t.dd / t.n - meanD * meanD;
     const slope = varD > 0 ? (t.ed / t.n - (t.e / t.n) * meanD) / varD : 0;
     return { offset: t.n === 0 ? 0 : t.e / t.n - slope * meanD, slope, maxError: 0, maxResidual: 0, maxCentred: 0 };
   });
-  for (let i = 0; i < x.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    const d = (x[i] - limits[c].mean) * limits[c].s;
-    const e = ref[i] - (d + bias[c]);
-    if (!Number.isFinite(e)) continue;
+  forEachError(tensors, result, limits, bias, (c, d, e) => {
     const fit = fits[c];
     fit.maxError = Math.max(fit.maxError, Math.abs(e));
     fit.maxResidual = Math.max(fit.maxResidual, Math.abs(e - fit.offset - fit.slope * d));
     fit.maxCentred = Math.max(fit.maxCentred, Math.abs(d));
-  }
+  });
   return fits;
 }
 
