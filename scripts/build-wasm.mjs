@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Assembles src/kernel/bn-kernel.wat into dist/kernel/bn-kernel.wasm with wabt (the WebAssembly
 // Binary Toolkit's own wat2wasm, compiled to JavaScript), validating it with the SIMD and threads
-// (shared memory) features that the kernel uses.
+// (shared memory) features that the kernel uses. Runs after tsc: the record layouts the kernel
+// reads and writes come from the compiled tables (diff.ts, stats.ts), filled into the .wat's
+// `{{expression}}` placeholders, so the two kernels cannot disagree on where a field lives.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,10 +14,33 @@ const source = join(root, "src", "kernel", "bn-kernel.wat");
 const target = join(root, "dist", "kernel", "bn-kernel.wasm");
 const features = { simd: true, threads: true };
 
+const diff = await import(new URL("../dist/kernel/diff.js", import.meta.url).href);
+const stats = await import(new URL("../dist/kernel/stats.js", import.meta.url).href);
+const LAYOUT = {
+  ...Object.fromEntries(Object.entries(diff).filter(([name, value]) => /^(D_|HISTOGRAM_|DIFF_|WORST_)/.test(name) && typeof value === "number")),
+  LAST_FINITE_BUCKET: diff.HISTOGRAM_BUCKETS - 2,
+  S_COUNT: stats.S_COUNT,
+  S_MEAN: stats.S_MEAN,
+  S_M2: stats.S_M2,
+  STATS_RECORD_SIZE: stats.STATS_RECORD_SIZE,
+};
+// $fold_max stores a maximum's index in the field after it.
+for (const field of ["D_MAX_ABS", "D_MAX_REL", "D_MAX_ULP", "D_MAX_BOUND_RATIO"]) {
+  if (LAYOUT[`${field}_INDEX`] !== LAYOUT[field] + 1) throw new Error(`build-wasm: ${field}_INDEX must follow ${field}`);
+}
+const names = Object.keys(LAYOUT);
+const fill = (text) =>
+  text.replace(/\{\{([^}]+)\}\}/g, (_, expression) => {
+    for (const name of expression.match(/[A-Z_][A-Z0-9_]*/g) ?? []) if (!(name in LAYOUT)) throw new Error(`build-wasm: unknown layout constant ${name} in {{${expression}}}`);
+    const value = new Function(...names, `return (${expression});`)(...names.map((name) => LAYOUT[name]));
+    if (!Number.isInteger(value) || value < 0) throw new Error(`build-wasm: {{${expression}}} is not a non-negative integer`);
+    return String(value);
+  });
+
 const wabt = await createWabt();
 let module;
 try {
-  module = wabt.parseWat("bn-kernel.wat", readFileSync(source, "utf8"), features);
+  module = wabt.parseWat("bn-kernel.wat", fill(readFileSync(source, "utf8")), features);
 } catch (error) {
   // wabt's message names the line and column; its stack is the 2 MB line of its own bundle.
   console.error(error instanceof Error ? error.message : String(error));

@@ -194,6 +194,6 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     batchStatistics: result.batchMean === null || result.batchVariance === null ? null : { mean: result.batchMean, variance: result.batchVariance },
     steps,
     hints,
-    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels },
+    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels, unitsByThread: result.timings.unitsByThread },
   };
 });

@@ -3,6 +3,7 @@
  * 0 conforms, 1 checked and does not conform, 2 could not check, 130 interrupted (SIGINT).
  */
 import { CommanderError } from "commander";
+import { setMaxListeners } from "node:events";
 import type { CheckCase } from "../cases/case.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
@@ -12,7 +13,6 @@ import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
 import { closePool } from "../parallel/pool.js";
-import type { InjectedFault } from "../parallel/task.js";
 import { reporters, type ReporterName } from "../report/reporters/index.js";
 import type { Report } from "../report/report.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
@@ -29,15 +29,8 @@ function useColor(flag: boolean): boolean {
   return process.stdout.isTTY === true;
 }
 
-/** Test-only: BN_CHECK_TEST_INJECT_FAULT=throw|exit makes the workers fail. */
-function injectedFault(): InjectedFault | undefined {
-  const value = process.env.BN_CHECK_TEST_INJECT_FAULT;
-  return value === "throw" || value === "exit" ? value : undefined;
-}
-
 function execution(options: OutputCliOptions): ExecutionOptions {
-  const delayMs = Number(process.env.BN_CHECK_TEST_DELAY_MS ?? 0) || 0; // test-only, see ExecutionOptions
-  return { threads: options.threads, parallelThreshold: options.parallelThreshold, injectFault: injectedFault(), signal: interruption.signal, delayMs };
+  return { threads: options.threads, parallelThreshold: options.parallelThreshold, signal: interruption.signal };
 }
 
 /** Convention fields shared by compare, run and suite cases. */
@@ -86,6 +79,9 @@ function emit(report: Report, options: OutputCliOptions): void {
 }
 
 const interruption = new AbortController();
+// Every pooled task listens on this one signal (one listener per worker task): a pool of many threads,
+// or tasks queued behind a busy worker, pass Node's default of 10 without any leak.
+setMaxListeners(0, interruption.signal);
 
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");

@@ -17,7 +17,7 @@ import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runComparePass, runStatsPass, type ExecutionOptions } from "../parallel/executor.js";
+import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runPass, type ExecutionOptions } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { formatNumber } from "../report/format.js";
 import { diagnose } from "./diagnose.js";
@@ -233,7 +233,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   for (const axis of axes) {
     const geometry = geometryOf(shape, axis);
     const grid = planUnits(geometry);
-    const merged = mergeChannelStats(grid, (await runStatsPass(inputData, grid, planExecution(grid, options), options)).partials);
+    const merged = mergeChannelStats(grid, (await runPass("stats", { input: inputData }, grid, null, planExecution(grid, options), options)).arrays.partials);
     const count = merged.count[0] ?? 0;
     stats.set(axis, {
       axis,
@@ -283,7 +283,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
     const axisStats = stats.get(entry.spec.channelAxis)!;
     const grid = planUnits(axisStats.geometry);
-    const pass = await runComparePass(inputData, entry.order.data, grid, entry.constants, rule, planExecution(grid, options), options);
+    const pass = (await runPass("compare", { input: inputData, reference: entry.order.data, constants: entry.constants }, grid, rule, planExecution(grid, options), options)).arrays;
     full.set(entry, summarizeDiff({ name: "output", shape, expectedDtype: reference.dtype, rule, tolerance, channelAxis: entry.spec.channelAxis, channelRecords: mergeChannelDiffs(grid, pass.records), channelCount: axisStats.geometry.channels, worst: mergeWorst(pass.worst, grid.unitCount), actualAt: affineAt(inputData, entry.constants, axisStats.geometry), expectedAt: (i) => entry.order.data[i] }));
   }
 

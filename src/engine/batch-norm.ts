@@ -2,10 +2,10 @@
 import { UsageError } from "../errors.js";
 import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
-import { runNormalizePass } from "../parallel/executor.js";
+import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
-import { passKernels, type PassKernels } from "./pass-kernels.js";
+import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 
 export interface BatchNormResult {
   /** y, in `outputDtype` (default: the input's dtype). */
@@ -18,7 +18,7 @@ export interface BatchNormResult {
   readonly runningMean: Float64Array | null;
   readonly runningVar: Float64Array | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly normalizeMs: number; readonly kernels: PassKernels };
+  readonly timings: { readonly statsMs: number; readonly normalizeMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
 }
 
 /**
@@ -45,7 +45,8 @@ export async function batchNorm(
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
   const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);
   const started = performance.now();
-  const normalizeKernel = await runNormalizePass(prepared.input, prepared.grid, prepared.constants, output, prepared.plan, request);
+  const normalize = await runPass("normalize", { input: prepared.input, constants: prepared.constants, output }, prepared.grid, null, prepared.plan, request);
+  const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, normalize: normalize.unitsByThread });
   let data = output;
   if (outputDtype === "float16") {
     data = allocateShared("float16", output.length);
@@ -58,7 +59,7 @@ export async function batchNorm(
     batchVariance: prepared.batchVariance,
     runningMean: prepared.updatedRunningMean,
     runningVar: prepared.updatedRunningVar,
-    threads: prepared.plan.threads,
-    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, normalize: normalizeKernel }) },
+    threads: threadsThatWorked(unitsByThread),
+    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, normalize: normalize.kernel }), unitsByThread },
   };
 }

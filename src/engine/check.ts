@@ -11,9 +11,9 @@ import { UsageError } from "../errors.js";
 import { mergeChannelDiffs } from "../kernel/batch-norm.js";
 import { mergeWorst, type DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
-import { runComparePass } from "../parallel/executor.js";
+import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
-import { passKernels, type PassKernels } from "./pass-kernels.js";
+import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { arenaOf } from "../memory/arena.js";
@@ -52,7 +52,7 @@ export interface ConformanceResult {
   readonly batchMean: readonly number[] | null;
   readonly batchVariance: readonly number[] | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly compareMs: number; readonly kernels: PassKernels };
+  readonly timings: { readonly statsMs: number; readonly compareMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
   /** The running statistics bn-check computed for after the call (train mode), in float64. */
   readonly updatedRunningMean: Float64Array | null;
   readonly updatedRunningVar: Float64Array | null;
@@ -112,13 +112,16 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   const started = performance.now();
   let output: TensorComparison;
   let compareKernel: KernelName | null = null;
+  let compareUnits: readonly number[] | null = null;
   if (!sameShape(tensors.input.shape, reference.shape)) {
     output = shapeMismatch("output", tensors.input.shape, reference.shape, reference.dtype, rule, tolerance);
   } else {
     const referenceData = toShared(reference.data);
-    const pass = await runComparePass(prepared.input, referenceData, grid, prepared.constants, rule, prepared.plan, request);
+    const pass = await runPass("compare", { input: prepared.input, reference: referenceData, constants: prepared.constants }, grid, rule, prepared.plan, request);
     compareKernel = pass.kernel;
-    const channelRecords = mergeChannelDiffs(grid, pass.records);
+    compareUnits = pass.unitsByThread;
+    const { records, worst } = pass.arrays;
+    const channelRecords = mergeChannelDiffs(grid, records);
     const { constants, input } = prepared;
     output = summarizeDiff({
       name: "output",
@@ -129,7 +132,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       channelAxis: params.channelAxis,
       channelRecords,
       channelCount: channels,
-      worst: mergeWorst(pass.worst, grid.unitCount),
+      worst: mergeWorst(worst, grid.unitCount),
       actualAt: (i) => {
         const c = Math.floor(i / inner) % channels;
         return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
@@ -138,13 +141,14 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       arithmetic: arithmetic === null ? undefined : batchNormBound(arithmetic, computeDtype, (i) => input[i], (i) => Math.floor(i / inner) % channels),
     });
     // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
-    arenaOf(pass.worst)?.release(pass.worst);
-    arenaOf(pass.records)?.release(pass.records);
+    arenaOf(worst)?.release(worst);
+    arenaOf(records)?.release(records);
   }
   const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
   const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
   const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
   const compareMs = performance.now() - started;
+  const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, compare: compareUnits });
   const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
   return {
     conforms,
@@ -157,8 +161,8 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     runningVar,
     batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
     batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
-    threads: prepared.plan.threads,
-    timings: { statsMs: prepared.statsMs, compareMs, kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel }) },
+    threads: threadsThatWorked(unitsByThread),
+    timings: { statsMs: prepared.statsMs, compareMs, kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel }), unitsByThread },
     updatedRunningMean: prepared.updatedRunningMean,
     updatedRunningVar: prepared.updatedRunningVar,
   };

@@ -10,7 +10,7 @@ import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/bat
 import { describeLayout, geometryOf, LAYOUTS } from "../kernel/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../npy/tensor.js";
-import { planExecution, runStatsPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
+import { planExecution, runPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { arenaOf } from "../memory/arena.js";
 import type { KernelName } from "../parallel/task.js";
@@ -46,6 +46,8 @@ export interface Prepared {
   readonly statsMs: number;
   /** The kernel the statistics pass ran on (null in eval mode: no pass). */
   readonly statsKernel: KernelName | null;
+  /** Units of the statistics pass each thread claimed (the calling thread first; null in eval mode). */
+  readonly statsUnitsByThread: readonly number[] | null;
 }
 
 export function conventionOf(framework: FrameworkName | Convention | undefined): Convention {
@@ -117,7 +119,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
       if (runningVar[c] < 0) throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);
     }
     affineConstants(runningMean, runningVar, params.epsilon, weight, bias, constants);
-    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0, statsKernel: null };
+    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0, statsKernel: null, statsUnitsByThread: null };
   }
 
   const perChannel = geometry.outer * geometry.inner;
@@ -125,9 +127,11 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     throw new UsageError(`Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`);
   }
   const started = performance.now();
-  const { partials, kernel: statsKernel } = await runStatsPass(input, grid, plan, request);
+  const pass = await runPass("stats", { input }, grid, null, plan, request);
+  const partials = pass.arrays.partials;
   const stats = mergeChannelStats(grid, partials);
   arenaOf(partials)?.release(partials);
+  const statsKernel = pass.kernel;
   const statsMs = performance.now() - started;
 
   const batchVariance = new Float64Array(channels);
@@ -143,5 +147,5 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     updatedRunningMean = runningUpdate(runningMean ?? new Float64Array(channels).fill(0), stats.mean, params.runningWeight, params.batchWeight);
     updatedRunningVar = runningUpdate(runningVar ?? new Float64Array(channels).fill(1), updateVariance, params.runningWeight, params.batchWeight);
   }
-  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs, statsKernel };
+  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs, statsKernel, statsUnitsByThread: pass.unitsByThread };
 }

@@ -2,7 +2,6 @@
 import { roundTo, ulpDistance } from "../numeric/formats.js";
 import { D_HISTOGRAM, DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
-import type { WasmKernel } from "./wasm-abi.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -58,8 +57,8 @@ const scratchBits = new Int32Array(scratch.buffer);
  * a run (j below the run's length rounded down to 4) to lane j mod 4, the rest to a tail sum,
  * combined as (l0 + l1) + (l2 + l3) + tail. A run is a row's values of the channel, or for
  * channels-last data (one value per row) the channel's whole column in the unit. That is the SIMD kernel's order (bn-kernel.wat,
- * `compare_cols`), which runs float32-against-float32 comparisons counted in float32 ulps when
- * `wasm` is given (all arrays in its memory) and gives the same bits.
+ * `compare_cols`, driven by wasm-adapters.ts), which runs float32-against-float32 comparisons
+ * counted in float32 ulps and gives the same bits.
  */
 export function compareUnits(
   input: Values,
@@ -71,16 +70,11 @@ export function compareUnits(
   endUnit: number,
   records: Float64Array,
   worst: Float64Array,
-  wasm: WasmKernel | null = null,
 ): void {
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
   // float32 distances read the reference's bit patterns through an integer view (no copy).
   const float32Ulps = ulpDtype === "float32" && reference instanceof Float32Array;
-  if (wasm !== null && float32Ulps && input instanceof Float32Array) {
-    compareUnitsSimd(wasm, input, reference, grid, constants, rule, firstUnit, endUnit, records, worst);
-    return;
-  }
   const sumLanes = new Float64Array(4);
   // One value per row and channel: the channel's column in the unit is one run (see above).
   const columnRun = inner === 1;
@@ -235,57 +229,6 @@ export function compareUnits(
         requiredAtol: nonFinite > 0 ? Infinity : requiredAtol,
         requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
       });
-    }
-  }
-}
-
-/** `compareUnits` on the SIMD kernel: one call per channel of a unit, records and worst lists in place. */
-function compareUnitsSimd(
-  wasm: WasmKernel,
-  input: Float32Array,
-  reference: Float32Array,
-  grid: UnitGrid,
-  constants: Float64Array,
-  rule: DiffRule,
-  firstUnit: number,
-  endUnit: number,
-  records: Float64Array,
-  worst: Float64Array,
-): void {
-  const { channels, inner } = grid.geometry;
-  const box = emptyBox();
-  for (let unit = firstUnit; unit < endUnit; unit++) {
-    unitBox(grid, unit, box);
-    const worstBase = unit * WORST_KEPT * 2;
-    initWorst(worst, worstBase);
-    // Channels-last data: the channel's column is one run, gathered `channels` values apart.
-    const columnRun = inner === 1;
-    for (let c = box.c0; c < box.c1; c++) {
-      const first = (box.o0 * channels + c) * inner + box.i0;
-      const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      wasm.compare_cols(
-        input.byteOffset + first * 4,
-        reference.byteOffset + first * 4,
-        columnRun ? 1 : box.o1 - box.o0,
-        channels * inner * 4,
-        columnRun ? box.o1 - box.o0 : box.i1 - box.i0,
-        columnRun ? channels * 4 : 4,
-        columnRun ? channels : 1,
-        first,
-        channels * inner,
-        constants[c],
-        constants[channels + c],
-        constants[2 * channels + c],
-        rule.atol,
-        rule.rtol,
-        rule.equalNan ? 1 : 0,
-        constants[3 * channels + c],
-        constants[4 * channels + c],
-        constants[5 * channels + c],
-        constants[6 * channels + c],
-        records.byteOffset + recordBase * 8,
-        worst.byteOffset + worstBase * 8,
-      );
     }
   }
 }

@@ -1,6 +1,5 @@
 /** Per-channel affine constants of y, and the pass that writes y (see batch-norm.ts for the method). */
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
-import type { WasmKernel } from "./wasm-abi.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -33,29 +32,14 @@ export function affineConstants(
 }
 
 /**
- * Writes y for units `[firstUnit, endUnit)` into `output` (rounded to its element type). With `wasm`
- * (float32 input and output, all arrays in the kernel's memory) the SIMD kernel writes them: y is
- * computed element by element with the same operations, so the bits are the same.
+ * Writes y for units `[firstUnit, endUnit)` into `output` (rounded to its element type). The SIMD
+ * kernel's twin (wasm-adapters.ts, `normalizeUnitsSimd`) computes y with the same operations.
  */
-export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values, wasm: WasmKernel | null = null): void {
+export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
-    if (wasm !== null) {
-      const { o0, o1, c0, c1, i0, i1 } = box;
-      if (inner === 1) {
-        const first = (o0 * channels + c0) * 4;
-        const constantsBytes = constants.byteOffset + c0 * 8;
-        wasm.normalize_rows(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * 4, c1 - c0, constantsBytes, constantsBytes + channels * 8, constantsBytes + 2 * channels * 8);
-      } else {
-        for (let c = c0; c < c1; c++) {
-          const first = ((o0 * channels + c) * inner + i0) * 4;
-          wasm.normalize_cols(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * inner * 4, i1 - i0, constants[c], constants[channels + c], constants[2 * channels + c]);
-        }
-      }
-      continue;
-    }
     // Memory order (row, channel, inner): each element is independent, so the order changes nothing.
     if (inner === 1) {
       for (let o = box.o0; o < box.o1; o++) {

@@ -3,11 +3,13 @@
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 import type { Geometry } from "./layout.js";
-import type { WasmKernel } from "./wasm-abi.js";
 
 type Values = Float32Array | Float64Array;
 
-/** Per-unit partial statistics: (n, mean, M2) for each channel of the unit. */
+/** Per-unit partial statistics: (n, mean, M2) for each channel of the unit (the SIMD kernel's layout too). */
+export const S_COUNT = 0;
+export const S_MEAN = 1;
+export const S_M2 = 2;
 export const STATS_RECORD_SIZE = 3;
 
 export function statsPartialsLength(grid: UnitGrid): number {
@@ -15,11 +17,10 @@ export function statsPartialsLength(grid: UnitGrid): number {
 }
 
 /**
- * Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. With `wasm` (a
- * float32 input whose arrays all live in the kernel's memory), the SIMD kernel computes the
- * channels-first and one-value-per-row units; its arithmetic is this function's, bit for bit.
+ * Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. The SIMD kernel's
+ * twin (wasm-adapters.ts, `statsUnitsSimd`) gives the same bits where `simdRunsStats` allows it.
  */
-export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array, wasm: WasmKernel | null = null): void {
+export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   // Channels-last data (small `inner`) is walked row by row, in memory order, with one accumulator
@@ -28,22 +29,10 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
   const sums = rowWise ? new Float64Array(grid.channelChunk) : null;
   const deviations = rowWise ? new Float64Array(grid.channelChunk) : null;
   const squares = rowWise ? new Float64Array(grid.channelChunk) : null;
-  const simd = wasm !== null && simdRunsStats(grid.geometry) ? wasm : null;
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
     const { o0, o1, c0, c1, i0, i1 } = box;
     const count = (o1 - o0) * (i1 - i0);
-    if (simd !== null) {
-      const recordBytes = partials.byteOffset + unit * grid.channelChunk * STATS_RECORD_SIZE * 8;
-      if (inner === 1) {
-        simd.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
-      } else {
-        for (let c = c0; c < c1; c++) {
-          simd.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
-        }
-      }
-      continue;
-    }
     if (sums !== null && deviations !== null && squares !== null) {
       const width = c1 - c0;
       sums.fill(0);
@@ -182,10 +171,10 @@ export function simdRunsStats(geometry: Geometry): boolean {
 }
 
 function writeStats(partials: Float64Array, base: number, count: number, mean: number, m2: number): void {
-  partials[base] = count;
-  partials[base + 1] = mean;
+  partials[base + S_COUNT] = count;
+  partials[base + S_MEAN] = mean;
   // Rounding can leave a hair below zero only when every deviation is ~0.
-  partials[base + 2] = m2 > 0 || m2 !== m2 ? m2 : 0;
+  partials[base + S_M2] = m2 > 0 || m2 !== m2 ? m2 : 0;
 }
 
 /** Per-channel batch statistics: element count, mean and M2 = Σ(x − mean)². */

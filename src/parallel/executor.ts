@@ -3,17 +3,15 @@
  * kernel functions on the same units, so the choice never changes a bit of the result: small work
  * stays in-process because starting workers would cost more than the arithmetic.
  */
-import { compareUnits, computeStatsUnits, simdRunsStats, diffRecordsLength, normalizeUnits, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
-import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
-import { joinedWorkers, newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
+import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
 import { defaultThreadCount, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
-import { commonArena, type SharedWasmMemory } from "../memory/arena.js";
+import { commonArena } from "../memory/arena.js";
+import { PASSES, type PassArrays, type PassDefinition, type PassName, type PassParams } from "./passes.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
-import type { WasmKernel } from "../kernel/wasm-abi.js";
-import type { InjectedFault, KernelName, KernelTask } from "./task.js";
+import type { KernelName, KernelTask } from "./task.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -46,8 +44,6 @@ export interface ExecutionOptions {
   readonly threads?: number;
   /** Element count under which the calling thread does the work; 0 forces the pool. */
   readonly parallelThreshold?: number;
-  /** Test-only: make the workers fail. */
-  readonly injectFault?: InjectedFault;
   /**
    * Chunks per thread a pooled pass is cut into for claiming (default 8; see claim.ts). A claim is
    * one atomic add, so chunks can be small enough that a thread that was descheduled is caught up
@@ -56,8 +52,6 @@ export interface ExecutionOptions {
   readonly chunksPerThread?: number;
   /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
   readonly signal?: AbortSignal;
-  /** Test-only: wait this long before each pass, so that interruption tests need no huge data. */
-  readonly delayMs?: number;
 }
 
 export interface ExecutionPlan {
@@ -70,139 +64,69 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
   const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
-  const useWorkers = (threads > 1 || options.injectFault !== undefined) && grid.unitCount > 0 && elements >= threshold;
+  const useWorkers = threads > 1 && grid.unitCount > 0 && elements >= threshold;
   return { threads: useWorkers ? threads : 1, useWorkers };
 }
 
+/** What a pass did: the scratch arrays it filled, the kernel that ran, and who ran which units. */
+export interface PassResult {
+  /** The pass's scratch arrays (per-unit results), by name. */
+  readonly arrays: Readonly<Record<string, Float64Array>>;
+  /** "wasm-simd" when every thread that took part ran the SIMD kernel, else "js". */
+  readonly kernel: KernelName;
+  /** Units claimed by each thread: the calling thread first, then each worker (0: did not join). */
+  readonly unitsByThread: readonly number[];
+}
+
 /**
- * Runs a pass here or on the pool; resolves with the kernel that ran it ("js" if any part did). On
- * the pool, `plan.threads − 1` workers and this thread claim chunks of units until none is left.
+ * The SIMD kernel when it can run a pass (its tensors float32, every array of the pass in one arena,
+ * the kernel loadable, the pass's own condition), else null for the JavaScript kernel (the same bits).
  */
-async function dispatch(grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions, makeTask: (claims: UnitClaims) => KernelTask, runUnits: (firstUnit: number, endUnit: number) => KernelName): Promise<KernelName> {
+function simdFor<P>(pass: PassDefinition<P>, arrays: PassArrays, grid: UnitGrid, params: P) {
+  if (!pass.tensors.every((name) => arrays[name] instanceof Float32Array) || !pass.simd(grid, params)) return null;
+  const memory = commonArena(...Object.values(arrays))?.memory ?? null;
+  const wasm = wasmKernelFor(memory);
+  return wasm === null ? null : { memory, wasm };
+}
+
+/**
+ * Runs pass `op` over every unit of `grid`: here, or on the pool, where `plan.threads − 1` workers
+ * and this thread claim chunks of units until none is left. Scratch arrays are allocated beside the
+ * input (in its arena, when it has one).
+ */
+export async function runPass<Op extends PassName>(op: Op, given: Readonly<Record<string, Values>>, grid: UnitGrid, params: PassParams<Op>, plan: ExecutionPlan, options: ExecutionOptions): Promise<PassResult> {
+  const pass = PASSES[op] as PassDefinition<PassParams<Op>>;
+  const input = given[pass.given[0]];
+  const scratch: Record<string, Float64Array> = {};
+  for (const [name, length] of Object.entries(pass.scratch)) scratch[name] = sharedFloat64(length(grid), input);
+  const arrays: PassArrays = { ...given, ...scratch };
+  const simd = simdFor(pass, arrays, grid, params);
+  const runHere = (first: number, end: number) => (simd === null ? pass.js(arrays, grid, params, first, end) : pass.wasm(simd.wasm, arrays, grid, params, first, end));
+  const here: KernelName = simd === null ? "js" : "wasm-simd";
+
   // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
   // when the work itself is synchronous (in-process passes).
-  await new Promise((resolve) => (options.delayMs ? setTimeout(resolve, options.delayMs) : setImmediate(resolve)));
+  await new Promise((resolve) => setImmediate(resolve));
   if (options.signal?.aborted) throw new InterruptedError("interrupted");
-  if (!plan.useWorkers) return runUnits(0, grid.unitCount);
+  if (!plan.useWorkers) {
+    runHere(0, grid.unitCount);
+    return { arrays: scratch, kernel: here, unitsByThread: [grid.unitCount] };
+  }
   const claims = newUnitClaims(grid.unitCount, plan.threads, options.chunksPerThread ?? 8);
   const workers = workersFor(plan.threads);
-  const { done } = startOnPool(
-    Array.from({ length: workers }, () => makeTask(claims)),
-    workers,
-    options.signal,
-  );
-  let here: KernelName | null = null;
-  runClaimedChunks(claims, (first, end) => {
-    here = runUnits(first, end);
-  });
+  const descriptors = Object.fromEntries(Object.entries(arrays).map(([name, values]) => [name, describeShared(values)]));
+  const task: KernelTask<Op> = { op, grid, claims, arrays: descriptors, params, memory: simd?.memory ?? null };
+  const { done } = startOnPool(Array.from({ length: workers }, () => task), workers, options.signal);
+  const mine = runClaimedChunks(claims, runHere);
   // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
-  // in this pass: do not wait for them (their tasks end at once when they start). Injected faults
-  // always wait, so that a failing worker fails the pass it was given.
-  if (here !== null && joinedWorkers(claims) === 0 && options.injectFault === undefined) return here;
-  const kernels = await done;
-  return [here ?? kernels[0], ...kernels].every((kernel) => kernel === "wasm-simd") ? "wasm-simd" : "js";
+  // in this pass: do not wait for them (their tasks end at once when they start).
+  if (joinedWorkers(claims) === 0) return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
+  const results = await done;
+  const kernels = [here, ...results.filter((r) => r.units > 0).map((r) => r.kernel)];
+  return { arrays: scratch, kernel: kernels.every((k) => k === "wasm-simd") ? "wasm-simd" : "js", unitsByThread: [mine, ...results.map((r) => r.units)] };
 }
 
-/** The kernel a pass runs on: the SIMD one bound to the arena memory (sent to the workers), or JS. */
-interface PassKernel {
-  readonly memory: SharedWasmMemory | null;
-  readonly wasm: WasmKernel | null;
-  readonly name: KernelName;
-}
-
-const JS_KERNEL: PassKernel = { memory: null, wasm: null, name: "js" };
-
-/**
- * The SIMD kernel when it can run a pass (float32 tensors, every array of the pass in the same
- * arena, the kernel loadable), looked up once per pass; else the JavaScript kernel (the same bits).
- */
-function passKernel(tensors: readonly Values[], others: readonly Float64Array[]): PassKernel {
-  if (!tensors.every((values) => values instanceof Float32Array)) return JS_KERNEL;
-  const memory = commonArena(...tensors, ...others)?.memory ?? null;
-  const wasm = wasmKernelFor(memory);
-  return wasm === null ? JS_KERNEL : { memory, wasm, name: "wasm-simd" };
-}
-
-/** Partial statistics of every unit (see `computeStatsUnits`). */
-export async function runStatsPass(input: Values, grid: UnitGrid, plan: ExecutionPlan, options: ExecutionOptions): Promise<{ partials: Float64Array; kernel: KernelName }> {
-  const partials = sharedFloat64(statsPartialsLength(grid), input);
-  const kernel = simdRunsStats(grid.geometry) ? passKernel([input], [partials]) : JS_KERNEL;
-  const ran = await dispatch(
-    grid,
-    plan,
-    options,
-    (claims) => ({ op: "stats", grid, claims, input: describeShared(input), partials: describeShared(partials), memory: kernel.memory, injectFault: options.injectFault }),
-    (first, end) => {
-      computeStatsUnits(input, grid, first, end, partials, kernel.wasm);
-      return kernel.name;
-    },
-  );
-  return { partials, kernel: ran };
-}
-
-export async function runNormalizePass(input: Values, grid: UnitGrid, constants: Float64Array, output: Values, plan: ExecutionPlan, options: ExecutionOptions): Promise<KernelName> {
-  const kernel = passKernel([input, output], [constants]);
-  return dispatch(
-    grid,
-    plan,
-    options,
-    (claims) => ({
-      op: "normalize",
-      grid,
-      claims,
-      input: describeShared(input),
-      constants: describeShared(constants),
-      output: describeShared(output),
-      memory: kernel.memory,
-      injectFault: options.injectFault,
-    }),
-    (first, end) => {
-      normalizeUnits(input, grid, constants, first, end, output, kernel.wasm);
-      return kernel.name;
-    },
-  );
-}
-
-export interface ComparePassResult {
-  readonly records: Float64Array;
-  readonly worst: Float64Array;
-  readonly kernel: KernelName;
-}
-
-export async function runComparePass(
-  input: Values,
-  reference: Values,
-  grid: UnitGrid,
-  constants: Float64Array,
-  rule: DiffRule,
-  plan: ExecutionPlan,
-  options: ExecutionOptions,
-): Promise<ComparePassResult> {
-  const records = sharedFloat64(diffRecordsLength(grid), input);
-  const worst = sharedFloat64(worstListsLength(grid), input);
-  // The SIMD kernel counts float32 ulps of a float32 reference; other precisions stay with JavaScript.
-  const kernel = rule.ulpDtype === "float32" ? passKernel([input, reference], [constants, records, worst]) : JS_KERNEL;
-  const ran = await dispatch(
-    grid,
-    plan,
-    options,
-    (claims) => ({
-      op: "compare",
-      grid,
-      claims,
-      input: describeShared(input),
-      reference: describeShared(reference),
-      constants: describeShared(constants),
-      rule,
-      records: describeShared(records),
-      worst: describeShared(worst),
-      memory: kernel.memory,
-      injectFault: options.injectFault,
-    }),
-    (first, end) => {
-      compareUnits(input, reference, grid, constants, rule, first, end, records, worst, kernel.wasm);
-      return kernel.name;
-    },
-  );
-  return { records, worst, kernel: ran };
+/** Threads that claimed work in any of the passes (at least 1). */
+export function threadsThatWorked(unitsByThread: Readonly<Record<string, readonly number[]>>): number {
+  return Math.max(1, ...Object.values(unitsByThread).map((units) => units.filter((u) => u > 0).length));
 }

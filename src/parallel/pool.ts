@@ -6,12 +6,13 @@
  * and do not keep the process alive.
  */
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
-import type { KernelName, KernelTask } from "./task.js";
+import type { KernelTask, TaskResult } from "./task.js";
 
-let pool: Piscina<KernelTask, KernelName> | null = null;
+let pool: Piscina<KernelTask, TaskResult> | null = null;
 let poolThreads = 0;
 
 /** The default thread count: one per core the OS makes available. */
@@ -24,16 +25,27 @@ export function validateThreadCount(threads: number): number {
   return threads;
 }
 
-function getPool(workers: number): Piscina<KernelTask, KernelName> {
+/**
+ * The file each worker runs: the bundled worker, or the one BN_CHECK_WORKER_FILE names (a path or a
+ * file URL). The override is how the test suite runs fixture workers that throw, exit, stall or
+ * compute differently through the production pool and executor; nothing else reads it.
+ */
+function workerFile(): string {
+  const override = process.env.BN_CHECK_WORKER_FILE;
+  if (override !== undefined && override !== "") return override.startsWith("file:") ? override : pathToFileURL(override).href;
+  // The worker bundled into one CommonJS file (scripts/bundle-cli.mjs; worker-entry.cts says why
+  // CommonJS). Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
+  return new URL("../parallel/worker.cjs", import.meta.url).href;
+}
+
+function getPool(workers: number): Piscina<KernelTask, TaskResult> {
   if (pool !== null && poolThreads === workers) return pool;
   if (pool !== null) void pool.destroy();
   // Loaded on first use (work small enough for the calling thread never pays for it), and
   // synchronously: a pool started before a command reads its files boots while they are read.
   const { Piscina } = createRequire(import.meta.url)("piscina") as typeof import("piscina");
-  pool = new Piscina<KernelTask, KernelName>({
-    // The worker bundled into one CommonJS file (scripts/bundle-cli.mjs; worker-entry.cts says why
-    // CommonJS). Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
-    filename: new URL("../parallel/worker.cjs", import.meta.url).href,
+  pool = new Piscina<KernelTask, TaskResult>({
+    filename: workerFile(),
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 60_000,
@@ -68,10 +80,10 @@ export function workersFor(threads: number): number {
 /**
  * Posts tasks to a pool of `workers` threads (started first if need be) and returns, once they are
  * posted, the promise of their results: the caller can work on its own share meanwhile. The promise
- * resolves with the kernel each task ran on.
+ * resolves with each task's result (the kernel it ran and the units it claimed).
  * @throws (through the promise) WorkerFailureError naming the pass, as soon as any task fails.
  */
-export function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): { readonly done: Promise<KernelName[]> } {
+export function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): { readonly done: Promise<TaskResult[]> } {
   const running = getPool(workers);
   const done = Promise.all(
     tasks.map((task) =>

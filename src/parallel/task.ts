@@ -1,47 +1,27 @@
-/** The messages the pool sends to a worker. Plain data: structured-clone safe, buffers shared. */
-import type { DiffRule } from "../kernel/diff.js";
+/** The messages the pool sends to a worker, and what it answers. Plain data: structured-clone safe, buffers shared. */
 import type { UnitGrid } from "../kernel/units.js";
 import type { SharedWasmMemory } from "../memory/arena.js";
 import type { UnitClaims } from "./claim.js";
+import type { PassName, PassParams } from "./passes.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";
 
-/** Test-only fault injection: makes a worker throw or exit mid-task. */
-export type InjectedFault = "throw" | "exit";
-
-interface TaskBase {
+/** One pass for one worker: the units are claimed chunk by chunk (see claim.ts). */
+export interface KernelTask<Op extends PassName = PassName> {
+  readonly op: Op;
   readonly grid: UnitGrid;
-  /** The pass's units, claimed chunk by chunk (see claim.ts). */
   readonly claims: UnitClaims;
-  readonly input: SharedArrayDescriptor;
-  readonly injectFault?: InjectedFault;
-}
-
-/** Passes the SIMD kernel can run carry the arena memory their arrays live in (null: the JS kernel). */
-interface SimdCapable {
+  /** Every array of the pass (given and scratch), by the names `PASSES[op]` uses. */
+  readonly arrays: Readonly<Record<string, SharedArrayDescriptor>>;
+  readonly params: PassParams<Op>;
+  /** The arena memory the arrays live in when the SIMD kernel runs the pass (null: the JS kernel). */
   readonly memory: SharedWasmMemory | null;
 }
 
-export interface StatsTask extends TaskBase, SimdCapable {
-  readonly op: "stats";
-  readonly partials: SharedArrayDescriptor;
-}
-
-export interface NormalizeTask extends TaskBase, SimdCapable {
-  readonly op: "normalize";
-  readonly constants: SharedArrayDescriptor;
-  readonly output: SharedArrayDescriptor;
-}
-
-export interface CompareTask extends TaskBase, SimdCapable {
-  readonly op: "compare";
-  readonly constants: SharedArrayDescriptor;
-  readonly reference: SharedArrayDescriptor;
-  readonly rule: DiffRule;
-  readonly records: SharedArrayDescriptor;
-  readonly worst: SharedArrayDescriptor;
-}
-
-export type KernelTask = StatsTask | NormalizeTask | CompareTask;
-
 /** Which kernel ran a task or a pass: the WebAssembly SIMD one or the JavaScript one (the same bits). */
 export type KernelName = "wasm-simd" | "js";
+
+/** A worker's answer: the kernel it ran and how many units it claimed. */
+export interface TaskResult {
+  readonly kernel: KernelName;
+  readonly units: number;
+}

@@ -5,12 +5,12 @@
  * This CommonJS entry is required without touching that path and imports the ES worker itself.
  */
 type Task = import("./task.js").KernelTask;
-type KernelName = import("./task.js").KernelName;
+type TaskResult = import("./task.js").TaskResult;
 
 // Loaded as soon as the worker starts (not at its first task), so that a pre-warmed pool is ready.
-const worker: Promise<{ default: (task: Task) => KernelName }> = import("./worker.js");
+const worker: Promise<{ default: (task: Task) => TaskResult }> = import("./worker.js");
 
-async function runTask(task: Task): Promise<KernelName> {
+async function runTask(task: Task): Promise<TaskResult> {
   return (await worker).default(task);
 }
 

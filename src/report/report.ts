@@ -41,6 +41,8 @@ export interface Timings {
   readonly threads: number;
   /** The kernel each pass ran on ("wasm-simd" or "js"), for the passes that ran. */
   readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">>;
+  /** Per pass, the units each thread claimed: the calling thread first, then each worker (0: it did not join). */
+  readonly unitsByThread?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface StepsInfo {
@@ -158,7 +160,7 @@ export interface RunReport {
   readonly written: readonly FileInfo[];
   readonly convention: ConventionInfo;
   readonly steps: number | null;
-  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number; readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">> };
+  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number; readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">>; readonly unitsByThread?: Readonly<Record<string, readonly number[]>> };
 }
 
 /** `detect`: the conventions that explain a reference, best first. */

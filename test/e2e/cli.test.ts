@@ -1,9 +1,11 @@
 // The CLI spawned as a user runs it: `node bin/bn-check.cjs …` with NO_COLOR and a minimal environment.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, readJson, ROOT } from "../helpers.js";
+import { tensorFromArray } from "../../src/npy/tensor.js";
+import { writeNpy } from "../../src/npy/write-npy.js";
+import { FIXTURES, normals, runCli, readJson, ROOT, seededRandom } from "../helpers.js";
 
 const CLASSIC = ["fixtures/classic/input.npy", "fixtures/classic/ref.npy"];
 const FAULT = "fixtures/corpus/cpu/fault-channel-shift";
@@ -69,7 +71,8 @@ describe("bn-check compare (exit 0 and 1)", () => {
     expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output", "running_mean", "running_var"]);
     expect(Object.keys(report.tensors[0])).toEqual(expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]));
     expect(report.tensors[0].tolerance).toEqual({ atol: 1e-5, rtol: 1.3e-6, source: "torch.testing.assert_close default for float32", equalNan: false });
-    expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads", "kernels"]);
+    expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads", "kernels", "unitsByThread"]);
+    expect(report.timings.unitsByThread).toEqual({ stats: [1], compare: [1] });
     // The classic 4x3x2x2 fixture is too small for a tensor arena: the JavaScript kernel.
     expect(report.timings.kernels).toEqual({ stats: "js", compare: "js" });
   });
@@ -127,10 +130,22 @@ describe("bn-check compare (exit 2: could not check)", () => {
     expect(run.stderr).toMatch(/\n\s+at /);
   });
 
-  it("a worker that dies mid-kernel ends the command with exit 2 and a message, not a hang", () => {
-    const run = runCli(["compare", ...CLASSIC, "--threads", "2", "--parallel-threshold", "0"], { BN_CHECK_TEST_INJECT_FAULT: "exit" });
+  it("a worker that dies mid-kernel fails its case with a message (exit 2), the pool is replaced, no hang", () => {
+    // A suite of pooled passes long enough for a woken worker to join them; the fixture worker
+    // (fixtures/workers/exit.cjs, run through the production pool) exits in each pass it joins.
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-exit-"));
+    const input = join(dir, "input.npy");
+    writeNpy(input, tensorFromArray(normals(seededRandom(5), 16 * 4 * 128 * 128), [16, 4, 128, 128], "float32"));
+    const manifest = join(dir, "suite.json");
+    writeFileSync(manifest, JSON.stringify({ cases: Array.from({ length: 40 }, (_, i) => ({ name: `case ${i}`, input, ref: input, expected: "mismatch" })) }));
+    const run = runCli(["suite", manifest, "--threads", "2", "--parallel-threshold", "0", "--format", "json"], { BN_CHECK_WORKER_FILE: join(FIXTURES, "workers", "exit.cjs") });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^bn-check: a worker thread failed during stats \(units 0\.\.0 of 1, 3 channels\): worker exited with code: 70\n$/);
+    const report = JSON.parse(run.stdout) as { cases: { status: string; error: string | null }[] };
+    const errors = report.cases.filter((c) => c.status === "error");
+    expect(errors.length).toBeGreaterThan(0);
+    for (const c of errors) expect(c.error).toMatch(/^a worker thread failed during (stats|compare) \(units 0\.\.63 of 64, 4 channels\): worker exited with code: 70$/);
+    expect(report.cases.filter((c) => c.status === "pass").length).toBe(40 - errors.length);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -1,9 +1,14 @@
-// Runs against the compiled package: Node cannot start a .ts worker under vitest, and this is what
-// users import.
+// The worker pool, with workers really taking part: every invariance test runs until each thread has
+// claimed units in every pass (timings.unitsByThread), and the same tests fail with a fixture worker
+// that computes differently. Runs against the compiled package: Node cannot start a .ts worker under
+// vitest, and this is what users import.
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
-import { batchNorm, checkBatchNorm, closePool, tensorFromArray, WorkerFailureError } from "../../dist/index.js";
-import { normals, seededRandom } from "../helpers.js";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { batchNorm, checkBatchNorm, closePool, tensorFromArray, WorkerFailureError, type Tensor } from "../../dist/index.js";
+import { InterruptedError } from "../../dist/errors.js";
+import { FIXTURES, normals, seededRandom } from "../helpers.js";
 
 afterAll(async () => {
   await closePool();
@@ -13,76 +18,170 @@ function bits(values: Float32Array | Float64Array): string {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
 }
 
+/** Small chunks, no size threshold: every pass goes to the pool. */
+const POOLED = { parallelThreshold: 0, chunksPerThread: 32 };
+
+interface Timed {
+  readonly threads: number;
+  readonly timings: { readonly unitsByThread: Readonly<Record<string, readonly number[]>> };
+}
+
+/**
+ * Calls `call` until, in every pass, every thread claimed units — or, with more threads than cores,
+ * as many threads as there are cores (only that many run at once) — and returns that call's result.
+ * The first calls start the pool; a pass that booting workers miss is simply run again, at most 60
+ * times.
+ */
+async function withEveryThread<T extends Timed>(threads: number, call: () => Promise<T>): Promise<T> {
+  const required = Math.min(threads, availableParallelism());
+  for (let attempt = 0; attempt < 60; attempt++) {
+    const result = await call();
+    const passes = Object.values(result.timings.unitsByThread);
+    const working = (units: readonly number[]) => units.filter((u) => u > 0).length;
+    if (passes.length > 0 && passes.every((units) => units.length === threads && working(units) >= required)) {
+      expect(result.threads).toBeGreaterThanOrEqual(required);
+      return result;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`fewer than ${required} of ${threads} threads took part in some pass, 60 calls running`);
+}
+
+/** Runs `body` with the pool's workers running a fixture worker file, then restores the real one. */
+async function withWorkerFile<T>(file: string, body: () => Promise<T>): Promise<T> {
+  await closePool();
+  process.env.BN_CHECK_WORKER_FILE = join(FIXTURES, "workers", file);
+  try {
+    return await body();
+  } finally {
+    delete process.env.BN_CHECK_WORKER_FILE;
+    await closePool();
+  }
+}
+
+const random = seededRandom(42);
+// C = 3 with many elements per channel (units are slices of channels), and a channels-last case.
+const fewChannels = tensorFromArray(normals(random, 2 * 3 * 400 * 400, 5, 3), [2, 3, 400, 400], "float32");
+const channelsLast = tensorFromArray(normals(random, 32 * 32 * 32 * 24, -1, 0.5), [32, 32, 32, 24], "float32");
+
+function trainSignature(result: Awaited<ReturnType<typeof batchNorm>>): string {
+  return [bits(result.output.data), Array.from(result.batchVariance!).join(), Array.from(result.runningVar!).join()].join("|");
+}
+
 describe("the worker pool", () => {
-  const random = seededRandom(42);
-  // C = 3 with many elements per channel (units are slices of channels), and a channels-last case.
-  const fewChannels = tensorFromArray(normals(random, 2 * 3 * 160 * 160, 5, 3), [2, 3, 160, 160], "float32");
-  const channelsLast = tensorFromArray(normals(random, 16 * 20 * 20 * 24, -1, 0.5), [16, 20, 20, 24], "float32");
+  afterEach(() => {
+    delete process.env.BN_CHECK_WORKER_FILE;
+  });
 
   for (const [name, input, layout] of [
     ["NCHW with 3 channels", fewChannels, "NCHW"],
     ["NHWC", channelsLast, "NHWC"],
   ] as const) {
-    it(`gives bit-identical output, statistics and running statistics for 1, 2, 3 and 7 threads (${name})`, async () => {
-      const results = [];
-      for (const threads of [1, 2, 3, 7]) {
-        results.push(await batchNorm({ input }, { framework: "torch", layout, threads, parallelThreshold: 0 }));
-      }
-      expect(results.map((r) => r.threads)).toEqual([1, 2, 3, 7]);
-      for (const result of results.slice(1)) {
-        expect(bits(result.output.data)).toBe(bits(results[0].output.data));
-        expect(Array.from(result.batchVariance!)).toEqual(Array.from(results[0].batchVariance!));
-        expect(Array.from(result.runningVar!)).toEqual(Array.from(results[0].runningVar!));
+    it(`gives bit-identical output, statistics and running statistics for 1, 2 and 3 threads, every thread working (${name})`, async () => {
+      const single = await batchNorm({ input }, { framework: "torch", layout, threads: 1 });
+      expect(single.timings.unitsByThread.stats).toHaveLength(1);
+      for (const threads of [2, 3]) {
+        const pooled = await withEveryThread(threads, () => batchNorm({ input }, { framework: "torch", layout, threads, ...POOLED }));
+        expect(trainSignature(pooled)).toBe(trainSignature(single));
       }
     });
   }
 
-  it("gives the same comparison report for every thread count", async () => {
-    const reference = (await batchNorm({ input: fewChannels }, { threads: 2, parallelThreshold: 0 })).output;
+  it("gives the same comparison report for every thread count, every thread working", async () => {
+    const reference = (await batchNorm({ input: fewChannels }, { threads: 1 })).output;
     // Perturb a few elements so that the report has mismatches, indices and worst elements to agree on.
     const perturbed = tensorFromArray(Array.from(reference.data), reference.shape, "float32");
     for (const index of [17, 40_000, 150_001]) perturbed.data[index] += 1e-3;
-    const reports = [];
-    for (const threads of [1, 2, 3, 7]) {
-      const result = await checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads, parallelThreshold: 0 });
-      reports.push(JSON.stringify({ ...result, threads: 0, timings: null }));
+    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) => JSON.stringify({ ...result, threads: 0, timings: null });
+    const single = strip(await checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads: 1 }));
+    for (const threads of [2, 3]) {
+      const pooled = await withEveryThread(threads, () => checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads, ...POOLED }));
+      expect(strip(pooled)).toBe(single);
     }
-    expect(new Set(reports).size).toBe(1);
-    const parsed = JSON.parse(reports[0]);
+    const parsed = JSON.parse(single);
     expect(parsed.output.mismatches).toBe(3);
     expect(parsed.output.worst.slice(0, 3).map((e: { flatIndex: number }) => e.flatIndex).sort((a: number, b: number) => a - b)).toEqual([17, 40_000, 150_001]);
   });
 
-  it("is bit-identical under random shapes, axes, thread counts and chunk sizes", async () => {
+  it("is bit-identical under random shapes, axes, thread counts and chunk sizes, every thread working", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 2, maxLength: 4 }),
         fc.nat(),
         fc.nat(),
-        fc.array(fc.record({ threads: fc.integer({ min: 1, max: 8 }), chunksPerThread: fc.integer({ min: 1, max: 16 }) }), { minLength: 2, maxLength: 3 }),
-        async (shape, axisSeed, seed, configurations) => {
+        fc.integer({ min: 2, max: 3 }),
+        fc.integer({ min: 4, max: 64 }),
+        async (shape, axisSeed, seed, threads, chunksPerThread) => {
           const axis = axisSeed % shape.length;
+          // Enough elements (2^18 and more) that a pass lasts long enough for every worker to join.
+          const grown = axis === 0 ? shape.length - 1 : 0;
+          shape[grown] *= Math.max(1, Math.ceil(2 ** 18 / shape.reduce((a, b) => a * b, 1)));
           const count = shape.reduce((a, b) => a * b, 1);
-          const input = tensorFromArray(normals(seededRandom(seed), count, 3, 2), shape, "float32");
-          const outputs = [];
-          for (const { threads, chunksPerThread } of configurations) {
-            const result = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads, chunksPerThread, parallelThreshold: 0 }).catch((e: Error) => e.message);
-            outputs.push(typeof result === "string" ? result : bits(result.output.data) + Array.from(result.runningVar!).join());
-          }
-          expect(new Set(outputs).size).toBe(1);
+          const input: Tensor = tensorFromArray(normals(seededRandom(seed), count, 3, 2), shape, "float32");
+          const single = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads: 1 }).catch((e: Error) => e.message);
+          if (typeof single === "string") return; // shapes no preset trains on are covered elsewhere
+          const pooled = await withEveryThread(threads, () => batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads, chunksPerThread, parallelThreshold: 0 }));
+          expect(bits(pooled.output.data) + Array.from(pooled.runningVar!).join()).toBe(bits(single.output.data) + Array.from(single.runningVar!).join());
         },
       ),
-      { seed: 99, numRuns: 25 },
+      { seed: 99, numRuns: 10 },
     );
   });
 
-  for (const fault of ["throw", "exit"] as const) {
-    it(`turns a worker that ${fault === "throw" ? "throws" : "exits"} mid-kernel into a WorkerFailureError, and the next call still works`, async () => {
-      const error = await batchNorm({ input: fewChannels }, { threads: 2, parallelThreshold: 0, injectFault: fault }).catch((e: unknown) => e);
+  it("fails those same invariance checks with a worker that computes differently (the checks can fail)", async () => {
+    const single = await batchNorm({ input: fewChannels }, { framework: "torch", threads: 1 });
+    const reference = tensorFromArray(Array.from(single.output.data), single.output.shape, "float32");
+    const singleReport = await checkBatchNorm({ input: fewChannels, reference }, { threads: 1 });
+    await withWorkerFile("corrupt.cjs", async () => {
+      const corrupted = await withEveryThread(2, () => batchNorm({ input: fewChannels }, { framework: "torch", threads: 2, ...POOLED }));
+      expect(trainSignature(corrupted)).not.toBe(trainSignature(single));
+      const report = await withEveryThread(2, () => checkBatchNorm({ input: fewChannels, reference }, { threads: 2, ...POOLED }));
+      expect(report.output.mismatches).toBeGreaterThan(singleReport.output.mismatches);
+    });
+  });
+
+  for (const [file, what] of [
+    ["throw.cjs", "throws"],
+    ["exit.cjs", "exits"],
+  ] as const) {
+    it(`turns a worker that ${what} into a WorkerFailureError naming the pass, and the next call still works`, async () => {
+      // The first passes may end before the fixture worker has booted (it then never joins them).
+      const error = await withWorkerFile(file, async () => {
+        for (let attempt = 0; attempt < 60; attempt++) {
+          const outcome = await batchNorm({ input: fewChannels }, { threads: 2, ...POOLED }).catch((e: unknown) => e);
+          if (outcome instanceof Error) return outcome;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return null;
+      });
       expect(error).toBeInstanceOf(WorkerFailureError);
-      expect((error as Error).message).toMatch(/a worker thread failed during stats \(units \d+\.\.\d+ of \d+, 3 channels\)/);
-      const after = await batchNorm({ input: fewChannels }, { threads: 2, parallelThreshold: 0 });
-      expect(after.threads).toBe(2);
+      expect((error as Error).message).toMatch(/a worker thread failed during (stats|normalize) \(units \d+\.\.\d+ of \d+, 3 channels\)/);
+      const after = await withEveryThread(2, () => batchNorm({ input: fewChannels }, { threads: 2, ...POOLED }));
+      expect(after.timings.unitsByThread.stats.every((units) => units > 0)).toBe(true);
     });
   }
+
+  it("stops a pass that waits for a stalled worker when its signal aborts (no hang)", async () => {
+    process.env.BN_CHECK_FIXTURE_STALL_MS = "20000";
+    try {
+      await withWorkerFile("stall.cjs", async () => {
+        for (let attempt = 0; attempt < 60; attempt++) {
+          const controller = new AbortController();
+          const started = performance.now();
+          const timer = setTimeout(() => controller.abort(), 300);
+          const outcome = await batchNorm({ input: fewChannels }, { threads: 2, ...POOLED, signal: controller.signal }).catch((e: unknown) => e);
+          clearTimeout(timer);
+          if (outcome instanceof Error) {
+            // The stalled worker joined a pass: the abort ended it long before the 20 s stall.
+            expect(outcome).toBeInstanceOf(InterruptedError);
+            expect(performance.now() - started).toBeLessThan(5000);
+            return;
+          }
+        }
+        throw new Error("the stalling worker never joined a pass");
+      });
+    } finally {
+      delete process.env.BN_CHECK_FIXTURE_STALL_MS;
+    }
+  });
 });

@@ -96,6 +96,6 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     written,
     convention: conventionInfo(options.request.framework, last.params),
     steps: options.steps ? stepCount : null,
-    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads, kernels: last.timings.kernels },
+    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads, kernels: last.timings.kernels, unitsByThread: last.timings.unitsByThread },
   };
 });

@@ -1,0 +1,100 @@
+/**
+ * The SIMD kernel's adapters: each runs a pass's units through the WebAssembly exports
+ * (bn-kernel.wat) over arrays that live in the kernel's memory, and computes what the JavaScript
+ * twin in stats.ts, normalize.ts or compare-units.ts computes, bit for bit. Pointers are byte offsets
+ * into that memory (the arrays' byteOffset).
+ */
+import { DIFF_RECORD_SIZE, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
+import { STATS_RECORD_SIZE } from "./stats.js";
+import { emptyBox, unitBox, type UnitGrid } from "./units.js";
+import type { WasmKernel } from "./wasm-abi.js";
+
+/** `computeStatsUnits` on the SIMD kernel (float32 input; geometries `simdRunsStats` allows). */
+export function statsUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const { o0, o1, c0, c1, i0, i1 } = box;
+    const count = (o1 - o0) * (i1 - i0);
+    const recordBytes = partials.byteOffset + unit * grid.channelChunk * STATS_RECORD_SIZE * 8;
+    if (inner === 1) {
+      wasm.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
+    } else {
+      for (let c = c0; c < c1; c++) {
+        wasm.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
+      }
+    }
+  }
+}
+
+/** `normalizeUnits` on the SIMD kernel (float32 input and output). */
+export function normalizeUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Float32Array): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const { o0, o1, c0, c1, i0, i1 } = box;
+    if (inner === 1) {
+      const first = (o0 * channels + c0) * 4;
+      const constantsBytes = constants.byteOffset + c0 * 8;
+      wasm.normalize_rows(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * 4, c1 - c0, constantsBytes, constantsBytes + channels * 8, constantsBytes + 2 * channels * 8);
+    } else {
+      for (let c = c0; c < c1; c++) {
+        const first = ((o0 * channels + c) * inner + i0) * 4;
+        wasm.normalize_cols(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * inner * 4, i1 - i0, constants[c], constants[channels + c], constants[2 * channels + c]);
+      }
+    }
+  }
+}
+
+/** `compareUnits` on the SIMD kernel (float32 input and reference, ulps in float32): one call per channel of a unit, records and worst lists in place. */
+export function compareUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  reference: Float32Array,
+  grid: UnitGrid,
+  constants: Float64Array,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+  records: Float64Array,
+  worst: Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const worstBase = unit * WORST_KEPT * 2;
+    initWorst(worst, worstBase);
+    // Channels-last data: the channel's column is one run, gathered `channels` values apart.
+    const columnRun = inner === 1;
+    for (let c = box.c0; c < box.c1; c++) {
+      const first = (box.o0 * channels + c) * inner + box.i0;
+      const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
+      wasm.compare_cols(
+        input.byteOffset + first * 4,
+        reference.byteOffset + first * 4,
+        columnRun ? 1 : box.o1 - box.o0,
+        channels * inner * 4,
+        columnRun ? box.o1 - box.o0 : box.i1 - box.i0,
+        columnRun ? channels * 4 : 4,
+        columnRun ? channels : 1,
+        first,
+        channels * inner,
+        constants[c],
+        constants[channels + c],
+        constants[2 * channels + c],
+        rule.atol,
+        rule.rtol,
+        rule.equalNan ? 1 : 0,
+        constants[3 * channels + c],
+        constants[4 * channels + c],
+        constants[5 * channels + c],
+        constants[6 * channels + c],
+        records.byteOffset + recordBase * 8,
+        worst.byteOffset + worstBase * 8,
+      );
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The kernel's passes, one record each: the arrays a task carries (given by the caller, or scratch
+ * the pass allocates for its per-unit results), the JavaScript kernel, its WebAssembly SIMD adapter
+ * and when that adapter applies. The executor runs every pass through `runPass`, the worker runs
+ * `PASSES[task.op]`: a new pass is a new record here (and its kernels), nothing else.
+ */
+import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, simdRunsStats, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import type { DiffRule } from "../kernel/diff.js";
+import type { UnitGrid } from "../kernel/units.js";
+import type { WasmKernel } from "../kernel/wasm-abi.js";
+import { compareUnitsSimd, normalizeUnitsSimd, statsUnitsSimd } from "../kernel/wasm-adapters.js";
+
+type Values = Float32Array | Float64Array;
+export type PassArrays = Readonly<Record<string, Values>>;
+
+export interface PassDefinition<Params> {
+  /** Arrays the caller gives, by name; the first is the input (scratch is allocated beside it). */
+  readonly given: readonly string[];
+  /** Arrays the pass allocates (zeroed float64), with their length for a unit grid. */
+  readonly scratch: Readonly<Record<string, (grid: UnitGrid) => number>>;
+  /** The tensors the SIMD kernel reads as float32 (every other array must share their arena). */
+  readonly tensors: readonly string[];
+  /** Whether the SIMD adapter applies, once the arrays are float32 and in its memory. */
+  readonly simd: (grid: UnitGrid, params: Params) => boolean;
+  readonly js: (arrays: PassArrays, grid: UnitGrid, params: Params, firstUnit: number, endUnit: number) => void;
+  readonly wasm: (kernel: WasmKernel, arrays: PassArrays, grid: UnitGrid, params: Params, firstUnit: number, endUnit: number) => void;
+}
+
+const f64 = (arrays: PassArrays, name: string) => arrays[name] as Float64Array;
+const f32 = (arrays: PassArrays, name: string) => arrays[name] as Float32Array;
+
+const stats: PassDefinition<null> = {
+  given: ["input"],
+  scratch: { partials: statsPartialsLength },
+  tensors: ["input"],
+  simd: (grid) => simdRunsStats(grid.geometry),
+  js: (a, grid, _params, first, end) => computeStatsUnits(a.input, grid, first, end, f64(a, "partials")),
+  wasm: (kernel, a, grid, _params, first, end) => statsUnitsSimd(kernel, f32(a, "input"), grid, first, end, f64(a, "partials")),
+};
+
+const normalize: PassDefinition<null> = {
+  given: ["input", "constants", "output"],
+  scratch: {},
+  tensors: ["input", "output"],
+  simd: () => true,
+  js: (a, grid, _params, first, end) => normalizeUnits(a.input, grid, f64(a, "constants"), first, end, a.output),
+  wasm: (kernel, a, grid, _params, first, end) => normalizeUnitsSimd(kernel, f32(a, "input"), grid, f64(a, "constants"), first, end, f32(a, "output")),
+};
+
+const compare: PassDefinition<DiffRule> = {
+  given: ["input", "reference", "constants"],
+  scratch: { records: diffRecordsLength, worst: (grid) => Math.max(1, worstListsLength(grid)) },
+  tensors: ["input", "reference"],
+  // The SIMD kernel counts float32 ulps; other precisions stay with JavaScript.
+  simd: (_grid, rule) => rule.ulpDtype === "float32",
+  js: (a, grid, rule, first, end) => compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst")),
+  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst")),
+};
+
+export const PASSES = { stats, normalize, compare } as const;
+
+export type PassName = keyof typeof PASSES;
+/** The parameters each pass takes (the comparison rule for compare, none for the others). */
+export type PassParams<Op extends PassName> = (typeof PASSES)[Op] extends PassDefinition<infer P> ? P : never;
