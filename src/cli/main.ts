@@ -13,7 +13,7 @@ import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
 import { closePool } from "../parallel/pool.js";
-import { reporters, type ReporterName } from "../report/reporters/index.js";
+import { checkFormat, renderReport, type CommandName, type ReporterName } from "../report/reporters/index.js";
 import type { Report } from "../report/report.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
 
@@ -64,16 +64,25 @@ function reportFormat(path: string, format: ReporterName): ReporterName {
   return "text";
 }
 
+/**
+ * Refuses a --format (or a --report file's format) the command cannot write, before the command
+ * reads or writes anything.
+ */
+function checkOutputFormats(command: CommandName, options: OutputCliOptions): void {
+  checkFormat(command, options.format as ReporterName);
+  if (options.report !== undefined) checkFormat(command, reportFormat(options.report, options.format as ReporterName), `--report ${options.report}:`);
+}
+
 /** Prints the report (text on the terminal when --report takes the machine format) and sets the exit code. */
 function emit(report: Report, options: OutputCliOptions): void {
   const format = options.format as ReporterName;
   const color = useColor(options.color);
   if (options.report !== undefined) {
     const fileFormat = reportFormat(options.report, format);
-    writeFileAtomic(options.report, Buffer.from(reporters[fileFormat](report, { color: false })));
-    process.stdout.write(reporters.text(report, { color }));
+    writeFileAtomic(options.report, Buffer.from(renderReport(fileFormat, report, { color: false })));
+    process.stdout.write(renderReport("text", report, { color }));
   } else {
-    process.stdout.write(reporters[format](report, { color }));
+    process.stdout.write(renderReport(format, report, { color }));
   }
   process.exitCode = report.exitCode;
 }
@@ -97,6 +106,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on("SIGINT", onInterrupt);
   const program = buildProgram({
     async compare(input, reference, options: CompareCliOptions) {
+      checkOutputFormats("compare", options);
       const { weight, bias, ...convention } = conventionFields(options);
       const check: CheckCase = {
         name: reference,
@@ -121,11 +131,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(await runCompare(check, execution(options)), options);
     },
     async diff(a, b, options) {
+      checkOutputFormats("diff", options);
       const { runCompare } = await import("./commands/compare.js");
       const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
       emit(await runCompare(check, execution(options)), options);
     },
     async run(input, options) {
+      checkOutputFormats("run", options);
       const { weight, bias, framework, momentum, steps, ...rest } = conventionFields(options);
       const { runRun } = await import("./commands/run.js");
       const report = await runRun({
@@ -142,6 +154,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(report, options);
     },
     async matrix(input, options) {
+      checkOutputFormats("matrix", options);
       const { runMatrix } = await import("./commands/matrix.js");
       const report = await runMatrix({
         input,
@@ -158,6 +171,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(report, options);
     },
     async detect(input, reference, options) {
+      checkOutputFormats("detect", options);
       const axis = options.channelAxis;
       const { runDetect } = await import("./commands/detect.js");
       const report = await runDetect({
@@ -177,6 +191,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       emit(report, options);
     },
     async suite(source, options) {
+      checkOutputFormats("suite", options);
       const { runSuite } = await import("./commands/suite.js");
       const showProgress = options.quiet !== true && process.stderr.isTTY === true;
       const cliProgress = showProgress ? (await import("cli-progress")).default : null;

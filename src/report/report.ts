@@ -4,6 +4,7 @@
  * "NaN", "Infinity" and "-Infinity" so that the document stays strict JSON.
  */
 import type { TensorComparison, Verdict } from "../compare/compare.js";
+import type { ExitCode } from "./exit-code.js";
 import type { FloatDType } from "../npy/tensor.js";
 import type { Candidate, DetectResult } from "../detect/detect.js";
 
@@ -95,7 +96,7 @@ export interface CompareReport extends CaseFindings {
   readonly command: "compare" | "diff";
   readonly conforms: boolean;
   readonly verdict: Verdict;
-  readonly exitCode: 0 | 1;
+  readonly exitCode: ExitCode;
 }
 
 export interface SuiteSummary {
@@ -114,7 +115,7 @@ export interface SuiteReport {
   readonly tool: ToolInfo;
   readonly command: "suite";
   readonly conforms: boolean;
-  readonly exitCode: 0 | 1 | 2;
+  readonly exitCode: ExitCode;
   readonly source: string;
   readonly shard: { readonly index: number; readonly count: number } | null;
   readonly filter: string | null;
@@ -139,7 +140,7 @@ export interface MatrixReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly tool: ToolInfo;
   readonly command: "matrix";
-  readonly exitCode: 0;
+  readonly exitCode: ExitCode;
   readonly files: readonly FileInfo[];
   readonly mode: "train" | "eval";
   readonly layout: string;
@@ -155,7 +156,7 @@ export interface RunReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly tool: ToolInfo;
   readonly command: "run";
-  readonly exitCode: 0;
+  readonly exitCode: ExitCode;
   readonly files: readonly FileInfo[];
   readonly written: readonly FileInfo[];
   readonly convention: ConventionInfo;
@@ -168,7 +169,7 @@ export interface DetectReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly tool: ToolInfo;
   readonly command: "detect";
-  readonly exitCode: 0;
+  readonly exitCode: ExitCode;
   readonly files: readonly FileInfo[];
   /** One sentence: what the reference matches and how it differs from the convention given with --framework. */
   readonly diagnosis: string;

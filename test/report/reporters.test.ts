@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { compareTensors } from "../../src/compare/compare.js";
 import type { CaseReport, SuiteReport } from "../../src/report/report.js";
-import { reporters } from "../../src/report/reporters/index.js";
+import { formatsFor, renderReport } from "../../src/report/reporters/index.js";
 import { escapeXml } from "../../src/report/xml.js";
 
 const failing = compareTensors({ shape: [2, 2], data: [1, 2, 3, 4.5] }, { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]), dtype: "float32" }, { channelAxis: 1, name: "output" });
@@ -41,7 +41,7 @@ const suite: SuiteReport = {
 
 describe("reporters", () => {
   it("junit is well-formed, escapes every name and drops characters XML 1.0 forbids", () => {
-    const xml = reporters.junit(suite, { color: false });
+    const xml = renderReport("junit", suite, { color: false });
     expect(XMLValidator.validate(xml)).toBe(true);
     const parsed = new XMLParser({ ignoreAttributes: false }).parse(xml);
     expect(parsed.testsuites["@_tests"]).toBe("4");
@@ -52,18 +52,18 @@ describe("reporters", () => {
   });
 
   it("json parses back with non-finite numbers as strings", () => {
-    const parsed = JSON.parse(reporters.json(suite, { color: false }));
+    const parsed = JSON.parse(renderReport("json", suite, { color: false }));
     expect(parsed.cases[0].tensors[0].mismatches).toBe(1);
     expect(parsed.cases[0].tensors[1].requiredRtol).toBe(0);
   });
 
   it("text has colour codes only when asked", () => {
-    expect(reporters.text(suite, { color: false })).not.toMatch(/\x1b\[/);
-    expect(reporters.text(suite, { color: true })).toMatch(/\x1b\[/);
+    expect(renderReport("text", suite, { color: false })).not.toMatch(/\x1b\[/);
+    expect(renderReport("text", suite, { color: true })).toMatch(/\x1b\[/);
   });
 
   it("github: one ::error per failing tensor or case, a ::notice with the totals", () => {
-    const lines = reporters.github(suite, { color: false }).trim().split("\n");
+    const lines = renderReport("github", suite, { color: false }).trim().split("\n");
     expect(lines.filter((l) => l.startsWith("::error")).length).toBe(3);
     expect(lines.at(-1)).toBe("::notice title=bn-check suite::0 of 3 case(s) passed");
   });

@@ -7,6 +7,7 @@ import { runCase } from "../../cases/run-case.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { findingsOf, type CaseReport, type CompareReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
+import { exitCodeOf } from "../../report/exit-code.js";
 
 /** Wraps a case report as the report of a single-case command. */
 export function singleCaseReport(command: "compare" | "diff", report: CaseReport): CompareReport {
@@ -15,7 +16,7 @@ export function singleCaseReport(command: "compare" | "diff", report: CaseReport
     ...reportHead(command),
     conforms,
     verdict: report.verdict ?? (conforms ? "conforms" : "does not conform"),
-    exitCode: conforms ? 0 : 1,
+    exitCode: exitCodeOf({ command, conforms }),
     ...findingsOf(report),
   };
 }

@@ -5,6 +5,7 @@ import type { ComputeDType, Tensor } from "../../npy/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { type DetectReport, type FileInfo } from "../../report/report.js";
 import { reportHead } from "../version.js";
+import { exitCodeOf } from "../../report/exit-code.js";
 import { inOwnArena } from "../../memory/arena.js";
 
 export interface DetectCommandOptions {
@@ -34,7 +35,7 @@ export const runDetect = inOwnArena(async function runDetect(options: DetectComm
   const result = await detectConvention(tensors, { ...options.execution, ...options.tolerance, claimed: options.claimed });
   return {
     ...reportHead("detect"),
-    exitCode: 0,
+    exitCode: exitCodeOf({ command: "detect" }),
     files,
     diagnosis: result.diagnosis,
     tolerance: result.tolerance,

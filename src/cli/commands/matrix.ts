@@ -14,6 +14,7 @@ import { ulpDistance } from "../../numeric/formats.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { type FileInfo, type MatrixPair, type MatrixReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
+import { exitCodeOf } from "../../report/exit-code.js";
 import { UsageError } from "../../errors.js";
 import { formatNumber } from "../../report/format.js";
 import { inOwnArena } from "../../memory/arena.js";
@@ -136,7 +137,7 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
   }
   return {
     ...reportHead("matrix"),
-    exitCode: 0,
+    exitCode: exitCodeOf({ command: "matrix" }),
     files,
     mode: options.mode,
     layout: last?.params.layout ?? "",

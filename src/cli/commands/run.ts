@@ -15,6 +15,7 @@ import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
 import { type FileInfo, type RunReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
+import { exitCodeOf } from "../../report/exit-code.js";
 import { inOwnArena } from "../../memory/arena.js";
 
 export interface RunOptions {
@@ -91,7 +92,7 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   write(options.saveRunningVar, state.variance);
   return {
     ...reportHead("run"),
-    exitCode: 0,
+    exitCode: exitCodeOf({ command: "run" }),
     files,
     written,
     convention: conventionInfo(options.request.framework, last.params),

@@ -10,6 +10,7 @@ import { BnCheckError } from "../../errors.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import { type CaseReport, type SuiteReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
+import { exitCodeOf } from "../../report/exit-code.js";
 
 export interface SuiteOptions {
   readonly source: string;
@@ -91,7 +92,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   return {
     ...reportHead("suite"),
     conforms: errors === 0 && failed === 0 && cases.length === selected.length,
-    exitCode: errors > 0 ? 2 : failed > 0 ? 1 : 0,
+    exitCode: exitCodeOf({ command: "suite", summary: { failed, errors } }),
     source: options.source,
     shard: options.shard ?? null,
     filter: options.filter ?? null,

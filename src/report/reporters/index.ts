@@ -1,5 +1,9 @@
-/** The reporter registry: `--format` choices are its keys. */
-import type { Report } from "../report.js";
+/**
+ * The reporter registry: `--format` choices are its keys, and each reporter declares the commands
+ * it renders, so a command's formats are known (and a wrong one refused) before any work is done.
+ */
+import { UsageError } from "../../errors.js";
+import type { CompareReport, Report, SuiteReport } from "../report.js";
 import { renderGithub } from "./github.js";
 import { renderJson } from "./json.js";
 import { renderJunit } from "./junit.js";
@@ -7,14 +11,47 @@ import { renderMarkdown } from "./markdown.js";
 import { renderText, type TextOptions } from "./text.js";
 
 export type ReporterOptions = TextOptions;
+export type CommandName = Report["command"];
+
+const EVERY_COMMAND = ["compare", "diff", "suite", "run", "matrix", "detect"] as const satisfies readonly CommandName[];
+const CASE_COMMANDS = ["compare", "diff", "suite"] as const satisfies readonly CommandName[];
+
+interface Reporter<R extends Report> {
+  /** The commands whose reports it renders (every report of those commands, by its type). */
+  readonly commands: readonly R["command"][];
+  readonly render: (report: R, options: ReporterOptions) => string;
+}
 
 export const reporters = {
-  text: (report: Report, options: ReporterOptions) => renderText(report, options),
-  json: (report: Report) => renderJson(report),
-  junit: (report: Report) => renderJunit(report),
-  markdown: (report: Report) => renderMarkdown(report),
-  github: (report: Report) => renderGithub(report),
-} satisfies Record<string, (report: Report, options: ReporterOptions) => string>;
+  text: { commands: EVERY_COMMAND, render: renderText },
+  json: { commands: EVERY_COMMAND, render: renderJson },
+  junit: { commands: CASE_COMMANDS, render: renderJunit },
+  markdown: { commands: EVERY_COMMAND, render: renderMarkdown },
+  github: { commands: EVERY_COMMAND, render: renderGithub },
+} satisfies { text: Reporter<Report>; json: Reporter<Report>; junit: Reporter<CompareReport | SuiteReport>; markdown: Reporter<Report>; github: Reporter<Report> };
 
 export type ReporterName = keyof typeof reporters;
 export const REPORTER_NAMES = Object.keys(reporters) as ReporterName[];
+
+/** The formats a command's report can be written in. */
+export function formatsFor(command: CommandName): ReporterName[] {
+  return REPORTER_NAMES.filter((name) => (reporters[name].commands as readonly CommandName[]).includes(command));
+}
+
+/** Refuses a format the command has no reporter for (call before doing any work). */
+export function checkFormat(command: CommandName, format: ReporterName, source = "--format"): void {
+  if (!formatsFor(command).includes(format)) {
+    const users = EVERY_COMMAND.filter((name) => formatsFor(name).includes(format));
+    throw new UsageError(`${source} ${format} applies to ${users.join(", ")}, not ${command} (its formats: ${formatsFor(command).join(", ")})`);
+  }
+}
+
+/** Renders a report in a format its command supports (checked with `checkFormat` beforehand). */
+export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string {
+  checkFormat(report.command, format);
+  if (format === "junit") {
+    if (report.command === "compare" || report.command === "diff" || report.command === "suite") return reporters.junit.render(report);
+    throw new UsageError(`--format junit does not apply to ${report.command}`);
+  }
+  return reporters[format].render(report, options);
+}
