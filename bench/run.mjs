@@ -92,8 +92,20 @@ async function copyBandwidth(bytes, threads) {
     const to = new Float32Array(target, first * 4, end - first);
     parentPort.on("message", () => { to.set(from); parentPort.postMessage(0); });`;
   const share = Math.ceil(source.length / threads);
-  const workers = Array.from({ length: threads }, (_, t) => new Worker(code, { eval: true, workerData: { source: source.buffer, target: target.buffer, first: t * share, end: Math.min(source.length, (t + 1) * share) } }));
-  const round = () => Promise.all(workers.map((worker) => new Promise((resolve) => { worker.once("message", resolve); worker.postMessage(0); })));
+  const workers = Array.from(
+    { length: threads },
+    (_, t) => new Worker(code, { eval: true, workerData: { source: source.buffer, target: target.buffer, first: t * share, end: Math.min(source.length, (t + 1) * share) } }),
+  );
+  const round = () =>
+    Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise((resolve) => {
+            worker.once("message", resolve);
+            worker.postMessage(0);
+          }),
+      ),
+    );
   await round(); // warm-up
   const runs = [];
   for (let r = 0; r < 7; r++) {
@@ -159,7 +171,14 @@ const processRows = [];
 for (const name of selected.filter((n) => ["S1", "S1b", "S4"].includes(n))) {
   const path = join(work, `${name}.npy`);
   const reference = join(work, `${name}-ref.npy`);
-  const made = spawnSync(python, ["-c", `import numpy as np, torch, torch.nn.functional as F; x=torch.from_numpy(np.load('${path}')); c=x.shape[1]; np.save('${reference}', F.batch_norm(x, torch.zeros(c), torch.ones(c), training=True).numpy())`], { encoding: "utf8" });
+  const made = spawnSync(
+    python,
+    [
+      "-c",
+      `import numpy as np, torch, torch.nn.functional as F; x=torch.from_numpy(np.load('${path}')); c=x.shape[1]; np.save('${reference}', F.batch_norm(x, torch.zeros(c), torch.ones(c), training=True).numpy())`,
+    ],
+    { encoding: "utf8" },
+  );
   if (made.status !== 0) {
     notes.push(`${name}: whole-process comparison skipped (no torch)`);
     continue;
@@ -171,7 +190,7 @@ for (const name of selected.filter((n) => ["S1", "S1b", "S4"].includes(n))) {
     shape: name,
     "bn-check compare ms": fmt(ours),
     "python script ms": fmt(theirs),
-    "ratio": `${(ours.median / theirs.median).toFixed(3)}`,
+    ratio: `${(ours.median / theirs.median).toFixed(3)}`,
     "node -e 0 ms": fmt(baseline),
     "vs node -e 0": `${(ours.median / baseline.median).toFixed(2)}x`,
     "peak RSS MB": (ours.rssKb / 1024).toFixed(0),
@@ -194,9 +213,13 @@ console.table(await timeComparePass(join(here, "..", "dist"), { shapes: selected
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
 const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });
 try {
-  const perCase = JSON.parse(suiteRun.stdout).cases.map((c) => c.timings?.totalMs).filter((t) => typeof t === "number");
+  const perCase = JSON.parse(suiteRun.stdout)
+    .cases.map((c) => c.timings?.totalMs)
+    .filter((t) => typeof t === "number");
   const s = stats(perCase);
-  console.log(`suite over fixtures/corpus: ${perCase.length} cases, per case ${fmt(s)} ms (median (min–max)), p90 ${[...perCase].sort((x, y) => x - y)[Math.floor(perCase.length * 0.9)].toFixed(2)} ms`);
+  console.log(
+    `suite over fixtures/corpus: ${perCase.length} cases, per case ${fmt(s)} ms (median (min–max)), p90 ${[...perCase].sort((x, y) => x - y)[Math.floor(perCase.length * 0.9)].toFixed(2)} ms`,
+  );
 } catch {
   notes.push("suite timing skipped (no JSON report)");
 }

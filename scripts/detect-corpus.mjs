@@ -23,7 +23,15 @@ export function scoreCase(dir, readJson) {
   if (check.eps !== undefined) args.push("--eps", String(check.eps));
   if (typeof check.momentum === "number") args.push("--momentum", String(check.momentum));
   if (check.computeDtype) args.push("--compute-dtype", check.computeDtype);
-  for (const [key, flag] of [["weight", "--weight"], ["bias", "--bias"], ["runningMean", "--running-mean"], ["runningVar", "--running-var"], ["refRunningMean", "--ref-running-mean"], ["refRunningVar", "--ref-running-var"]]) if (f[key]) args.push(flag, f[key]);
+  for (const [key, flag] of [
+    ["weight", "--weight"],
+    ["bias", "--bias"],
+    ["runningMean", "--running-mean"],
+    ["runningVar", "--running-var"],
+    ["refRunningMean", "--ref-running-mean"],
+    ["refRunningVar", "--ref-running-var"],
+  ])
+    if (f[key]) args.push(flag, f[key]);
   const run = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
   if (run.status !== 0) return { hit: false, why: run.stderr.trim() };
   const report = JSON.parse(run.stdout);
@@ -33,7 +41,13 @@ export function scoreCase(dir, readJson) {
     return { hit: words.test(report.diagnosis), why: report.diagnosis, fault: true };
   }
   if (caseJson.expected !== "match") return { skipped: "numerics" };
-  const fits = (c) => c.framework === (check.framework === "keras" ? "tf" : check.framework) && c.mode === (check.mode ?? "train") && c.channelAxis === (check.channelAxis < 0 ? check.channelAxis + caseJson.shape.length : check.channelAxis) && Math.abs(c.eps - check.eps) <= 0.01 * check.eps && c.flaw === null && c.referenceOrder === null;
+  const fits = (c) =>
+    c.framework === (check.framework === "keras" ? "tf" : check.framework) &&
+    c.mode === (check.mode ?? "train") &&
+    c.channelAxis === (check.channelAxis < 0 ? check.channelAxis + caseJson.shape.length : check.channelAxis) &&
+    Math.abs(c.eps - check.eps) <= 0.01 * check.eps &&
+    c.flaw === null &&
+    c.referenceOrder === null;
   const hit = fits(report.best) || report.equivalent.some(fits);
   return { hit, why: `best: ${report.best.description}; ${report.equivalent.length} equivalent` };
 }

@@ -32,7 +32,10 @@ for (const dir of caseDirs(root)) {
   let failing = "";
   if (run.status === 0 || run.status === 1) {
     const report = JSON.parse(run.stdout);
-    failing = report.tensors.filter((t) => !t.passed).map((t) => `${t.name}:${t.shapeMismatch ? "shape" : t.mismatches}`).join(",");
+    failing = report.tensors
+      .filter((t) => !t.passed)
+      .map((t) => `${t.name}:${t.shapeMismatch ? "shape" : t.mismatches}`)
+      .join(",");
   } else failing = run.stderr.trim();
   rows.push({ case: dir.slice(root.length + 1), expected: caseJson.expected, exit: run.status, ok: run.status === expectedExit, failing });
 }

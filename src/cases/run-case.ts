@@ -5,7 +5,7 @@
 import { compareTensors, worstVerdict, type TensorComparison } from "../compare/compare.js";
 import { conventions } from "../conventions/index.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
-import { checkBatchNorm, type CheckRequest } from "../engine/check.js";
+import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { explainNonConformance } from "../engine/hints.js";
 import { UsageError } from "../errors.js";
@@ -159,7 +159,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
   let comparisons: readonly TensorComparison[];
   let conforms: boolean;
   let steps: StepsInfo | null = null;
-  let result;
+  let result: ConformanceResult;
   let statsMs: number;
   let compareMs: number;
   let hints: string[] = [];

@@ -17,7 +17,6 @@ import { checkFormat, renderReport, type CommandName, type ReporterName } from "
 import type { Report } from "../report/report.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
 
-
 /**
  * Colour only for a terminal, unless FORCE_COLOR asks for it; NO_COLOR (https://no-color.org) and
  * --no-color always win.
@@ -52,7 +51,11 @@ function conventionFields(options: ConventionCliOptions) {
 }
 
 function toleranceFields(options: ToleranceCliOptions) {
-  return { tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true }, computeDtype: options.computeDtype as ComputeDType | undefined, strict: options.strict === true };
+  return {
+    tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true },
+    computeDtype: options.computeDtype as ComputeDType | undefined,
+    strict: options.strict === true,
+  };
 }
 
 /** The machine format a --report file gets: --format, or (for text) the file's extension. */
@@ -177,7 +180,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       const report = await runDetect({
         input,
         reference,
-        files: { weight: options.weight, bias: options.bias, runningMean: options.runningMean, runningVar: options.runningVar, refRunningMean: options.refRunningMean, refRunningVar: options.refRunningVar },
+        files: {
+          weight: options.weight,
+          bias: options.bias,
+          runningMean: options.runningMean,
+          runningVar: options.runningVar,
+          refRunningMean: options.refRunningMean,
+          refRunningVar: options.refRunningVar,
+        },
         claimed: {
           framework: options.framework as FrameworkName | undefined,
           mode: options.mode as Mode | undefined,
@@ -195,7 +205,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       const { runSuite } = await import("./commands/suite.js");
       const showProgress = options.quiet !== true && process.stderr.isTTY === true;
       const cliProgress = showProgress ? (await import("cli-progress")).default : null;
-      const bar = cliProgress !== null ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+      const bar =
+        cliProgress !== null
+          ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+          : null;
       let started = false;
       try {
         const report = await runSuite({

@@ -124,7 +124,11 @@ function addToleranceOptions(command: Command): Command {
     .addOption(new Option("--atol <x>", "absolute tolerance; default by dtype (torch.testing)").argParser(nonNegative("atol")))
     .addOption(new Option("--rtol <x>", "relative tolerance; default by dtype (torch.testing)").argParser(nonNegative("rtol")))
     .option("--equal-nan", "NaN in the reference matches NaN at the same position", false)
-    .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast (selects default tolerances, ulps and the error model's precision)").choices(COMPUTE_DTYPES))
+    .addOption(
+      new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast (selects default tolerances, ulps and the error model's precision)").choices(
+        COMPUTE_DTYPES,
+      ),
+    )
     .option("--strict", "judge by the flat tolerance alone: no allowance for the reference's own float32 (bfloat16, float16) arithmetic", false);
 }
 
@@ -163,7 +167,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--ref-running-mean-steps <tensor>", "with --steps: reference running mean after each step, shape [steps, C]")
     .option("--ref-running-var-steps <tensor>", "with --steps: reference running variance after each step, shape [steps, C]");
   addOutputOptions(addToleranceOptions(compare))
-    .addHelpText("after", "\nAllowance: |bn-check - ref| <= max(atol + rtol * |ref|, B) per element, B = how far a numerically stable BatchNorm in the reference's precision can be off there (--strict: the flat tolerance alone). NaN matches only with --equal-nan; an infinity only the same infinity.")
+    .addHelpText(
+      "after",
+      "\nAllowance: |bn-check - ref| <= max(atol + rtol * |ref|, B) per element, B = how far a numerically stable BatchNorm in the reference's precision can be off there (--strict: the flat tolerance alone). NaN matches only with --equal-nan; an infinity only the same infinity.",
+    )
     .action(handlers.compare);
 
   const diff = program

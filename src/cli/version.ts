@@ -5,6 +5,8 @@ import { REPORT_SCHEMA_VERSION } from "../report/report.js";
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** The fields every command's report starts with, in the order reports print them. */
-export function reportHead<C extends string>(command: C): { readonly schemaVersion: typeof REPORT_SCHEMA_VERSION; readonly tool: { readonly name: "bn-check"; readonly version: string }; readonly command: C } {
+export function reportHead<C extends string>(
+  command: C,
+): { readonly schemaVersion: typeof REPORT_SCHEMA_VERSION; readonly tool: { readonly name: "bn-check"; readonly version: string }; readonly command: C } {
   return { schemaVersion: REPORT_SCHEMA_VERSION, tool: { name: "bn-check", version: VERSION }, command };
 }

@@ -319,7 +319,6 @@ function asFloatArray(values: ArrayLike<number>): Float32Array | Float64Array {
   return values instanceof Float32Array || values instanceof Float64Array ? values : Float64Array.from(values);
 }
 
-
 /**
  * Compares a tensor with a reference under the bn-check rule (library entry for `diff`-style use).
  * @param options.channelAxis - group the per-channel table by this axis (negative counts from the end).

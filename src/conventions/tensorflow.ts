@@ -31,11 +31,7 @@ export const tf = Object.freeze({
       note: "fused kernel: eps raised to at least 1.001e-5, moving variance unbiased (÷(N−1))",
     },
   ],
-  sources: [
-    "tf_keras/layers/normalization/batch_normalization.py",
-    "tensorflow/python/ops/nn_impl.py (fused_batch_norm)",
-    "tensorflow/core/kernels/fused_batch_norm_op.cc",
-  ],
+  sources: ["tf_keras/layers/normalization/batch_normalization.py", "tensorflow/python/ops/nn_impl.py (fused_batch_norm)", "tensorflow/core/kernels/fused_batch_norm_op.cc"],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/keras/layers/BatchNormalization",
 } as const satisfies Convention);
 

@@ -261,20 +261,34 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
 
   // Rank every candidate on a prefix of the data (the same prefix for all).
   const specs = candidateSpecs(tensors, axes, fitted, options.claimed);
-  const sampled = orders.flatMap((order) => specs.map((spec) => {
-    const axisStats = stats.get(spec.channelAxis)!;
-    const { outer, channels, inner } = axisStats.geometry;
-    const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
-    const geometry = { outer: rows, channels, inner };
-    const grid = planUnits(geometry);
-    const records = new Float64Array(diffRecordsLength(grid));
-    const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
-    const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
-    const size = rows * channels * inner;
-    compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst);
-    const summary = summarizeDiff({ name: "output", shape: [rows, channels, inner], expectedDtype: reference.dtype, rule, tolerance, channelAxis: 1, channelRecords: mergeChannelDiffs(grid, records), channelCount: channels, worst: [], actualAt: affineAt(inputData, constants, geometry), expectedAt: (i) => order.data[i] });
-    return { spec, constants, summary, order };
-  }));
+  const sampled = orders.flatMap((order) =>
+    specs.map((spec) => {
+      const axisStats = stats.get(spec.channelAxis)!;
+      const { outer, channels, inner } = axisStats.geometry;
+      const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
+      const geometry = { outer: rows, channels, inner };
+      const grid = planUnits(geometry);
+      const records = new Float64Array(diffRecordsLength(grid));
+      const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
+      const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
+      const size = rows * channels * inner;
+      compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst);
+      const summary = summarizeDiff({
+        name: "output",
+        shape: [rows, channels, inner],
+        expectedDtype: reference.dtype,
+        rule,
+        tolerance,
+        channelAxis: 1,
+        channelRecords: mergeChannelDiffs(grid, records),
+        channelCount: channels,
+        worst: [],
+        actualAt: affineAt(inputData, constants, geometry),
+        expectedAt: (i) => order.data[i],
+      });
+      return { spec, constants, summary, order };
+    }),
+  );
   sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
 
   // Check the most promising ones on the whole tensor, with the worker pool.
@@ -284,7 +298,22 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     const axisStats = stats.get(entry.spec.channelAxis)!;
     const grid = planUnits(axisStats.geometry);
     const pass = (await runPass("compare", { input: inputData, reference: entry.order.data, constants: entry.constants }, grid, rule, planExecution(grid, options), options)).arrays;
-    full.set(entry, summarizeDiff({ name: "output", shape, expectedDtype: reference.dtype, rule, tolerance, channelAxis: entry.spec.channelAxis, channelRecords: mergeChannelDiffs(grid, pass.records), channelCount: axisStats.geometry.channels, worst: mergeWorst(pass.worst, grid.unitCount), actualAt: affineAt(inputData, entry.constants, axisStats.geometry), expectedAt: (i) => entry.order.data[i] }));
+    full.set(
+      entry,
+      summarizeDiff({
+        name: "output",
+        shape,
+        expectedDtype: reference.dtype,
+        rule,
+        tolerance,
+        channelAxis: entry.spec.channelAxis,
+        channelRecords: mergeChannelDiffs(grid, pass.records),
+        channelCount: axisStats.geometry.channels,
+        worst: mergeWorst(pass.worst, grid.unitCount),
+        actualAt: affineAt(inputData, entry.constants, axisStats.geometry),
+        expectedAt: (i) => entry.order.data[i],
+      }),
+    );
   }
 
   // Running statistics: the momentum and estimator they reveal, and each preset's agreement.
@@ -314,8 +343,12 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       const predictedMean = runningUpdate(tensors.runningMean!.data, s.mean, 1 - w, w);
       const predictedVar = runningUpdate(tensors.runningVar!.data, batchVariance, 1 - w, w);
       // The same allowance compare gives running statistics: the batch statistic's error, then the update's roundings.
-      const meanBound = errors === null ? null : predictedMean.map((value, c) => runningUpdateBound(tensors.runningMean!.data[c], s.mean[c], value, 1 - w, w, errors[c].meanError, u(tensors.referenceRunningMean!)));
-      const varBound = errors === null ? null : predictedVar.map((value, c) => runningUpdateBound(tensors.runningVar!.data[c], batchVariance[c], value, 1 - w, w, errors[c].varianceError * bessel, u(tensors.referenceRunningVar!)));
+      const meanBound =
+        errors === null ? null : predictedMean.map((value, c) => runningUpdateBound(tensors.runningMean!.data[c], s.mean[c], value, 1 - w, w, errors[c].meanError, u(tensors.referenceRunningMean!)));
+      const varBound =
+        errors === null
+          ? null
+          : predictedVar.map((value, c) => runningUpdateBound(tensors.runningVar!.data[c], batchVariance[c], value, 1 - w, w, errors[c].varianceError * bessel, u(tensors.referenceRunningVar!)));
       return (
         checkRunningStat("running_mean", predictedMean, tensors.referenceRunningMean!, { equalNan: true }, meanBound).passed &&
         checkRunningStat("running_var", predictedVar, tensors.referenceRunningVar!, { equalNan: true }, varBound).passed
@@ -390,6 +423,11 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   });
   const best = candidates[0];
   // Nothing conforms: the candidates whose error is as small as the best's (within a factor 1.5).
-  const equivalent = best.verdict !== "does not conform" ? candidates.filter((c) => c.verdict !== "does not conform") : candidates.filter((c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed);
+  const equivalent =
+    best.verdict !== "does not conform"
+      ? candidates.filter((c) => c.verdict !== "does not conform")
+      : candidates.filter(
+          (c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed,
+        );
   return { best, equivalent, candidates, fittedEpsilon, runningStats, diagnosis: diagnose(best, options.claimed, runningStats, shape), tolerance };
 }

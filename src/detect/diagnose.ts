@@ -10,11 +10,15 @@ import type { RunningStatsFit } from "./fit.js";
 export function diagnose(best: Candidate, claimed: ClaimedConvention | undefined, running: RunningStatsFit | null, shape: readonly number[]): string {
   const matched = best.verdict === "conforms" ? "ref matches" : best.verdict === "conforms within arithmetic" ? "ref matches (within its float arithmetic)" : "ref is closest to (but does not match)";
   const stored = best.referenceOrder === null ? "" : ` output ${best.referenceOrder}`;
-  const what = best.flaw !== null ? `a BatchNorm with ${FLAW_DESCRIPTIONS[best.flaw]}` : `${best.framework} ${best.mode} ${best.layout} eps=${formatNumber(best.eps)}${best.momentum !== null ? ` momentum=${best.momentum}` : ""}`;
+  const what =
+    best.flaw !== null
+      ? `a BatchNorm with ${FLAW_DESCRIPTIONS[best.flaw]}`
+      : `${best.framework} ${best.mode} ${best.layout} eps=${formatNumber(best.eps)}${best.momentum !== null ? ` momentum=${best.momentum}` : ""}`;
   // The fit describes the running statistics unless the preset's own momentum explained them and the
   // fitted weight only reflects their rounding (ill-conditioned statistics).
   const fitted = running === null || running.batchWeight === null ? null : running;
-  const describeFit = fitted !== null && !(best.runningStatsPassed === true && best.momentum !== null && Math.abs(fittedMomentum(best, fitted.batchWeight!) - best.momentum) > 1e-3 * Math.abs(best.momentum));
+  const describeFit =
+    fitted !== null && !(best.runningStatsPassed === true && best.momentum !== null && Math.abs(fittedMomentum(best, fitted.batchWeight!) - best.momentum) > 1e-3 * Math.abs(best.momentum));
   if (claimed?.framework === undefined) return `${matched} ${what}${stored}${describeFit ? ` (${fitted!.description})` : ""}`;
   const differences: string[] = [];
   const claimedName = claimed.framework === "keras" ? "tf" : claimed.framework;

@@ -105,6 +105,9 @@ export function fitRunningStats(
   const varianceEstimator = Math.min(biased, unbiased) > 1e-3 ? null : biased < unbiased ? "biased" : "unbiased";
   const rounded = Number(w.toPrecision(4));
   const momentum = `new batch weighted ${rounded}: torch momentum ${rounded}, or Keras/ONNX/Flax momentum ${Number((1 - w).toPrecision(4))}`;
-  const variance = varianceEstimator === null ? "no plain ÷N or ÷(N−1) update explains the running variance" : `running variance takes the ${varianceEstimator} batch variance (${varianceEstimator === "biased" ? "÷N: onnx, flax, keras3, non-fused keras" : "÷(N−1): torch, fused keras"})`;
+  const variance =
+    varianceEstimator === null
+      ? "no plain ÷N or ÷(N−1) update explains the running variance"
+      : `running variance takes the ${varianceEstimator} batch variance (${varianceEstimator === "biased" ? "÷N: onnx, flax, keras3, non-fused keras" : "÷(N−1): torch, fused keras"})`;
   return { batchWeight: w, varianceEstimator, description: `${momentum}; ${variance}` };
 }

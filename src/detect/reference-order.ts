@@ -21,7 +21,7 @@ export function unpermute(reference: Tensor, inputShape: readonly number[], perm
   for (let k = rank - 2; k >= 0; k--) storedStrides[k] = storedStrides[k + 1] * stored[k + 1];
   // Stride, in the stored array, of each input axis.
   const strideOf = new Array<number>(rank);
-  perm.forEach((axis, k) => (strideOf[axis] = storedStrides[k]));
+  for (const [k, axis] of perm.entries()) strideOf[axis] = storedStrides[k];
   const out = allocateShared(reference.data instanceof Float64Array ? "float64" : "float32", reference.data.length);
   gatherStrided(reference.data, out, inputShape, strideOf);
   return out;

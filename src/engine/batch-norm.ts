@@ -40,7 +40,11 @@ export async function batchNorm(
   const outputDtype = request.outputDtype ?? tensors.input.dtype;
   const length = tensors.input.data.length;
   const given = request.outputBuffer;
-  const fits = given !== undefined && given.length === length && given.buffer instanceof SharedArrayBuffer && (outputDtype === "float64" ? given instanceof Float64Array : outputDtype === "float32" && given instanceof Float32Array);
+  const fits =
+    given !== undefined &&
+    given.length === length &&
+    given.buffer instanceof SharedArrayBuffer &&
+    (outputDtype === "float64" ? given instanceof Float64Array : outputDtype === "float32" && given instanceof Float32Array);
   if (given !== undefined && !fits) throw new UsageError(`outputBuffer must be a shared ${outputDtype === "float64" ? "Float64Array" : "Float32Array"} of ${length} elements`);
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
   const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);

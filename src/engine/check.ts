@@ -138,15 +138,29 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
         return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
       },
       expectedAt: (i) => referenceData[i],
-      arithmetic: arithmetic === null ? undefined : batchNormBound(arithmetic, computeDtype, (i) => input[i], (i) => Math.floor(i / inner) % channels),
+      arithmetic:
+        arithmetic === null
+          ? undefined
+          : batchNormBound(
+              arithmetic,
+              computeDtype,
+              (i) => input[i],
+              (i) => Math.floor(i / inner) % channels,
+            ),
     });
     // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
     arenaOf(worst)?.release(worst);
     arenaOf(records)?.release(records);
   }
   const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
-  const runningMean = tensors.referenceRunningMean == null || prepared.updatedRunningMean === null ? null : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
-  const runningVar = tensors.referenceRunningVar == null || prepared.updatedRunningVar === null ? null : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
+  const runningMean =
+    tensors.referenceRunningMean == null || prepared.updatedRunningMean === null
+      ? null
+      : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
+  const runningVar =
+    tensors.referenceRunningVar == null || prepared.updatedRunningVar === null
+      ? null
+      : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
   const compareMs = performance.now() - started;
   const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, compare: compareUnits });
   const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
@@ -212,7 +226,15 @@ function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic
     const previousMean = tensors.runningMean == null ? 0 : tensors.runningMean.data[c];
     const previousVar = tensors.runningVar == null ? 1 : tensors.runningVar.data[c];
     mean[c] = runningUpdateBound(previousMean, channel.mean, updatedRunningMean[c], params.runningWeight, params.batchWeight, reference.meanError + own.meanError, UNIT_ROUNDOFF[meanPrecision]);
-    variance[c] = runningUpdateBound(previousVar, channel.variance * bessel, updatedRunningVar[c], params.runningWeight, params.batchWeight, (reference.varianceError + own.varianceError) * bessel, UNIT_ROUNDOFF[varPrecision]);
+    variance[c] = runningUpdateBound(
+      previousVar,
+      channel.variance * bessel,
+      updatedRunningVar[c],
+      params.runningWeight,
+      params.batchWeight,
+      (reference.varianceError + own.varianceError) * bessel,
+      UNIT_ROUNDOFF[varPrecision],
+    );
   }
   return { mean, variance };
 }

@@ -92,7 +92,9 @@ function arithmeticSignatures(tensors: CheckTensors, result: ConformanceResult, 
   if (computeDtype !== "float16" && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float16"))) {
     hints.push(`the failing channels are off by the rounding of their batch mean to float16 (offsets (fl16(μ) − μ)·s): statistics kept in float16; compute them in float32 as the frameworks do`);
   } else if ((computeDtype === "float64" || computeDtype === "bfloat16") && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float32"))) {
-    hints.push(`the failing channels are off by the rounding of their batch mean to float32 (offsets (fl32(μ) − μ)·s): a float32 mean of large data; if the reference is float32 arithmetic stored wider, say --compute-dtype float32`);
+    hints.push(
+      `the failing channels are off by the rounding of their batch mean to float32 (offsets (fl32(μ) − μ)·s): a float32 mean of large data; if the reference is float32 arithmetic stored wider, say --compute-dtype float32`,
+    );
   }
   // One-pass variance E[x²] − E[x]²: the scale is wrong (error ∝ y − β) where |μ|/σ is large, and
   // only there: well-conditioned channels conform.

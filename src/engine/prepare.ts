@@ -63,7 +63,9 @@ export function conventionOf(framework: FrameworkName | Convention | undefined):
 function checkPerChannel(name: string, tensor: Tensor | null | undefined, channels: number, params: BatchNormParams, shape: readonly number[]): Float32Array | Float64Array | null {
   if (tensor === null || tensor === undefined) return null;
   if (tensor.shape.length !== 1 || tensor.shape[0] !== channels) {
-    throw new UsageError(`${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]${axisHint(tensor.shape, shape, params.channelAxis)}`);
+    throw new UsageError(
+      `${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]${axisHint(tensor.shape, shape, params.channelAxis)}`,
+    );
   }
   return tensor.data;
 }
@@ -124,7 +126,9 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
 
   const perChannel = geometry.outer * geometry.inner;
   if (perChannel === 1 && params.singleValuePerChannel === "error") {
-    throw new UsageError(`Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`);
+    throw new UsageError(
+      `Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`,
+    );
   }
   const started = performance.now();
   const pass = await runPass("stats", { input }, grid, null, plan, request);

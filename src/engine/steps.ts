@@ -98,7 +98,8 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
   // plus the previous error, carried with the running weight.
   let meanBound: Float64Array | null = null;
   let varBound: Float64Array | null = null;
-  const carry = (previous: Float64Array | null, step: Float64Array | null, runningWeight: number) => (step === null ? null : step.map((b, c) => b + (previous === null ? 0 : Math.abs(runningWeight) * previous[c])));
+  const carry = (previous: Float64Array | null, step: Float64Array | null, runningWeight: number) =>
+    step === null ? null : step.map((b, c) => b + (previous === null ? 0 : Math.abs(runningWeight) * previous[c]));
   for (let step = 0; step < steps; step++) {
     const result = await checkBatchNorm(
       { ...tensors, input: stepSlice(input, step), reference: stepSlice(reference, step), runningMean: state.mean, runningVar: state.variance, referenceRunningMean: null, referenceRunningVar: null },
@@ -111,10 +112,26 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
     varBound = carry(varBound, result.runningVarBound, result.params.runningWeight);
     if (result.updatedRunningMean !== null && result.updatedRunningVar !== null) {
       if (tensors.referenceRunningMeanSteps != null) {
-        stepComparisons.push(checkRunningStat(`running_mean[step ${step}]`, result.updatedRunningMean, stepSlice(tensors.referenceRunningMeanSteps, step), { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound));
+        stepComparisons.push(
+          checkRunningStat(
+            `running_mean[step ${step}]`,
+            result.updatedRunningMean,
+            stepSlice(tensors.referenceRunningMeanSteps, step),
+            { ...(request.runningMeanTolerance ?? request), strict: request.strict },
+            meanBound,
+          ),
+        );
       }
       if (tensors.referenceRunningVarSteps != null) {
-        stepComparisons.push(checkRunningStat(`running_var[step ${step}]`, result.updatedRunningVar, stepSlice(tensors.referenceRunningVarSteps, step), { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound));
+        stepComparisons.push(
+          checkRunningStat(
+            `running_var[step ${step}]`,
+            result.updatedRunningVar,
+            stepSlice(tensors.referenceRunningVarSteps, step),
+            { ...(request.runningVarTolerance ?? request), strict: request.strict },
+            varBound,
+          ),
+        );
       }
     }
     state.advance(result.updatedRunningMean, result.updatedRunningVar);
@@ -124,10 +141,14 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
   }
   if (last === null) throw new UsageError("the input has 0 steps on its leading axis");
   if (tensors.referenceRunningMean != null && state.mean !== null) {
-    comparisons.push(checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound));
+    comparisons.push(
+      checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound),
+    );
   }
   if (tensors.referenceRunningVar != null && state.variance !== null) {
-    comparisons.push(checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound));
+    comparisons.push(
+      checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound),
+    );
   }
   const conforms = comparisons.every((c) => c.passed);
   if (firstDivergentStep === null && !conforms) firstDivergentStep = steps - 1;

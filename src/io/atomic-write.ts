@@ -56,7 +56,16 @@ export function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uin
     if (fd !== null) closeSync(fd);
     rmSync(temporary, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOSPC" ? "no space left on the device" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ENOENT" ? "the directory does not exist" : code === "EFBIG" ? "file too large for this process's file-size limit" : (error as Error).message;
+    const reason =
+      code === "ENOSPC"
+        ? "no space left on the device"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : code === "ENOENT"
+            ? "the directory does not exist"
+            : code === "EFBIG"
+              ? "file too large for this process's file-size limit"
+              : (error as Error).message;
     throw new OutputFileError(`${path}: cannot be written (${reason}); nothing was written`, { cause: error });
   } finally {
     pendingTemporaryFiles.delete(temporary);

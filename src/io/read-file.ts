@@ -22,7 +22,6 @@ function describeFsError(error: unknown): string {
   return `cannot be read (${(error as Error)?.message ?? String(error)})`;
 }
 
-
 /**
  * Opens a regular file (with the same checks and messages as `readFileBytes`) and hands its
  * descriptor and size to `use`; the file is closed afterwards whatever happens.

@@ -8,8 +8,22 @@ import { allocateShared, elementCount, type Tensor } from "../npy/tensor.js";
 import { decodeTensorProto, type TensorProtoMessage } from "./onnx-proto.js";
 
 const DATA_TYPE_NAMES: Record<number, string> = {
-  1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64", 8: "STRING",
-  9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16",
+  1: "FLOAT",
+  2: "UINT8",
+  3: "INT8",
+  4: "UINT16",
+  5: "INT16",
+  6: "INT32",
+  7: "INT64",
+  8: "STRING",
+  9: "BOOL",
+  10: "FLOAT16",
+  11: "DOUBLE",
+  12: "UINT32",
+  13: "UINT64",
+  14: "COMPLEX64",
+  15: "COMPLEX128",
+  16: "BFLOAT16",
 };
 
 function float16FromBits(bits: number): number {

@@ -1,6 +1,19 @@
 /** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
 import { roundTo, ulpDistance } from "../numeric/formats.js";
-import { D_HISTOGRAM, DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
+import {
+  D_HISTOGRAM,
+  DIFF_RECORD_SIZE,
+  HISTOGRAM_BUCKETS,
+  HISTOGRAM_NONFINITE,
+  initDiffRecord,
+  ulpBucket,
+  initWorst,
+  insertWorst,
+  mergeDiffRecord,
+  WORST_KEPT,
+  writeDiffRecord,
+  type DiffRule,
+} from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -168,7 +181,7 @@ export function compareUnits(
                 const b = referenceBits![i];
                 const ma = a >> 31;
                 const mb = b >> 31;
-                const ulps = Math.abs((((a & 0x7fffffff) ^ ma) - ma) - (((b & 0x7fffffff) ^ mb) - mb));
+                const ulps = Math.abs(((a & 0x7fffffff) ^ ma) - ma - (((b & 0x7fffffff) ^ mb) - mb));
                 histogram[ulpBucket(ulps)]++;
                 if (ulps > maxUlp) {
                   maxUlp = ulps;
@@ -192,7 +205,11 @@ export function compareUnits(
             } else {
               histogram[0]++;
             }
-          } else if (actual === expected || (equalNan && actual !== actual && expected !== expected) || (expected - expected !== 0 && expected === expected && roundTo(ulpDtype, actual) === expected)) {
+          } else if (
+            actual === expected ||
+            (equalNan && actual !== actual && expected !== expected) ||
+            (expected - expected !== 0 && expected === expected && roundTo(ulpDtype, actual) === expected)
+          ) {
             // Also a match: a finite exact value that overflows to the reference's infinity in the
             // reference's own precision (a float16 result above 65504 is +Inf in float16).
             excess = -Infinity; // the same infinity, or NaN with NaN under equalNan

@@ -67,7 +67,7 @@ export const HISTOGRAM_LABELS: readonly string[] = [
 export function ulpBucket(ulps: number): number {
   if (ulps < 2 ** 31) {
     const bucket = 32 - Math.clz32(ulps);
-    return bucket < LAST_FINITE_BUCKET ? bucket : LAST_FINITE_BUCKET;
+    return Math.min(bucket, LAST_FINITE_BUCKET);
   }
   return LAST_FINITE_BUCKET;
 }

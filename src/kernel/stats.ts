@@ -64,21 +64,22 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
             squares[k] += deviation * deviation;
           }
         }
-      } else for (let o = o0; o < o1; o++) {
-        for (let k = 0; k < width; k++) {
-          const rowBase = (o * channels + c0 + k) * inner;
-          const mean = sums[k];
-          let deviationSum = deviations[k];
-          let squareSum = squares[k];
-          for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) {
-            const deviation = input[i] - mean;
-            deviationSum += deviation;
-            squareSum += deviation * deviation;
+      } else
+        for (let o = o0; o < o1; o++) {
+          for (let k = 0; k < width; k++) {
+            const rowBase = (o * channels + c0 + k) * inner;
+            const mean = sums[k];
+            let deviationSum = deviations[k];
+            let squareSum = squares[k];
+            for (let i = rowBase + i0, end = rowBase + i1; i < end; i++) {
+              const deviation = input[i] - mean;
+              deviationSum += deviation;
+              squareSum += deviation * deviation;
+            }
+            deviations[k] = deviationSum;
+            squares[k] = squareSum;
           }
-          deviations[k] = deviationSum;
-          squares[k] = squareSum;
         }
-      }
       for (let k = 0; k < width; k++) writeStats(partials, (unit * grid.channelChunk + k) * STATS_RECORD_SIZE, count, sums[k], squares[k] - (deviations[k] * deviations[k]) / count);
       continue;
     }

@@ -241,7 +241,7 @@ function decodeWithNpyjs(bytes: Uint8Array, dataOffset: number, dataBytes: numbe
     if (descr.bigEndian) swapBytes(canonical.subarray(header.length), descr.itemSize);
     buffer = canonical.buffer;
   }
-  let parsed;
+  let parsed: ReturnType<typeof npy.parse>;
   try {
     parsed = npy.parse(buffer);
   } catch (error) {

@@ -18,7 +18,7 @@ export function encodeNpyHeader(dtype: FloatDType, shape: readonly number[]): Ui
   const dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const unpadded = 10 + dict.length + 1;
   const padding = (ARRAY_ALIGN - (unpadded % ARRAY_ALIGN)) % ARRAY_ALIGN;
-  const text = dict + " ".repeat(padding) + "\n";
+  const text = `${dict + " ".repeat(padding)}\n`;
   if (text.length > 0xffff) throw new RangeError(`shape [${shape.join(", ")}] needs a header too long for .npy version 1.0`);
   const header = new Uint8Array(10 + text.length);
   header.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);

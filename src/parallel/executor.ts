@@ -94,7 +94,14 @@ function simdFor<P>(pass: PassDefinition<P>, arrays: PassArrays, grid: UnitGrid,
  * and this thread claim chunks of units until none is left. Scratch arrays are allocated beside the
  * input (in its arena, when it has one).
  */
-export async function runPass<Op extends PassName>(op: Op, given: Readonly<Record<string, Values>>, grid: UnitGrid, params: PassParams<Op>, plan: ExecutionPlan, options: ExecutionOptions): Promise<PassResult> {
+export async function runPass<Op extends PassName>(
+  op: Op,
+  given: Readonly<Record<string, Values>>,
+  grid: UnitGrid,
+  params: PassParams<Op>,
+  plan: ExecutionPlan,
+  options: ExecutionOptions,
+): Promise<PassResult> {
   const pass = PASSES[op] as PassDefinition<PassParams<Op>>;
   const input = given[pass.given[0]];
   const scratch: Record<string, Float64Array> = {};
@@ -116,7 +123,11 @@ export async function runPass<Op extends PassName>(op: Op, given: Readonly<Recor
   const workers = workersFor(plan.threads);
   const descriptors = Object.fromEntries(Object.entries(arrays).map(([name, values]) => [name, describeShared(values)]));
   const task: KernelTask<Op> = { op, grid, claims, arrays: descriptors, params, memory: simd?.memory ?? null };
-  const { done } = startOnPool(Array.from({ length: workers }, () => task), workers, options.signal);
+  const { done } = startOnPool(
+    Array.from({ length: workers }, () => task),
+    workers,
+    options.signal,
+  );
   const mine = runClaimedChunks(claims, runHere);
   // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
   // in this pass: do not wait for them (their tasks end at once when they start).

@@ -35,9 +35,7 @@ export function describeShared(values: Values): SharedArrayDescriptor {
 }
 
 export function viewShared(descriptor: SharedArrayDescriptor): Values {
-  return descriptor.type === "f64"
-    ? new Float64Array(descriptor.buffer, descriptor.byteOffset, descriptor.length)
-    : new Float32Array(descriptor.buffer, descriptor.byteOffset, descriptor.length);
+  return descriptor.type === "f64" ? new Float64Array(descriptor.buffer, descriptor.byteOffset, descriptor.length) : new Float32Array(descriptor.buffer, descriptor.byteOffset, descriptor.length);
 }
 
 /**

@@ -161,7 +161,16 @@ export interface RunReport {
   readonly written: readonly FileInfo[];
   readonly convention: ConventionInfo;
   readonly steps: number | null;
-  readonly timings: { readonly readMs: number; readonly statsMs: number; readonly normalizeMs: number; readonly writeMs: number; readonly totalMs: number; readonly threads: number; readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">>; readonly unitsByThread?: Readonly<Record<string, readonly number[]>> };
+  readonly timings: {
+    readonly readMs: number;
+    readonly statsMs: number;
+    readonly normalizeMs: number;
+    readonly writeMs: number;
+    readonly totalMs: number;
+    readonly threads: number;
+    readonly kernels?: Readonly<Record<string, "wasm-simd" | "js">>;
+    readonly unitsByThread?: Readonly<Record<string, readonly number[]>>;
+  };
 }
 
 /** `detect`: the conventions that explain a reference, best first. */

@@ -166,13 +166,20 @@ describe("the error model", () => {
   it("admits every stable float32 implementation on ill-conditioned data (train: four reductions, folded and not)", async () => {
     let withinArithmetic = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat(), fc.integer({ min: 2, max: 8 }), fc.integer({ min: 3, max: 9 }), fc.constantFrom(...Object.keys(STATISTICS)), fc.boolean(), async (seed, batch, spatial, method, folded) => {
-        const layer = illConditionedLayer(seed, batch, 6, spatial);
-        const reference = float32BatchNorm(layer, STATISTICS[method], folded, 1e-5);
-        const result = await checkBatchNorm(tensors(layer, reference), { framework: "torch", mode: "train", threads: 1 });
-        expect(result.output.mismatches, `${method}${folded ? ", folded" : ""}: max ratio ${result.output.bound?.maxRatio}`).toBe(0);
-        if (result.output.verdict === "conforms within arithmetic") withinArithmetic++;
-      }),
+      fc.asyncProperty(
+        fc.nat(),
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 3, max: 9 }),
+        fc.constantFrom(...Object.keys(STATISTICS)),
+        fc.boolean(),
+        async (seed, batch, spatial, method, folded) => {
+          const layer = illConditionedLayer(seed, batch, 6, spatial);
+          const reference = float32BatchNorm(layer, STATISTICS[method], folded, 1e-5);
+          const result = await checkBatchNorm(tensors(layer, reference), { framework: "torch", mode: "train", threads: 1 });
+          expect(result.output.mismatches, `${method}${folded ? ", folded" : ""}: max ratio ${result.output.bound?.maxRatio}`).toBe(0);
+          if (result.output.verdict === "conforms within arithmetic") withinArithmetic++;
+        },
+      ),
       { seed: 1013, numRuns: 120 },
     );
     // The data is ill-conditioned enough that the flat tolerance alone would reject most of them.
@@ -207,7 +214,12 @@ describe("the error model", () => {
         const f64 = channelBound(channel, UNIT_ROUNDOFF.float64);
         const x = layer.input[index];
         const y = (x - mean) * own.s + layer.bias[c];
-        const bound = own.constant + f64.constant + (own.perAbsInput + f64.perAbsInput) * Math.abs(x) + (own.perAbsCentred + f64.perAbsCentred) * Math.abs(y - layer.bias[c]) + (own.perAbsOutput + f64.perAbsOutput) * Math.abs(y);
+        const bound =
+          own.constant +
+          f64.constant +
+          (own.perAbsInput + f64.perAbsInput) * Math.abs(x) +
+          (own.perAbsCentred + f64.perAbsCentred) * Math.abs(y - layer.bias[c]) +
+          (own.perAbsOutput + f64.perAbsOutput) * Math.abs(y);
         const flat = resolveTolerance("float32");
         const allowance = Math.max(flat.atol + flat.rtol * Math.abs(y), bound);
         const moved = Float32Array.from(reference);
@@ -239,7 +251,7 @@ describe("the error model", () => {
     expect(clean.output.channels[1].flatMismatches).toBeGreaterThan(0);
     // A shift of 5e-5 in channel 0: 5x the flat tolerance there, far below channel 1's bound.
     const shifted = Float32Array.from(reference);
-    for (let b = 0; b < 4; b++) for (let k = 0; k < 25; k++) shifted[(b * 6) * 25 + k] = f(shifted[(b * 6) * 25 + k] + 5e-5);
+    for (let b = 0; b < 4; b++) for (let k = 0; k < 25; k++) shifted[b * 6 * 25 + k] = f(shifted[b * 6 * 25 + k] + 5e-5);
     const result = await checkBatchNorm(tensors(layer, shifted), { framework: "torch", threads: 1 });
     expect(result.output.verdict).toBe("does not conform");
     expect(result.output.channels.map((channel) => channel.mismatches > 0)).toEqual([true, false, false, false, false, false]);

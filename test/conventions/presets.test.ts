@@ -44,7 +44,10 @@ describe("preset numerics on one NHWC batch (C = 2, N = 36 per channel)", () => 
   });
 
   it("torch momentum none with 4 batches tracked weights the new batch by 1/5", async () => {
-    const result = await batchNorm({ input, runningMean: tensorFromArray([2, 2], [2], "float64"), runningVar: tensorFromArray([1, 1], [2], "float64") }, { framework: "torch", layout: "NHWC", momentum: null, numBatchesTracked: 4, threads: 1 });
+    const result = await batchNorm(
+      { input, runningMean: tensorFromArray([2, 2], [2], "float64"), runningVar: tensorFromArray([1, 1], [2], "float64") },
+      { framework: "torch", layout: "NHWC", momentum: null, numBatchesTracked: 4, threads: 1 },
+    );
     for (let c = 0; c < 2; c++) expect(result.runningMean![c]).toBeCloseTo((4 / 5) * 2 + (1 / 5) * result.batchMean![c], 14);
   });
 

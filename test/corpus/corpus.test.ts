@@ -31,7 +31,10 @@ describe("reference corpus fixtures through the CLI", () => {
       expect(run.status, `exit of ${label}: ${run.stderr}`).toBe(caseJson.expected === "match" ? 0 : 1);
       const report = JSON.parse(run.stdout);
       expect(report.exitCode).toBe(run.status);
-      const failing = report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name).sort();
+      const failing = report.tensors
+        .filter((t: { passed: boolean }) => !t.passed)
+        .map((t: { name: string }) => t.name)
+        .sort();
       if (caseJson.fault) {
         expect(failing).toEqual(caseJson.fault.mismatching_tensors.map((name: string) => NAMES[name]).sort());
       }
@@ -39,7 +42,12 @@ describe("reference corpus fixtures through the CLI", () => {
         const output = report.tensors.find((t: { name: string }) => t.name === "output");
         if (caseJson.fault.indices_flat) {
           expect(output.mismatches).toBe(caseJson.fault.indices_flat.length);
-          expect(output.worst.filter((e: { absError: number; allowed: number }) => e.absError > e.allowed).map((e: { flatIndex: number }) => e.flatIndex).sort((a: number, b: number) => a - b)).toEqual(caseJson.fault.indices_flat);
+          expect(
+            output.worst
+              .filter((e: { absError: number; allowed: number }) => e.absError > e.allowed)
+              .map((e: { flatIndex: number }) => e.flatIndex)
+              .sort((a: number, b: number) => a - b),
+          ).toEqual(caseJson.fault.indices_flat);
         } else {
           const failingChannels = output.channels.filter((c: { mismatches: number }) => c.mismatches > 0).map((c: { channel: number }) => c.channel);
           expect(failingChannels).toEqual([caseJson.fault.channel]);

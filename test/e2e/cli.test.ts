@@ -1,5 +1,5 @@
 // The CLI spawned as a user runs it: `node bin/bn-check.cjs …` with NO_COLOR and a minimal environment.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,13 @@ import { FIXTURES, normals, runCli, readJson, ROOT, seededRandom } from "../help
 
 const CLASSIC = ["fixtures/classic/input.npy", "fixtures/classic/ref.npy"];
 const FAULT = "fixtures/corpus/cpu/fault-channel-shift";
-const faultArgs = [`${FAULT}/input.npy`, `${FAULT}/ref.npy`, "--mode", "eval", ...["weight", "bias", "running-mean", "running-var"].flatMap((name) => [`--${name}`, `${FAULT}/${name.replace("-", "_")}.npy`])];
+const faultArgs = [
+  `${FAULT}/input.npy`,
+  `${FAULT}/ref.npy`,
+  "--mode",
+  "eval",
+  ...["weight", "bias", "running-mean", "running-var"].flatMap((name) => [`--${name}`, `${FAULT}/${name.replace("-", "_")}.npy`]),
+];
 const ANSI = /\x1b\[/;
 
 describe("bn-check compare (exit 0 and 1)", () => {
@@ -69,7 +75,9 @@ describe("bn-check compare (exit 0 and 1)", () => {
     expect(report.tool.version).toBe(readJson<{ version: string }>(join(ROOT, "package.json")).version);
     expect(report.convention).toMatchObject({ framework: "torch", mode: "train", layout: "NCHW", channelAxis: 1, epsilon: 1e-5, momentum: 0.1, runningVarEstimator: "unbiased" });
     expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output", "running_mean", "running_var"]);
-    expect(Object.keys(report.tensors[0])).toEqual(expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]));
+    expect(Object.keys(report.tensors[0])).toEqual(
+      expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]),
+    );
     expect(report.tensors[0].tolerance).toEqual({ atol: 1e-5, rtol: 1.3e-6, source: "torch.testing.assert_close default for float32", equalNan: false });
     expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads", "kernels", "unitsByThread"]);
     expect(report.timings.unitsByThread).toEqual({ stats: [1], compare: [1] });
@@ -102,7 +110,11 @@ describe("bn-check compare (exit 2: could not check)", () => {
     ["an unknown framework", ["compare", ...CLASSIC, "--framework", "caffe"], /argument 'caffe' is invalid\. Allowed choices are torch, tf, keras, keras3, tf-nn, onnx, flax/],
     ["threads < 1", ["compare", ...CLASSIC, "--threads", "0"], /threads must be an integer >= 1; got '0'/],
     ["eval mode without running statistics", ["compare", ...CLASSIC, "--mode", "eval"], /^bn-check: eval mode normalises with the running statistics: give --running-mean and --running-var/],
-    ["a weight of the wrong length", ["compare", ...CLASSIC, "--weight", "fixtures/corpus/cpu/fault-channel-shift/weight.npy"], /^bn-check: weight has shape \[16\], but the input has 3 channels on axis 1: expected \[3\]/],
+    [
+      "a weight of the wrong length",
+      ["compare", ...CLASSIC, "--weight", "fixtures/corpus/cpu/fault-channel-shift/weight.npy"],
+      /^bn-check: weight has shape \[16\], but the input has 3 channels on axis 1: expected \[3\]/,
+    ],
     ["a channel axis out of range", ["compare", ...CLASSIC, "--channel-axis", "4"], /^bn-check: channel axis 4 is out of range for a rank-4 input \(valid: -4\.\.3\)/],
     ["a layout of the wrong rank", ["compare", ...CLASSIC, "--layout", "NC"], /^bn-check: layout NC expects a rank-2 input/],
   ];
@@ -118,7 +130,10 @@ describe("bn-check compare (exit 2: could not check)", () => {
 
   it("one value per channel in training: PyTorch's own message", () => {
     const path = join(dir, "one.npy");
-    writeFileSync(path, Buffer.concat([Buffer.from("\x93NUMPY\x01\x00\x76\x00", "latin1"), Buffer.from(`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }`.padEnd(117) + "\n", "latin1"), Buffer.alloc(12)]));
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from("\x93NUMPY\x01\x00\x76\x00", "latin1"), Buffer.from(`${`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }`.padEnd(117)}\n`, "latin1"), Buffer.alloc(12)]),
+    );
     const run = runCli(["compare", path, path]);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/Expected more than 1 value per channel when training, got input size torch\.Size\(\[1, 3\]\)/);
@@ -159,7 +174,28 @@ describe("help and version", () => {
   it("compare --help describes every option", () => {
     const run = runCli(["compare", "--help"]);
     expect(run.status).toBe(0);
-    for (const option of ["--framework", "--mode", "--layout", "--channel-axis", "--eps", "--momentum", "--num-batches-tracked", "--weight", "--bias", "--running-mean", "--running-var", "--ref-running-mean", "--ref-running-var", "--atol", "--rtol", "--equal-nan", "--compute-dtype", "--threads", "--format", "--no-color"]) {
+    for (const option of [
+      "--framework",
+      "--mode",
+      "--layout",
+      "--channel-axis",
+      "--eps",
+      "--momentum",
+      "--num-batches-tracked",
+      "--weight",
+      "--bias",
+      "--running-mean",
+      "--running-var",
+      "--ref-running-mean",
+      "--ref-running-var",
+      "--atol",
+      "--rtol",
+      "--equal-nan",
+      "--compute-dtype",
+      "--threads",
+      "--format",
+      "--no-color",
+    ]) {
       expect(run.stdout).toContain(option);
     }
   });

@@ -28,7 +28,11 @@ describe("bn-check run", () => {
     expect(runCli(["diff", join(dir, "rv.npy"), join(FIXTURES, "classic", "ref_running_var.npy")]).status).toBe(0);
     const python = pythonWithNumpy();
     if (python !== null) {
-      const check = spawnSync(python, ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); r=np.load(sys.argv[2]); print(a.dtype, a.shape, bool(np.allclose(a, r, rtol=1e-6, atol=1e-6)))", out, REF], { encoding: "utf8" });
+      const check = spawnSync(
+        python,
+        ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); r=np.load(sys.argv[2]); print(a.dtype, a.shape, bool(np.allclose(a, r, rtol=1e-6, atol=1e-6)))", out, REF],
+        { encoding: "utf8" },
+      );
       expect(check.stdout.trim()).toBe("float32 (4, 3, 2, 2) True");
     }
   });
@@ -59,7 +63,25 @@ describe("bn-check run", () => {
     const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
     const out = join(dir, "steps.npy");
     const rm = join(dir, "steps-rm.npy");
-    const args = ["run", join(c, "input.npy"), "-o", out, "--steps", "--momentum", "none", "--weight", join(c, "weight.npy"), "--bias", join(c, "bias.npy"), "--running-mean", join(c, "running_mean.npy"), "--running-var", join(c, "running_var.npy"), "--save-running-mean", rm];
+    const args = [
+      "run",
+      join(c, "input.npy"),
+      "-o",
+      out,
+      "--steps",
+      "--momentum",
+      "none",
+      "--weight",
+      join(c, "weight.npy"),
+      "--bias",
+      join(c, "bias.npy"),
+      "--running-mean",
+      join(c, "running_mean.npy"),
+      "--running-var",
+      join(c, "running_var.npy"),
+      "--save-running-mean",
+      rm,
+    ];
     expect(runCli(args).status).toBe(0);
     expect(runCli(["diff", out, join(c, "ref.npy")]).status).toBe(0);
     expect(runCli(["diff", rm, join(c, "ref_running_mean.npy")]).status).toBe(0);
@@ -70,7 +92,24 @@ describe("bn-check run", () => {
 describe("bn-check diff", () => {
   it("reports two tensors with a per-channel table, and fails a real difference", () => {
     const fault = join(FIXTURES, "corpus", "cpu", "fault-channel-shift");
-    const run = runCli(["run", join(fault, "input.npy"), "-o", join(mkdtempSync(join(tmpdir(), "bn-")), "y.npy"), "--mode", "eval", "--weight", join(fault, "weight.npy"), "--bias", join(fault, "bias.npy"), "--running-mean", join(fault, "running_mean.npy"), "--running-var", join(fault, "running_var.npy"), "--format", "json"]);
+    const run = runCli([
+      "run",
+      join(fault, "input.npy"),
+      "-o",
+      join(mkdtempSync(join(tmpdir(), "bn-")), "y.npy"),
+      "--mode",
+      "eval",
+      "--weight",
+      join(fault, "weight.npy"),
+      "--bias",
+      join(fault, "bias.npy"),
+      "--running-mean",
+      join(fault, "running_mean.npy"),
+      "--running-var",
+      join(fault, "running_var.npy"),
+      "--format",
+      "json",
+    ]);
     const written = JSON.parse(run.stdout).written[0].path;
     const diff = runCli(["diff", written, join(fault, "ref.npy"), "--channel-axis", "1"]);
     expect(diff.status).toBe(1);
@@ -83,7 +122,9 @@ describe("bn-check matrix", () => {
   it("prints every preset pair with the convention detail that separates them", () => {
     const run = runCli(["matrix", INPUT]);
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/torch vs keras3 +output max \|diff\| 7\.905e-4 \(5925 ulp\); running var max \|diff\| 0\.3007 — eps: torch 1e-5 vs keras3 0\.001; momentum: torch weights the new batch by 0\.1, keras3 by 0\.01; running var: torch unbiased ÷\(N−1\) vs keras3 biased ÷N/);
+    expect(run.stdout).toMatch(
+      /torch vs keras3 +output max \|diff\| 7\.905e-4 \(5925 ulp\); running var max \|diff\| 0\.3007 — eps: torch 1e-5 vs keras3 0\.001; momentum: torch weights the new batch by 0\.1, keras3 by 0\.01; running var: torch unbiased ÷\(N−1\) vs keras3 biased ÷N/,
+    );
     expect(run.stdout).toMatch(/torch vs onnx +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.02694 — running var: torch unbiased ÷\(N−1\) vs onnx biased ÷N/);
     expect(run.stdout).toMatch(/tf vs keras3 +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.002694 — running var: tf unbiased ÷\(N−1\) vs keras3 biased ÷N/);
   });
@@ -92,7 +133,10 @@ describe("bn-check matrix", () => {
     const dir = mkdtempSync(join(tmpdir(), "bn-check-matrix-"));
     const matrix = JSON.parse(runCli(["matrix", INPUT, "--format", "json"]).stdout);
     for (const framework of ["torch", "keras3"]) {
-      expect(runCli(["run", INPUT, "-o", join(dir, `${framework}.npy`), "--framework", framework, "--channel-axis", "1", "--dtype", "float64", "--save-running-var", join(dir, `${framework}-rv.npy`)]).status).toBe(0);
+      expect(
+        runCli(["run", INPUT, "-o", join(dir, `${framework}.npy`), "--framework", framework, "--channel-axis", "1", "--dtype", "float64", "--save-running-var", join(dir, `${framework}-rv.npy`)])
+          .status,
+      ).toBe(0);
     }
     const diff = JSON.parse(runCli(["diff", join(dir, "keras3.npy"), join(dir, "torch.npy"), "--format", "json"]).stdout);
     const pair = matrix.pairs.find((p: { a: string; b: string }) => p.a === "torch" && p.b === "keras3");
@@ -110,7 +154,25 @@ describe("bn-check matrix", () => {
 
 describe("bn-check compare --steps", () => {
   const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
-  const base = ["compare", join(c, "input.npy"), "--steps", "--momentum", "none", "--weight", join(c, "weight.npy"), "--bias", join(c, "bias.npy"), "--running-mean", join(c, "running_mean.npy"), "--running-var", join(c, "running_var.npy"), "--ref-running-var", join(c, "ref_running_var.npy"), "--format", "json"];
+  const base = [
+    "compare",
+    join(c, "input.npy"),
+    "--steps",
+    "--momentum",
+    "none",
+    "--weight",
+    join(c, "weight.npy"),
+    "--bias",
+    join(c, "bias.npy"),
+    "--running-mean",
+    join(c, "running_mean.npy"),
+    "--running-var",
+    join(c, "running_var.npy"),
+    "--ref-running-var",
+    join(c, "ref_running_var.npy"),
+    "--format",
+    "json",
+  ];
 
   it("checks every step's output and the final running statistics", () => {
     const run = runCli([base[0], base[1], join(c, "ref.npy"), ...base.slice(2)]);

@@ -32,7 +32,17 @@ const dir = mkdtempSync(join(tmpdir(), "bn-check-faults-"));
 const random = seededRandom(77);
 const shape = [8, 4, 32, 32];
 const big = join(dir, "big.npy");
-writeNpy(big, tensorFromArray(normals(random, shape.reduce((a, b) => a * b, 1)), shape, "float32"));
+writeNpy(
+  big,
+  tensorFromArray(
+    normals(
+      random,
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+    "float32",
+  ),
+);
 
 describe("SIGINT", () => {
   it("stops a long suite after the current case and reports what was done (exit 130)", async () => {
@@ -52,7 +62,14 @@ describe("SIGINT", () => {
   it("stops a long run without leaving an output or a temporary file (exit 130)", async () => {
     // 200,000 training steps of a tiny layer: seconds of work (each step is two passes) in 19 MB.
     const stepsInput = join(dir, "steps.npy");
-    writeNpy(stepsInput, tensorFromArray(new Float32Array(200_000 * 2 * 3 * 2 * 2).map((_, i) => Math.sin(i)), [200_000, 2, 3, 2, 2], "float32"));
+    writeNpy(
+      stepsInput,
+      tensorFromArray(
+        new Float32Array(200_000 * 2 * 3 * 2 * 2).map((_, i) => Math.sin(i)),
+        [200_000, 2, 3, 2, 2],
+        "float32",
+      ),
+    );
     const out = join(dir, "steps-out.npy");
     const result = await interrupt(["run", stepsInput, "-o", out, "--steps"], 1500);
     expect(result.status).toBe(130);
@@ -76,7 +93,9 @@ describe("a write that fails", () => {
 
   it("--report into a missing directory: exit 2 and nothing written", () => {
     const report = join(dir, "no-such-dir", "out.xml");
-    const run = spawnSync(process.execPath, [BIN, "compare", join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy"), "--format", "junit", "--report", report], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, [BIN, "compare", join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy"), "--format", "junit", "--report", report], {
+      encoding: "utf8",
+    });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/out\.xml: cannot be written \(the directory does not exist\); nothing was written/);
   });

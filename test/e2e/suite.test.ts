@@ -29,7 +29,7 @@ describe("bn-check suite on the copied reference corpus", () => {
     expect(report.summary.total).toBeGreaterThanOrEqual(50);
     expect(report.summary.passed).toBe(report.summary.total);
     expect(report.exitCode).toBe(0);
-    expect(report.summary.expectedMismatches).toBe(report.cases.filter((c) => c.name.includes("fault") || c.name.includes("largemean-train") && c.name.startsWith("gpu/flax")).length);
+    expect(report.summary.expectedMismatches).toBe(report.cases.filter((c) => c.name.includes("fault") || (c.name.includes("largemean-train") && c.name.startsWith("gpu/flax"))).length);
   });
 
   it("gives the same verdict as a single compare run, case by case", () => {
@@ -94,7 +94,12 @@ describe("bn-check suite on a manifest", () => {
   });
 
   it("a case that cannot be read is an error (exit 2) and the others still run", () => {
-    const path = write("bad-file.json", { cases: [{ name: "missing", input: join(dir, "nope.npy"), ref: classic.ref }, { name: "fine", ...classic }] });
+    const path = write("bad-file.json", {
+      cases: [
+        { name: "missing", input: join(dir, "nope.npy"), ref: classic.ref },
+        { name: "fine", ...classic },
+      ],
+    });
     const run = runCli(["suite", path, "--format", "json"]);
     expect(run.status).toBe(2);
     const report = JSON.parse(run.stdout) as SuiteJson;

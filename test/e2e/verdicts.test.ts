@@ -141,7 +141,23 @@ describe("why a reference does not conform", () => {
   it("channels-last tensors checked as NCHW: the hint says --layout NHWC", () => {
     // 4x4x3x4: axis 1 and axis 3 both have 4 channels, so only the numbers can tell them apart.
     const dir = join(CORPUS, "tfjs", "tfjs-tfnn-nhwc-f32-train");
-    const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--weight", join(dir, "weight.npy"), "--bias", join(dir, "bias.npy"), "--framework", "tf-nn", "--eps", "0.001", "--layout", "NCHW", "--format", "json"]);
+    const run = runCli([
+      "compare",
+      join(dir, "input.npy"),
+      join(dir, "ref.npy"),
+      "--weight",
+      join(dir, "weight.npy"),
+      "--bias",
+      join(dir, "bias.npy"),
+      "--framework",
+      "tf-nn",
+      "--eps",
+      "0.001",
+      "--layout",
+      "NCHW",
+      "--format",
+      "json",
+    ]);
     expect(run.status).toBe(1);
     expect(JSON.parse(run.stdout).hints).toContain("the output conforms with --layout NHWC: run `bn-check detect` for more");
   });
@@ -157,7 +173,27 @@ describe("why a reference does not conform", () => {
 describe("detect judges with the same model", () => {
   it("names torch train eps 1e-5 on an ill-conditioned real output, verdict conforms (within arithmetic)", () => {
     const dir = at("pt-cpu-train-offset5-8x12x7x7-float32");
-    const run = runCli(["detect", join(dir, "input.npy"), join(dir, "ref.npy"), "--weight", join(dir, "weight.npy"), "--bias", join(dir, "bias.npy"), "--running-mean", join(dir, "running_mean.npy"), "--running-var", join(dir, "running_var.npy"), "--ref-running-mean", join(dir, "ref_running_mean.npy"), "--ref-running-var", join(dir, "ref_running_var.npy"), "--framework", "torch", "--format", "json"]);
+    const run = runCli([
+      "detect",
+      join(dir, "input.npy"),
+      join(dir, "ref.npy"),
+      "--weight",
+      join(dir, "weight.npy"),
+      "--bias",
+      join(dir, "bias.npy"),
+      "--running-mean",
+      join(dir, "running_mean.npy"),
+      "--running-var",
+      join(dir, "running_var.npy"),
+      "--ref-running-mean",
+      join(dir, "ref_running_mean.npy"),
+      "--ref-running-var",
+      join(dir, "ref_running_var.npy"),
+      "--framework",
+      "torch",
+      "--format",
+      "json",
+    ]);
     expect(run.status).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.best).toMatchObject({ framework: "torch", mode: "train", eps: 1e-5, flaw: null, momentum: 0.1 });

@@ -23,10 +23,11 @@ function layer(means: number[], meanOf: (mean: number) => number, dtype: "float3
     for (let b = 0; b < 8; b++) for (let k = 0; k < 16; k++) values.push(x[(b * channels + c) * 16 + k]);
     const mean = values.reduce((a, v) => a + v, 0) / values.length;
     const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
-    for (let b = 0; b < 8; b++) for (let k = 0; k < 16; k++) {
-      const i = (b * channels + c) * 16 + k;
-      reference[i] = (x[i] - meanOf(mean)) / Math.sqrt(variance + 1e-5);
-    }
+    for (let b = 0; b < 8; b++)
+      for (let k = 0; k < 16; k++) {
+        const i = (b * channels + c) * 16 + k;
+        reference[i] = (x[i] - meanOf(mean)) / Math.sqrt(variance + 1e-5);
+      }
   }
   const shape = [8, channels, 16];
   return {

@@ -13,7 +13,9 @@ import { BnCheckError } from "../../src/errors.js";
 import { parseNpyBytes } from "../../src/npy/read-npy.js";
 import { BIN, FIXTURES } from "../helpers.js";
 
-const SEEDS = ["npy/f32-le.npy", "npy/f32-be.npy", "npy/f64-fortran.npy", "npy/f16-le.npy", "npy/f32-v2.npy", "classic/input.npy", "corpus/cpu/pt-cpu-bn1d-f32-nc-train/input.npy"].map((path) => new Uint8Array(readFileSync(join(FIXTURES, path))));
+const SEEDS = ["npy/f32-le.npy", "npy/f32-be.npy", "npy/f64-fortran.npy", "npy/f16-le.npy", "npy/f32-v2.npy", "classic/input.npy", "corpus/cpu/pt-cpu-bn1d-f32-nc-train/input.npy"].map(
+  (path) => new Uint8Array(readFileSync(join(FIXTURES, path))),
+);
 
 /** One mutation of a valid file: the kinds of damage real files suffer, and header edits. */
 const mutation = fc.oneof(

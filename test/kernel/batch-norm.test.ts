@@ -78,7 +78,11 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
   });
 
   it("gives a constant channel variance exactly 0, so its output is exactly the bias", async () => {
-    const input = tensorFromArray(new Array(2 * 3 * 5).fill(0).map((_, i) => (Math.floor(i / 5) % 3 === 1 ? 0.1 : i)), [2, 3, 5], "float32");
+    const input = tensorFromArray(
+      new Array(2 * 3 * 5).fill(0).map((_, i) => (Math.floor(i / 5) % 3 === 1 ? 0.1 : i)),
+      [2, 3, 5],
+      "float32",
+    );
     const result = await batchNorm({ input, bias: tensorFromArray([0, 0.25, 0], [3]) }, { threads: 1 });
     expect(result.batchVariance?.[1]).toBe(0);
     for (let i = 0; i < 30; i++) if (Math.floor(i / 5) % 3 === 1) expect(result.output.data[i]).toBe(0.25);
@@ -110,9 +114,12 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
     for (let a = 0; a < n; a++) for (let b = 0; b < c; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) nhwc[((a * h + y) * w + x) * c + b] = nchw[((a * c + b) * h + y) * w + x];
     const first = await batchNorm({ input: tensorFromArray(nchw, [n, c, h, w], "float32") }, { layout: "NCHW", threads: 1 });
     const second = await batchNorm({ input: tensorFromArray(nhwc, [n, h, w, c], "float32") }, { layout: "NHWC", threads: 1 });
-    for (let a = 0; a < n; a++) for (let b = 0; b < c; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      expect(second.output.data[((a * h + y) * w + x) * c + b]).toBe(first.output.data[((a * c + b) * h + y) * w + x]);
-    }
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < c; b++)
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) {
+            expect(second.output.data[((a * h + y) * w + x) * c + b]).toBe(first.output.data[((a * c + b) * h + y) * w + x]);
+          }
   });
 
   it("eval mode normalises with the running statistics, not the batch", async () => {

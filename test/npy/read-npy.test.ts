@@ -51,7 +51,7 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
   const dataStart = 10 + valid.readUInt16LE(8);
   const bytesOf = (edit: (copy: Buffer) => Buffer) => new Uint8Array(edit(Buffer.from(valid)));
   const withHeader = (dict: string) => {
-    const text = dict.padEnd(118, " ") + "\n";
+    const text = `${dict.padEnd(118, " ")}\n`;
     const header = Buffer.alloc(10);
     Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(header);
     header.writeUInt16LE(text.length, 8);
@@ -60,14 +60,39 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["a truncated data section", bytesOf((b) => b.subarray(0, b.length - 4)), /data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/],
     ["trailing bytes", bytesOf((b) => Buffer.concat([b, Buffer.alloc(8)])), /has 8 trailing bytes after the data/],
-    ["a wrong magic string", bytesOf((b) => (b.write("XNUMPY", 0, "latin1"), b)), /is not a \.npy file/],
-    ["an unknown version", bytesOf((b) => ((b[6] = 9), b)), /unknown \.npy format version 9\.0/],
-    ["a header longer than the file", bytesOf((b) => (b.writeUInt16LE(60000, 8), b)), /header claims 60000 bytes/],
+    [
+      "a wrong magic string",
+      bytesOf((b) => {
+        b.write("XNUMPY", 0, "latin1");
+        return b;
+      }),
+      /is not a \.npy file/,
+    ],
+    [
+      "an unknown version",
+      bytesOf((b) => {
+        b[6] = 9;
+        return b;
+      }),
+      /unknown \.npy format version 9\.0/,
+    ],
+    [
+      "a header longer than the file",
+      bytesOf((b) => {
+        b.writeUInt16LE(60000, 8);
+        return b;
+      }),
+      /header claims 60000 bytes/,
+    ],
     ["a header that is not a dict literal", withHeader("__import__('os').system('true')"), /header is not a valid dict literal/],
     ["a missing key", withHeader("{'descr': '<f4', 'shape': (2, 3, 4), }"), /missing 'fortran_order'/],
     ["a negative dimension", withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 4), }"), /invalid dimension -2/],
     ["a non-integer dimension", withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': ('a', 3), }"), /invalid dimension "a"/],
-    ["a shape far larger than the data", withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"), /data is truncated: shape \(1000000000000\) of float32 needs 4000000000000 bytes/],
+    [
+      "a shape far larger than the data",
+      withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"),
+      /data is truncated: shape \(1000000000000\) of float32 needs 4000000000000 bytes/,
+    ],
     ["an element count that overflows", withHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), /more elements than can be addressed/],
   ];
   for (const [what, bytes, message] of cases) {

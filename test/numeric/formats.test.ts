@@ -26,7 +26,7 @@ describe("roundToBFloat16", () => {
   it("keeps 8 significant bits", () => {
     expect(roundToBFloat16(1 + 2 ** -8)).toBe(1);
     expect(roundToBFloat16(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6);
-    expect(roundToBFloat16(3.14159)).toBe(3.140625);
+    expect(roundToBFloat16(Math.PI)).toBe(3.140625);
   });
 });
 

@@ -22,7 +22,17 @@ describe("type declarations", () => {
       writeFileSync(
         join(dir, "tsconfig.json"),
         JSON.stringify({
-          compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, lib: ["ES2022"], types: ["node"], typeRoots: [join(ROOT, "node_modules", "@types")], noEmit: true, skipLibCheck: false },
+          compilerOptions: {
+            target: "ES2022",
+            module: "NodeNext",
+            moduleResolution: "NodeNext",
+            strict: true,
+            lib: ["ES2022"],
+            types: ["node"],
+            typeRoots: [join(ROOT, "node_modules", "@types")],
+            noEmit: true,
+            skipLibCheck: false,
+          },
           files: ["main.ts"],
         }),
       );

@@ -100,7 +100,12 @@ describe("the worker pool", () => {
     }
     const parsed = JSON.parse(single);
     expect(parsed.output.mismatches).toBe(3);
-    expect(parsed.output.worst.slice(0, 3).map((e: { flatIndex: number }) => e.flatIndex).sort((a: number, b: number) => a - b)).toEqual([17, 40_000, 150_001]);
+    expect(
+      parsed.output.worst
+        .slice(0, 3)
+        .map((e: { flatIndex: number }) => e.flatIndex)
+        .sort((a: number, b: number) => a - b),
+    ).toEqual([17, 40_000, 150_001]);
   });
 
   it("is bit-identical under random shapes, axes, thread counts and chunk sizes, every thread working", async () => {

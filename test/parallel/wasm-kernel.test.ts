@@ -118,7 +118,8 @@ describe("the WebAssembly SIMD kernel", () => {
           }
           expect(plain.timings.kernels.compare).toBe("js");
           expect(simd.timings.kernels.compare).toBe("wasm-simd");
-          const strip = (result: typeof plain) => JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
+          const strip = (result: typeof plain) =>
+            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
           expect(strip(simd)).toBe(strip(plain));
         },
       ),
@@ -188,7 +189,6 @@ describe("the WebAssembly SIMD kernel", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
 });
 
 describe("tensor arenas", () => {

@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { compareTensors } from "../../src/compare/compare.js";
 import type { CaseReport, SuiteReport } from "../../src/report/report.js";
-import { formatsFor, renderReport } from "../../src/report/reporters/index.js";
+import { renderReport } from "../../src/report/reporters/index.js";
 import { escapeXml } from "../../src/report/xml.js";
 
 const failing = compareTensors({ shape: [2, 2], data: [1, 2, 3, 4.5] }, { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]), dtype: "float32" }, { channelAxis: 1, name: "output" });

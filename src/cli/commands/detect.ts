@@ -3,7 +3,7 @@ import { detectConvention, type ClaimedConvention } from "../../detect/detect.js
 import { tensorLoader } from "../../io/read-tensor.js";
 import type { ComputeDType, Tensor } from "../../npy/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { type DetectReport, type FileInfo } from "../../report/report.js";
+import type { DetectReport, FileInfo } from "../../report/report.js";
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 import { inOwnArena } from "../../memory/arena.js";

@@ -12,7 +12,7 @@ import type { LayoutName } from "../../kernel/layout.js";
 import type { FloatDType, Tensor } from "../../npy/tensor.js";
 import { ulpDistance } from "../../numeric/formats.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { type FileInfo, type MatrixPair, type MatrixReport } from "../../report/report.js";
+import type { FileInfo, MatrixPair, MatrixReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 import { UsageError } from "../../errors.js";
@@ -129,10 +129,23 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
       if (b.name === "ref" && reference !== undefined) {
         // Judged as compare judges: the default tolerance, or the error model's bound under this preset.
         const check = (await checkBatchNorm({ ...tensors, reference }, { ...options.execution, framework: a.name as FrameworkName, mode: options.mode, layout: options.layout, channelAxis })).output;
-        const within = check.verdict === "conforms within arithmetic" ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} elements outside the default tolerance, inside the error model's bound)` : ` within the default tolerance (${check.tolerance.source})`;
-        causes.push(check.passed ? `ref agrees with ${a.name}${within}` : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} elements outside the default tolerance and the error model's bound`);
+        const within =
+          check.verdict === "conforms within arithmetic"
+            ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} elements outside the default tolerance, inside the error model's bound)`
+            : ` within the default tolerance (${check.tolerance.source})`;
+        causes.push(
+          check.passed ? `ref agrees with ${a.name}${within}` : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} elements outside the default tolerance and the error model's bound`,
+        );
       }
-      pairs.push({ a: a.name, b: b.name, outputMaxAbs: output.abs, outputMaxUlp: output.ulp, runningMeanMaxAbs: maxAbs(a.runningMean, b.runningMean), runningVarMaxAbs: maxAbs(a.runningVar, b.runningVar), causes });
+      pairs.push({
+        a: a.name,
+        b: b.name,
+        outputMaxAbs: output.abs,
+        outputMaxUlp: output.ulp,
+        runningMeanMaxAbs: maxAbs(a.runningMean, b.runningMean),
+        runningVarMaxAbs: maxAbs(a.runningVar, b.runningVar),
+        causes,
+      });
     }
   }
   return {

@@ -13,7 +13,7 @@ import { prewarmFor } from "../../parallel/executor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
 import { npyChunks } from "../../npy/write-npy.js";
 import { conventionInfo } from "../../cases/run-case.js";
-import { type FileInfo, type RunReport } from "../../report/report.js";
+import type { FileInfo, RunReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 import { inOwnArena } from "../../memory/arena.js";
@@ -68,7 +68,10 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     const stepSize = stepInput.data.length;
     // float32/float64 outputs are written in place; float16 ones are rounded from float64 per step.
     const target = outputDtype === "float16" ? undefined : output.subarray(step * stepSize, (step + 1) * stepSize);
-    const result = await batchNorm({ ...tensors, input: stepInput, runningMean: state.mean, runningVar: state.variance }, { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: target });
+    const result = await batchNorm(
+      { ...tensors, input: stepInput, runningMean: state.mean, runningVar: state.variance },
+      { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: target },
+    );
     if (target === undefined) output.set(result.output.data, step * stepSize);
     state.advance(result.runningMean, result.runningVar);
     statsMs += result.timings.statsMs;
@@ -97,6 +100,15 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     written,
     convention: conventionInfo(options.request.framework, last.params),
     steps: options.steps ? stepCount : null,
-    timings: { readMs, statsMs, normalizeMs, writeMs: performance.now() - writeStarted, totalMs: performance.now() - started, threads: last.threads, kernels: last.timings.kernels, unitsByThread: last.timings.unitsByThread },
+    timings: {
+      readMs,
+      statsMs,
+      normalizeMs,
+      writeMs: performance.now() - writeStarted,
+      totalMs: performance.now() - started,
+      threads: last.threads,
+      kernels: last.timings.kernels,
+      unitsByThread: last.timings.unitsByThread,
+    },
   };
 });

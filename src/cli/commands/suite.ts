@@ -8,7 +8,7 @@ import { loadSuite } from "../../cases/manifest.js";
 import { runCase } from "../../cases/run-case.js";
 import { BnCheckError } from "../../errors.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import { type CaseReport, type SuiteReport } from "../../report/report.js";
+import type { CaseReport, SuiteReport } from "../../report/report.js";
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 

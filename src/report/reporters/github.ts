@@ -21,7 +21,8 @@ export function renderGithub(report: Report): string {
     else if (c.status === "fail" && c.expected === "mismatch") lines.push(`::error title=${title}::${message("expected a mismatch, but every tensor is within tolerance")}`);
     else if (c.status === "fail") for (const t of c.tensors.filter((t) => !t.passed)) lines.push(`::error title=${title}::${message(failureSummary(t))}`);
     for (const hint of c.hints) lines.push(`::notice title=${title}::${message(`hint: ${hint}`)}`);
-    if (c.status !== "error" && c.expected === "match") for (const t of c.tensors.filter((t) => t.verdict === "conforms within arithmetic")) lines.push(`::notice title=${title}::${message(arithmeticSummary(t))}`);
+    if (c.status !== "error" && c.expected === "match")
+      for (const t of c.tensors.filter((t) => t.verdict === "conforms within arithmetic")) lines.push(`::notice title=${title}::${message(arithmeticSummary(t))}`);
   }
   const passed = cases.filter((c) => c.status === "pass").length;
   lines.push(`::notice title=bn-check ${report.command}::${message(`${passed} of ${cases.length} case(s) passed`)}`);

@@ -68,13 +68,20 @@ function count(tests: readonly TestCase[]): Totals {
 export function renderJunit(report: CompareReport | SuiteReport): string {
   const cases = casesOf(report);
   const suites = cases.map((c) => ({ report: c, tests: testCasesOf(c) }));
-  const totals = suites.reduce<Totals>((sum, s) => {
-    const t = count(s.tests);
-    return { tests: sum.tests + t.tests, failures: sum.failures + t.failures, errors: sum.errors + t.errors };
-  }, { tests: 0, failures: 0, errors: 0 });
+  const totals = suites.reduce<Totals>(
+    (sum, s) => {
+      const t = count(s.tests);
+      return { tests: sum.tests + t.tests, failures: sum.failures + t.failures, errors: sum.errors + t.errors };
+    },
+    { tests: 0, failures: 0, errors: 0 },
+  );
   const body = suites.map(({ report: c, tests }) => {
     const t = count(tests);
-    return [`  <testsuite name="${escapeXml(c.name)}" tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="0" time="${seconds(c.timings.totalMs)}">`, ...tests.map(renderTestCase), "  </testsuite>"].join("\n");
+    return [
+      `  <testsuite name="${escapeXml(c.name)}" tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="0" time="${seconds(c.timings.totalMs)}">`,
+      ...tests.map(renderTestCase),
+      "  </testsuite>",
+    ].join("\n");
   });
   const total = cases.reduce((ms, c) => ms + c.timings.totalMs, 0);
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="bn-check ${report.command}" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" time="${seconds(total)}">\n${body.join("\n")}\n</testsuites>\n`;

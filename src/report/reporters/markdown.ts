@@ -44,7 +44,10 @@ function caseSection(c: CaseReport, heading: string): string[] {
   const lines = [heading, ""];
   if (c.convention !== null) {
     const conv = c.convention;
-    lines.push(`${conv.framework} · ${conv.mode} · ${conv.layout} · eps ${formatNumber(conv.epsilon)}${conv.momentum === null ? " · momentum none" : ` · momentum ${conv.momentum}`}${c.steps ? ` · ${c.steps.count} steps` : ""}`, "");
+    lines.push(
+      `${conv.framework} · ${conv.mode} · ${conv.layout} · eps ${formatNumber(conv.epsilon)}${conv.momentum === null ? " · momentum none" : ` · momentum ${conv.momentum}`}${c.steps ? ` · ${c.steps.count} steps` : ""}`,
+      "",
+    );
   }
   if (c.status === "error") return [...lines, `⚠️ could not check: ${c.error}`, ""];
   lines.push(

@@ -45,7 +45,7 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   const arithmetic = bound === null ? "" : ` ${bound.computeDtype} arithmetic`;
   let mismatchText: string;
   if (comparison.verdict === "conforms within arithmetic") {
-    mismatchText = `${paint.yellow("within" + arithmetic)}  ${comparison.flatMismatches} / ${comparison.count} elements outside the flat tolerance (${formatPercent(comparison.flatMismatches, comparison.count)}), none beyond what${arithmetic} can make`;
+    mismatchText = `${paint.yellow(`within${arithmetic}`)}  ${comparison.flatMismatches} / ${comparison.count} elements outside the flat tolerance (${formatPercent(comparison.flatMismatches, comparison.count)}), none beyond what${arithmetic} can make`;
   } else if (bound !== null && comparison.flatMismatches > comparison.mismatches) {
     mismatchText = `${comparison.mismatches} / ${comparison.count} elements beyond the allowance (${formatPercent(comparison.mismatches, comparison.count)}); ${comparison.flatMismatches} outside the flat tolerance, the others within${arithmetic}`;
   } else if (bound !== null && comparison.mismatches > comparison.nonFiniteMismatches) {
@@ -67,7 +67,9 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   lines.push(`  max rel error   ${comparison.maxRelError === null ? "0" : `${formatNumber(comparison.maxRelError.relError)} ${describeElement(comparison.maxRelError, digits)}`}`);
   lines.push(`  max ulp         ${comparison.maxUlp === null ? "0" : `${comparison.maxUlp.ulps} (${comparison.ulpDtype}) at ${formatIndex(comparison.maxUlp.element.index)}`}`);
   lines.push(`  mean abs error  ${formatNumber(comparison.meanAbsError)}`);
-  lines.push(`  would pass with atol >= ${formatNumber(comparison.requiredAtol)} (at rtol ${formatNumber(tol.rtol)}), or rtol >= ${formatNumber(comparison.requiredRtol)} (at atol ${formatNumber(tol.atol)})`);
+  lines.push(
+    `  would pass with atol >= ${formatNumber(comparison.requiredAtol)} (at rtol ${formatNumber(tol.rtol)}), or rtol >= ${formatNumber(comparison.requiredRtol)} (at atol ${formatNumber(tol.atol)})`,
+  );
 
   if (comparison.ulpHistogram.length > 0) {
     const total = comparison.count;
@@ -85,13 +87,30 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     if (failing.length === 0 && withinBound.length === 0) {
       lines.push(`  channels        all ${comparison.channels.length} within tolerance (axis ${comparison.channelAxis})`);
     } else if (failing.length === 0) {
-      lines.push(`  channels        ${withinBound.length} of ${comparison.channels.length} outside the flat tolerance but within the bound (axis ${comparison.channelAxis})${withinBound.length > maxRows ? `; the ${maxRows} closest to it:` : ":"}`);
-      const shown = [...withinBound].sort((a, b) => b.boundRatio - a.boundRatio || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
-      const rows = shown.map((channel) => [String(channel.channel), `${channel.flatMismatches} / ${channel.count}`, formatNumber(channel.maxAbsError), formatConditioning(channel.conditioning), formatNumber(channel.boundRatio), channel.dominantTerm ?? ""]);
+      lines.push(
+        `  channels        ${withinBound.length} of ${comparison.channels.length} outside the flat tolerance but within the bound (axis ${comparison.channelAxis})${withinBound.length > maxRows ? `; the ${maxRows} closest to it:` : ":"}`,
+      );
+      const shown = [...withinBound]
+        .sort((a, b) => b.boundRatio - a.boundRatio || a.channel - b.channel)
+        .slice(0, maxRows)
+        .sort((a, b) => a.channel - b.channel);
+      const rows = shown.map((channel) => [
+        String(channel.channel),
+        `${channel.flatMismatches} / ${channel.count}`,
+        formatNumber(channel.maxAbsError),
+        formatConditioning(channel.conditioning),
+        formatNumber(channel.boundRatio),
+        channel.dominantTerm ?? "",
+      ]);
       lines.push(indent(table(["channel", "outside flat tol", "max abs err", "|mean|/std", "err/bound", "largest term"], rows, options.color)));
     } else {
-      lines.push(`  channels        ${failing.length} of ${comparison.channels.length} fail (axis ${comparison.channelAxis})${failing.length > maxRows ? `; the ${maxRows} with most mismatches:` : ":"}`);
-      const shown = [...failing].sort((a, b) => b.mismatches - a.mismatches || a.channel - b.channel).slice(0, maxRows).sort((a, b) => a.channel - b.channel);
+      lines.push(
+        `  channels        ${failing.length} of ${comparison.channels.length} fail (axis ${comparison.channelAxis})${failing.length > maxRows ? `; the ${maxRows} with most mismatches:` : ":"}`,
+      );
+      const shown = [...failing]
+        .sort((a, b) => b.mismatches - a.mismatches || a.channel - b.channel)
+        .slice(0, maxRows)
+        .sort((a, b) => a.channel - b.channel);
       // The batch variance tells a wrong eps (errors grow as eps/var) from a wrong statistic.
       const modelled = comparison.bound !== null;
       const head = ["channel", "mismatched", "max abs err", "max rel err", "max ulp", ...(channelVariance ? ["batch var"] : []), ...(modelled ? ["|mean|/std", "err/bound"] : [])];
@@ -111,7 +130,16 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
       indent(
         table(
           ["index", "bn-check", "ref", "abs err", modelled ? "flat tol" : "allowed", ...(modelled ? ["bound"] : [])],
-          worst.slice(0, maxRows).map((e) => [formatIndex(e.index), formatValue(e.actual, 10), formatValue(e.expected, digits), formatNumber(e.absError), formatNumber(e.allowed), ...(modelled ? [e.bound === null ? "—" : formatNumber(e.bound)] : [])]),
+          worst
+            .slice(0, maxRows)
+            .map((e) => [
+              formatIndex(e.index),
+              formatValue(e.actual, 10),
+              formatValue(e.expected, digits),
+              formatNumber(e.absError),
+              formatNumber(e.allowed),
+              ...(modelled ? [e.bound === null ? "—" : formatNumber(e.bound)] : []),
+            ]),
           options.color,
         ),
       ),
@@ -144,7 +172,8 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
     const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
     const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
     lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
-    if (c.mode === "train" && c.runningVarEstimator !== "none") lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
+    if (c.mode === "train" && c.runningVarEstimator !== "none")
+      lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
   }
   if (report.steps !== null) {
     const divergence = report.steps.firstDivergentStep === null ? "every step conforms" : `first divergent step: ${report.steps.firstDivergentStep}`;
@@ -175,7 +204,9 @@ function verdictLine(report: CaseReport, paint: ChalkInstance): string {
     const channels = modelled.flatMap((t) => (t.name === "output" ? t.channels.filter((ch) => ch.flatMismatches > 0) : []));
     const worst = channels.reduce<ChannelReport | null>((a, b) => (a === null || (b.conditioning ?? 0) > (a.conditioning ?? 0) ? b : a), null);
     const where = worst === null ? modelled.map((t) => t.name).join(", ") : `${channels.length} channel(s) of the output, |mean|/std up to ${formatConditioning(worst.conditioning)}`;
-    return paint.yellow.bold(`CONFORMS WITHIN ${dtype.toUpperCase()} ARITHMETIC: the reference differs from exact ${what} by more than the flat tolerance (${where}), but no more than a numerically stable ${dtype} implementation can (--strict judges by the flat tolerance alone)`);
+    return paint.yellow.bold(
+      `CONFORMS WITHIN ${dtype.toUpperCase()} ARITHMETIC: the reference differs from exact ${what} by more than the flat tolerance (${where}), but no more than a numerically stable ${dtype} implementation can (--strict judges by the flat tolerance alone)`,
+    );
   }
   if (report.conforms) return paint.green.bold(c === null ? "CONFORMS: the tensors agree within tolerance" : `CONFORMS: the reference agrees with ${what} within tolerance`);
   const failed = report.tensors.filter((t) => !t.passed).map((t) => (t.shapeMismatch ? `${t.name} (shape)` : `${t.name} (${t.mismatches} / ${t.count})`));
@@ -208,7 +239,13 @@ function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOpt
 function renderMatrix(report: MatrixReport, paint: ChalkInstance, options: TextOptions): string {
   const lines: string[] = [];
   lines.push(paint.bold(`bn-check matrix: ${report.files[0]?.path ?? ""} (${report.mode}, ${report.layout}, channel axis ${report.channelAxis})`));
-  lines.push(table(["preset", "eps", "momentum", "running var"], report.presets.map((p) => [`${p.name} (${p.label})`, formatNumber(p.epsilon), p.momentum, p.runningVar]), options.color));
+  lines.push(
+    table(
+      ["preset", "eps", "momentum", "running var"],
+      report.presets.map((p) => [`${p.name} (${p.label})`, formatNumber(p.epsilon), p.momentum, p.runningVar]),
+      options.color,
+    ),
+  );
   const names = [...report.presets.map((p) => p.name), ...(report.pairs.some((p) => p.b === "ref") ? ["ref"] : [])];
   const lookup = (a: string, b: string) => report.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
   lines.push("", `output: max |difference| (upper right) and max ulps in ${report.ulpDtype} (lower left)`);
@@ -229,7 +266,9 @@ function renderMatrix(report: MatrixReport, paint: ChalkInstance, options: TextO
 }
 
 function renderRun(report: RunReport, paint: ChalkInstance): string {
-  const lines = [paint.bold(`bn-check run: ${report.convention.framework} (${report.convention.label}), ${report.convention.mode}, ${report.convention.layout}, eps ${formatNumber(report.convention.epsilon)}`)];
+  const lines = [
+    paint.bold(`bn-check run: ${report.convention.framework} (${report.convention.label}), ${report.convention.mode}, ${report.convention.layout}, eps ${formatNumber(report.convention.epsilon)}`),
+  ];
   for (const file of report.written) lines.push(`  wrote ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
   return `${lines.join("\n")}\n`;
 }
@@ -242,7 +281,15 @@ function renderDetect(report: DetectReport, paint: ChalkInstance, options: TextO
   lines.push(
     table(
       ["#", "candidate", "verdict", "max abs err", "max ulp", "mismatched", "running stats"],
-      shown.map((c, k) => [String(k + 1), c.description, c.verdict === "conforms" ? paint.green("conforms") : c.verdict === "conforms within arithmetic" ? paint.yellow("within arithmetic") : "no", formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}${c.checkedFully ? "" : " (prefix)"}`, c.runningStatsPassed === null ? "—" : c.runningStatsPassed ? `match (momentum ${c.momentum}, ${c.runningVar})` : "no"]),
+      shown.map((c, k) => [
+        String(k + 1),
+        c.description,
+        c.verdict === "conforms" ? paint.green("conforms") : c.verdict === "conforms within arithmetic" ? paint.yellow("within arithmetic") : "no",
+        formatNumber(c.maxAbsError),
+        String(c.maxUlp),
+        `${c.mismatches} / ${c.count}${c.checkedFully ? "" : " (prefix)"}`,
+        c.runningStatsPassed === null ? "—" : c.runningStatsPassed ? `match (momentum ${c.momentum}, ${c.runningVar})` : "no",
+      ]),
       options.color,
     ),
   );
