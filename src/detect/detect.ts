@@ -19,7 +19,7 @@ import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runPass, type ExecutionOptions } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
-import { formatNumber } from "../report/format.js";
+import { formatNumber } from "../numeric/format.js";
 import { diagnose } from "./diagnose.js";
 import { referenceOrders, unpermute } from "./reference-order.js";
 import { arithmeticKey, FLAW_DESCRIPTIONS, type CandidateSpec, type Flaw } from "./candidates.js";

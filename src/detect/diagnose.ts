@@ -1,7 +1,7 @@
 /** The one-sentence diagnosis of `detect`. */
 import { conventions } from "../conventions/index.js";
 import { resolveConvention } from "../conventions/resolve.js";
-import { formatNumber } from "../report/format.js";
+import { formatNumber } from "../numeric/format.js";
 import { FLAW_DESCRIPTIONS } from "./candidates.js";
 import type { Candidate, ClaimedConvention } from "./detect.js";
 import type { RunningStatsFit } from "./fit.js";

@@ -7,7 +7,7 @@ import { UNIT_ROUNDOFF, channelBound } from "../compare/error-model.js";
 import { LAYOUTS } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
-import { formatNumber } from "../report/format.js";
+import { formatNumber } from "../numeric/format.js";
 import { channelArithmetic, checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
 import { prepareBatchNorm } from "./prepare.js";
 

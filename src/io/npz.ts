@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { InputFileError } from "../errors.js";
 import { parseNpyBytes } from "../npy/read-npy.js";
 import type { Tensor } from "../npy/tensor.js";
-import { readFileBytes } from "./read-file.js";
+import { readFileBytes } from "../fs/read-file.js";
 
 /**
  * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import type { Tensor } from "../npy/tensor.js";
 import { readNpy, readNpyAsync } from "../npy/read-npy.js";
 import { readNpz } from "./npz.js";
-import { readFileBytes } from "./read-file.js";
+import { readFileBytes } from "../fs/read-file.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
 
 const NPZ_MEMBER = /^(.*\.npz):([^:/\\]+)$/i;

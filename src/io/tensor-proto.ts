@@ -6,6 +6,7 @@
 import { InputFileError } from "../errors.js";
 import { allocateShared, elementCount, type Tensor } from "../npy/tensor.js";
 import { decodeTensorProto, type TensorProtoMessage } from "./onnx-proto.js";
+import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
 
 const DATA_TYPE_NAMES: Record<number, string> = {
   1: "FLOAT",
@@ -25,22 +26,6 @@ const DATA_TYPE_NAMES: Record<number, string> = {
   15: "COMPLEX128",
   16: "BFLOAT16",
 };
-
-function float16FromBits(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
-const bfloat16Scratch = new Float32Array(1);
-const bfloat16Bits = new Uint32Array(bfloat16Scratch.buffer);
-function bfloat16FromBits(bits: number): number {
-  bfloat16Bits[0] = (bits & 0xffff) << 16;
-  return bfloat16Scratch[0];
-}
 
 /**
  * Converts a decoded TensorProto to a tensor.

@@ -13,7 +13,7 @@ import { InputFileError } from "../errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
 import { allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
-import { asInputFileError, fileSizeOf, openRegularFile, readFully, readFullyAsync } from "../io/read-file.js";
+import { asInputFileError, fileSizeOf, openRegularFile, readFully, readFullyAsync } from "../fs/read-file.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const npy = new npyjs({ convertFloat16: true });

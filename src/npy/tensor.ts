@@ -1,15 +1,8 @@
 import { allocateInAmbientArena } from "../memory/arena.js";
 
-/** The float dtypes bn-check accepts as BN input, parameters and references. */
-export const FLOAT_DTYPES = ["float16", "float32", "float64"] as const;
-export type FloatDType = (typeof FLOAT_DTYPES)[number];
+import type { ComputeDType, FloatDType } from "../numeric/dtypes.js";
 
-/**
- * Precisions a reference may have been computed in. `bfloat16` has no .npy dtype: such references
- * are stored upcast to float32 and named with `--compute-dtype bfloat16`.
- */
-export const COMPUTE_DTYPES = ["float16", "bfloat16", "float32", "float64"] as const;
-export type ComputeDType = (typeof COMPUTE_DTYPES)[number];
+export { COMPUTE_DTYPES, FLOAT_DTYPES, type ComputeDType, type FloatDType } from "../numeric/dtypes.js";
 
 /** Storage for a float tensor's values. float16 values are held exactly in a Float32Array. */
 export type FloatArray = Float32Array | Float64Array;

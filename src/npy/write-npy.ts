@@ -7,6 +7,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { roundToFloat16 } from "../numeric/formats.js";
 import type { FloatDType, Tensor } from "./tensor.js";
+import { float16ToBits } from "../numeric/float16.js";
 
 const DESCR: Record<FloatDType, string> = { float16: "<f2", float32: "<f4", float64: "<f8" };
 const ITEM_SIZE: Record<FloatDType, number> = { float16: 2, float32: 4, float64: 8 };
@@ -52,7 +53,7 @@ export function* npyChunks(tensor: Tensor): Generator<Uint8Array> {
       const at = (i - start) * itemSize;
       if (tensor.dtype === "float64") view.setFloat64(at, values[i], true);
       else if (tensor.dtype === "float32") view.setFloat32(at, values[i], true);
-      else view.setUint16(at, float16Bits(roundToFloat16(values[i])), true);
+      else view.setUint16(at, float16ToBits(roundToFloat16(values[i])), true);
     }
     yield bytes;
   }
@@ -81,18 +82,4 @@ export function writeNpy(path: string, tensor: Tensor): void {
   } finally {
     closeSync(fd);
   }
-}
-
-/** IEEE binary16 bit pattern of a value that is already exactly representable in float16. */
-function float16Bits(value: number): number {
-  if (Number.isNaN(value)) return 0x7e00;
-  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
-  const magnitude = Math.abs(value);
-  if (magnitude === Infinity) return sign | 0x7c00;
-  if (magnitude < 2 ** -14) return sign | Math.round(magnitude / 2 ** -24);
-  const exponent = Math.floor(Math.log2(magnitude));
-  // log2 can be off by one next to powers of two; correct it exactly.
-  const e = magnitude >= 2 ** (exponent + 1) ? exponent + 1 : magnitude < 2 ** exponent ? exponent - 1 : exponent;
-  const mantissa = Math.round((magnitude / 2 ** e - 1) * 1024);
-  return sign | ((e + 15) << 10) | mantissa;
 }

@@ -5,7 +5,8 @@
  *
  * Reference: IEEE 754-2019 binary16; Google Brain bfloat16 (float32 with a 7-bit stored mantissa).
  */
-import type { ComputeDType } from "../npy/tensor.js";
+import type { ComputeDType } from "./dtypes.js";
+import { bfloat16ToBits, float16ToBits } from "./float16.js";
 
 interface NarrowFormat {
   readonly mantissaBits: number;
@@ -73,21 +74,18 @@ function ordinalFloat32(value: number): number {
   return bits < 0 ? -(bits & 0x7fffffff) : bits;
 }
 
+/** Sign-magnitude position of a (representable) value on a 16-bit format's number line. */
+function ordinal16(bits: number): number {
+  const magnitude = bits & 0x7fff;
+  return bits & 0x8000 ? -magnitude : magnitude;
+}
+
 function ordinalFloat16(value: number): number {
-  scratch32[0] = value;
-  const bits = bits32[0] & 0x7fffffff;
-  const exponent32 = bits >>> 23;
-  let magnitude: number;
-  if (exponent32 === 255) magnitude = 31 << 10;
-  else if (exponent32 >= 113) magnitude = ((exponent32 - 112) << 10) | ((bits & 0x7fffff) >>> 13);
-  else magnitude = Math.abs(value) / 2 ** -24; // float16 subnormal: an exact integer
-  return value < 0 ? -magnitude : magnitude;
+  return ordinal16(float16ToBits(value));
 }
 
 function ordinalBFloat16(value: number): number {
-  scratch32[0] = value;
-  const magnitude = (bits32[0] & 0x7fffffff) >>> 16;
-  return bits32[0] < 0 ? -magnitude : magnitude;
+  return ordinal16(bfloat16ToBits(value));
 }
 
 /**

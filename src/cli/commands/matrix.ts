@@ -16,7 +16,7 @@ import type { FileInfo, MatrixPair, MatrixReport } from "../../report/report.js"
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 import { UsageError } from "../../errors.js";
-import { formatNumber } from "../../report/format.js";
+import { formatNumber } from "../../numeric/format.js";
 import { inOwnArena } from "../../memory/arena.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */

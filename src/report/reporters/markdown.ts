@@ -3,7 +3,7 @@
  * each failing tensor in a collapsed section.
  */
 import type { TensorComparison } from "../../compare/compare.js";
-import { formatNumber, formatPercent } from "../format.js";
+import { formatNumber, formatPercent } from "../../numeric/format.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");

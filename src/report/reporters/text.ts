@@ -8,7 +8,7 @@ import Table from "cli-table3";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
 import { formatShape } from "../../npy/tensor.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
-import { formatIndex, formatNumber, formatPercent, formatValue } from "../format.js";
+import { formatIndex, formatNumber, formatPercent, formatValue } from "../../numeric/format.js";
 
 export interface TextOptions {
   readonly color: boolean;
