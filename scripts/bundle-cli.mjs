@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Bundles the CLI (dist/cli/main.js and everything it imports, commander, chalk and cli-table3
 // included) into one CommonJS file, dist/cli/bn-check.cjs, started by bin/bn-check.cjs. Node loads
-// one file much faster than some sixty (measured here: `bn-check compare` on the 4x3x2x2 fixture
-// ~70 ms bundled against ~105 ms unbundled, `node -e 0` ~50 ms), and CommonJS skips the ES module
-// loader (~3 ms more). Packages loaded only on demand (the worker pool, zip, protobuf, schema
+// one file much faster than some sixty (a small `compare` starts about a third faster), and
+// CommonJS skips the ES module loader. Packages loaded only on demand (the worker pool, zip, protobuf, schema
 // validation, globbing, the progress bar) stay outside. The library (dist/index.js) is not
 // bundled. The worker is bundled too, into dist/parallel/worker.cjs (see below).
 import { build } from "esbuild";
@@ -27,7 +26,7 @@ await build({
 // loaded with one synchronous read. Unbundled, a worker loads some fifteen ES modules through the
 // asynchronous loader, whose file reads queue on libuv's thread pool behind the command's own tensor
 // reads: a worker started before a 51 MB read then joined no pass of `compare` on 32x64x56x56.
-// Bundled, it joins the compare pass (measured: see executor.ts, PREWARM_ELEMENTS).
+// Bundled, a worker started before the reads joins the passes after them.
 await build({
   entryPoints: ["dist/parallel/worker-entry.cjs"],
   outfile: "dist/parallel/worker.cjs",

@@ -1,5 +1,5 @@
 /**
- * Maps a reference-corpus case folder (`case.json` + tensors, shared/reference-corpus/README.md) to
+ * Maps a reference-corpus case folder (`case.json` + tensors; docs/suite.md describes the layout) to
  * a check case. The same mapping gives `compare` flags (scripts/corpus-args.mjs) and `suite` cases.
  */
 import { existsSync, readFileSync } from "node:fs";

@@ -14,7 +14,8 @@ import type { ComputeDType } from "../npy/tensor.js";
 import type { CaseFiles, CheckCase, TensorTolerance } from "./case.js";
 import { caseFromCorpusFolder } from "./corpus-case.js";
 
-// The schema validator is compiled on first use (ajv costs ~30 ms to load and compile).
+// The schema validator is compiled on first use: loading and compiling ajv is a visible part of a
+// small command's start-up, and commands without a manifest never need it.
 const require = createRequire(import.meta.url);
 let validator: ValidateFunction | null = null;
 function manifestValidator(): ValidateFunction {

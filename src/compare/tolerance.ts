@@ -1,7 +1,7 @@
 /**
  * Default tolerances and where they come from. The defaults are torch.testing.assert_close's, chosen
  * by the precision the reference was computed in (its dtype, or `--compute-dtype`).
- * Reference: pytorch torch/testing/_comparison.py (`_DTYPE_PRECISIONS`); shared ANCHORS.md §1.
+ * Reference: pytorch torch/testing/_comparison.py (`_DTYPE_PRECISIONS`).
  */
 import { UsageError } from "../errors.js";
 import type { ComputeDType } from "../npy/tensor.js";

@@ -1,7 +1,7 @@
 /**
  * The contract every framework preset fills in. A preset is data: the kernel never sees a framework
  * name, only the canonical parameters `resolveConvention` derives from a record.
- * Facts and sources: shared CONVENTIONS.md (summarised from each framework's source and docs).
+ * Facts and sources: docs/conventions.md (summarised from each framework's source and docs).
  */
 
 /** Whose side "momentum" weights in the running-statistics update. */

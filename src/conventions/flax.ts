@@ -1,7 +1,7 @@
 import type { Convention } from "./convention.js";
 
 /**
- * flax.linen.BatchNorm. Sources (CONVENTIONS.md §6): flax/linen/normalization.py (`BatchNorm`:
+ * flax.linen.BatchNorm. Sources (docs/conventions.md §6): flax/linen/normalization.py (`BatchNorm`:
  * axis=-1, momentum=0.99, epsilon=1e-5; `_compute_stats`: biased variance; `__call__`:
  * ra = momentum·ra + (1−momentum)·batch with the biased variance; `_normalize`: rsqrt(var + eps)).
  * Flax's default fast variance E[x²] − E[x]² is less accurate than the exact value bn-check

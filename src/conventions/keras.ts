@@ -2,7 +2,7 @@ import type { Convention } from "./convention.js";
 
 /**
  * Keras 3 BatchNormalization (every backend), and TF.js tf.layers.batchNormalization, which follows
- * the same rules. Sources (CONVENTIONS.md §4, §7): keras/src/layers/normalization/
+ * the same rules. Sources (docs/conventions.md §4, §7): keras/src/layers/normalization/
  * batch_normalization.py (axis=-1, momentum=0.99, epsilon=1e-3; moving = moving·momentum +
  * batch·(1−momentum)); keras/src/backend/{tensorflow,torch,jax}/nn.py (`moments`: biased on every backend; no fused op,
  * no eps clamp); tfjs-layers/src/layers/normalization.ts (biased moving variance).

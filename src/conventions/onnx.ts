@@ -2,7 +2,7 @@ import type { Convention } from "./convention.js";
 
 /**
  * ONNX BatchNormalization-15 (the reference implementation and ONNX Runtime's CPU kernel).
- * Sources (CONVENTIONS.md §5): onnx docs/Operators.md (epsilon=1e-5, momentum=0.9, channel axis 1;
+ * Sources (docs/conventions.md §5): onnx docs/Operators.md (epsilon=1e-5, momentum=0.9, channel axis 1;
  * running = input·momentum + current·(1−momentum); current_var is the population variance, also
  * inside running_var), onnx/reference/ops/op_batch_normalization.py (ddof=0),
  * onnxruntime/core/providers/cpu/nn/batch_norm.h.

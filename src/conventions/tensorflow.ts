@@ -2,7 +2,7 @@ import type { Convention } from "./convention.js";
 
 /**
  * tf.keras (Keras 2 / tf-keras) BatchNormalization on TF 2.x, with `fused=None`.
- * Sources (CONVENTIONS.md §2–3): tf_keras/layers/normalization/batch_normalization.py
+ * Sources (docs/conventions.md §2–3): tf_keras/layers/normalization/batch_normalization.py
  * (axis=-1, momentum=0.99, epsilon=1e-3; fused when rank 4 with axis 1 or 3, or rank 5 with axis
  * 1 or 4; the fused path keeps Bessel's correction in moving_variance, the non-fused path uses
  * tf.nn.moments, biased), tensorflow/python/ops/nn_impl.py (`fused_batch_norm`: min_epsilon =
@@ -38,7 +38,7 @@ export const tf = Object.freeze({
 /**
  * tf.nn.moments + tf.nn.batch_normalization (and TF.js tf.moments + tf.batchNorm): stateless,
  * biased batch variance, eps on the variance, statistics broadcast along the last axis.
- * Sources (CONVENTIONS.md §2, §7): tensorflow/python/ops/nn_impl.py (`moments`, `batch_normalization`:
+ * Sources (docs/conventions.md §2, §7): tensorflow/python/ops/nn_impl.py (`moments`, `batch_normalization`:
  * eps is required, no clamp); tfjs-core/src/ops/batchnorm.ts (varianceEpsilon defaults to 0.001,
  * the default used here) and moments.ts (biased).
  */

@@ -2,7 +2,7 @@ import type { Convention } from "./convention.js";
 
 /**
  * PyTorch nn.BatchNorm1d/2d/3d and F.batch_norm.
- * Sources (CONVENTIONS.md §1): torch/nn/modules/batchnorm.py (`_BatchNorm.__init__`: eps=1e-5,
+ * Sources (docs/conventions.md §1): torch/nn/modules/batchnorm.py (`_BatchNorm.__init__`: eps=1e-5,
  * momentum=0.1; `forward`: momentum=None → factor 1/num_batches_tracked), aten/src/ATen/native/
  * Normalization.cpp (running_mean = momentum·mean + (1−momentum)·running; running_var takes
  * var_sum/(n−1)), torch/nn/functional.py (`_verify_batch_size`: more than 1 value per channel).

@@ -63,9 +63,8 @@ export function asInputFileError(error: unknown, path: string): InputFileError {
 
 /**
  * `readFully` on a libuv thread: the calling thread is free meanwhile, and two files read this way
- * are read side by side (measured here: the two 103 MB files of a 32x256x56x56 comparison in
- * 64–73 ms instead of 94–111 ms one after the other; most of that time is the kernel filling fresh
- * pages, which two threads do in parallel).
+ * are read side by side. Most of a large read is the kernel filling fresh pages, which two threads
+ * do in parallel.
  */
 export async function readFullyAsync(fd: number, target: Uint8Array, position: number, path: string): Promise<void> {
   let filled = 0;

@@ -18,18 +18,17 @@ type Values = Float32Array | Float64Array;
 /** Below this many elements, passes run in the calling thread when the pool is already running. */
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
 /**
- * Starting workers costs tens of milliseconds of CPU (each loads and compiles the kernel): a
- * one-shot run gains from them only above this size (measured on 2 cores: S1, 6.4M elements, is
- * faster in one thread from a cold start; S1b, 25.7M, in two).
+ * Starting workers costs CPU time (each loads and compiles the kernel): a one-shot run gains from
+ * them only above this size (on 2 cores, `npm run bench`'s S1 is faster in one thread from a cold
+ * start, S1b in two).
  */
 export const COLD_PARALLEL_THRESHOLD = 1 << 24;
 
 /**
  * From this many input elements a one-shot command starts its workers before it reads its files, so
  * that they boot while it reads; the passes then use the pool (the calling thread does the work of
- * workers still booting, and does not wait for them). Measured on 2 cores: `compare` on 25.7M
- * elements takes 0.30 s instead of 0.36–0.41 s; on 6.4M it gains nothing (booting workers compete
- * with the read, and arrive cold), so the line is drawn at 2^23.
+ * workers still booting, and does not wait for them). Below this size it gains nothing on 2 cores:
+ * booting workers compete with the read and arrive after the passes (`npm run bench`, whole process).
  */
 export const PREWARM_ELEMENTS = 1 << 23;
 

@@ -55,7 +55,7 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
   // y is written over x when their storage matches: normalisation reads each element before it
   // writes it, nothing needs x afterwards, and a second tensor-sized buffer would cost its memory
-  // and, on machines where touching fresh memory is slow, its page faults (~0.1 s per 100 MB here).
+  // and, on machines where touching fresh memory is slow, its page faults.
   const overwriteInput = outputDtype === "float64" ? input.data instanceof Float64Array : outputDtype === "float32" && input.data instanceof Float32Array;
   const output = overwriteInput ? input.data : allocateShared(outputDtype === "float64" ? "float64" : "float32", input.data.length);
   const state = carriedRunningState(tensors.runningMean, tensors.runningVar, input);
