@@ -5,6 +5,7 @@ import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
+import type { TensorKey } from "./fields.js";
 
 export interface TensorTolerance {
   readonly atol?: number;
@@ -12,19 +13,8 @@ export interface TensorTolerance {
   readonly equalNan?: boolean;
 }
 
-export interface CaseFiles {
-  readonly input?: string;
-  readonly reference?: string;
-  readonly weight?: string;
-  readonly bias?: string;
-  readonly runningMean?: string;
-  readonly runningVar?: string;
-  readonly refRunningMean?: string;
-  readonly refRunningVar?: string;
-  /** Running statistics after each step, shape [steps, C] (with `steps`). */
-  readonly refRunningMeanSteps?: string;
-  readonly refRunningVarSteps?: string;
-}
+/** The tensor files of a case, by the keys of fields.ts's TENSOR_FIELDS. */
+export type CaseFiles = { readonly [K in TensorKey]?: string };
 
 export interface CheckCase {
   readonly name: string;

@@ -8,7 +8,8 @@ import { FRAMEWORK_NAMES, type FrameworkName } from "../conventions/index.js";
 import { InputFileError } from "../errors.js";
 import type { ComputeDType } from "../npy/tensor.js";
 import { LAYOUTS, type LayoutName } from "../kernel/layout.js";
-import type { CaseFiles, CheckCase } from "./case.js";
+import type { CheckCase } from "./case.js";
+import { argumentsFor, OPTION_FIELDS, TENSOR_FIELDS, TOLERANCE_FIELDS, type TensorKey } from "./fields.js";
 
 const FRAMEWORKS: Record<string, FrameworkName> = {
   pytorch: "torch",
@@ -53,19 +54,6 @@ export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName
   return framework;
 }
 
-const FILES: Record<keyof CaseFiles, string> = {
-  input: "input.npy",
-  reference: "ref.npy",
-  weight: "weight.npy",
-  bias: "bias.npy",
-  runningMean: "running_mean.npy",
-  runningVar: "running_var.npy",
-  refRunningMean: "ref_running_mean.npy",
-  refRunningVar: "ref_running_var.npy",
-  refRunningMeanSteps: "ref_running_mean_steps.npy",
-  refRunningVarSteps: "ref_running_var_steps.npy",
-};
-
 /**
  * @param dir - the case folder
  * @param name - the case's name in reports (default: the folder)
@@ -79,10 +67,8 @@ export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase
     throw new InputFileError(jsonPath, `is not valid JSON (${(error as Error).message})`, { cause: error });
   }
   const framework = frameworkOfCase(caseJson, jsonPath);
-  const files: Partial<Record<keyof CaseFiles, string>> = {};
-  for (const [key, file] of Object.entries(FILES) as [keyof CaseFiles, string][]) {
-    if (existsSync(join(dir, file))) files[key] = join(dir, file);
-  }
+  const files: Partial<Record<TensorKey, string>> = {};
+  for (const field of TENSOR_FIELDS) if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);
   const steps = (caseJson.steps ?? 1) > 1;
   // track_running_stats=False in eval means PyTorch uses batch statistics: train-mode arithmetic.
   const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false ? "train" : caseJson.mode;
@@ -108,30 +94,12 @@ export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase
   };
 }
 
-/** The `bn-check compare` arguments equivalent to a case (used by scripts and tests). */
+/** The `bn-check compare` arguments equivalent to a case (used by scripts and tests), from the field tables. */
 export function compareArgsOf(check: CheckCase): string[] {
-  const f = check.files;
-  const args = ["compare", f.input ?? "", f.reference ?? "", "--framework", check.framework ?? "torch"];
-  if (check.mode !== undefined) args.push("--mode", check.mode);
-  if (check.channelAxis !== undefined) args.push("--channel-axis", String(check.channelAxis));
-  if (check.eps !== undefined) args.push("--eps", String(check.eps));
-  if (check.momentum !== undefined) args.push("--momentum", check.momentum === null ? "none" : String(check.momentum));
-  if (check.numBatchesTracked !== undefined) args.push("--num-batches-tracked", String(check.numBatchesTracked));
-  const flags: [keyof CaseFiles, string][] = [
-    ["weight", "--weight"],
-    ["bias", "--bias"],
-    ["runningMean", "--running-mean"],
-    ["runningVar", "--running-var"],
-    ["refRunningMean", "--ref-running-mean"],
-    ["refRunningVar", "--ref-running-var"],
-    ["refRunningMeanSteps", "--ref-running-mean-steps"],
-    ["refRunningVarSteps", "--ref-running-var-steps"],
-  ];
-  for (const [key, flag] of flags) if (f[key] !== undefined) args.push(flag, f[key]!);
-  if (check.steps) args.push("--steps");
-  if (check.tolerance?.atol !== undefined) args.push("--atol", String(check.tolerance.atol));
-  if (check.tolerance?.rtol !== undefined) args.push("--rtol", String(check.tolerance.rtol));
-  if (check.computeDtype !== undefined) args.push("--compute-dtype", check.computeDtype);
-  if (check.tolerance?.equalNan) args.push("--equal-nan");
+  const args = ["compare", check.files.input ?? "", check.files.reference ?? ""];
+  const settings = { ...check, framework: check.framework ?? "torch" } as Record<string, unknown>;
+  for (const field of OPTION_FIELDS) args.push(...argumentsFor(field, settings[field.key]));
+  for (const field of TENSOR_FIELDS) if (field.flag !== null && check.files[field.key] !== undefined) args.push(field.flag, check.files[field.key]!);
+  for (const field of TOLERANCE_FIELDS) args.push(...argumentsFor(field, (check.tolerance as Record<string, unknown> | undefined)?.[field.key]));
   return args;
 }

@@ -11,7 +11,8 @@ import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
-import type { CaseFiles, CheckCase, TensorTolerance } from "./case.js";
+import type { CheckCase, TensorTolerance } from "./case.js";
+import { TENSOR_FIELDS, type TensorKey } from "./fields.js";
 import { caseFromCorpusFolder } from "./corpus-case.js";
 
 // The schema validator is compiled on first use: loading and compiling ajv is a visible part of a
@@ -27,20 +28,13 @@ function manifestValidator(): ValidateFunction {
   return validator;
 }
 
-interface ManifestCase {
+/** A manifest case: its tensors by the manifest keys of fields.ts, then the settings. */
+type ManifestTensors = { [K in (typeof TENSOR_FIELDS)[number]["manifestKey"]]?: string };
+
+interface ManifestCase extends ManifestTensors {
   name?: string;
   kind?: "compare" | "diff";
   expected?: "match" | "mismatch";
-  input?: string;
-  ref?: string;
-  weight?: string;
-  bias?: string;
-  runningMean?: string;
-  runningVar?: string;
-  refRunningMean?: string;
-  refRunningVar?: string;
-  refRunningMeanSteps?: string;
-  refRunningVarSteps?: string;
   onnxNodeTest?: string;
   caseFolder?: string;
   framework?: FrameworkName;
@@ -68,23 +62,16 @@ function caseFromManifest(entry: ManifestCase, base: string): CheckCase {
   const at = (path: string | undefined) => (path === undefined ? undefined : isAbsolute(path) ? path : join(base, path));
   const name = entry.name as string;
   if (entry.caseFolder !== undefined) return { ...caseFromCorpusFolder(at(entry.caseFolder)!, name) };
-  const files: CaseFiles = {
-    input: at(entry.input),
-    reference: at(entry.ref),
-    weight: at(entry.weight),
-    bias: at(entry.bias),
-    runningMean: at(entry.runningMean),
-    runningVar: at(entry.runningVar),
-    refRunningMean: at(entry.refRunningMean),
-    refRunningVar: at(entry.refRunningVar),
-    refRunningMeanSteps: at(entry.refRunningMeanSteps),
-    refRunningVarSteps: at(entry.refRunningVarSteps),
-  };
+  const files: Partial<Record<TensorKey, string>> = {};
+  for (const field of TENSOR_FIELDS) {
+    const path = at(entry[field.manifestKey]);
+    if (path !== undefined) files[field.key] = path;
+  }
   return {
     name,
     kind: entry.kind ?? "compare",
     expected: entry.expected ?? "match",
-    files: Object.fromEntries(Object.entries(files).filter(([, path]) => path !== undefined)),
+    files,
     onnxNodeTest: at(entry.onnxNodeTest),
     framework: entry.framework,
     mode: entry.mode,

@@ -15,27 +15,15 @@ import type { Tensor } from "../npy/tensor.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
+import { roleOf, TENSOR_FIELDS, type TensorKey } from "./fields.js";
 import { inOwnArena } from "../memory/arena.js";
 
-const ROLES: Record<keyof CaseFiles, string> = {
-  input: "input",
-  reference: "reference",
-  weight: "weight",
-  bias: "bias",
-  runningMean: "running mean",
-  runningVar: "running var",
-  refRunningMean: "ref running mean",
-  refRunningVar: "ref running var",
-  refRunningMeanSteps: "ref running mean steps",
-  refRunningVarSteps: "ref running var steps",
-};
-
-type LoadedTensors = Partial<Record<keyof CaseFiles, Tensor>>;
+type LoadedTensors = Partial<Record<TensorKey, Tensor>>;
 
 function loadFiles(files: CaseFiles, info: FileInfo[], preloaded: ReadonlyMap<string, Tensor>): LoadedTensors {
   const load = tensorLoader(info, preloaded);
   const loaded: LoadedTensors = {};
-  for (const key of Object.keys(ROLES) as (keyof CaseFiles)[]) loaded[key] = load(ROLES[key], files[key]);
+  for (const field of TENSOR_FIELDS) loaded[field.key] = load(field.role, files[field.key]);
   return loaded;
 }
 
@@ -95,8 +83,8 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     // The two large files are read side by side (see readTensorsConcurrently), the others after.
     const [input, reference] = await readTensorsConcurrently([check.files.input, check.files.reference]);
     const preloaded = new Map<string, Tensor>();
-    if (input !== undefined) preloaded.set(ROLES.input, input);
-    if (reference !== undefined) preloaded.set(ROLES.reference, reference);
+    if (input !== undefined) preloaded.set(roleOf("input"), input);
+    if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
     tensors = loadFiles(check.files, files, preloaded);
   }
   const readMs = performance.now() - started;

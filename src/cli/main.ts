@@ -5,6 +5,7 @@
 import { CommanderError } from "commander";
 import { setMaxListeners } from "node:events";
 import type { CheckCase } from "../cases/case.js";
+import { TENSOR_FIELDS, type TensorField, type TensorKey } from "../cases/fields.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, UsageError } from "../errors.js";
@@ -111,25 +112,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     async compare(input, reference, options: CompareCliOptions) {
       checkOutputFormats("compare", options);
       const { weight, bias, ...convention } = conventionFields(options);
-      const check: CheckCase = {
-        name: reference,
-        kind: "compare",
-        expected: "match",
-        files: {
-          input,
-          reference,
-          weight,
-          bias,
-          runningMean: options.runningMean,
-          runningVar: options.runningVar,
-          refRunningMean: options.refRunningMean,
-          refRunningVar: options.refRunningVar,
-          refRunningMeanSteps: options.refRunningMeanSteps,
-          refRunningVarSteps: options.refRunningVarSteps,
-        },
-        ...convention,
-        ...toleranceFields(options),
-      };
+      const given = options as unknown as Record<string, string | undefined>;
+      const files: Partial<Record<TensorKey, string>> = { input, reference, weight, bias };
+      for (const field of TENSOR_FIELDS as readonly TensorField[]) if (field.flag !== null && field.alias === undefined) files[field.key as TensorKey] = given[field.key];
+      const check: CheckCase = { name: reference, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
       const { runCompare } = await import("./commands/compare.js");
       emit(await runCompare(check, execution(options)), options);
     },

@@ -6,6 +6,7 @@ import { COMPUTE_DTYPES, FLOAT_DTYPES } from "../npy/tensor.js";
 import { REPORTER_NAMES } from "../report/reporters/index.js";
 import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
 import { VERSION } from "./version.js";
+import { TENSOR_FIELDS, type TensorField } from "../cases/fields.js";
 
 /** Options every command that computes BatchNorm shares. */
 export interface ConventionCliOptions {
@@ -100,6 +101,16 @@ export interface Handlers {
 const nonNegative = (name: string) => parseFloatOption(name, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
 const TENSOR_SOURCES = "a .npy, .npz[:name] or ONNX TensorProto .pb file";
 
+/** The tensor options of a group, from the field table (fields.ts): flag, hidden alias and help. */
+function addTensorOptions(command: Command, group: TensorField["group"]): Command {
+  for (const field of TENSOR_FIELDS as readonly TensorField[]) {
+    if (field.group !== group || field.flag === null) continue;
+    command.option(`${field.flag} <tensor>`, field.help);
+    if (field.alias !== undefined) command.addOption(new Option(`${field.alias} <tensor>`, `alias of ${field.flag}`).hideHelp());
+  }
+  return command;
+}
+
 function addConventionOptions(command: Command, { steps }: { steps: boolean }): Command {
   command
     .addOption(new Option("-f, --framework <name>", "convention preset (keras = tf: Keras 2 / tf.keras)").choices(FRAMEWORK_NAMES).default("torch"))
@@ -108,13 +119,8 @@ function addConventionOptions(command: Command, { steps }: { steps: boolean }): 
     .addOption(new Option("--channel-axis <k>", "channel axis, alternative to --layout; negative counts from the end").argParser(parseAxis))
     .addOption(new Option("--eps <x>", "epsilon added to the variance; default: the framework's").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
     .addOption(new Option("--momentum <x|none>", "momentum in the framework's own meaning; none = cumulative average (torch)").argParser(parseMomentum))
-    .addOption(new Option("--num-batches-tracked <n>", "batches seen before this call (momentum none)").argParser(parseIntegerOption("num-batches-tracked", 0)))
-    .option("--weight <tensor>", "per-channel scale (gamma); default: 1")
-    .addOption(new Option("--gamma <tensor>", "alias of --weight").hideHelp())
-    .option("--bias <tensor>", "per-channel shift (beta); default: 0")
-    .addOption(new Option("--beta <tensor>", "alias of --bias").hideHelp())
-    .option("--running-mean <tensor>", "running mean before the call (required for eval)")
-    .option("--running-var <tensor>", "running variance before the call (required for eval)");
+    .addOption(new Option("--num-batches-tracked <n>", "batches seen before this call (momentum none)").argParser(parseIntegerOption("num-batches-tracked", 0)));
+  addTensorOptions(command, "parameters");
   if (steps) command.option("--steps", "the leading axis of input (and reference) is a sequence of training steps; running statistics carry over");
   return command;
 }
@@ -161,11 +167,7 @@ export function buildProgram(handlers: Handlers): Command {
     .description("check a reference output against BatchNorm of the input under a framework's convention")
     .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
     .argument("<ref>", "the reference output to check (same shape as the input)");
-  addConventionOptions(compare, { steps: true })
-    .option("--ref-running-mean <tensor>", "reference running mean after the call (after the last step): also check it")
-    .option("--ref-running-var <tensor>", "reference running variance after the call (after the last step): also check it")
-    .option("--ref-running-mean-steps <tensor>", "with --steps: reference running mean after each step, shape [steps, C]")
-    .option("--ref-running-var-steps <tensor>", "with --steps: reference running variance after each step, shape [steps, C]");
+  addTensorOptions(addConventionOptions(compare, { steps: true }), "references");
   addOutputOptions(addToleranceOptions(compare))
     .addHelpText(
       "after",

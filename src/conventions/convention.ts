@@ -58,3 +58,19 @@ export interface Convention extends ConventionNumerics {
   readonly sources: readonly string[];
   readonly docsUrl: string;
 }
+
+/**
+ * What most frameworks share, so that a preset states only where it differs: momentum weights the
+ * old running value, no cumulative average, running statistics with the biased variance, no eps
+ * floor, one value per channel allowed, no variants (PyTorch differs in most of these: its preset
+ * states every field).
+ */
+export const RUNNING_WEIGHTED_DEFAULTS = {
+  epsilonFloor: null,
+  momentumWeights: "running",
+  cumulativeAverage: false,
+  hasRunningStats: true,
+  runningVarCorrection: 0,
+  singleValuePerChannel: "allowed",
+  variants: [],
+} as const satisfies Partial<Convention>;

@@ -1,4 +1,4 @@
-import type { Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
 
 /**
  * flax.linen.BatchNorm. Sources (docs/conventions.md §6): flax/linen/normalization.py (`BatchNorm`:
@@ -8,18 +8,12 @@ import type { Convention } from "./convention.js";
  * computes: large-mean inputs can legitimately fail against a float64 recomputation.
  */
 export const flax = Object.freeze({
+  ...RUNNING_WEIGHTED_DEFAULTS,
   id: "flax",
   label: "flax.linen.BatchNorm",
   channelAxis: -1,
   epsilon: 1e-5,
-  epsilonFloor: null,
   momentum: 0.99,
-  momentumWeights: "running",
-  cumulativeAverage: false,
-  hasRunningStats: true,
-  runningVarCorrection: 0,
-  singleValuePerChannel: "allowed",
-  variants: [],
   sources: ["flax/linen/normalization.py (BatchNorm, _compute_stats, _normalize)"],
   docsUrl: "https://flax.readthedocs.io/en/latest/api_reference/flax.linen/layers.html#flax.linen.BatchNorm",
 } as const satisfies Convention);

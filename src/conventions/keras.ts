@@ -1,4 +1,4 @@
-import type { Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
 
 /**
  * Keras 3 BatchNormalization (every backend), and TF.js tf.layers.batchNormalization, which follows
@@ -8,18 +8,12 @@ import type { Convention } from "./convention.js";
  * no eps clamp); tfjs-layers/src/layers/normalization.ts (biased moving variance).
  */
 export const keras3 = Object.freeze({
+  ...RUNNING_WEIGHTED_DEFAULTS,
   id: "keras3",
   label: "Keras 3 BatchNormalization",
   channelAxis: -1,
   epsilon: 1e-3,
-  epsilonFloor: null,
   momentum: 0.99,
-  momentumWeights: "running",
-  cumulativeAverage: false,
-  hasRunningStats: true,
-  runningVarCorrection: 0,
-  singleValuePerChannel: "allowed",
-  variants: [],
   sources: ["keras/src/layers/normalization/batch_normalization.py", "keras/src/backend/{tensorflow,torch,jax}/nn.py", "tfjs-layers/src/layers/normalization.ts"],
   docsUrl: "https://keras.io/api/layers/normalization_layers/batch_normalization/",
 } as const satisfies Convention);

@@ -1,4 +1,4 @@
-import type { Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
 
 /**
  * ONNX BatchNormalization-15 (the reference implementation and ONNX Runtime's CPU kernel).
@@ -8,18 +8,12 @@ import type { Convention } from "./convention.js";
  * onnxruntime/core/providers/cpu/nn/batch_norm.h.
  */
 export const onnx = Object.freeze({
+  ...RUNNING_WEIGHTED_DEFAULTS,
   id: "onnx",
   label: "ONNX BatchNormalization-15",
   channelAxis: 1,
   epsilon: 1e-5,
-  epsilonFloor: null,
   momentum: 0.9,
-  momentumWeights: "running",
-  cumulativeAverage: false,
-  hasRunningStats: true,
-  runningVarCorrection: 0,
-  singleValuePerChannel: "allowed",
-  variants: [],
   sources: ["onnx/docs/Operators.md (BatchNormalization)", "onnx/reference/ops/op_batch_normalization.py", "onnxruntime/core/providers/cpu/nn/batch_norm.h"],
   docsUrl: "https://onnx.ai/onnx/operators/onnx__BatchNormalization.html",
 } as const satisfies Convention);

@@ -1,4 +1,4 @@
-import type { Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
 
 /**
  * tf.keras (Keras 2 / tf-keras) BatchNormalization on TF 2.x, with `fused=None`.
@@ -11,17 +11,12 @@ import type { Convention } from "./convention.js";
  * No real TensorFlow or Keras 2 runs here: this preset rests on those sources alone.
  */
 export const tf = Object.freeze({
+  ...RUNNING_WEIGHTED_DEFAULTS,
   id: "tf",
   label: "tf.keras BatchNormalization (Keras 2, TF 2.x)",
   channelAxis: -1,
   epsilon: 1e-3,
-  epsilonFloor: null,
   momentum: 0.99,
-  momentumWeights: "running",
-  cumulativeAverage: false,
-  hasRunningStats: true,
-  runningVarCorrection: 0,
-  singleValuePerChannel: "allowed",
   variants: [
     {
       id: "fused",
@@ -43,18 +38,13 @@ export const tf = Object.freeze({
  * the default used here) and moments.ts (biased).
  */
 export const tfNn = Object.freeze({
+  ...RUNNING_WEIGHTED_DEFAULTS,
   id: "tf-nn",
   label: "tf.nn.moments + tf.nn.batch_normalization",
   channelAxis: -1,
   epsilon: 1e-3,
-  epsilonFloor: null,
   momentum: 0,
-  momentumWeights: "running",
-  cumulativeAverage: false,
   hasRunningStats: false,
-  runningVarCorrection: 0,
-  singleValuePerChannel: "allowed",
-  variants: [],
   sources: ["tensorflow/python/ops/nn_impl.py (moments, batch_normalization)", "tfjs-core/src/ops/batchnorm.ts", "tfjs-core/src/ops/moments.ts"],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/nn/batch_normalization",
 } as const satisfies Convention);
