@@ -1,3 +1,4 @@
+import { escapeControlCharacters } from "./numeric/format.js";
 /**
  * Errors that carry the process exit code they stand for. Only `cli/main.ts` turns them into an
  * exit; everything else throws them.
@@ -8,6 +9,8 @@ export const EXIT_CONFORMS = 0;
 export const EXIT_MISMATCH = 1;
 export const EXIT_CANNOT_CHECK = 2;
 export const EXIT_INTERRUPTED = 130;
+/** SIGTERM: 128 + 15, as a shell reports a process the signal ended. */
+export const EXIT_TERMINATED = 143;
 
 /** Any failure that prevents a check: bad usage, bad input, an internal or worker failure. */
 export class BnCheckError extends Error {
@@ -31,7 +34,7 @@ export class InputFileError extends BnCheckError {
 
 /** Control characters from a file's content would break the one-line error: show them escaped. */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return escapeControlCharacters(text);
 }
 
 /** Options or tensors that are individually valid but cannot be used together. */

@@ -8,8 +8,9 @@ import type { CheckCase } from "../cases/case.js";
 import { TENSOR_FIELDS, type TensorField, type TensorKey } from "../cases/fields.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
-import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, UsageError } from "../errors.js";
-import { removePendingTemporaryFiles, writeFileAtomic } from "../io/atomic-write.js";
+import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from "../errors.js";
+import { checkOutputTargets, removePendingTemporaryFiles, writeFileAtomic } from "../io/atomic-write.js";
+import { tensorSpecFile } from "../io/read-tensor.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
@@ -72,18 +73,30 @@ function reportFormat(path: string, format: ReporterName): ReporterName {
  * Refuses a --format (or a --report file's format) the command cannot write, before the command
  * reads or writes anything.
  */
-function checkOutputFormats(command: CommandName, options: OutputCliOptions): void {
+function checkOutputFormats(command: CommandName, options: OutputCliOptions, inputs: readonly (string | undefined)[]): void {
   checkFormat(command, options.format as ReporterName);
-  if (options.report !== undefined) checkFormat(command, reportFormat(options.report, options.format as ReporterName), `--report ${options.report}:`);
+  if (options.report === undefined) return;
+  checkFormat(command, reportFormat(options.report, options.format as ReporterName), `--report ${options.report}:`);
+  // The report follows the output rules: never an input, an existing file only with --force-free
+  // replacement (a report is always rewritten), a special file written in place.
+  const files = inputs.filter((path): path is string => path !== undefined).map(tensorSpecFile);
+  checkOutputTargets([options.report], files, true);
+}
+
+/** The file arguments of a command's options (tensors and other inputs), for the output rules. */
+function fileOptions(options: object): (string | undefined)[] {
+  const given = options as Record<string, unknown>;
+  const keys = [...TENSOR_FIELDS.map((field) => field.key), "gamma", "beta", "ref", "output", "saveRunningMean", "saveRunningVar"];
+  return keys.map((key) => given[key]).filter((value): value is string => typeof value === "string");
 }
 
 /** Prints the report (text on the terminal when --report takes the machine format) and sets the exit code. */
-function emit(report: Report, options: OutputCliOptions): void {
+async function emit(report: Report, options: OutputCliOptions): Promise<void> {
   const format = options.format as ReporterName;
   const color = useColor(options.color);
   if (options.report !== undefined) {
     const fileFormat = reportFormat(options.report, format);
-    writeFileAtomic(options.report, Buffer.from(renderReport(fileFormat, report, { color: false })));
+    await writeFileAtomic(options.report, Buffer.from(renderReport(fileFormat, report, { color: false })));
     process.stdout.write(renderReport("text", report, { color }));
   } else {
     process.stdout.write(renderReport(format, report, { color }));
@@ -108,25 +121,31 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write("bn-check: interrupted; stopping (Ctrl-C again to quit at once)\n");
   };
   process.on("SIGINT", onInterrupt);
+  // SIGTERM ends at once, as the default would, but without leaving a temporary file behind.
+  const onTerminate = () => {
+    removePendingTemporaryFiles();
+    process.exit(EXIT_TERMINATED);
+  };
+  process.on("SIGTERM", onTerminate);
   const program = buildProgram({
     async compare(input, reference, options: CompareCliOptions) {
-      checkOutputFormats("compare", options);
+      checkOutputFormats("compare", options, [input, reference, ...fileOptions(options)]);
       const { weight, bias, ...convention } = conventionFields(options);
       const given = options as unknown as Record<string, string | undefined>;
       const files: Partial<Record<TensorKey, string>> = { input, reference, weight, bias };
       for (const field of TENSOR_FIELDS as readonly TensorField[]) if (field.flag !== null && field.alias === undefined) files[field.key as TensorKey] = given[field.key];
       const check: CheckCase = { name: reference, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
       const { runCompare } = await import("./commands/compare.js");
-      emit(await runCompare(check, execution(options)), options);
+      await emit(await runCompare(check, execution(options)), options);
     },
     async diff(a, b, options) {
-      checkOutputFormats("diff", options);
+      checkOutputFormats("diff", options, [a, b]);
       const { runCompare } = await import("./commands/compare.js");
       const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
-      emit(await runCompare(check, execution(options)), options);
+      await emit(await runCompare(check, execution(options)), options);
     },
     async run(input, options) {
-      checkOutputFormats("run", options);
+      checkOutputFormats("run", options, [input, ...fileOptions(options)]);
       const { weight, bias, framework, momentum, steps, ...rest } = conventionFields(options);
       const { runRun } = await import("./commands/run.js");
       const report = await runRun({
@@ -140,10 +159,10 @@ export async function main(argv: readonly string[]): Promise<void> {
         files: { weight, bias, runningMean: options.runningMean, runningVar: options.runningVar },
         request: { ...execution(options), ...rest, epsilon: rest.eps, framework, momentum },
       });
-      emit(report, options);
+      await emit(report, options);
     },
     async matrix(input, options) {
-      checkOutputFormats("matrix", options);
+      checkOutputFormats("matrix", options, [input, ...fileOptions(options)]);
       const { runMatrix } = await import("./commands/matrix.js");
       const report = await runMatrix({
         input,
@@ -157,10 +176,10 @@ export async function main(argv: readonly string[]): Promise<void> {
         ref: options.ref,
         execution: execution(options),
       });
-      emit(report, options);
+      await emit(report, options);
     },
     async detect(input, reference, options) {
-      checkOutputFormats("detect", options);
+      checkOutputFormats("detect", options, [input, reference, ...fileOptions(options)]);
       const axis = options.channelAxis;
       const { runDetect } = await import("./commands/detect.js");
       const report = await runDetect({
@@ -184,10 +203,10 @@ export async function main(argv: readonly string[]): Promise<void> {
         execution: execution(options),
         tolerance: { atol: options.atol, rtol: options.rtol, computeDtype: options.computeDtype as ComputeDType | undefined, strict: options.strict === true },
       });
-      emit(report, options);
+      await emit(report, options);
     },
     async suite(source, options) {
-      checkOutputFormats("suite", options);
+      checkOutputFormats("suite", options, [source]);
       const { runSuite } = await import("./commands/suite.js");
       const showProgress = options.quiet !== true && process.stderr.isTTY === true;
       const cliProgress = showProgress ? (await import("cli-progress")).default : null;
@@ -213,19 +232,28 @@ export async function main(argv: readonly string[]): Promise<void> {
           },
         });
         bar?.stop();
-        emit(report, options);
+        await emit(report, options);
         if (interruption.signal.aborted) process.exitCode = EXIT_INTERRUPTED;
       } finally {
         bar?.stop();
       }
     },
   });
+  // No command: the help on stderr, and a usage error's exit code (nothing was checked).
+  if (argv.filter((arg) => arg !== "--debug").length === 0) {
+    process.stderr.write(program.helpInformation());
+    process.exitCode = EXIT_CANNOT_CHECK;
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
+    return;
+  }
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
     process.exitCode = exitCodeFor(error, debug);
   } finally {
     process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onTerminate);
     await closePool();
   }
 }

@@ -153,10 +153,22 @@ export function buildProgram(handlers: Handlers): Command {
     .description("Cross-framework Batch Normalization conformance checker: recomputes BatchNorm under a framework's rules (float64, multithreaded) and diffs a reference against it.")
     .version(VERSION, "-V, --version", "print the bn-check version")
     .option("--debug", "print stack traces for errors")
-    .showHelpAfterError("(run with --help for usage)")
+
     // Set before the commands are added so that they inherit it: usage errors must exit 2, not 1.
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    // Usage errors are one line, like every other error: "bn-check: <problem> (see --help)".
+    .configureOutput({
+      writeErr: (text) => process.stderr.write(text),
+      outputError: (text, write) =>
+        write(
+          `bn-check: ${
+            text
+              .replace(/^error: /, "")
+              .trim()
+              .split("\n")[0]
+          } (see --help)\n`,
+        ),
+    })
     .addHelpText(
       "after",
       "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy, .npz (one array) or .npz:name, ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",

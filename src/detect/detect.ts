@@ -217,6 +217,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
   const { input, reference } = tensors;
   const shape = input.shape;
+  if (shape.length < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
   const inputData = toShared(input.data);
   const orders = referenceOrders(shape.length)
     .map((order) => ({ name: order.name, data: order.name === "" ? (reference.shape.join() === shape.join() ? toShared(reference.data) : null) : unpermute(reference, shape, order.perm) }))

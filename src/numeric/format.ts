@@ -35,3 +35,12 @@ export function formatPercent(part: number, whole: number): string {
 export function formatIndex(index: readonly number[]): string {
   return `[${index.join(", ")}]`;
 }
+
+/**
+ * Control characters (C0, DEL, C1) as `\xNN`: a name from a file or a directory (a case, a path, a
+ * damaged header) cannot then move the cursor, set a window title or clear a terminal, nor break a
+ * Markdown table or a GitHub workflow command.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}

@@ -90,7 +90,7 @@ describe("bn-check suite on a manifest", () => {
     expect(run.stdout).toContain('name="ok &lt;&amp;&quot;&apos;&gt; case"');
     expect(run.stdout).toContain('<failure message="expected a mismatch, but every tensor is within tolerance"/>');
     const github = runCli(["suite", path, "--format", "github"]);
-    expect(github.stdout).toMatch(/^::error title=bn-check ok <&"'\u0001> case::expected a mismatch, but every tensor is within tolerance$/m);
+    expect(github.stdout).toMatch(/^::error title=bn-check ok <&"'\\x01> case::expected a mismatch, but every tensor is within tolerance$/m);
   });
 
   it("a case that cannot be read is an error (exit 2) and the others still run", () => {

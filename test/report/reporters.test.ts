@@ -68,3 +68,15 @@ describe("reporters", () => {
     expect(lines.at(-1)).toBe("::notice title=bn-check suite::0 of 3 case(s) passed");
   });
 });
+
+describe("names with control characters", () => {
+  const hostile = caseOf("evil \u001b]0;pwned\u0007\u001b[2J name", "fail");
+  const report: SuiteReport = { ...suite, cases: [hostile] };
+  for (const format of ["text", "markdown", "github"] as const) {
+    it(`${format}: reach the output escaped, never raw`, () => {
+      const output = renderReport(format, report, { color: false });
+      expect(output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(output).toContain("\\x1b]0;pwned\\x07\\x1b[2J");
+    });
+  }
+});

@@ -7,7 +7,7 @@ import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js
 import { batchNorm } from "../../engine/batch-norm.js";
 import { carriedRunningState, stepSlice } from "../../engine/steps.js";
 import { InterruptedError, UsageError } from "../../errors.js";
-import { checkOutputTargets, writeFileAtomic } from "../../io/atomic-write.js";
+import { checkOutputTargets, writeOutputs, type OutputFile } from "../../io/atomic-write.js";
 import { tensorFileBytes, tensorLoader, tensorSpecFile } from "../../io/read-tensor.js";
 import { prewarmFor } from "../../parallel/executor.js";
 import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
@@ -85,14 +85,17 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   if (options.request.signal?.aborted) throw new InterruptedError("interrupted; nothing was written");
   const writeStarted = performance.now();
   const written: FileInfo[] = [];
+  const outputFiles: OutputFile[] = [];
   const write = (path: string | undefined, tensor: Tensor | null) => {
     if (path === undefined || tensor === null) return;
-    writeFileAtomic(path, npyChunks(tensor));
+    outputFiles.push({ path, content: npyChunks(tensor) });
     written.push({ role: "output", path, dtype: tensor.dtype, shape: tensor.shape });
   };
   write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
   write(options.saveRunningMean, state.mean);
   write(options.saveRunningVar, state.variance);
+  // All or nothing: every file is written to a temporary first and renamed only when all are complete.
+  await writeOutputs(outputFiles, options.request.signal);
   return {
     ...reportHead("run"),
     exitCode: exitCodeOf({ command: "run" }),

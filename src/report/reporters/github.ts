@@ -3,9 +3,10 @@
  * the totals. Reference: docs.github.com "Workflow commands for GitHub Actions" (escaping of
  * %, CR and LF in messages; of : and , in properties).
  */
+import { escapeControlCharacters } from "../../numeric/format.js";
 import { arithmeticSummary, casesOf, failureSummary, type Report } from "../report.js";
 
-const message = (text: string) => text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+const message = (text: string) => escapeControlCharacters(text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
 const property = (text: string) => message(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 
 export function renderGithub(report: Report): string {

@@ -3,10 +3,10 @@
  * each failing tensor in a collapsed section.
  */
 import type { TensorComparison } from "../../compare/compare.js";
-import { formatNumber, formatPercent } from "../../numeric/format.js";
+import { escapeControlCharacters, formatNumber, formatPercent } from "../../numeric/format.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
 
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+const cell = (text: string) => escapeControlCharacters(text.replace(/\n/g, " ")).replace(/\|/g, "\\|");
 const row = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
 const STATUS = { pass: "✅ pass", fail: "❌ fail", error: "⚠️ error" } as const;
 const VERDICT = { conforms: "✅ conforms", "conforms within arithmetic": "🟨 within arithmetic", "does not conform": "❌ fail" } as const;

@@ -8,7 +8,7 @@ import Table from "cli-table3";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
 import { formatShape } from "../../npy/tensor.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
-import { formatIndex, formatNumber, formatPercent, formatValue } from "../../numeric/format.js";
+import { escapeControlCharacters, formatIndex, formatNumber, formatPercent, formatValue } from "../../numeric/format.js";
 
 export interface TextOptions {
   readonly color: boolean;
@@ -166,8 +166,8 @@ function indent(text: string): string {
 function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptions, title: string): string[] {
   const c = report.convention;
   const lines: string[] = [];
-  lines.push(paint.bold(title));
-  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
+  lines.push(paint.bold(escapeControlCharacters(title)));
+  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${escapeControlCharacters(file.path)}  ${file.dtype} ${formatShape(file.shape)}`);
   if (c !== null) {
     const momentum = c.momentum === null ? "none (cumulative average)" : `${c.momentum} (${c.momentumMeaning})`;
     const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
@@ -182,7 +182,7 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
   lines.push(`  threads ${report.timings.threads}`);
   lines.push("");
   if (report.status === "error") {
-    lines.push(paint.red(`  could not check: ${report.error}`), "");
+    lines.push(paint.red(`  could not check: ${escapeControlCharacters(report.error ?? "")}`), "");
     return lines;
   }
   for (const comparison of report.tensors) {
@@ -190,7 +190,7 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
     lines.push(...renderTensor(comparison, paint, options, variance));
     lines.push("");
   }
-  for (const hint of report.hints) lines.push(paint.yellow(`hint: ${hint}`));
+  for (const hint of report.hints) lines.push(paint.yellow(`hint: ${escapeControlCharacters(hint)}`));
   if (report.hints.length > 0) lines.push("");
   return lines;
 }
@@ -216,7 +216,11 @@ function verdictLine(report: CaseReport, paint: ChalkInstance): string {
 function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOptions): string {
   const lines: string[] = [];
   const s = report.summary;
-  lines.push(paint.bold(`bn-check suite: ${report.source}${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ""}${report.filter ? ` (filter ${report.filter})` : ""}`));
+  lines.push(
+    paint.bold(
+      `bn-check suite: ${escapeControlCharacters(report.source)}${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ""}${report.filter ? ` (filter ${report.filter})` : ""}`,
+    ),
+  );
   for (const c of report.cases.filter((c) => c.status !== "pass")) {
     lines.push("");
     lines.push(...renderCase(c, paint, options, `${c.status === "error" ? "ERROR" : "FAIL"}  ${c.name}${c.expected === "mismatch" ? " (expected a mismatch)" : ""}`));
@@ -228,7 +232,7 @@ function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOpt
     const failing = c.tensors.filter((t) => !t.passed).map((t) => t.name);
     const worst = Math.max(0, ...c.tensors.map((t) => t.maxAbsError?.absError ?? 0));
     const outcome = c.status === "error" ? "could not check" : c.verdict === "conforms within arithmetic" ? "match (within arithmetic)" : c.conforms ? "match" : `mismatch: ${failing.join(", ")}`;
-    return [c.name, c.expected, outcome, formatNumber(worst), status[c.status]];
+    return [escapeControlCharacters(c.name), c.expected, outcome, formatNumber(worst), status[c.status]];
   });
   lines.push(table(["case", "expected", "found", "max abs err", "result"], rows, options.color));
   const summary = `${s.passed} / ${s.total} passed · ${s.failed} failed · ${s.errors} could not be checked · ${s.expectedMismatches} expected mismatches found${s.skipped > 0 ? ` · ${s.skipped} not run (interrupted)` : ""}`;
@@ -275,7 +279,7 @@ function renderRun(report: RunReport, paint: ChalkInstance): string {
 
 function renderDetect(report: DetectReport, paint: ChalkInstance, options: TextOptions): string {
   const lines = [paint.bold("bn-check detect")];
-  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${file.path}  ${file.dtype} ${formatShape(file.shape)}`);
+  for (const file of report.files) lines.push(`  ${file.role.padEnd(16)} ${escapeControlCharacters(file.path)}  ${file.dtype} ${formatShape(file.shape)}`);
   lines.push(`  verdicts under ${report.tolerance.source} (atol ${formatNumber(report.tolerance.atol)}, rtol ${formatNumber(report.tolerance.rtol)})`, "");
   const shown = report.candidates.slice(0, options.maxRows ?? 10);
   lines.push(
