@@ -14,7 +14,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["piscina", "fflate", "protobufjs", "ajv", "picomatch", "cli-progress"],
+  external: ["piscina", "fflate", "protobufjs", "ajv", "cli-progress"],
   // The sources locate their files (package.json, the worker entry, the .wasm kernel) from
   // import.meta.url, which CommonJS does not have: give them this file's URL.
   define: { "import.meta.url": "__bnCheckModuleUrl" },

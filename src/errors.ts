@@ -32,9 +32,16 @@ export class InputFileError extends BnCheckError {
   }
 }
 
-/** Control characters from a file's content would break the one-line error: show them escaped. */
+/** Longest part of an error line taken from a file (a name, a header field) before it is cut. */
+const MAX_ECHOED = 300;
+
+/**
+ * Control characters from a file's content would break the one-line error: show them escaped; and
+ * text a file supplies (a 5 MB dimension string, thousands of member names) is cut to a readable length.
+ */
 function printable(text: string): string {
-  return escapeControlCharacters(text);
+  const escaped = escapeControlCharacters(text);
+  return escaped.length <= MAX_ECHOED ? escaped : `${escaped.slice(0, MAX_ECHOED)}… (${escaped.length - MAX_ECHOED} more characters)`;
 }
 
 /** Options or tensors that are individually valid but cannot be used together. */

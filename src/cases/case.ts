@@ -18,6 +18,8 @@ export type CaseFiles = { readonly [K in TensorKey]?: string };
 
 export interface CheckCase {
   readonly name: string;
+  /** Why the case could not be loaded (a bad case.json): running it reports this as its error. */
+  readonly loadError?: string;
   /** compare: BatchNorm of the input against the reference; diff: two tensors, no BatchNorm. */
   readonly kind: "compare" | "diff";
   /** "mismatch": the case passes when the check finds a mismatch (fault and numerics cases). */

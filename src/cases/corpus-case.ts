@@ -2,7 +2,8 @@
  * Maps a reference-corpus case folder (`case.json` + tensors; docs/suite.md describes the layout) to
  * a check case. The same mapping gives `compare` flags (scripts/corpus-args.mjs) and `suite` cases.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readJsonFile } from "../fs/read-file.js";
 import { join } from "node:path";
 import { FRAMEWORK_NAMES, type FrameworkName } from "../conventions/index.js";
 import { InputFileError } from "../errors.js";
@@ -45,11 +46,50 @@ interface CaseJson {
   stored_dtype?: string;
 }
 
+/** A case.json is metadata: a few kilobytes. Anything far larger is not one. */
+const CASE_JSON_MAX_BYTES = 1 << 20;
+
+/** The fields bn-check reads from a case.json, with the type each must have (others are ignored). */
+const CASE_JSON_TYPES: Record<string, (value: unknown) => boolean> = {
+  id: (v) => typeof v === "string",
+  framework: (v) => typeof v === "string",
+  convention: (v) => typeof v === "string",
+  mode: (v) => v === "train" || v === "eval",
+  track_running_stats: (v) => typeof v === "boolean" || v === null,
+  channel_axis: (v) => Number.isInteger(v),
+  layout: (v) => typeof v === "string",
+  eps: (v) => typeof v === "number" && v > 0 && Number.isFinite(v),
+  momentum: (v) => v === null || (typeof v === "number" && v >= 0 && v <= 1),
+  num_batches_tracked_before: (v) => v === null || (Number.isInteger(v) && (v as number) >= 0),
+  steps: (v) => Number.isInteger(v) && (v as number) >= 1,
+  expected: (v) => v === "match" || v === "mismatch",
+  tolerance: (v) =>
+    v === null ||
+    (typeof v === "object" &&
+      !Array.isArray(v) &&
+      ["atol", "rtol"].every((k) => (v as Record<string, unknown>)[k] === undefined || (typeof (v as Record<string, unknown>)[k] === "number" && ((v as Record<string, number>)[k] as number) >= 0))),
+  compute_dtype: (v) => typeof v === "string" && v in PRECISION_BITS,
+  stored_dtype: (v) => typeof v === "string" && v in PRECISION_BITS,
+};
+
+/** A parsed case.json checked field by field, as a manifest is against its schema. */
+function checkedCaseJson(value: unknown, path: string): CaseJson {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputFileError(path, "must hold a JSON object");
+  for (const [key, accepts] of Object.entries(CASE_JSON_TYPES)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (Object.hasOwn(value, key) && field !== undefined && !accepts(field)) throw new InputFileError(path, `field '${key}' has an invalid value ${JSON.stringify(field)}`);
+  }
+  const caseJson = value as CaseJson & { tolerance?: CaseJson["tolerance"] | null };
+  return { ...caseJson, tolerance: caseJson.tolerance ?? undefined };
+}
+
 /** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
 export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName {
   const byConvention = FRAMEWORK_NAMES.includes(caseJson.convention as FrameworkName) ? (caseJson.convention as FrameworkName) : undefined;
   // `convention` names the semantics; it wins when it is a bn-check preset (tensorflow.js cases).
-  const framework = byConvention ?? FRAMEWORKS[caseJson.framework ?? ""] ?? FRAMEWORKS[caseJson.convention ?? ""];
+  // Own properties only: a case.json naming "__proto__" or "constructor" is not a preset.
+  const preset = (name: string | undefined) => (name !== undefined && Object.hasOwn(FRAMEWORKS, name) ? FRAMEWORKS[name] : undefined);
+  const framework = byConvention ?? preset(caseJson.framework) ?? preset(caseJson.convention);
   if (framework === undefined) throw new InputFileError(name, `names framework '${caseJson.framework}' / convention '${caseJson.convention}', which bn-check has no preset for`);
   return framework;
 }
@@ -60,12 +100,7 @@ export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName
  */
 export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase {
   const jsonPath = join(dir, "case.json");
-  let caseJson: CaseJson;
-  try {
-    caseJson = JSON.parse(readFileSync(jsonPath, "utf8")) as CaseJson;
-  } catch (error) {
-    throw new InputFileError(jsonPath, `is not valid JSON (${(error as Error).message})`, { cause: error });
-  }
+  const caseJson = checkedCaseJson(readJsonFile(jsonPath, CASE_JSON_MAX_BYTES), jsonPath);
   const framework = frameworkOfCase(caseJson, jsonPath);
   const files: Partial<Record<TensorKey, string>> = {};
   for (const field of TENSOR_FIELDS) if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);

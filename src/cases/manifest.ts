@@ -6,7 +6,8 @@ import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
-import { InputFileError } from "../errors.js";
+import { BnCheckError, InputFileError } from "../errors.js";
+import { readJsonFile } from "../fs/read-file.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import type { LayoutName } from "../kernel/layout.js";
@@ -95,12 +96,7 @@ function caseFromManifest(entry: ManifestCase, base: string): CheckCase {
 export function loadSuite(source: string): CheckCase[] {
   if (!existsSync(source)) throw new InputFileError(source, "no such file or directory");
   if (statSync(source).isDirectory()) return casesUnder(source);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(source, "utf8")) as Manifest;
-  } catch (error) {
-    throw new InputFileError(source, `is not valid JSON (${(error as Error).message})`, { cause: error });
-  }
+  const manifest = readJsonFile(source, MANIFEST_MAX_BYTES) as Manifest;
   const validate = manifestValidator();
   if (!validate(manifest)) {
     const problem = validate.errors?.[0];
@@ -120,11 +116,21 @@ export function loadSuite(source: string): CheckCase[] {
   });
 }
 
+/** A manifest of a hundred thousand cases is a few tens of megabytes. */
+const MANIFEST_MAX_BYTES = 64 << 20;
+
 function casesUnder(root: string): CheckCase[] {
   const found: CheckCase[] = [];
   const walk = (dir: string) => {
     if (existsSync(join(dir, "case.json"))) {
-      found.push(caseFromCorpusFolder(dir, relative(root, dir) || dir));
+      const name = relative(root, dir) || dir;
+      try {
+        found.push(caseFromCorpusFolder(dir, name));
+      } catch (error) {
+        // A bad case.json is that case's error; the other cases still run.
+        if (!(error instanceof BnCheckError)) throw error;
+        found.push({ name, kind: "compare", expected: "match", files: {}, loadError: error.message });
+      }
       return;
     }
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {

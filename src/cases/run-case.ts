@@ -8,7 +8,8 @@ import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { explainNonConformance } from "../engine/hints.js";
-import { UsageError } from "../errors.js";
+import { BnCheckError, UsageError } from "../errors.js";
+
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import { readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
 import type { Tensor } from "../npy/tensor.js";
@@ -17,6 +18,9 @@ import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/
 import type { CaseFiles, CheckCase } from "./case.js";
 import { roleOf, TENSOR_FIELDS, type TensorKey } from "./fields.js";
 import { inOwnArena } from "../memory/arena.js";
+
+/** A case whose definition could not be read (its message names the file). */
+class CaseLoadError extends BnCheckError {}
 
 type LoadedTensors = Partial<Record<TensorKey, Tensor>>;
 
@@ -53,6 +57,7 @@ function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "
 
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
 export const runCase = inOwnArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+  if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
   const started = performance.now();
   const files: FileInfo[] = [];
   let tensors: LoadedTensors;

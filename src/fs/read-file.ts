@@ -42,7 +42,7 @@ export function openRegularFile(path: string): number {
   try {
     const stats = statSync(path);
     if (stats.isDirectory()) throw new InputFileError(path, "is a directory, not a .npy file");
-    if (!stats.isFile()) throw new InputFileError(path, "is not a regular file (a FIFO, socket or device cannot be read as a tensor)");
+    if (!stats.isFile()) throw new InputFileError(path, "is not a regular file (a FIFO, socket or device cannot be read)");
     return openSync(path, "r");
   } catch (error) {
     throw asInputFileError(error, path);
@@ -84,5 +84,25 @@ export function readFully(fd: number, target: Uint8Array, position: number, path
     const read = readSync(fd, target, filled, target.length - filled, position + filled);
     if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
     filled += read;
+  }
+}
+
+/**
+ * Reads and parses a JSON file (a suite manifest, a case.json) by the tensor rules: a regular file,
+ * not a FIFO or a device (a manifest on /dev/zero would grow without end), and no larger than
+ * `maxBytes`, checked before it is read.
+ * @throws InputFileError naming the path (missing, special, too large, not valid JSON).
+ */
+export function readJsonFile(path: string, maxBytes: number): unknown {
+  const text = withOpenFile(path, (fd, size) => {
+    if (size > maxBytes) throw new InputFileError(path, `is ${size.toLocaleString("en-US")} bytes: more than the ${maxBytes.toLocaleString("en-US")} a JSON file of bn-check may have`);
+    const bytes = new Uint8Array(size);
+    readFully(fd, bytes, 0, path);
+    return new TextDecoder().decode(bytes);
+  });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputFileError(path, `is not valid JSON (${(error as Error).message})`, { cause: error });
   }
 }

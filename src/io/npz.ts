@@ -7,6 +7,7 @@ import { InputFileError } from "../errors.js";
 import { parseNpyBytes } from "../npy/read-npy.js";
 import type { Tensor } from "../npy/tensor.js";
 import { readFileBytes } from "../fs/read-file.js";
+import { listSome } from "../numeric/format.js";
 
 /**
  * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.
@@ -30,10 +31,10 @@ export function readNpz(path: string, member?: string): Tensor {
   if (names.length === 0) throw new InputFileError(path, "holds no .npy arrays");
   let chosen: string;
   if (member === undefined) {
-    if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${names.join(", ")}): name one as ${path}:<name>`);
+    if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${listSome(names)}): name one as ${path}:<name>`);
     chosen = names[0];
   } else {
-    if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${names.join(", ")})`);
+    if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${listSome(names)})`);
     chosen = member;
   }
   return parseNpyBytes(entries[`${chosen}.npy`], `${path}:${chosen}`);

@@ -69,11 +69,24 @@ export function readOnnxNodeTest(dir: string, dataSet = "test_data_set_0"): Onnx
   const reference = byPosition(node.output, 0, outputs);
   if (input === null) throw new InputFileError(dir, "has no data for the BatchNormalization input X");
   if (reference === null) throw new InputFileError(dir, "has no expected output Y (output_0.pb)");
+  // Attributes are checked against their ONNX types (AttributeProto.type: FLOAT 1, INT 2).
+  const typed = (name: string, type: 1 | 2) => {
+    const found = attribute(name);
+    if (found !== undefined && found.type !== undefined && found.type !== 0 && found.type !== type)
+      throw new InputFileError(modelPath, `attribute ${name} has type ${found.type}; BatchNormalization needs ${type === 1 ? "FLOAT" : "INT"}`);
+    return found;
+  };
   // training_mode exists from opset 14; the running statistics are outputs 1 and 2 then.
-  const trainingMode = Number(attribute("training_mode")?.i ?? 0) === 1;
+  const mode = Number(typed("training_mode", 2)?.i ?? 0);
+  if (mode !== 0 && mode !== 1) throw new InputFileError(modelPath, `attribute training_mode is ${mode}; it must be 0 or 1`);
+  const trainingMode = mode === 1;
+  const epsilon = typed("epsilon", 1)?.f ?? 1e-5;
+  const momentum = typed("momentum", 1)?.f ?? 0.9;
+  if (!(epsilon > 0 && Number.isFinite(epsilon))) throw new InputFileError(modelPath, `attribute epsilon is ${epsilon}; it must be a finite number > 0`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new InputFileError(modelPath, `attribute momentum is ${momentum}; it must be in [0, 1]`);
   return {
-    epsilon: attribute("epsilon")?.f ?? 1e-5,
-    momentum: attribute("momentum")?.f ?? 0.9,
+    epsilon,
+    momentum,
     trainingMode,
     opset,
     input,

@@ -84,6 +84,8 @@ export interface AttributeMessage {
   name: string;
   f?: number;
   i?: number;
+  /** AttributeProto.AttributeType: 1 FLOAT, 2 INT, … (0 when absent). */
+  type?: number;
 }
 
 export interface ModelMessage {

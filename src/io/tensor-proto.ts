@@ -54,14 +54,14 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
       // FLOAT and DOUBLE: little-endian raw_data, or the typed field.
       const double = message.dataType === 11;
       const dtype = double ? "float64" : "float32";
+      // Sizes are checked before anything is allocated (dims may claim 2^40 elements).
+      if (raw.length > 0) expectBytes(double ? 8 : 4);
+      else expectValues(double ? message.doubleData : message.floatData, double ? "double_data" : "float_data");
       const data = allocateShared(dtype, count);
       if (raw.length > 0) {
-        expectBytes(double ? 8 : 4);
         for (let i = 0; i < count; i++) data[i] = double ? view.getFloat64(i * 8, true) : view.getFloat32(i * 4, true);
       } else {
-        const values = double ? message.doubleData : message.floatData;
-        expectValues(values, double ? "double_data" : "float_data");
-        data.set(values);
+        data.set(double ? message.doubleData : message.floatData);
       }
       return { dtype, shape, data };
     }
@@ -69,12 +69,12 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
     case 16: {
       // float16 and bfloat16 travel as 16-bit patterns, in raw_data or one per int32_data entry.
       const decode = message.dataType === 10 ? float16FromBits : bfloat16FromBits;
+      if (raw.length > 0) expectBytes(2);
+      else expectValues(message.int32Data, "int32_data");
       const data = allocateShared("float32", count);
       if (raw.length > 0) {
-        expectBytes(2);
         for (let i = 0; i < count; i++) data[i] = decode(view.getUint16(i * 2, true));
       } else {
-        expectValues(message.int32Data, "int32_data");
         for (let i = 0; i < count; i++) data[i] = decode(message.int32Data[i]);
       }
       return message.dataType === 10 ? { dtype: "float16", shape, data } : { dtype: "float32", shape, data, precision: "bfloat16" };

@@ -44,3 +44,9 @@ export function formatIndex(index: readonly number[]): string {
 export function escapeControlCharacters(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
+
+/** The first few items of a list and how many more there are: "a0, a1, a2, …, and 4,990 more". */
+export function listSome(items: readonly string[], shown = 10): string {
+  if (items.length <= shown) return items.join(", ");
+  return `${items.slice(0, shown).join(", ")}, …, and ${(items.length - shown).toLocaleString("en-US")} more`;
+}

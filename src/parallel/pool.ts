@@ -20,8 +20,13 @@ export function defaultThreadCount(): number {
   return availableParallelism();
 }
 
+/** More threads than this many per core only add memory (each worker holds its own engine) and contention. */
+const THREADS_PER_CORE = 8;
+
 export function validateThreadCount(threads: number): number {
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`threads must be an integer >= 1; got ${threads}`);
+  const most = THREADS_PER_CORE * availableParallelism();
+  if (threads > most) throw new UsageError(`threads must be at most ${most} (${THREADS_PER_CORE} per core, ${availableParallelism()} cores); got ${threads}`);
   return threads;
 }
 

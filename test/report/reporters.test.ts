@@ -80,3 +80,14 @@ describe("names with control characters", () => {
     });
   }
 });
+
+describe("error lines stay short", () => {
+  it("cut text a file supplies, and list a few members and how many more", async () => {
+    const { InputFileError } = await import("../../src/errors.js");
+    const { listSome } = await import("../../src/numeric/format.js");
+    const error = new InputFileError("x.npy", `shape (${"9".repeat(5_000_000)},) is wrong`);
+    expect(error.message.length).toBeLessThan(400);
+    expect(error.message).toMatch(/… \(\d+ more characters\)$/);
+    expect(listSome(Array.from({ length: 5000 }, (_, i) => `a${i}`))).toBe("a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, …, and 4,990 more");
+  });
+});

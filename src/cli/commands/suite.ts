@@ -2,8 +2,8 @@
  * `bn-check suite`: many cases, one after another through the same worker pool. A case that cannot
  * be checked is recorded with its error and the suite goes on.
  */
-import { createRequire } from "node:module";
 import type { CheckCase } from "../../cases/case.js";
+import { globMatcher } from "../../cases/glob.js";
 import { loadSuite } from "../../cases/manifest.js";
 import { runCase } from "../../cases/run-case.js";
 import { BnCheckError } from "../../errors.js";
@@ -28,10 +28,8 @@ export interface SuiteOptions {
 }
 
 /** Case i of the filtered list belongs to shard (i mod n) + 1: shards are disjoint and cover the suite. */
-const require = createRequire(import.meta.url);
-
 export function selectCases(cases: readonly CheckCase[], filter: string | undefined, shard: { index: number; count: number } | undefined): CheckCase[] {
-  const matches = filter === undefined ? () => true : (require("picomatch") as typeof import("picomatch"))(filter);
+  const matches = filter === undefined ? () => true : globMatcher(filter);
   const filtered = cases.filter((c) => matches(c.name));
   return shard === undefined ? filtered : filtered.filter((_, i) => i % shard.count === shard.index - 1);
 }
