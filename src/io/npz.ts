@@ -1,41 +1,82 @@
 /**
- * Reads arrays from .npz archives (np.savez and np.savez_compressed: a zip of .npy members) with
- * fflate, a maintained zip implementation, then validates each member like any .npy file.
+ * Reads one array from a .npz archive (np.savez and np.savez_compressed: a zip of .npy members).
+ * Only the member asked for is inflated: its .npy header is read from its first bytes and checked
+ * (and checked against the size the zip directory states) before any tensor memory is allocated,
+ * and the rest is inflated straight into the tensor, chunk by chunk (zip.ts checks the archive).
  */
-import { createRequire } from "node:module";
 import { InputFileError } from "../errors.js";
-import { parseNpyBytes } from "../npy/read-npy.js";
-import type { Tensor } from "../npy/tensor.js";
-import { readFileBytes } from "../fs/read-file.js";
+import { withOpenFile } from "../fs/read-file.js";
+import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from "../npy/read-npy.js";
+import { allocateShared, type Tensor } from "../npy/tensor.js";
 import { listSome } from "../numeric/format.js";
+import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
+
+/** A .npy header is at most this long (numpy writes a few hundred bytes). */
+const MAX_PREAMBLE = 1 << 16;
 
 /**
  * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.
  */
-// Loaded on first use: a CLI run that reads no .npz does not pay for it.
-const require = createRequire(import.meta.url);
-let fflate: typeof import("fflate") | null = null;
-
 export function readNpz(path: string, member?: string): Tensor {
-  const bytes = readFileBytes(path);
-  let entries: Record<string, Uint8Array>;
-  try {
-    fflate ??= require("fflate") as typeof import("fflate");
-    entries = fflate.unzipSync(bytes);
-  } catch (error) {
-    throw new InputFileError(path, `is not a readable .npz (zip) archive (${(error as Error).message})`, { cause: error });
-  }
-  const names = Object.keys(entries)
-    .filter((name) => name.endsWith(".npy"))
-    .map((name) => name.slice(0, -4));
-  if (names.length === 0) throw new InputFileError(path, "holds no .npy arrays");
-  let chosen: string;
-  if (member === undefined) {
-    if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${listSome(names)}): name one as ${path}:<name>`);
-    chosen = names[0];
-  } else {
-    if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${listSome(names)})`);
-    chosen = member;
-  }
-  return parseNpyBytes(entries[`${chosen}.npy`], `${path}:${chosen}`);
+  return withOpenFile(path, (fd, size) => {
+    const entries = readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy"));
+    const names = entries.map((entry) => entry.name.slice(0, -4));
+    if (names.length === 0) throw new InputFileError(path, "holds no .npy arrays");
+    let chosen: string;
+    if (member === undefined) {
+      if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${listSome(names)}): name one as ${path}:<name>`);
+      chosen = names[0];
+    } else {
+      if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${listSome(names)})`);
+      chosen = member;
+    }
+    const entry = entries[names.indexOf(chosen)];
+    return readMember(fd, entry, path, `${path}:${chosen}`);
+  });
+}
+
+function readMember(fd: number, entry: ZipEntry, path: string, name: string): Tensor {
+  let preamble = new Uint8Array(0);
+  let layout: (NpyLayout & { direct: boolean }) | null = null;
+  let tensor: Tensor | null = null;
+  let target: Uint8Array | null = null;
+  let written = 0;
+  const place = (chunk: Uint8Array) => {
+    target!.set(chunk, written);
+    written += chunk.length;
+  };
+  streamMember(fd, entry, path, (chunk) => {
+    if (layout !== null) {
+      place(chunk);
+      return;
+    }
+    const joined = new Uint8Array(preamble.length + chunk.length);
+    joined.set(preamble);
+    joined.set(chunk, preamble.length);
+    preamble = joined;
+    const needed = npyPreambleLength(preamble);
+    if (needed === null || preamble.length < Math.min(needed, entry.uncompressedSize)) {
+      if (preamble.length > MAX_PREAMBLE) throw new InputFileError(name, "has a .npy header longer than 64 KiB");
+      return;
+    }
+    layout = npyLayoutOf(preamble.subarray(0, Math.min(needed, preamble.length)), entry.uncompressedSize, name);
+    const expected = layout.dataOffset + layout.dataBytes;
+    if (expected !== entry.uncompressedSize) throw new InputFileError(name, `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`);
+    if (layout.direct) {
+      // Little-endian C-order data goes straight into the tensor's memory.
+      const data = allocateShared(layout.descr.dtype, layout.count);
+      tensor = { dtype: layout.descr.dtype, shape: layout.header.shape, data };
+      target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      place(preamble.subarray(layout.dataOffset));
+    } else {
+      // Other layouts (big-endian, Fortran order, float16) are converted from the whole member.
+      target = new Uint8Array(entry.uncompressedSize);
+      place(preamble);
+    }
+    preamble = new Uint8Array(0);
+  });
+  // The callback assigned these; TypeScript cannot follow it there.
+  const seen = layout as (NpyLayout & { direct: boolean }) | null;
+  if (seen === null) return parseNpyBytes(preamble, name); // too short for a header: parseNpyBytes names the problem
+  return seen.direct ? (tensor as Tensor | null)! : parseNpyBytes(target as unknown as Uint8Array, name);
 }

@@ -58,7 +58,7 @@ function interpretDescr(descr: string): DescrInfo | string {
 }
 
 /** What the preamble (magic, version, header) of a .npy file says, checked against the file size. */
-interface NpyLayout {
+export interface NpyLayout {
   readonly header: NpyHeader;
   readonly descr: DescrInfo;
   readonly dataOffset: number;
@@ -276,4 +276,23 @@ function copyFortranToC(source: FloatArray, target: FloatArray, shape: readonly 
     stride *= shape[axis];
   }
   gatherStrided(source, target, shape, fortranStrides);
+}
+
+/** Bytes of a .npy preamble (magic, version, header length and header) given its first 12 bytes, or null with fewer. */
+export function npyPreambleLength(prefix: Uint8Array): number | null {
+  if (prefix.length < 12) return null;
+  const major = prefix[6];
+  return major === 1 ? 10 + (prefix[8] | (prefix[9] << 8)) : 12 + new DataView(prefix.buffer, prefix.byteOffset, 12).getUint32(8, true);
+}
+
+/**
+ * The layout a .npy preamble describes (dtype, shape, order, data size), checked as `readNpy` checks
+ * it, for readers of other containers that see the bytes before they hold them all (.npz members).
+ * @param size - the size of the whole .npy member.
+ */
+export function npyLayoutOf(preamble: Uint8Array, size: number, name: string): NpyLayout & { readonly direct: boolean } {
+  const layout = parsePreamble(preamble, size, name);
+  const direct = !layout.descr.bigEndian && layout.descr.dtype !== "float16" && !(layout.header.fortranOrder && layout.header.shape.length > 1);
+  if (direct) crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, name);
+  return { ...layout, direct };
 }

@@ -1,0 +1,189 @@
+/**
+ * A zip reader for .npz archives that reads only what it is asked for: the end-of-central-directory
+ * record (zip64 too), the central directory (checked against the file's size before it is read),
+ * and one member, whose local header must agree with its directory entry. A member is inflated
+ * (fflate's streaming Inflate) chunk by chunk into memory the caller chooses once it has seen the
+ * member's first bytes, its CRC-32 is checked, and it must inflate to exactly the size its directory
+ * entry states. Encrypted members, other compression methods and lying directories are refused.
+ * Reference: PKWARE APPNOTE.TXT 6.3 (sections 4.3 and 4.4).
+ */
+import { createRequire } from "node:module";
+import * as zlib from "node:zlib";
+import { InputFileError } from "../errors.js";
+import { readFully } from "../fs/read-file.js";
+
+const EOCD = 0x06054b50;
+const EOCD64 = 0x06064b50;
+const EOCD64_LOCATOR = 0x07064b50;
+const CENTRAL = 0x02014b50;
+const LOCAL = 0x04034b50;
+const CENTRAL_ENTRY_MIN = 46;
+const MAX_COMMENT = 0xffff;
+/** Compressed data is read this much at a time. */
+const READ_CHUNK = 1 << 20;
+
+export interface ZipEntry {
+  readonly name: string;
+  readonly method: number;
+  readonly flags: number;
+  readonly crc32: number;
+  readonly compressedSize: number;
+  readonly uncompressedSize: number;
+  readonly localHeaderOffset: number;
+}
+
+const require = createRequire(import.meta.url);
+let fflate: typeof import("fflate") | null = null;
+
+function read(fd: number, position: number, length: number, path: string): Uint8Array {
+  const bytes = new Uint8Array(length);
+  readFully(fd, bytes, position, path);
+  return bytes;
+}
+
+/** The entries of the central directory, every count, size and offset checked against the file. */
+export function readCentralDirectory(fd: number, fileSize: number, path: string): ZipEntry[] {
+  const fail = (problem: string): never => {
+    throw new InputFileError(path, `is not a readable .npz (zip) archive: ${problem}`);
+  };
+  const tailLength = Math.min(fileSize, 22 + MAX_COMMENT + 20);
+  const tail = read(fd, fileSize - tailLength, tailLength, path);
+  const view = new DataView(tail.buffer);
+  let eocd = -1;
+  for (let at = tail.length - 22; at >= 0; at--) {
+    if (view.getUint32(at, true) === EOCD && at + 22 + view.getUint16(at + 20, true) === tail.length) {
+      eocd = at;
+      break;
+    }
+  }
+  if (eocd < 0) fail("no end-of-central-directory record");
+  let count = view.getUint16(eocd + 10, true);
+  let directorySize = view.getUint32(eocd + 12, true);
+  let directoryOffset = view.getUint32(eocd + 16, true);
+  const eocdPosition = fileSize - tailLength + eocd;
+  let directoryEnd = eocdPosition;
+  if (eocd >= 20 && view.getUint32(eocd - 20, true) === EOCD64_LOCATOR) {
+    const recordOffset = Number(view.getBigUint64(eocd - 12, true));
+    if (recordOffset + 56 > eocdPosition - 20) fail("its zip64 record lies outside the file");
+    const record = new DataView(read(fd, recordOffset, 56, path).buffer);
+    if (record.getUint32(0, true) !== EOCD64) fail("its zip64 record is missing");
+    const count64 = record.getBigUint64(32, true);
+    const size64 = record.getBigUint64(40, true);
+    const offset64 = record.getBigUint64(48, true);
+    if (count64 > BigInt(fileSize) || size64 > BigInt(fileSize) || offset64 > BigInt(fileSize))
+      fail(`its zip64 record claims ${count64} entries in ${size64} bytes at ${offset64}, more than a ${fileSize}-byte file holds`);
+    count = Number(count64);
+    directorySize = Number(size64);
+    directoryOffset = Number(offset64);
+    directoryEnd = recordOffset;
+  }
+  if (directoryOffset + directorySize > directoryEnd) fail(`its central directory (${directorySize} bytes at ${directoryOffset}) runs past the end of the file`);
+  if (count * CENTRAL_ENTRY_MIN > directorySize) fail(`it claims ${count} entries in a ${directorySize}-byte central directory`);
+  const directory = read(fd, directoryOffset, directorySize, path);
+  const dv = new DataView(directory.buffer);
+  const entries: ZipEntry[] = [];
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    if (at + CENTRAL_ENTRY_MIN > directory.length || dv.getUint32(at, true) !== CENTRAL) fail(`central directory entry ${k} is damaged`);
+    const nameLength = dv.getUint16(at + 28, true);
+    const extraLength = dv.getUint16(at + 30, true);
+    const commentLength = dv.getUint16(at + 32, true);
+    const end = at + CENTRAL_ENTRY_MIN + nameLength + extraLength + commentLength;
+    if (end > directory.length) fail(`central directory entry ${k} runs past the directory`);
+    const name = new TextDecoder().decode(directory.subarray(at + CENTRAL_ENTRY_MIN, at + CENTRAL_ENTRY_MIN + nameLength));
+    let compressedSize = dv.getUint32(at + 20, true);
+    let uncompressedSize = dv.getUint32(at + 24, true);
+    let localHeaderOffset = dv.getUint32(at + 42, true);
+    // zip64 extra field: the 64-bit values of the fields that hold 0xFFFFFFFF, in this order.
+    for (let e = at + CENTRAL_ENTRY_MIN + nameLength; e + 4 <= at + CENTRAL_ENTRY_MIN + nameLength + extraLength; ) {
+      const id = dv.getUint16(e, true);
+      const size = dv.getUint16(e + 2, true);
+      if (id === 0x0001) {
+        let field = e + 4;
+        const next = () => {
+          if (field + 8 > e + 4 + size) fail(`entry ${name}'s zip64 field is too short`);
+          const value = Number(dv.getBigUint64(field, true));
+          field += 8;
+          return value;
+        };
+        if (uncompressedSize === 0xffffffff) uncompressedSize = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = next();
+      }
+      e += 4 + size;
+    }
+    if (localHeaderOffset + 30 + compressedSize > directoryOffset) fail(`entry ${name}'s data (${compressedSize} bytes at ${localHeaderOffset}) runs into the central directory`);
+    entries.push({ name, method: dv.getUint16(at + 10, true), flags: dv.getUint16(at + 8, true), crc32: dv.getUint32(at + 16, true), compressedSize, uncompressedSize, localHeaderOffset });
+    at = end;
+  }
+  return entries;
+}
+
+/** A running CRC-32 (zlib's where Node has it, else a table). */
+const crcTable = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+function crc32(chunk: Uint8Array, previous: number): number {
+  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (native !== undefined) return native(chunk, previous);
+  let c = ~previous >>> 0;
+  for (let i = 0; i < chunk.length; i++) c = crcTable[(c ^ chunk[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/**
+ * Streams one member's uncompressed bytes to `sink`, in order, and checks them: the local header
+ * against the directory, the method, encryption, the inflated size and the CRC-32.
+ * @param sink - receives each chunk (it may copy it; the chunk is not kept).
+ */
+export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (chunk: Uint8Array) => void): void {
+  const fail = (problem: string): never => {
+    throw new InputFileError(path, `member ${entry.name}: ${problem}`);
+  };
+  if (entry.flags & 0x1) fail("is encrypted, which bn-check does not read");
+  if (entry.method !== 0 && entry.method !== 8) fail(`uses compression method ${entry.method} (bn-check reads stored and deflated members)`);
+  const local = new DataView(read(fd, entry.localHeaderOffset, 30, path).buffer);
+  if (local.getUint32(0, true) !== LOCAL) fail("its local header is missing");
+  if (local.getUint16(8, true) !== entry.method) fail("its local header and the central directory disagree on the compression method");
+  const nameLength = local.getUint16(26, true);
+  const localName = new TextDecoder().decode(read(fd, entry.localHeaderOffset + 30, nameLength, path));
+  if (localName !== entry.name) fail(`its local header names '${localName}'`);
+  const dataStart = entry.localHeaderOffset + 30 + nameLength + local.getUint16(28, true);
+  let produced = 0;
+  let crc = 0;
+  const emit = (chunk: Uint8Array) => {
+    produced += chunk.length;
+    if (produced > entry.uncompressedSize) fail(`inflates to more than the ${entry.uncompressedSize} bytes its directory entry states`);
+    crc = crc32(chunk, crc);
+    sink(chunk);
+  };
+  if (entry.method === 0) {
+    if (entry.compressedSize !== entry.uncompressedSize) fail("is stored, but its compressed and uncompressed sizes differ");
+    for (let offset = 0; offset < entry.compressedSize; offset += READ_CHUNK) emit(read(fd, dataStart + offset, Math.min(READ_CHUNK, entry.compressedSize - offset), path));
+  } else {
+    fflate ??= require("fflate") as typeof import("fflate");
+    let ended = false;
+    const inflate = new fflate.Inflate((chunk, final) => {
+      emit(chunk);
+      if (final) ended = true;
+    });
+    try {
+      for (let offset = 0; offset < entry.compressedSize; offset += READ_CHUNK) {
+        const length = Math.min(READ_CHUNK, entry.compressedSize - offset);
+        inflate.push(read(fd, dataStart + offset, length, path), offset + length >= entry.compressedSize);
+      }
+    } catch (error) {
+      if (error instanceof InputFileError) throw error;
+      fail(`is not valid deflate data (${(error as Error).message})`);
+    }
+    if (!ended && entry.compressedSize > 0) fail("its deflate stream ends early");
+  }
+  if (produced !== entry.uncompressedSize) fail(`inflates to ${produced} bytes; its directory entry states ${entry.uncompressedSize}`);
+  if (crc !== entry.crc32) fail(`fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`);
+}
