@@ -39,6 +39,8 @@ export interface CheckCase {
   readonly computeDtype?: ComputeDType;
   /** Judge by the flat tolerance alone, without the error model (`--strict`). */
   readonly strict?: boolean;
+  /** List every channel in the per-channel tables (`--all-channels`). */
+  readonly allChannels?: boolean;
   /** Tolerance for every tensor; `tolerances` overrides it per tensor. */
   readonly tolerance?: TensorTolerance;
   readonly tolerances?: { readonly output?: TensorTolerance; readonly running_mean?: TensorTolerance; readonly running_var?: TensorTolerance };

@@ -136,6 +136,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     equalNan: outputTolerance.equalNan,
     computeDtype: check.computeDtype,
     strict: check.strict,
+    allChannels: check.allChannels,
     runningMeanTolerance: { ...check.tolerance, ...check.tolerances?.running_mean },
     runningVarTolerance: { ...check.tolerance, ...check.tolerances?.running_var },
   };

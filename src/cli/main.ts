@@ -57,6 +57,7 @@ function toleranceFields(options: ToleranceCliOptions) {
     tolerance: { atol: options.atol, rtol: options.rtol, equalNan: options.equalNan === true },
     computeDtype: options.computeDtype as ComputeDType | undefined,
     strict: options.strict === true,
+    allChannels: options.allChannels === true,
   };
 }
 

@@ -28,6 +28,7 @@ export interface ConventionCliOptions {
 
 export interface ToleranceCliOptions {
   strict?: boolean;
+  allChannels?: boolean;
   atol?: number;
   rtol?: number;
   equalNan?: boolean;
@@ -135,7 +136,8 @@ function addToleranceOptions(command: Command): Command {
         COMPUTE_DTYPES,
       ),
     )
-    .option("--strict", "judge by the flat tolerance alone: no allowance for the reference's own float32 (bfloat16, float16) arithmetic", false);
+    .option("--strict", "judge by the flat tolerance alone: no allowance for the reference's own float32 (bfloat16, float16) arithmetic", false)
+    .option("--all-channels", "list every channel in the per-channel table (default: all up to 1024 channels, then the worst 1024 outside the flat tolerance)", false);
 }
 
 function addOutputOptions(command: Command): Command {

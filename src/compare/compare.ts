@@ -5,11 +5,24 @@
 import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
 import { geometryOf, normalizeAxis } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
-import { DIFF_RECORD_SIZE, HISTOGRAM_LABELS, initDiffRecord, mergeDiffRecord, mergeWorst, readDiffRecord, readHistogram, type DiffRule } from "../kernel/diff.js";
+import {
+  D_FLAT_MISMATCHES,
+  D_MAX_ABS,
+  D_MAX_BOUND_RATIO,
+  D_MISMATCHES,
+  DIFF_RECORD_SIZE,
+  HISTOGRAM_LABELS,
+  initDiffRecord,
+  mergeDiffRecord,
+  mergeWorst,
+  readDiffRecord,
+  readHistogram,
+  type DiffRule,
+} from "../kernel/diff.js";
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
-import { BOUND_TERM_LABELS, boundTerms, conditioning, dominantTerm, elementBound, type ChannelArithmetic } from "./error-model.js";
+import { BOUND_TERM_LABELS, boundTerms, channelAt, conditioning, dominantTerm, elementBound, type ChannelTable } from "./error-model.js";
 import { CONSTANT_RUNS } from "../kernel/normalize.js";
 
 /**
@@ -104,7 +117,15 @@ export interface TensorComparison {
   readonly requiredAtol: number;
   readonly requiredRtol: number;
   readonly channelAxis: number | null;
+  /** Channels the tensor has (on `channelAxis`). */
+  readonly channelCount: number;
+  /**
+   * The per-channel table: every channel up to LISTED_CHANNELS channels (or with `allChannels`);
+   * beyond that only channels outside the flat tolerance, the worst LISTED_CHANNELS of them.
+   */
   readonly channels: readonly ChannelReport[];
+  /** Channels outside the flat tolerance that the table leaves out (0 when it lists them all). */
+  readonly channelsOmitted: number;
   readonly worst: readonly ElementReport[];
   /** Elements by distance in ulps of `ulpDtype` (powers of two), non-empty buckets only. */
   readonly ulpHistogram: readonly { readonly ulps: string; readonly count: number }[];
@@ -125,6 +146,29 @@ export interface SummarizeInput {
   readonly expectedAt: (flatIndex: number) => number;
   /** How the bound was made, when one was applied (names the conditioning and dominant terms). */
   readonly arithmetic?: BoundDescription;
+  /** List every channel in the per-channel table, however many (default: see LISTED_CHANNELS). */
+  readonly allChannels?: boolean;
+}
+
+/**
+ * Channels the per-channel table lists at most unless asked for all: a tensor may have millions of
+ * channels, and an object per channel in a report would cost far more memory than the data.
+ */
+export const LISTED_CHANNELS = 1024;
+
+/** Which channels a report lists: all of a small tensor, else the worst of those outside the flat tolerance. */
+function listedChannels(records: Float64Array, channelCount: number, allChannels: boolean): { listed: number[]; omitted: number } {
+  if (allChannels || channelCount <= LISTED_CHANNELS) return { listed: Array.from({ length: channelCount }, (_, c) => c), omitted: 0 };
+  const notable: number[] = [];
+  for (let c = 0; c < channelCount; c++) if (records[c * DIFF_RECORD_SIZE + D_FLAT_MISMATCHES] > 0) notable.push(c);
+  if (notable.length <= LISTED_CHANNELS) return { listed: notable, omitted: 0 };
+  const severity = (c: number) => [records[c * DIFF_RECORD_SIZE + D_MISMATCHES], records[c * DIFF_RECORD_SIZE + D_MAX_BOUND_RATIO], records[c * DIFF_RECORD_SIZE + D_MAX_ABS]];
+  const worst = [...notable].sort((a, b) => {
+    const [ma, ra, xa] = severity(a);
+    const [mb, rb, xb] = severity(b);
+    return mb - ma || rb - ra || xb - xa || a - b;
+  });
+  return { listed: worst.slice(0, LISTED_CHANNELS).sort((a, b) => a - b), omitted: notable.length - LISTED_CHANNELS };
 }
 
 /** What a report says about an applied bound. */
@@ -139,12 +183,12 @@ export interface BoundDescription {
 }
 
 /** The description of a BatchNorm output's bound: per-channel statistics and the model's terms. */
-export function batchNormBound(channels: readonly ChannelArithmetic[], computeDtype: ComputeDType, inputAt: (flatIndex: number) => number, channelOf: (flatIndex: number) => number): BoundDescription {
+export function batchNormBound(channels: ChannelTable, computeDtype: ComputeDType, inputAt: (flatIndex: number) => number, channelOf: (flatIndex: number) => number): BoundDescription {
   return {
     computeDtype,
-    conditioningOf: (c) => conditioning(channels[c].mean, channels[c].variance),
-    termAt: (flatIndex) => BOUND_TERM_LABELS[dominantTerm(boundTerms(channels[channelOf(flatIndex)], computeDtype, inputAt(flatIndex)))](computeDtype),
-    boundAt: (flatIndex) => elementBound(channels[channelOf(flatIndex)], computeDtype, inputAt(flatIndex)),
+    conditioningOf: (c) => conditioning(channels.mean[c], channels.variance[c]),
+    termAt: (flatIndex) => BOUND_TERM_LABELS[dominantTerm(boundTerms(channelAt(channels, channelOf(flatIndex)), computeDtype, inputAt(flatIndex)))](computeDtype),
+    boundAt: (flatIndex) => elementBound(channelAt(channels, channelOf(flatIndex)), computeDtype, inputAt(flatIndex)),
   };
 }
 
@@ -176,8 +220,9 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
   initDiffRecord(total, 0);
   const channels: ChannelReport[] = [];
   const model = input.arithmetic;
-  for (let c = 0; c < input.channelCount; c++) {
-    mergeDiffRecord(total, 0, input.channelRecords, c * DIFF_RECORD_SIZE);
+  for (let c = 0; c < input.channelCount; c++) mergeDiffRecord(total, 0, input.channelRecords, c * DIFF_RECORD_SIZE);
+  const { listed, omitted } = listedChannels(input.channelRecords, input.channelCount, input.allChannels === true);
+  for (const c of listed) {
     const channel = readDiffRecord(input.channelRecords, c * DIFF_RECORD_SIZE);
     channels.push({
       channel: c,
@@ -221,7 +266,9 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
     requiredAtol: totals.requiredAtol,
     requiredRtol: totals.requiredRtol,
     channelAxis: input.channelAxis,
+    channelCount: input.channelCount,
     channels,
+    channelsOmitted: omitted,
     worst: input.worst.map((entry) => elementAt(input, entry.index)),
     ulpHistogram: readHistogram(total, 0)
       .map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count }))
@@ -254,7 +301,9 @@ export function shapeMismatch(name: string, shape: readonly number[], expectedSh
     requiredAtol: Infinity,
     requiredRtol: Infinity,
     channelAxis: null,
+    channelCount: 0,
     channels: [],
+    channelsOmitted: 0,
     worst: [],
     ulpHistogram: [],
   };

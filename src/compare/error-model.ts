@@ -75,6 +75,35 @@ export interface ChannelArithmetic {
   readonly batchStatistics: boolean;
 }
 
+/**
+ * Every channel's statistics as columns, so that memory scales with the channels' numbers rather
+ * than with an object per channel (a tensor may have millions of channels).
+ */
+export interface ChannelTable {
+  readonly length: number;
+  /** Values per channel the statistics were computed over (0 in eval mode). */
+  readonly count: number;
+  readonly mean: ArrayLike<number>;
+  readonly variance: ArrayLike<number>;
+  readonly weight: ArrayLike<number> | null;
+  readonly bias: ArrayLike<number> | null;
+  readonly epsilon: number;
+  readonly batchStatistics: boolean;
+}
+
+/** One channel of a table, as the bound's functions take it (a short-lived object). */
+export function channelAt(table: ChannelTable, c: number): ChannelArithmetic {
+  return {
+    count: table.count,
+    mean: table.mean[c],
+    variance: table.variance[c],
+    epsilon: table.epsilon,
+    weight: table.weight === null ? 1 : table.weight[c],
+    bias: table.bias === null ? 0 : table.bias[c],
+    batchStatistics: table.batchStatistics,
+  };
+}
+
 /** The parts of one channel's bound at unit roundoff u. */
 export interface ChannelBound {
   /** |s|·E_μ + C_FOLD·u·|s|·|μ| + C_OUT·u·|β|: what every element of the channel gets. */
@@ -134,11 +163,12 @@ export const BOUND_COEFFICIENTS = 4;
  * `channels` values: shift, scale, offset, then constant, per |x|, per |y − β|, per |y|), at the
  * reference's compute precision plus bn-check's own float64 arithmetic.
  */
-export function writeBoundCoefficients(channels: readonly ChannelArithmetic[], computeDtype: ComputeDType, constants: Float64Array): void {
+export function writeBoundCoefficients(channels: ChannelTable, computeDtype: ComputeDType, constants: Float64Array): void {
   const count = channels.length;
   for (let c = 0; c < count; c++) {
-    const reference = channelBound(channels[c], UNIT_ROUNDOFF[computeDtype]);
-    const own = channelBound(channels[c], UNIT_ROUNDOFF.float64);
+    const channel = channelAt(channels, c);
+    const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
+    const own = channelBound(channel, UNIT_ROUNDOFF.float64);
     constants[3 * count + c] = reference.constant + own.constant;
     constants[4 * count + c] = reference.perAbsInput + own.perAbsInput;
     constants[5 * count + c] = reference.perAbsCentred + own.perAbsCentred;

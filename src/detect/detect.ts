@@ -5,7 +5,7 @@
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
 import { summarizeDiff, type TensorComparison, type Verdict } from "../compare/compare.js";
-import { channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelArithmetic } from "../compare/error-model.js";
+import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../compare/error-model.js";
 import { checkRunningStat } from "../engine/check.js";
 import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
@@ -108,17 +108,18 @@ interface AxisStats {
 }
 
 /** A candidate's statistics, as the error model needs them. */
-function arithmeticFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors): ChannelArithmetic[] {
+function arithmeticFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors): ChannelTable {
   const train = spec.mode === "train";
-  return Array.from({ length: stats.geometry.channels }, (_, c) => ({
+  return {
+    length: stats.geometry.channels,
     count: train ? stats.count : 0,
-    mean: train ? stats.mean[c] : tensors.runningMean!.data[c],
-    variance: train ? (spec.flaw === "unbiased-normalization" ? stats.unbiased[c] : stats.biased[c]) : tensors.runningVar!.data[c],
+    mean: train ? stats.mean : tensors.runningMean!.data,
+    variance: train ? (spec.flaw === "unbiased-normalization" ? stats.unbiased : stats.biased) : tensors.runningVar!.data,
     epsilon: spec.epsilon,
-    weight: spec.affine && tensors.weight ? tensors.weight.data[c] : 1,
-    bias: spec.affine && tensors.bias ? tensors.bias.data[c] : 0,
+    weight: spec.affine && tensors.weight ? tensors.weight.data : null,
+    bias: spec.affine && tensors.bias ? tensors.bias.data : null,
     batchStatistics: train,
-  }));
+  };
 }
 
 /** A candidate's affine constants and, unless strict, its error-model coefficients (so candidates are judged as compare judges). */
@@ -337,7 +338,8 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     if (!params.hasRunningStats) return { passed: false, momentum: null, estimator };
     const s = stats.get(spec.channelAxis)!;
     const batchVariance = params.runningVarCorrection === 1 ? s.unbiased : s.biased;
-    const errors = options.strict ? null : arithmeticFor({ ...spec, mode: "train" }, s, tensors).map((channel) => channelBound(channel, UNIT_ROUNDOFF[precision]));
+    const table = options.strict ? null : arithmeticFor({ ...spec, mode: "train" }, s, tensors);
+    const errors = table === null ? null : Array.from({ length: table.length }, (_, c) => channelBound(channelAt(table, c), UNIT_ROUNDOFF[precision]));
     const bessel = s.count / Math.max(s.count - params.runningVarCorrection, 1);
     const u = (t: Tensor) => UNIT_ROUNDOFF[t.precision ?? t.dtype];
     const agrees = (w: number): boolean => {

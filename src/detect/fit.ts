@@ -58,7 +58,7 @@ export function fitEpsilon(
   const sorted = [...perChannel].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const spread = sorted[sorted.length - 1] - sorted[0];
-  const scale = Math.max(...scales);
+  const scale = scales.reduce((a, b) => Math.max(a, b), -Infinity);
   const consistent = median > 0 && spread <= Math.max(0.05 * median, 1e-4 * scale);
   if (!consistent) return { value: median, perChannel, consistent: false };
   // Snap to a common value when it lies within the uncertainty, else keep three significant digits.

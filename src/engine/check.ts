@@ -4,7 +4,7 @@
  * are given.
  */
 import { batchNormBound, compareArrays, sameShape, shapeMismatch, summarizeDiff, worstVerdict, type TensorComparison, type Verdict } from "../compare/compare.js";
-import { channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelArithmetic } from "../compare/error-model.js";
+import { channelAt, channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelTable } from "../compare/error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../compare/tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
@@ -35,6 +35,8 @@ export interface CheckRequest extends BatchNormRequest {
    * correctly in float32 may then not conform.
    */
   readonly strict?: boolean;
+  /** List every channel in the output's per-channel table (default: all up to 1024, then the worst failing ones). */
+  readonly allChannels?: boolean;
   /** Tolerances of the running statistics, when they differ from the output's. */
   readonly runningMeanTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
   readonly runningVarTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
@@ -147,6 +149,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
               (i) => input[i],
               (i) => Math.floor(i / inner) % channels,
             ),
+      allChannels: request.allChannels,
     });
     // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
     arenaOf(worst)?.release(worst);
@@ -183,24 +186,20 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
 }
 
 /** Each channel's exact statistics, as the error model needs them (batch statistics in train mode, the given ones in eval). */
-export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors): ChannelArithmetic[] {
+export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors): ChannelTable {
   const { outer, inner, channels } = prepared.grid.geometry;
   const batchStatistics = prepared.batchMean !== null && prepared.batchVariance !== null;
-  const mean = prepared.batchMean ?? tensors.runningMean?.data;
-  const variance = prepared.batchVariance ?? tensors.runningVar?.data;
-  const result: ChannelArithmetic[] = [];
-  for (let c = 0; c < channels; c++) {
-    result.push({
-      count: batchStatistics ? outer * inner : 0,
-      mean: mean === undefined ? 0 : mean[c],
-      variance: variance === undefined ? 0 : variance[c],
-      epsilon: prepared.params.epsilon,
-      weight: tensors.weight == null ? 1 : tensors.weight.data[c],
-      bias: tensors.bias == null ? 0 : tensors.bias.data[c],
-      batchStatistics,
-    });
-  }
-  return result;
+  const zeros = new Float64Array(channels);
+  return {
+    length: channels,
+    count: batchStatistics ? outer * inner : 0,
+    mean: prepared.batchMean ?? tensors.runningMean?.data ?? zeros,
+    variance: prepared.batchVariance ?? tensors.runningVar?.data ?? zeros,
+    weight: tensors.weight?.data ?? null,
+    bias: tensors.bias?.data ?? null,
+    epsilon: prepared.params.epsilon,
+    batchStatistics,
+  };
 }
 
 /**
@@ -208,7 +207,7 @@ export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors)
  * the batch statistic's error (at the output's compute precision) weighted by the batch weight, plus
  * the update's own roundings in the running statistics' precision (their reference's dtype).
  */
-function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic: readonly ChannelArithmetic[], computeDtype: ComputeDType): { mean: Float64Array; variance: Float64Array } | null {
+function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic: ChannelTable, computeDtype: ComputeDType): { mean: Float64Array; variance: Float64Array } | null {
   const { updatedRunningMean, updatedRunningVar, params } = prepared;
   if (updatedRunningMean === null || updatedRunningVar === null) return null;
   const channels = arithmetic.length;
@@ -218,7 +217,7 @@ function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic
   const meanPrecision = tensors.referenceRunningMean?.precision ?? tensors.referenceRunningMean?.dtype ?? tensors.runningMean?.dtype ?? "float32";
   const varPrecision = tensors.referenceRunningVar?.precision ?? tensors.referenceRunningVar?.dtype ?? tensors.runningVar?.dtype ?? "float32";
   for (let c = 0; c < channels; c++) {
-    const channel = arithmetic[c];
+    const channel = channelAt(arithmetic, c);
     const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
     const own = channelBound(channel, UNIT_ROUNDOFF.float64);
     const n = channel.count;

@@ -3,7 +3,7 @@
  * breakdown in its errors, or another convention under which it conforms. Runs only after a
  * failed check (it costs a few more passes), and says at most a line per finding.
  */
-import { UNIT_ROUNDOFF, channelBound } from "../compare/error-model.js";
+import { UNIT_ROUNDOFF, channelAt, channelBound } from "../compare/error-model.js";
 import { LAYOUTS } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
@@ -101,8 +101,8 @@ function arithmeticSignatures(tensors: CheckTensors, result: ConformanceResult, 
   const sloped = failing.filter((c) => Math.abs(fits[c].slope) * fits[c].maxCentred >= 0.5 * fits[c].maxError && Math.abs(fits[c].slope) > limits[c].scaleError);
   const wellConditionedFail = failing.some((c) => limits[c].kappa < 10);
   if (hints.length === 0 && sloped.length >= 0.8 * failing.length && !wellConditionedFail && result.params.mode === "train") {
-    const minKappa = Math.min(...sloped.map((c) => limits[c].kappa));
-    const worstSlope = Math.max(...sloped.map((c) => Math.abs(fits[c].slope)));
+    const minKappa = sloped.reduce((least, c) => Math.min(least, limits[c].kappa), Infinity);
+    const worstSlope = sloped.reduce((most, c) => Math.max(most, Math.abs(fits[c].slope)), 0);
     hints.push(
       `the error grows with y − β (the scale γ/√(σ² + ε) is off by up to ${formatNumber(worstSlope)} relative) in ${sloped.length} ill-conditioned channel(s) (|mean|/std ≥ ${formatNumber(Number(minKappa.toPrecision(2)))}), beyond what a two-pass or Welford variance can be off by: the signature of a one-pass variance E[x²] − E[x]² (Flax use_fast_variance=True, Keras 3 moments), which cancels catastrophically there`,
     );
@@ -150,12 +150,13 @@ export async function explainNonConformance(tensors: CheckTensors, request: Chec
   if (result.output.passed || result.output.shapeMismatch) return [];
   const computeDtype = result.output.ulpDtype;
   const prepared = await prepareBatchNorm(tensors, request);
-  const arithmetic = channelArithmetic(prepared, tensors);
-  const limits = arithmetic.map((channel) => {
+  const table = channelArithmetic(prepared, tensors);
+  const channels = Array.from({ length: table.length }, (_, c) => channelAt(table, c));
+  const limits = channels.map((channel) => {
     const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
     return { s: bound.s, mean: channel.mean, variance: channel.variance, scaleError: bound.perAbsCentred, kappa: channel.mean === 0 ? 0 : Math.abs(channel.mean) / Math.sqrt(channel.variance) };
   });
-  const bias = arithmetic.map((channel) => channel.bias);
+  const bias = channels.map((channel) => channel.bias);
   const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits, bias);
   return [...hints, ...(await conventionAlternatives(tensors, request, result))];
 }

@@ -81,6 +81,10 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     }
   }
   const maxRows = options.maxRows ?? 12;
+  if (comparison.channelsOmitted > 0)
+    lines.push(
+      `  channels        ${comparison.channelCount} in all; the table lists the worst ${comparison.channels.length} of the ${comparison.channels.length + comparison.channelsOmitted} outside the flat tolerance (--all-channels lists every one)`,
+    );
   const failing = comparison.channels.filter((channel) => channel.mismatches > 0);
   const withinBound = comparison.channels.filter((channel) => channel.mismatches === 0 && channel.flatMismatches > 0);
   if (comparison.channelAxis !== null && comparison.channels.length > 1) {
