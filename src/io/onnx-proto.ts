@@ -72,11 +72,11 @@ const ONNX_MESSAGES = {
 export interface TensorProtoMessage {
   dims: number[];
   dataType: number;
-  floatData: number[];
-  int32Data: number[];
+  floatData: ArrayLike<number>;
+  int32Data: ArrayLike<number>;
   name: string;
   rawData: Uint8Array;
-  doubleData: number[];
+  doubleData: ArrayLike<number>;
   dataLocation: number;
 }
 
@@ -100,9 +100,80 @@ export interface ModelMessage {
 
 const conversion = { longs: Number, arrays: true, defaults: true } as const;
 
+/** A 64-bit integer from protobufjs (a Long where the long package is present) as a number. */
+function toNumber(value: number | { low: number; high: number; unsigned?: boolean }): number {
+  if (typeof value === "number") return value;
+  return value.high * 2 ** 32 + (value.low >>> 0);
+}
+
+/** Little-endian numbers of a packed field, copied into a typed array (no array of JS numbers). */
+function packedFloats(bytes: Uint8Array, start: number, length: number, size: 4 | 8): Float32Array | Float64Array {
+  const count = Math.floor(length / size);
+  const values = size === 4 ? new Float32Array(count) : new Float64Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, length);
+  for (let i = 0; i < count; i++) values[i] = size === 4 ? view.getFloat32(i * 4, true) : view.getFloat64(i * 8, true);
+  return values;
+}
+
+/**
+ * A TensorProto decoded field by field with protobufjs's Reader: packed float and double data land
+ * in typed arrays and raw_data stays a view of the file's bytes, so a tensor costs about its own size
+ * once more (protobufjs's object conversion built arrays of JS numbers, twelve times the data).
+ */
 export function decodeTensorProto(bytes: Uint8Array): TensorProtoMessage {
-  const type = onnxRoot().lookupType("onnx.TensorProto");
-  return type.toObject(type.decode(bytes), conversion) as TensorProtoMessage;
+  const { Reader } = require("protobufjs") as typeof import("protobufjs");
+  const reader = Reader.create(bytes);
+  const dims: number[] = [];
+  let dataType = 0;
+  let floatData: ArrayLike<number> = [];
+  let doubleData: ArrayLike<number> = [];
+  const int32Data: number[] = [];
+  let name = "";
+  let rawData: Uint8Array = new Uint8Array(0);
+  let dataLocation = 0;
+  const unpackedFloats: number[] = [];
+  const unpackedDoubles: number[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    const packed = wire === 2;
+    const lengthThenEnd = () => {
+      const length = reader.uint32();
+      const start = reader.pos;
+      if (start + length > reader.len) throw new Error(`field ${field} runs past the end of the message`);
+      reader.pos += length;
+      return { start, length };
+    };
+    if (field === 1) {
+      if (packed) {
+        const end = reader.uint32() + reader.pos;
+        while (reader.pos < end) dims.push(toNumber(reader.int64()));
+      } else dims.push(toNumber(reader.int64()));
+    } else if (field === 2) dataType = reader.int32();
+    else if (field === 4 && packed) {
+      const { start, length } = lengthThenEnd();
+      floatData = packedFloats(bytes, start, length, 4);
+    } else if (field === 4) unpackedFloats.push(reader.float());
+    else if (field === 5) {
+      if (packed) {
+        const end = reader.uint32() + reader.pos;
+        while (reader.pos < end) int32Data.push(reader.int32());
+      } else int32Data.push(reader.int32());
+    } else if (field === 8) name = reader.string();
+    else if (field === 9) {
+      const { start, length } = lengthThenEnd();
+      rawData = bytes.subarray(start, start + length);
+    } else if (field === 10 && packed) {
+      const { start, length } = lengthThenEnd();
+      doubleData = packedFloats(bytes, start, length, 8);
+    } else if (field === 10) unpackedDoubles.push(reader.double());
+    else if (field === 14) dataLocation = reader.int32();
+    else reader.skipType(wire);
+  }
+  if (unpackedFloats.length > 0) floatData = unpackedFloats;
+  if (unpackedDoubles.length > 0) doubleData = unpackedDoubles;
+  return { dims, dataType, floatData, int32Data, name, rawData, doubleData, dataLocation };
 }
 
 export function decodeModelProto(bytes: Uint8Array): ModelMessage {

@@ -64,35 +64,49 @@ describe("run writes all of its outputs or none", () => {
     expect(existsSync(mean)).toBe(false);
   });
 
-  it("SIGTERM while writing leaves neither the output nor a temporary file (exit 143)", async () => {
-    const big = join(dir, "big.npy");
-    writeNpy(
-      big,
-      tensorFromArray(
-        new Float32Array(4 * 16 * 512 * 512).map((_, i) => (i % 97) / 7),
-        [4, 16, 512, 512],
-        "float32",
-      ),
-    );
-    const outDir = join(dir, "term");
-    mkdirSync(outDir);
-    const out = join(outDir, "y.npy");
-    const status = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [BIN, "run", big, "-o", out, "--dtype", "float64"], { cwd: ROOT });
-      // Signal once the temporary file appears: the write has started.
-      const poll = setInterval(() => {
-        if (readdirSync(outDir).some((name) => name.endsWith(".tmp"))) {
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const) {
+    it(`${signal} while writing leaves neither the output nor a temporary file (exit ${code})`, async () => {
+      const big = join(dir, "big.npy");
+      writeNpy(
+        big,
+        tensorFromArray(
+          new Float32Array(4 * 16 * 512 * 512).map((_, i) => (i % 97) / 7),
+          [4, 16, 512, 512],
+          "float32",
+        ),
+      );
+      const outDir = join(dir, `out-${signal}`);
+      mkdirSync(outDir);
+      const out = join(outDir, "y.npy");
+      const status = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [BIN, "run", big, "-o", out, "--dtype", "float64"], { cwd: ROOT });
+        // Signal once the temporary file appears: the write has started.
+        const poll = setInterval(() => {
+          if (readdirSync(outDir).some((name) => name.endsWith(".tmp"))) {
+            clearInterval(poll);
+            child.kill(signal);
+          }
+        }, 1);
+        child.on("close", (exitCode, ended) => {
           clearInterval(poll);
-          child.kill("SIGTERM");
-        }
-      }, 1);
-      child.on("close", (code, signal) => {
-        clearInterval(poll);
-        resolve(code ?? (signal === "SIGTERM" ? 143 : null));
+          resolve(exitCode ?? (ended === signal ? code : null));
+        });
       });
+      expect(status).toBe(code);
+      expect(readdirSync(outDir)).toEqual([]);
     });
-    expect(status).toBe(143);
-    expect(readdirSync(outDir)).toEqual([]);
+  }
+
+  it("the same run, uninterrupted, writes its output and nothing else", () => {
+    const big = join(dir, "big.npy");
+    const outDir = join(dir, "out-complete");
+    mkdirSync(outDir);
+    const run = runCli(["run", big, "-o", join(outDir, "y.npy"), "--dtype", "float64"]);
+    expect(run.status).toBe(0);
+    expect(readdirSync(outDir)).toEqual(["y.npy"]);
   });
 });
 
