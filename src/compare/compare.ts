@@ -2,7 +2,7 @@
  * Turns merged diff records into a `TensorComparison`, the report model of one checked tensor, and
  * compares two in-memory tensors with the same rule (`compareTensors`).
  */
-import { compareUnits, diffRecordsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
+import { compareUnits, diffRecordsLength, histogramsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
 import { geometryOf, normalizeAxis } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import {
@@ -15,8 +15,8 @@ import {
   initDiffRecord,
   mergeDiffRecord,
   mergeWorst,
+  mergeHistograms,
   readDiffRecord,
-  readHistogram,
   type DiffRule,
 } from "../kernel/diff.js";
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../npy/tensor.js";
@@ -142,6 +142,8 @@ export interface SummarizeInput {
   readonly channelRecords: Float64Array;
   readonly channelCount: number;
   readonly worst: readonly { excess: number; index: number }[];
+  /** The error histogram over all elements (HISTOGRAM_BUCKETS counts; see `mergeHistograms`). */
+  readonly histogram: readonly number[];
   readonly actualAt: (flatIndex: number) => number;
   readonly expectedAt: (flatIndex: number) => number;
   /** How the bound was made, when one was applied (names the conditioning and dominant terms). */
@@ -270,9 +272,7 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
     channels,
     channelsOmitted: omitted,
     worst: input.worst.map((entry) => elementAt(input, entry.index)),
-    ulpHistogram: readHistogram(total, 0)
-      .map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count }))
-      .filter((bucket) => bucket.count > 0),
+    ulpHistogram: input.histogram.map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count })).filter((bucket) => bucket.count > 0),
   };
 }
 
@@ -347,7 +347,8 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
   const expected = asFloatArray(input.expected);
   const records = new Float64Array(diffRecordsLength(grid));
   const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
-  compareUnits(actual, expected, grid, identity, input.rule, 0, grid.unitCount, records, worst);
+  const histograms = new Float64Array(histogramsLength(grid));
+  compareUnits(actual, expected, grid, identity, input.rule, 0, grid.unitCount, records, worst, histograms);
   return summarizeDiff({
     name: input.name,
     shape,
@@ -358,6 +359,7 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
     channelRecords: mergeChannelDiffs(grid, records),
     channelCount: geometry.channels,
     worst: mergeWorst(worst, grid.unitCount),
+    histogram: mergeHistograms(histograms, grid.unitCount),
     actualAt: (i) => actual[i],
     expectedAt: (i) => expected[i],
     arithmetic: input.arithmetic,

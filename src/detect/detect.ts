@@ -11,8 +11,8 @@ import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type Mode } from "../conventions/resolve.js";
-import { compareUnits, CONSTANT_RUNS, diffRecordsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
-import { mergeWorst, type DiffRule } from "../kernel/diff.js";
+import { compareUnits, CONSTANT_RUNS, diffRecordsLength, histogramsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
+import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
 import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
@@ -272,9 +272,10 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       const grid = planUnits(geometry);
       const records = new Float64Array(diffRecordsLength(grid));
       const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
+      const histograms = new Float64Array(histogramsLength(grid));
       const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
       const size = rows * channels * inner;
-      compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst);
+      compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst, histograms);
       const summary = summarizeDiff({
         name: "output",
         shape: [rows, channels, inner],
@@ -285,6 +286,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
         channelRecords: mergeChannelDiffs(grid, records),
         channelCount: channels,
         worst: [],
+        histogram: mergeHistograms(histograms, grid.unitCount),
         actualAt: affineAt(inputData, constants, geometry),
         expectedAt: (i) => order.data[i],
       });
@@ -312,6 +314,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
         channelRecords: mergeChannelDiffs(grid, pass.records),
         channelCount: axisStats.geometry.channels,
         worst: mergeWorst(pass.worst, grid.unitCount),
+        histogram: mergeHistograms(pass.histograms, grid.unitCount),
         actualAt: affineAt(inputData, entry.constants, axisStats.geometry),
         expectedAt: (i) => entry.order.data[i],
       }),

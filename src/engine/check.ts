@@ -9,7 +9,7 @@ import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../com
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
 import { mergeChannelDiffs } from "../kernel/batch-norm.js";
-import { mergeWorst, type DiffRule } from "../kernel/diff.js";
+import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
@@ -122,7 +122,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     const pass = await runPass("compare", { input: prepared.input, reference: referenceData, constants: prepared.constants }, grid, rule, prepared.plan, request);
     compareKernel = pass.kernel;
     compareUnits = pass.unitsByThread;
-    const { records, worst } = pass.arrays;
+    const { records, worst, histograms } = pass.arrays;
     const channelRecords = mergeChannelDiffs(grid, records);
     const { constants, input } = prepared;
     output = summarizeDiff({
@@ -135,6 +135,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       channelRecords,
       channelCount: channels,
       worst: mergeWorst(worst, grid.unitCount),
+      histogram: mergeHistograms(histograms, grid.unitCount),
       actualAt: (i) => {
         const c = Math.floor(i / inner) % channels;
         return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
@@ -154,6 +155,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
     arenaOf(worst)?.release(worst);
     arenaOf(records)?.release(records);
+    arenaOf(histograms)?.release(histograms);
   }
   const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
   const runningMean =

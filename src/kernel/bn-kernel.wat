@@ -357,8 +357,9 @@
   ;; Record layout (float64 fields, src/kernel/diff.ts): 0 count, 1 mismatches, 2 non-finite
   ;; mismatches, 3/4 max abs error and its index, 5/6 max rel error and index, 7/8 max ulps and
   ;; index, 9 required atol, 10 required rtol, 11 sum of abs errors, 12 finite pairs, 13.. histogram
-  ;; (27 buckets: 0 exact, b in 1..24 for [2^(b-1), 2^b) ulps, 25 for more, 26 non-finite), 40 flat
-  ;; mismatches, 41/42 max |error|/B (over elements outside the flat tolerance) and its index.
+  ;; flat mismatches, 14/15 max |error|/B (over elements outside the flat tolerance) and its index
+  ;; (offsets filled in by the build). The unit's histogram is an array of its own: 27 buckets, 0 exact,
+  ;; b in 1..24 for [2^(b-1), 2^b) ulps, 25 for more, 26 non-finite.
   ;; An element outside the flat tolerance is a mismatch only when it is also outside its bound B.
   ;; The worst list of the unit: 8 (excess, index) pairs, by decreasing excess then increasing index.
 
@@ -366,6 +367,8 @@
   (global $rtol (mut f64) (f64.const 0))
   (global $equal_nan (mut i32) (i32.const 0))
   (global $record (mut i32) (i32.const 0))
+  ;; The unit's histogram (HISTOGRAM_BUCKETS float64 counters), which every channel of the unit adds to.
+  (global $histogram (mut i32) (i32.const 0))
   (global $worst (mut i32) (i32.const 0))
   ;; What the scalar path (run tails and groups holding a non-finite value) accumulates.
   (global $max_abs (mut f64) (f64.const 0))
@@ -400,7 +403,7 @@
 
   (func $histogram_add (param $bucket i32)
     (local $at i32)
-    (local.set $at (i32.add (global.get $record) (i32.shl (i32.add (local.get $bucket) (i32.const {{D_HISTOGRAM}})) (i32.const 3))))
+    (local.set $at (i32.add (global.get $histogram) (i32.shl (local.get $bucket) (i32.const 3))))
     (f64.store (local.get $at) (f64.add (f64.load (local.get $at)) (f64.const 1))))
 
   ;; Bucket of an exact distance in ulps: 0 for 0, min(25, floor(log2 u) + 1) otherwise. Callers
@@ -536,7 +539,7 @@
     (param $step i32) (param $index_step f64)
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
     (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32)
-    (param $b0_in f64) (param $b1_in f64) (param $b2_in f64) (param $b3_in f64) (param $record_in i32) (param $worst_in i32)
+    (param $b0_in f64) (param $b1_in f64) (param $b2_in f64) (param $b3_in f64) (param $record_in i32) (param $worst_in i32) (param $histogram_in i32)
     (local $row i32) (local $p i32) (local $q i32) (local $end4 i32) (local $end i32) (local $index f64) (local $k i32)
     (local $sh v128) (local $sc v128) (local $of v128) (local $atol_v v128) (local $rtol_v v128) (local $zero v128)
     (local $x v128) (local $r v128) (local $alo v128) (local $ahi v128) (local $elo v128) (local $ehi v128)
@@ -558,6 +561,7 @@
     (global.set $rtol (local.get $rtol_in))
     (global.set $equal_nan (local.get $equal_nan_in))
     (global.set $record (local.get $record_in))
+    (global.set $histogram (local.get $histogram_in))
     (global.set $worst (local.get $worst_in))
     (global.set $max_abs (f64.const 0)) (global.set $max_abs_index (f64.const -1))
     (global.set $max_rel (f64.const 0)) (global.set $max_rel_index (f64.const -1))
@@ -568,13 +572,7 @@
     (global.set $shift (local.get $shift)) (global.set $scale (local.get $scale)) (global.set $offset (local.get $offset))
     (global.set $b0 (local.get $b0_in)) (global.set $b1 (local.get $b1_in)) (global.set $b2 (local.get $b2_in)) (global.set $b3 (local.get $b3_in))
     (global.set $flat_mismatches (f64.const 0)) (global.set $max_ratio (f64.const 0)) (global.set $max_ratio_index (f64.const -1))
-    ;; The histogram is counted in place.
-    (local.set $k (i32.const 0))
-    (block $cleared (loop $clear
-      (br_if $cleared (i32.ge_u (local.get $k) (i32.const {{HISTOGRAM_BUCKETS}})))
-      (f64.store offset={{D_HISTOGRAM * 8}} (i32.add (local.get $record_in) (i32.shl (local.get $k) (i32.const 3))) (f64.const 0))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $clear)))
+    ;; The histogram is the unit's: the caller zeroes it once per unit, every channel adds to it.
     (local.set $sh (f64x2.splat (local.get $shift)))
     (local.set $sc (f64x2.splat (local.get $scale)))
     (local.set $of (f64x2.splat (local.get $offset)))
@@ -795,11 +793,11 @@
     (local.set $n2 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge2)) (i32x4.extract_lane 1 (local.get $ge2))) (i32.add (i32x4.extract_lane 2 (local.get $ge2)) (i32x4.extract_lane 3 (local.get $ge2)))))
     (local.set $n4 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge4)) (i32x4.extract_lane 1 (local.get $ge4))) (i32.add (i32x4.extract_lane 2 (local.get $ge4)) (i32x4.extract_lane 3 (local.get $ge4)))))
     (local.set $n8 (i32.add (i32.add (i32x4.extract_lane 0 (local.get $ge8)) (i32x4.extract_lane 1 (local.get $ge8))) (i32.add (i32x4.extract_lane 2 (local.get $ge8)) (i32x4.extract_lane 3 (local.get $ge8)))))
-    (f64.store offset={{(D_HISTOGRAM + 0) * 8}} (local.get $record_in) (f64.add (f64.load offset={{(D_HISTOGRAM + 0) * 8}} (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $small) (local.get $n1)))))
-    (f64.store offset={{(D_HISTOGRAM + 1) * 8}} (local.get $record_in) (f64.add (f64.load offset={{(D_HISTOGRAM + 1) * 8}} (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n1) (local.get $n2)))))
-    (f64.store offset={{(D_HISTOGRAM + 2) * 8}} (local.get $record_in) (f64.add (f64.load offset={{(D_HISTOGRAM + 2) * 8}} (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n2) (local.get $n4)))))
-    (f64.store offset={{(D_HISTOGRAM + 3) * 8}} (local.get $record_in) (f64.add (f64.load offset={{(D_HISTOGRAM + 3) * 8}} (local.get $record_in)) (f64.convert_i32_u (i32.sub (local.get $n4) (local.get $n8)))))
-    (f64.store offset={{(D_HISTOGRAM + 4) * 8}} (local.get $record_in) (f64.add (f64.load offset={{(D_HISTOGRAM + 4) * 8}} (local.get $record_in)) (f64.convert_i32_u (local.get $n8))))
+    (f64.store offset=0 (local.get $histogram_in) (f64.add (f64.load offset=0 (local.get $histogram_in)) (f64.convert_i32_u (i32.sub (local.get $small) (local.get $n1)))))
+    (f64.store offset=8 (local.get $histogram_in) (f64.add (f64.load offset=8 (local.get $histogram_in)) (f64.convert_i32_u (i32.sub (local.get $n1) (local.get $n2)))))
+    (f64.store offset=16 (local.get $histogram_in) (f64.add (f64.load offset=16 (local.get $histogram_in)) (f64.convert_i32_u (i32.sub (local.get $n2) (local.get $n4)))))
+    (f64.store offset=24 (local.get $histogram_in) (f64.add (f64.load offset=24 (local.get $histogram_in)) (f64.convert_i32_u (i32.sub (local.get $n4) (local.get $n8)))))
+    (f64.store offset=32 (local.get $histogram_in) (f64.add (f64.load offset=32 (local.get $histogram_in)) (f64.convert_i32_u (local.get $n8))))
     ;; The record: scalar-path values first, then the lanes folded in.
     (f64.store offset={{D_COUNT * 8}} (local.get $record_in) (f64.convert_i32_u (i32.mul (local.get $rows) (local.get $len))))
     (f64.store offset={{D_MISMATCHES * 8}} (local.get $record_in) (f64.add (global.get $mismatches)

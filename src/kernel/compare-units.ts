@@ -1,19 +1,6 @@
 /** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
 import { roundTo, ulpDistance } from "../numeric/formats.js";
-import {
-  D_HISTOGRAM,
-  DIFF_RECORD_SIZE,
-  HISTOGRAM_BUCKETS,
-  HISTOGRAM_NONFINITE,
-  initDiffRecord,
-  ulpBucket,
-  initWorst,
-  insertWorst,
-  mergeDiffRecord,
-  WORST_KEPT,
-  writeDiffRecord,
-  type DiffRule,
-} from "./diff.js";
+import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -83,6 +70,7 @@ export function compareUnits(
   endUnit: number,
   records: Float64Array,
   worst: Float64Array,
+  histograms: Float64Array,
 ): void {
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
@@ -93,13 +81,14 @@ export function compareUnits(
   const columnRun = inner === 1;
   const referenceBits = float32Ulps ? new Int32Array(reference.buffer, reference.byteOffset, reference.length) : null;
   const lastWorst = 2 * (WORST_KEPT - 1);
-  // Counted in a local array (not in the shared records) and copied once per channel and unit.
+  // Counted in a local array (not in the shared memory) and copied once per unit.
   const histogram = new Float64Array(HISTOGRAM_BUCKETS);
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
     const worstBase = unit * WORST_KEPT * 2;
     initWorst(worst, worstBase);
+    histogram.fill(0);
     // The smallest excess still on the worst list, kept in a local: most elements are not candidates.
     let worstThreshold = -Infinity;
     const bodyLength = (columnRun ? box.o1 - box.o0 : box.i1 - box.i0) & ~3;
@@ -129,7 +118,6 @@ export function compareUnits(
       let requiredAtol = 0;
       let requiredRtol = 0;
       const base = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      histogram.fill(0);
       for (let o = box.o0; o < box.o1; o++) {
         const runStart = (o * channels + c) * inner + box.i0;
         for (let i = runStart, end = runStart + box.i1 - box.i0; i < end; i++) {
@@ -227,7 +215,6 @@ export function compareUnits(
           }
         }
       }
-      for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) records[base + D_HISTOGRAM + bucket] = histogram[bucket];
       writeDiffRecord(records, base, {
         count,
         mismatches,
@@ -247,5 +234,11 @@ export function compareUnits(
         requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
       });
     }
+    for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) histograms[unit * HISTOGRAM_BUCKETS + bucket] = histogram[bucket];
   }
+}
+
+/** Length of the per-unit histograms array of a compare pass. */
+export function histogramsLength(grid: UnitGrid): number {
+  return Math.max(1, grid.unitCount * HISTOGRAM_BUCKETS);
 }

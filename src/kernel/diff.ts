@@ -35,22 +35,23 @@ export const D_REQUIRED_ATOL = 9;
 export const D_REQUIRED_RTOL = 10;
 export const D_SUM_ABS = 11;
 export const D_FINITE_PAIRS = 12;
+/** Elements outside the flat tolerance (`D_MISMATCHES` counts those outside the whole allowance). */
+export const D_FLAT_MISMATCHES = 13;
+/** Largest |error| / B over the elements outside the flat tolerance, and its index. */
+export const D_MAX_BOUND_RATIO = 14;
+export const D_MAX_BOUND_RATIO_INDEX = 15;
+export const DIFF_RECORD_SIZE = 16;
+
 /**
- * Histogram of the error in ulps of the reference's precision, by powers of two: bucket 0 holds
+ * Histogram of the error in ulps of the reference's precision, by powers of two, one per unit (not
+ * per channel: a tensor with millions of channels would pay 27 counters for each): bucket 0 holds
  * exact agreements, bucket b (1..24) distances in [2^(b−1), 2^b), bucket 25 distances of 2^24 ulps
  * or more, the last bucket non-finite disagreements (NaN or an unmatched infinity). Ulps are counted
  * anyway for the max-ulp statistic, so the histogram costs one increment per element.
  */
-export const D_HISTOGRAM = 13;
 export const HISTOGRAM_BUCKETS = 27;
 export const HISTOGRAM_NONFINITE = HISTOGRAM_BUCKETS - 1;
 const LAST_FINITE_BUCKET = HISTOGRAM_BUCKETS - 2;
-/** Elements outside the flat tolerance (`D_MISMATCHES` counts those outside the whole allowance). */
-export const D_FLAT_MISMATCHES = D_HISTOGRAM + HISTOGRAM_BUCKETS;
-/** Largest |error| / B over the elements outside the flat tolerance, and its index. */
-export const D_MAX_BOUND_RATIO = D_FLAT_MISMATCHES + 1;
-export const D_MAX_BOUND_RATIO_INDEX = D_FLAT_MISMATCHES + 2;
-export const DIFF_RECORD_SIZE = D_FLAT_MISMATCHES + 3;
 
 /**
  * Bucket labels of the error histogram: exactly 0, below 1e-12, one bucket per decade up to 1,
@@ -98,8 +99,11 @@ export interface DiffTotals {
   requiredRtol: number;
 }
 
-export function readHistogram(records: Float64Array, base: number): number[] {
-  return Array.from(records.subarray(base + D_HISTOGRAM, base + D_HISTOGRAM + HISTOGRAM_BUCKETS));
+/** The units' histograms added up, bucket by bucket. */
+export function mergeHistograms(histograms: Float64Array, unitCount: number): number[] {
+  const total = new Array<number>(HISTOGRAM_BUCKETS).fill(0);
+  for (let unit = 0; unit < unitCount; unit++) for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) total[bucket] += histograms[unit * HISTOGRAM_BUCKETS + bucket];
+  return total;
 }
 
 export function readDiffRecord(records: Float64Array, base: number): DiffTotals {
@@ -182,7 +186,6 @@ export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Floa
   into[intoBase + D_NONFINITE_MISMATCHES] += from[fromBase + D_NONFINITE_MISMATCHES];
   into[intoBase + D_SUM_ABS] += from[fromBase + D_SUM_ABS];
   into[intoBase + D_FINITE_PAIRS] += from[fromBase + D_FINITE_PAIRS];
-  for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) into[intoBase + D_HISTOGRAM + bucket] += from[fromBase + D_HISTOGRAM + bucket];
   // Three calls rather than a loop over a literal table: this runs once per channel and unit (2048
   // times for 32x64x56x56), and the table's arrays were a measurable part of a one-shot compare.
   mergeMaximum(into, intoBase, from, fromBase, D_MAX_ABS, D_MAX_ABS_INDEX);

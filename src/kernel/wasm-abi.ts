@@ -31,5 +31,7 @@ export interface WasmKernel {
     b3: number,
     record: number,
     worst: number,
+    /** The unit's histogram (HISTOGRAM_BUCKETS float64 counters), added to. */
+    histogram: number,
   ): void;
 }

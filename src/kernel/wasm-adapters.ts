@@ -4,7 +4,7 @@
  * twin in stats.ts, normalize.ts or compare-units.ts computes, bit for bit. Pointers are byte offsets
  * into that memory (the arrays' byteOffset).
  */
-import { DIFF_RECORD_SIZE, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
+import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
 import { STATS_RECORD_SIZE } from "./stats.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
@@ -60,6 +60,7 @@ export function compareUnitsSimd(
   endUnit: number,
   records: Float64Array,
   worst: Float64Array,
+  histograms: Float64Array,
 ): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
@@ -67,6 +68,7 @@ export function compareUnitsSimd(
     unitBox(grid, unit, box);
     const worstBase = unit * WORST_KEPT * 2;
     initWorst(worst, worstBase);
+    histograms.fill(0, unit * HISTOGRAM_BUCKETS, (unit + 1) * HISTOGRAM_BUCKETS);
     // Channels-last data: the channel's column is one run, gathered `channels` values apart.
     const columnRun = inner === 1;
     for (let c = box.c0; c < box.c1; c++) {
@@ -94,6 +96,7 @@ export function compareUnitsSimd(
         constants[6 * channels + c],
         records.byteOffset + recordBase * 8,
         worst.byteOffset + worstBase * 8,
+        histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
       );
     }
   }

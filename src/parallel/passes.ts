@@ -4,7 +4,7 @@
  * and when that adapter applies. The executor runs every pass through `runPass`, the worker runs
  * `PASSES[task.op]`: a new pass is a new record here (and its kernels), nothing else.
  */
-import { compareUnits, computeStatsUnits, diffRecordsLength, normalizeUnits, simdRunsStats, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import { compareUnits, computeStatsUnits, diffRecordsLength, histogramsLength, normalizeUnits, simdRunsStats, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
@@ -49,12 +49,13 @@ const normalize: PassDefinition<null> = {
 
 const compare: PassDefinition<DiffRule> = {
   given: ["input", "reference", "constants"],
-  scratch: { records: diffRecordsLength, worst: (grid) => Math.max(1, worstListsLength(grid)) },
+  scratch: { records: diffRecordsLength, worst: (grid) => Math.max(1, worstListsLength(grid)), histograms: histogramsLength },
   tensors: ["input", "reference"],
   // The SIMD kernel counts float32 ulps; other precisions stay with JavaScript.
   simd: (_grid, rule) => rule.ulpDtype === "float32",
-  js: (a, grid, rule, first, end) => compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst")),
-  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst")),
+  js: (a, grid, rule, first, end) => compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
+  wasm: (kernel, a, grid, rule, first, end) =>
+    compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
 };
 
 export const PASSES = { stats, normalize, compare } as const;
