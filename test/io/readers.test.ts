@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { zipSync } from "fflate";
@@ -36,6 +36,19 @@ describe("ONNX node-test folders (the ONNX project's own test data)", () => {
     expect(test.opset).toBe(15);
     expect(test.input.shape).toEqual([2, 3, 4, 5]);
     expect(test.referenceRunningVar?.shape).toEqual([3]);
+  });
+
+  it("refuses an attribute of the wrong ONNX type, naming the model and the attribute", () => {
+    // The fixture's epsilon is FLOAT (AttributeProto.type, field 20: bytes a0 01 01); make it INT.
+    const source = join(FIXTURES, "onnx-node", "test_batchnorm_epsilon_training_mode");
+    const dir = mkdtempSync(join(tmpdir(), "bn-onnx-attr-"));
+    cpSync(source, dir, { recursive: true });
+    const model = readFileSync(join(dir, "model.onnx"));
+    const typeField = model.indexOf(Buffer.from([0xa0, 0x01, 0x01]), model.indexOf("epsilon"));
+    expect(typeField).toBeGreaterThan(0);
+    model[typeField + 2] = 2;
+    writeFileSync(join(dir, "model.onnx"), model);
+    expect(() => readOnnxNodeTest(dir)).toThrow(/model\.onnx: attribute epsilon has type 2; BatchNormalization needs FLOAT/);
   });
 
   it("takes parameters from the model's initializers when the data set feeds only X", () => {
