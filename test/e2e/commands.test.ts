@@ -63,25 +63,7 @@ describe("bn-check run", () => {
     const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
     const out = join(dir, "steps.npy");
     const rm = join(dir, "steps-rm.npy");
-    const args = [
-      "run",
-      join(c, "input.npy"),
-      "-o",
-      out,
-      "--steps",
-      "--momentum",
-      "none",
-      "--weight",
-      join(c, "weight.npy"),
-      "--bias",
-      join(c, "bias.npy"),
-      "--running-mean",
-      join(c, "running_mean.npy"),
-      "--running-var",
-      join(c, "running_var.npy"),
-      "--save-running-mean",
-      rm,
-    ];
+    const args = ["run", join(c, "input.npy"), "-o", out, ...stepsCaseArgs(c), "--save-running-mean", rm];
     expect(runCli(args).status).toBe(0);
     expect(runCli(["diff", out, join(c, "ref.npy")]).status).toBe(0);
     expect(runCli(["diff", rm, join(c, "ref_running_mean.npy")]).status).toBe(0);
@@ -154,25 +136,7 @@ describe("bn-check matrix", () => {
 
 describe("bn-check compare --steps", () => {
   const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
-  const base = [
-    "compare",
-    join(c, "input.npy"),
-    "--steps",
-    "--momentum",
-    "none",
-    "--weight",
-    join(c, "weight.npy"),
-    "--bias",
-    join(c, "bias.npy"),
-    "--running-mean",
-    join(c, "running_mean.npy"),
-    "--running-var",
-    join(c, "running_var.npy"),
-    "--ref-running-var",
-    join(c, "ref_running_var.npy"),
-    "--format",
-    "json",
-  ];
+  const base = ["compare", join(c, "input.npy"), ...stepsCaseArgs(c), "--ref-running-var", join(c, "ref_running_var.npy"), "--format", "json"];
 
   it("checks every step's output and the final running statistics", () => {
     const run = runCli([base[0], base[1], join(c, "ref.npy"), ...base.slice(2)]);
@@ -196,3 +160,17 @@ describe("bn-check compare --steps", () => {
     expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual(["output[step 1]", "output[step 2]"]);
   });
 });
+
+/** The options of the three-step PyTorch case (momentum None: a cumulative average). */
+function stepsCaseArgs(caseDir: string): string[] {
+  const tensor = (option: string, file: string) => [option, join(caseDir, file)];
+  return [
+    "--steps",
+    "--momentum",
+    "none",
+    ...tensor("--weight", "weight.npy"),
+    ...tensor("--bias", "bias.npy"),
+    ...tensor("--running-mean", "running_mean.npy"),
+    ...tensor("--running-var", "running_var.npy"),
+  ];
+}
