@@ -32,6 +32,19 @@ cases=(
   illcond/fault-chanscale-worst-eval-offset4-8x12x7x7-float32 illcond/fault-scatter3-train-offset4-8x12x7x7-float32
   illcond/fault-wrong-eps-train-tinyvar-8x12x7x7-float32 illcond/fault-wrong-eps-train-offset3-8x12x7x7-float64
   illcond/fault-chanshift-best-eval-offset3-256x24-float32 illcond/fault-scatter3-eval-nearconst-8x12x7x7-float32
+  grad-cpu/pt-cpu-grad-train-normal-16x8x20-float32 grad-cpu/pt-cpu-grad-eval-normal-16x8x20-float32
+  grad-cpu/pt-cpu-grad-eval-normal-8x16x7x7-float32-notrack grad-cpu/pt-cpu-grad-train-offset3-8x16x7x7-float32
+  grad-cpu/pt-cpu-grad-eval-offset3-8x16x7x7-float32 grad-cpu/pt-cpu-grad-train-tinyvar-8x16x7x7-float32
+  grad-cpu/pt-cpu-grad-train-constchan-8x16x7x7-float32 grad-cpu/pt-cpu-grad-train-normal-8x16x7x7-bfloat16
+  grad-cpu/pt-cpu-grad-train-normal-8x16x7x7-float32-noaffine grad-cpu/pt-cpu-grad-train-normal-8x16x7x7-float64
+  grad-cpu/pt-cpu-grad-train-normal-2x4x3x5x5-float32
+  grad-cpu/fault-grad-dbeta-mean-train-normal-16x8x20-float32 grad-cpu/fault-grad-dgamma-unbiased-train-normal-16x8x20-float32
+  grad-cpu/fault-grad-dx-wrong-eps-train-normal-16x8x20-float32 grad-cpu/fault-grad-missing-xhat-term-train-normal-16x8x20-float32
+  grad-cpu/fault-grad-wrong-statistics-train-normal-16x8x20-float32 grad-cpu/fault-grad-wrong-statistics-eval-normal-16x8x20-float32
+  grad-tfjs/tfjs-grad-tf-nn-train-normal-16x20x8-eps0.001 grad-tfjs/tfjs-grad-tf-nn-eval-normal-16x20x8-eps0.001
+  grad-tfjs/tfjs-grad-keras3-train-normal-16x20x8-eps0.001 grad-tfjs/tfjs-grad-keras3-eval-normal-16x20x8-eps0.001
+  grad-tfjs/tfjs-grad-keras3-train-offset3-8x7x7x16-eps0.001
+  grad-tfjs/fault-tfjs-grad-stats-keras3-train-normal-8x7x7x16-eps0.001 grad-tfjs/fault-tfjs-grad-stats-tf-nn-eval-normal-8x7x7x16-eps0.001
 )
 for c in "${cases[@]}"; do
   mkdir -p "fixtures/corpus/$c"

@@ -106,7 +106,8 @@ export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase
   for (const field of TENSOR_FIELDS) if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);
   const steps = (caseJson.steps ?? 1) > 1;
   // track_running_stats=False in eval means PyTorch uses batch statistics: train-mode arithmetic.
-  const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false ? "train" : caseJson.mode;
+  // Elsewhere (tf.nn's stateless batchNorm) eval means the given statistics, whatever is tracked.
+  const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false && framework === "torch" ? "train" : caseJson.mode;
   // momentum null is PyTorch's cumulative average; elsewhere (stateless tf.nn) it means no momentum.
   const momentum = typeof caseJson.momentum === "number" ? caseJson.momentum : caseJson.momentum === null && framework === "torch" ? null : undefined;
   // --compute-dtype names an upcast: a reference computed in fewer bits than its file holds.

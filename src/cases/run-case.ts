@@ -8,6 +8,7 @@ import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../engine/check.js";
 import { checkSteps } from "../engine/steps.js";
 import { explainNonConformance } from "../engine/hints.js";
+import { explainGradients } from "../engine/gradient-hints.js";
 import { BnCheckError, UsageError } from "../errors.js";
 
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
@@ -149,6 +150,10 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     runningVar: tensors.runningVar,
     referenceRunningMean: tensors.refRunningMean,
     referenceRunningVar: tensors.refRunningVar,
+    gradOutput: tensors.gradOutput,
+    referenceGradInput: tensors.refGradInput,
+    referenceGradWeight: tensors.refGradWeight,
+    referenceGradBias: tensors.refGradBias,
   };
   let comparisons: readonly TensorComparison[];
   let conforms: boolean;
@@ -157,6 +162,7 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
   let statsMs: number;
   let compareMs: number;
   let hints: string[] = [];
+  if (check.steps && checkTensors.gradOutput !== undefined) throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
   if (check.steps) {
     const stepped = await checkSteps({ ...checkTensors, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
     comparisons = stepped.tensors;
@@ -167,10 +173,11 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     compareMs = stepped.compareMs;
   } else {
     result = await checkBatchNorm(checkTensors, request);
-    comparisons = [result.output, result.runningMean, result.runningVar].filter((t): t is TensorComparison => t !== null);
+    comparisons = [result.output, result.runningMean, result.runningVar, result.gradInput, result.gradWeight, result.gradBias].filter((t): t is TensorComparison => t !== null);
     conforms = result.conforms;
     // Expected mismatches (fault cases) need no explanation; a surprise does.
     if (!result.output.passed && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
+    if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
     statsMs = result.timings.statsMs;
     compareMs = result.timings.compareMs;
   }

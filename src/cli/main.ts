@@ -84,10 +84,16 @@ function checkOutputFormats(command: CommandName, options: OutputCliOptions, inp
   checkOutputTargets([options.report], files, true);
 }
 
+/** The key commander gives an option's value: `--ref-grad-gamma` → `refGradGamma`. */
+function optionKey(flag: string): string {
+  return flag.replace(/^--/, "").replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
 /** The file arguments of a command's options (tensors and other inputs), for the output rules. */
 function fileOptions(options: object): (string | undefined)[] {
   const given = options as Record<string, unknown>;
-  const keys = [...TENSOR_FIELDS.map((field) => field.key), "gamma", "beta", "ref", "output", "saveRunningMean", "saveRunningVar"];
+  const aliases = (TENSOR_FIELDS as readonly TensorField[]).flatMap((field) => (field.alias === undefined ? [] : [optionKey(field.alias)]));
+  const keys = [...TENSOR_FIELDS.map((field) => field.key), ...aliases, "ref", "output", "saveRunningMean", "saveRunningVar"];
   return keys.map((key) => given[key]).filter((value): value is string => typeof value === "string");
 }
 
@@ -134,7 +140,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       const { weight, bias, ...convention } = conventionFields(options);
       const given = options as unknown as Record<string, string | undefined>;
       const files: Partial<Record<TensorKey, string>> = { input, reference, weight, bias };
-      for (const field of TENSOR_FIELDS as readonly TensorField[]) if (field.flag !== null && field.alias === undefined) files[field.key as TensorKey] = given[field.key];
+      for (const field of TENSOR_FIELDS as readonly TensorField[]) {
+        if (field.flag === null || files[field.key as TensorKey] !== undefined) continue;
+        files[field.key as TensorKey] = given[field.key] ?? (field.alias === undefined ? undefined : given[optionKey(field.alias)]);
+      }
       const check: CheckCase = { name: reference, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
       const { runCompare } = await import("./commands/compare.js");
       await emit(await runCompare(check, execution(options)), options);

@@ -17,8 +17,9 @@ import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { arenaOf } from "../memory/arena.js";
+import { checkGradients, validateGradients, type GradientTensors } from "./backward.js";
 
-export interface CheckTensors extends BatchNormTensors {
+export interface CheckTensors extends BatchNormTensors, GradientTensors {
   readonly reference: Tensor;
   readonly referenceRunningMean?: Tensor | null;
   readonly referenceRunningVar?: Tensor | null;
@@ -50,6 +51,10 @@ export interface ConformanceResult {
   readonly output: TensorComparison;
   readonly runningMean: TensorComparison | null;
   readonly runningVar: TensorComparison | null;
+  /** The gradients dx, dγ, dβ, when the upstream gradient and their references are given. */
+  readonly gradInput: TensorComparison | null;
+  readonly gradWeight: TensorComparison | null;
+  readonly gradBias: TensorComparison | null;
   /** Train mode: the batch statistics bn-check computed (float64). */
   readonly batchMean: readonly number[] | null;
   readonly batchVariance: readonly number[] | null;
@@ -106,6 +111,8 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
   if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
   if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
+
+  const checksGradients = validateGradients(tensors, tensors.input.shape);
 
   const computeDtype = rule.ulpDtype;
   const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
@@ -166,22 +173,39 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     tensors.referenceRunningVar == null || prepared.updatedRunningVar === null
       ? null
       : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
+  const gradients = checksGradients
+    ? await checkGradients(prepared, tensors, arithmetic ?? channelArithmetic(prepared, tensors), computeDtype, request.strict === true, (ref) => ruleFor(ref, request), request)
+    : null;
   const compareMs = performance.now() - started;
-  const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, compare: compareUnits });
-  const conforms = output.passed && (runningMean?.passed ?? true) && (runningVar?.passed ?? true);
+  const unitsByThread = passUnits({
+    stats: prepared.statsUnitsByThread,
+    compare: compareUnits,
+    gradSums: gradients?.unitsByThread.gradSums ?? null,
+    gradInput: gradients?.unitsByThread.gradInput ?? null,
+  });
+  const checked = [output, runningMean, runningVar, gradients?.gradInput ?? null, gradients?.gradWeight ?? null, gradients?.gradBias ?? null].filter((t): t is TensorComparison => t !== null);
+  const conforms = checked.every((t) => t.passed);
   return {
     conforms,
-    verdict: worstVerdict([output, runningMean, runningVar].filter((t): t is TensorComparison => t !== null).map((t) => t.verdict)),
+    verdict: worstVerdict(checked.map((t) => t.verdict)),
     runningMeanBound: bounds?.mean ?? null,
     runningVarBound: bounds?.variance ?? null,
     params,
     output,
     runningMean,
     runningVar,
+    gradInput: gradients?.gradInput ?? null,
+    gradWeight: gradients?.gradWeight ?? null,
+    gradBias: gradients?.gradBias ?? null,
     batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
     batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
     threads: threadsThatWorked(unitsByThread),
-    timings: { statsMs: prepared.statsMs, compareMs, kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel }), unitsByThread },
+    timings: {
+      statsMs: prepared.statsMs,
+      compareMs,
+      kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel, gradSums: gradients?.kernels.gradSums ?? null, gradInput: gradients?.kernels.gradInput ?? null }),
+      unitsByThread,
+    },
     updatedRunningMean: prepared.updatedRunningMean,
     updatedRunningVar: prepared.updatedRunningVar,
   };

@@ -9,6 +9,7 @@ import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
 import { compareUnitsSimd, normalizeUnitsSimd, statsUnitsSimd } from "../kernel/wasm-adapters.js";
+import { gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
 
 type Values = Float32Array | Float64Array;
 export type PassArrays = Readonly<Record<string, Values>>;
@@ -58,7 +59,30 @@ const compare: PassDefinition<DiffRule> = {
     compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
 };
 
-export const PASSES = { stats, normalize, compare } as const;
+/** The backward passes have no SIMD kernel yet: JavaScript on every thread. */
+const noSimd = () => {
+  throw new Error("this pass has no SIMD kernel");
+};
+
+const gradSums: PassDefinition<null> = {
+  given: ["input", "gradOutput", "mean"],
+  scratch: { partials: gradSumsLength },
+  tensors: ["input", "gradOutput"],
+  simd: () => false,
+  js: (a, grid, _params, first, end) => gradSumsUnits(a.input, a.gradOutput, grid, f64(a, "mean"), first, end, f64(a, "partials")),
+  wasm: noSimd,
+};
+
+const gradInput: PassDefinition<null> = {
+  given: ["input", "gradOutput", "constants", "output"],
+  scratch: {},
+  tensors: ["input", "gradOutput", "output"],
+  simd: () => false,
+  js: (a, grid, _params, first, end) => gradInputUnits(a.input, a.gradOutput, grid, f64(a, "constants"), first, end, a.output),
+  wasm: noSimd,
+};
+
+export const PASSES = { stats, normalize, compare, gradSums, gradInput } as const;
 
 export type PassName = keyof typeof PASSES;
 /** The parameters each pass takes (the comparison rule for compare, none for the others). */

@@ -25,7 +25,7 @@ describe("the field table", () => {
       ["bias", "input", "reference", "refRunningMean", "refRunningMeanSteps", "refRunningVar", "refRunningVarSteps", "runningMean", "runningVar", "weight"].sort(),
     );
     const args = compareArgsOf(check);
-    for (const field of TENSOR_FIELDS) if (field.flag !== null) expect(args).toContain(field.flag);
+    for (const field of TENSOR_FIELDS) if (field.flag !== null && field.key in check.files) expect(args).toContain(field.flag);
     expect(args).toContain("--steps");
     expect(args[args.indexOf("--momentum") + 1]).toBe("none");
   });

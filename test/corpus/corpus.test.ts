@@ -7,7 +7,14 @@ import { describe, expect, it } from "vitest";
 import { compareArgs } from "../../scripts/corpus-args.mjs";
 import { FIXTURES, runCli } from "../helpers.js";
 
-const NAMES: Record<string, string> = { ref: "output", ref_running_mean: "running_mean", ref_running_var: "running_var" };
+const NAMES: Record<string, string> = {
+  ref: "output",
+  ref_running_mean: "running_mean",
+  ref_running_var: "running_var",
+  ref_grad_input: "grad_input",
+  ref_grad_weight: "grad_weight",
+  ref_grad_bias: "grad_bias",
+};
 
 function caseDirs(): string[] {
   const root = join(FIXTURES, "corpus");

@@ -108,6 +108,25 @@ describe("the worker pool", () => {
     ).toEqual([17, 40_000, 150_001]);
   });
 
+  it("gives the same gradient report (dx, dγ, dβ) at 1, 2, 3 and 7 threads, every thread working in both backward passes", async () => {
+    const gradRandom = seededRandom(7);
+    const count = fewChannels.data.length;
+    const gradOutput = tensorFromArray(normals(gradRandom, count), fewChannels.shape, "float32");
+    // References a little off (so that the report has errors to agree on): dy itself as dx, zeros as dγ and dβ.
+    const referenceGradInput = tensorFromArray(Array.from(gradOutput.data), fewChannels.shape, "float32");
+    const zeros = tensorFromArray([0, 0, 0], [3], "float32");
+    const tensors = { input: fewChannels, reference: fewChannels, gradOutput, referenceGradInput, referenceGradWeight: zeros, referenceGradBias: zeros };
+    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) => JSON.stringify({ grads: [result.gradInput, result.gradWeight, result.gradBias], verdict: result.verdict });
+    const single = strip(await checkBatchNorm(tensors, { threads: 1 }));
+    for (const threads of [2, 3, 7]) {
+      const pooled = await withEveryThread(threads, () => checkBatchNorm(tensors, { threads, ...POOLED }));
+      expect(Object.keys(pooled.timings.unitsByThread)).toEqual(expect.arrayContaining(["gradSums", "gradInput"]));
+      expect(strip(pooled)).toBe(single);
+    }
+    const parsed = JSON.parse(single);
+    expect(parsed.grads.map((t: { name: string; passed: boolean }) => `${t.name} ${t.passed}`)).toEqual(["grad_input false", "grad_weight false", "grad_bias false"]);
+  });
+
   it("is bit-identical under random shapes, axes, thread counts and chunk sizes, every thread working", async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -1,0 +1,204 @@
+/**
+ * `checkGradients`: recomputes BatchNorm's gradients (dx, dγ, dβ of sum(y · dy)) with the
+ * statistics the forward pass normalised with, on the worker pool, and compares the references
+ * with them under the same three-way rule as outputs (flat tolerance, then the error model).
+ */
+import { compareArrays, sameShape, shapeMismatch, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { channelAt, UNIT_ROUNDOFF, type ChannelTable } from "../compare/error-model.js";
+import { gradientBound, type GradientBound, type GradientSums } from "../compare/gradient-bound.js";
+import type { ResolvedTolerance } from "../compare/tolerance.js";
+import { UsageError } from "../errors.js";
+import { mergeChannelDiffs } from "../kernel/batch-norm.js";
+import {
+  G_MAX_ABS_CENTRED,
+  G_MAX_ABS_DY,
+  G_SUM_ABS_DY,
+  G_SUM_DY,
+  G_SUM_ABS_DY_CENTRED,
+  G_SUM_DY_CENTRED,
+  GRAD_CONSTANT_RUNS,
+  GRAD_RECORD_SIZE,
+  gradInputConstants,
+  mergeGradSums,
+} from "../kernel/backward.js";
+import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
+import { CONSTANT_RUNS } from "../kernel/normalize.js";
+import { arenaOf } from "../memory/arena.js";
+import { allocateShared, type ComputeDType, type Tensor } from "../npy/tensor.js";
+import { runPass, type ExecutionOptions } from "../parallel/executor.js";
+import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import type { KernelName } from "../parallel/task.js";
+import type { Prepared } from "./prepare.js";
+
+/** The gradient tensors of a check: the upstream gradient and the references to check. */
+export interface GradientTensors {
+  readonly gradOutput?: Tensor | null;
+  readonly referenceGradInput?: Tensor | null;
+  readonly referenceGradWeight?: Tensor | null;
+  readonly referenceGradBias?: Tensor | null;
+}
+
+export interface GradientComparisons {
+  readonly gradInput: TensorComparison | null;
+  readonly gradWeight: TensorComparison | null;
+  readonly gradBias: TensorComparison | null;
+  /** The kernel each backward pass ran on. */
+  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName | null };
+  /** Units of the two backward passes each thread claimed (the calling thread first). */
+  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] | null };
+}
+
+/** The rule and tolerance of one gradient tensor (resolved by the caller from the request). */
+export type RuleOf = (reference: Tensor) => { rule: DiffRule; tolerance: ResolvedTolerance };
+
+/** Throws when gradient references come without dy, or dy without references, or dy of another shape. */
+export function validateGradients(tensors: GradientTensors, inputShape: readonly number[]): boolean {
+  const references = tensors.referenceGradInput != null || tensors.referenceGradWeight != null || tensors.referenceGradBias != null;
+  if (tensors.gradOutput == null) {
+    if (references) throw new UsageError("gradient references need the upstream gradient: give --grad-output");
+    return false;
+  }
+  if (!references) throw new UsageError("--grad-output needs a gradient to check: give --ref-grad-input, --ref-grad-weight or --ref-grad-bias");
+  if (!sameShape(tensors.gradOutput.shape, inputShape)) {
+    throw new UsageError(`grad output has shape [${tensors.gradOutput.shape.join(", ")}], but the input has [${inputShape.join(", ")}]: they must be the same`);
+  }
+  return true;
+}
+
+/**
+ * @param arithmetic - each channel's exact statistics (those the forward pass used); null under --strict.
+ * @param computeDtype - the precision the references were computed in.
+ */
+export async function checkGradients(
+  prepared: Prepared,
+  tensors: GradientTensors,
+  table: ChannelTable,
+  computeDtype: ComputeDType,
+  strict: boolean,
+  ruleOf: RuleOf,
+  execution: ExecutionOptions & { readonly allChannels?: boolean },
+): Promise<GradientComparisons> {
+  const { grid, plan, params } = prepared;
+  const { channels, outer, inner } = grid.geometry;
+  const n = outer * inner;
+  const gradOutput = toShared(tensors.gradOutput!.data);
+  const mean = sharedFloat64(channels, prepared.input);
+  for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
+  const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
+  const sums = mergeGradSums(grid, sumsPass.arrays.partials);
+  arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
+
+  const channelSums = (c: number): GradientSums => {
+    const base = c * GRAD_RECORD_SIZE;
+    return {
+      sumDy: sums[base + G_SUM_DY],
+      sumAbsDy: sums[base + G_SUM_ABS_DY],
+      sumAbsDyCentred: sums[base + G_SUM_ABS_DY_CENTRED],
+      sumDyCentred: sums[base + G_SUM_DY_CENTRED],
+      maxAbsDy: sums[base + G_MAX_ABS_DY],
+      maxAbsCentred: sums[base + G_MAX_ABS_CENTRED],
+    };
+  };
+  // The reference's arithmetic plus bn-check's own (float64) arithmetic, per channel.
+  const bounds: GradientBound[] | null = strict
+    ? null
+    : Array.from({ length: channels }, (_, c) => {
+        const channel = channelAt(table, c);
+        const reference = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF[computeDtype]);
+        const own = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF.float64);
+        return {
+          inputConstant: reference.inputConstant + own.inputConstant,
+          inputPerAbs: reference.inputPerAbs + own.inputPerAbs,
+          weight: reference.weight + own.weight,
+          bias: reference.bias + own.bias,
+        };
+      });
+  const describe = (what: string, boundAt: (i: number) => number) => ({ computeDtype, termAt: () => `${what} in ${computeDtype}`, boundAt });
+
+  let gradInput: TensorComparison | null = null;
+  let gradInputUnits: readonly number[] | null = null;
+  let gradInputKernel: KernelName | null = null;
+  const referenceGradInput = tensors.referenceGradInput;
+  if (referenceGradInput != null) {
+    const { rule, tolerance } = ruleOf(referenceGradInput);
+    if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
+      gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
+    } else {
+      const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
+      // dx in float64 (the compare pass then reads it as its "input", with y = x).
+      const dx = allocateShared("float64", prepared.input.length) as Float64Array;
+      const written = await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: dx }, grid, null, plan, execution);
+      const identity = sharedFloat64(CONSTANT_RUNS * channels, dx);
+      identity.fill(1, channels, 2 * channels);
+      if (bounds !== null) {
+        for (let c = 0; c < channels; c++) {
+          identity[3 * channels + c] = bounds[c].inputConstant;
+          identity[6 * channels + c] = bounds[c].inputPerAbs;
+        }
+      }
+      const reference = toShared(referenceGradInput.data);
+      const pass = await runPass("compare", { input: dx, reference, constants: identity }, grid, rule, plan, execution);
+      const { records, worst, histograms } = pass.arrays;
+      const channelOf = (i: number) => Math.floor(i / inner) % channels;
+      gradInput = summarizeDiff({
+        name: "grad_input",
+        shape: referenceGradInput.shape,
+        expectedDtype: referenceGradInput.dtype,
+        rule,
+        tolerance,
+        channelAxis: params.channelAxis,
+        channelRecords: mergeChannelDiffs(grid, records),
+        channelCount: channels,
+        worst: mergeWorst(worst, grid.unitCount),
+        histogram: mergeHistograms(histograms, grid.unitCount),
+        actualAt: (i) => dx[i],
+        expectedAt: (i) => reference[i],
+        arithmetic:
+          bounds === null
+            ? undefined
+            : describe(table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
+                const c = channelOf(i);
+                return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dx[i]);
+              }),
+        allChannels: execution.allChannels,
+      });
+      for (const scratch of [records, worst, histograms]) arenaOf(scratch)?.release(scratch);
+      gradInputUnits = written.unitsByThread;
+      gradInputKernel = written.kernel;
+    }
+  }
+
+  const perChannel = (name: string, reference: Tensor | null | undefined, actual: Float64Array, bound: ((c: number) => number) | null, what: string): TensorComparison | null => {
+    if (reference == null) return null;
+    const { rule, tolerance } = ruleOf(reference);
+    const boundPerChannel = bound === null ? undefined : Float64Array.from({ length: channels }, (_, c) => bound(c));
+    return compareArrays({
+      name,
+      actual,
+      actualShape: [channels],
+      expected: reference.data,
+      expectedShape: reference.shape,
+      expectedDtype: reference.dtype,
+      rule,
+      tolerance,
+      channelAxis: 0,
+      boundPerChannel,
+      arithmetic: boundPerChannel === undefined ? undefined : describe(what, (c) => boundPerChannel[c]),
+    });
+  };
+  const gradWeight = perChannel(
+    "grad_weight",
+    tensors.referenceGradWeight,
+    Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
+    bounds === null ? null : (c) => bounds[c].weight,
+    "the sum Σdy·x̂ and x̂",
+  );
+  const gradBias = perChannel(
+    "grad_bias",
+    tensors.referenceGradBias,
+    Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
+    bounds === null ? null : (c) => bounds[c].bias,
+    "the sum Σdy",
+  );
+  return { gradInput, gradWeight, gradBias, kernels: { gradSums: sumsPass.kernel, gradInput: gradInputKernel }, unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: gradInputUnits } };
+}

@@ -1,0 +1,135 @@
+/**
+ * BatchNorm's backward pass: the gradients of sum(y · dy) with respect to x, γ and β.
+ *
+ * With x̂ = (x − μ)·r, r = 1/√(σ² + ε), k = γ·r and n values per channel:
+ *   batch statistics (train):   dx = k·(dy − mean(dy) − x̂·mean(dy·x̂))
+ *   given statistics (eval):    dx = k·dy
+ *   dγ = Σ dy·x̂,  dβ = Σ dy.
+ * Two passes over the data, both over the same fixed units as the forward kernel (so results do not
+ * depend on the thread count):
+ * - `gradSumsUnits`: per unit and channel, in float64, Σdy, Σ|dy|, Σ|dy·(x − μ)|, Σdy·(x − μ), max|dy| and
+ *   max|x − μ| (the last four feed the error model); `mergeGradSums` merges them in unit order.
+ * - `gradInputUnits`: dx = a·dy + b·(x − μ) + d with per-channel constants (see `gradInputConstants`),
+ *   written in float64.
+ */
+import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+
+type Values = Float32Array | Float64Array;
+
+export const G_SUM_DY = 0;
+export const G_SUM_ABS_DY = 1;
+export const G_SUM_ABS_DY_CENTRED = 2;
+export const G_SUM_DY_CENTRED = 3;
+export const G_MAX_ABS_DY = 4;
+export const G_MAX_ABS_CENTRED = 5;
+export const GRAD_RECORD_SIZE = 6;
+
+/** Runs of C values in the dx constants: μ, a (per dy), b (per x − μ), d (constant). */
+export const GRAD_CONSTANT_RUNS = 4;
+
+export function gradSumsLength(grid: UnitGrid): number {
+  return grid.unitCount * grid.channelChunk * GRAD_RECORD_SIZE;
+}
+
+/**
+ * Per-channel sums of units `[firstUnit, endUnit)`; `mean` holds μ per channel (the statistics the
+ * forward pass normalised with). Each unit sums its values in memory order, sequentially.
+ */
+export function gradSumsUnits(input: Values, gradOutput: Values, grid: UnitGrid, mean: Float64Array, firstUnit: number, endUnit: number, partials: Float64Array): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    for (let c = box.c0; c < box.c1; c++) {
+      const mu = mean[c];
+      let sumDy = 0;
+      let sumAbsDy = 0;
+      let sumAbsDyCentred = 0;
+      let sumDyCentred = 0;
+      let maxAbsDy = 0;
+      let maxAbsCentred = 0;
+      for (let o = box.o0; o < box.o1; o++) {
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
+          const dy = gradOutput[i];
+          const centred = input[i] - mu;
+          sumDy += dy;
+          sumAbsDy += Math.abs(dy);
+          sumAbsDyCentred += Math.abs(dy * centred);
+          sumDyCentred += dy * centred;
+          if (Math.abs(dy) > maxAbsDy) maxAbsDy = Math.abs(dy);
+          if (Math.abs(centred) > maxAbsCentred) maxAbsCentred = Math.abs(centred);
+        }
+      }
+      const base = (unit * grid.channelChunk + (c - box.c0)) * GRAD_RECORD_SIZE;
+      partials[base + G_SUM_DY] = sumDy;
+      partials[base + G_SUM_ABS_DY] = sumAbsDy;
+      partials[base + G_SUM_ABS_DY_CENTRED] = sumAbsDyCentred;
+      partials[base + G_SUM_DY_CENTRED] = sumDyCentred;
+      partials[base + G_MAX_ABS_DY] = maxAbsDy;
+      partials[base + G_MAX_ABS_CENTRED] = maxAbsCentred;
+    }
+  }
+}
+
+/** Each channel's record (GRAD_RECORD_SIZE values), its units merged in unit order. */
+export function mergeGradSums(grid: UnitGrid, partials: Float64Array): Float64Array {
+  const { channels } = grid.geometry;
+  const merged = new Float64Array(channels * GRAD_RECORD_SIZE);
+  const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
+  for (let c = 0; c < channels; c++) {
+    const target = c * GRAD_RECORD_SIZE;
+    const first = firstUnitOfChannel(grid, c);
+    for (let unit = first; unit < first + unitsPerChannel; unit++) {
+      const source = (unit * grid.channelChunk + (c % grid.channelChunk)) * GRAD_RECORD_SIZE;
+      for (const sum of [G_SUM_DY, G_SUM_ABS_DY, G_SUM_ABS_DY_CENTRED, G_SUM_DY_CENTRED]) merged[target + sum] += partials[source + sum];
+      for (const max of [G_MAX_ABS_DY, G_MAX_ABS_CENTRED]) merged[target + max] = Math.max(merged[target + max], partials[source + max]);
+    }
+  }
+  return merged;
+}
+
+/**
+ * The constants of dx = a·dy + b·(x − μ) + d per channel, from the merged sums:
+ * batch statistics: a = k, b = −k·r²·mean(dy·(x − μ)), d = −k·mean(dy); given statistics: a = k.
+ */
+export function gradInputConstants(
+  sums: Float64Array,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  epsilon: number,
+  weight: ArrayLike<number> | null,
+  count: number,
+  batchStatistics: boolean,
+  target: Float64Array,
+): Float64Array {
+  const channels = mean.length;
+  for (let c = 0; c < channels; c++) {
+    const r = 1 / Math.sqrt(variance[c] + epsilon);
+    const k = (weight === null ? 1 : weight[c]) * r;
+    target[c] = mean[c];
+    target[channels + c] = k;
+    target[2 * channels + c] = batchStatistics ? -k * r * r * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / count) : 0;
+    target[3 * channels + c] = batchStatistics ? -k * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY] / count) : 0;
+  }
+  return target;
+}
+
+/** Writes dx for units `[firstUnit, endUnit)` (float64 arithmetic, rounded to `output`'s type). */
+export function gradInputUnits(input: Values, gradOutput: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    for (let o = box.o0; o < box.o1; o++) {
+      for (let c = box.c0; c < box.c1; c++) {
+        const mu = constants[c];
+        const a = constants[channels + c];
+        const b = constants[2 * channels + c];
+        const d = constants[3 * channels + c];
+        const rowBase = (o * channels + c) * inner;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = a * gradOutput[i] + b * (input[i] - mu) + d;
+      }
+    }
+  }
+}

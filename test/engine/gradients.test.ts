@@ -1,0 +1,152 @@
+// BatchNorm's gradients against a plain float64 transcription of the formulas (written apart from
+// the kernel, element by element), and the checks a user gets through the real binary on real
+// PyTorch and TensorFlow.js gradients (fixtures copied from the reference corpus).
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkBatchNorm, closePool, tensorFromArray, type Tensor } from "../../dist/index.js";
+import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
+
+afterAll(async () => {
+  await closePool();
+});
+
+/** dx, dγ, dβ of sum(y·dy) for NCHW-like [N, C, L] data, straight from the definitions. */
+function naiveGradients(x: number[], dy: number[], [n, c, l]: number[], gamma: number[], eps: number, given: { mean: number[]; variance: number[] } | null) {
+  const dx = new Array<number>(x.length).fill(0);
+  const dGamma: number[] = [];
+  const dBeta: number[] = [];
+  const m = n * l;
+  for (let ch = 0; ch < c; ch++) {
+    const at: number[] = [];
+    for (let i = 0; i < n; i++) for (let j = 0; j < l; j++) at.push((i * c + ch) * l + j);
+    const mean = given ? given.mean[ch] : at.reduce((s, k) => s + x[k], 0) / m;
+    const variance = given ? given.variance[ch] : at.reduce((s, k) => s + (x[k] - mean) ** 2, 0) / m;
+    const r = 1 / Math.sqrt(variance + eps);
+    const xHat = at.map((k) => (x[k] - mean) * r);
+    const meanDy = at.reduce((s, k) => s + dy[k], 0) / m;
+    const meanDyXHat = at.reduce((s, k, t) => s + dy[k] * xHat[t], 0) / m;
+    at.forEach((k, t) => {
+      dx[k] = given ? gamma[ch] * r * dy[k] : gamma[ch] * r * (dy[k] - meanDy - xHat[t] * meanDyXHat);
+    });
+    dGamma.push(at.reduce((s, k, t) => s + dy[k] * xHat[t], 0));
+    dBeta.push(at.reduce((s, k) => s + dy[k], 0));
+  }
+  return { dx, dGamma, dBeta };
+}
+
+describe("checkBatchNorm's gradients", () => {
+  const shape = [6, 3, 10];
+  const random = seededRandom(11);
+  const x = normals(random, 180, 2, 3);
+  const dy = normals(random, 180);
+  const gamma = [0.5, -1.5, 2];
+  const runningMean = [1.5, 2.5, 1];
+  const runningVar = [8, 9, 10];
+  const f64 = (values: number[], dims: number[] = shape): Tensor => tensorFromArray(values, dims, "float64");
+  const exact = { atol: 0, rtol: 1e-13, strict: true };
+
+  for (const mode of ["train", "eval"] as const) {
+    it(`agrees with the formulas to float64 precision in ${mode} mode, and finds an error of 1e-9`, async () => {
+      const given = mode === "eval" ? { mean: runningMean, variance: runningVar } : null;
+      const expected = naiveGradients(x, dy, shape, gamma, 1e-5, given);
+      const tensors = {
+        input: f64(x),
+        reference: f64(x),
+        weight: f64(gamma, [3]),
+        runningMean: f64(runningMean, [3]),
+        runningVar: f64(runningVar, [3]),
+        gradOutput: f64(dy),
+        referenceGradInput: f64(expected.dx),
+        referenceGradWeight: f64(expected.dGamma, [3]),
+        referenceGradBias: f64(expected.dBeta, [3]),
+      };
+      const result = await checkBatchNorm(tensors, { mode, threads: 1, ...exact });
+      for (const t of [result.gradInput!, result.gradWeight!, result.gradBias!]) {
+        expect([t.name, t.mismatches]).toEqual([t.name, 0]);
+        expect(t.maxAbsError?.absError ?? 0).toBeLessThan(1e-13);
+      }
+      const off = [...expected.dx];
+      off[37] += 1e-9 * Math.max(1, Math.abs(off[37]));
+      const wrong = await checkBatchNorm({ ...tensors, referenceGradInput: f64(off) }, { mode, threads: 1, ...exact });
+      expect(wrong.gradInput!.mismatches).toBe(1);
+      expect(wrong.gradInput!.maxAbsError!.flatIndex).toBe(37);
+      expect(wrong.conforms).toBe(false);
+    });
+  }
+
+  it("refuses dy of another shape, and references without dy", async () => {
+    const base = { input: f64(x), reference: f64(x) };
+    await expect(checkBatchNorm({ ...base, gradOutput: f64(dy.slice(0, 60), [2, 3, 10]), referenceGradBias: f64([0, 0, 0], [3]) })).rejects.toThrow(
+      "grad output has shape [2, 3, 10], but the input has [6, 3, 10]: they must be the same",
+    );
+    await expect(checkBatchNorm({ ...base, referenceGradInput: f64(dy) })).rejects.toThrow("gradient references need the upstream gradient: give --grad-output");
+  });
+});
+
+const GRAD_CPU = join(FIXTURES, "corpus", "grad-cpu");
+
+/** compare arguments of a gradient case folder (train or eval as its case.json says). */
+function gradArgs(
+  dir: string,
+  mode: "train" | "eval",
+  references: string[] = ["--ref-grad-input", "ref_grad_input.npy", "--ref-grad-weight", "ref_grad_weight.npy", "--ref-grad-bias", "ref_grad_bias.npy"],
+): string[] {
+  const file = (name: string) => join(dir, name);
+  const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((name) => [`--${name.replace("_", "-")}`, file(`${name}.npy`)]);
+  return ["compare", file("input.npy"), file("ref.npy"), "--mode", mode, ...tensors, "--grad-output", file("grad_output.npy"), ...references.map((arg, i) => (i % 2 === 1 ? file(arg) : arg))];
+}
+
+describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () => {
+  it("conforms on a real train-mode gradient, every gradient listed with its verdict", () => {
+    const run = runCli([...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32"), "train"), "--format", "json"]);
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.tensors.map((t: { name: string; verdict: string }) => `${t.name}: ${t.verdict}`)).toEqual([
+      "output: conforms",
+      "grad_input: conforms",
+      "grad_weight: conforms",
+      "grad_bias: conforms",
+    ]);
+  });
+
+  it("judges an ill-conditioned real gradient by its arithmetic: conforms within arithmetic, does not conform under --strict", () => {
+    const args = [...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-offset3-8x16x7x7-float32"), "train"), "--format", "json"];
+    const run = runCli(args);
+    expect(run.status).toBe(0);
+    const gradInput = JSON.parse(run.stdout).tensors.find((t: { name: string }) => t.name === "grad_input");
+    expect(gradInput.verdict).toBe("conforms within arithmetic");
+    expect(gradInput.bound.maxRatio).toBeLessThan(1);
+    expect(runCli([...args, "--strict"]).status).toBe(1);
+  });
+
+  it("finds a dx computed with the running statistics in train mode, and says so", () => {
+    const run = runCli([...gradArgs(join(GRAD_CPU, "fault-grad-wrong-statistics-train-normal-16x8x20-float32"), "train"), "--format", "json"]);
+    expect(run.status).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual(["grad_input"]);
+    expect(report.hints).toContain(
+      "grad_input treats the running statistics as constants, as eval mode does, but the forward used batch statistics: the gradient must flow through the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
+    );
+  });
+
+  for (const [fault, tensor] of [
+    ["fault-grad-dbeta-mean-train-normal-16x8x20-float32", "grad_bias"],
+    ["fault-grad-dgamma-unbiased-train-normal-16x8x20-float32", "grad_weight"],
+    ["fault-grad-missing-xhat-term-train-normal-16x8x20-float32", "grad_input"],
+  ]) {
+    it(`${fault}: only ${tensor} fails, beyond its arithmetic (aliases --ref-grad-gamma/--ref-grad-beta)`, () => {
+      const references = ["--ref-grad-input", "ref_grad_input.npy", "--ref-grad-gamma", "ref_grad_weight.npy", "--ref-grad-beta", "ref_grad_bias.npy"];
+      const run = runCli([...gradArgs(join(GRAD_CPU, fault), "train", references), "--format", "json"]);
+      expect(run.status).toBe(1);
+      const failing = JSON.parse(run.stdout).tensors.filter((t: { passed: boolean }) => !t.passed);
+      expect(failing.map((t: { name: string; verdict: string }) => `${t.name}: ${t.verdict}`)).toEqual([`${tensor}: does not conform`]);
+    });
+  }
+
+  it("a gradient reference without --grad-output is a usage error: one line, exit 2", () => {
+    const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
+    const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--ref-grad-input", join(dir, "ref_grad_input.npy")]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe("bn-check: gradient references need the upstream gradient: give --grad-output\n");
+  });
+});
