@@ -2,7 +2,7 @@
  * bn-check as a library. Call `closePool()` when done if you used more than one thread, or let the
  * process end: idle workers do not keep it alive.
  */
-export { batchNorm, type BatchNormResult } from "./engine/batch-norm.js";
+export { batchNorm, batchNormGradients, type BatchNormResult, type BatchNormGradients } from "./engine/batch-norm.js";
 export { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./engine/check.js";
 export type { BatchNormRequest, BatchNormTensors } from "./engine/prepare.js";
 export { compareTensors, type TensorComparison, type ElementReport, type ChannelReport } from "./compare/compare.js";

@@ -93,7 +93,7 @@ function optionKey(flag: string): string {
 function fileOptions(options: object): (string | undefined)[] {
   const given = options as Record<string, unknown>;
   const aliases = (TENSOR_FIELDS as readonly TensorField[]).flatMap((field) => (field.alias === undefined ? [] : [optionKey(field.alias)]));
-  const keys = [...TENSOR_FIELDS.map((field) => field.key), ...aliases, "ref", "output", "saveRunningMean", "saveRunningVar"];
+  const keys = [...TENSOR_FIELDS.map((field) => field.key), ...aliases, "ref", "output", "saveRunningMean", "saveRunningVar", "saveGradInput", "saveGradWeight", "saveGradBias"];
   return keys.map((key) => given[key]).filter((value): value is string => typeof value === "string");
 }
 
@@ -165,6 +165,10 @@ export async function main(argv: readonly string[]): Promise<void> {
         force: options.force === true,
         saveRunningMean: options.saveRunningMean,
         saveRunningVar: options.saveRunningVar,
+        gradOutput: options.gradOutput,
+        saveGradInput: options.saveGradInput,
+        saveGradWeight: options.saveGradWeight,
+        saveGradBias: options.saveGradBias,
         steps,
         files: { weight, bias, runningMean: options.runningMean, runningVar: options.runningVar },
         request: { ...execution(options), ...rest, epsilon: rest.eps, framework, momentum },

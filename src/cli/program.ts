@@ -59,6 +59,10 @@ export interface RunCliOptions extends ConventionCliOptions, OutputCliOptions {
   force?: boolean;
   saveRunningMean?: string;
   saveRunningVar?: string;
+  gradOutput?: string;
+  saveGradInput?: string;
+  saveGradWeight?: string;
+  saveGradBias?: string;
 }
 export interface MatrixCliOptions extends OutputCliOptions {
   mode: string;
@@ -205,7 +209,11 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--dtype <dtype>", "output dtype; default: the input's").choices(FLOAT_DTYPES))
     .option("--force", "overwrite an existing output file (never an input)")
     .option("--save-running-mean <npy>", "write the updated running mean")
-    .option("--save-running-var <npy>", "write the updated running variance");
+    .option("--save-running-var <npy>", "write the updated running variance")
+    .option("--grad-output <tensor>", "the upstream gradient dy (shape of the input), for --save-grad-*")
+    .option("--save-grad-input <npy>", "with --grad-output: write dx")
+    .option("--save-grad-weight <npy>", "with --grad-output: write dγ")
+    .option("--save-grad-bias <npy>", "with --grad-output: write dβ");
   addOutputOptions(addConventionOptions(run, { steps: true })).action(handlers.run);
 
   const matrix = program

@@ -43,9 +43,9 @@ export interface GradientComparisons {
   readonly gradWeight: TensorComparison | null;
   readonly gradBias: TensorComparison | null;
   /** The kernel each backward pass ran on. */
-  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName | null };
+  readonly kernels: ComputedGradients["kernels"];
   /** Units of the two backward passes each thread claimed (the calling thread first). */
-  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] | null };
+  readonly unitsByThread: ComputedGradients["unitsByThread"];
 }
 
 /** The rule and tolerance of one gradient tensor (resolved by the caller from the request). */
@@ -65,6 +65,40 @@ export function validateGradients(tensors: GradientTensors, inputShape: readonly
   return true;
 }
 
+/** bn-check's gradients: dx (float64, in shared memory), dγ and dβ per channel, and the sums behind them. */
+export interface ComputedGradients {
+  readonly gradInput: Float64Array;
+  readonly gradWeight: Float64Array;
+  readonly gradBias: Float64Array;
+  readonly sums: Float64Array;
+  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName };
+  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] };
+}
+
+/** The two backward passes on the pool: the per-channel sums, then dx. */
+export async function computeGradients(prepared: Prepared, gradOutputData: Float32Array | Float64Array, table: ChannelTable, execution: ExecutionOptions): Promise<ComputedGradients> {
+  const { grid, plan, params } = prepared;
+  const { channels, outer, inner } = grid.geometry;
+  const n = outer * inner;
+  const gradOutput = toShared(gradOutputData);
+  const mean = sharedFloat64(channels, prepared.input);
+  for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
+  const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
+  const sums = mergeGradSums(grid, sumsPass.arrays.partials);
+  arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
+  const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
+  const gradInput = allocateShared("float64", prepared.input.length) as Float64Array;
+  const written = await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
+  return {
+    gradInput,
+    gradWeight: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
+    gradBias: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
+    sums,
+    kernels: { gradSums: sumsPass.kernel, gradInput: written.kernel },
+    unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: written.unitsByThread },
+  };
+}
+
 /**
  * @param arithmetic - each channel's exact statistics (those the forward pass used); null under --strict.
  * @param computeDtype - the precision the references were computed in.
@@ -81,12 +115,8 @@ export async function checkGradients(
   const { grid, plan, params } = prepared;
   const { channels, outer, inner } = grid.geometry;
   const n = outer * inner;
-  const gradOutput = toShared(tensors.gradOutput!.data);
-  const mean = sharedFloat64(channels, prepared.input);
-  for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
-  const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
-  const sums = mergeGradSums(grid, sumsPass.arrays.partials);
-  arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
+  const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution);
+  const { sums, gradInput: dx } = computed;
 
   const channelSums = (c: number): GradientSums => {
     const base = c * GRAD_RECORD_SIZE;
@@ -116,18 +146,13 @@ export async function checkGradients(
   const describe = (what: string, boundAt: (i: number) => number) => ({ computeDtype, termAt: () => `${what} in ${computeDtype}`, boundAt });
 
   let gradInput: TensorComparison | null = null;
-  let gradInputUnits: readonly number[] | null = null;
-  let gradInputKernel: KernelName | null = null;
   const referenceGradInput = tensors.referenceGradInput;
   if (referenceGradInput != null) {
     const { rule, tolerance } = ruleOf(referenceGradInput);
     if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
       gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
     } else {
-      const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
-      // dx in float64 (the compare pass then reads it as its "input", with y = x).
-      const dx = allocateShared("float64", prepared.input.length) as Float64Array;
-      const written = await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: dx }, grid, null, plan, execution);
+      // dx is the compare pass's "input", with y = x.
       const identity = sharedFloat64(CONSTANT_RUNS * channels, dx);
       identity.fill(1, channels, 2 * channels);
       if (bounds !== null) {
@@ -163,8 +188,6 @@ export async function checkGradients(
         allChannels: execution.allChannels,
       });
       for (const scratch of [records, worst, histograms]) arenaOf(scratch)?.release(scratch);
-      gradInputUnits = written.unitsByThread;
-      gradInputKernel = written.kernel;
     }
   }
 
@@ -186,19 +209,7 @@ export async function checkGradients(
       arithmetic: boundPerChannel === undefined ? undefined : describe(what, (c) => boundPerChannel[c]),
     });
   };
-  const gradWeight = perChannel(
-    "grad_weight",
-    tensors.referenceGradWeight,
-    Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
-    bounds === null ? null : (c) => bounds[c].weight,
-    "the sum Σdy·x̂ and x̂",
-  );
-  const gradBias = perChannel(
-    "grad_bias",
-    tensors.referenceGradBias,
-    Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
-    bounds === null ? null : (c) => bounds[c].bias,
-    "the sum Σdy",
-  );
-  return { gradInput, gradWeight, gradBias, kernels: { gradSums: sumsPass.kernel, gradInput: gradInputKernel }, unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: gradInputUnits } };
+  const gradWeight = perChannel("grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
+  const gradBias = perChannel("grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
+  return { gradInput, gradWeight, gradBias, kernels: computed.kernels, unitsByThread: computed.unitsByThread };
 }

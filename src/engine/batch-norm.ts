@@ -1,4 +1,4 @@
-/** `batchNorm`: BatchNorm under a framework's convention, returning y and the running statistics. */
+/** `batchNorm` and `batchNormGradients`: BatchNorm under a framework's convention (y and the running statistics), and its gradients. */
 import { UsageError } from "../errors.js";
 import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
@@ -6,6 +6,9 @@ import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
+import { computeGradients } from "./backward.js";
+import { channelArithmetic } from "./check.js";
+import { sameShape } from "../compare/compare.js";
 
 export interface BatchNormResult {
   /** y, in `outputDtype` (default: the input's dtype). */
@@ -65,5 +68,45 @@ export async function batchNorm(
     runningVar: prepared.updatedRunningVar,
     threads: threadsThatWorked(unitsByThread),
     timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, normalize: normalize.kernel }), unitsByThread },
+  };
+}
+
+export interface BatchNormGradients {
+  /** dx, dγ and dβ of sum(y·dy), in `outputDtype` (default: the input's dtype). */
+  readonly gradInput: Tensor;
+  readonly gradWeight: Tensor;
+  readonly gradBias: Tensor;
+  readonly params: BatchNormParams;
+  readonly threads: number;
+  readonly timings: { readonly statsMs: number; readonly backwardMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
+}
+
+/**
+ * BatchNorm's gradients with float64 accumulation on the worker pool, with the statistics the
+ * forward pass uses (batch statistics in train mode, the running ones as constants in eval).
+ * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
+ */
+export async function batchNormGradients(tensors: BatchNormTensors & { readonly gradOutput: Tensor }, request: BatchNormRequest & { outputDtype?: FloatDType } = {}): Promise<BatchNormGradients> {
+  const prepared = await prepareBatchNorm(tensors, request);
+  if (!sameShape(tensors.gradOutput.shape, tensors.input.shape)) {
+    throw new UsageError(`grad output has shape [${tensors.gradOutput.shape.join(", ")}], but the input has [${tensors.input.shape.join(", ")}]: they must be the same`);
+  }
+  const started = performance.now();
+  const computed = await computeGradients(prepared, tensors.gradOutput.data, channelArithmetic(prepared, tensors), request);
+  const dtype = request.outputDtype ?? tensors.input.dtype;
+  const rounded = (values: Float64Array, shape: readonly number[]): Tensor => {
+    const data = allocateShared(dtype, values.length);
+    for (let i = 0; i < values.length; i++) data[i] = dtype === "float16" ? roundTo("float16", values[i]) : values[i];
+    return { dtype, shape: [...shape], data };
+  };
+  const channels = computed.gradBias.length;
+  const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, ...computed.unitsByThread });
+  return {
+    gradInput: rounded(computed.gradInput, tensors.input.shape),
+    gradWeight: rounded(computed.gradWeight, [channels]),
+    gradBias: rounded(computed.gradBias, [channels]),
+    params: prepared.params,
+    threads: threadsThatWorked(unitsByThread),
+    timings: { statsMs: prepared.statsMs, backwardMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, ...computed.kernels }), unitsByThread },
   };
 }

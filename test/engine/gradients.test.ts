@@ -1,9 +1,11 @@
 // BatchNorm's gradients against a plain float64 transcription of the formulas (written apart from
 // the kernel, element by element), and the checks a user gets through the real binary on real
 // PyTorch and TensorFlow.js gradients (fixtures copied from the reference corpus).
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkBatchNorm, closePool, tensorFromArray, type Tensor } from "../../dist/index.js";
+import { batchNormGradients, checkBatchNorm, closePool, readNpy, tensorFromArray, type Tensor } from "../../dist/index.js";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
 afterAll(async () => {
@@ -148,5 +150,68 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--ref-grad-input", join(dir, "ref_grad_input.npy")]);
     expect(run.status).toBe(2);
     expect(run.stderr).toBe("bn-check: gradient references need the upstream gradient: give --grad-output\n");
+  });
+});
+
+describe("bn-check run --grad-output and batchNormGradients", () => {
+  const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
+  const file = (name: string) => join(dir, name);
+
+  it("writes dx, dγ, dβ that agree with PyTorch's, atomically beside y", () => {
+    const out = mkdtempSync(join(tmpdir(), "bn-check-grads-"));
+    const saved = { dx: join(out, "dx.npy"), dg: join(out, "dg.npy"), db: join(out, "db.npy") };
+    const run = runCli([
+      "run",
+      file("input.npy"),
+      "-o",
+      join(out, "y.npy"),
+      "--weight",
+      file("weight.npy"),
+      "--bias",
+      file("bias.npy"),
+      "--grad-output",
+      file("grad_output.npy"),
+      "--save-grad-input",
+      saved.dx,
+      "--save-grad-weight",
+      saved.dg,
+      "--save-grad-bias",
+      saved.db,
+    ]);
+    expect(run.status).toBe(0);
+    for (const [path, reference] of [
+      [saved.dx, "ref_grad_input.npy"],
+      [saved.dg, "ref_grad_weight.npy"],
+      [saved.db, "ref_grad_bias.npy"],
+    ]) {
+      const diff = runCli(["diff", path, file(reference), "--format", "json"]);
+      expect([reference, diff.status]).toEqual([reference, 0]);
+      expect(JSON.parse(diff.stdout).tensors[0].maxAbsError?.absError ?? 0).toBeLessThan(1e-5);
+    }
+  });
+
+  it("refuses --save-grad-input without --grad-output, and writes nothing", () => {
+    const out = mkdtempSync(join(tmpdir(), "bn-check-grads-"));
+    const run = runCli(["run", file("input.npy"), "-o", join(out, "y.npy"), "--save-grad-input", join(out, "dx.npy")]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe("bn-check: --save-grad-input/-weight/-bias need the upstream gradient: give --grad-output\n");
+    expect(existsSync(join(out, "y.npy"))).toBe(false);
+  });
+
+  it("batchNormGradients gives the same dx at 1 and 4 threads, rounded once to the input's dtype", async () => {
+    const tensors = { input: readNpy(file("input.npy")), weight: readNpy(file("weight.npy")), gradOutput: readNpy(file("grad_output.npy")) };
+    const one = await batchNormGradients(tensors, { threads: 1 });
+    const four = await batchNormGradients(tensors, { threads: 4, parallelThreshold: 0 });
+    expect(one.gradInput.dtype).toBe("float32");
+    expect(
+      Buffer.from(four.gradInput.data.buffer, four.gradInput.data.byteOffset, four.gradInput.data.byteLength).equals(
+        Buffer.from(one.gradInput.data.buffer, one.gradInput.data.byteOffset, one.gradInput.data.byteLength),
+      ),
+    ).toBe(true);
+    const reference = readNpy(file("ref_grad_input.npy")).data;
+    let worst = 0;
+    for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(one.gradInput.data[i] - reference[i]));
+    expect(worst).toBeLessThan(1e-5);
+    expect(worst).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,7 @@
  * file without --force) and written atomically.
  */
 import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js";
-import { batchNorm } from "../../engine/batch-norm.js";
+import { batchNorm, batchNormGradients } from "../../engine/batch-norm.js";
 import { carriedRunningState, stepSlice } from "../../engine/steps.js";
 import { InterruptedError, UsageError } from "../../errors.js";
 import { checkOutputTargets, writeOutputs, type OutputFile } from "../../io/atomic-write.js";
@@ -25,6 +25,11 @@ export interface RunOptions {
   readonly force: boolean;
   readonly saveRunningMean?: string;
   readonly saveRunningVar?: string;
+  /** The upstream gradient dy, and where to write the gradients of sum(y·dy). */
+  readonly gradOutput?: string;
+  readonly saveGradInput?: string;
+  readonly saveGradWeight?: string;
+  readonly saveGradBias?: string;
   readonly steps: boolean;
   readonly files: { readonly weight?: string; readonly bias?: string; readonly runningMean?: string; readonly runningVar?: string };
   readonly request: BatchNormRequest & { readonly framework: string };
@@ -33,8 +38,13 @@ export interface RunOptions {
 /** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
 export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
-  const inputPaths = [options.input, ...Object.values(options.files).filter((p): p is string => p !== undefined)];
-  const outputs = [options.output, options.saveRunningMean, options.saveRunningVar].filter((p): p is string => p !== undefined);
+  const inputPaths = [options.input, options.gradOutput, ...Object.values(options.files)].filter((p): p is string => p !== undefined);
+  const gradientOutputs = [options.saveGradInput, options.saveGradWeight, options.saveGradBias];
+  const outputs = [options.output, options.saveRunningMean, options.saveRunningVar, ...gradientOutputs].filter((p): p is string => p !== undefined);
+  const wantsGradients = gradientOutputs.some((p) => p !== undefined);
+  if (wantsGradients && options.gradOutput === undefined) throw new UsageError("--save-grad-input/-weight/-bias need the upstream gradient: give --grad-output");
+  if (!wantsGradients && options.gradOutput !== undefined) throw new UsageError("--grad-output needs somewhere to write: give --save-grad-input, --save-grad-weight or --save-grad-bias");
+  if (wantsGradients && options.steps) throw new UsageError("--steps writes forward passes only: gradients are computed for one call");
   checkOutputTargets(outputs, inputPaths.map(tensorSpecFile), options.force);
 
   const files: FileInfo[] = [];
@@ -49,8 +59,11 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     runningMean: load("running mean", options.files.runningMean),
     runningVar: load("running var", options.files.runningVar),
   };
+  const gradOutput = load("grad output", options.gradOutput);
   const readMs = performance.now() - started;
   const outputDtype = options.dtype ?? input.dtype;
+  // Gradients first: the forward pass below may write y over x.
+  const gradients = gradOutput === null || gradOutput === undefined ? null : await batchNormGradients({ ...tensors, gradOutput }, { ...options.request, outputDtype });
   const stepCount = options.steps ? input.shape[0] : 1;
   if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
   // y is written over x when their storage matches: normalisation reads each element before it
@@ -94,6 +107,9 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
   write(options.saveRunningMean, state.mean);
   write(options.saveRunningVar, state.variance);
+  write(options.saveGradInput, gradients?.gradInput ?? null);
+  write(options.saveGradWeight, gradients?.gradWeight ?? null);
+  write(options.saveGradBias, gradients?.gradBias ?? null);
   // All or nothing: every file is written to a temporary first and renamed only when all are complete.
   await writeOutputs(outputFiles, options.request.signal);
   return {
