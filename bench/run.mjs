@@ -209,6 +209,14 @@ const { timeComparePass } = await import("./compare-pass.mjs");
 console.log("compare pass (timings.compareMs, in process, warm pool):");
 console.table(await timeComparePass(join(here, "..", "dist"), { shapes: selected.filter((n) => ["S1", "S2", "S3", "S5"].includes(n)), repeats: REPEATS }));
 
+// The backward kernel (dx, dγ, dβ) next to PyTorch's forward + backward, 2 threads (bench/backward.mjs).
+const { timeBackward } = await import("./backward.mjs");
+const backwardShapes = selected.filter((n) => ["S1", "S5"].includes(n)).map((n) => [n, SHAPES[n]]);
+if (backwardShapes.length > 0) {
+  console.log("backward (batchNormGradients, train mode, in process, warm pool) vs PyTorch CPU F.batch_norm + backward():");
+  console.table(await timeBackward(backwardShapes, { threads: 2, repeats: REPEATS }));
+}
+
 // Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
 const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });

@@ -67,7 +67,8 @@ export function validateGradients(tensors: GradientTensors, inputShape: readonly
 
 /** bn-check's gradients: dx (float64, in shared memory), dγ and dβ per channel, and the sums behind them. */
 export interface ComputedGradients {
-  readonly gradInput: Float64Array;
+  /** dx, in the precision asked for (float64 by default). */
+  readonly gradInput: Float32Array | Float64Array;
   readonly gradWeight: Float64Array;
   readonly gradBias: Float64Array;
   readonly sums: Float64Array;
@@ -76,7 +77,13 @@ export interface ComputedGradients {
 }
 
 /** The two backward passes on the pool: the per-channel sums, then dx. */
-export async function computeGradients(prepared: Prepared, gradOutputData: Float32Array | Float64Array, table: ChannelTable, execution: ExecutionOptions): Promise<ComputedGradients> {
+export async function computeGradients(
+  prepared: Prepared,
+  gradOutputData: Float32Array | Float64Array,
+  table: ChannelTable,
+  execution: ExecutionOptions,
+  gradInputDtype: "float32" | "float64" = "float64",
+): Promise<ComputedGradients> {
   const { grid, plan, params } = prepared;
   const { channels, outer, inner } = grid.geometry;
   const n = outer * inner;
@@ -87,7 +94,8 @@ export async function computeGradients(prepared: Prepared, gradOutputData: Float
   const sums = mergeGradSums(grid, sumsPass.arrays.partials);
   arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
   const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
-  const gradInput = allocateShared("float64", prepared.input.length) as Float64Array;
+  // Written once in its final precision (rounded from float64 arithmetic element by element).
+  const gradInput = allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array;
   const written = await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
   return {
     gradInput,

@@ -1,6 +1,6 @@
 /** `batchNorm` and `batchNormGradients`: BatchNorm under a framework's convention (y and the running statistics), and its gradients. */
 import { UsageError } from "../errors.js";
-import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
+import { allocateShared, elementCount, type FloatDType, type Tensor } from "../npy/tensor.js";
 import { roundTo } from "../numeric/formats.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
@@ -92,9 +92,11 @@ export async function batchNormGradients(tensors: BatchNormTensors & { readonly 
     throw new UsageError(`grad output has shape [${tensors.gradOutput.shape.join(", ")}], but the input has [${tensors.input.shape.join(", ")}]: they must be the same`);
   }
   const started = performance.now();
-  const computed = await computeGradients(prepared, tensors.gradOutput.data, channelArithmetic(prepared, tensors), request);
   const dtype = request.outputDtype ?? tensors.input.dtype;
-  const rounded = (values: Float64Array, shape: readonly number[]): Tensor => {
+  // float16 dx is computed into float64 and rounded once below (a float32 buffer would round twice).
+  const computed = await computeGradients(prepared, tensors.gradOutput.data, channelArithmetic(prepared, tensors), request, dtype === "float32" ? "float32" : "float64");
+  const rounded = (values: Float32Array | Float64Array, shape: readonly number[]): Tensor => {
+    if (dtype !== "float16" && values.length === elementCount(shape) && (dtype === "float32") === values instanceof Float32Array) return { dtype, shape: [...shape], data: values };
     const data = allocateShared(dtype, values.length);
     for (let i = 0; i < values.length; i++) data[i] = dtype === "float16" ? roundTo("float16", values[i]) : values[i];
     return { dtype, shape: [...shape], data };
