@@ -41,6 +41,7 @@ cases=(
   grad-cpu/fault-grad-dbeta-mean-train-normal-16x8x20-float32 grad-cpu/fault-grad-dgamma-unbiased-train-normal-16x8x20-float32
   grad-cpu/fault-grad-dx-wrong-eps-train-normal-16x8x20-float32 grad-cpu/fault-grad-missing-xhat-term-train-normal-16x8x20-float32
   grad-cpu/fault-grad-wrong-statistics-train-normal-16x8x20-float32 grad-cpu/fault-grad-wrong-statistics-eval-normal-16x8x20-float32
+  grad-cpu/fault-grad-dgamma-unbiased-eval-normal-16x8x20-float32 grad-cpu/fault-grad-dx-wrong-eps-eval-normal-16x8x20-float32
   grad-tfjs/tfjs-grad-tf-nn-train-normal-16x20x8-eps0.001 grad-tfjs/tfjs-grad-tf-nn-eval-normal-16x20x8-eps0.001
   grad-tfjs/tfjs-grad-keras3-train-normal-16x20x8-eps0.001 grad-tfjs/tfjs-grad-keras3-eval-normal-16x20x8-eps0.001
   grad-tfjs/tfjs-grad-keras3-train-offset3-8x7x7x16-eps0.001

@@ -1,11 +1,12 @@
 // BatchNorm's gradients against a plain float64 transcription of the formulas (written apart from
 // the kernel, element by element), and the checks a user gets through the real binary on real
 // PyTorch and TensorFlow.js gradients (fixtures copied from the reference corpus).
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { batchNormGradients, checkBatchNorm, closePool, readNpy, tensorFromArray, type Tensor } from "../../dist/index.js";
+import { compareArgs } from "../../scripts/corpus-args.mjs";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
 afterAll(async () => {
@@ -214,4 +215,33 @@ describe("bn-check run --grad-output and batchNormGradients", () => {
     expect(worst).toBeLessThan(1e-5);
     expect(worst).toBeGreaterThan(0);
   });
+});
+
+describe("hints on gradient faults (every gradient fault fixture)", () => {
+  // What the hint must say for each kind of fault the corpus derives from real gradients.
+  const EXPECTED: Record<string, RegExp> = {
+    backward_statistics: /^grad_input (treats the running statistics as constants|flows through the batch mean and variance)/,
+    missing_term: /^grad_input lacks the x̂·mean\(dy·x̂\) term/,
+    reduction: /^grad_bias is the mean of dy over the \d+ values of each channel, not their sum/,
+    scale: /^grad_weight is 1\.01 × bn-check's dγ in every channel$/,
+    variance_estimator: /^grad_weight normalises x̂ with the unbiased variance/,
+    wrong_eps: /^grad_input conforms with eps 0\.1, but the forward used eps/,
+  };
+  const dirs = ["grad-cpu", "grad-tfjs"].flatMap((set) => readdirSync(join(FIXTURES, "corpus", set)).map((name) => join(FIXTURES, "corpus", set, name)));
+  const faults = dirs.filter((dir) => JSON.parse(readFileSync(join(dir, "case.json"), "utf8")).fault !== undefined);
+  it("has fault fixtures of several kinds", () => {
+    expect(faults.length).toBeGreaterThanOrEqual(8);
+  });
+  for (const dir of faults) {
+    const { fault } = JSON.parse(readFileSync(join(dir, "case.json"), "utf8"));
+    it(`${dir.slice(FIXTURES.length + 1)}: names the ${fault.kind} fault`, () => {
+      const run = runCli([...compareArgs(dir), "--format", "json"]);
+      expect(run.status).toBe(1);
+      const hints: string[] = JSON.parse(run.stdout).hints;
+      expect(
+        hints.some((hint) => EXPECTED[fault.kind].test(hint)),
+        hints.join(" | "),
+      ).toBe(true);
+    });
+  }
 });
