@@ -136,7 +136,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on("SIGTERM", onTerminate);
   const program = buildProgram({
     async compare(input, reference, options: CompareCliOptions) {
-      checkOutputFormats("compare", options, [input, reference, ...fileOptions(options)]);
+      checkOutputFormats("compare", options, [input, ...(reference === undefined ? [] : [reference]), ...fileOptions(options)]);
       const { weight, bias, ...convention } = conventionFields(options);
       const given = options as unknown as Record<string, string | undefined>;
       const files: Partial<Record<TensorKey, string>> = { input, reference, weight, bias };
@@ -144,7 +144,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         if (field.flag === null || files[field.key as TensorKey] !== undefined) continue;
         files[field.key as TensorKey] = given[field.key] ?? (field.alias === undefined ? undefined : given[optionKey(field.alias)]);
       }
-      const check: CheckCase = { name: reference, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
+      const check: CheckCase = { name: reference ?? input, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
       const { runCompare } = await import("./commands/compare.js");
       await emit(await runCompare(check, execution(options)), options);
     },

@@ -95,7 +95,7 @@ export interface SuiteCliOptions extends OutputCliOptions {
 }
 
 export interface Handlers {
-  compare(input: string, reference: string, options: CompareCliOptions): Promise<void>;
+  compare(input: string, reference: string | undefined, options: CompareCliOptions): Promise<void>;
   diff(a: string, b: string, options: DiffCliOptions): Promise<void>;
   run(input: string, options: RunCliOptions): Promise<void>;
   matrix(input: string, options: MatrixCliOptions): Promise<void>;
@@ -184,7 +184,7 @@ export function buildProgram(handlers: Handlers): Command {
     .command("compare")
     .description("check a reference output against BatchNorm of the input under a framework's convention")
     .argument("<input>", `the BN input tensor (${TENSOR_SOURCES})`)
-    .argument("<ref>", "the reference output to check (same shape as the input)");
+    .argument("[ref]", "the reference output to check (same shape as the input); optional when --grad-output checks gradients");
   addTensorOptions(addConventionOptions(compare, { steps: true }), "references");
   addOutputOptions(addToleranceOptions(compare))
     .addHelpText(

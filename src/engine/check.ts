@@ -20,7 +20,8 @@ import { arenaOf } from "../memory/arena.js";
 import { checkGradients, validateGradients, type GradientTensors } from "./backward.js";
 
 export interface CheckTensors extends BatchNormTensors, GradientTensors {
-  readonly reference: Tensor;
+  /** The forward output to check; optional when gradients are checked. */
+  readonly reference?: Tensor | null;
   readonly referenceRunningMean?: Tensor | null;
   readonly referenceRunningVar?: Tensor | null;
 }
@@ -48,7 +49,8 @@ export interface ConformanceResult {
   /** The worst of the checked tensors' verdicts. */
   readonly verdict: Verdict;
   readonly params: BatchNormParams;
-  readonly output: TensorComparison;
+  /** The forward output's comparison (null when no reference output was given: gradients only). */
+  readonly output: TensorComparison | null;
   readonly runningMean: TensorComparison | null;
   readonly runningVar: TensorComparison | null;
   /** The gradients dx, dγ, dβ, when the upstream gradient and their references are given. */
@@ -102,28 +104,94 @@ export function checkRunningStat(name: string, actual: Float64Array, expected: T
  *   their references are given). A reference of another shape is a failed comparison, not an error.
  * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
  */
+export async function checkBatchNorm(tensors: CheckTensors & { readonly reference: Tensor }, request?: CheckRequest): Promise<ConformanceResult & { readonly output: TensorComparison }>;
+export async function checkBatchNorm(tensors: CheckTensors, request?: CheckRequest): Promise<ConformanceResult>;
 export async function checkBatchNorm(tensors: CheckTensors, request: CheckRequest = {}): Promise<ConformanceResult> {
   const prepared = await prepareBatchNorm(tensors, request);
   const { params, grid } = prepared;
   const reference = tensors.reference;
-  const { rule, tolerance } = ruleFor(reference, request);
+  // The precision the references were computed in: the output's, else a gradient's, else the input's.
+  const { rule, tolerance } = ruleFor(reference ?? tensors.referenceGradInput ?? tensors.referenceGradWeight ?? tensors.referenceGradBias ?? tensors.input, request);
   const { channels, inner } = grid.geometry;
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
   if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
   if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
 
   const checksGradients = validateGradients(tensors, tensors.input.shape);
+  if (reference == null && !checksGradients) throw new UsageError("nothing to check: give the reference output, or --grad-output with gradient references");
 
   const computeDtype = rule.ulpDtype;
   const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
   if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
 
   const started = performance.now();
+  const forward = reference == null ? null : await checkOutput(prepared, tensors.input.shape, reference, rule, tolerance, arithmetic, request);
+  const output = forward?.output ?? null;
+  const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
+  const runningMean =
+    tensors.referenceRunningMean == null || prepared.updatedRunningMean === null
+      ? null
+      : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
+  const runningVar =
+    tensors.referenceRunningVar == null || prepared.updatedRunningVar === null
+      ? null
+      : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
+  const gradients = checksGradients
+    ? await checkGradients(prepared, tensors, arithmetic ?? channelArithmetic(prepared, tensors), computeDtype, request.strict === true, (ref) => ruleFor(ref, request), request)
+    : null;
+  const compareMs = performance.now() - started;
+  const unitsByThread = passUnits({
+    stats: prepared.statsUnitsByThread,
+    compare: forward?.units ?? null,
+    gradSums: gradients?.unitsByThread.gradSums ?? null,
+    gradInput: gradients?.unitsByThread.gradInput ?? null,
+  });
+  const checked = [output, runningMean, runningVar, gradients?.gradInput ?? null, gradients?.gradWeight ?? null, gradients?.gradBias ?? null].filter((t): t is TensorComparison => t !== null);
+  const conforms = checked.every((t) => t.passed);
+  return {
+    conforms,
+    verdict: worstVerdict(checked.map((t) => t.verdict)),
+    runningMeanBound: bounds?.mean ?? null,
+    runningVarBound: bounds?.variance ?? null,
+    params,
+    output,
+    runningMean,
+    runningVar,
+    gradInput: gradients?.gradInput ?? null,
+    gradWeight: gradients?.gradWeight ?? null,
+    gradBias: gradients?.gradBias ?? null,
+    batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
+    batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
+    threads: threadsThatWorked(unitsByThread),
+    timings: {
+      statsMs: prepared.statsMs,
+      compareMs,
+      kernels: passKernels({ stats: prepared.statsKernel, compare: forward?.kernel ?? null, gradSums: gradients?.kernels.gradSums ?? null, gradInput: gradients?.kernels.gradInput ?? null }),
+      unitsByThread,
+    },
+    updatedRunningMean: prepared.updatedRunningMean,
+    updatedRunningVar: prepared.updatedRunningVar,
+  };
+}
+
+/** The forward output against its reference, in one fused pass on the pool (y is never materialised). */
+async function checkOutput(
+  prepared: Prepared,
+  inputShape: readonly number[],
+  reference: Tensor,
+  rule: DiffRule,
+  tolerance: ResolvedTolerance,
+  arithmetic: ChannelTable | null,
+  request: CheckRequest,
+): Promise<{ output: TensorComparison; kernel: KernelName | null; units: readonly number[] | null }> {
+  const { params, grid } = prepared;
+  const { channels, inner } = grid.geometry;
+  const computeDtype = rule.ulpDtype;
   let output: TensorComparison;
   let compareKernel: KernelName | null = null;
   let compareUnits: readonly number[] | null = null;
-  if (!sameShape(tensors.input.shape, reference.shape)) {
-    output = shapeMismatch("output", tensors.input.shape, reference.shape, reference.dtype, rule, tolerance);
+  if (!sameShape(inputShape, reference.shape)) {
+    output = shapeMismatch("output", inputShape, reference.shape, reference.dtype, rule, tolerance);
   } else {
     const referenceData = toShared(reference.data);
     const pass = await runPass("compare", { input: prepared.input, reference: referenceData, constants: prepared.constants }, grid, rule, prepared.plan, request);
@@ -164,51 +232,7 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
     arenaOf(records)?.release(records);
     arenaOf(histograms)?.release(histograms);
   }
-  const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
-  const runningMean =
-    tensors.referenceRunningMean == null || prepared.updatedRunningMean === null
-      ? null
-      : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
-  const runningVar =
-    tensors.referenceRunningVar == null || prepared.updatedRunningVar === null
-      ? null
-      : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
-  const gradients = checksGradients
-    ? await checkGradients(prepared, tensors, arithmetic ?? channelArithmetic(prepared, tensors), computeDtype, request.strict === true, (ref) => ruleFor(ref, request), request)
-    : null;
-  const compareMs = performance.now() - started;
-  const unitsByThread = passUnits({
-    stats: prepared.statsUnitsByThread,
-    compare: compareUnits,
-    gradSums: gradients?.unitsByThread.gradSums ?? null,
-    gradInput: gradients?.unitsByThread.gradInput ?? null,
-  });
-  const checked = [output, runningMean, runningVar, gradients?.gradInput ?? null, gradients?.gradWeight ?? null, gradients?.gradBias ?? null].filter((t): t is TensorComparison => t !== null);
-  const conforms = checked.every((t) => t.passed);
-  return {
-    conforms,
-    verdict: worstVerdict(checked.map((t) => t.verdict)),
-    runningMeanBound: bounds?.mean ?? null,
-    runningVarBound: bounds?.variance ?? null,
-    params,
-    output,
-    runningMean,
-    runningVar,
-    gradInput: gradients?.gradInput ?? null,
-    gradWeight: gradients?.gradWeight ?? null,
-    gradBias: gradients?.gradBias ?? null,
-    batchMean: prepared.batchMean === null ? null : Array.from(prepared.batchMean),
-    batchVariance: prepared.batchVariance === null ? null : Array.from(prepared.batchVariance),
-    threads: threadsThatWorked(unitsByThread),
-    timings: {
-      statsMs: prepared.statsMs,
-      compareMs,
-      kernels: passKernels({ stats: prepared.statsKernel, compare: compareKernel, gradSums: gradients?.kernels.gradSums ?? null, gradInput: gradients?.kernels.gradInput ?? null }),
-      unitsByThread,
-    },
-    updatedRunningMean: prepared.updatedRunningMean,
-    updatedRunningVar: prepared.updatedRunningVar,
-  };
+  return { output, kernel: compareKernel, units: compareUnits };
 }
 
 /** Each channel's exact statistics, as the error model needs them (batch statistics in train mode, the given ones in eval). */

@@ -5,7 +5,8 @@
  */
 import { UNIT_ROUNDOFF, channelAt, channelBound } from "../compare/error-model.js";
 import { LAYOUTS } from "../kernel/layout.js";
-import type { ComputeDType } from "../npy/tensor.js";
+import type { ComputeDType, Tensor } from "../npy/tensor.js";
+import type { TensorComparison } from "../compare/compare.js";
 import { roundTo } from "../numeric/formats.js";
 import { formatNumber } from "../numeric/format.js";
 import { channelArithmetic, checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
@@ -30,10 +31,14 @@ interface ChannelLimits {
   readonly kappa: number;
 }
 
+/** A check with a forward reference and its comparison (what the output's hints look at). */
+type WithReference = CheckTensors & { readonly reference: Tensor };
+type WithOutput = ConformanceResult & { readonly output: TensorComparison };
+
 const EPSILON_ALTERNATIVES = [1e-5, 1.001e-5, 1e-3];
 
 /** Calls `visit(c, d, e)` for every finite error e = ref − y, with d = y − β, channel by channel. */
-function forEachError(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>, visit: (c: number, d: number, e: number) => void): void {
+function forEachError(tensors: WithReference, result: WithOutput, limits: readonly ChannelLimits[], bias: ArrayLike<number>, visit: (c: number, d: number, e: number) => void): void {
   const shape = tensors.input.shape;
   let inner = 1;
   for (let k = result.params.channelAxis + 1; k < shape.length; k++) inner *= shape[k];
@@ -48,7 +53,7 @@ function forEachError(tensors: CheckTensors, result: ConformanceResult, limits: 
 }
 
 /** Per channel, the least-squares fit e ≈ a + k·d, then how much of the error it leaves. */
-function fitChannels(tensors: CheckTensors, result: ConformanceResult, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
+function fitChannels(tensors: WithReference, result: WithOutput, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
   const sums = limits.map(() => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
   forEachError(tensors, result, limits, bias, (c, d, e) => {
     const t = sums[c];
@@ -84,7 +89,7 @@ function matchesOffsets(failing: readonly number[], fits: readonly ChannelFit[],
 }
 
 /** The signature of known arithmetic breakdowns in the output's errors. */
-function arithmeticSignatures(tensors: CheckTensors, result: ConformanceResult, computeDtype: ComputeDType, limits: readonly ChannelLimits[], bias: ArrayLike<number>): string[] {
+function arithmeticSignatures(tensors: WithReference, result: WithOutput, computeDtype: ComputeDType, limits: readonly ChannelLimits[], bias: ArrayLike<number>): string[] {
   const fits = fitChannels(tensors, result, limits, bias);
   const failing = result.output.channels.filter((channel) => channel.mismatches > 0).map((channel) => channel.channel);
   if (failing.length === 0) return [];
@@ -111,7 +116,7 @@ function arithmeticSignatures(tensors: CheckTensors, result: ConformanceResult, 
 }
 
 /** Other conventions under which the output conforms: channel axis, eps, mode. */
-async function conventionAlternatives(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+async function conventionAlternatives(tensors: WithReference, request: CheckRequest, result: WithOutput): Promise<string[]> {
   const shape = tensors.input.shape;
   const params = result.params;
   const perChannelLength = tensors.weight?.shape[0] ?? tensors.bias?.shape[0] ?? tensors.runningMean?.shape[0];
@@ -133,7 +138,7 @@ async function conventionAlternatives(tensors: CheckTensors, request: CheckReque
   for (const attempt of tries) {
     try {
       const alternative = await checkBatchNorm(outputOnly, attempt.request);
-      if (alternative.output.passed) hints.push(`the output conforms with ${attempt.option}: run \`bn-check detect\` for more`);
+      if (alternative.output?.passed === true) hints.push(`the output conforms with ${attempt.option}: run \`bn-check detect\` for more`);
     } catch {
       // An alternative the tensors do not fit (a per-channel length, a mode without statistics) says nothing.
     }
@@ -146,9 +151,13 @@ async function conventionAlternatives(tensors: CheckTensors, request: CheckReque
  * @returns at most a few one-line hints on why the output does not conform (none when it conforms,
  *   its shape differs, or nothing quick explains it).
  */
-export async function explainNonConformance(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
-  if (result.output.passed || result.output.shapeMismatch) return [];
-  const computeDtype = result.output.ulpDtype;
+export async function explainNonConformance(given: CheckTensors, request: CheckRequest, checked: ConformanceResult): Promise<string[]> {
+  const { output } = checked;
+  const { reference } = given;
+  if (output === null || reference == null || output.passed || output.shapeMismatch) return [];
+  const tensors: WithReference = { ...given, reference };
+  const result: WithOutput = { ...checked, output };
+  const computeDtype = output.ulpDtype;
   const prepared = await prepareBatchNorm(tensors, request);
   const table = channelArithmetic(prepared, tensors);
   const channels = Array.from({ length: table.length }, (_, c) => channelAt(table, c));

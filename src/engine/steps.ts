@@ -12,6 +12,8 @@ import { roundTo } from "../numeric/formats.js";
 import { checkBatchNorm, checkRunningStat, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
 
 export interface StepTensors extends CheckTensors {
+  /** Every step's output: steps check the forward pass. */
+  readonly reference: Tensor;
   /** Running statistics after each step: shape [steps, C]. */
   readonly referenceRunningMeanSteps?: Tensor | null;
   readonly referenceRunningVarSteps?: Tensor | null;
@@ -107,7 +109,7 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
     );
     statsMs += result.timings.statsMs;
     compareMs += result.timings.compareMs;
-    const stepComparisons = [renamed(result.output, `output[step ${step}]`)];
+    const stepComparisons = [renamed(result.output!, `output[step ${step}]`)]; // a reference was given
     meanBound = carry(meanBound, result.runningMeanBound, result.params.runningWeight);
     varBound = carry(varBound, result.runningVarBound, result.params.runningWeight);
     if (result.updatedRunningMean !== null && result.updatedRunningVar !== null) {

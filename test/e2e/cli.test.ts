@@ -203,7 +203,7 @@ describe("help and version", () => {
   it("--help lists the compare command and the exit codes", () => {
     const run = runCli(["--help"]);
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/compare \[options\] <input> <ref>/);
+    expect(run.stdout).toMatch(/compare \[options\] <input> \[ref\]/);
     expect(run.stdout).toMatch(/Exit codes: 0 conforms, 1 checked and does not conform, 2 could not check/);
   });
 });

@@ -146,6 +146,27 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     });
   }
 
+  it("checks gradients without a forward reference; with neither, a usage error", () => {
+    const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
+    const run = runCli([
+      "compare",
+      join(dir, "input.npy"),
+      "--weight",
+      join(dir, "weight.npy"),
+      "--grad-output",
+      join(dir, "grad_output.npy"),
+      "--ref-grad-weight",
+      join(dir, "ref_grad_weight.npy"),
+      "--format",
+      "json",
+    ]);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).tensors.map((t: { name: string }) => t.name)).toEqual(["grad_weight"]);
+    const none = runCli(["compare", join(dir, "input.npy")]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toBe(`bn-check: ${join(dir, "input.npy")}: nothing to check: give the reference output, or --grad-output with gradient references\n`);
+  });
+
   it("a gradient reference without --grad-output is a usage error: one line, exit 2", () => {
     const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
     const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--ref-grad-input", join(dir, "ref_grad_input.npy")]);

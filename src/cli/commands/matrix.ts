@@ -128,7 +128,7 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
       if (causes.length === 0 && a.params !== null && b.params !== null) causes.push("same arithmetic: any difference is rounding");
       if (b.name === "ref" && reference !== undefined) {
         // Judged as compare judges: the default tolerance, or the error model's bound under this preset.
-        const check = (await checkBatchNorm({ ...tensors, reference }, { ...options.execution, framework: a.name as FrameworkName, mode: options.mode, layout: options.layout, channelAxis })).output;
+        const check = (await checkBatchNorm({ ...tensors, reference }, { ...options.execution, framework: a.name as FrameworkName, mode: options.mode, layout: options.layout, channelAxis })).output!; // the reference is given
         const within =
           check.verdict === "conforms within arithmetic"
             ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} elements outside the default tolerance, inside the error model's bound)`
