@@ -13,6 +13,9 @@ export interface TensorTolerance {
   readonly equalNan?: boolean;
 }
 
+/** Per-tensor tolerances, by the tensor's name in reports. */
+export type TensorTolerances = { readonly [name in "output" | "running_mean" | "running_var" | "grad_input" | "grad_weight" | "grad_bias"]?: TensorTolerance };
+
 /** The tensor files of a case, by the keys of fields.ts's TENSOR_FIELDS. */
 export type CaseFiles = { readonly [K in TensorKey]?: string };
 
@@ -43,5 +46,5 @@ export interface CheckCase {
   readonly allChannels?: boolean;
   /** Tolerance for every tensor; `tolerances` overrides it per tensor. */
   readonly tolerance?: TensorTolerance;
-  readonly tolerances?: { readonly output?: TensorTolerance; readonly running_mean?: TensorTolerance; readonly running_var?: TensorTolerance };
+  readonly tolerances?: TensorTolerances;
 }

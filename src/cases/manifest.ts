@@ -12,7 +12,7 @@ import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
-import type { CheckCase, TensorTolerance } from "./case.js";
+import type { CheckCase, TensorTolerances } from "./case.js";
 import { TENSOR_FIELDS, type TensorKey } from "./fields.js";
 import { caseFromCorpusFolder } from "./corpus-case.js";
 
@@ -51,7 +51,7 @@ interface ManifestCase extends ManifestTensors {
   atol?: number;
   rtol?: number;
   equalNan?: boolean;
-  tolerances?: { output?: TensorTolerance; running_mean?: TensorTolerance; running_var?: TensorTolerance };
+  tolerances?: TensorTolerances;
 }
 
 interface Manifest {

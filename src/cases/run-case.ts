@@ -143,6 +143,11 @@ export const runCase = inOwnArena(async function runCase(check: CheckCase, execu
     allChannels: check.allChannels,
     runningMeanTolerance: { ...check.tolerance, ...check.tolerances?.running_mean },
     runningVarTolerance: { ...check.tolerance, ...check.tolerances?.running_var },
+    gradientTolerances: {
+      grad_input: { ...check.tolerance, ...check.tolerances?.grad_input },
+      grad_weight: { ...check.tolerance, ...check.tolerances?.grad_weight },
+      grad_bias: { ...check.tolerance, ...check.tolerances?.grad_bias },
+    },
   };
   const checkTensors = {
     input: tensors.input,

@@ -48,8 +48,11 @@ export interface GradientComparisons {
   readonly unitsByThread: ComputedGradients["unitsByThread"];
 }
 
+/** The gradients' names in reports. */
+export type GradientName = "grad_input" | "grad_weight" | "grad_bias";
+
 /** The rule and tolerance of one gradient tensor (resolved by the caller from the request). */
-export type RuleOf = (reference: Tensor) => { rule: DiffRule; tolerance: ResolvedTolerance };
+export type RuleOf = (reference: Tensor, name: GradientName) => { rule: DiffRule; tolerance: ResolvedTolerance };
 
 /** Throws when gradient references come without dy, or dy without references, or dy of another shape. */
 export function validateGradients(tensors: GradientTensors, inputShape: readonly number[]): boolean {
@@ -156,7 +159,7 @@ export async function checkGradients(
   let gradInput: TensorComparison | null = null;
   const referenceGradInput = tensors.referenceGradInput;
   if (referenceGradInput != null) {
-    const { rule, tolerance } = ruleOf(referenceGradInput);
+    const { rule, tolerance } = ruleOf(referenceGradInput, "grad_input");
     if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
       gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
     } else {
@@ -199,9 +202,9 @@ export async function checkGradients(
     }
   }
 
-  const perChannel = (name: string, reference: Tensor | null | undefined, actual: Float64Array, bound: ((c: number) => number) | null, what: string): TensorComparison | null => {
+  const perChannel = (name: GradientName, reference: Tensor | null | undefined, actual: Float64Array, bound: ((c: number) => number) | null, what: string): TensorComparison | null => {
     if (reference == null) return null;
-    const { rule, tolerance } = ruleOf(reference);
+    const { rule, tolerance } = ruleOf(reference, name);
     const boundPerChannel = bound === null ? undefined : Float64Array.from({ length: channels }, (_, c) => bound(c));
     return compareArrays({
       name,

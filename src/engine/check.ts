@@ -17,7 +17,7 @@ import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { arenaOf } from "../memory/arena.js";
-import { checkGradients, validateGradients, type GradientTensors } from "./backward.js";
+import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
 
 export interface CheckTensors extends BatchNormTensors, GradientTensors {
   /** The forward output to check; optional when gradients are checked. */
@@ -42,6 +42,8 @@ export interface CheckRequest extends BatchNormRequest {
   /** Tolerances of the running statistics, when they differ from the output's. */
   readonly runningMeanTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
   readonly runningVarTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
+  /** Tolerances of the gradients, by name, when they differ from the output's. */
+  readonly gradientTolerances?: { readonly [name in GradientName]?: Partial<Tolerance> & { readonly equalNan?: boolean } };
 }
 
 export interface ConformanceResult {
@@ -137,7 +139,15 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
       ? null
       : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
   const gradients = checksGradients
-    ? await checkGradients(prepared, tensors, arithmetic ?? channelArithmetic(prepared, tensors), computeDtype, request.strict === true, (ref) => ruleFor(ref, request), request)
+    ? await checkGradients(
+        prepared,
+        tensors,
+        arithmetic ?? channelArithmetic(prepared, tensors),
+        computeDtype,
+        request.strict === true,
+        (ref, name) => ruleFor(ref, { ...request, ...request.gradientTolerances?.[name] }),
+        request,
+      )
     : null;
   const compareMs = performance.now() - started;
   const unitsByThread = passUnits({

@@ -1,7 +1,7 @@
 // BatchNorm's gradients against a plain float64 transcription of the formulas (written apart from
 // the kernel, element by element), and the checks a user gets through the real binary on real
 // PyTorch and TensorFlow.js gradients (fixtures copied from the reference corpus).
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -165,6 +165,29 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     const none = runCli(["compare", join(dir, "input.npy")]);
     expect(none.status).toBe(2);
     expect(none.stderr).toBe(`bn-check: ${join(dir, "input.npy")}: nothing to check: give the reference output, or --grad-output with gradient references\n`);
+  });
+
+  it("suite manifests take the gradient keys and per-gradient tolerances", () => {
+    const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
+    const entry = {
+      input: join(dir, "input.npy"),
+      ref: join(dir, "ref.npy"),
+      weight: join(dir, "weight.npy"),
+      bias: join(dir, "bias.npy"),
+      gradOutput: join(dir, "grad_output.npy"),
+      refGradInput: join(dir, "ref_grad_input.npy"),
+      refGradWeight: join(dir, "ref_grad_weight.npy"),
+      refGradBias: join(dir, "ref_grad_bias.npy"),
+    };
+    const manifest = join(mkdtempSync(join(tmpdir(), "bn-check-grad-manifest-")), "manifest.json");
+    // Exact equality for dγ alone: PyTorch's float32 dγ is not bit-equal to the exact one.
+    const strictWeight = { name: "strict dγ", ...entry, strict: true, tolerances: { grad_weight: { atol: 0, rtol: 0 } } };
+    writeFileSync(manifest, JSON.stringify({ cases: [{ name: "defaults", ...entry }, strictWeight] }));
+    const run = runCli(["suite", manifest, "--format", "json"]);
+    const report = JSON.parse(run.stdout);
+    expect(report.cases.map((c: { name: string; status: string }) => `${c.name}: ${c.status}`)).toEqual(["defaults: pass", "strict dγ: fail"]);
+    const failing = report.cases[1].tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name);
+    expect(failing).toEqual(["grad_weight"]);
   });
 
   it("a gradient reference without --grad-output is a usage error: one line, exit 2", () => {
