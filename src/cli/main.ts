@@ -206,6 +206,10 @@ export async function main(argv: readonly string[]): Promise<void> {
           runningVar: options.runningVar,
           refRunningMean: options.refRunningMean,
           refRunningVar: options.refRunningVar,
+          gradOutput: options.gradOutput,
+          refGradInput: options.refGradInput,
+          refGradWeight: options.refGradWeight,
+          refGradBias: options.refGradBias,
         },
         claimed: {
           framework: options.framework as FrameworkName | undefined,

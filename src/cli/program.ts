@@ -86,6 +86,10 @@ export interface DetectCliOptions extends OutputCliOptions, ToleranceCliOptions 
   runningVar?: string;
   refRunningMean?: string;
   refRunningVar?: string;
+  gradOutput?: string;
+  refGradInput?: string;
+  refGradWeight?: string;
+  refGradBias?: string;
 }
 export interface SuiteCliOptions extends OutputCliOptions {
   shard?: { index: number; count: number };
@@ -241,6 +245,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--running-var <tensor>", "running variance before the call")
     .option("--ref-running-mean <tensor>", "running mean after the call: identifies momentum and variance bias")
     .option("--ref-running-var <tensor>", "running variance after the call")
+    .option("--grad-output <tensor>", "the upstream gradient dy: with gradient references, say which statistics they used")
+    .option("--ref-grad-input <tensor>", "reference dx")
+    .option("--ref-grad-weight <tensor>", "reference dγ")
+    .option("--ref-grad-bias <tensor>", "reference dβ")
     .addOption(new Option("-f, --framework <name>", "the convention you checked: the diagnosis says how the reference differs from it").choices(FRAMEWORK_NAMES))
     .addOption(new Option("-m, --mode <mode>", "the mode you checked").choices(["train", "eval"]))
     .addOption(new Option("--channel-axis <k>", "the channel axis you checked").argParser(parseAxis))

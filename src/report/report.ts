@@ -7,6 +7,7 @@ import type { TensorComparison, Verdict } from "../compare/compare.js";
 import type { ExitCode } from "./exit-code.js";
 import type { FloatDType } from "../npy/tensor.js";
 import type { Candidate, DetectResult } from "../detect/detect.js";
+import type { GradientFinding } from "../detect/gradients.js";
 
 /** 2: three-valued `verdict`, the error model's `bound` and `flatMismatches` per tensor, `hints`. */
 export const REPORT_SCHEMA_VERSION = 2;
@@ -187,6 +188,8 @@ export interface DetectReport {
   readonly equivalent: readonly Candidate[];
   readonly fittedEpsilon: DetectResult["fittedEpsilon"];
   readonly runningStats: DetectResult["runningStats"];
+  /** With --grad-output: which statistics the reference gradient used, and what explains it (null without). */
+  readonly gradients: GradientFinding | null;
   readonly candidates: readonly Candidate[];
   readonly timings: { readonly totalMs: number };
 }

@@ -13,6 +13,11 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(readJson<ob
 const classic = [join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy")];
 const illcond = join(FIXTURES, "corpus", "illcond", "fault-scatter3-train-offset4-8x12x7x7-float32");
 const dir = mkdtempSync(join(tmpdir(), "bn-check-schema-"));
+const gradCase = (...names: string[]) => names.map((name) => join(FIXTURES, "corpus", "grad-cpu", "fault-grad-wrong-statistics-train-normal-16x8x20-float32", name));
+const gradOptions = ["--weight", "--bias", "--running-mean", "--running-var", "--grad-output", "--ref-grad-input", "--ref-grad-weight", "--ref-grad-bias"].flatMap((flag) => [
+  flag,
+  gradCase(`${flag.slice(2).replace("ref-grad-", "ref_grad_").replace("grad-output", "grad_output").replace("running-", "running_")}.npy`)[0],
+]);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const commands: [string, string[]][] = [
@@ -24,6 +29,8 @@ const commands: [string, string[]][] = [
   ["run", ["run", classic[0], "-o", join(dir, "y.npy")]],
   ["matrix", ["matrix", classic[0], "--ref", classic[1]]],
   ["detect", ["detect", ...classic]],
+  ["compare with gradients", ["compare", ...gradCase("input.npy", "ref.npy"), ...gradOptions]],
+  ["detect with gradients", ["detect", ...gradCase("input.npy", "ref.npy"), ...gradOptions]],
 ];
 
 describe("the JSON report schema", () => {

@@ -289,3 +289,31 @@ describe("hints on gradient faults (every gradient fault fixture)", () => {
     });
   }
 });
+
+describe("bn-check detect with gradient references", () => {
+  const detect = (name: string, refs: string[] = ["--ref-grad-input", "ref_grad_input.npy"]) => {
+    const dir = join(FIXTURES, "corpus", "grad-cpu", name);
+    const file = (f: string) => join(dir, f);
+    const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((t) => [`--${t.replace("_", "-")}`, file(`${t}.npy`)]);
+    const run = runCli(["detect", file("input.npy"), file("ref.npy"), ...tensors, "--grad-output", file("grad_output.npy"), ...refs.map((r, i) => (i % 2 === 1 ? file(r) : r)), "--format", "json"]);
+    expect(run.status).toBe(0);
+    return JSON.parse(run.stdout);
+  };
+
+  it("says a real train-mode dx flows through the batch statistics, and a real eval-mode dx treats the running ones as constants", () => {
+    expect(detect("pt-cpu-grad-train-normal-16x8x20-float32").gradients).toMatchObject({ statistics: "batch", tensors: [{ name: "grad_input", verdict: "conforms" }], hints: [] });
+    expect(detect("pt-cpu-grad-eval-normal-16x8x20-float32").gradients).toMatchObject({ statistics: "running", tensors: [{ name: "grad_input", verdict: "conforms" }] });
+  });
+
+  it("names the frozen/unfrozen confusion: running statistics in the gradient of a training step", () => {
+    const report = detect("fault-grad-wrong-statistics-train-normal-16x8x20-float32");
+    expect(report.best).toMatchObject({ framework: "torch", mode: "train" });
+    expect(report.gradients.statistics).toBe("running");
+    expect(report.gradients.description).toBe("your dx treats the running statistics as constants, as eval mode does; the forward used batch statistics");
+  });
+
+  it("names a hand-written mistake in dβ", () => {
+    const report = detect("fault-grad-dbeta-mean-train-normal-16x8x20-float32", ["--ref-grad-bias", "ref_grad_bias.npy"]);
+    expect(report.gradients.hints).toEqual(["grad_bias is the mean of dy over the 320 values of each channel, not their sum: dβ = Σdy"]);
+  });
+});

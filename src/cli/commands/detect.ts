@@ -7,11 +7,24 @@ import type { DetectReport, FileInfo } from "../../report/report.js";
 import { reportHead } from "../version.js";
 import { exitCodeOf } from "../../report/exit-code.js";
 import { inOwnArena } from "../../memory/arena.js";
+import { validateGradients } from "../../engine/backward.js";
+import { detectGradients } from "../../detect/gradients.js";
 
 export interface DetectCommandOptions {
   readonly input: string;
   readonly reference: string;
-  readonly files: { weight?: string; bias?: string; runningMean?: string; runningVar?: string; refRunningMean?: string; refRunningVar?: string };
+  readonly files: {
+    weight?: string;
+    bias?: string;
+    runningMean?: string;
+    runningVar?: string;
+    refRunningMean?: string;
+    refRunningVar?: string;
+    gradOutput?: string;
+    refGradInput?: string;
+    refGradWeight?: string;
+    refGradBias?: string;
+  };
   readonly claimed?: ClaimedConvention;
   readonly execution: ExecutionOptions;
   readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType; readonly strict?: boolean };
@@ -32,7 +45,15 @@ export const runDetect = inOwnArena(async function runDetect(options: DetectComm
     referenceRunningMean: load("ref running mean", options.files.refRunningMean),
     referenceRunningVar: load("ref running var", options.files.refRunningVar),
   };
+  const gradientTensors = {
+    gradOutput: load("grad output", options.files.gradOutput),
+    referenceGradInput: load("ref grad input", options.files.refGradInput),
+    referenceGradWeight: load("ref grad weight", options.files.refGradWeight),
+    referenceGradBias: load("ref grad bias", options.files.refGradBias),
+  };
   const result = await detectConvention(tensors, { ...options.execution, ...options.tolerance, claimed: options.claimed });
+  const checksGradients = validateGradients(gradientTensors, tensors.input.shape);
+  const gradients = checksGradients ? await detectGradients({ ...tensors, ...gradientTensors }, result.best, { ...options.execution, ...options.tolerance }) : null;
   return {
     ...reportHead("detect"),
     exitCode: exitCodeOf({ command: "detect" }),
@@ -43,6 +64,7 @@ export const runDetect = inOwnArena(async function runDetect(options: DetectComm
     equivalent: result.equivalent,
     fittedEpsilon: result.fittedEpsilon,
     runningStats: result.runningStats,
+    gradients,
     candidates: result.candidates,
     timings: { totalMs: performance.now() - started },
   };

@@ -74,7 +74,8 @@ function renderMatrix(report: MatrixReport): string {
 }
 
 function renderDetect(report: DetectReport): string {
-  const lines = [`### bn-check detect`, "", report.diagnosis, "", row(["candidate", "verdict", "max abs err", "max ulp", "mismatched"]), row(["---", "---", "---:", "---:", "---:"])];
+  const gradients = report.gradients === null ? [] : [`Gradients: ${report.gradients.description}.`, ...report.gradients.hints.map((hint) => `- ${hint}`), ""];
+  const lines = [`### bn-check detect`, "", report.diagnosis, "", ...gradients, row(["candidate", "verdict", "max abs err", "max ulp", "mismatched"]), row(["---", "---", "---:", "---:", "---:"])];
   for (const c of report.candidates.slice(0, 10)) lines.push(row([c.description, c.verdict, formatNumber(c.maxAbsError), String(c.maxUlp), `${c.mismatches} / ${c.count}`]));
   return `${lines.join("\n")}\n`;
 }

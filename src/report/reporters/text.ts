@@ -304,6 +304,10 @@ function renderDetect(report: DetectReport, paint: ChalkInstance, options: TextO
   const fitted = report.fittedEpsilon.filter((f) => f.consistent).map((f) => `${f.mode} axis ${f.channelAxis}: ${f.value}`);
   if (fitted.length > 0) lines.push(`fitted eps (consistent across channels): ${fitted.join("; ")}`);
   if (report.runningStats) lines.push(`running statistics: ${report.runningStats.description}`);
+  if (report.gradients) {
+    lines.push(`gradients: ${report.gradients.description} (${report.gradients.tensors.map((t) => `${t.name} ${t.verdict}`).join(", ")})`);
+    for (const hint of report.gradients.hints) lines.push(`hint: ${escapeControlCharacters(hint)}`);
+  }
   lines.push(`${report.equivalent.length} candidate(s) explain the reference as well as the best`);
   lines.push("", paint.bold(report.diagnosis));
   return `${lines.join("\n")}\n`;
