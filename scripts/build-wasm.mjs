@@ -16,6 +16,7 @@ const features = { simd: true, threads: true };
 
 const diff = await import(new URL("../dist/kernel/diff.js", import.meta.url).href);
 const stats = await import(new URL("../dist/kernel/stats.js", import.meta.url).href);
+const backward = await import(new URL("../dist/kernel/backward.js", import.meta.url).href);
 const LAYOUT = {
   ...Object.fromEntries(Object.entries(diff).filter(([name, value]) => /^(D_|HISTOGRAM_|DIFF_|WORST_)/.test(name) && typeof value === "number")),
   LAST_FINITE_BUCKET: diff.HISTOGRAM_BUCKETS - 2,
@@ -23,6 +24,7 @@ const LAYOUT = {
   S_MEAN: stats.S_MEAN,
   S_M2: stats.S_M2,
   STATS_RECORD_SIZE: stats.STATS_RECORD_SIZE,
+  ...Object.fromEntries(Object.entries(backward).filter(([name, value]) => /^G_/.test(name) && typeof value === "number")),
 };
 // $fold_max stores a maximum's index in the field after it.
 for (const field of ["D_MAX_ABS", "D_MAX_REL", "D_MAX_ULP", "D_MAX_BOUND_RATIO"]) {

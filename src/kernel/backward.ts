@@ -10,7 +10,9 @@
  * - `gradSumsUnits`: per unit and channel, in float64, Σdy, Σ|dy|, Σ|dy·(x − μ)|, Σdy·(x − μ), max|dy| and
  *   max|x − μ| (the last four feed the error model); `mergeGradSums` merges them in unit order.
  * - `gradInputUnits`: dx = a·dy + b·(x − μ) + d with per-channel constants (see `gradInputConstants`),
- *   written in float64.
+ *   computed in float64 and written in the output's precision.
+ * Both have SIMD twins (bn-kernel.wat `gradsums_cols` and `gradinput_cols`, via wasm-adapters.ts) that
+ * give the same bits.
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
@@ -24,6 +26,9 @@ export const G_MAX_ABS_DY = 4;
 export const G_MAX_ABS_CENTRED = 5;
 export const GRAD_RECORD_SIZE = 6;
 
+/** Float64 values of lane scratch the SIMD kernel needs per unit (4 lane pairs × 6 fields × 2). */
+export const GRAD_LANE_SCRATCH = 48;
+
 /** Runs of C values in the dx constants: μ, a (per dy), b (per x − μ), d (constant). */
 export const GRAD_CONSTANT_RUNS = 4;
 
@@ -31,41 +36,65 @@ export function gradSumsLength(grid: UnitGrid): number {
   return grid.unitCount * grid.channelChunk * GRAD_RECORD_SIZE;
 }
 
+/** Lanes of each sum: value j of a run (below the run's length rounded down to 8) goes to lane j mod 8. */
+const LANES = 8;
+
+/** ((L0 + L1) + (L2 + L3)) + ((L4 + L5) + (L6 + L7)), then the tail: the SIMD kernel's `$combine` order. */
+function combineLanes(lanes: Float64Array, base: number, tail: number): number {
+  return lanes[base] + lanes[base + 1] + (lanes[base + 2] + lanes[base + 3]) + (lanes[base + 4] + lanes[base + 5] + (lanes[base + 6] + lanes[base + 7])) + tail;
+}
+
 /**
  * Per-channel sums of units `[firstUnit, endUnit)`; `mean` holds μ per channel (the statistics the
- * forward pass normalised with). Each unit sums its values in memory order, sequentially.
+ * forward pass normalised with). Each sum runs in eight lanes over the channel's runs in the unit
+ * (a run: one row's values of the channel), which is the SIMD kernel's order (bn-kernel.wat,
+ * `gradsums_cols`, driven by wasm-adapters.ts): both give the same bits.
  */
 export function gradSumsUnits(input: Values, gradOutput: Values, grid: UnitGrid, mean: Float64Array, firstUnit: number, endUnit: number, partials: Float64Array): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
+  // Four sums × eight lanes: Σdy, Σ|dy|, Σ|dy·e|, Σdy·e.
+  const lanes = new Float64Array(4 * LANES);
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
+    const len = box.i1 - box.i0;
+    const len8 = len - (len % LANES);
     for (let c = box.c0; c < box.c1; c++) {
       const mu = mean[c];
-      let sumDy = 0;
-      let sumAbsDy = 0;
-      let sumAbsDyCentred = 0;
-      let sumDyCentred = 0;
+      lanes.fill(0);
+      let tailDy = 0;
+      let tailAbsDy = 0;
+      let tailAbsProduct = 0;
+      let tailProduct = 0;
       let maxAbsDy = 0;
       let maxAbsCentred = 0;
       for (let o = box.o0; o < box.o1; o++) {
-        const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) {
-          const dy = gradOutput[i];
-          const centred = input[i] - mu;
-          sumDy += dy;
-          sumAbsDy += Math.abs(dy);
-          sumAbsDyCentred += Math.abs(dy * centred);
-          sumDyCentred += dy * centred;
+        const start = (o * channels + c) * inner + box.i0;
+        for (let j = 0; j < len; j++) {
+          const dy = gradOutput[start + j];
+          const centred = input[start + j] - mu;
+          const product = dy * centred;
+          if (j < len8) {
+            const lane = j % LANES;
+            lanes[lane] += dy;
+            lanes[LANES + lane] += Math.abs(dy);
+            lanes[2 * LANES + lane] += Math.abs(product);
+            lanes[3 * LANES + lane] += product;
+          } else {
+            tailDy += dy;
+            tailAbsDy += Math.abs(dy);
+            tailAbsProduct += Math.abs(product);
+            tailProduct += product;
+          }
           if (Math.abs(dy) > maxAbsDy) maxAbsDy = Math.abs(dy);
           if (Math.abs(centred) > maxAbsCentred) maxAbsCentred = Math.abs(centred);
         }
       }
       const base = (unit * grid.channelChunk + (c - box.c0)) * GRAD_RECORD_SIZE;
-      partials[base + G_SUM_DY] = sumDy;
-      partials[base + G_SUM_ABS_DY] = sumAbsDy;
-      partials[base + G_SUM_ABS_DY_CENTRED] = sumAbsDyCentred;
-      partials[base + G_SUM_DY_CENTRED] = sumDyCentred;
+      partials[base + G_SUM_DY] = combineLanes(lanes, 0, tailDy);
+      partials[base + G_SUM_ABS_DY] = combineLanes(lanes, LANES, tailAbsDy);
+      partials[base + G_SUM_ABS_DY_CENTRED] = combineLanes(lanes, 2 * LANES, tailAbsProduct);
+      partials[base + G_SUM_DY_CENTRED] = combineLanes(lanes, 3 * LANES, tailProduct);
       partials[base + G_MAX_ABS_DY] = maxAbsDy;
       partials[base + G_MAX_ABS_CENTRED] = maxAbsCentred;
     }

@@ -6,6 +6,7 @@
  */
 import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
 import { STATS_RECORD_SIZE } from "./stats.js";
+import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./backward.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
 
@@ -97,6 +98,68 @@ export function compareUnitsSimd(
         records.byteOffset + recordBase * 8,
         worst.byteOffset + worstBase * 8,
         histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
+      );
+    }
+  }
+}
+
+/** `gradSumsUnits` on the SIMD kernel (float32 x and dy): one call per channel of a unit; `lanes` holds each unit's lane scratch. */
+export function gradSumsUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  gradOutput: Float32Array,
+  grid: UnitGrid,
+  mean: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  partials: Float64Array,
+  lanes: Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const { o0, o1, c0, c1, i0, i1 } = box;
+    const scratch = lanes.byteOffset + unit * GRAD_LANE_SCRATCH * 8;
+    for (let c = c0; c < c1; c++) {
+      const first = ((o0 * channels + c) * inner + i0) * 4;
+      const out = partials.byteOffset + (unit * grid.channelChunk + (c - c0)) * GRAD_RECORD_SIZE * 8;
+      wasm.gradsums_cols(input.byteOffset + first, gradOutput.byteOffset + first, o1 - o0, channels * inner * 4, i1 - i0, mean[c], out, scratch);
+    }
+  }
+}
+
+/** `gradInputUnits` on the SIMD kernel (float32 x and dy; dx float32 or float64). */
+export function gradInputUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  gradOutput: Float32Array,
+  grid: UnitGrid,
+  constants: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  output: Float32Array | Float64Array,
+): void {
+  const { channels, inner } = grid.geometry;
+  const box = emptyBox();
+  const wide = output instanceof Float64Array ? 1 : 0;
+  for (let unit = firstUnit; unit < endUnit; unit++) {
+    unitBox(grid, unit, box);
+    const { o0, o1, c0, c1, i0, i1 } = box;
+    for (let c = c0; c < c1; c++) {
+      const element = (o0 * channels + c) * inner + i0;
+      wasm.gradinput_cols(
+        input.byteOffset + element * 4,
+        gradOutput.byteOffset + element * 4,
+        output.byteOffset + element * output.BYTES_PER_ELEMENT,
+        o1 - o0,
+        channels * inner * 4,
+        i1 - i0,
+        constants[c],
+        constants[channels + c],
+        constants[2 * channels + c],
+        constants[3 * channels + c],
+        wide,
       );
     }
   }

@@ -8,8 +8,8 @@ import { compareUnits, computeStatsUnits, diffRecordsLength, histogramsLength, n
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
-import { compareUnitsSimd, normalizeUnitsSimd, statsUnitsSimd } from "../kernel/wasm-adapters.js";
-import { gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
+import { compareUnitsSimd, gradInputUnitsSimd, gradSumsUnitsSimd, normalizeUnitsSimd, statsUnitsSimd } from "../kernel/wasm-adapters.js";
+import { GRAD_LANE_SCRATCH, gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
 
 type Values = Float32Array | Float64Array;
 export type PassArrays = Readonly<Record<string, Values>>;
@@ -59,27 +59,25 @@ const compare: PassDefinition<DiffRule> = {
     compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
 };
 
-/** The backward passes have no SIMD kernel yet: JavaScript on every thread. */
-const noSimd = () => {
-  throw new Error("this pass has no SIMD kernel");
-};
+/** Runs (one row's values of a channel) long enough for the SIMD kernel's lanes to pay. */
+const SIMD_BACKWARD_MIN_RUN = 8;
 
 const gradSums: PassDefinition<null> = {
   given: ["input", "gradOutput", "mean"],
-  scratch: { partials: gradSumsLength },
+  scratch: { partials: gradSumsLength, lanes: (grid) => grid.unitCount * GRAD_LANE_SCRATCH },
   tensors: ["input", "gradOutput"],
-  simd: () => false,
+  simd: (grid) => grid.geometry.inner >= SIMD_BACKWARD_MIN_RUN,
   js: (a, grid, _params, first, end) => gradSumsUnits(a.input, a.gradOutput, grid, f64(a, "mean"), first, end, f64(a, "partials")),
-  wasm: noSimd,
+  wasm: (kernel, a, grid, _params, first, end) => gradSumsUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "mean"), first, end, f64(a, "partials"), f64(a, "lanes")),
 };
 
 const gradInput: PassDefinition<null> = {
   given: ["input", "gradOutput", "constants", "output"],
   scratch: {},
-  tensors: ["input", "gradOutput", "output"],
-  simd: () => false,
+  tensors: ["input", "gradOutput"],
+  simd: (grid) => grid.geometry.inner >= SIMD_BACKWARD_MIN_RUN,
   js: (a, grid, _params, first, end) => gradInputUnits(a.input, a.gradOutput, grid, f64(a, "constants"), first, end, a.output),
-  wasm: noSimd,
+  wasm: (kernel, a, grid, _params, first, end) => gradInputUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "constants"), first, end, a.output),
 };
 
 export const PASSES = { stats, normalize, compare, gradSums, gradInput } as const;

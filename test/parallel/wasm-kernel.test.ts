@@ -2,7 +2,7 @@
 // worker pool. Runs against the compiled package (dist/), where the .wasm the build assembled lives.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { allocateShared, batchNorm, checkBatchNorm, closePool, writeNpy, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
+import { allocateShared, batchNorm, batchNormGradients, checkBatchNorm, closePool, writeNpy, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
 import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
 import { ARENA_MIN_ELEMENTS } from "../../dist/memory/arena.js";
 import { normals, runCli, seededRandom } from "../helpers.js";
@@ -74,6 +74,58 @@ describe("the WebAssembly SIMD kernel", () => {
         },
       ),
       { seed: 2026, numRuns: 40 },
+    );
+  });
+
+  it("gives the JavaScript kernel's gradients, bit for bit (dx in float32 and the gradient report from float64 dx), for random shapes, axes, modes and thread counts", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Runs shorter than 8 stay on JavaScript; longer ones have lane bodies and tails.
+        fc.array(fc.integer({ min: 1, max: 37 }), { minLength: 2, maxLength: 4 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom(0, 1e4),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom("train" as const, "eval" as const),
+        async (shape, axisSeed, seed, offset, threads, mode) => {
+          const axis = Math.max(1, axisSeed % shape.length);
+          growToArenaSize(shape, axis);
+          const count = shape.reduce((a, b) => a * b, 1);
+          const random = seededRandom(seed);
+          const values = normals(random, count, offset, 2);
+          const dyValues = normals(random, count, 0, 1);
+          if (seed % 7 === 3) dyValues[seed % count] = NaN;
+          const channels = shape[axis];
+          const stats = {
+            runningMean: tensorFromArray(normals(random, channels, offset, 1), [channels], "float32"),
+            runningVar: tensorFromArray(normals(random, channels, 4, 1).map(Math.abs), [channels], "float32"),
+            weight: tensorFromArray(normals(random, channels, 1, 0.5), [channels], "float32"),
+          };
+          const input = tensorFromArray(values, shape, "float32");
+          const gradOutput = tensorFromArray(dyValues, shape, "float32");
+          const reference = tensorFromArray(
+            dyValues.map((v, i) => (i % 5 === 0 ? v * 1.001 : v)),
+            shape,
+            "float32",
+          );
+          const options = { framework: "torch" as const, mode, channelAxis: axis, threads, parallelThreshold: 0 };
+          const run = (inMemory: (t: Tensor) => Tensor) =>
+            Promise.all([
+              batchNormGradients({ input: inMemory(input), gradOutput: inMemory(gradOutput), ...stats }, options),
+              checkBatchNorm({ input: inMemory(input), gradOutput: inMemory(gradOutput), referenceGradInput: inMemory(reference), referenceGradBias: stats.weight, ...stats }, options),
+            ]);
+          const js = await run((t) => t);
+          const simd = await withTensorArena(() => run(inArena));
+          expect(js[0].timings.kernels).toMatchObject({ gradSums: "js", gradInput: "js" });
+          const runsLongEnough = shape.slice(axis + 1).reduce((a, b) => a * b, 1) >= 8;
+          expect(simd[0].timings.kernels.gradInput).toBe(runsLongEnough ? "wasm-simd" : "js");
+          expect(simd[1].timings.kernels.gradSums).toBe(runsLongEnough ? "wasm-simd" : "js");
+          for (const key of ["gradInput", "gradWeight", "gradBias"] as const) expect(bits(simd[0][key].data)).toBe(bits(js[0][key].data));
+          const report = (result: (typeof js)[1]) => JSON.stringify([result.gradInput, result.gradBias]);
+          expect(report(simd[1])).toBe(report(js[1]));
+        },
+      ),
+      { seed: 2027, numRuns: 30 },
     );
   });
 
