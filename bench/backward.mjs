@@ -49,7 +49,7 @@ export async function timeBackward(shapes, { threads = 2, repeats = 7 } = {}) {
       writeNpy(path, input);
       return { runs: summary(runs), path };
     });
-    const peer = spawnSync(python, [join(here, "peers-backward.py"), ours.path, String(threads), String(repeats)], { encoding: "utf8" });
+    const peer = spawnSync(python, [join(here, "peers.py"), ours.path, "1", String(threads), String(repeats), "backward"], { encoding: "utf8" });
     const theirs = peer.status === 0 ? JSON.parse(peer.stdout) : {};
     rows.push({
       shape: `${name} ${shape.join("x")}`,
