@@ -33,6 +33,19 @@ export interface ConventionVariant extends Partial<ConventionNumerics> {
   readonly note: string;
 }
 
+/**
+ * Which statistics BatchNorm's gradient flows through in each mode (docs/conventions.md,
+ * "Backward"): "batch" — dx goes through the batch mean and variance; "running" — the running
+ * statistics are constants, dx = γ/√(rv + ε)·dy.
+ */
+export interface BackwardConvention {
+  readonly statistics: Readonly<Record<"train" | "eval", "batch" | "running">>;
+  readonly sources: readonly string[];
+}
+
+/** Every preset's gradient: batch statistics in training, the running ones as constants in eval. */
+export const TRAIN_BATCH_EVAL_RUNNING = Object.freeze({ train: "batch", eval: "running" } as const);
+
 export interface Convention extends ConventionNumerics {
   readonly id: string;
   readonly label: string;
@@ -54,6 +67,8 @@ export interface Convention extends ConventionNumerics {
   readonly singleValuePerChannel: "error" | "allowed";
   /** Numerics that differ by rank and channel position (first matching variant wins). */
   readonly variants: readonly ConventionVariant[];
+  /** The statistics the backward pass differentiates through, by mode. */
+  readonly backward: BackwardConvention;
   /** Where the values come from. */
   readonly sources: readonly string[];
   readonly docsUrl: string;

@@ -1,4 +1,4 @@
-import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, TRAIN_BATCH_EVAL_RUNNING, type Convention } from "./convention.js";
 
 /**
  * Keras 3 BatchNormalization (every backend), and TF.js tf.layers.batchNormalization, which follows
@@ -14,6 +14,10 @@ export const keras3 = Object.freeze({
   channelAxis: -1,
   epsilon: 1e-3,
   momentum: 0.99,
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: ["keras/src/layers/normalization/batch_normalization.py (moments inside the differentiated call when training)", "tfjs-layers/src/layers/normalization.ts"],
+  },
   sources: ["keras/src/layers/normalization/batch_normalization.py", "keras/src/backend/{tensorflow,torch,jax}/nn.py", "tfjs-layers/src/layers/normalization.ts"],
   docsUrl: "https://keras.io/api/layers/normalization_layers/batch_normalization/",
 } as const satisfies Convention);

@@ -38,6 +38,8 @@ export interface BatchNormParams {
   readonly runningVarCorrection: 0 | 1;
   readonly hasRunningStats: boolean;
   readonly singleValuePerChannel: "error" | "allowed";
+  /** The statistics the backward pass differentiates through in this mode (the convention's `backward`). */
+  readonly gradientStatistics: "batch" | "running";
   /** The convention variant in force (e.g. Keras' fused path), if any. */
   readonly variant: string | null;
   /** Where each value came from, for the report ("eps 1e-5: torch default"). */
@@ -143,6 +145,7 @@ export function resolveConvention(convention: Convention, shape: readonly number
     runningVarCorrection,
     hasRunningStats: convention.hasRunningStats,
     singleValuePerChannel: convention.singleValuePerChannel,
+    gradientStatistics: convention.backward.statistics[mode],
     variant: variant?.id ?? null,
     notes,
   };

@@ -1,4 +1,4 @@
-import { RUNNING_WEIGHTED_DEFAULTS, type Convention } from "./convention.js";
+import { RUNNING_WEIGHTED_DEFAULTS, TRAIN_BATCH_EVAL_RUNNING, type Convention } from "./convention.js";
 
 /**
  * tf.keras (Keras 2 / tf-keras) BatchNormalization on TF 2.x, with `fused=None`.
@@ -26,6 +26,7 @@ export const tf = Object.freeze({
       note: "fused kernel: eps raised to at least 1.001e-5, moving variance unbiased (÷(N−1))",
     },
   ],
+  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["tensorflow/python/ops/nn_grad.py (_FusedBatchNormGrad: is_training selects the formula; the floored eps is reused)"] },
   sources: ["tf_keras/layers/normalization/batch_normalization.py", "tensorflow/python/ops/nn_impl.py (fused_batch_norm)", "tensorflow/core/kernels/fused_batch_norm_op.cc"],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/keras/layers/BatchNormalization",
 } as const satisfies Convention);
@@ -45,6 +46,10 @@ export const tfNn = Object.freeze({
   epsilon: 1e-3,
   momentum: 0,
   hasRunningStats: false,
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: ["tfjs-core/src/gradients/FusedBatchNorm_grad.ts", "tensorflow/python/ops/nn_impl.py (moments: the gradient flows through them when they are computed in the differentiated function)"],
+  },
   sources: ["tensorflow/python/ops/nn_impl.py (moments, batch_normalization)", "tfjs-core/src/ops/batchnorm.ts", "tfjs-core/src/ops/moments.ts"],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/nn/batch_normalization",
 } as const satisfies Convention);

@@ -1,4 +1,4 @@
-import type { Convention } from "./convention.js";
+import { TRAIN_BATCH_EVAL_RUNNING, type Convention } from "./convention.js";
 
 /**
  * PyTorch nn.BatchNorm1d/2d/3d and F.batch_norm.
@@ -20,6 +20,7 @@ export const torch = Object.freeze({
   runningVarCorrection: 1,
   singleValuePerChannel: "error",
   variants: [],
+  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["aten/src/ATen/native/Normalization.cpp (batch_norm_backward)", "torch/csrc/autograd/FunctionsManual.cpp (batchnorm_double_backward)"] },
   sources: ["torch/nn/modules/batchnorm.py", "aten/src/ATen/native/Normalization.cpp", "torch/nn/functional.py"],
   docsUrl: "https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html",
 } as const satisfies Convention);

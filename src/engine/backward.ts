@@ -90,6 +90,10 @@ export async function computeGradients(
   const { grid, plan, params } = prepared;
   const { channels, outer, inner } = grid.geometry;
   const n = outer * inner;
+  // The convention says which statistics the gradient goes through; the forward must have them.
+  if ((params.gradientStatistics === "batch") !== table.batchStatistics) {
+    throw new UsageError(`${params.conventionId} differentiates through ${params.gradientStatistics} statistics in ${params.mode} mode, which this forward pass did not use`);
+  }
   const gradOutput = toShared(gradOutputData);
   const mean = sharedFloat64(channels, prepared.input);
   for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
