@@ -199,18 +199,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       const report = await runDetect({
         input,
         reference,
-        files: {
-          weight: options.weight,
-          bias: options.bias,
-          runningMean: options.runningMean,
-          runningVar: options.runningVar,
-          refRunningMean: options.refRunningMean,
-          refRunningVar: options.refRunningVar,
-          gradOutput: options.gradOutput,
-          refGradInput: options.refGradInput,
-          refGradWeight: options.refGradWeight,
-          refGradBias: options.refGradBias,
-        },
+        // The options carry the tensor files under the keys DetectFiles names.
+        files: options,
         claimed: {
           framework: options.framework as FrameworkName | undefined,
           mode: options.mode as Mode | undefined,

@@ -7,6 +7,7 @@ import { REPORTER_NAMES } from "../report/reporters/index.js";
 import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
 import { VERSION } from "./version.js";
 import { TENSOR_FIELDS, type TensorField } from "../cases/fields.js";
+import type { DetectFiles } from "./commands/detect.js";
 
 /** Options every command that computes BatchNorm shares. */
 export interface ConventionCliOptions {
@@ -74,22 +75,12 @@ export interface MatrixCliOptions extends OutputCliOptions {
   runningVar?: string;
   ref?: string;
 }
-export interface DetectCliOptions extends OutputCliOptions, ToleranceCliOptions {
+export interface DetectCliOptions extends OutputCliOptions, ToleranceCliOptions, DetectFiles {
   framework?: string;
   mode?: string;
   channelAxis?: number;
   eps?: number;
   momentum?: number | "none";
-  weight?: string;
-  bias?: string;
-  runningMean?: string;
-  runningVar?: string;
-  refRunningMean?: string;
-  refRunningVar?: string;
-  gradOutput?: string;
-  refGradInput?: string;
-  refGradWeight?: string;
-  refGradBias?: string;
 }
 export interface SuiteCliOptions extends OutputCliOptions {
   shard?: { index: number; count: number };

@@ -10,21 +10,25 @@ import { inOwnArena } from "../../memory/arena.js";
 import { validateGradients } from "../../engine/backward.js";
 import { detectGradients } from "../../detect/gradients.js";
 
+/** The tensor files detect reads besides the input and the reference. */
+export interface DetectFiles {
+  weight?: string;
+  bias?: string;
+  runningMean?: string;
+  runningVar?: string;
+  refRunningMean?: string;
+  refRunningVar?: string;
+  gradOutput?: string;
+  refGradInput?: string;
+  refGradWeight?: string;
+  refGradBias?: string;
+}
+
 export interface DetectCommandOptions {
   readonly input: string;
   readonly reference: string;
-  readonly files: {
-    weight?: string;
-    bias?: string;
-    runningMean?: string;
-    runningVar?: string;
-    refRunningMean?: string;
-    refRunningVar?: string;
-    gradOutput?: string;
-    refGradInput?: string;
-    refGradWeight?: string;
-    refGradBias?: string;
-  };
+  readonly files: DetectFiles;
+
   readonly claimed?: ClaimedConvention;
   readonly execution: ExecutionOptions;
   readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType; readonly strict?: boolean };
