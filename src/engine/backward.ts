@@ -42,7 +42,7 @@ export interface GradientComparisons {
   readonly gradInput: TensorComparison | null;
   readonly gradWeight: TensorComparison | null;
   readonly gradBias: TensorComparison | null;
-  /** The kernel each backward pass ran on. */
+  /** The kernel each backward pass ran on (gradInput: the fused dx compare, null without a dx reference). */
   readonly kernels: ComputedGradients["kernels"];
   /** Units of the two backward passes each thread claimed (the calling thread first). */
   readonly unitsByThread: ComputedGradients["unitsByThread"];
@@ -70,13 +70,16 @@ export function validateGradients(tensors: GradientTensors, inputShape: readonly
 
 /** bn-check's gradients: dx (float64, in shared memory), dγ and dβ per channel, and the sums behind them. */
 export interface ComputedGradients {
-  /** dx, in the precision asked for (float64 by default). */
-  readonly gradInput: Float32Array | Float64Array;
+  /** dx, in the precision asked for (float64 by default; null when not written). */
+  readonly gradInput: Float32Array | Float64Array | null;
+  /** dy in shared memory, and dx's per-channel constants (runs of μ, a, b, d: dx = ((x − μ)·b + d) + a·dy). */
+  readonly gradOutput: Float32Array | Float64Array;
+  readonly constants: Float64Array;
   readonly gradWeight: Float64Array;
   readonly gradBias: Float64Array;
   readonly sums: Float64Array;
-  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName };
-  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] };
+  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName | null };
+  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] | null };
 }
 
 /** The two backward passes on the pool: the per-channel sums, then dx. */
@@ -85,7 +88,8 @@ export async function computeGradients(
   gradOutputData: Float32Array | Float64Array,
   table: ChannelTable,
   execution: ExecutionOptions,
-  gradInputDtype: "float32" | "float64" = "float64",
+  /** The precision to write dx in, or null not to write it (`checkGradients` compares it where it is computed). */
+  gradInputDtype: "float32" | "float64" | null = "float64",
 ): Promise<ComputedGradients> {
   const { grid, plan, params } = prepared;
   const { channels, outer, inner } = grid.geometry;
@@ -102,15 +106,17 @@ export async function computeGradients(
   arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
   const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
   // Written once in its final precision (rounded from float64 arithmetic element by element).
-  const gradInput = allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array;
-  const written = await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
+  const gradInput = gradInputDtype === null ? null : (allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array);
+  const written = gradInput === null ? null : await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
   return {
     gradInput,
+    gradOutput,
+    constants,
     gradWeight: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
     gradBias: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
     sums,
-    kernels: { gradSums: sumsPass.kernel, gradInput: written.kernel },
-    unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: written.unitsByThread },
+    kernels: { gradSums: sumsPass.kernel, gradInput: written?.kernel ?? null },
+    unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: written?.unitsByThread ?? null },
   };
 }
 
@@ -130,8 +136,16 @@ export async function checkGradients(
   const { grid, plan, params } = prepared;
   const { channels, outer, inner } = grid.geometry;
   const n = outer * inner;
-  const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution);
-  const { sums, gradInput: dx } = computed;
+  const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution, null);
+  const { sums, gradOutput, constants: dxConstants } = computed;
+  const x = prepared.input;
+  // dx at one element, as the fused compare computes it (for the report's elements).
+  const dxAt = (i: number) => {
+    const c = Math.floor(i / inner) % channels;
+    return (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] + dxConstants[3 * channels + c] + dxConstants[channels + c] * gradOutput[i];
+  };
+  let compareKernel: KernelName | null = null;
+  let compareUnits: readonly number[] | null = null;
 
   const channelSums = (c: number): GradientSums => {
     const base = c * GRAD_RECORD_SIZE;
@@ -167,17 +181,24 @@ export async function checkGradients(
     if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
       gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
     } else {
-      // dx is the compare pass's "input", with y = x.
-      const identity = sharedFloat64(CONSTANT_RUNS * channels, dx);
-      identity.fill(1, channels, 2 * channels);
-      if (bounds !== null) {
-        for (let c = 0; c < channels; c++) {
-          identity[3 * channels + c] = bounds[c].inputConstant;
-          identity[6 * channels + c] = bounds[c].inputPerAbs;
+      // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
+      // (shift μ, scale b, offset d, and the addend a·dy); the bound is b0 + b3·|dx|.
+      const compareConstants = sharedFloat64(CONSTANT_RUNS * channels, x);
+      const gradScale = sharedFloat64(channels, x);
+      for (let c = 0; c < channels; c++) {
+        compareConstants[c] = dxConstants[c];
+        compareConstants[channels + c] = dxConstants[2 * channels + c];
+        compareConstants[2 * channels + c] = dxConstants[3 * channels + c];
+        gradScale[c] = dxConstants[channels + c];
+        if (bounds !== null) {
+          compareConstants[3 * channels + c] = bounds[c].inputConstant;
+          compareConstants[6 * channels + c] = bounds[c].inputPerAbs;
         }
       }
       const reference = toShared(referenceGradInput.data);
-      const pass = await runPass("compare", { input: dx, reference, constants: identity }, grid, rule, plan, execution);
+      const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
+      compareKernel = pass.kernel;
+      compareUnits = pass.unitsByThread;
       const { records, worst, histograms } = pass.arrays;
       const channelOf = (i: number) => Math.floor(i / inner) % channels;
       gradInput = summarizeDiff({
@@ -191,14 +212,14 @@ export async function checkGradients(
         channelCount: channels,
         worst: mergeWorst(worst, grid.unitCount),
         histogram: mergeHistograms(histograms, grid.unitCount),
-        actualAt: (i) => dx[i],
+        actualAt: dxAt,
         expectedAt: (i) => reference[i],
         arithmetic:
           bounds === null
             ? undefined
             : describe(table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
                 const c = channelOf(i);
-                return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dx[i]);
+                return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
               }),
         allChannels: execution.allChannels,
       });
@@ -226,5 +247,11 @@ export async function checkGradients(
   };
   const gradWeight = perChannel("grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
   const gradBias = perChannel("grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
-  return { gradInput, gradWeight, gradBias, kernels: computed.kernels, unitsByThread: computed.unitsByThread };
+  return {
+    gradInput,
+    gradWeight,
+    gradBias,
+    kernels: { gradSums: computed.kernels.gradSums, gradInput: compareKernel },
+    unitsByThread: { gradSums: computed.unitsByThread.gradSums, gradInput: compareUnits },
+  };
 }

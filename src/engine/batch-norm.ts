@@ -104,7 +104,7 @@ export async function batchNormGradients(tensors: BatchNormTensors & { readonly 
   const channels = computed.gradBias.length;
   const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, ...computed.unitsByThread });
   return {
-    gradInput: rounded(computed.gradInput, tensors.input.shape),
+    gradInput: rounded(computed.gradInput!, tensors.input.shape), // written: a dtype was given,
     gradWeight: rounded(computed.gradWeight, [channels]),
     gradBias: rounded(computed.gradBias, [channels]),
     params: prepared.params,

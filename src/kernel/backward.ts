@@ -9,7 +9,7 @@
  * depend on the thread count):
  * - `gradSumsUnits`: per unit and channel, in float64, Σdy, Σ|dy|, Σ|dy·(x − μ)|, Σdy·(x − μ), max|dy| and
  *   max|x − μ| (the last four feed the error model); `mergeGradSums` merges them in unit order.
- * - `gradInputUnits`: dx = a·dy + b·(x − μ) + d with per-channel constants (see `gradInputConstants`),
+ * - `gradInputUnits`: dx = ((x − μ)·b + d) + a·dy with per-channel constants (see `gradInputConstants`),
  *   computed in float64 and written in the output's precision.
  * Both have SIMD twins (bn-kernel.wat `gradsums_cols` and `gradinput_cols`, via wasm-adapters.ts) that
  * give the same bits.
@@ -119,7 +119,7 @@ export function mergeGradSums(grid: UnitGrid, partials: Float64Array): Float64Ar
 }
 
 /**
- * The constants of dx = a·dy + b·(x − μ) + d per channel, from the merged sums:
+ * The constants of dx = ((x − μ)·b + d) + a·dy per channel, from the merged sums:
  * batch statistics: a = k, b = −k·r²·mean(dy·(x − μ)), d = −k·mean(dy); given statistics: a = k.
  */
 export function gradInputConstants(
@@ -144,7 +144,10 @@ export function gradInputConstants(
   return target;
 }
 
-/** Writes dx for units `[firstUnit, endUnit)` (float64 arithmetic, rounded to `output`'s type). */
+/**
+ * Writes dx = ((x − μ)·b + d) + a·dy for units `[firstUnit, endUnit)` (float64 arithmetic, rounded to
+ * `output`'s type): the order the fused compare (compare-units.ts, with its addend) uses.
+ */
 export function gradInputUnits(input: Values, gradOutput: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
@@ -157,7 +160,7 @@ export function gradInputUnits(input: Values, gradOutput: Values, grid: UnitGrid
         const b = constants[2 * channels + c];
         const d = constants[3 * channels + c];
         const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = a * gradOutput[i] + b * (input[i] - mu) + d;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = (input[i] - mu) * b + d + a * gradOutput[i];
       }
     }
   }

@@ -453,7 +453,7 @@
       (f64x2.pmax (v128.load offset=192 (local.get $at)) (v128.load offset=288 (local.get $at)))))
     (f64.max (local.get $tail) (f64.max (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v)))))
 
-  ;; dx = ((a·dy) + (b·(x − mu))) + d for `rows` runs of `len` float32 x and dy (`stride` bytes
+  ;; dx = ((x − mu)·b + d) + a·dy for `rows` runs of `len` float32 x and dy (`stride` bytes
   ;; apart), written as float32 (rounded once) or, with $wide, as float64 (runs 2·stride apart).
   (func (export "gradinput_cols") (param $x i32) (param $dy i32) (param $dst i32) (param $rows i32) (param $stride i32) (param $len i32)
     (param $mu f64) (param $a f64) (param $b f64) (param $d f64) (param $wide i32)
@@ -474,10 +474,10 @@
         (br_if $body_done (i32.ge_u (local.get $p) (local.get $end4)))
         (local.set $vx (v128.load (local.get $p)))
         (local.set $vy (v128.load (local.get $q)))
-        (local.set $lo (f64x2.add (f64x2.add (f64x2.mul (local.get $va) (f64x2.promote_low_f32x4 (local.get $vy)))
-          (f64x2.mul (local.get $vb) (f64x2.sub (f64x2.promote_low_f32x4 (local.get $vx)) (local.get $vm)))) (local.get $vd)))
-        (local.set $hi (f64x2.add (f64x2.add (f64x2.mul (local.get $va) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vy) (local.get $vy))))
-          (f64x2.mul (local.get $vb) (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vx) (local.get $vx))) (local.get $vm)))) (local.get $vd)))
+        (local.set $lo (f64x2.add (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $vx)) (local.get $vm)) (local.get $vb)) (local.get $vd))
+          (f64x2.mul (local.get $va) (f64x2.promote_low_f32x4 (local.get $vy)))))
+        (local.set $hi (f64x2.add (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vx) (local.get $vx))) (local.get $vm)) (local.get $vb)) (local.get $vd))
+          (f64x2.mul (local.get $va) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vy) (local.get $vy))))))
         (if (local.get $wide)
           (then
             (v128.store (local.get $r) (local.get $lo))
@@ -491,8 +491,8 @@
         (br $body)))
       (block $tail_done (loop $tail
         (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
-        (local.set $value (f64.add (f64.add (f64.mul (local.get $a) (f64.promote_f32 (f32.load (local.get $q))))
-          (f64.mul (local.get $b) (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $mu)))) (local.get $d)))
+        (local.set $value (f64.add (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $mu)) (local.get $b)) (local.get $d))
+          (f64.mul (local.get $a) (f64.promote_f32 (f32.load (local.get $q))))))
         (if (local.get $wide)
           (then (f64.store (local.get $r) (local.get $value)) (local.set $r (i32.add (local.get $r) (i32.const 8))))
           (else (f32.store (local.get $r) (f32.demote_f64 (local.get $value))) (local.set $r (i32.add (local.get $r) (i32.const 4)))))

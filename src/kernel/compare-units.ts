@@ -36,7 +36,9 @@ const scratchBits = new Int32Array(scratch.buffer);
  * The fused pass of `compare`: computes y = (x − shift)·scale + offset in float64 and compares it
  * with the reference element by element, without materialising y. One diff record per channel per
  * unit, one list of the worst elements per unit. (With shift 0, scale 1, offset 0, y = x exactly:
- * that is how plain tensor comparisons run through the same loop.)
+ * that is how plain tensor comparisons run through the same loop.) With an `addend` tensor, y gains
+ * `addendScale[c]·addend`: BatchNorm's input gradient dx = ((x − μ)·b + d) + a·dy is compared this way
+ * without being stored (JavaScript only: the SIMD kernel has no addend).
  *
  * `constants` holds seven runs of `channels` values: shift, scale, offset, then the error model's
  * coefficients b0..b3 (src/compare/error-model.ts), so that an element's bound is
@@ -71,6 +73,8 @@ export function compareUnits(
   records: Float64Array,
   worst: Float64Array,
   histograms: Float64Array,
+  addend: Values | null = null,
+  addendScale: Float64Array | null = null,
 ): void {
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
@@ -100,6 +104,7 @@ export function compareUnits(
       const boundPerInput = constants[4 * channels + c];
       const boundPerCentred = constants[5 * channels + c];
       const boundPerOutput = constants[6 * channels + c];
+      const addendFactor = addendScale === null ? 0 : addendScale[c];
       let count = 0;
       let mismatches = 0;
       let flatMismatches = 0;
@@ -124,7 +129,7 @@ export function compareUnits(
           const position = columnRun ? o - box.o0 : i - runStart;
           const x = input[i];
           const centred = (x - shift) * scale;
-          const actual = centred + offset;
+          const actual = addend === null ? centred + offset : centred + offset + addendFactor * addend[i];
           const expected = reference[i];
           count++;
           let excess: number;

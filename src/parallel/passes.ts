@@ -80,7 +80,20 @@ const gradInput: PassDefinition<null> = {
   wasm: (kernel, a, grid, _params, first, end) => gradInputUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "constants"), first, end, a.output),
 };
 
-export const PASSES = { stats, normalize, compare, gradSums, gradInput } as const;
+/** dx compared where it is computed (compare with the addend a·dy): JavaScript only for now. */
+const compareGradInput: PassDefinition<DiffRule> = {
+  given: ["input", "reference", "constants", "gradOutput", "gradScale"],
+  scratch: compare.scratch,
+  tensors: ["input", "reference", "gradOutput"],
+  simd: () => false,
+  js: (a, grid, rule, first, end) =>
+    compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms"), a.gradOutput, f64(a, "gradScale")),
+  wasm: () => {
+    throw new Error("compareGradInput has no SIMD kernel");
+  },
+};
+
+export const PASSES = { stats, normalize, compare, gradSums, gradInput, compareGradInput } as const;
 
 export type PassName = keyof typeof PASSES;
 /** The parameters each pass takes (the comparison rule for compare, none for the others). */
