@@ -505,7 +505,12 @@
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows))))
 
-    (global $atol (mut f64) (f64.const 0))
+    ;; The addend a·dy of BatchNorm's input gradient (compare-units.ts `addend`): on or off for this call,
+  ;; the distance in bytes from x to dy (the same layout), and a.
+  (global $addend_on (mut i32) (i32.const 0))
+  (global $addend_delta (mut i32) (i32.const 0))
+  (global $addend_scale (mut f64) (f64.const 0))
+  (global $atol (mut f64) (f64.const 0))
   (global $rtol (mut f64) (f64.const 0))
   (global $equal_nan (mut i32) (i32.const 0))
   (global $record (mut i32) (i32.const 0))
@@ -573,11 +578,13 @@
     (f64.store offset=8 (local.get $at) (local.get $index)))
 
   ;; One pair, element by element: the rule exactly as compare-units.ts writes it.
-  (func $compare_one (param $x f64) (param $expected f64) (param $expected_bits i32) (param $index f64) (param $to_tail i32)
+  (func $compare_one (param $x f64) (param $expected f64) (param $expected_bits i32) (param $index f64) (param $to_tail i32) (param $dy f64)
     (local $abs f64) (local $magnitude f64) (local $excess f64) (local $rel f64) (local $ulps f64) (local $needed f64)
     (local $centred f64) (local $actual f64) (local $bound f64) (local $t f64)
     (local.set $centred (f64.mul (f64.sub (local.get $x) (global.get $shift)) (global.get $scale)))
     (local.set $actual (f64.add (local.get $centred) (global.get $offset)))
+    (if (global.get $addend_on)
+      (then (local.set $actual (f64.add (local.get $actual) (f64.mul (global.get $addend_scale) (local.get $dy))))))
     (if (i32.and (f64.eq (f64.sub (local.get $actual) (local.get $actual)) (f64.const 0))
                  (f64.eq (f64.sub (local.get $expected) (local.get $expected)) (f64.const 0)))
       (then
@@ -682,6 +689,7 @@
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
     (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32)
     (param $b0_in f64) (param $b1_in f64) (param $b2_in f64) (param $b3_in f64) (param $record_in i32) (param $worst_in i32) (param $histogram_in i32)
+    (param $addend_in i32) (param $addend_scale_in f64)
     (local $row i32) (local $p i32) (local $q i32) (local $end4 i32) (local $end i32) (local $index f64) (local $k i32)
     (local $sh v128) (local $sc v128) (local $of v128) (local $atol_v v128) (local $rtol_v v128) (local $zero v128)
     (local $x v128) (local $r v128) (local $alo v128) (local $ahi v128) (local $elo v128) (local $ehi v128)
@@ -698,6 +706,7 @@
     (local $xlo v128) (local $xhi v128) (local $dlo v128) (local $dhi v128) (local $out_lo v128) (local $out_hi v128)
     (local $flat_mism v128) (local $b0v v128) (local $b1v v128) (local $b2v v128) (local $b3v v128)
     (local $max_ratio_lo v128) (local $max_ratio_hi v128) (local $max_ratio_ilo v128) (local $max_ratio_ihi v128)
+    (local $g v128) (local $glo v128) (local $ghi v128) (local $asc v128)
     (local $small i32) (local $ge1 v128) (local $ge2 v128) (local $ge4 v128) (local $ge8 v128) (local $n1 i32) (local $n2 i32) (local $n4 i32) (local $n8 i32)
     (global.set $atol (local.get $atol_in))
     (global.set $rtol (local.get $rtol_in))
@@ -705,6 +714,11 @@
     (global.set $record (local.get $record_in))
     (global.set $histogram (local.get $histogram_in))
     (global.set $worst (local.get $worst_in))
+    ;; dy lies at x + delta throughout (x and dy share the layout); delta 0 (dy := x, unused) when off.
+    (global.set $addend_on (i32.ne (local.get $addend_in) (i32.const 0)))
+    (global.set $addend_delta (select (i32.sub (local.get $addend_in) (local.get $src)) (i32.const 0) (global.get $addend_on)))
+    (global.set $addend_scale (local.get $addend_scale_in))
+    (local.set $asc (f64x2.splat (local.get $addend_scale_in)))
     (global.set $max_abs (f64.const 0)) (global.set $max_abs_index (f64.const -1))
     (global.set $max_rel (f64.const 0)) (global.set $max_rel_index (f64.const -1))
     (global.set $max_ulp (f64.const 0)) (global.set $max_ulp_index (f64.const -1))
@@ -766,6 +780,21 @@
         (local.set $dhi (f64x2.mul (f64x2.sub (local.get $xhi) (local.get $sh)) (local.get $sc)))
         (local.set $alo (f64x2.add (local.get $dlo) (local.get $of)))
         (local.set $ahi (f64x2.add (local.get $dhi) (local.get $of)))
+        (if (global.get $addend_on)
+          (then
+            (if (i32.eq (local.get $step) (i32.const 4))
+              (then (local.set $g (v128.load (i32.add (local.get $p) (global.get $addend_delta)))))
+              (else
+                (local.set $at (i32.add (local.get $p) (global.get $addend_delta)))
+                (local.set $g (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+                  (f32x4.splat (f32.load (local.get $at)))
+                  (f32.load (i32.add (local.get $at) (local.get $step))))
+                  (f32.load (i32.add (local.get $at) (i32.shl (local.get $step) (i32.const 1)))))
+                  (f32.load (i32.add (local.get $at) (i32.mul (local.get $step) (i32.const 3))))))))
+            (local.set $glo (f64x2.promote_low_f32x4 (local.get $g)))
+            (local.set $ghi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g))))
+            (local.set $alo (f64x2.add (local.get $alo) (f64x2.mul (local.get $asc) (local.get $glo))))
+            (local.set $ahi (f64x2.add (local.get $ahi) (f64x2.mul (local.get $asc) (local.get $ghi))))))
         (local.set $elo (f64x2.promote_low_f32x4 (local.get $r)))
         (local.set $ehi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r))))
         (local.set $fin_lo (v128.and
@@ -902,10 +931,10 @@
                 (local.set $threshold (f64x2.splat (f64.load offset={{(WORST_KEPT - 1) * 16}} (local.get $worst_in)))))))
           (else
             ;; A group with a NaN or an infinity: element by element.
-            (call $compare_one (f64x2.extract_lane 0 (local.get $xlo)) (f64x2.extract_lane 0 (local.get $elo)) (i32x4.extract_lane 0 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_lo)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 1 (local.get $xlo)) (f64x2.extract_lane 1 (local.get $elo)) (i32x4.extract_lane 1 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_lo)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 0 (local.get $xhi)) (f64x2.extract_lane 0 (local.get $ehi)) (i32x4.extract_lane 2 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_hi)) (i32.const 0))
-            (call $compare_one (f64x2.extract_lane 1 (local.get $xhi)) (f64x2.extract_lane 1 (local.get $ehi)) (i32x4.extract_lane 3 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_hi)) (i32.const 0))
+            (call $compare_one (f64x2.extract_lane 0 (local.get $xlo)) (f64x2.extract_lane 0 (local.get $elo)) (i32x4.extract_lane 0 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_lo)) (i32.const 0) (f64x2.extract_lane 0 (local.get $glo)))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $xlo)) (f64x2.extract_lane 1 (local.get $elo)) (i32x4.extract_lane 1 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_lo)) (i32.const 0) (f64x2.extract_lane 1 (local.get $glo)))
+            (call $compare_one (f64x2.extract_lane 0 (local.get $xhi)) (f64x2.extract_lane 0 (local.get $ehi)) (i32x4.extract_lane 2 (local.get $r)) (f64x2.extract_lane 0 (local.get $idx_hi)) (i32.const 0) (f64x2.extract_lane 0 (local.get $ghi)))
+            (call $compare_one (f64x2.extract_lane 1 (local.get $xhi)) (f64x2.extract_lane 1 (local.get $ehi)) (i32x4.extract_lane 3 (local.get $r)) (f64x2.extract_lane 1 (local.get $idx_hi)) (i32.const 0) (f64x2.extract_lane 1 (local.get $ghi)))
             (local.set $threshold (f64x2.splat (f64.load offset={{(WORST_KEPT - 1) * 16}} (local.get $worst_in))))))
         (local.set $idx_lo (f64x2.add (local.get $idx_lo) (local.get $four)))
         (local.set $idx_hi (f64x2.add (local.get $idx_hi) (local.get $four)))
@@ -918,7 +947,8 @@
         (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
         (call $compare_one
           (f64.promote_f32 (f32.load (local.get $p)))
-          (f64.promote_f32 (f32.load (local.get $q))) (i32.load (local.get $q)) (local.get $index) (i32.const 1))
+          (f64.promote_f32 (f32.load (local.get $q))) (i32.load (local.get $q)) (local.get $index) (i32.const 1)
+          (f64.promote_f32 (f32.load (i32.add (local.get $p) (global.get $addend_delta)))))
         (local.set $index (f64.add (local.get $index) (local.get $index_step)))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
         (local.set $q (i32.add (local.get $q) (local.get $step)))

@@ -38,7 +38,7 @@ const scratchBits = new Int32Array(scratch.buffer);
  * unit, one list of the worst elements per unit. (With shift 0, scale 1, offset 0, y = x exactly:
  * that is how plain tensor comparisons run through the same loop.) With an `addend` tensor, y gains
  * `addendScale[c]·addend`: BatchNorm's input gradient dx = ((x − μ)·b + d) + a·dy is compared this way
- * without being stored (JavaScript only: the SIMD kernel has no addend).
+ * without being stored (the SIMD kernel's `compare_cols` takes the same addend).
  *
  * `constants` holds seven runs of `channels` values: shift, scale, offset, then the error model's
  * coefficients b0..b3 (src/compare/error-model.ts), so that an element's bound is

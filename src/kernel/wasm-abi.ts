@@ -37,5 +37,8 @@ export interface WasmKernel {
     worst: number,
     /** The unit's histogram (HISTOGRAM_BUCKETS float64 counters), added to. */
     histogram: number,
+    /** Where the run's dy starts (same layout as src), or 0 for no addend: y gains addendScale·dy. */
+    addend: number,
+    addendScale: number,
   ): void;
 }

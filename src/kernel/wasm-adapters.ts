@@ -62,6 +62,8 @@ export function compareUnitsSimd(
   records: Float64Array,
   worst: Float64Array,
   histograms: Float64Array,
+  addend: Float32Array | null = null,
+  addendScale: Float64Array | null = null,
 ): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
@@ -98,6 +100,8 @@ export function compareUnitsSimd(
         records.byteOffset + recordBase * 8,
         worst.byteOffset + worstBase * 8,
         histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
+        addend === null ? 0 : addend.byteOffset + first * 4,
+        addendScale === null ? 0 : addendScale[c],
       );
     }
   }

@@ -80,17 +80,30 @@ const gradInput: PassDefinition<null> = {
   wasm: (kernel, a, grid, _params, first, end) => gradInputUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "constants"), first, end, a.output),
 };
 
-/** dx compared where it is computed (compare with the addend a·dy): JavaScript only for now. */
+/** dx compared where it is computed: the compare pass with the addend a·dy (dx is never stored). */
 const compareGradInput: PassDefinition<DiffRule> = {
   given: ["input", "reference", "constants", "gradOutput", "gradScale"],
   scratch: compare.scratch,
   tensors: ["input", "reference", "gradOutput"],
-  simd: () => false,
+  simd: compare.simd,
   js: (a, grid, rule, first, end) =>
     compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms"), a.gradOutput, f64(a, "gradScale")),
-  wasm: () => {
-    throw new Error("compareGradInput has no SIMD kernel");
-  },
+  wasm: (kernel, a, grid, rule, first, end) =>
+    compareUnitsSimd(
+      kernel,
+      f32(a, "input"),
+      f32(a, "reference"),
+      grid,
+      f64(a, "constants"),
+      rule,
+      first,
+      end,
+      f64(a, "records"),
+      f64(a, "worst"),
+      f64(a, "histograms"),
+      f32(a, "gradOutput"),
+      f64(a, "gradScale"),
+    ),
 };
 
 export const PASSES = { stats, normalize, compare, gradSums, gradInput, compareGradInput } as const;

@@ -77,7 +77,7 @@ describe("the WebAssembly SIMD kernel", () => {
     );
   });
 
-  it("gives the JavaScript kernel's gradients, bit for bit (dx in float32 and the gradient report from float64 dx), for random shapes, axes, modes and thread counts", async () => {
+  it("gives the JavaScript kernel's gradients, bit for bit (dx in float32, and the report of the fused dx comparison), for random shapes, axes, modes and thread counts", async () => {
     await fc.assert(
       fc.asyncProperty(
         // Runs shorter than 8 stay on JavaScript; longer ones have lane bodies and tails.
@@ -120,6 +120,9 @@ describe("the WebAssembly SIMD kernel", () => {
           const runsLongEnough = shape.slice(axis + 1).reduce((a, b) => a * b, 1) >= 8;
           expect(simd[0].timings.kernels.gradInput).toBe(runsLongEnough ? "wasm-simd" : "js");
           expect(simd[1].timings.kernels.gradSums).toBe(runsLongEnough ? "wasm-simd" : "js");
+          // The fused dx comparison (the compare pass with the addend a·dy) runs SIMD for float32 data.
+          expect(simd[1].timings.kernels.gradInput).toBe("wasm-simd");
+          expect(js[1].timings.kernels.gradInput).toBe("js");
           for (const key of ["gradInput", "gradWeight", "gradBias"] as const) expect(bits(simd[0][key].data)).toBe(bits(js[0][key].data));
           const report = (result: (typeof js)[1]) => JSON.stringify([result.gradInput, result.gradBias]);
           expect(report(simd[1])).toBe(report(js[1]));
