@@ -123,7 +123,8 @@ export interface ChannelBound {
   readonly s: number;
 }
 
-function finiteOrZero(value: number): number {
+/** |value|, with NaN (from 0·∞ on degenerate data) as no allowance. */
+export function finiteOrZero(value: number): number {
   return Number.isNaN(value) ? 0 : Math.abs(value);
 }
 

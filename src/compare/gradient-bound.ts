@@ -19,7 +19,7 @@
  *   dx (given):   δ_r·|dx|
  * plus each result's own rounding, C_OUT·u·|result|.
  */
-import { channelBound, MODEL_CONSTANTS, type ChannelArithmetic } from "./error-model.js";
+import { channelBound, finiteOrZero, MODEL_CONSTANTS, type ChannelArithmetic } from "./error-model.js";
 
 /** Roundings in dy − m_dy − x̂·m_2 (two subtractions and a product). */
 const C_SUB = 3;
@@ -59,17 +59,12 @@ export function gradientBound(channel: ChannelArithmetic, sums: GradientSums, n:
   const weightError = summation * sumAbsDyXHat + Math.abs(sums.sumDy) * meanShift + fold * (sumAbsDyXHat + folded * sums.sumAbsDy) + deltaR * dGamma;
   const weight = weightError + output * dGamma;
   const bias = summation * sums.sumAbsDy + output * Math.abs(sums.sumDy);
-  if (!channel.batchStatistics) return { inputConstant: 0, inputPerAbs: deltaR + output, weight: finite(weight), bias: finite(bias) };
+  if (!channel.batchStatistics) return { inputConstant: 0, inputPerAbs: deltaR + output, weight: finiteOrZero(weight), bias: finiteOrZero(bias) };
   const meanDy = sums.sumDy / n;
   const m2 = (sums.sumDyCentred * r) / n;
   const errorMeanDy = (summation * sums.sumAbsDy) / n;
   const errorM2 = weightError / n;
   const errorXHat = meanShift + fold * (xHatMax + folded);
   const inputConstant = k * (errorMeanDy + Math.abs(m2) * errorXHat + xHatMax * errorM2 + C_SUB * u * (sums.maxAbsDy + Math.abs(meanDy) + xHatMax * Math.abs(m2)));
-  return { inputConstant: finite(inputConstant), inputPerAbs: deltaR + output, weight: finite(weight), bias: finite(bias) };
-}
-
-/** NaN (from 0·∞ on degenerate data) counts as no allowance. */
-function finite(value: number): number {
-  return Number.isNaN(value) ? 0 : value;
+  return { inputConstant: finiteOrZero(inputConstant), inputPerAbs: deltaR + output, weight: finiteOrZero(weight), bias: finiteOrZero(bias) };
 }

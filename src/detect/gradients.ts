@@ -8,7 +8,7 @@ import type { Mode } from "../conventions/resolve.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Verdict } from "../compare/compare.js";
 import { checkBatchNorm, type CheckRequest, type CheckTensors } from "../engine/check.js";
-import { explainGradients } from "../engine/gradient-hints.js";
+import { diagnoseGradients } from "../engine/gradient-hints.js";
 import type { Candidate } from "./detect.js";
 
 export interface GradientFinding {
@@ -29,17 +29,10 @@ export async function detectGradients(tensors: CheckTensors, best: Candidate, re
   const result = await checkBatchNorm(gradientsOnly, convention);
   const verdicts = [result.gradInput, result.gradWeight, result.gradBias].filter((t) => t !== null).map((t) => ({ name: t.name, verdict: t.verdict }));
   const forwardStatistics = STATISTICS_OF[best.mode];
-  let statistics: GradientFinding["statistics"] = null;
-  if (result.gradInput?.passed === true) statistics = forwardStatistics;
-  else if (result.gradInput !== null) {
-    const otherMode: Mode = best.mode === "train" ? "eval" : "train";
-    const hasRunning = tensors.runningMean != null && tensors.runningVar != null;
-    if (otherMode === "train" || hasRunning) {
-      const other = await checkBatchNorm({ ...gradientsOnly, referenceGradWeight: null, referenceGradBias: null }, { ...convention, mode: otherMode });
-      if (other.gradInput?.passed === true) statistics = STATISTICS_OF[otherMode];
-    }
-  }
-  const hints = await explainGradients(gradientsOnly, convention, result);
+  // The hints recheck dx with the other statistics when it fails; their answer says which it used.
+  const { hints, otherStatisticsConform } = await diagnoseGradients(gradientsOnly, convention, result);
+  const otherMode: Mode = best.mode === "train" ? "eval" : "train";
+  const statistics: GradientFinding["statistics"] = result.gradInput?.passed === true ? forwardStatistics : otherStatisticsConform ? STATISTICS_OF[otherMode] : null;
   return { statistics, description: describe(statistics, forwardStatistics, result.conforms, result.gradInput !== null), tensors: verdicts, hints };
 }
 

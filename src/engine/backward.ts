@@ -3,12 +3,11 @@
  * statistics the forward pass normalised with, on the worker pool, and compares the references
  * with them under the same three-way rule as outputs (flat tolerance, then the error model).
  */
-import { compareArrays, sameShape, shapeMismatch, summarizeDiff, type TensorComparison } from "../compare/compare.js";
+import { compareArrays, sameShape, shapeMismatch, type TensorComparison } from "../compare/compare.js";
 import { channelAt, UNIT_ROUNDOFF, type ChannelTable } from "../compare/error-model.js";
 import { gradientBound, type GradientBound, type GradientSums } from "../compare/gradient-bound.js";
 import type { ResolvedTolerance } from "../compare/tolerance.js";
 import { UsageError } from "../errors.js";
-import { mergeChannelDiffs } from "../kernel/batch-norm.js";
 import {
   G_MAX_ABS_CENTRED,
   G_MAX_ABS_DY,
@@ -21,11 +20,11 @@ import {
   gradInputConstants,
   mergeGradSums,
 } from "../kernel/backward.js";
-import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
+import type { DiffRule } from "../kernel/diff.js";
 import { CONSTANT_RUNS } from "../kernel/normalize.js";
-import { arenaOf } from "../memory/arena.js";
 import { allocateShared, type ComputeDType, type Tensor } from "../npy/tensor.js";
-import { runPass, type ExecutionOptions } from "../parallel/executor.js";
+import { releaseScratch, runPass, type ExecutionOptions } from "../parallel/executor.js";
+import { comparisonFromPass } from "./compare-pass.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import type { KernelName } from "../parallel/task.js";
 import type { Prepared } from "./prepare.js";
@@ -62,10 +61,15 @@ export function validateGradients(tensors: GradientTensors, inputShape: readonly
     return false;
   }
   if (!references) throw new UsageError("--grad-output needs a gradient to check: give --ref-grad-input, --ref-grad-weight or --ref-grad-bias");
-  if (!sameShape(tensors.gradOutput.shape, inputShape)) {
-    throw new UsageError(`grad output has shape [${tensors.gradOutput.shape.join(", ")}], but the input has [${inputShape.join(", ")}]: they must be the same`);
-  }
+  checkGradOutputShape(tensors.gradOutput, inputShape);
   return true;
+}
+
+/** dy must have the input's shape. */
+export function checkGradOutputShape(gradOutput: Tensor, inputShape: readonly number[]): void {
+  if (!sameShape(gradOutput.shape, inputShape)) {
+    throw new UsageError(`grad output has shape [${gradOutput.shape.join(", ")}], but the input has [${inputShape.join(", ")}]: they must be the same`);
+  }
 }
 
 /** bn-check's gradients: dx (float64, in shared memory), dγ and dβ per channel, and the sums behind them. */
@@ -103,7 +107,7 @@ export async function computeGradients(
   for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
   const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
   const sums = mergeGradSums(grid, sumsPass.arrays.partials);
-  arenaOf(sumsPass.arrays.partials)?.release(sumsPass.arrays.partials);
+  releaseScratch(sumsPass);
   const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
   // Written once in its final precision (rounded from float64 arithmetic element by element).
   const gradInput = gradInputDtype === null ? null : (allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array);
@@ -199,19 +203,14 @@ export async function checkGradients(
       const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
       compareKernel = pass.kernel;
       compareUnits = pass.unitsByThread;
-      const { records, worst, histograms } = pass.arrays;
       const channelOf = (i: number) => Math.floor(i / inner) % channels;
-      gradInput = summarizeDiff({
+      gradInput = comparisonFromPass(pass, grid, {
         name: "grad_input",
         shape: referenceGradInput.shape,
         expectedDtype: referenceGradInput.dtype,
         rule,
         tolerance,
         channelAxis: params.channelAxis,
-        channelRecords: mergeChannelDiffs(grid, records),
-        channelCount: channels,
-        worst: mergeWorst(worst, grid.unitCount),
-        histogram: mergeHistograms(histograms, grid.unitCount),
         actualAt: dxAt,
         expectedAt: (i) => reference[i],
         arithmetic:
@@ -223,7 +222,6 @@ export async function checkGradients(
               }),
         allChannels: execution.allChannels,
       });
-      for (const scratch of [records, worst, histograms]) arenaOf(scratch)?.release(scratch);
     }
   }
 

@@ -6,9 +6,8 @@ import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors } from "./prepare.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
-import { computeGradients } from "./backward.js";
+import { checkGradOutputShape, computeGradients } from "./backward.js";
 import { channelArithmetic } from "./check.js";
-import { sameShape } from "../compare/compare.js";
 
 export interface BatchNormResult {
   /** y, in `outputDtype` (default: the input's dtype). */
@@ -88,9 +87,7 @@ export interface BatchNormGradients {
  */
 export async function batchNormGradients(tensors: BatchNormTensors & { readonly gradOutput: Tensor }, request: BatchNormRequest & { outputDtype?: FloatDType } = {}): Promise<BatchNormGradients> {
   const prepared = await prepareBatchNorm(tensors, request);
-  if (!sameShape(tensors.gradOutput.shape, tensors.input.shape)) {
-    throw new UsageError(`grad output has shape [${tensors.gradOutput.shape.join(", ")}], but the input has [${tensors.input.shape.join(", ")}]: they must be the same`);
-  }
+  checkGradOutputShape(tensors.gradOutput, tensors.input.shape);
   const started = performance.now();
   const dtype = request.outputDtype ?? tensors.input.dtype;
   // float16 dx is computed into float64 and rounded once below (a float32 buffer would round twice).

@@ -3,21 +3,20 @@
  * fused pass (y is never materialised), then checks the running statistics when references for them
  * are given.
  */
-import { batchNormBound, compareArrays, sameShape, shapeMismatch, summarizeDiff, worstVerdict, type TensorComparison, type Verdict } from "../compare/compare.js";
+import { batchNormBound, compareArrays, sameShape, shapeMismatch, worstVerdict, type TensorComparison, type Verdict } from "../compare/compare.js";
 import { channelAt, channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelTable } from "../compare/error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "../compare/tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { UsageError } from "../errors.js";
-import { mergeChannelDiffs } from "../kernel/batch-norm.js";
-import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
+import type { DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
-import { arenaOf } from "../memory/arena.js";
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
+import { comparisonFromPass } from "./compare-pass.js";
 
 export interface CheckTensors extends BatchNormTensors, GradientTensors {
   /** The forward output to check; optional when gradients are checked. */
@@ -110,11 +109,10 @@ export async function checkBatchNorm(tensors: CheckTensors & { readonly referenc
 export async function checkBatchNorm(tensors: CheckTensors, request?: CheckRequest): Promise<ConformanceResult>;
 export async function checkBatchNorm(tensors: CheckTensors, request: CheckRequest = {}): Promise<ConformanceResult> {
   const prepared = await prepareBatchNorm(tensors, request);
-  const { params, grid } = prepared;
+  const { params } = prepared;
   const reference = tensors.reference;
   // The precision the references were computed in: the output's, else a gradient's, else the input's.
   const { rule, tolerance } = ruleFor(reference ?? tensors.referenceGradInput ?? tensors.referenceGradWeight ?? tensors.referenceGradBias ?? tensors.input, request);
-  const { channels, inner } = grid.geometry;
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
   if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
   if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
@@ -207,20 +205,14 @@ async function checkOutput(
     const pass = await runPass("compare", { input: prepared.input, reference: referenceData, constants: prepared.constants }, grid, rule, prepared.plan, request);
     compareKernel = pass.kernel;
     compareUnits = pass.unitsByThread;
-    const { records, worst, histograms } = pass.arrays;
-    const channelRecords = mergeChannelDiffs(grid, records);
     const { constants, input } = prepared;
-    output = summarizeDiff({
+    output = comparisonFromPass(pass, grid, {
       name: "output",
       shape: reference.shape,
       expectedDtype: reference.dtype,
       rule,
       tolerance,
       channelAxis: params.channelAxis,
-      channelRecords,
-      channelCount: channels,
-      worst: mergeWorst(worst, grid.unitCount),
-      histogram: mergeHistograms(histograms, grid.unitCount),
       actualAt: (i) => {
         const c = Math.floor(i / inner) % channels;
         return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
@@ -237,10 +229,6 @@ async function checkOutput(
             ),
       allChannels: request.allChannels,
     });
-    // Per-unit scratch: give it back, so that repeated checks in one arena do not grow it.
-    arenaOf(worst)?.release(worst);
-    arenaOf(records)?.release(records);
-    arenaOf(histograms)?.release(histograms);
   }
   return { output, kernel: compareKernel, units: compareUnits };
 }

@@ -12,6 +12,9 @@
  */
 import type { TensorComparison } from "../compare/compare.js";
 import { formatNumber } from "../numeric/format.js";
+import { G_SUM_DY, G_SUM_DY_CENTRED, GRAD_RECORD_SIZE, gradSumsLength, gradSumsUnits, mergeGradSums } from "../kernel/backward.js";
+import { geometryOf } from "../kernel/layout.js";
+import { planUnits } from "../kernel/units.js";
 import { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
 
 const EPSILON_ALTERNATIVES = [1e-5, 1.001e-5, 1e-3, 1.001e-3, 1e-4, 1e-2, 0.1, 1, 1e-6, 1e-7, 1e-8];
@@ -51,48 +54,46 @@ interface ChannelData {
   readonly sumDyCentred: Float64Array;
 }
 
-/** The statistics the forward used and the per-channel sums of dy and dy·(x − μ), in this thread. */
+/**
+ * The statistics the forward used and the per-channel sums of dy and dy·(x − μ), from the backward
+ * kernel's own sums pass (in this thread: hints run after a failed check, on its tensors).
+ */
 function channelData(tensors: CheckTensors, result: ConformanceResult): ChannelData | null {
-  const shape = tensors.input.shape;
-  const axis = result.params.channelAxis;
-  const channels = shape[axis];
-  let inner = 1;
-  for (let k = axis + 1; k < shape.length; k++) inner *= shape[k];
+  const geometry = geometryOf(tensors.input.shape, result.params.channelAxis);
+  const { channels, inner } = geometry;
   const mean = result.batchMean ?? tensors.runningMean?.data;
   const variance = result.batchVariance ?? tensors.runningVar?.data;
   if (mean === undefined || variance === undefined || tensors.gradOutput == null) return null;
-  const x = tensors.input.data;
-  const dy = tensors.gradOutput.data;
-  const sumDy = new Float64Array(channels);
-  const sumDyCentred = new Float64Array(channels);
-  for (let i = 0; i < x.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    sumDy[c] += dy[i];
-    sumDyCentred[c] += dy[i] * (x[i] - mean[c]);
-  }
-  return { channels, inner, n: x.length / channels, mean, variance, sumDy, sumDyCentred };
+  const grid = planUnits(geometry);
+  const partials = new Float64Array(gradSumsLength(grid));
+  gradSumsUnits(tensors.input.data, tensors.gradOutput.data, grid, Float64Array.from(mean), 0, grid.unitCount, partials);
+  const sums = mergeGradSums(grid, partials);
+  const column = (field: number) => Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + field]);
+  return { channels, inner, n: tensors.input.data.length / channels, mean, variance, sumDy: column(G_SUM_DY), sumDyCentred: column(G_SUM_DY_CENTRED) };
 }
 
 function failed(comparison: TensorComparison | null): comparison is TensorComparison {
   return comparison !== null && !comparison.passed && !comparison.shapeMismatch;
 }
 
-/** dx with the other statistics (batch ↔ running), rechecked with bn-check's own kernel. */
-async function otherStatistics(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+/** Whether dx conforms with the other statistics (batch ↔ running), rechecked with bn-check's own kernel. */
+async function otherStatisticsConform(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<boolean> {
   const batchInForward = result.params.mode === "train";
-  if (batchInForward && (tensors.runningMean == null || tensors.runningVar == null)) return [];
+  if (batchInForward && (tensors.runningMean == null || tensors.runningVar == null)) return false;
   const recheck = await checkBatchNorm(gradInputOnly(tensors), { ...request, mode: batchInForward ? "eval" : "train" });
-  if (recheck.gradInput?.passed !== true) return [];
-  return [
-    batchInForward
-      ? "grad_input treats the running statistics as constants, as eval mode does, but the forward used batch statistics: the gradient must flow through the batch mean and variance (the frozen/unfrozen BatchNorm confusion)"
-      : "grad_input flows through the batch mean and variance, as train mode does, but the forward used the running statistics: in eval mode they are constants (the frozen/unfrozen BatchNorm confusion)",
-  ];
+  return recheck.gradInput?.passed === true;
 }
 
+const OTHER_STATISTICS_HINT: Readonly<Record<"train" | "eval", string>> = {
+  train:
+    "grad_input treats the running statistics as constants, as eval mode does, but the forward used batch statistics: the gradient must flow through the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
+  eval: "grad_input flows through the batch mean and variance, as train mode does, but the forward used the running statistics: in eval mode they are constants (the frozen/unfrozen BatchNorm confusion)",
+};
+
+/** The tensors a dx recheck needs: no forward reference (its comparison would go unread). */
 function gradInputOnly(tensors: CheckTensors): CheckTensors {
-  const { input, reference, weight, bias, runningMean, runningVar, gradOutput, referenceGradInput } = tensors;
-  return { input, reference, weight, bias, runningMean, runningVar, gradOutput, referenceGradInput };
+  const { input, weight, bias, runningMean, runningVar, gradOutput, referenceGradInput } = tensors;
+  return { input, weight, bias, runningMean, runningVar, gradOutput, referenceGradInput };
 }
 
 /** dx with another eps than the forward's. */
@@ -106,11 +107,22 @@ async function otherEpsilon(tensors: CheckTensors, request: CheckRequest, result
   return [];
 }
 
+/** The hints, and whether dx conforms with the statistics the forward did not use (for detect). */
+export interface GradientDiagnosis {
+  readonly hints: string[];
+  readonly otherStatisticsConform: boolean;
+}
+
 /** At most a line per finding; none when every gradient conforms or nothing quick explains it. */
 export async function explainGradients(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+  return (await diagnoseGradients(tensors, request, result)).hints;
+}
+
+export async function diagnoseGradients(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<GradientDiagnosis> {
   const hints: string[] = [];
+  let otherStatistics = false;
   const data = failed(result.gradInput) || failed(result.gradWeight) || failed(result.gradBias) ? channelData(tensors, result) : null;
-  if (data === null) return hints;
+  if (data === null) return { hints, otherStatisticsConform: otherStatistics };
   const { channels, inner, n, variance, sumDy, sumDyCentred } = data;
   const epsilon = result.params.epsilon;
   const gamma = (c: number) => (tensors.weight == null ? 1 : tensors.weight.data[c]);
@@ -141,8 +153,11 @@ export async function explainGradients(tensors: CheckTensors, request: CheckRequ
       }
     }
     const explained = () => hints.some((hint) => hint.startsWith("grad_input"));
-    if (!explained()) hints.push(...(await otherStatistics(tensors, request, result)));
+    if (!explained()) {
+      otherStatistics = await otherStatisticsConform(tensors, request, result);
+      if (otherStatistics) hints.push(OTHER_STATISTICS_HINT[result.params.mode]);
+    }
     if (!explained()) hints.push(...(await otherEpsilon(tensors, request, result)));
   }
-  return hints;
+  return { hints, otherStatisticsConform: otherStatistics };
 }

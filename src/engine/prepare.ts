@@ -10,9 +10,8 @@ import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/bat
 import { describeLayout, geometryOf, LAYOUTS } from "../kernel/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../npy/tensor.js";
-import { planExecution, runPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
+import { planExecution, releaseScratch, runPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
-import { arenaOf } from "../memory/arena.js";
 import type { KernelName } from "../parallel/task.js";
 
 /** The tensors of one BatchNorm call. Parameters are 1-D with one value per channel. */
@@ -134,7 +133,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const pass = await runPass("stats", { input }, grid, null, plan, request);
   const partials = pass.arrays.partials;
   const stats = mergeChannelStats(grid, partials);
-  arenaOf(partials)?.release(partials);
+  releaseScratch(pass);
   const statsKernel = pass.kernel;
   const statsMs = performance.now() - started;
 

@@ -7,7 +7,7 @@ import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
 import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
 import { defaultThreadCount, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
-import { commonArena } from "../memory/arena.js";
+import { arenaOf, commonArena } from "../memory/arena.js";
 import { PASSES, type PassArrays, type PassDefinition, type PassName, type PassParams } from "./passes.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
@@ -86,6 +86,14 @@ function simdFor<P>(pass: PassDefinition<P>, arrays: PassArrays, grid: UnitGrid,
   const memory = commonArena(...Object.values(arrays))?.memory ?? null;
   const wasm = wasmKernelFor(memory);
   return wasm === null ? null : { memory, wasm };
+}
+
+/**
+ * Gives a pass's scratch arrays back to their arena, the last allocated first (a bump allocator
+ * takes back only its top), so that a caller running pass after pass does not grow the arena.
+ */
+export function releaseScratch(result: PassResult): void {
+  for (const values of Object.values(result.arrays).reverse()) arenaOf(values)?.release(values);
 }
 
 /**
