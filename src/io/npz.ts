@@ -8,7 +8,8 @@ import { InputFileError } from "../errors.js";
 import { withOpenFile } from "../fs/read-file.js";
 import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from "../npy/read-npy.js";
 import { allocateShared, type Tensor } from "../npy/tensor.js";
-import { listSome } from "../numeric/format.js";
+import { npyScalarInteger } from "../npy/read-npy-integer.js";
+import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
 
 /** A .npy header is at most this long (numpy writes a few hundred bytes). */
@@ -18,22 +19,31 @@ const MAX_PREAMBLE = 1 << 16;
  * @param member - the array name (`x` for the member `x.npy`); optional when the archive holds one array.
  */
 export function readNpz(path: string, member?: string): Tensor {
-  return withOpenFile(path, (fd, size) => {
-    const entries = readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy"));
-    const names = entries.map((entry) => entry.name.slice(0, -4));
-    if (names.length === 0) throw new InputFileError(path, "holds no .npy arrays");
-    let chosen: string;
-    if (member === undefined) {
-      if (names.length > 1) throw new InputFileError(path, `holds ${names.length} arrays (${listSome(names)}): name one as ${path}:<name>`);
-      chosen = names[0];
-    } else {
-      if (!names.includes(member)) throw new InputFileError(`${path}:${member}`, `no array '${member}' in the archive (it holds ${listSome(names)})`);
-      chosen = member;
-    }
-    const entry = entries[names.indexOf(chosen)];
-    return readMember(fd, entry, path, `${path}:${chosen}`);
-  });
+  const archive = openNpz(path);
+  return archive.read(member ?? onlyTensorName(archive, "arrays"));
 }
+
+/** The archive's directory, read and checked once; arrays are then read by name. */
+export function openNpz(path: string): TensorArchive {
+  const { entries, size } = withOpenFile(path, (fd, size) => ({ entries: readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy")), size }));
+  const byName = new Map(entries.map((entry) => [entry.name.slice(0, -4), entry]));
+  const readWith = <T>(name: string, use: (fd: number, entry: ZipEntry, where: string) => T): T => {
+    const entry = byName.get(checkedName(archive, name, "array", "archive"))!;
+    return withOpenFile(path, (fd, now) => {
+      if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+      return use(fd, entry, `${path}:${name}`);
+    });
+  };
+  const archive: TensorArchive = {
+    path,
+    names: [...byName.keys()],
+    read: (name) => readWith(name, (fd, entry, where) => readMember(fd, entry, path, where)),
+    readInteger: (name) => readWith(name, (fd, entry, where) => npyScalarInteger(readSmallMember(fd, entry, path, where), where)),
+  };
+  return archive;
+}
+
+export const npzFormat: ArchiveFormat = { label: "npz", extensions: [".npz"], items: "arrays", open: openNpz };
 
 function readMember(fd: number, entry: ZipEntry, path: string, name: string): Tensor {
   let preamble = new Uint8Array(0);
@@ -79,4 +89,18 @@ function readMember(fd: number, entry: ZipEntry, path: string, name: string): Te
   const seen = layout as (NpyLayout & { direct: boolean }) | null;
   if (seen === null) return parseNpyBytes(preamble, name); // too short for a header: parseNpyBytes names the problem
   return seen.direct ? (tensor as Tensor | null)! : parseNpyBytes(target as unknown as Uint8Array, name);
+}
+
+/** A counter's member is a few hundred bytes; anything larger is not one. */
+const MAX_COUNTER_BYTES = 4096;
+
+function readSmallMember(fd: number, entry: ZipEntry, path: string, name: string): Uint8Array {
+  if (entry.uncompressedSize > MAX_COUNTER_BYTES) throw new InputFileError(name, `is ${entry.uncompressedSize} bytes: one integer is expected here`);
+  const bytes = new Uint8Array(entry.uncompressedSize);
+  let written = 0;
+  streamMember(fd, entry, path, (chunk) => {
+    bytes.set(chunk, written);
+    written += chunk.length;
+  });
+  return bytes;
 }

@@ -1,23 +1,19 @@
 /**
  * One entry point for every tensor source bn-check accepts, chosen by the file name:
- * `x.npy`; `x.npz` (its only array) or `x.npz:name`; `x.safetensors` (its only tensor) or
- * `x.safetensors:name`; `x.pb` (an ONNX TensorProto).
+ * `x.npy`; an archive (archive-formats.ts: `x.npz`, `x.safetensors`, …) with `:name`, or alone when
+ * it holds one tensor; `x.pb` (an ONNX TensorProto).
  */
 import { statSync } from "node:fs";
 import type { Tensor } from "../npy/tensor.js";
 import { readNpy, readNpyAsync } from "../npy/read-npy.js";
-import { readNpz } from "./npz.js";
-import { readSafetensors } from "./safetensors.js";
 import { readFileBytes } from "../fs/read-file.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
-
-const NPZ_MEMBER = /^(.*\.npz):([^:/\\]+)$/i;
-/** safetensors keys are module paths (`layer1.0.bn1.running_mean`), so anything after the colon. */
-const SAFETENSORS_MEMBER = /^(.*?\.safetensors):(.+)$/i;
+import { onlyTensorName } from "./archive.js";
+import { archiveFormatOf, openTensorArchive, splitArchiveSpec } from "./archive-formats.js";
 
 /** The file a tensor spec reads (`x.npz:name` → `x.npz`). */
 export function tensorSpecFile(spec: string): string {
-  return NPZ_MEMBER.exec(spec)?.[1] ?? SAFETENSORS_MEMBER.exec(spec)?.[1] ?? spec;
+  return splitArchiveSpec(spec)?.[0] ?? spec;
 }
 
 /** The size in bytes of the file a tensor spec names (0 when it cannot be read: reading it says why). */
@@ -30,12 +26,13 @@ export function tensorFileBytes(spec: string): number {
 }
 
 export function readTensor(spec: string): Tensor {
-  const member = NPZ_MEMBER.exec(spec);
-  if (member !== null) return readNpz(member[1], member[2]);
-  if (/\.npz$/i.test(spec)) return readNpz(spec);
-  const tensor = SAFETENSORS_MEMBER.exec(spec);
-  if (tensor !== null) return readSafetensors(tensor[1], tensor[2]);
-  if (/\.safetensors$/i.test(spec)) return readSafetensors(spec);
+  const member = splitArchiveSpec(spec);
+  if (member !== undefined) return openTensorArchive(member[0]).read(member[1]);
+  const format = archiveFormatOf(spec);
+  if (format !== undefined) {
+    const archive = openTensorArchive(spec, format);
+    return archive.read(onlyTensorName(archive, format.items));
+  }
   if (/\.pb$/i.test(spec)) return parseTensorProtoBytes(readFileBytes(spec), spec);
   return readNpy(spec);
 }
@@ -53,7 +50,7 @@ export async function readTensorsConcurrently(specs: readonly (string | undefine
 }
 
 function isPlainNpy(spec: string): boolean {
-  return NPZ_MEMBER.exec(spec) === null && SAFETENSORS_MEMBER.exec(spec) === null && !/\.(npz|pb|safetensors)$/i.test(spec);
+  return splitArchiveSpec(spec) === undefined && archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec);
 }
 
 /** A tensor file as reports list it. */

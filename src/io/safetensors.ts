@@ -10,8 +10,8 @@
 import { InputFileError } from "../errors.js";
 import { readFully, withOpenFile } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
-import { listSome } from "../numeric/format.js";
 import { allocateShared, type Tensor } from "../npy/tensor.js";
+import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 
 /** The reference implementation refuses headers above 100 MB. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -49,22 +49,31 @@ interface Entry {
  * @throws InputFileError naming the file (and key) and what is wrong.
  */
 export function readSafetensors(path: string, name?: string): Tensor {
-  return withOpenFile(path, (fd, size) => {
-    const entries = readHeader(fd, size, path);
-    const names = entries.map((entry) => entry.name);
-    if (names.length === 0) throw new InputFileError(path, "holds no tensors");
-    let entry: Entry & { dataStart: number };
-    if (name === undefined) {
-      if (entries.length > 1) throw new InputFileError(path, `holds ${entries.length} tensors (${listSome(names)}): name one as ${path}:<name>`);
-      entry = entries[0];
-    } else {
-      const found = entries.find((candidate) => candidate.name === name);
-      if (found === undefined) throw new InputFileError(`${path}:${name}`, `no tensor '${name}' in the file (it holds ${listSome(names)})`);
-      entry = found;
-    }
-    return readEntry(fd, entry, `${path}:${entry.name}`);
-  });
+  const archive = openSafetensors(path);
+  return archive.read(name ?? onlyTensorName(archive));
 }
+
+/** The file's header, read and checked once; tensors are then read by name. */
+export function openSafetensors(path: string): TensorArchive {
+  const { entries, size } = withOpenFile(path, (fd, size) => ({ entries: readHeader(fd, size, path), size }));
+  const byName = new Map(entries.map((entry) => [entry.name, entry]));
+  const names = entries.map((entry) => entry.name);
+  const entryOf = (name: string) => byName.get(name) ?? byName.get(checkedName(archive, name))!;
+  const readWith = <T>(name: string, use: (fd: number, entry: Entry & { dataStart: number }, where: string) => T): T =>
+    withOpenFile(path, (fd, now) => {
+      if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+      return use(fd, entryOf(name), `${path}:${name}`);
+    });
+  const archive: TensorArchive = {
+    path,
+    names,
+    read: (name) => readWith(name, readEntry),
+    readInteger: (name) => readWith(name, readIntegerEntry),
+  };
+  return archive;
+}
+
+export const safetensorsFormat: ArchiveFormat = { label: "safetensors", extensions: [".safetensors"], open: openSafetensors };
 
 /** The header's entries, checked (see the module comment); `dataStart` is where the data begins. */
 function readHeader(fd: number, size: number, path: string): (Entry & { dataStart: number })[] {
@@ -146,6 +155,23 @@ function readEntry(fd: number, entry: Entry & { dataStart: number }, name: strin
   const decode = entry.dtype === "F16" ? float16FromBits : bfloat16FromBits;
   for (let i = 0; i < count; i++) data[i] = decode(view.getUint16(i * 2, true));
   return entry.dtype === "F16" ? { dtype: "float16", shape, data } : { dtype: "float32", shape, data, precision: "bfloat16" };
+}
+
+const INTEGER_DTYPES = ["I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"];
+
+/** A scalar (or one-element) integer tensor, as `num_batches_tracked` is. */
+function readIntegerEntry(fd: number, entry: Entry & { dataStart: number }, name: string): number {
+  const width = BYTES_PER_ELEMENT[entry.dtype];
+  if (!INTEGER_DTYPES.includes(entry.dtype)) throw new InputFileError(name, `is a tensor of ${entry.dtype}: an integer is expected here`);
+  if (entry.end - entry.begin !== width) throw new InputFileError(name, `holds ${(entry.end - entry.begin) / width} integers: one is expected here`);
+  const bytes = new Uint8Array(8);
+  readFully(fd, bytes.subarray(0, width), entry.dataStart + entry.begin, name);
+  const view = new DataView(bytes.buffer);
+  const signed = entry.dtype.startsWith("I");
+  const value =
+    width === 8 ? (signed ? view.getBigInt64(0, true) : view.getBigUint64(0, true)) : BigInt(width === 4 ? (signed ? view.getInt32(0, true) : view.getUint32(0, true)) : width === 2 ? (signed ? view.getInt16(0, true) : view.getUint16(0, true)) : signed ? view.getInt8(0) : view.getUint8(0));
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputFileError(name, `holds ${value}: too large a count`);
+  return Number(value);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

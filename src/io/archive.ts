@@ -1,0 +1,44 @@
+/**
+ * A file that holds named tensors (safetensors, .npz, PyTorch .pt, Keras .h5/.keras, Polygraphy
+ * results): its index is read and checked once, then tensors are read by name. `readTensor`'s
+ * `file:name` specs and `bn-check model` both go through archive-formats.ts, so a file that is asked
+ * for many tensors (a model's parameters and activations) has its index parsed once per process.
+ */
+import { InputFileError } from "../errors.js";
+import type { Tensor } from "../npy/tensor.js";
+import { listSome } from "../numeric/format.js";
+
+export interface TensorArchive {
+  readonly path: string;
+  /** The tensor names, in the file's order. */
+  readonly names: readonly string[];
+  /** A floating-point tensor. @throws InputFileError naming `path:name` and the problem. */
+  read(name: string): Tensor;
+  /**
+   * A scalar integer tensor (`num_batches_tracked`): integers are refused by `read`, being no
+   * BatchNorm data, and accepted only here, where an integer is meant.
+   */
+  readInteger(name: string): number;
+}
+
+/** One kind of archive: which file names it claims and how to open them. */
+export interface ArchiveFormat {
+  readonly label: string;
+  readonly extensions: readonly string[];
+  /** What its tensors are called in messages ("arrays" for .npz). */
+  readonly items?: string;
+  open(path: string): TensorArchive;
+}
+
+/** The name to read when none is given: the archive's only tensor. */
+export function onlyTensorName(archive: TensorArchive, what = "tensors"): string {
+  if (archive.names.length === 1) return archive.names[0];
+  if (archive.names.length === 0) throw new InputFileError(archive.path, `holds no ${what}`);
+  throw new InputFileError(archive.path, `holds ${archive.names.length} ${what} (${listSome(archive.names)}): name one as ${archive.path}:<name>`);
+}
+
+/** `name` if the archive holds it. @throws InputFileError listing what it holds. */
+export function checkedName(archive: TensorArchive, name: string, what = "tensor", container = "file"): string {
+  if (archive.names.includes(name)) return name;
+  throw new InputFileError(`${archive.path}:${name}`, `no ${what} '${name}' in the ${container} (it holds ${listSome(archive.names)})`);
+}
