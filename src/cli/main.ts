@@ -111,6 +111,33 @@ async function emit(report: Report, options: OutputCliOptions): Promise<void> {
   process.exitCode = report.exitCode;
 }
 
+/**
+ * Runs a many-case command with a progress bar on a terminal (none with --quiet or when stderr is
+ * not a terminal), then prints its report; an interruption between cases ends with 130.
+ */
+async function withProgress(command: "suite" | "model", options: OutputCliOptions & { quiet?: boolean }, run: (onProgress: (done: number, total: number, name: string) => void) => Promise<Report>): Promise<void> {
+  const showProgress = options.quiet !== true && process.stderr.isTTY === true;
+  const cliProgress = showProgress ? (await import("cli-progress")).default : null;
+  const bar =
+    cliProgress !== null
+      ? new cliProgress.SingleBar({ format: `bn-check ${command} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+      : null;
+  let started = false;
+  try {
+    const report = await run((done, total, name) => {
+      if (bar === null) return;
+      if (!started) bar.start(total, 0, { name: "" });
+      started = true;
+      bar.update(done, { name });
+    });
+    bar?.stop();
+    await emit(report, options);
+    if (interruption.signal.aborted) process.exitCode = EXIT_INTERRUPTED;
+  } finally {
+    bar?.stop();
+  }
+}
+
 const interruption = new AbortController();
 // Every pooled task listens on this one signal (one listener per worker task): a pool of many threads,
 // or tasks queued behind a busy worker, pass Node's default of 10 without any leak.
@@ -216,15 +243,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     async suite(source, options) {
       checkOutputFormats("suite", options, [source]);
       const { runSuite } = await import("./commands/suite.js");
-      const showProgress = options.quiet !== true && process.stderr.isTTY === true;
-      const cliProgress = showProgress ? (await import("cli-progress")).default : null;
-      const bar =
-        cliProgress !== null
-          ? new cliProgress.SingleBar({ format: "bn-check suite [{bar}] {value}/{total} {name}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-          : null;
-      let started = false;
-      try {
-        const report = await runSuite({
+      await withProgress("suite", options, async (onProgress) =>
+        runSuite({
           source,
           shard: options.shard,
           filter: options.filter,
@@ -232,19 +252,31 @@ export async function main(argv: readonly string[]): Promise<void> {
           defaultTolerances: options.defaultTolerances === true,
           execution: execution(options),
           signal: interruption.signal,
-          onProgress: (done, total, name) => {
-            if (bar === null) return;
-            if (!started) bar.start(total, 0, { name: "" });
-            started = true;
-            bar.update(done, { name });
+          onProgress,
+        }),
+      );
+    },
+    async model(options) {
+      checkOutputFormats("model", options, [options.params, options.activations, options.refParams]);
+      const { runModel } = await import("./commands/model.js");
+      const tolerance = toleranceFields(options);
+      await withProgress("model", options, async (onProgress) =>
+        runModel({
+          source: { params: options.params, activations: options.activations, refParams: options.refParams, inputKey: options.inputKey, outputKey: options.outputKey, layers: options.layers },
+          judging: {
+            framework: options.framework as FrameworkName | undefined,
+            mode: options.mode as Mode,
+            layout: options.layout as LayoutName | undefined,
+            channelAxis: options.channelAxis,
+            eps: options.eps,
+            momentum: options.momentum === "none" ? null : options.momentum,
+            ...tolerance,
           },
-        });
-        bar?.stop();
-        await emit(report, options);
-        if (interruption.signal.aborted) process.exitCode = EXIT_INTERRUPTED;
-      } finally {
-        bar?.stop();
-      }
+          execution: execution(options),
+          signal: interruption.signal,
+          onProgress,
+        }),
+      );
     },
   });
   // No command: the help on stderr, and a usage error's exit code (nothing was checked).

@@ -89,12 +89,29 @@ export interface SuiteCliOptions extends OutputCliOptions {
   defaultTolerances?: boolean;
 }
 
+export interface ModelCliOptions extends OutputCliOptions, ToleranceCliOptions {
+  params: string;
+  activations: string;
+  refParams?: string;
+  framework?: string;
+  mode: string;
+  layout?: string;
+  channelAxis?: number;
+  eps?: number;
+  momentum?: number | "none";
+  layers?: string;
+  inputKey: string;
+  outputKey: string;
+  quiet?: boolean;
+}
+
 export interface Handlers {
   compare(input: string, reference: string | undefined, options: CompareCliOptions): Promise<void>;
   diff(a: string, b: string, options: DiffCliOptions): Promise<void>;
   run(input: string, options: RunCliOptions): Promise<void>;
   matrix(input: string, options: MatrixCliOptions): Promise<void>;
   suite(source: string, options: SuiteCliOptions): Promise<void>;
+  model(options: ModelCliOptions): Promise<void>;
   detect(input: string, reference: string, options: DetectCliOptions): Promise<void>;
 }
 
@@ -261,5 +278,23 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--strict", "judge every case by its flat tolerance alone (no error model)", false)
     .option("--default-tolerances", "ignore the tolerances the cases give: judge every case at bn-check's defaults", false);
   addOutputOptions(suite).action(handlers.suite);
+
+  const model = program
+    .command("model")
+    .description("check every BatchNorm layer of a model: parameters (state_dict, Keras weights) and an activations dump, one case per layer")
+    .requiredOption("--params <file>", "the parameters before the call: .safetensors, .pt/.pth, .npz, … (layers found by PyTorch or Keras naming)")
+    .requiredOption("--activations <file>", "each layer's input and output (keys: --input-key, --output-key)")
+    .option("--ref-params <file>", "the parameters after a train-mode call: the running statistics are checked too")
+    .addOption(new Option("-f, --framework <name>", "convention preset; default: torch for PyTorch naming, keras for Keras naming").choices(FRAMEWORK_NAMES))
+    .addOption(new Option("-m, --mode <mode>", "eval: running statistics (a model dump is usually inference); train: batch statistics").choices(["train", "eval"]).default("eval"))
+    .addOption(new Option("--layout <layout>", "activation layout; default: the framework's channel axis").choices(LAYOUT_NAMES).conflicts("channelAxis"))
+    .addOption(new Option("--channel-axis <k>", "channel axis, alternative to --layout").argParser(parseAxis))
+    .addOption(new Option("--eps <x>", "epsilon of every layer; default: the framework's").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
+    .addOption(new Option("--momentum <x|none>", "momentum of every layer, in the framework's meaning; none = cumulative average (uses num_batches_tracked)").argParser(parseMomentum))
+    .option("--layers <glob>", "only the layers whose names match (e.g. 'layer1.*')")
+    .option("--input-key <template>", "activation key of a layer's input", "{layer}.input")
+    .option("--output-key <template>", "activation key of a layer's output", "{layer}.output")
+    .option("-q, --quiet", "no progress bar");
+  addOutputOptions(addToleranceOptions(model)).action(handlers.model);
   return program;
 }

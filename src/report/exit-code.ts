@@ -10,7 +10,7 @@ export type ExitCode = typeof EXIT_CONFORMS | typeof EXIT_MISMATCH | typeof EXIT
 /** What a report's exit code depends on. */
 export type ExitBasis =
   | { readonly command: "compare" | "diff"; readonly conforms: boolean }
-  | { readonly command: "suite"; readonly summary: { readonly failed: number; readonly errors: number } }
+  | { readonly command: "suite" | "model"; readonly summary: { readonly failed: number; readonly errors: number } }
   | { readonly command: "run" | "matrix" | "detect" };
 
 export function exitCodeOf(report: ExitBasis): ExitCode {
@@ -19,6 +19,7 @@ export function exitCodeOf(report: ExitBasis): ExitCode {
     case "diff":
       return report.conforms ? EXIT_CONFORMS : EXIT_MISMATCH;
     case "suite":
+    case "model":
       return report.summary.errors > 0 ? EXIT_CANNOT_CHECK : report.summary.failed > 0 ? EXIT_MISMATCH : EXIT_CONFORMS;
     default:
       return EXIT_CONFORMS;

@@ -111,10 +111,32 @@ export interface SuiteSummary {
 }
 
 /** `suite`: many cases. Exit code 1 if any case failed, 2 if any could not be checked. */
+/** A model-level finding: what explains many failing layers at once. */
+export interface ModelFinding {
+  readonly message: string;
+  /** The failing layers it explains. */
+  readonly layers: readonly string[];
+}
+
+/** What `model` checked: where the layers came from and how they were found. */
+export interface ModelInfo {
+  readonly params: string;
+  readonly activations: string;
+  readonly refParams: string | null;
+  /** The parameter naming the layers were found by ("pytorch", "keras"). */
+  readonly naming: string;
+  /** BatchNorm layers found in the parameters, and how many --layers selected. */
+  readonly layersFound: number;
+  readonly layersSelected: number;
+  readonly findings: readonly ModelFinding[];
+}
+
+/** `suite`, and `model` (one case per BatchNorm layer, with `model` saying where they came from). */
 export interface SuiteReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
   readonly tool: ToolInfo;
-  readonly command: "suite";
+  readonly command: "suite" | "model";
+  readonly model?: ModelInfo;
   readonly conforms: boolean;
   readonly exitCode: ExitCode;
   readonly source: string;
@@ -198,7 +220,7 @@ export type Report = CompareReport | SuiteReport | MatrixReport | RunReport | De
 
 /** The cases of a case-based report (compare and diff have one). */
 export function casesOf(report: CompareReport | SuiteReport): readonly CaseReport[] {
-  if (report.command === "suite") return report.cases;
+  if ("cases" in report) return report.cases;
   const reference = report.files.find((f) => f.role === "reference")?.path ?? report.command;
   return [
     {

@@ -61,10 +61,25 @@ function errorReport(check: CheckCase, error: unknown): CaseReport {
   };
 }
 
-export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
+/** How cases run: one after another through one pool, a bad case recorded as an error. */
+export interface CaseRunOptions {
+  readonly execution: ExecutionOptions;
+  readonly onProgress?: (done: number, total: number, name: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of running cases, as suite-shaped reports state it. */
+export interface CaseRunResult {
+  readonly conforms: boolean;
+  readonly exitCode: SuiteReport["exitCode"];
+  readonly summary: SuiteReport["summary"];
+  readonly cases: readonly CaseReport[];
+  readonly timings: SuiteReport["timings"];
+}
+
+/** Runs cases one after another (suite, model); stops between cases when the signal aborts. */
+export async function runCases(selected: readonly CheckCase[], options: CaseRunOptions): Promise<CaseRunResult> {
   const started = performance.now();
-  const all = loadSuite(options.source);
-  const selected = selectCases(all, options.filter, options.shard);
   const cases: CaseReport[] = [];
   let threads = 1;
   for (const check of selected) {
@@ -72,7 +87,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
     await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) break;
     try {
-      const report = await runCase(adjusted(check, options), options.execution);
+      const report = await runCase(check, options.execution);
       threads = Math.max(threads, report.timings.threads);
       cases.push(report);
     } catch (error) {
@@ -88,12 +103,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   const errors = count("error");
   const failed = count("fail");
   return {
-    ...reportHead("suite"),
     conforms: errors === 0 && failed === 0 && cases.length === selected.length,
     exitCode: exitCodeOf({ command: "suite", summary: { failed, errors } }),
-    source: options.source,
-    shard: options.shard ?? null,
-    filter: options.filter ?? null,
     summary: {
       total: selected.length,
       passed: count("pass"),
@@ -104,5 +115,22 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
     },
     cases,
     timings: { totalMs: performance.now() - started, threads },
+  };
+}
+
+export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
+  const started = performance.now();
+  const selected = selectCases(loadSuite(options.source), options.filter, options.shard).map((check) => adjusted(check, options));
+  const result = await runCases(selected, options);
+  return {
+    ...reportHead("suite"),
+    conforms: result.conforms,
+    exitCode: result.exitCode,
+    source: options.source,
+    shard: options.shard ?? null,
+    filter: options.filter ?? null,
+    summary: result.summary,
+    cases: result.cases,
+    timings: { ...result.timings, totalMs: performance.now() - started },
   };
 }

@@ -13,8 +13,8 @@ import { renderText, type TextOptions } from "./text.js";
 export type ReporterOptions = TextOptions;
 export type CommandName = Report["command"];
 
-const EVERY_COMMAND = ["compare", "diff", "suite", "run", "matrix", "detect"] as const satisfies readonly CommandName[];
-const CASE_COMMANDS = ["compare", "diff", "suite"] as const satisfies readonly CommandName[];
+const EVERY_COMMAND = ["compare", "diff", "suite", "model", "run", "matrix", "detect"] as const satisfies readonly CommandName[];
+const CASE_COMMANDS = ["compare", "diff", "suite", "model"] as const satisfies readonly CommandName[];
 
 interface Reporter<R extends Report> {
   /** The commands whose reports it renders (every report of those commands, by its type). */
@@ -50,7 +50,7 @@ export function checkFormat(command: CommandName, format: ReporterName, source =
 export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string {
   checkFormat(report.command, format);
   if (format === "junit") {
-    if (report.command === "compare" || report.command === "diff" || report.command === "suite") return reporters.junit.render(report);
+    if (report.command === "compare" || report.command === "diff" || report.command === "suite" || report.command === "model") return reporters.junit.render(report);
     throw new UsageError(`--format junit does not apply to ${report.command}`);
   }
   return reporters[format].render(report, options);

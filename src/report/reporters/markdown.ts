@@ -86,13 +86,14 @@ export function renderMarkdown(report: Report): string {
   if (report.command === "run") {
     return `### bn-check run\n\n${row(["written", "dtype", "shape"])}\n${row(["---", "---", "---"])}\n${report.written.map((f) => row([f.path, f.dtype, f.shape.join("x")])).join("\n")}\n`;
   }
-  if (report.command === "suite") {
+  if ("cases" in report) {
     const s = report.summary;
     const lines = [
-      `### bn-check suite: ${report.conforms ? "✅" : "❌"} ${s.passed} / ${s.total} passed`,
+      `### bn-check ${report.command}: ${report.conforms ? "✅" : "❌"} ${s.passed} / ${s.total} passed`,
       "",
       `${s.failed} failed · ${s.errors} could not be checked · ${s.expectedMismatches} expected mismatches found${s.skipped > 0 ? ` · ${s.skipped} not run (interrupted)` : ""}`,
       "",
+      ...(report.model?.findings ?? []).flatMap((finding) => [`**Finding:** ${cell(finding.message)}`, ""]),
       row(["case", "expected", "result", "verdict", "failing tensors", "max abs err"]),
       row(["---", "---", "---", "---", "---", "---:"]),
     ];

@@ -220,15 +220,22 @@ function verdictLine(report: CaseReport, paint: ChalkInstance): string {
 function renderSuite(report: SuiteReport, paint: ChalkInstance, options: TextOptions): string {
   const lines: string[] = [];
   const s = report.summary;
-  lines.push(
-    paint.bold(
-      `bn-check suite: ${escapeControlCharacters(report.source)}${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ""}${report.filter ? ` (filter ${report.filter})` : ""}`,
-    ),
-  );
-  for (const c of report.cases.filter((c) => c.status !== "pass")) {
+  const model = report.model;
+  const where =
+    model === undefined
+      ? `${escapeControlCharacters(report.source)}${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ""}`
+      : `${escapeControlCharacters(model.params)} + ${escapeControlCharacters(model.activations)} (${model.layersSelected} of ${model.layersFound} BatchNorm layers, ${model.naming} naming)`;
+  lines.push(paint.bold(`bn-check ${report.command}: ${where}${report.filter ? ` (${model === undefined ? "filter" : "layers"} ${report.filter})` : ""}`));
+  // Layers a model-level finding explains are listed by name after the first: same cause, same report.
+  const explained = new Set(model?.findings.flatMap((finding) => finding.layers.slice(1)) ?? []);
+  for (const c of report.cases.filter((c) => c.status !== "pass" && !explained.has(c.name))) {
     lines.push("");
     lines.push(...renderCase(c, paint, options, `${c.status === "error" ? "ERROR" : "FAIL"}  ${c.name}${c.expected === "mismatch" ? " (expected a mismatch)" : ""}`));
     if (c.status === "fail" && c.expected === "mismatch") lines.push(paint.red("  expected a mismatch, but every tensor is within tolerance"));
+  }
+  for (const finding of model?.findings ?? []) {
+    lines.push("", paint.bold(`finding: ${escapeControlCharacters(finding.message)}`));
+    if (finding.layers.length > 1) lines.push(`  (${escapeControlCharacters(finding.layers.slice(1).join(", "))} fail the same way as ${escapeControlCharacters(finding.layers[0])} above)`);
   }
   lines.push("");
   const status = { pass: paint.green("pass"), fail: paint.red("FAIL"), error: paint.red("ERROR") };
@@ -319,6 +326,7 @@ export function renderText(report: Report, options: TextOptions): string {
     case "detect":
       return renderDetect(report, paint, options);
     case "suite":
+    case "model":
       return renderSuite(report, paint, options);
     case "matrix":
       return renderMatrix(report, paint, options);

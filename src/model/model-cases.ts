@@ -1,0 +1,143 @@
+/**
+ * Turns a model's files into check cases, one per BatchNorm layer: the layer's parameters from the
+ * state before the call, its input and output from the activations dump, and (train mode) its
+ * running statistics after the call from `--ref-params`. A layer whose tensors are missing becomes a
+ * case that reports why: listed, never skipped.
+ */
+import type { CheckCase, TensorTolerance, TensorTolerances } from "../cases/case.js";
+import type { CaseFiles } from "../cases/case.js";
+import { globMatcher } from "../cases/glob.js";
+import type { FrameworkName } from "../conventions/index.js";
+import type { Mode } from "../conventions/resolve.js";
+import { BnCheckError, InputFileError, UsageError } from "../errors.js";
+import type { TensorArchive } from "../io/archive.js";
+import { ARCHIVE_FORMATS, archiveFormatOf, openTensorArchive } from "../io/archive-formats.js";
+import type { LayoutName } from "../kernel/layout.js";
+import type { ComputeDType } from "../npy/tensor.js";
+import { listSome } from "../numeric/format.js";
+import { type BatchNormLayer, findBatchNormLayers, type ParameterNaming } from "./bn-layers.js";
+
+export interface ModelSource {
+  readonly params: string;
+  readonly activations: string;
+  /** The parameters after the call (train mode: the running statistics to check). */
+  readonly refParams?: string;
+  /** Activation keys, `{layer}` standing for the layer's name. */
+  readonly inputKey: string;
+  readonly outputKey: string;
+  /** Only the layers whose names match this glob. */
+  readonly layers?: string;
+}
+
+/** What every layer is checked under (a model's definition fixes these for all its layers). */
+export interface ModelJudging {
+  readonly framework?: FrameworkName;
+  readonly mode: Mode;
+  readonly layout?: LayoutName;
+  readonly channelAxis?: number;
+  readonly eps?: number;
+  readonly momentum?: number | null;
+  readonly computeDtype?: ComputeDType;
+  readonly strict?: boolean;
+  readonly allChannels?: boolean;
+  readonly tolerance?: TensorTolerance;
+  readonly tolerances?: TensorTolerances;
+}
+
+export interface ModelPlan {
+  readonly naming: ParameterNaming;
+  readonly layersFound: number;
+  readonly cases: readonly CheckCase[];
+}
+
+export const DEFAULT_INPUT_KEY = "{layer}.input";
+export const DEFAULT_OUTPUT_KEY = "{layer}.output";
+
+function openArchive(path: string, option: string): TensorArchive {
+  if (archiveFormatOf(path) === undefined) {
+    const extensions = ARCHIVE_FORMATS.flatMap((format) => format.extensions).join(", ");
+    throw new InputFileError(path, `${option} takes a file of named tensors (${extensions})`);
+  }
+  return openTensorArchive(path);
+}
+
+function keyFor(template: string, layer: string): string {
+  return template.replaceAll("{layer}", layer);
+}
+
+/** @throws UsageError/InputFileError when the files hold no layer to check (nothing can be run). */
+export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan {
+  for (const [option, template] of [
+    ["--input-key", source.inputKey],
+    ["--output-key", source.outputKey],
+  ] as const) {
+    if (!template.includes("{layer}")) throw new UsageError(`${option} '${template}' has no {layer} in it: every layer would read the same tensor`);
+  }
+  if (source.refParams !== undefined && judging.mode !== "train") throw new UsageError("--ref-params checks the running statistics a train-mode call updates: give --mode train");
+  const params = openArchive(source.params, "--params");
+  const activations = openArchive(source.activations, "--activations");
+  const after = source.refParams === undefined ? undefined : openArchive(source.refParams, "--ref-params");
+  const { naming, layers } = findBatchNormLayers(params.names);
+  if (layers.length === 0) {
+    throw new InputFileError(source.params, `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var', nor '<layer>/moving_mean' with '<layer>/moving_variance'; it holds ${listSome(params.names)})`);
+  }
+  const matches = source.layers === undefined ? () => true : globMatcher(source.layers);
+  const selected = layers.filter((layer) => matches(layer.name));
+  if (selected.length === 0) throw new UsageError(`--layers '${source.layers}' matches none of the ${layers.length} BatchNorm layers (${listSome(layers.map((layer) => layer.name))})`);
+  const framework = judging.framework ?? naming.framework;
+  const cases = selected.map((layer) => layerCase(layer, { params, activations, after }, source, { ...judging, framework }));
+  return { naming, layersFound: layers.length, cases };
+}
+
+interface ModelArchives {
+  readonly params: TensorArchive;
+  readonly activations: TensorArchive;
+  readonly after?: TensorArchive;
+}
+
+function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: ModelSource, judging: ModelJudging & { framework: FrameworkName }): CheckCase {
+  const base: Omit<CheckCase, "files"> = {
+    name: layer.name,
+    kind: "compare",
+    expected: "match",
+    framework: judging.framework,
+    mode: judging.mode,
+    layout: judging.layout,
+    channelAxis: judging.channelAxis,
+    eps: judging.eps,
+    momentum: judging.momentum,
+    computeDtype: judging.computeDtype,
+    strict: judging.strict,
+    allChannels: judging.allChannels,
+    tolerance: judging.tolerance,
+    tolerances: judging.tolerances,
+  };
+  const { params, activations, after } = archives;
+  const inputKey = keyFor(source.inputKey, layer.name);
+  const outputKey = keyFor(source.outputKey, layer.name);
+  const missing = [inputKey, outputKey].filter((key) => !activations.names.includes(key));
+  if (missing.length > 0) {
+    return { ...base, files: {}, loadError: `${activations.path}: no ${missing.map((key) => `'${key}'`).join(" or ")} for layer ${layer.name} (--input-key/--output-key name the keys; --layers selects layers)` };
+  }
+  const spec = (archive: TensorArchive, name: string | undefined) => (name === undefined ? undefined : `${archive.path}:${name}`);
+  const files: CaseFiles = {
+    input: spec(activations, inputKey),
+    reference: spec(activations, outputKey),
+    weight: spec(params, layer.weight),
+    bias: spec(params, layer.bias),
+    runningMean: spec(params, layer.runningMean),
+    runningVar: spec(params, layer.runningVar),
+  };
+  let numBatchesTracked: number | undefined;
+  try {
+    // The counter feeds momentum none (a cumulative average): read it only where it is used.
+    if (judging.mode === "train" && judging.momentum === null && layer.numBatchesTracked !== undefined) numBatchesTracked = params.readInteger(layer.numBatchesTracked);
+  } catch (error) {
+    if (!(error instanceof BnCheckError)) throw error;
+    return { ...base, files, loadError: error.message };
+  }
+  if (after === undefined) return { ...base, files, numBatchesTracked };
+  const absent = [layer.runningMean, layer.runningVar].filter((name) => !after.names.includes(name));
+  if (absent.length > 0) return { ...base, files, loadError: `${after.path}: no ${absent.map((name) => `'${name}'`).join(" or ")} for layer ${layer.name}` };
+  return { ...base, files: { ...files, refRunningMean: spec(after, layer.runningMean), refRunningVar: spec(after, layer.runningVar) }, numBatchesTracked };
+}
