@@ -115,7 +115,11 @@ async function emit(report: Report, options: OutputCliOptions): Promise<void> {
  * Runs a many-case command with a progress bar on a terminal (none with --quiet or when stderr is
  * not a terminal), then prints its report; an interruption between cases ends with 130.
  */
-async function withProgress(command: "suite" | "model", options: OutputCliOptions & { quiet?: boolean }, run: (onProgress: (done: number, total: number, name: string) => void) => Promise<Report>): Promise<void> {
+async function withProgress(
+  command: "suite" | "model",
+  options: OutputCliOptions & { quiet?: boolean },
+  run: (onProgress: (done: number, total: number, name: string) => void) => Promise<Report>,
+): Promise<void> {
   const showProgress = options.quiet !== true && process.stderr.isTTY === true;
   const cliProgress = showProgress ? (await import("cli-progress")).default : null;
   const bar =

@@ -79,7 +79,10 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
   const after = source.refParams === undefined ? undefined : openArchive(source.refParams, "--ref-params");
   const { naming, layers } = findBatchNormLayers(params.names);
   if (layers.length === 0) {
-    throw new InputFileError(source.params, `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var', nor '<layer>/moving_mean' with '<layer>/moving_variance'; it holds ${listSome(params.names)})`);
+    throw new InputFileError(
+      source.params,
+      `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var', nor '<layer>/moving_mean' with '<layer>/moving_variance'; it holds ${listSome(params.names)})`,
+    );
   }
   const matches = source.layers === undefined ? () => true : globMatcher(source.layers);
   const selected = layers.filter((layer) => matches(layer.name));
@@ -117,7 +120,11 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
   const outputKey = keyFor(source.outputKey, layer.name);
   const missing = [inputKey, outputKey].filter((key) => !activations.names.includes(key));
   if (missing.length > 0) {
-    return { ...base, files: {}, loadError: `${activations.path}: no ${missing.map((key) => `'${key}'`).join(" or ")} for layer ${layer.name} (--input-key/--output-key name the keys; --layers selects layers)` };
+    return {
+      ...base,
+      files: {},
+      loadError: `${activations.path}: no ${missing.map((key) => `'${key}'`).join(" or ")} for layer ${layer.name} (--input-key/--output-key name the keys; --layers selects layers)`,
+    };
   }
   const spec = (archive: TensorArchive, name: string | undefined) => (name === undefined ? undefined : `${archive.path}:${name}`);
   const files: CaseFiles = {

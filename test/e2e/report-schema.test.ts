@@ -26,6 +26,7 @@ const commands: [string, string[]][] = [
   ["compare --strict", ["compare", ...classic, "--strict"]],
   ["diff", ["diff", classic[1], classic[1], "--channel-axis", "1"]],
   ["suite", ["suite", join(FIXTURES, "suite", "manifest.json")]],
+  ["model (with a finding)", ["model", "--params", join(FIXTURES, "model", "params.safetensors"), "--activations", join(FIXTURES, "model", "eval", "acts.safetensors")]],
   ["run", ["run", classic[0], "-o", join(dir, "y.npy")]],
   ["matrix", ["matrix", classic[0], "--ref", classic[1]]],
   ["detect", ["detect", ...classic]],
@@ -57,14 +58,14 @@ describe("formats per command", () => {
     const out = join(dir, "refused.npy");
     const run = runCli(["run", classic[0], "-o", out, "--format", "junit"]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("bn-check: --format junit applies to compare, diff, suite, not run (its formats: text, json, markdown, github)\n");
+    expect(run.stderr).toBe("bn-check: --format junit applies to compare, diff, suite, model, not run (its formats: text, json, markdown, github)\n");
     expect(existsSync(out)).toBe(false);
   });
 
   it("a --report file whose extension asks for JUnit is refused for detect, before any work", () => {
     const run = runCli(["detect", ...classic, "--report", join(dir, "r.xml")]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^bn-check: --report .*r\.xml: junit applies to compare, diff, suite, not detect/);
+    expect(run.stderr).toMatch(/^bn-check: --report .*r\.xml: junit applies to compare, diff, suite, model, not detect/);
     expect(existsSync(join(dir, "r.xml"))).toBe(false);
   });
 });
