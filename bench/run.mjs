@@ -217,6 +217,17 @@ if (backwardShapes.length > 0) {
   console.table(await timeBackward(backwardShapes, { threads: 2, repeats: REPEATS }));
 }
 
+// Whole-process `model` on a MobileNet-size dump vs the Python script (bench/model.mjs).
+const { timeModel } = await import("./model.mjs");
+const modelBench = await timeModel(python, work, { repeats: Math.min(REPEATS, 5) });
+if (modelBench.rows.length > 0) {
+  console.log("model (MobileNetV3-Small dump, 34 BatchNorm layers, eval, whole process) vs bench/script-model.py:");
+  console.table(modelBench.rows);
+  console.log("archive readers (fresh process: open = index, read all = every tensor):");
+  console.table(modelBench.readers);
+}
+notes.push(...modelBench.notes);
+
 // Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
 const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });

@@ -18,7 +18,7 @@ import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
 import { roleOf, TENSOR_FIELDS, type TensorKey } from "./fields.js";
-import { inOwnArena } from "../memory/arena.js";
+import { inReusedArena } from "../memory/arena.js";
 
 /** A case whose definition could not be read (its message names the file). */
 class CaseLoadError extends BnCheckError {}
@@ -56,8 +56,11 @@ function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "
   return conforms === (expected === "match") ? "pass" : "fail";
 }
 
-/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
-export const runCase = inOwnArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+/**
+ * Runs in a tensor arena (see src/memory/arena.ts) that the next case reuses: a case returns a
+ * report of numbers and strings, never a tensor.
+ */
+export const runCase = inReusedArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
   if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
   const started = performance.now();
   const files: FileInfo[] = [];

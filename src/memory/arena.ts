@@ -52,6 +52,15 @@ export class TensorArena {
     return this.memoryObject;
   }
 
+  /**
+   * Takes back every allocation (for the next operation that reuses this arena): the memory stays
+   * reserved and its pages committed, so the next operation's tensors land on pages already
+   * touched instead of faulting fresh ones in. Only for an operation whose tensors are all gone.
+   */
+  reset(): void {
+    this.top = 0;
+  }
+
   /** Bytes handed out so far. */
   get usedBytes(): number {
     return this.top;
@@ -148,4 +157,24 @@ export function withTensorArena<T>(operation: () => T): T {
  */
 export function inOwnArena<A extends unknown[], R>(operation: (...args: A) => R): (...args: A) => R {
   return (...args) => withTensorArena(() => operation(...args));
+}
+
+/**
+ * Like `inOwnArena` for an operation run many times one after the other (suite and model cases):
+ * a call reuses the arena of a finished call instead of a new one. A fresh arena's pages fault in
+ * on first touch and each worker instantiates the kernel over each new memory; on a model's 34
+ * layers that was a sixth of the run. The operation must return no tensor (its result must not
+ * refer to arena memory): the next call overwrites it. Concurrent calls get arenas of their own.
+ */
+export function inReusedArena<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  const idle: TensorArena[] = [];
+  return async (...args) => {
+    const arena = idle.pop() ?? new TensorArena();
+    arena.reset();
+    try {
+      return await ambient.run(arena, () => operation(...args));
+    } finally {
+      idle.push(arena);
+    }
+  };
 }
