@@ -57,7 +57,13 @@ export async function timeModel(python, work, { repeats = 5 } = {}) {
       notes.push(`model ${params} + ${acts}: exit ${ours.status} (${ours.stderr.trim().split("\n").at(-1) ?? ""})`);
       continue;
     }
-    rows.push({ files: `${params} + ${acts}`, "bn-check ms": fmt(ours), "python script ms": fmt(python_), ratio: (ours.median / python_.median).toFixed(3), summary: ours.stdout.trim().split("\n").at(-1) });
+    rows.push({
+      files: `${params} + ${acts}`,
+      "bn-check ms": fmt(ours),
+      "python script ms": fmt(python_),
+      ratio: (ours.median / python_.median).toFixed(3),
+      summary: ours.stdout.trim().split("\n").at(-1),
+    });
   }
   return { rows, notes, readers: timeReaders(folder, repeats) };
 }
@@ -90,7 +96,14 @@ function timeReaders(folder, repeats) {
     }
     const open = stats(runs.map((r) => r.open));
     const read = stats(runs.map((r) => r.read));
-    rows.push({ file, tensors: last.tensors, MB: (last.bytes / 1e6).toFixed(1), "open ms": open.median.toFixed(2), "read all ms": read.median.toFixed(1), "MB/s": (last.bytes / 1e6 / (read.median / 1000)).toFixed(0) });
+    rows.push({
+      file,
+      tensors: last.tensors,
+      MB: (last.bytes / 1e6).toFixed(1),
+      "open ms": open.median.toFixed(2),
+      "read all ms": read.median.toFixed(1),
+      "MB/s": (last.bytes / 1e6 / (read.median / 1000)).toFixed(0),
+    });
   }
   return rows;
 }

@@ -261,12 +261,20 @@ export async function main(argv: readonly string[]): Promise<void> {
       );
     },
     async model(options) {
-      checkOutputFormats("model", options, [options.params, options.activations, options.refParams]);
+      checkOutputFormats("model", options, [options.params, options.activations, options.refParams, options.layerOptions]);
       const { runModel } = await import("./commands/model.js");
       const tolerance = toleranceFields(options);
       await withProgress("model", options, async (onProgress) =>
         runModel({
-          source: { params: options.params, activations: options.activations, refParams: options.refParams, inputKey: options.inputKey, outputKey: options.outputKey, layers: options.layers },
+          source: {
+            params: options.params,
+            activations: options.activations,
+            refParams: options.refParams,
+            inputKey: options.inputKey,
+            outputKey: options.outputKey,
+            layers: options.layers,
+            layerOptions: options.layerOptions,
+          },
           judging: {
             framework: options.framework as FrameworkName | undefined,
             mode: options.mode as Mode,

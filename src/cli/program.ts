@@ -100,6 +100,7 @@ export interface ModelCliOptions extends OutputCliOptions, ToleranceCliOptions {
   eps?: number;
   momentum?: number | "none";
   layers?: string;
+  layerOptions?: string;
   inputKey: string;
   outputKey: string;
   quiet?: boolean;
@@ -292,6 +293,7 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--eps <x>", "epsilon of every layer; default: the framework's").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
     .addOption(new Option("--momentum <x|none>", "momentum of every layer, in the framework's meaning; none = cumulative average (uses num_batches_tracked)").argParser(parseMomentum))
     .option("--layers <glob>", "only the layers whose names match (e.g. 'layer1.*')")
+    .option("--layer-options <file.json>", 'per-layer eps and momentum: {"eps": {layer: x}, "momentum": {layer: x|null}} (layers it names override --eps/--momentum)')
     .option("--input-key <template>", "activation key of a layer's input", "{layer}.input")
     .option("--output-key <template>", "activation key of a layer's output", "{layer}.output")
     .option("-q, --quiet", "no progress bar");

@@ -16,6 +16,7 @@ import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
 import { listSome } from "../numeric/format.js";
 import { type BatchNormLayer, findBatchNormLayers, type ParameterNaming } from "./bn-layers.js";
+import { readLayerOptions } from "./layer-options.js";
 
 export interface ModelSource {
   readonly params: string;
@@ -27,6 +28,8 @@ export interface ModelSource {
   readonly outputKey: string;
   /** Only the layers whose names match this glob. */
   readonly layers?: string;
+  /** Per-layer eps and momentum (layer-options.ts). */
+  readonly layerOptions?: string;
 }
 
 /** What every layer is checked under (a model's definition fixes these for all its layers). */
@@ -88,7 +91,18 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
   const selected = layers.filter((layer) => matches(layer.name));
   if (selected.length === 0) throw new UsageError(`--layers '${source.layers}' matches none of the ${layers.length} BatchNorm layers (${listSome(layers.map((layer) => layer.name))})`);
   const framework = judging.framework ?? naming.framework;
-  const cases = selected.map((layer) => layerCase(layer, { params, activations, after }, source, { ...judging, framework }));
+  const perLayer =
+    source.layerOptions === undefined
+      ? undefined
+      : readLayerOptions(
+          source.layerOptions,
+          layers.map((layer) => layer.name),
+        );
+  const cases = selected.map((layer) => {
+    const eps = perLayer?.eps.get(layer.name) ?? judging.eps;
+    const momentum = perLayer?.momentum.has(layer.name) ? perLayer.momentum.get(layer.name) : judging.momentum;
+    return layerCase(layer, { params, activations, after }, source, { ...judging, framework, eps, momentum });
+  });
   return { naming, layersFound: layers.length, cases };
 }
 

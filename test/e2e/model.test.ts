@@ -79,6 +79,30 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     expect(model(["--params", PARAMS, "--activations", join(MODEL, "eval", "acts_fault.safetensors"), ...CONVENTION]).model.findings).toEqual([]);
   });
 
+  it("--layer-options gives each layer its eps and momentum (dumped by the generator from the modules)", () => {
+    const options = join(MODEL, "layer_options.json");
+    const report = model(["--params", PARAMS, "--activations", join(MODEL, "train", "acts.safetensors"), "--mode", "train", "--ref-params", AFTER, "--layer-options", options]);
+    expect(report.status).toBe(0);
+    expect(report.summary.passed).toBe(34);
+    // The file's values win over the command's for the layers it names.
+    expect(model(["--params", PARAMS, "--activations", join(MODEL, "eval", "acts.safetensors"), "--layer-options", options, "--eps", "0.1"]).status).toBe(0);
+    const custom = join(dir, "options.json");
+    // A number applies to every layer; one layer given another eps fails alone.
+    writeFileSync(custom, JSON.stringify({ eps: 0.001, layer_eps: { "features.0.1": 0.1 } }));
+    const one = model(["--params", PARAMS, "--activations", join(MODEL, "eval", "acts.safetensors"), "--layer-options", custom]);
+    expect(one.cases.filter((c) => c.status !== "pass").map((c) => c.name)).toEqual(["features.0.1"]);
+    for (const [content, message] of [
+      [{ eps: { "features.9.nope": 0.001 } }, /options\.json: 'eps' names 'features\.9\.nope', which is not one of the BatchNorm layers found \(features\.0\.1, /],
+      [{ momentum: { "features.0.1": 2 } }, /options\.json: 'momentum' gives layer 'features\.0\.1' 2: momentum must be a number in \[0, 1\] or null\n$/],
+      [[1, 2], /options\.json: is not a JSON object of per-layer options/],
+    ] as const) {
+      writeFileSync(custom, JSON.stringify(content));
+      const run = runCli(["model", "--params", PARAMS, "--activations", join(MODEL, "eval", "acts.safetensors"), "--layer-options", custom]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
   it("the text report states the finding once and the layers it explains by name", () => {
     const run = runCli(["model", "--params", PARAMS, "--activations", join(MODEL, "eval", "acts.safetensors")]);
     expect(run.status).toBe(1);
