@@ -136,14 +136,22 @@ function lookUp(root: JsfiveGroup, path: string, isDataset: (node: unknown) => n
   return current;
 }
 
-/** Runs a jsfive call; whatever it throws becomes one line naming the file. */
+/**
+ * Runs a jsfive call; whatever it throws becomes one line naming the file. jsfive also prints a
+ * console.warn for an attribute type it does not read (and gives null, which the callers refuse
+ * where it matters): silenced, as the CLI's stderr is one error line or nothing.
+ */
 function guard<T>(where: string, use: () => T): T {
+  const warn = console.warn;
+  console.warn = () => {};
   try {
     return use();
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new InputFileError(where, `is damaged or uses an HDF5 feature bn-check cannot read (${message})`, { cause: error });
+  } finally {
+    console.warn = warn;
   }
 }
 
@@ -202,7 +210,7 @@ function readFloatDataset(dataset: JsfiveDataset, where: string, fileBytes: numb
   const data = allocateShared(dtype === "float64" ? "float64" : "float32", count);
   for (let i = 0; i < count; i++) {
     const value = values[i];
-    if (typeof value !== "number") throw new InputFileError(where, `has a value jsfive could not read as a number at index ${i}`);
+    if (typeof value !== "number") throw new InputFileError(where, `has no number at index ${i} (its data was never written, or is of a type jsfive does not read as numbers)`);
     data[i] = value;
   }
   // float16 values are held exactly in float32 storage, labelled float16 (as the .npy reader does).
