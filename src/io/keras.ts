@@ -38,7 +38,10 @@
  * is nine times larger, and a .keras member would first have to be written to a temporary file.
  * jsfive is synchronous over an ArrayBuffer, which a .keras member inflates into directly, and
  * bn-check needs a few BatchNorm vectors out of a file, not every value: jsfive it is. Its cost is
- * that the whole file is held in memory, hence the limit below.
+ * that the whole file is held in memory, hence the limit below. Through this reader (one read into
+ * one buffer, naming walk included): 10 MB file, open and read one variable 89-105 ms, RSS 67 MB;
+ * 100 MB file 130 ms, RSS 156 MB. `bn-check compare` with its four parameters from a .keras takes
+ * 0.12-0.13 s, against 0.09-0.10 s from .npy files; commands reading no HDF5 never load jsfive.
  *
  * Limits: a file (or model.weights.h5 member) above MAX_WEIGHTS_BYTES is refused before it is read:
  * 1 GiB holds some 250 million float32 parameters (ConvNeXt-L, ViT-L), all held in memory while the
