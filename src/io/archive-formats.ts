@@ -4,10 +4,11 @@
  */
 import { statSync } from "node:fs";
 import type { ArchiveFormat, TensorArchive } from "./archive.js";
+import { kerasFormat } from "./keras.js";
 import { npzFormat } from "./npz.js";
 import { safetensorsFormat } from "./safetensors.js";
 
-export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat];
+export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat, kerasFormat];
 
 /** The format that claims this file name, or undefined. */
 export function archiveFormatOf(path: string): ArchiveFormat | undefined {

@@ -41,10 +41,13 @@ function read(fd: number, position: number, length: number, path: string): Uint8
   return bytes;
 }
 
-/** The entries of the central directory, every count, size and offset checked against the file. */
-export function readCentralDirectory(fd: number, fileSize: number, path: string): ZipEntry[] {
+/**
+ * The entries of the central directory, every count, size and offset checked against the file.
+ * @param kind - what errors call the archive (".keras (zip)" for a Keras model).
+ */
+export function readCentralDirectory(fd: number, fileSize: number, path: string, kind = ".npz (zip)"): ZipEntry[] {
   const fail = (problem: string): never => {
-    throw new InputFileError(path, `is not a readable .npz (zip) archive: ${problem}`);
+    throw new InputFileError(path, `is not a readable ${kind} archive: ${problem}`);
   };
   const tailLength = Math.min(fileSize, 22 + MAX_COMMENT + 20);
   const tail = read(fd, fileSize - tailLength, tailLength, path);
