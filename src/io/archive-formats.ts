@@ -6,8 +6,9 @@ import { statSync } from "node:fs";
 import type { ArchiveFormat, TensorArchive } from "./archive.js";
 import { npzFormat } from "./npz.js";
 import { safetensorsFormat } from "./safetensors.js";
+import { torchFormat } from "./torch-pt.js";
 
-export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat];
+export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat, torchFormat];
 
 /** The format that claims this file name, or undefined. */
 export function archiveFormatOf(path: string): ArchiveFormat | undefined {
@@ -51,4 +52,3 @@ export function openTensorArchive(path: string, format: ArchiveFormat | undefine
   if (opened.size > MAX_OPEN) opened.delete(opened.keys().next().value as string);
   return archive;
 }
-
