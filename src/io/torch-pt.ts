@@ -27,8 +27,11 @@ import { TORCH_ITEM_BYTES, type TensorRecord, unpickleTorch } from "./torch-pick
 import { torchNames } from "./torch-names.js";
 import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
 
-/** data.pkl of a large model is a few MB (ResNet-50: 40 kB); more is no state_dict. */
-const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+/**
+ * data.pkl takes some 150 bytes per tensor (ResNet-18: 15 kB, a 7B LLM: ~50 kB): 16 MiB is ~100,000
+ * tensors. The limit bounds what unpickling may allocate (a value per opcode byte, at worst).
+ */
+const MAX_PICKLE_BYTES = 16 * 1024 * 1024;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** torch.save's legacy format starts with its pickled magic number 0x1950a86a20f9469cfc6c (LONG1). */

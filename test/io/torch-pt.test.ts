@@ -365,3 +365,26 @@ describe("the CLI on .pt arguments", () => {
     expect(openTensorArchive(path)).toBe(openTensorArchive(path));
   });
 });
+
+describe("pickles that turn pickleparser's own behaviour against the reader", () => {
+  it("a BUILD that sets a list's length to 2^32 - 1 is refused, not walked", () => {
+    // {"a": []} with BUILD([], {"length": 4294967295}): pickleparser Object.assigns state onto lists.
+    const pickle = new PickleWriter()
+      .op(0x7d, 0x28)
+      .string("a")
+      .op(0x5d, 0x7d)
+      .string("length")
+      .op(0x4c, ...Buffer.from("4294967295\n"))
+      .op(0x73, 0x62, 0x75)
+      .done();
+    const path = craftZip("length.pt", { "a/data.pkl": pickle });
+    expect(() => openTorchPt(path)).toThrow(/length\.pt: data\.pkl holds a list of 4294967295 items/);
+  });
+
+  it("a list that holds itself is walked once", () => {
+    // l = []; l.append(l); {"l": l, "w": tensor}
+    const pickle = new PickleWriter().op(0x7d, 0x28).string("l").op(0x5d, 0x71, 0, 0x68, 0, 0x61).done();
+    const path = craftZip("cycle.pt", { "a/data.pkl": Uint8Array.from([...pickle.subarray(0, -1), 0x75, 0x2e]) });
+    expect(openTorchPt(path).names).toEqual([]);
+  });
+});
