@@ -3,7 +3,7 @@
 // included) into one CommonJS file, dist/cli/bn-check.cjs, started by bin/bn-check.cjs. Node loads
 // one file much faster than some sixty (a small `compare` starts about a third faster), and
 // CommonJS skips the ES module loader. Packages loaded only on demand (the worker pool, zip, protobuf, schema
-// validation, globbing, the progress bar, HDF5) stay outside. The library (dist/index.js) is not
+// validation, globbing, the progress bar, HDF5, the pickle parser for .pt files) stay outside. The library (dist/index.js) is not
 // bundled. The worker is bundled too, into dist/parallel/worker.cjs (see below).
 import { build } from "esbuild";
 
@@ -14,7 +14,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["piscina", "fflate", "protobufjs", "ajv", "cli-progress", "jsfive"],
+  external: ["piscina", "fflate", "protobufjs", "ajv", "cli-progress", "jsfive", "pickleparser"],
   // The sources locate their files (package.json, the worker entry, the .wasm kernel) from
   // import.meta.url, which CommonJS does not have: give them this file's URL.
   define: { "import.meta.url": "__bnCheckModuleUrl" },

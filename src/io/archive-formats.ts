@@ -6,9 +6,11 @@ import { statSync } from "node:fs";
 import type { ArchiveFormat, TensorArchive } from "./archive.js";
 import { kerasFormat } from "./keras.js";
 import { npzFormat } from "./npz.js";
+import { polygraphyFormat } from "./polygraphy.js";
 import { safetensorsFormat } from "./safetensors.js";
+import { torchFormat } from "./torch-pt.js";
 
-export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat, kerasFormat];
+export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat, torchFormat, kerasFormat, polygraphyFormat];
 
 /** The format that claims this file name, or undefined. */
 export function archiveFormatOf(path: string): ArchiveFormat | undefined {

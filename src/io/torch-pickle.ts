@@ -1,0 +1,198 @@
+/**
+ * Unpickles a PyTorch archive's data.pkl into plain records, never executing anything: pickleparser
+ * walks the opcodes, and every GLOBAL it meets is looked up in an allow-list that maps it to a
+ * function of ours that only builds a record (a tensor's storage, offset, size and stride) or to an
+ * inert marker (a storage type, a dtype). Any other global (`posix.system`, `builtins.eval`, a model
+ * class from pickling a whole nn.Module) is refused by name before anything else happens.
+ *
+ * What our functions return is frozen, and dictionaries are Maps: pickleparser's BUILD assigns a
+ * pickle's state onto objects (Object.assign), which must not reach our records or a prototype.
+ * Python ints come through pickleparser as numbers (LONG1 read unsigned); only tensors are kept as
+ * data, so no Python int is trusted as a value.
+ */
+import { createRequire } from "node:module";
+import { InputFileError } from "../errors.js";
+
+/** The element types of PyTorch storages; bn-check reads the four float ones. */
+export type TorchDType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool" | "complex64" | "complex128";
+
+export const TORCH_ITEM_BYTES: Readonly<Record<TorchDType, number>> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+  complex64: 8,
+  complex128: 16,
+};
+
+/** `torch.<Name>Storage` → its element type. UntypedStorage holds bytes. */
+const STORAGE_TYPES: Readonly<Record<string, TorchDType>> = {
+  FloatStorage: "float32",
+  DoubleStorage: "float64",
+  HalfStorage: "float16",
+  BFloat16Storage: "bfloat16",
+  LongStorage: "int64",
+  IntStorage: "int32",
+  ShortStorage: "int16",
+  CharStorage: "int8",
+  ByteStorage: "uint8",
+  BoolStorage: "bool",
+  ComplexFloatStorage: "complex64",
+  ComplexDoubleStorage: "complex128",
+  UntypedStorage: "uint8",
+};
+
+/** `torch.float32` and the like, which a checkpoint may hold as values; kept as inert markers. */
+const TORCH_DTYPE_NAMES = new Set([
+  "float32",
+  "float",
+  "float64",
+  "double",
+  "float16",
+  "half",
+  "bfloat16",
+  "int64",
+  "long",
+  "int32",
+  "int",
+  "int16",
+  "short",
+  "int8",
+  "uint8",
+  "bool",
+  "complex64",
+  "complex128",
+]);
+
+/** A storage a persistent id names: the member `data/<key>` of `numel` elements. */
+export class StorageRef {
+  constructor(
+    readonly dtype: TorchDType,
+    readonly key: string,
+    readonly numel: number,
+  ) {
+    Object.freeze(this);
+  }
+}
+
+/** A tensor as `torch._utils._rebuild_tensor_v2` would build it: a strided view of a storage. */
+export class TensorRecord {
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly stride: readonly number[],
+  ) {
+    Object.freeze(this);
+  }
+}
+
+/** A value that is in the allow-list but is no data (a storage type, a dtype). */
+class Marker {
+  constructor(readonly global: string) {
+    Object.freeze(this);
+  }
+}
+class StorageType {
+  constructor(
+    readonly global: string,
+    readonly dtype: TorchDType,
+  ) {
+    Object.freeze(this);
+  }
+}
+
+/** The globals a state_dict or a checkpoint of tensors needs; everything else is refused. */
+export const ALLOWED_GLOBALS: readonly string[] = [
+  "collections.OrderedDict",
+  "torch._utils._rebuild_tensor_v2",
+  "torch._utils._rebuild_parameter",
+  "torch._utils._rebuild_parameter_with_state",
+  ...Object.keys(STORAGE_TYPES).map((name) => `torch.${name}`),
+  "torch.storage.UntypedStorage",
+  ...[...TORCH_DTYPE_NAMES].map((name) => `torch.${name}`),
+];
+
+/** The value a pickle stands for: Maps, arrays, primitives, Uint8Arrays and our records and markers. */
+export type PickleValue = unknown;
+
+const MAX_RANK = 64;
+
+export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
+  const fail = (problem: string): never => {
+    throw new InputFileError(path, `data.pkl ${problem}`);
+  };
+  const resolveGlobal = (module: string, name: string): unknown => {
+    const global = `${module}.${name}`;
+    if (global === "collections.OrderedDict") return (...args: unknown[]) => (args.length === 0 ? new Map() : fail("builds an OrderedDict from arguments, which torch.save does not write"));
+    if (global === "torch._utils._rebuild_tensor_v2") return (...args: unknown[]) => rebuildTensor(args, fail);
+    if (global === "torch._utils._rebuild_parameter" || global === "torch._utils._rebuild_parameter_with_state")
+      return (data: unknown) => (data instanceof TensorRecord ? data : fail(`calls ${global} on something that is not a tensor`));
+    if (module === "torch" && name in STORAGE_TYPES) return new StorageType(global, STORAGE_TYPES[name]);
+    if (global === "torch.storage.UntypedStorage") return new StorageType(global, "uint8");
+    if (module === "torch" && TORCH_DTYPE_NAMES.has(name)) return new Marker(global);
+    return fail(refusal(global));
+  };
+  const resolvePersistent = (pid: unknown): StorageRef => {
+    // ('storage', storage_type, key, location, numel), as torch.save's persistent_id writes it.
+    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== "storage") return fail("has a persistent id that is not ('storage', type, key, location, numel)");
+    const [, type, key, , numel] = pid as unknown[];
+    if (!(type instanceof StorageType)) return fail("has a persistent id whose storage type is not a torch storage type");
+    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) return fail(`has a storage key ${JSON.stringify(key)?.slice(0, 40)} that is not a member name`);
+    if (!Number.isSafeInteger(numel) || (numel as number) < 0) return fail(`has storage ${key} with ${numel} elements`);
+    return new StorageRef(type.dtype, key, numel as number);
+  };
+  const { Parser } = loadPickleparser();
+  const parser = new Parser({
+    nameResolver: { resolve: resolveGlobal as (module: string, name: string) => () => unknown },
+    persistentResolver: { resolve: resolvePersistent as (pid: unknown) => unknown as (pid: string) => unknown },
+    extensionResolver: { resolve: (code: number) => fail(`uses pickle extension code ${code}, which torch.save does not write`) },
+    unpicklingTypeOfDictionary: "Map",
+    unpicklingTypeOfSet: "array",
+  });
+  // pickleparser warns on the console about integers past 2^53; a file must not write to stderr.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    return parser.parse(bytes);
+  } catch (error) {
+    if (error instanceof InputFileError) throw error;
+    return fail(`is not a pickle bn-check can read (${(error as Error).message})`);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+function rebuildTensor(args: unknown[], fail: (problem: string) => never): TensorRecord {
+  // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+  const [storage, offset, size, stride] = args;
+  if (args.length < 4 || !(storage instanceof StorageRef)) return fail("calls torch._utils._rebuild_tensor_v2 without a storage");
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) return fail(`has a tensor with storage offset ${String(offset).slice(0, 40)}`);
+  const isDims = (value: unknown): value is number[] => Array.isArray(value) && value.length <= MAX_RANK && value.every((dim) => Number.isSafeInteger(dim) && dim >= 0);
+  if (!isDims(size)) return fail("has a tensor whose size is not a tuple of non-negative integers");
+  if (!isDims(stride) || stride.length !== size.length) return fail(`has a tensor whose stride is not ${size.length} non-negative integers`);
+  return new TensorRecord(storage, offset as number, [...size], [...stride]);
+}
+
+/** The refusal for a global outside the allow-list; a class (a model saved whole) gets a hint. */
+function refusal(global: string): string {
+  const name = global.slice(global.lastIndexOf(".") + 1);
+  const isClass = /^[A-Z]/.test(name) || global.startsWith("torch.nn.") || global.startsWith("torchvision.");
+  const hint = isClass ? ": this looks like a whole pickled object (torch.save(model)); save model.state_dict() instead" : "";
+  return `refers to the Python global ${global}, which bn-check does not allow (it reads tensors, and never runs code from a pickle)${hint}`;
+}
+
+type PickleparserModule = typeof import("pickleparser");
+let pickleparser: PickleparserModule | null = null;
+
+/** Loaded on first use: only .pt files need it (the CLI bundle leaves it out). */
+function loadPickleparser(): PickleparserModule {
+  pickleparser ??= createRequire(import.meta.url)("pickleparser") as PickleparserModule;
+  return pickleparser;
+}
