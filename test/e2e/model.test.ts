@@ -35,10 +35,12 @@ function model(args: string[]): ModelJson & { status: number | null; stderr: str
 
 describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
   it.each([
-    ["safetensors", "acts.safetensors"],
-    ["npz", "acts.npz"],
-  ])("eval, activations in %s: every BatchNorm layer is a case of its own and conforms", (_, acts) => {
-    const report = model(["--params", PARAMS, "--activations", join(MODEL, "eval", acts), ...CONVENTION]);
+    ["params.safetensors", "acts.safetensors"],
+    ["params.safetensors", "acts.npz"],
+    ["params.pt", "acts.npz"],
+    ["params.pt", "acts.safetensors"],
+  ])("eval, %s with %s: every BatchNorm layer is a case of its own and conforms", (params, acts) => {
+    const report = model(["--params", join(MODEL, params), "--activations", join(MODEL, "eval", acts), ...CONVENTION]);
     expect(report.status).toBe(0);
     expect(report.command).toBe("model");
     expect(report.cases.map((c) => c.name)).toEqual(evalCase.bn_layers);
@@ -46,8 +48,8 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     expect(report.model).toMatchObject({ naming: "pytorch", layersFound: 34, layersSelected: 34, findings: [] });
   });
 
-  it("train with --ref-params: the output and the running statistics after the call conform", () => {
-    const report = model(["--params", PARAMS, "--activations", join(MODEL, "train", "acts.safetensors"), "--mode", "train", "--ref-params", AFTER, ...CONVENTION]);
+  it.each(["params.safetensors", "params.pt"])("train from %s with --ref-params: the output and the running statistics after the call conform", (params) => {
+    const report = model(["--params", join(MODEL, params), "--activations", join(MODEL, "train", "acts.safetensors"), "--mode", "train", "--ref-params", AFTER, ...CONVENTION]);
     expect(report.status).toBe(0);
     for (const c of report.cases)
       expect(c.tensors.map((t) => [t.name, t.passed])).toEqual([

@@ -68,6 +68,9 @@ describe("planModel", () => {
     // generate_model.py ran three train-mode calls before saving the parameters.
     expect(new Set(plan.cases.map((c) => c.numBatchesTracked))).toEqual(new Set([3]));
     expect(planModel(source, { mode: "train", momentum: 0.1 }).cases[0].numBatchesTracked).toBeUndefined();
+    // The same counter from torch.save's int64 tensor.
+    const fromPt = planModel({ ...source, params: join(FIXTURES, "model", "params.pt") }, { mode: "train", momentum: null });
+    expect(new Set(fromPt.cases.map((c) => c.numBatchesTracked))).toEqual(new Set([3]));
   });
 
   it("a layer's files are file:key specs into the parameters and activations", () => {
