@@ -10,6 +10,7 @@
 import { InputFileError } from "../errors.js";
 import { readFully, withOpenFile } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
+import { decodeCount } from "../numeric/integers.js";
 import { allocateShared, type Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 
@@ -166,28 +167,7 @@ function readIntegerEntry(fd: number, entry: Entry & { dataStart: number }, name
   if (entry.end - entry.begin !== width) throw new InputFileError(name, `holds ${(entry.end - entry.begin) / width} integers: one is expected here`);
   const bytes = new Uint8Array(8);
   readFully(fd, bytes.subarray(0, width), entry.dataStart + entry.begin, name);
-  const view = new DataView(bytes.buffer);
-  const signed = entry.dtype.startsWith("I");
-  const value =
-    width === 8
-      ? signed
-        ? view.getBigInt64(0, true)
-        : view.getBigUint64(0, true)
-      : BigInt(
-          width === 4
-            ? signed
-              ? view.getInt32(0, true)
-              : view.getUint32(0, true)
-            : width === 2
-              ? signed
-                ? view.getInt16(0, true)
-                : view.getUint16(0, true)
-              : signed
-                ? view.getInt8(0)
-                : view.getUint8(0),
-        );
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputFileError(name, `holds ${value}: too large a count`);
-  return Number(value);
+  return decodeCount(bytes, 0, { width: width as 1 | 2 | 4 | 8, signed: entry.dtype.startsWith("I"), littleEndian: true }, name);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -19,6 +19,7 @@
  * the allow-list (torch-pickle.ts).
  */
 import { InputFileError } from "../errors.js";
+import { decodeCount } from "../numeric/integers.js";
 import { readFully, withOpenFile } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
 import { allocateShared, type FloatArray, gatherStrided, type Tensor } from "../npy/tensor.js";
@@ -210,14 +211,7 @@ function readIntegerTensor(fd: number, record: TensorRecord, layout: Layout, pat
   const width = TORCH_ITEM_BYTES[dtype];
   const bytes = new Uint8Array(8);
   streamWindow(fd, layout.storages.get(record.storage.key)!, path, record.offset * width, bytes.subarray(0, width));
-  const view = new DataView(bytes.buffer);
-  const little = layout.littleEndian;
-  const value =
-    dtype === "int64"
-      ? view.getBigInt64(0, little)
-      : BigInt(dtype === "int32" ? view.getInt32(0, little) : dtype === "int16" ? view.getInt16(0, little) : dtype === "int8" ? view.getInt8(0) : view.getUint8(0));
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputFileError(where, `holds ${value}: too large a count`);
-  return Number(value);
+  return decodeCount(bytes, 0, { width: width as 1 | 2 | 4 | 8, signed: dtype !== "uint8", littleEndian: layout.littleEndian }, where);
 }
 
 /** C-order strides for the shape (dimensions of size 1 may have any stride). */

@@ -6,6 +6,7 @@
 import { InputFileError } from "../errors.js";
 import { elementCount } from "./tensor.js";
 import { parseNpyHeader } from "./header.js";
+import { decodeCount } from "../numeric/integers.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
@@ -32,26 +33,5 @@ export function npyScalarInteger(bytes: Uint8Array, name: string): number {
   const width = Number(match[3]);
   const offset = headerStart + headerLength;
   if (offset + width !== bytes.length) fail(`holds ${bytes.length - offset} data bytes: a ${width}-byte integer is expected`);
-  const little = match[1] !== ">";
-  const signed = match[2] === "i";
-  const value =
-    width === 8
-      ? signed
-        ? view.getBigInt64(offset, little)
-        : view.getBigUint64(offset, little)
-      : BigInt(
-          width === 4
-            ? signed
-              ? view.getInt32(offset, little)
-              : view.getUint32(offset, little)
-            : width === 2
-              ? signed
-                ? view.getInt16(offset, little)
-                : view.getUint16(offset, little)
-              : signed
-                ? view.getInt8(offset)
-                : view.getUint8(offset),
-        );
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) fail(`holds ${value}: too large a count`);
-  return Number(value);
+  return decodeCount(bytes, offset, { width: width as 1 | 2 | 4 | 8, signed: match[2] === "i", littleEndian: match[1] !== ">" }, name);
 }
