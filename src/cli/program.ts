@@ -117,7 +117,7 @@ export interface Handlers {
 }
 
 const nonNegative = (name: string) => parseFloatOption(name, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
-const TENSOR_SOURCES = "a .npy, .npz[:name] or ONNX TensorProto .pb file";
+const TENSOR_SOURCES = "a .npy file, an archive member file:name (.npz, .safetensors, .pt/.pth, .h5/.keras, Polygraphy .json) or an ONNX TensorProto .pb";
 
 /** The tensor options of a group, from the field table (fields.ts): flag, hidden alias and help. */
 function addTensorOptions(command: Command, group: TensorField["group"]): Command {
@@ -190,7 +190,7 @@ export function buildProgram(handlers: Handlers): Command {
     })
     .addHelpText(
       "after",
-      "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy, .npz (one array) or .npz:name, ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",
+      "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy; file:name in .npz, .safetensors, .pt/.pth, .h5/.hdf5/.keras or Polygraphy .json (the name may be left out when the file holds one tensor); ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",
     );
 
   const compare = program
