@@ -180,6 +180,23 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     expect(pool(pooled)[0] + pool(pooled)[1]).toBe(2);
   });
 
+  it.each(["keras3-model.keras", "keras2-model.h5"])("Keras weights (%s): layers found by Keras naming, checked under the keras preset", (file) => {
+    // fixtures/generate_keras.py writes one BatchNormalization layer 'bn' and its input and output
+    // by Keras' inference formula (eps 1e-3, NHWC); 'bn_noscale' has no dump here.
+    const acts = join(dir, "keras-acts.npz");
+    const keras = join(FIXTURES, "keras");
+    writeFileSync(acts, zipSync({ "bn.input.npy": encodeNpy(readTensor(join(keras, "bn-x.npy"))), "bn.output.npy": encodeNpy(readTensor(join(keras, "bn-y.npy"))) }));
+    const report = model(["--params", join(keras, file), "--activations", acts]);
+    expect(report.model).toMatchObject({ naming: "keras", layersFound: 2 });
+    expect(report.cases.map((c) => [c.name, c.status])).toEqual([
+      ["bn", "pass"],
+      ["bn_noscale", "error"],
+    ]);
+    expect(report.status).toBe(2);
+    expect((report as unknown as { cases: { convention: { framework: string; epsilon: number } }[] }).cases[0].convention).toMatchObject({ framework: "keras", epsilon: 0.001 });
+    expect(model(["--params", join(keras, file), "--activations", acts, "--layers", "bn", "--eps", "0.01"]).status).toBe(1);
+  });
+
   it("files that hold no model are refused by name, exit 2", () => {
     const noLayers = runCli(["model", "--params", join(FIXTURES, "safetensors", "mixed.safetensors"), "--activations", join(MODEL, "eval", "acts.safetensors")]);
     expect(noLayers.status).toBe(2);
