@@ -51,4 +51,3 @@ export function openTensorArchive(path: string, format: ArchiveFormat | undefine
   if (opened.size > MAX_OPEN) opened.delete(opened.keys().next().value as string);
   return archive;
 }
-

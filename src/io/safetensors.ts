@@ -169,7 +169,23 @@ function readIntegerEntry(fd: number, entry: Entry & { dataStart: number }, name
   const view = new DataView(bytes.buffer);
   const signed = entry.dtype.startsWith("I");
   const value =
-    width === 8 ? (signed ? view.getBigInt64(0, true) : view.getBigUint64(0, true)) : BigInt(width === 4 ? (signed ? view.getInt32(0, true) : view.getUint32(0, true)) : width === 2 ? (signed ? view.getInt16(0, true) : view.getUint16(0, true)) : signed ? view.getInt8(0) : view.getUint8(0));
+    width === 8
+      ? signed
+        ? view.getBigInt64(0, true)
+        : view.getBigUint64(0, true)
+      : BigInt(
+          width === 4
+            ? signed
+              ? view.getInt32(0, true)
+              : view.getUint32(0, true)
+            : width === 2
+              ? signed
+                ? view.getInt16(0, true)
+                : view.getUint16(0, true)
+              : signed
+                ? view.getInt8(0)
+                : view.getUint8(0),
+        );
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputFileError(name, `holds ${value}: too large a count`);
   return Number(value);
 }

@@ -39,7 +39,19 @@ export function npyScalarInteger(bytes: Uint8Array, name: string): number {
       ? signed
         ? view.getBigInt64(offset, little)
         : view.getBigUint64(offset, little)
-      : BigInt(width === 4 ? (signed ? view.getInt32(offset, little) : view.getUint32(offset, little)) : width === 2 ? (signed ? view.getInt16(offset, little) : view.getUint16(offset, little)) : signed ? view.getInt8(offset) : view.getUint8(offset));
+      : BigInt(
+          width === 4
+            ? signed
+              ? view.getInt32(offset, little)
+              : view.getUint32(offset, little)
+            : width === 2
+              ? signed
+                ? view.getInt16(offset, little)
+                : view.getUint16(offset, little)
+              : signed
+                ? view.getInt8(offset)
+                : view.getUint8(offset),
+        );
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) fail(`holds ${value}: too large a count`);
   return Number(value);
 }
