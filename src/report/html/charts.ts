@@ -7,7 +7,7 @@
  * Log scales cannot show 0: points with a zero value are left out and the caption says how many.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { formatNumber } from "../../numeric/format.js";
+import { escapeControlCharacters, formatNumber } from "../../numeric/format.js";
 
 export interface Chart {
   /** A file-name-safe id, unique within its case ("channel-error"). */
@@ -100,7 +100,7 @@ export function channelErrorChart(tensor: string, channels: readonly ChannelPoin
       layer: [
         {
           data: { values: drawn.map((c) => ({ ...c })) },
-          mark: { type: "point", filled: true, size: 36, opacity: 0.9 },
+          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
           encoding: {
             x: channelAxis,
             y: { field: "maxAbsError", type: "quantitative", title: "max |error|", scale: { type: "log" }, axis: { format: ".0e" } },
@@ -129,7 +129,7 @@ export function channelBoundChart(tensor: string, channels: readonly ChannelPoin
       layer: [
         {
           data: { values: drawn.map((c) => ({ ...c })) },
-          mark: { type: "point", filled: true, size: 36, opacity: 0.9 },
+          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
           encoding: {
             x: channelAxis,
             y: { field: "boundRatio", type: "quantitative", title: "max |error| / bound", scale: { type: "log" } },
@@ -164,7 +164,7 @@ export function varianceChart(tensor: string, points: readonly VariancePoint[], 
       layer: [
         {
           data: { values: drawn.map((p) => ({ ...p })) },
-          mark: { type: "point", filled: true, size: 40, opacity: 0.9 },
+          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
           encoding: {
             x: { field: "variance", type: "quantitative", title: "batch variance of the channel", scale: { type: "log" }, axis: { format: ".0e" } },
             y: { field: "maxAbsError", type: "quantitative", title: "max |error|", scale: { type: "log" }, axis: { format: ".0e" } },
@@ -214,7 +214,7 @@ export function magnitudeChart(tensor: string, points: readonly MagnitudePoint[]
         },
         {
           data: { values: drawn.map((p) => ({ ...p })) },
-          mark: { type: "point", filled: true, size: 40, opacity: 0.9 },
+          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
           encoding: { x: { field: "magnitude", type: "quantitative" }, y: { field: "absError", type: "quantitative" }, ...standingMarks("element") },
         },
       ],
@@ -237,7 +237,7 @@ export function ulpHistogramChart(tensor: string, buckets: readonly { readonly u
       mark: { type: "bar" },
       encoding: {
         x: { field: "ulps", type: "ordinal", title: `distance (${ulpDtype} ulps)`, sort: { field: "order" }, axis: { labelAngle: -40 } },
-        y: { field: "count", type: "quantitative", title: "elements", scale: { type: "log", domainMin: 0.5 } },
+        y: { field: "count", type: "quantitative", title: "elements", scale: { type: "log", domainMin: 0.5 }, axis: { format: "~s", tickCount: 6 } },
         y2: { field: "base" },
         color: { field: "failing", type: "nominal", scale: { domain: [false, true], range: [STANDING_COLORS[0], STANDING_COLORS[2]] }, legend: null },
       },
@@ -276,7 +276,8 @@ export function caseRatioChart(cases: readonly CaseRatio[], note: string): Chart
       height: { step: 13 },
       layer: [
         {
-          data: { values: drawn.map((c) => ({ ...c, base: barStart })) },
+          // Names label the axis as vega writes them: control characters shown, never raw.
+          data: { values: drawn.map((c) => ({ ...c, name: escapeControlCharacters(c.name), base: barStart })) },
           mark: { type: "bar" },
           encoding: {
             y: { field: "name", type: "nominal", title: null, sort: { field: "ratio", order: "descending" }, axis: { labelLimit: 300, labelFontSize: 10 } },
@@ -306,7 +307,7 @@ export function namedBarsChart(id: string, title: string, valueTitle: string, va
     .map((v) => `${v.name}: ${formatNumber(v.value)}`)
     .join("; ")}${drawn.length > 12 ? "; …" : ""}.`;
   const bars = {
-    data: { values: drawn.map((v) => ({ ...v, base: barStart })) },
+    data: { values: drawn.map((v) => ({ ...v, name: escapeControlCharacters(v.name), base: barStart })) },
     mark: { type: "bar" },
     encoding: {
       y: { field: "name", type: "nominal", title: null, sort: { field: "value", order: "descending" }, axis: { labelLimit: 360, labelFontSize: 10 } },
