@@ -115,16 +115,16 @@ async function reportOutputs(report: Report, options: OutputCliOptions): Promise
 }
 
 async function writeReports(outputs: readonly OutputFile[], options: OutputCliOptions): Promise<void> {
-  // The chart files' names are known only now: check every output against the inputs again.
-  checkOutputTargets(
-    outputs.map((o) => o.path),
-    inputsOfCommand.get(options) ?? [],
-    true,
-  );
   const dir = options.reportDir;
   const made = dir !== undefined && !existsSync(dir);
   if (made) mkdirSync(dir);
   try {
+    // The chart files' names are known only now: check every output against the inputs again.
+    checkOutputTargets(
+      outputs.map((o) => o.path),
+      inputsOfCommand.get(options) ?? [],
+      true,
+    );
     await writeOutputs(outputs);
   } catch (error) {
     // All or none: a directory made for outputs that were not written goes too.
