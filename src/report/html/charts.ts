@@ -57,6 +57,8 @@ function common(title: string, description: string) {
       view: { stroke: null },
       title: { anchor: "start", fontSize: 13 },
       axis: { labelFontSize: 11, titleFontSize: 11, gridOpacity: 0.35 },
+      // Fewer ticks: a log axis otherwise draws nine ticks and grid lines per decade, most of the SVG's bytes.
+      axisQuantitative: { tickCount: 6 },
       legend: { labelFontSize: 11, titleFontSize: 11 },
     },
   } as const;

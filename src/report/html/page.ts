@@ -7,7 +7,8 @@
  * A suite page stays small over a whole corpus: per-case charts are drawn only for the
  * CASES_WITH_CHARTS most notable cases (failing first, then the ones that found a mismatch or
  * conform only within arithmetic, worst ratio first); every other case gets its tables only, and
- * a case's per-channel table shows at most SUITE_CHANNEL_ROWS rows.
+ * a case's per-channel table shows at most SUITE_CHANNEL_ROWS rows, and a case that passed and has
+ * no charts shows its tensors table only (its per-channel and worst elements are in the JSON).
  */
 import { formatNumber } from "../../numeric/format.js";
 import type { CaseReport, CompareReport, DetectReport, MatrixReport, Report, SuiteReport } from "../report.js";
@@ -78,10 +79,10 @@ function hintsList(hints: readonly string[]): string {
 }
 
 /** A case's body: convention, files, hints, tensors, charts (when asked), per-channel and worst-element tables. */
-async function caseBody(found: CaseReport, options: { charts: boolean; channelRows: number }): Promise<string> {
+async function caseBody(found: CaseReport, options: { charts: boolean; channelRows: number; elementTables: boolean }): Promise<string> {
   if (found.status === "error") return `<p class="s-error">could not check: ${escapeHtml(found.error ?? "")}</p>${filesTable(found.files)}`;
   const focus = focusTensor(found.tensors);
-  const notable = found.tensors.filter((t) => !t.passed || t === focus);
+  const notable = options.elementTables ? found.tensors.filter((t) => !t.passed || t === focus) : [];
   return [
     conventionLine(found),
     hintsList(found.hints),
@@ -89,6 +90,7 @@ async function caseBody(found: CaseReport, options: { charts: boolean; channelRo
     options.charts ? await figures(caseCharts(found)) : "",
     ...notable.map((t) => channelsTable(t, options.channelRows)),
     ...notable.map(worstTable),
+    options.elementTables ? "" : `<p class="note">Passed as expected: its per-channel and worst-element tables are in the JSON report (--format json).</p>`,
     `<details><summary>files</summary>${filesTable(found.files)}</details>`,
   ].join("\n");
 }
@@ -97,7 +99,7 @@ async function comparePage(report: CompareReport): Promise<string> {
   const [only] = casesOf(report);
   const heading = `<h1>bn-check ${escapeHtml(report.command)}: ${verdictBadge(report.verdict, VERDICT_CLASS[report.verdict])}</h1>`;
   const reference = report.files.find((f) => f.role === "reference")?.path ?? "";
-  const body = await caseBody(only, { charts: true, channelRows: COMPARE_CHANNEL_ROWS });
+  const body = await caseBody(only, { charts: true, channelRows: COMPARE_CHANNEL_ROWS, elementTables: true });
   return page(`bn-check ${report.command}: ${report.verdict} — ${reference}`, `${heading}\n${toolLine(report)}\n<p>reference: <code>${escapeHtml(reference)}</code></p>\n${body}`);
 }
 
@@ -125,7 +127,10 @@ async function suitePage(report: SuiteShaped): Promise<string> {
   const sections: string[] = [];
   for (const entry of report.cases) {
     const label = `${entry.name} — ${entry.status}${entry.verdict === null ? "" : `, ${entry.verdict}`}`;
-    const body = await caseBody(entry, { charts: charted.has(entry), channelRows: SUITE_CHANNEL_ROWS });
+    // A case that passed and has no charts gets its tensors table only: over a corpus, the per-channel
+    // tables of hundreds of cases that behaved as expected would be most of the page.
+    const elementTables = entry.status !== "pass" || charted.has(entry);
+    const body = await caseBody(entry, { charts: charted.has(entry), channelRows: SUITE_CHANNEL_ROWS, elementTables });
     sections.push(`<details class="case s-${entry.status}-case"><summary><span class="s-${entry.status}">${escapeHtml(entry.status)}</span> ${escapeHtml(label)}</summary>\n${body}\n</details>`);
   }
   const source = `<p class="meta">source <code>${escapeHtml(report.source)}</code>${report.filter === null ? "" : ` · filter <code>${escapeHtml(report.filter)}</code>`}${report.shard === null ? "" : ` · shard ${report.shard.index}/${report.shard.count}`} · ${formatNumber(report.timings.totalMs / 1000)} s</p>`;
