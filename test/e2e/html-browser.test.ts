@@ -50,7 +50,11 @@ async function inspect(path: string, screenshot: string, colorScheme: "light" | 
   // Every request, the page's own included, is counted above; none but the file is expected.
   await page.goto(pathToFileURL(path).href, { waitUntil: "load" });
   // A suite folds its cases: open them, so that their charts are laid out and measured too.
-  if (openCases) await page.evaluate(() => document.querySelectorAll("details").forEach((d) => d.setAttribute("open", "")));
+  if (openCases) {
+    await page.$$eval("details", (folds) => {
+      for (const fold of folds) fold.setAttribute("open", "");
+    });
+  }
   const charts = await page.$$eval("figure > svg", (svgs) =>
     svgs.map((svg) => {
       const box = svg.getBoundingClientRect();
@@ -62,7 +66,7 @@ async function inspect(path: string, screenshot: string, colorScheme: "light" | 
     consoleErrors,
     requests,
     charts,
-    verdict: (await verdict.isVisible()) ? await verdict.innerText() : "",
+    verdict: (await verdict.isVisible()) ? ((await verdict.textContent()) ?? "") : "",
     visibleTables: await page.locator("table:visible").count(),
   };
   // The whole page, except an unfolded suite (tens of charts: the first screen shows enough).
