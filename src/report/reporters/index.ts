@@ -5,6 +5,7 @@
 import { UsageError } from "../../errors.js";
 import type { CompareReport, Report, SuiteReport } from "../report.js";
 import { renderGithub } from "./github.js";
+import { renderHtml } from "./html.js";
 import { renderJson } from "./json.js";
 import { renderJunit } from "./junit.js";
 import { renderMarkdown } from "./markdown.js";
@@ -15,11 +16,19 @@ export type CommandName = Report["command"];
 
 const EVERY_COMMAND = ["compare", "diff", "suite", "model", "run", "matrix", "detect"] as const satisfies readonly CommandName[];
 const CASE_COMMANDS = ["compare", "diff", "suite", "model"] as const satisfies readonly CommandName[];
+/** The commands whose reports have charts (suite-shaped reports, model's too, are rendered by their shape). */
+export const CHART_COMMANDS = ["compare", "diff", "suite", "model", "matrix", "detect"] as const satisfies readonly CommandName[];
 
 interface Reporter<R extends Report> {
   /** The commands whose reports it renders (every report of those commands, by its type). */
   readonly commands: readonly R["command"][];
   readonly render: (report: R, options: ReporterOptions) => string;
+}
+
+/** A reporter whose output needs asynchronous work (charts rendered by vega, loaded on demand). */
+interface AsyncReporter<R extends Report> {
+  readonly commands: readonly R["command"][];
+  readonly render: (report: R) => Promise<string>;
 }
 
 export const reporters = {
@@ -28,7 +37,15 @@ export const reporters = {
   junit: { commands: CASE_COMMANDS, render: renderJunit },
   markdown: { commands: EVERY_COMMAND, render: renderMarkdown },
   github: { commands: EVERY_COMMAND, render: renderGithub },
-} satisfies { text: Reporter<Report>; json: Reporter<Report>; junit: Reporter<CompareReport | SuiteReport>; markdown: Reporter<Report>; github: Reporter<Report> };
+  html: { commands: CHART_COMMANDS, render: renderHtml },
+} satisfies {
+  text: Reporter<Report>;
+  json: Reporter<Report>;
+  junit: Reporter<CompareReport | SuiteReport>;
+  markdown: Reporter<Report>;
+  github: Reporter<Report>;
+  html: AsyncReporter<Report>;
+};
 
 export type ReporterName = keyof typeof reporters;
 export const REPORTER_NAMES = Object.keys(reporters) as ReporterName[];
@@ -46,9 +63,12 @@ export function checkFormat(command: CommandName, format: ReporterName, source =
   }
 }
 
-/** Renders a report in a format its command supports (checked with `checkFormat` beforehand). */
-export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string {
+/** Renders a report in a format its command supports (checked with `checkFormat` beforehand); html is asynchronous. */
+export function renderReport(format: Exclude<ReporterName, "html">, report: Report, options: ReporterOptions): string;
+export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string | Promise<string>;
+export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string | Promise<string> {
   checkFormat(report.command, format);
+  if (format === "html") return reporters.html.render(report);
   if (format === "junit") {
     if (report.command === "compare" || report.command === "diff" || report.command === "suite" || report.command === "model") return reporters.junit.render(report);
     throw new UsageError(`--format junit does not apply to ${report.command}`);
