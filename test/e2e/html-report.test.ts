@@ -26,6 +26,19 @@ describe("HTML through the CLI", () => {
     expect(printed.stdout.startsWith("<!DOCTYPE html>")).toBe(true);
   });
 
+  it("model writes a suite-shaped page: the files, the finding, the layers chart and each layer folded", () => {
+    const report = join(dir, "model.html");
+    const model = join(FIXTURES, "model");
+    const run = runCli(["model", "--params", join(model, "params.pt"), "--activations", join(model, "eval", "acts.npz"), "--report", report]);
+    expect(run.status).toBe(1);
+    const html = readFileSync(report, "utf8");
+    expect(html).toMatch(/<h1>bn-check model: .*failed.* 1 \/ 34 passed<\/h1>/);
+    expect(html).toContain("<strong>Finding:</strong> all 33 failing layers conform with --eps 0.001");
+    expect(html).toContain("<h2>Layers</h2>");
+    expect(html.match(/<details class="case /g)).toHaveLength(34);
+    expect(html.match(/<figure><svg /g)?.length).toBeGreaterThanOrEqual(3);
+  });
+
   it("detect and matrix write HTML with their chart; run refuses html and --report-dir before doing anything", () => {
     for (const command of [
       ["detect", ...classic],
@@ -39,7 +52,7 @@ describe("HTML through the CLI", () => {
     const output = join(dir, "y.npy");
     const refused = runCli(["run", classic[0], "-o", output, "--report", join(dir, "run.html")]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/html applies to compare, diff, suite, matrix, detect, not run/);
+    expect(refused.stderr).toMatch(/html applies to compare, diff, suite, model, matrix, detect, not run/);
     expect(runCli(["run", classic[0], "-o", output, "--report-dir", join(dir, "run-dir")]).stderr).toMatch(/--report-dir applies to/);
     expect(existsSync(output) || existsSync(join(dir, "run-dir"))).toBe(false);
   });
