@@ -18,12 +18,12 @@ const stats = (runs) => {
 };
 const fmt = (s) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 
-function timeProcess(command, args, repeats) {
+function timeProcess(command, args, repeats, env = process.env) {
   const runs = [];
   let last;
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
-    last = spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28 });
+    last = spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28, env });
     runs.push(performance.now() - started);
   }
   return { ...stats(runs), status: last.status, stdout: last.stdout, stderr: last.stderr };
@@ -64,6 +64,13 @@ export async function timeModel(python, work, { repeats = 5 } = {}) {
       ratio: (ours.median / python_.median).toFixed(3),
       summary: ours.stdout.trim().split("\n").at(-1),
     });
+    // NODE_EXTRA_CA_CERTS makes every Node process parse that CA bundle before any script runs (this
+    // workplace sets it: +40-50 ms per start); Python reads it only for TLS. Both are shown.
+    if (process.env.NODE_EXTRA_CA_CERTS) {
+      const { NODE_EXTRA_CA_CERTS: _unset, ...env } = process.env;
+      const bare = timeProcess(process.execPath, [bin, "model", "--params", join(folder, params), "--activations", join(folder, "eval", acts), ...convention, "--quiet"], repeats, env);
+      rows.push({ files: `${params} + ${acts}, no NODE_EXTRA_CA_CERTS`, "bn-check ms": fmt(bare), "python script ms": fmt(python_), ratio: (bare.median / python_.median).toFixed(3), summary: "" });
+    }
   }
   return { rows, notes, readers: timeReaders(folder, repeats) };
 }

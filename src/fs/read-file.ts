@@ -37,6 +37,18 @@ export function withOpenFile<T>(path: string, use: (fd: number, size: number) =>
   }
 }
 
+/** `withOpenFile` for a `use` that reads asynchronously: the file is closed when it settles. */
+export async function withOpenFileAsync<T>(path: string, use: (fd: number, size: number) => Promise<T>): Promise<T> {
+  const fd = openRegularFile(path);
+  try {
+    return await use(fd, fileSizeOf(fd, path));
+  } catch (error) {
+    throw asInputFileError(error, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Opens a regular file for reading; the caller closes it. @throws InputFileError naming the path. */
 export function openRegularFile(path: string): number {
   try {

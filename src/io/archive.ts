@@ -19,6 +19,16 @@ export interface TensorArchive {
    * BatchNorm data, and accepted only here, where an integer is meant.
    */
   readInteger(name: string): number;
+  /**
+   * `read` with the bulk data read on libuv's threads (several reads side by side, or a read beside
+   * a computation); formats without it are read with `read`.
+   */
+  readAsync?(name: string): Promise<Tensor>;
+  /**
+   * The bytes a tensor's data takes in the file, where the index states it without reading: how
+   * much work a tensor is (whether to start the worker pool before reading it). Undefined: unknown.
+   */
+  byteLength?(name: string): number | undefined;
 }
 
 /** One kind of archive: which file names it claims and how to open them. */

@@ -53,7 +53,7 @@ import { listSome } from "../numeric/format.js";
 import { type ArchiveFormat, checkedName, type TensorArchive } from "./archive.js";
 import { openHdf5 } from "./hdf5.js";
 import { configuredLayers, datasetPaths, keras3WeightPaths, legacyWeightPaths } from "./keras-names.js";
-import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
+import { readCentralDirectory, readWholeMember, type ZipEntry } from "./zip.js";
 
 export const MAX_WEIGHTS_BYTES = 2 ** 30;
 /** config.json of a model of thousands of layers is a few MB. */
@@ -106,25 +106,15 @@ function readKerasArchive(path: string): { bytes: Uint8Array; config: unknown; w
     const where = `${path}:${WEIGHTS_MEMBER}`;
     if (weights.uncompressedSize > MAX_WEIGHTS_BYTES) throw tooLarge(where, weights.uncompressedSize);
     const configEntry = entries.find((entry) => entry.name === CONFIG_MEMBER);
-    return { bytes: inflate(fd, weights, path), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
+    return { bytes: readWholeMember(fd, weights, path), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
   });
-}
-
-function inflate(fd: number, entry: ZipEntry, path: string): Uint8Array {
-  const bytes = new Uint8Array(entry.uncompressedSize);
-  let written = 0;
-  streamMember(fd, entry, path, (chunk) => {
-    bytes.set(chunk, written);
-    written += chunk.length;
-  });
-  return bytes;
 }
 
 function parseConfig(fd: number, entry: ZipEntry, path: string): unknown {
   const where = `${path}:${CONFIG_MEMBER}`;
   if (entry.uncompressedSize > MAX_CONFIG_BYTES)
     throw new InputFileError(where, `is ${entry.uncompressedSize.toLocaleString("en-US")} bytes: more than the ${MAX_CONFIG_BYTES.toLocaleString("en-US")} a model config may have`);
-  const bytes = inflate(fd, entry, path);
+  const bytes = readWholeMember(fd, entry, path);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as unknown;
   } catch (error) {

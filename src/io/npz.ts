@@ -5,12 +5,12 @@
  * and the rest is inflated straight into the tensor, chunk by chunk (zip.ts checks the archive).
  */
 import { InputFileError } from "../errors.js";
-import { withOpenFile } from "../fs/read-file.js";
+import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "../fs/read-file.js";
 import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from "../npy/read-npy.js";
-import { allocateShared, type Tensor } from "../npy/tensor.js";
+import { allocateForRead, type Tensor } from "../npy/tensor.js";
 import { npyScalarInteger } from "../npy/read-npy-integer.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
-import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
+import { checkMemberCrc, memberDataStart, readCentralDirectory, readWholeMember, streamMember, type ZipEntry } from "./zip.js";
 
 /** A .npy header is at most this long (numpy writes a few hundred bytes). */
 const MAX_PREAMBLE = 1 << 16;
@@ -27,10 +27,13 @@ export function readNpz(path: string, member?: string): Tensor {
 export function openNpz(path: string): TensorArchive {
   const { entries, size } = withOpenFile(path, (fd, size) => ({ entries: readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy")), size }));
   const byName = new Map(entries.map((entry) => [entry.name.slice(0, -4), entry]));
+  const unchanged = (now: number) => {
+    if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+  };
   const readWith = <T>(name: string, use: (fd: number, entry: ZipEntry, where: string) => T): T => {
     const entry = byName.get(checkedName(archive, name, "array", "archive"))!;
     return withOpenFile(path, (fd, now) => {
-      if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+      unchanged(now);
       return use(fd, entry, `${path}:${name}`);
     });
   };
@@ -38,12 +41,48 @@ export function openNpz(path: string): TensorArchive {
     path,
     names: [...byName.keys()],
     read: (name) => readWith(name, (fd, entry, where) => readMember(fd, entry, path, where)),
+    readAsync: async (name) => {
+      const entry = byName.get(checkedName(archive, name, "array", "archive"))!;
+      const where = `${path}:${name}`;
+      const tensor = await withOpenFileAsync(path, async (fd, now) => {
+        unchanged(now);
+        return readStoredInPlace(fd, entry, path, where);
+      });
+      return tensor ?? archive.read(name);
+    },
     readInteger: (name) => readWith(name, (fd, entry, where) => npyScalarInteger(readSmallMember(fd, entry, path, where), where)),
+    byteLength: (name) => byName.get(name)?.uncompressedSize,
   };
   return archive;
 }
 
 export const npzFormat: ArchiveFormat = { label: "npz", extensions: [".npz"], items: "arrays", open: openNpz };
+
+/**
+ * A stored member with little-endian C-order data (what np.savez writes) read straight into the
+ * tensor's memory on libuv's threads, its CRC checked over the bytes in place: no chunk copies.
+ * Null for anything else (deflated, another layout), which `readMember` reads.
+ */
+async function readStoredInPlace(fd: number, entry: ZipEntry, path: string, name: string): Promise<Tensor | null> {
+  if (entry.method !== 0) return null;
+  const dataStart = memberDataStart(fd, entry, path);
+  const preamble = new Uint8Array(Math.min(entry.uncompressedSize, 4096));
+  readFully(fd, preamble, dataStart, path);
+  const needed = npyPreambleLength(preamble);
+  if (needed === null || needed > preamble.length) return null;
+  const layout = npyLayoutOf(preamble.subarray(0, needed), entry.uncompressedSize, name);
+  const expected = layout.dataOffset + layout.dataBytes;
+  if (expected !== entry.uncompressedSize) throw new InputFileError(name, `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`);
+  if (!layout.direct) return null;
+  const data = allocateForRead(layout.descr.dtype, layout.count);
+  const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const head = preamble.subarray(layout.dataOffset);
+  target.set(head);
+  const rest = target.subarray(head.length);
+  await readFullyAsync(fd, rest, dataStart + preamble.length, path);
+  checkMemberCrc(entry, [preamble, rest], path);
+  return { dtype: layout.descr.dtype, shape: layout.header.shape, data };
+}
 
 function readMember(fd: number, entry: ZipEntry, path: string, name: string): Tensor {
   let preamble = new Uint8Array(0);
@@ -74,7 +113,7 @@ function readMember(fd: number, entry: ZipEntry, path: string, name: string): Te
     if (expected !== entry.uncompressedSize) throw new InputFileError(name, `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`);
     if (layout.direct) {
       // Little-endian C-order data goes straight into the tensor's memory.
-      const data = allocateShared(layout.descr.dtype, layout.count);
+      const data = allocateForRead(layout.descr.dtype, layout.count);
       tensor = { dtype: layout.descr.dtype, shape: layout.header.shape, data };
       target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       place(preamble.subarray(layout.dataOffset));
@@ -96,11 +135,5 @@ const MAX_COUNTER_BYTES = 4096;
 
 function readSmallMember(fd: number, entry: ZipEntry, path: string, name: string): Uint8Array {
   if (entry.uncompressedSize > MAX_COUNTER_BYTES) throw new InputFileError(name, `is ${entry.uncompressedSize} bytes: one integer is expected here`);
-  const bytes = new Uint8Array(entry.uncompressedSize);
-  let written = 0;
-  streamMember(fd, entry, path, (chunk) => {
-    bytes.set(chunk, written);
-    written += chunk.length;
-  });
-  return bytes;
+  return readWholeMember(fd, entry, path);
 }

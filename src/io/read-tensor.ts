@@ -16,10 +16,15 @@ export function tensorSpecFile(spec: string): string {
   return splitArchiveSpec(spec)?.[0] ?? spec;
 }
 
-/** The size in bytes of the file a tensor spec names (0 when it cannot be read: reading it says why). */
+/**
+ * The size in bytes of a tensor spec's data: the file's size, or for an archive member what the
+ * archive's index states (0 when it cannot be read or the index does not say: reading it says why).
+ */
 export function tensorFileBytes(spec: string): number {
   try {
-    return statSync(tensorSpecFile(spec)).size;
+    const member = splitArchiveSpec(spec);
+    if (member !== undefined) return openTensorArchive(member[0]).byteLength?.(member[1]) ?? 0;
+    return statSync(spec).size;
   } catch {
     return 0;
   }
@@ -38,19 +43,27 @@ export function readTensor(spec: string): Tensor {
 }
 
 /**
- * Reads several tensor files at once: the .npy ones with their bulk data on libuv threads side by
- * side (`readNpyAsync`), the others as `readTensor` does. On failure, the error of the first failing
+ * Reads several tensor files at once: .npy files and the archive members whose format can (`readAsync`:
+ * safetensors, stored .npz members) with their bulk data on libuv threads side by side, the others
+ * as `readTensor` does. On failure, the error of the first failing
  * spec in order is thrown, as reading them one after the other would.
  */
 export async function readTensorsConcurrently(specs: readonly (string | undefined)[]): Promise<(Tensor | undefined)[]> {
-  const reads = specs.map((spec) => (spec === undefined ? Promise.resolve(undefined) : isPlainNpy(spec) ? readNpyAsync(spec) : Promise.resolve().then(() => readTensor(spec))));
+  const reads = specs.map((spec) => (spec === undefined ? Promise.resolve(undefined) : readTensorAsync(spec)));
   const settled = await Promise.allSettled(reads);
   for (const result of settled) if (result.status === "rejected") throw result.reason;
   return settled.map((result) => (result as PromiseFulfilledResult<Tensor | undefined>).value);
 }
 
-function isPlainNpy(spec: string): boolean {
-  return splitArchiveSpec(spec) === undefined && archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec);
+/** `readTensor` with the bulk data read on libuv's threads where the format allows it. */
+async function readTensorAsync(spec: string): Promise<Tensor> {
+  const member = splitArchiveSpec(spec);
+  if (member !== undefined) {
+    const archive = openTensorArchive(member[0]);
+    return archive.readAsync === undefined ? archive.read(member[1]) : archive.readAsync(member[1]);
+  }
+  if (archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec)) return readNpyAsync(spec);
+  return readTensor(spec);
 }
 
 /** A tensor file as reports list it. */

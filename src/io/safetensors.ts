@@ -8,10 +8,10 @@
  * for is read. Format: https://github.com/huggingface/safetensors (README, "Format").
  */
 import { InputFileError } from "../errors.js";
-import { readFully, withOpenFile } from "../fs/read-file.js";
+import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
 import { decodeCount } from "../numeric/integers.js";
-import { allocateShared, type Tensor } from "../npy/tensor.js";
+import { allocateForRead, allocateShared, type Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 
 /** The reference implementation refuses headers above 100 MB. */
@@ -60,16 +60,35 @@ export function openSafetensors(path: string): TensorArchive {
   const byName = new Map(entries.map((entry) => [entry.name, entry]));
   const names = entries.map((entry) => entry.name);
   const entryOf = (name: string) => byName.get(name) ?? byName.get(checkedName(archive, name))!;
+  const unchanged = (now: number) => {
+    if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+  };
   const readWith = <T>(name: string, use: (fd: number, entry: Entry & { dataStart: number }, where: string) => T): T =>
     withOpenFile(path, (fd, now) => {
-      if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
+      unchanged(now);
       return use(fd, entryOf(name), `${path}:${name}`);
     });
   const archive: TensorArchive = {
     path,
     names,
     read: (name) => readWith(name, readEntry),
+    readAsync: async (name) => {
+      const entry = entryOf(name);
+      // F32/F64 land in the tensor as they are; F16/BF16 are decoded by `read`.
+      if (!(entry.dtype === "F32" || entry.dtype === "F64") || !LITTLE_ENDIAN) return archive.read(name);
+      return withOpenFileAsync(path, async (fd, now) => {
+        unchanged(now);
+        const dtype = entry.dtype === "F32" ? "float32" : "float64";
+        const data = allocateForRead(dtype, (entry.end - entry.begin) / BYTES_PER_ELEMENT[entry.dtype]);
+        await readFullyAsync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), entry.dataStart + entry.begin, `${path}:${name}`);
+        return { dtype, shape: [...entry.shape], data };
+      });
+    },
     readInteger: (name) => readWith(name, readIntegerEntry),
+    byteLength: (name) => {
+      const entry = byName.get(name);
+      return entry === undefined ? undefined : entry.end - entry.begin;
+    },
   };
   return archive;
 }
@@ -144,7 +163,7 @@ function readEntry(fd: number, entry: Entry & { dataStart: number }, name: strin
   const shape = [...entry.shape];
   if (entry.dtype === "F32" || entry.dtype === "F64") {
     const dtype = entry.dtype === "F32" ? "float32" : "float64";
-    const data = allocateShared(dtype, count);
+    const data = allocateForRead(dtype, count);
     readFully(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), position, name);
     if (!LITTLE_ENDIAN) swapBytes(data);
     return { dtype, shape, data };

@@ -22,11 +22,11 @@ import { InputFileError } from "../errors.js";
 import { decodeCount } from "../numeric/integers.js";
 import { readFully, withOpenFile } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
-import { allocateShared, type FloatArray, gatherStrided, type Tensor } from "../npy/tensor.js";
+import { allocateForRead, allocateShared, type FloatArray, gatherStrided, type Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { TORCH_ITEM_BYTES, type TensorRecord, unpickleTorch } from "./torch-pickle.js";
 import { torchNames } from "./torch-names.js";
-import { readCentralDirectory, streamMember, type ZipEntry } from "./zip.js";
+import { readCentralDirectory, readWholeMember, streamMember, type ZipEntry } from "./zip.js";
 
 /**
  * data.pkl takes some 150 bytes per tensor (ResNet-18: 15 kB, a 7B LLM: ~50 kB): 16 MiB is ~100,000
@@ -75,6 +75,10 @@ export function openTorchPt(path: string): TensorArchive {
     names: [...records.keys()],
     read: (name) => readWith(name, (fd, record, where) => readFloatTensor(fd, record, layout, path, where)),
     readInteger: (name) => readWith(name, (fd, record, where) => readIntegerTensor(fd, record, layout, path, where)),
+    byteLength: (name) => {
+      const record = records.get(name);
+      return record === undefined ? undefined : viewExtent(record).count * TORCH_ITEM_BYTES[record.storage.dtype];
+    },
   };
   return archive;
 }
@@ -133,13 +137,7 @@ function readLayout(fd: number, entries: ReadonlyMap<string, ZipEntry>, path: st
 /** A whole small member (data.pkl, byteorder), its size checked before it is read. */
 function readMember(fd: number, entry: ZipEntry, path: string, maxBytes: number): Uint8Array {
   if (entry.uncompressedSize > maxBytes) throw new InputFileError(path, `member ${entry.name} is ${entry.uncompressedSize} bytes: more than the ${maxBytes} bn-check reads`);
-  const bytes = new Uint8Array(entry.uncompressedSize);
-  let written = 0;
-  streamMember(fd, entry, path, (chunk) => {
-    bytes.set(chunk, written);
-    written += chunk.length;
-  });
-  return bytes;
+  return readWholeMember(fd, entry, path);
 }
 
 /** The view's element count and the span of storage elements it reaches, from its offset. */
@@ -187,7 +185,7 @@ function readFloatTensor(fd: number, record: TensorRecord, layout: Layout, path:
   const entry = layout.storages.get(record.storage.key)!;
   if ((dtype === "float32" || dtype === "float64") && contiguous && layout.littleEndian === LITTLE_ENDIAN) {
     // The common case: the view's bytes go straight into the tensor's memory.
-    const data = allocateShared(dtype, count);
+    const data = allocateForRead(dtype, count);
     streamWindow(fd, entry, path, record.offset * itemBytes, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return { dtype, shape, data };
   }

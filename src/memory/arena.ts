@@ -66,8 +66,12 @@ export class TensorArena {
     return this.top;
   }
 
-  /** A Float32Array or Float64Array of `length` zeros in the arena, or null when it does not fit. */
-  allocate(type: "f32" | "f64", length: number): Float32Array | Float64Array | null {
+  /**
+   * A Float32Array or Float64Array of `length` zeros in the arena (with `zeroed` false: whatever a
+   * released allocation left there, for a caller that overwrites every element), or null when it
+   * does not fit.
+   */
+  allocate(type: "f32" | "f64", length: number, zeroed = true): Float32Array | Float64Array | null {
     const bytes = length * (type === "f64" ? 8 : 4);
     const start = Math.ceil(this.top / ALIGNMENT) * ALIGNMENT;
     const end = start + bytes;
@@ -75,7 +79,7 @@ export class TensorArena {
     if (memory === null) return null;
     const buffer = memory.buffer as unknown as SharedArrayBuffer;
     // Memory past the high-water mark is still zero (fresh pages); a released region is not.
-    if (start < this.highWater) new Uint8Array(buffer, start, Math.min(end, this.highWater) - start).fill(0);
+    if (zeroed && start < this.highWater) new Uint8Array(buffer, start, Math.min(end, this.highWater) - start).fill(0);
     this.top = end;
     this.highWater = Math.max(this.highWater, end);
     arenaOfBuffer.set(buffer, this);
@@ -139,8 +143,8 @@ const ambient = new AsyncLocalStorage<TensorArena>();
  * A tensor of `length` zeros in the arena of the operation running now (see `withTensorArena`), or
  * null: outside an operation, under ARENA_MIN_ELEMENTS, or when it does not fit.
  */
-export function allocateInAmbientArena(type: "f32" | "f64", length: number): Float32Array | Float64Array | null {
-  return length >= ARENA_MIN_ELEMENTS ? (ambient.getStore()?.allocate(type, length) ?? null) : null;
+export function allocateInAmbientArena(type: "f32" | "f64", length: number, zeroed = true): Float32Array | Float64Array | null {
+  return length >= ARENA_MIN_ELEMENTS ? (ambient.getStore()?.allocate(type, length, zeroed) ?? null) : null;
 }
 
 /**

@@ -11,7 +11,7 @@ import { closeSync } from "node:fs";
 import npyjs from "npyjs";
 import { InputFileError } from "../errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
-import { allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
+import { allocateForRead, allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "./tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
 import { asInputFileError, fileSizeOf, openRegularFile, readFully, readFullyAsync } from "../fs/read-file.js";
 
@@ -169,7 +169,7 @@ function startNpyRead(path: string): NpyRead {
       return { tensor, finish: () => undefined, finishAsync: async () => undefined };
     }
     crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, path);
-    const data = allocateShared(layout.descr.dtype, layout.count);
+    const data = allocateForRead(layout.descr.dtype, layout.count);
     const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const chunk = (offset: number) => target.subarray(offset, Math.min(target.length, offset + READ_CHUNK_BYTES));
     handedOver = true;
