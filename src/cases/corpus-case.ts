@@ -94,13 +94,19 @@ export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName
   return framework;
 }
 
+/** A case folder's case.json, parsed (not yet checked). */
+export function readCaseJson(dir: string): unknown {
+  return readJsonFile(join(dir, "case.json"), CASE_JSON_MAX_BYTES);
+}
+
 /**
  * @param dir - the case folder
  * @param name - the case's name in reports (default: the folder)
+ * @param json - its case.json, if already read
  */
-export function caseFromCorpusFolder(dir: string, name: string = dir): CheckCase {
+export function caseFromCorpusFolder(dir: string, name: string = dir, json: unknown = readCaseJson(dir)): CheckCase {
   const jsonPath = join(dir, "case.json");
-  const caseJson = checkedCaseJson(readJsonFile(jsonPath, CASE_JSON_MAX_BYTES), jsonPath);
+  const caseJson = checkedCaseJson(json, jsonPath);
   const framework = frameworkOfCase(caseJson, jsonPath);
   const files: Partial<Record<TensorKey, string>> = {};
   for (const field of TENSOR_FIELDS) if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);

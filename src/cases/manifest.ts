@@ -14,7 +14,8 @@ import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType } from "../npy/tensor.js";
 import type { CheckCase, TensorTolerances } from "./case.js";
 import { TENSOR_FIELDS, type TensorKey } from "./fields.js";
-import { caseFromCorpusFolder } from "./corpus-case.js";
+import { caseFromCorpusFolder, readCaseJson } from "./corpus-case.js";
+import { casesFromModelFolder, isModelDump } from "./model-folder.js";
 
 // The schema validator is compiled on first use: loading and compiling ajv is a visible part of a
 // small command's start-up, and commands without a manifest never need it.
@@ -125,7 +126,8 @@ function casesUnder(root: string): CheckCase[] {
     if (existsSync(join(dir, "case.json"))) {
       const name = relative(root, dir) || dir;
       try {
-        found.push(caseFromCorpusFolder(dir, name));
+        const json = readCaseJson(dir);
+        found.push(...(isModelDump(json) ? casesFromModelFolder(dir, name, json) : [caseFromCorpusFolder(dir, name, json)]));
       } catch (error) {
         // A bad case.json is that case's error; the other cases still run.
         if (!(error instanceof BnCheckError)) throw error;

@@ -197,6 +197,20 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     expect(model(["--params", join(keras, file), "--activations", acts, "--layers", "bn", "--eps", "0.01"]).status).toBe(1);
   });
 
+  it("suite runs a model dump folder (the corpus' model sets) as one case per layer and dump, the fault layer expected to fail", () => {
+    const run = runCli(["suite", MODEL, "--format", "json"]);
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout) as ModelJson & { summary: { expectedMismatches: number } };
+    // eval: acts.npz, acts.safetensors, acts_fault.safetensors; train: the same three (with params_after).
+    expect(report.summary).toMatchObject({ total: 6 * 34, passed: 6 * 34, expectedMismatches: 2 });
+    expect(report.cases.filter((c) => (c as unknown as { expected: string }).expected === "mismatch").map((c) => c.name)).toEqual([
+      `eval/acts_fault.safetensors/${evalCase.fault.layer}`,
+      `train/acts_fault.safetensors/${evalCase.fault.layer}`,
+    ]);
+    const trainCase = report.cases.find((c) => c.name === `train/acts.safetensors/${evalCase.bn_layers[0]}`)!;
+    expect(trainCase.tensors.map((t) => t.name)).toEqual(["output", "running_mean", "running_var"]);
+  });
+
   it("files that hold no model are refused by name, exit 2", () => {
     const noLayers = runCli(["model", "--params", join(FIXTURES, "safetensors", "mixed.safetensors"), "--activations", join(MODEL, "eval", "acts.safetensors")]);
     expect(noLayers.status).toBe(2);
