@@ -61,3 +61,27 @@ export function pythonWithNumpy(): string | null {
   }
   return null;
 }
+
+/**
+ * `compare` arguments for one BatchNorm layer whose parameters come from `param(key)` (key: weight,
+ * bias, running_mean, running_var): the readers' CLI tests check a real layer from their archives.
+ */
+export function layerCompareArgs(input: string, reference: string, mode: string, param: (key: string) => string): string[] {
+  return [
+    "compare",
+    input,
+    reference,
+    "--mode",
+    mode,
+    "--weight",
+    param("weight"),
+    "--bias",
+    param("bias"),
+    "--running-mean",
+    param("running_mean"),
+    "--running-var",
+    param("running_var"),
+    "--format",
+    "json",
+  ];
+}

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { InputFileError } from "../../src/errors.js";
 import { openPolygraphy, readPolygraphy } from "../../src/io/polygraphy.js";
 import { readTensor } from "../../src/io/read-tensor.js";
-import { FIXTURES, runCli } from "../helpers.js";
+import { FIXTURES, layerCompareArgs, runCli } from "../helpers.js";
 
 const DIR = join(FIXTURES, "polygraphy");
 const RESULTS = join(DIR, "results.json");
@@ -184,23 +184,7 @@ describe("the CLI on Polygraphy arguments", () => {
   it("a BatchNorm output Polygraphy saved conforms with the layer's torch.save parameters", () => {
     const params = (key: string) => `${join(DIR, "bn-params.pt")}:${key}`;
     const single = join(DIR, "single.json");
-    const run = runCli([
-      "compare",
-      `${single}:input`,
-      `${single}:${ONNXRT}/0/output`,
-      "--mode",
-      "eval",
-      "--weight",
-      params("weight"),
-      "--bias",
-      params("bias"),
-      "--running-mean",
-      params("running_mean"),
-      "--running-var",
-      params("running_var"),
-      "--format",
-      "json",
-    ]);
+    const run = runCli(layerCompareArgs(`${single}:input`, `${single}:${ONNXRT}/0/output`, "eval", params));
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout).tensors[0].verdict).toBe("conforms");

@@ -9,7 +9,7 @@ import { InputFileError } from "../../src/errors.js";
 import { firstDuplicateKey, readSafetensors } from "../../src/io/safetensors.js";
 import { readTensor } from "../../src/io/read-tensor.js";
 import { readNpy } from "../../src/npy/read-npy.js";
-import { FIXTURES, runCli, seededRandom } from "../helpers.js";
+import { FIXTURES, layerCompareArgs, runCli, seededRandom } from "../helpers.js";
 
 const DIR = join(FIXTURES, "safetensors");
 const MIXED = join(DIR, "mixed.safetensors");
@@ -138,23 +138,7 @@ describe("a real PyTorch BatchNorm2d layer checked from safetensors dumps", () =
     it(`${mode}: conforms, with parameters and activations named as file.safetensors:key`, () => {
       const params = (key: string) => `${join(DIR, "bn-params.safetensors")}:bn.${key}`;
       const acts = (key: string) => `${join(DIR, "bn-acts.safetensors")}:bn.${mode}.${key}`;
-      const run = runCli([
-        "compare",
-        acts("input"),
-        acts("output"),
-        "--mode",
-        mode,
-        "--weight",
-        params("weight"),
-        "--bias",
-        params("bias"),
-        "--running-mean",
-        params("running_mean"),
-        "--running-var",
-        params("running_var"),
-        "--format",
-        "json",
-      ]);
+      const run = runCli(layerCompareArgs(acts("input"), acts("output"), mode, params));
       expect(run.stderr).toBe("");
       expect(run.status).toBe(0);
       expect(JSON.parse(run.stdout).tensors[0].verdict).toBe("conforms");

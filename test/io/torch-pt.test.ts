@@ -13,7 +13,7 @@ import { openTensorArchive } from "../../src/io/archive-formats.js";
 import { readTensor } from "../../src/io/read-tensor.js";
 import { ALLOWED_GLOBALS } from "../../src/io/torch-pickle.js";
 import { openTorchPt, readTorchPt } from "../../src/io/torch-pt.js";
-import { FIXTURES, runCli, seededRandom } from "../helpers.js";
+import { FIXTURES, layerCompareArgs, runCli, seededRandom } from "../helpers.js";
 
 const DIR = join(FIXTURES, "pt");
 const EXPECTED = join(DIR, "expected.npz");
@@ -308,23 +308,7 @@ describe("the CLI on .pt arguments", () => {
   it("a real BatchNorm2d checked from torch.save files conforms, every tensor named file.pt:key", () => {
     const params = (key: string) => `${join(DIR, "bn-f32.pt")}:${key}`;
     const acts = (key: string) => `${join(DIR, "bn-acts.pt")}:eval.${key}`;
-    const run = runCli([
-      "compare",
-      acts("input"),
-      acts("output"),
-      "--mode",
-      "eval",
-      "--weight",
-      params("weight"),
-      "--bias",
-      params("bias"),
-      "--running-mean",
-      params("running_mean"),
-      "--running-var",
-      params("running_var"),
-      "--format",
-      "json",
-    ]);
+    const run = runCli(layerCompareArgs(acts("input"), acts("output"), "eval", params));
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout).tensors[0].verdict).toBe("conforms");
@@ -333,23 +317,9 @@ describe("the CLI on .pt arguments", () => {
   it("the wrong layer's statistics do not conform", () => {
     const params = (key: string) => `${join(DIR, "bn-f32.pt")}:${key}`;
     const acts = (key: string) => `${join(DIR, "bn-acts.pt")}:eval.${key}`;
-    const run = runCli([
-      "compare",
-      acts("input"),
-      acts("output"),
-      "--mode",
-      "eval",
-      "--weight",
-      params("bias"),
-      "--bias",
-      params("weight"),
-      "--running-mean",
-      params("running_mean"),
-      "--running-var",
-      params("running_var"),
-      "--format",
-      "json",
-    ]);
+    // weight and bias swapped: a parameter from the wrong place.
+    const swapped = (key: string) => params(key === "weight" ? "bias" : key === "bias" ? "weight" : key);
+    const run = runCli(layerCompareArgs(acts("input"), acts("output"), "eval", swapped));
     expect(run.status).toBe(1);
   });
 

@@ -7,7 +7,7 @@
  * Log scales cannot show 0: points with a zero value are left out and the caption says how many.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { escapeControlCharacters, formatNumber } from "../../numeric/format.js";
+import { escapeControlCharacters, formatNumber, listSome } from "../../numeric/format.js";
 
 export interface Chart {
   /** A file-name-safe id, unique within its case ("channel-error"). */
@@ -84,14 +84,7 @@ export function channelErrorChart(tensor: string, channels: readonly ChannelPoin
   const drawn = channels.filter((c) => c.maxAbsError > 0);
   const failing = channels.filter((c) => c.standing === "outside allowance");
   const title = `${tensor}: max |error| per channel`;
-  const description = `Max absolute error of each of ${channels.length} channels of ${tensor} on a log scale, with the flat tolerance's floor atol = ${formatNumber(atol)} as a dashed line. ${failing.length} channel(s) outside the allowance${
-    failing.length > 0
-      ? `: ${failing
-          .slice(0, 10)
-          .map((c) => c.channel)
-          .join(", ")}${failing.length > 10 ? ", …" : ""}`
-      : ""
-  }.`;
+  const description = `Max absolute error of each of ${channels.length} channels of ${tensor} on a log scale, with the flat tolerance's floor atol = ${formatNumber(atol)} as a dashed line. ${failing.length} channel(s) outside the allowance${failing.length > 0 ? `: ${listSome(failing.map((c) => String(c.channel)))}` : ""}.`;
   return {
     id: "channel-error",
     title,
@@ -260,14 +253,7 @@ export function caseRatioChart(cases: readonly CaseRatio[], note: string): Chart
   const beyond = drawn.filter((c) => c.ratio > 1);
   const barStart = logBase(drawn.map((c) => c.ratio));
   const title = "Cases by worst |error| / allowance";
-  const description = `${drawn.length} case(s) by the largest ratio of an element's absolute error to its allowance, on a log scale; 1 (dashed) is the allowance. ${beyond.length} case(s) beyond it${
-    beyond.length > 0
-      ? `: ${beyond
-          .slice(0, 10)
-          .map((c) => c.name)
-          .join(", ")}${beyond.length > 10 ? ", …" : ""}`
-      : ""
-  }.`;
+  const description = `${drawn.length} case(s) by the largest ratio of an element's absolute error to its allowance, on a log scale; 1 (dashed) is the allowance. ${beyond.length} case(s) beyond it${beyond.length > 0 ? `: ${listSome(beyond.map((c) => c.name))}` : ""}.`;
   return {
     id: "case-ratio",
     title,
