@@ -196,8 +196,20 @@ const interruption = new AbortController();
 // or tasks queued behind a busy worker, pass Node's default of 10 without any leak.
 setMaxListeners(0, interruption.signal);
 
+/**
+ * A reader that stops early (`bn-check compare --help | head`) closes the pipe: the rest of the
+ * output has nowhere to go, which is no error of bn-check's (without a listener Node would crash
+ * with a stack trace). The exit code stays the check's.
+ */
+function ignoreClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");
+  ignoreClosedPipe(process.stdout);
   const onInterrupt = () => {
     // First Ctrl-C: stop between cases and report what was done; the second one ends at once.
     if (interruption.signal.aborted) {

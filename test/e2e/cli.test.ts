@@ -1,11 +1,12 @@
 // The CLI spawned as a user runs it: `node bin/bn-check.cjs …` with NO_COLOR and a minimal environment.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tensorFromArray } from "../../src/npy/tensor.js";
 import { writeNpy } from "../../src/npy/write-npy.js";
-import { FIXTURES, normals, runCli, readJson, ROOT, seededRandom } from "../helpers.js";
+import { BIN, FIXTURES, normals, runCli, readJson, ROOT, seededRandom } from "../helpers.js";
 
 const CLASSIC = ["fixtures/classic/input.npy", "fixtures/classic/ref.npy"];
 const FAULT = "fixtures/corpus/cpu/fault-channel-shift";
@@ -205,5 +206,13 @@ describe("help and version", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/compare \[options\] <input> \[ref\]/);
     expect(run.stdout).toMatch(/Exit codes: 0 conforms, 1 checked and does not conform, 2 could not check/);
+  });
+
+  it("a reader that closes the pipe early (| head -1) ends nothing in a crash: no stack trace, the check's exit code", () => {
+    // A shell pipe into `head -1`: head exits after one line, so later writes hit a closed pipe.
+    const run = spawnSync("bash", ["-c", `"${process.execPath}" "${BIN}" suite "${join(FIXTURES, "corpus")}" --no-color | head -1; exit \${PIPESTATUS[0]}`], { encoding: "utf8", timeout: 60_000 });
+    expect(run.stdout).toBe(`bn-check suite: ${join(FIXTURES, "corpus")}\n`);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
   });
 });
