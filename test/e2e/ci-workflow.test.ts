@@ -66,5 +66,7 @@ describe("the CI workflow in docs/ci.md", () => {
       spawnSync(process.execPath, [join(ROOT, "bin", "bn-check.cjs"), "suite", "fixtures/corpus", "--format", "json", "--quiet"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 }).stdout,
     ).cases.map((c: { name: string }) => c.name);
     expect([...names].sort()).toEqual([...all].sort());
-  });
+    // Thirteen processes, twelve through npx (half a second each to start): 14 s on a quiet machine,
+    // over vitest's 30 s default on a loaded one. A time limit here guards against a hang, not speed.
+  }, 120_000);
 });
