@@ -79,6 +79,21 @@ export interface ChannelPoint {
   readonly standing: Standing;
 }
 
+/** Channels as points on a log scale (coloured and shaped by standing) against a dashed line at `line`. */
+function channelPointsAgainstLine(title: string, description: string, drawn: readonly ChannelPoint[], y: { field: keyof ChannelPoint; title: string; axis?: object }, line: number): TopLevelSpec {
+  return {
+    ...common(title, description),
+    layer: [
+      {
+        data: { values: drawn.map((c) => ({ ...c })) },
+        mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
+        encoding: { x: channelAxis, y: { ...y, type: "quantitative", scale: { type: "log" } }, ...standingMarks("channel") },
+      },
+      { data: { values: [{ line }] }, mark: { type: "rule", strokeDash: [5, 4], color: "#888" }, encoding: { y: { field: "line", type: "quantitative" } } },
+    ],
+  } as TopLevelSpec;
+}
+
 /** (1) Per-channel max |error|, coloured by standing, against the flat tolerance's floor atol. */
 export function channelErrorChart(tensor: string, channels: readonly ChannelPoint[], atol: number, rtol: number, note: string): Chart {
   const drawn = channels.filter((c) => c.maxAbsError > 0);
@@ -90,21 +105,7 @@ export function channelErrorChart(tensor: string, channels: readonly ChannelPoin
     title,
     description,
     caption: `Each point is a channel's largest |bn-check − reference|. The dashed line is atol (${formatNumber(atol)}); an element's flat tolerance is atol + rtol·|ref| (rtol ${formatNumber(rtol)}), and with the error model its allowance is the larger of that and the arithmetic bound (next chart).${zeroNote(channels.length - drawn.length, "channel(s)")}${note}`,
-    spec: {
-      ...common(title, description),
-      layer: [
-        {
-          data: { values: drawn.map((c) => ({ ...c })) },
-          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
-          encoding: {
-            x: channelAxis,
-            y: { field: "maxAbsError", type: "quantitative", title: "max |error|", scale: { type: "log" }, axis: { format: ".0e" } },
-            ...standingMarks("channel"),
-          },
-        },
-        { data: { values: [{ atol }] }, mark: { type: "rule", strokeDash: [5, 4], color: "#888" }, encoding: { y: { field: "atol", type: "quantitative" } } },
-      ],
-    } as TopLevelSpec,
+    spec: channelPointsAgainstLine(title, description, drawn, { field: "maxAbsError", title: "max |error|", axis: { format: ".0e" } }, atol),
   };
 }
 
@@ -119,21 +120,7 @@ export function channelBoundChart(tensor: string, channels: readonly ChannelPoin
     title,
     description,
     caption: `Channels with elements outside the flat tolerance, by their largest |error| / B, B being how far a numerically stable BatchNorm in ${computeDtype} can be off there. Above 1 (dashed) the channel does not conform; below it the difference is the reference's own arithmetic. Channels within the flat tolerance are not drawn.${note}`,
-    spec: {
-      ...common(title, description),
-      layer: [
-        {
-          data: { values: drawn.map((c) => ({ ...c })) },
-          mark: { type: "point", filled: true, size: 50, opacity: 0.9 },
-          encoding: {
-            x: channelAxis,
-            y: { field: "boundRatio", type: "quantitative", title: "max |error| / bound", scale: { type: "log" } },
-            ...standingMarks("channel"),
-          },
-        },
-        { data: { values: [{ one: 1 }] }, mark: { type: "rule", strokeDash: [5, 4], color: "#888" }, encoding: { y: { field: "one", type: "quantitative" } } },
-      ],
-    } as TopLevelSpec,
+    spec: channelPointsAgainstLine(title, description, drawn, { field: "boundRatio", title: "max |error| / bound" }, 1),
   };
 }
 
