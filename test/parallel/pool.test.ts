@@ -29,12 +29,14 @@ interface Timed {
 /**
  * Calls `call` until, in every pass, every thread claimed units — or, with more threads than cores,
  * as many threads as there are cores (only that many run at once) — and returns that call's result.
- * The first calls start the pool; a pass that booting workers miss is simply run again, at most 60
- * times.
+ * The first calls start the pool; a pass that booting workers miss is simply run again, at most
+ * ATTEMPTS times (60 were not always enough when the whole suite loads both cores).
  */
+const ATTEMPTS = 300;
+
 async function withEveryThread<T extends Timed>(threads: number, call: () => Promise<T>): Promise<T> {
   const required = Math.min(threads, availableParallelism());
-  for (let attempt = 0; attempt < 60; attempt++) {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const result = await call();
     const passes = Object.values(result.timings.unitsByThread);
     const working = (units: readonly number[]) => units.filter((u) => u > 0).length;
@@ -44,7 +46,7 @@ async function withEveryThread<T extends Timed>(threads: number, call: () => Pro
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`fewer than ${required} of ${threads} threads took part in some pass, 60 calls running`);
+  throw new Error(`fewer than ${required} of ${threads} threads took part in some pass, ${ATTEMPTS} calls running`);
 }
 
 /** Runs `body` with the pool's workers running a fixture worker file, then restores the real one. */
@@ -171,7 +173,7 @@ describe("the worker pool", () => {
     it(`turns a worker that ${what} into a WorkerFailureError naming the pass, and the next call still works`, async () => {
       // The first passes may end before the fixture worker has booted (it then never joins them).
       const error = await withWorkerFile(file, async () => {
-        for (let attempt = 0; attempt < 60; attempt++) {
+        for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
           const outcome = await batchNorm({ input: fewChannels }, { threads: 2, ...POOLED }).catch((e: unknown) => e);
           if (outcome instanceof Error) return outcome;
           await new Promise((resolve) => setTimeout(resolve, 10));
@@ -189,7 +191,7 @@ describe("the worker pool", () => {
     process.env.BN_CHECK_FIXTURE_STALL_MS = "20000";
     try {
       await withWorkerFile("stall.cjs", async () => {
-        for (let attempt = 0; attempt < 60; attempt++) {
+        for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
           const controller = new AbortController();
           const started = performance.now();
           const timer = setTimeout(() => controller.abort(), 300);
