@@ -117,12 +117,12 @@ async function copyBandwidth(bytes, threads) {
   return (2 * bytes) / (stats(runs).median / 1000) / 1e9;
 }
 
-function wholeProcess(args, repeats = 3) {
+function wholeProcess(args, repeats = 3, env = process.env) {
   const runs = [];
   let rss = 0;
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
-    const run = spawnSync("/usr/bin/time", ["-f", "%M", ...args], { encoding: "utf8" });
+    const run = spawnSync("/usr/bin/time", ["-f", "%M", ...args], { encoding: "utf8", env });
     runs.push(performance.now() - started);
     rss = Math.max(rss, Number(run.stderr.trim().split("\n").at(-1)) || 0);
   }
@@ -196,6 +196,23 @@ for (const name of selected.filter((n) => ["S1", "S1b", "S4"].includes(n))) {
     "peak RSS MB": (ours.rssKb / 1024).toFixed(0),
     "input+ref MB": ((2 * makeInputBytes(SHAPES[name])) / 1e6).toFixed(0),
   });
+  // NODE_EXTRA_CA_CERTS (set in this workplace) makes every Node start parse that CA bundle first
+  // (+40-50 ms); Python reads it only for TLS. The same run without it:
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { NODE_EXTRA_CA_CERTS: _unset, ...env } = process.env;
+    const bare = wholeProcess([process.execPath, bin, "compare", path, reference, "--format", "json"], 3, env);
+    const bareNode = wholeProcess([process.execPath, "-e", "0"], 5, env);
+    processRows.push({
+      shape: `${name}, no NODE_EXTRA_CA_CERTS`,
+      "bn-check compare ms": fmt(bare),
+      "python script ms": fmt(theirs),
+      ratio: `${(bare.median / theirs.median).toFixed(3)}`,
+      "node -e 0 ms": fmt(bareNode),
+      "vs node -e 0": `${(bare.median / bareNode.median).toFixed(2)}x`,
+      "peak RSS MB": (bare.rssKb / 1024).toFixed(0),
+      "input+ref MB": ((2 * makeInputBytes(SHAPES[name])) / 1e6).toFixed(0),
+    });
+  }
 }
 function makeInputBytes(shape) {
   return shape.reduce((a, b) => a * b, 4);
