@@ -122,4 +122,18 @@ describe("the HTML report in chromium", () => {
       expect(chart.width * chart.height, chart.label).toBeGreaterThan(100 * 50);
     }
   });
+
+  it("a model whose fault layer fails: the finding-free page with the layers chart and the failing layer's charts", async () => {
+    const report = join(dir, "model.html");
+    const model = join(FIXTURES, "model");
+    const run = runCli(["model", "--params", join(model, "params.pt"), "--activations", join(model, "eval", "acts_fault.safetensors"), "--eps", "0.001", "-q", "--report", report]);
+    expect(run.status, run.stderr).toBe(1);
+    const page = await inspect(report, "html-report-model.png", "light", true);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.requests).toEqual([]);
+    expect(page.verdict).toBe("failed");
+    expect(page.charts.map((c) => c.label)).toContain("Cases by worst |error| / allowance");
+    expect(page.charts.length).toBeGreaterThanOrEqual(3);
+    for (const chart of page.charts) expect(chart.visible && chart.width * chart.height > 100 * 50, chart.label).toBe(true);
+  });
 });
