@@ -98,10 +98,11 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
           source.layerOptions,
           layers.map((layer) => layer.name),
         );
+  const dumpedName = dumpedNames(selected, activations, source);
   const cases = selected.map((layer) => {
     const eps = perLayer?.eps.get(layer.name) ?? judging.eps;
     const momentum = perLayer?.momentum.has(layer.name) ? perLayer.momentum.get(layer.name) : judging.momentum;
-    return layerCase(layer, { params, activations, after }, source, { ...judging, framework, eps, momentum });
+    return layerCase(layer, { params, activations, after, dumpedName }, source, { ...judging, framework, eps, momentum });
   });
   return { naming, layersFound: layers.length, cases };
 }
@@ -110,6 +111,27 @@ interface ModelArchives {
   readonly params: TensorArchive;
   readonly activations: TensorArchive;
   readonly after?: TensorArchive;
+  /** The name a layer's activations are dumped under (see `dumpedNames`). */
+  readonly dumpedName: (layer: string) => string;
+}
+
+/**
+ * The names the activations use for the layers. Usually the parameters' own; but parameters saved
+ * from a wrapped model (`module.` from DataParallel/DDP) or inside a checkpoint (`model.`,
+ * `state_dict.`) carry a prefix that hooks on the bare model do not: when no layer's activations
+ * are found under the full names and every layer's are found without the prefix all layers share,
+ * that prefix is dropped.
+ */
+function dumpedNames(layers: readonly BatchNormLayer[], activations: TensorArchive, source: ModelSource): (layer: string) => string {
+  const present = new Set(activations.names);
+  const dumped = (name: string) => present.has(keyFor(source.inputKey, name)) && present.has(keyFor(source.outputKey, name));
+  if (layers.some((layer) => dumped(layer.name))) return (layer) => layer;
+  const first = layers[0].name;
+  for (let end = first.indexOf("."); end > 0; end = first.indexOf(".", end + 1)) {
+    const prefix = first.slice(0, end + 1);
+    if (layers.every((layer) => layer.name.startsWith(prefix) && layer.name.length > prefix.length && dumped(layer.name.slice(prefix.length)))) return (layer) => layer.slice(prefix.length);
+  }
+  return (layer) => layer;
 }
 
 function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: ModelSource, judging: ModelJudging & { framework: FrameworkName }): CheckCase {
@@ -130,8 +152,9 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
     tolerances: judging.tolerances,
   };
   const { params, activations, after } = archives;
-  const inputKey = keyFor(source.inputKey, layer.name);
-  const outputKey = keyFor(source.outputKey, layer.name);
+  const dumped = archives.dumpedName(layer.name);
+  const inputKey = keyFor(source.inputKey, dumped);
+  const outputKey = keyFor(source.outputKey, dumped);
   const missing = [inputKey, outputKey].filter((key) => !activations.names.includes(key));
   if (missing.length > 0) {
     return {

@@ -211,6 +211,21 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     expect(trainCase.tensors.map((t) => t.name)).toEqual(["output", "running_mean", "running_var"]);
   });
 
+  it("parameters saved from a wrapped model (module.) or a checkpoint (model.) pair with hooks on the bare model", () => {
+    const layers = evalCase.bn_layers.slice(0, 3);
+    for (const prefix of ["module.", "model."]) {
+      const wrapped = join(dir, `${prefix}npz`);
+      const members: Record<string, Uint8Array> = {};
+      for (const layer of layers) {
+        for (const key of ["weight", "bias", "running_mean", "running_var"]) members[`${prefix}${layer}.${key}.npy`] = encodeNpy(readTensor(`${PARAMS}:${layer}.${key}`));
+      }
+      writeFileSync(wrapped, zipSync(members));
+      const report = model(["--params", wrapped, "--activations", join(MODEL, "eval", "acts.safetensors"), ...CONVENTION]);
+      expect(report.status).toBe(0);
+      expect(report.cases.map((c) => [c.name, c.status])).toEqual(layers.map((layer) => [`${prefix}${layer}`, "pass"]));
+    }
+  });
+
   it("files that hold no model are refused by name, exit 2", () => {
     const noLayers = runCli(["model", "--params", join(FIXTURES, "safetensors", "mixed.safetensors"), "--activations", join(MODEL, "eval", "acts.safetensors")]);
     expect(noLayers.status).toBe(2);
