@@ -2,7 +2,7 @@
  * Turns merged diff records into a `TensorComparison`, the report model of one checked tensor, and
  * compares two in-memory tensors with the same rule (`compareTensors`).
  */
-import { compareUnits, diffRecordsLength, histogramsLength, mergeChannelDiffs, worstListsLength } from "../kernel/batch-norm.js";
+import { compareInThread, mergeChannelDiffs } from "../kernel/batch-norm.js";
 import { geometryOf, normalizeAxis } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import {
@@ -345,10 +345,7 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
   if (input.boundPerChannel !== undefined) identity.set(input.boundPerChannel, 3 * geometry.channels);
   const actual = asFloatArray(input.actual);
   const expected = asFloatArray(input.expected);
-  const records = new Float64Array(diffRecordsLength(grid));
-  const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
-  const histograms = new Float64Array(histogramsLength(grid));
-  compareUnits(actual, expected, grid, identity, input.rule, 0, grid.unitCount, records, worst, histograms);
+  const { records, worst, histograms } = compareInThread(actual, expected, identity, grid, input.rule);
   return summarizeDiff({
     name: input.name,
     shape,

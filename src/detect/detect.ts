@@ -11,7 +11,7 @@ import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type Mode } from "../conventions/resolve.js";
-import { compareUnits, CONSTANT_RUNS, diffRecordsLength, histogramsLength, mergeChannelDiffs, mergeChannelStats, worstListsLength } from "../kernel/batch-norm.js";
+import { compareInThread, CONSTANT_RUNS, mergeChannelDiffs, mergeChannelStats } from "../kernel/batch-norm.js";
 import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
 import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
@@ -270,12 +270,9 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
       const geometry = { outer: rows, channels, inner };
       const grid = planUnits(geometry);
-      const records = new Float64Array(diffRecordsLength(grid));
-      const worst = new Float64Array(Math.max(1, worstListsLength(grid)));
-      const histograms = new Float64Array(histogramsLength(grid));
       const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
       const size = rows * channels * inner;
-      compareUnits(inputData.subarray(0, size), order.data.subarray(0, size), grid, constants, rule, 0, grid.unitCount, records, worst, histograms);
+      const { records, worst, histograms } = compareInThread(inputData.subarray(0, size), order.data.subarray(0, size), constants, grid, rule);
       const summary = summarizeDiff({
         name: "output",
         shape: [rows, channels, inner],

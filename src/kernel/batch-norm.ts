@@ -18,4 +18,4 @@
  */
 export { computeStatsUnits, mergeChannelStats, simdRunsStats, statsPartialsLength, STATS_RECORD_SIZE, type ChannelStats } from "./stats.js";
 export { affineConstants, CONSTANT_RUNS, normalizeUnits } from "./normalize.js";
-export { compareUnits, diffRecordsLength, histogramsLength, mergeChannelDiffs, worstListsLength } from "./compare-units.js";
+export { compareInThread, compareUnits, diffRecordsLength, histogramsLength, mergeChannelDiffs, worstListsLength } from "./compare-units.js";

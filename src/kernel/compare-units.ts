@@ -5,6 +5,29 @@ import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js
 
 type Values = Float32Array | Float64Array;
 
+/**
+ * The arrays of a compare pass (JavaScript and SIMD alike): what it reads — the input, the
+ * reference, the per-channel constants and, for dx compared where it is computed, the addend dy
+ * with its per-channel scale — and what it fills: per-unit records, worst lists and ulp histograms.
+ */
+export interface CompareArrays<V extends Values = Values> {
+  readonly input: V;
+  readonly reference: V;
+  readonly constants: Float64Array;
+  readonly records: Float64Array;
+  readonly worst: Float64Array;
+  readonly histograms: Float64Array;
+  readonly addend?: V | null;
+  readonly addendScale?: Float64Array | null;
+}
+
+/** Compares every unit in the calling thread (a sample, or a diff of two tensors), into new output arrays. */
+export function compareInThread(input: Values, reference: Values, constants: Float64Array, grid: UnitGrid, rule: DiffRule): { records: Float64Array; worst: Float64Array; histograms: Float64Array } {
+  const outputs = { records: new Float64Array(diffRecordsLength(grid)), worst: new Float64Array(Math.max(1, worstListsLength(grid))), histograms: new Float64Array(histogramsLength(grid)) };
+  compareUnits({ input, reference, constants, ...outputs }, grid, rule, 0, grid.unitCount);
+  return outputs;
+}
+
 /** Merges each channel's unit diff records in unit order: the same order whatever the thread count. */
 export function mergeChannelDiffs(grid: UnitGrid, records: Float64Array): Float64Array {
   const { channels } = grid.geometry;
@@ -62,20 +85,8 @@ const scratchBits = new Int32Array(scratch.buffer);
  * `compare_cols`, driven by wasm-adapters.ts), which runs float32-against-float32 comparisons
  * counted in float32 ulps and gives the same bits.
  */
-export function compareUnits(
-  input: Values,
-  reference: Values,
-  grid: UnitGrid,
-  constants: Float64Array,
-  rule: DiffRule,
-  firstUnit: number,
-  endUnit: number,
-  records: Float64Array,
-  worst: Float64Array,
-  histograms: Float64Array,
-  addend: Values | null = null,
-  addendScale: Float64Array | null = null,
-): void {
+export function compareUnits(arrays: CompareArrays, grid: UnitGrid, rule: DiffRule, firstUnit: number, endUnit: number): void {
+  const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
   // float32 distances read the reference's bit patterns through an integer view (no copy).

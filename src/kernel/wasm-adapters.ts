@@ -7,6 +7,7 @@
 import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
 import { STATS_RECORD_SIZE } from "./stats.js";
 import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./backward.js";
+import type { CompareArrays } from "./compare-units.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
 
@@ -50,21 +51,8 @@ export function normalizeUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: 
 }
 
 /** `compareUnits` on the SIMD kernel (float32 input and reference, ulps in float32): one call per channel of a unit, records and worst lists in place. */
-export function compareUnitsSimd(
-  wasm: WasmKernel,
-  input: Float32Array,
-  reference: Float32Array,
-  grid: UnitGrid,
-  constants: Float64Array,
-  rule: DiffRule,
-  firstUnit: number,
-  endUnit: number,
-  records: Float64Array,
-  worst: Float64Array,
-  histograms: Float64Array,
-  addend: Float32Array | null = null,
-  addendScale: Float64Array | null = null,
-): void {
+export function compareUnitsSimd(wasm: WasmKernel, arrays: CompareArrays<Float32Array>, grid: UnitGrid, rule: DiffRule, firstUnit: number, endUnit: number): void {
+  const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {

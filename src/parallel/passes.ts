@@ -5,6 +5,7 @@
  * `PASSES[task.op]`: a new pass is a new record here (and its kernels), nothing else.
  */
 import { compareUnits, computeStatsUnits, diffRecordsLength, histogramsLength, normalizeUnits, simdRunsStats, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import type { CompareArrays } from "../kernel/compare-units.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
@@ -48,15 +49,29 @@ const normalize: PassDefinition<null> = {
   wasm: (kernel, a, grid, _params, first, end) => normalizeUnitsSimd(kernel, f32(a, "input"), grid, f64(a, "constants"), first, end, f32(a, "output")),
 };
 
+/** A compare pass's arrays as its kernels take them (dx adds the addend a·dy, `gradScale` per channel). */
+function compareArrays<V extends Float32Array | Float64Array>(a: PassArrays, values: (a: PassArrays, name: string) => V, withAddend: boolean): CompareArrays<V> {
+  return {
+    input: values(a, "input"),
+    reference: values(a, "reference"),
+    constants: f64(a, "constants"),
+    records: f64(a, "records"),
+    worst: f64(a, "worst"),
+    histograms: f64(a, "histograms"),
+    addend: withAddend ? values(a, "gradOutput") : null,
+    addendScale: withAddend ? f64(a, "gradScale") : null,
+  };
+}
+const values = (arrays: PassArrays, name: string) => arrays[name] as Float32Array | Float64Array;
+
 const compare: PassDefinition<DiffRule> = {
   given: ["input", "reference", "constants"],
   scratch: { records: diffRecordsLength, worst: (grid) => Math.max(1, worstListsLength(grid)), histograms: histogramsLength },
   tensors: ["input", "reference"],
   // The SIMD kernel counts float32 ulps; other precisions stay with JavaScript.
   simd: (_grid, rule) => rule.ulpDtype === "float32",
-  js: (a, grid, rule, first, end) => compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
-  wasm: (kernel, a, grid, rule, first, end) =>
-    compareUnitsSimd(kernel, f32(a, "input"), f32(a, "reference"), grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms")),
+  js: (a, grid, rule, first, end) => compareUnits(compareArrays(a, values, false), grid, rule, first, end),
+  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, compareArrays(a, f32, false), grid, rule, first, end),
 };
 
 /** Runs (one row's values of a channel) long enough for the SIMD kernel's lanes to pay. */
@@ -86,24 +101,8 @@ const compareGradInput: PassDefinition<DiffRule> = {
   scratch: compare.scratch,
   tensors: ["input", "reference", "gradOutput"],
   simd: compare.simd,
-  js: (a, grid, rule, first, end) =>
-    compareUnits(a.input, a.reference, grid, f64(a, "constants"), rule, first, end, f64(a, "records"), f64(a, "worst"), f64(a, "histograms"), a.gradOutput, f64(a, "gradScale")),
-  wasm: (kernel, a, grid, rule, first, end) =>
-    compareUnitsSimd(
-      kernel,
-      f32(a, "input"),
-      f32(a, "reference"),
-      grid,
-      f64(a, "constants"),
-      rule,
-      first,
-      end,
-      f64(a, "records"),
-      f64(a, "worst"),
-      f64(a, "histograms"),
-      f32(a, "gradOutput"),
-      f64(a, "gradScale"),
-    ),
+  js: (a, grid, rule, first, end) => compareUnits(compareArrays(a, values, true), grid, rule, first, end),
+  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, compareArrays(a, f32, true), grid, rule, first, end),
 };
 
 export const PASSES = { stats, normalize, compare, gradSums, gradInput, compareGradInput } as const;
