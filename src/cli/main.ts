@@ -223,6 +223,22 @@ export async function main(argv: readonly string[]): Promise<void> {
         }),
       );
     },
+    async fold(options) {
+      checkOutputFormats("fold", options, [options.params, options.folded, options.layerOptions]);
+      const { checkFold } = await import("../app/fold.js");
+      const report = await checkFold({
+        params: options.params,
+        folded: options.folded,
+        framework: options.framework as FrameworkName | undefined,
+        eps: options.eps,
+        layers: options.layers,
+        layerOptions: options.layerOptions,
+        atol: options.atol,
+        rtol: options.rtol,
+        strict: options.strict === true,
+      });
+      await emit(report, options);
+    },
     async model(options) {
       checkOutputFormats("model", options, [options.params, options.activations, options.refParams, options.layerOptions]);
       const { runModel } = await import("./commands/model.js");

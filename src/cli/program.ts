@@ -115,6 +115,19 @@ export interface Handlers {
   suite(source: string, options: SuiteCliOptions): Promise<void>;
   model(options: ModelCliOptions): Promise<void>;
   detect(input: string, reference: string, options: DetectCliOptions): Promise<void>;
+  fold(options: FoldCliOptions): Promise<void>;
+}
+
+export interface FoldCliOptions extends OutputCliOptions {
+  params: string;
+  folded: string;
+  framework?: string;
+  eps?: number;
+  layers?: string;
+  layerOptions?: string;
+  atol?: number;
+  rtol?: number;
+  strict?: boolean;
 }
 
 const nonNegative = (name: string) => parseFloatOption(name, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
@@ -300,5 +313,19 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--output-key <template>", "activation key of a layer's output", "{layer}.output")
     .option("-q, --quiet", "no progress bar");
   addOutputOptions(addToleranceOptions(model)).action(handlers.model);
+
+  const fold = program
+    .command("fold")
+    .description("check BatchNorm folded into the convolution or linear layer before it: one case per BatchNorm of the unfused model")
+    .requiredOption("--params <file>", "the unfused model: parameters (.pt/.pth, .safetensors, .npz) or an ONNX model whose Conv/ConvTranspose/Gemm/MatMul nodes feed BatchNormalization nodes")
+    .requiredOption("--folded <file>", "the folded model: a state_dict (each conv with a bias, no BatchNorm entries) or an ONNX model")
+    .addOption(new Option("-f, --framework <name>", "whose default eps applies where the files state none (torch 1e-5, keras 1e-3)").choices(FRAMEWORK_NAMES))
+    .addOption(new Option("--eps <x>", "epsilon of every layer (over an ONNX node's attribute)").argParser(parseFloatOption("eps", (v) => v > 0 && Number.isFinite(v), "a finite number > 0")))
+    .option("--layers <glob>", "only the BatchNorm layers whose names match (e.g. 'layer1.*')")
+    .option("--layer-options <file.json>", 'per-layer eps: {"eps": {layer: x}} (as for model)')
+    .addOption(new Option("--atol <x>", "also allow this absolute difference (default: the error model alone)").argParser(nonNegative("atol")))
+    .addOption(new Option("--rtol <x>", "also allow this relative difference (default: the error model alone)").argParser(nonNegative("rtol")))
+    .option("--strict", "judge by the flat tolerance alone (torch.testing's default for the dtype unless --atol/--rtol)", false);
+  addOutputOptions(fold).action(handlers.fold);
   return program;
 }

@@ -11,12 +11,14 @@ export type ExitCode = typeof EXIT_CONFORMS | typeof EXIT_MISMATCH | typeof EXIT
 export type ExitBasis =
   | { readonly command: "compare" | "diff"; readonly conforms: boolean }
   | { readonly command: "suite" | "model"; readonly summary: { readonly failed: number; readonly errors: number } }
+  | { readonly command: "fold"; readonly conforms: boolean }
   | { readonly command: "run" | "matrix" | "detect" };
 
 export function exitCodeOf(report: ExitBasis): ExitCode {
   switch (report.command) {
     case "compare":
     case "diff":
+    case "fold":
       return report.conforms ? EXIT_CONFORMS : EXIT_MISMATCH;
     case "suite":
     case "model":

@@ -216,7 +216,76 @@ export interface DetectReport {
   readonly timings: { readonly totalMs: number };
 }
 
-export type Report = CompareReport | SuiteReport | MatrixReport | RunReport | DetectReport;
+/** One folded tensor (W' or b') against the fold recomputed in float64. */
+export interface FoldTensorFigures {
+  readonly name: string;
+  readonly elements: number;
+  /** Elements outside their allowance. */
+  readonly failing: number;
+  readonly maxAbsError: number;
+  /** The largest error/allowance. */
+  readonly worstRatio: number;
+  readonly worstIndex: readonly number[];
+  readonly worstChannel: number;
+  readonly actual: number;
+  readonly expected: number;
+  readonly allowance: number;
+}
+
+/** `fold`: one BatchNorm layer of the unfused model and its fold. */
+export interface FoldLayerReport {
+  readonly name: string;
+  readonly status: "pass" | "fail";
+  /** The layer the BatchNorm folds into, as the unfused model names it. */
+  readonly conv: string | null;
+  /** The op it was read as (ONNX's op; for a state_dict, the channel axis the reading takes). */
+  readonly op: string | null;
+  /** The folded weight's and bias's names in the folded model (null: not found). */
+  readonly folded: string | null;
+  readonly foldedBias: string | null;
+  readonly pairedBy: string | null;
+  /** The precision the fold is judged in (the folded file's, or the unfused parameters' when wider-error). */
+  readonly dtype: string | null;
+  readonly epsilon: number;
+  readonly channels: number;
+  /** The largest error/allowance over W' and b' (null: nothing to compare). */
+  readonly worstRatio: number | null;
+  readonly weight: FoldTensorFigures | null;
+  readonly bias: FoldTensorFigures | null;
+  readonly failingChannels: number;
+  readonly cause: string | null;
+  readonly causeKind: string | null;
+  /** For a failing layer: each channel's expected s = γ/√(var + eps) and the s' the fold applied (W'/W), up to 1024 channels. */
+  readonly scale: { readonly expected: readonly number[]; readonly implied: readonly number[] } | null;
+}
+
+export interface FoldReport {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: ToolInfo;
+  readonly command: "fold";
+  readonly exitCode: ExitCode;
+  readonly conforms: boolean;
+  readonly params: string;
+  readonly foldedModel: string;
+  readonly summary: {
+    readonly layers: number;
+    readonly passed: number;
+    readonly failed: number;
+    /** BatchNorm layers with no convolution or linear layer before them in the unfused model. */
+    readonly notFoldable: number;
+    /** Convolution and linear layers of the unfused model that no BatchNorm follows: counted, not judged. */
+    readonly convsWithoutBatchNorm: number;
+    /** BatchNormalization nodes (or BatchNorm entries) still in the folded model. */
+    readonly batchNormsLeft: number;
+  };
+  /** Model-wide findings (one eps behind every failing layer). */
+  readonly findings: readonly string[];
+  readonly notFoldable: readonly string[];
+  readonly cases: readonly FoldLayerReport[];
+  readonly timings: { readonly readMs: number; readonly checkMs: number; readonly totalMs: number; readonly threads: number };
+}
+
+export type Report = CompareReport | SuiteReport | MatrixReport | RunReport | DetectReport | FoldReport;
 
 /** The cases of a case-based report (compare and diff have one). */
 export function casesOf(report: CompareReport | SuiteReport): readonly CaseReport[] {

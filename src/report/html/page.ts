@@ -11,7 +11,7 @@
  * no charts shows its tensors table only (its per-channel and worst elements are in the JSON).
  */
 import { formatNumber } from "../../numeric/format.js";
-import type { CaseReport, CompareReport, DetectReport, MatrixReport, Report, SuiteReport } from "../report.js";
+import type { CaseReport, CompareReport, DetectReport, FoldLayerReport, FoldReport, MatrixReport, Report, SuiteReport } from "../report.js";
 import { casesOf } from "../report.js";
 import { caseCharts, caseRatio, focusTensor, suiteChart } from "./case-charts.js";
 import { type Chart, namedBarsChart, type Standing } from "./charts.js";
@@ -235,12 +235,64 @@ async function matrixPage(report: MatrixReport): Promise<string> {
   return page("bn-check matrix", [heading, toolLine(report), meta, await figure(chart), presets, pairs, filesTable(report.files)].join("\n"));
 }
 
-/** The HTML report of compare, diff, suite-shaped reports, detect and matrix. */
+function foldChart(report: FoldReport): Chart {
+  return namedBarsChart(
+    "fold-layers",
+    "Folded layers by worst error/allowance",
+    "worst error / allowance",
+    report.cases.map((layer) => ({
+      name: layer.name,
+      value: layer.worstRatio === null || !Number.isFinite(layer.worstRatio) ? 1e6 : layer.worstRatio,
+      standing: layer.status === "pass" ? ("within arithmetic bound" as const) : ("outside allowance" as const),
+    })),
+    1,
+    "Each BatchNorm's fold: the largest |folded − float64 fold| over its allowance (log scale; the dashed line is 1: above it the fold is wrong). Layers that match exactly are not drawn; a layer not found or not folded is drawn at 1e6.",
+  );
+}
+
+/** A failing layer's channels by how far the scale the fold applied (W'/W) is from γ/√(var + eps). */
+function foldScaleChart(layer: FoldLayerReport): Chart | null {
+  if (layer.scale === null) return null;
+  const { expected, implied } = layer.scale;
+  const values = expected.map((s, c) => ({ name: `channel ${c}`, value: Math.abs(implied[c] / s - 1), standing: "outside allowance" as const }));
+  values.sort((a, b) => b.value - a.value);
+  return namedBarsChart(
+    `fold-scale-${layer.name}`,
+    `${layer.name}: |W'/W ÷ γ/√(var + eps) − 1| per channel`,
+    "relative difference of the applied scale",
+    values.slice(0, 40),
+    null,
+    "The scale the fold applied to each output channel (least squares W'/W) against the expected γ/√(var + eps); the 40 channels farthest off.",
+  );
+}
+
+async function foldPage(report: FoldReport): Promise<string> {
+  const heading = `<h1>bn-check fold: ${verdictBadge(report.conforms ? "conforms" : "does not conform", report.conforms ? VERDICT_CLASS.conforms : VERDICT_CLASS["does not conform"])}</h1>`;
+  const s = report.summary;
+  const meta = `<p class="meta">${escapeHtml(`${report.params} → ${report.foldedModel} · ${s.passed} / ${s.layers} folds conform · ${s.convsWithoutBatchNorm} conv/linear layers without BatchNorm (not judged)${s.batchNormsLeft > 0 ? ` · ${s.batchNormsLeft} BatchNorm(s) left in the folded model` : ""}`)}</p>`;
+  const findings = report.findings.map((finding) => `<p><strong>Finding:</strong> ${escapeHtml(finding)}</p>`).join("\n");
+  const rows = report.cases.map((layer) => [
+    { text: layer.name },
+    { text: layer.status, className: layer.status === "pass" ? VERDICT_CLASS.conforms : VERDICT_CLASS["does not conform"] },
+    { text: layer.conv === null ? "—" : `${layer.conv}${layer.op === null ? "" : ` (${layer.op})`}` },
+    { text: layer.folded ?? "—" },
+    { text: layer.pairedBy ?? "—" },
+    { text: layer.dtype ?? "—" },
+    { text: layer.worstRatio === null ? "—" : formatNumber(Number(layer.worstRatio.toPrecision(3))), numeric: true },
+    { text: layer.cause ?? "" },
+  ]);
+  const layersTable = table(["BatchNorm", "result", "folds into", "folded as", "paired by", "dtype", "worst err/allowance", "cause"], rows);
+  const scaleCharts = report.cases.map(foldScaleChart).filter((chart): chart is Chart => chart !== null);
+  return page("bn-check fold", [heading, toolLine(report), meta, findings, await figure(foldChart(report)), layersTable, await figures(scaleCharts)].join("\n"));
+}
+
+/** The HTML report of compare, diff, suite-shaped reports, detect, matrix and fold. */
 export async function renderHtmlPage(report: Report): Promise<string> {
   if (isSuiteShaped(report)) return suitePage(report);
   if (report.command === "compare" || report.command === "diff") return comparePage(report);
   if (report.command === "detect") return detectPage(report);
   if (report.command === "matrix") return matrixPage(report);
+  if (report.command === "fold") return foldPage(report);
   throw new Error(`no HTML report for ${report.command}`);
 }
 
@@ -254,5 +306,11 @@ export function reportCharts(report: Report): { readonly section: string; readon
   if (report.command === "compare" || report.command === "diff") return casesOf(report).map((c) => ({ section: c.name, charts: caseCharts(c) }));
   if (report.command === "detect") return [{ section: "detect", charts: [detectChart(report)] }];
   if (report.command === "matrix") return [{ section: "matrix", charts: [matrixChart(report)] }];
+  if (report.command === "fold") {
+    return [{ section: "fold", charts: [foldChart(report)] }, ...report.cases.flatMap((layer) => {
+      const chart = foldScaleChart(layer);
+      return chart === null ? [] : [{ section: layer.name, charts: [chart] }];
+    })];
+  }
   return [];
 }

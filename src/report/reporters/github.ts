@@ -4,12 +4,14 @@
  * %, CR and LF in messages; of : and , in properties).
  */
 import { escapeControlCharacters } from "../../numeric/format.js";
+import { renderFoldGithub } from "./fold.js";
 import { arithmeticSummary, casesOf, failureSummary, type Report } from "../report.js";
 
 const message = (text: string) => escapeControlCharacters(text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
 const property = (text: string) => message(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 
 export function renderGithub(report: Report): string {
+  if (report.command === "fold") return renderFoldGithub(report);
   if (report.command === "detect") return `::notice title=bn-check detect::${message(report.diagnosis)}\n`;
   if (report.command === "matrix" || report.command === "run") {
     return `::notice title=${property(`bn-check ${report.command}`)}::${message(`${report.command} done in ${report.timings.totalMs.toFixed(0)} ms`)}\n`;

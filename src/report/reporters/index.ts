@@ -3,7 +3,7 @@
  * it renders, so a command's formats are known (and a wrong one refused) before any work is done.
  */
 import { UsageError } from "../../errors.js";
-import type { CompareReport, Report, SuiteReport } from "../report.js";
+import type { CompareReport, FoldReport, Report, SuiteReport } from "../report.js";
 import { renderGithub } from "./github.js";
 import { renderHtml } from "./html.js";
 import { renderJson } from "./json.js";
@@ -14,10 +14,10 @@ import { renderText, type TextOptions } from "./text.js";
 export type ReporterOptions = TextOptions;
 export type CommandName = Report["command"];
 
-const EVERY_COMMAND = ["compare", "diff", "suite", "model", "run", "matrix", "detect"] as const satisfies readonly CommandName[];
-const CASE_COMMANDS = ["compare", "diff", "suite", "model"] as const satisfies readonly CommandName[];
+const EVERY_COMMAND = ["compare", "diff", "suite", "model", "run", "matrix", "detect", "fold"] as const satisfies readonly CommandName[];
+const CASE_COMMANDS = ["compare", "diff", "suite", "model", "fold"] as const satisfies readonly CommandName[];
 /** The commands whose reports have charts (suite-shaped reports, model's too, are rendered by their shape). */
-export const CHART_COMMANDS = ["compare", "diff", "suite", "model", "matrix", "detect"] as const satisfies readonly CommandName[];
+export const CHART_COMMANDS = ["compare", "diff", "suite", "model", "matrix", "detect", "fold"] as const satisfies readonly CommandName[];
 
 interface Reporter<R extends Report> {
   /** The commands whose reports it renders (every report of those commands, by its type). */
@@ -41,7 +41,7 @@ export const reporters = {
 } satisfies {
   text: Reporter<Report>;
   json: Reporter<Report>;
-  junit: Reporter<CompareReport | SuiteReport>;
+  junit: Reporter<CompareReport | SuiteReport | FoldReport>;
   markdown: Reporter<Report>;
   github: Reporter<Report>;
   html: AsyncReporter<Report>;
@@ -70,7 +70,7 @@ export function renderReport(format: ReporterName, report: Report, options: Repo
   checkFormat(report.command, format);
   if (format === "html") return reporters.html.render(report);
   if (format === "junit") {
-    if (report.command === "compare" || report.command === "diff" || report.command === "suite" || report.command === "model") return reporters.junit.render(report);
+    if (report.command === "compare" || report.command === "diff" || report.command === "suite" || report.command === "model" || report.command === "fold") return reporters.junit.render(report);
     throw new UsageError(`--format junit does not apply to ${report.command}`);
   }
   return reporters[format].render(report, options);

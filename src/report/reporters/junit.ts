@@ -3,7 +3,8 @@
  * checked tensor. A failure message gives the statistic, its value and the tolerance. A case whose
  * expected outcome is a mismatch passes when a mismatch is found, and says so.
  */
-import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type CompareReport, type SuiteReport } from "../report.js";
+import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type CompareReport, type FoldReport, type SuiteReport } from "../report.js";
+import { renderFoldJunit } from "./fold.js";
 import { escapeXml } from "../xml.js";
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
@@ -65,7 +66,8 @@ function count(tests: readonly TestCase[]): Totals {
   return { tests: tests.length, failures: tests.filter((t) => t.failure !== null).length, errors: tests.filter((t) => t.error !== null).length };
 }
 
-export function renderJunit(report: CompareReport | SuiteReport): string {
+export function renderJunit(report: CompareReport | SuiteReport | FoldReport): string {
+  if (report.command === "fold") return renderFoldJunit(report);
   const cases = casesOf(report);
   const suites = cases.map((c) => ({ report: c, tests: testCasesOf(c) }));
   const totals = suites.reduce<Totals>(

@@ -4,6 +4,7 @@
  */
 import type { TensorComparison } from "../../compare/compare.js";
 import { escapeControlCharacters, formatNumber, formatPercent } from "../../numeric/format.js";
+import { renderFoldMarkdown } from "./fold.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
 
 const cell = (text: string) => escapeControlCharacters(text.replace(/\n/g, " ")).replace(/\|/g, "\\|");
@@ -83,6 +84,7 @@ function renderDetect(report: DetectReport): string {
 export function renderMarkdown(report: Report): string {
   if (report.command === "detect") return renderDetect(report);
   if (report.command === "matrix") return renderMatrix(report);
+  if (report.command === "fold") return renderFoldMarkdown(report);
   if (report.command === "run") {
     return `### bn-check run\n\n${row(["written", "dtype", "shape"])}\n${row(["---", "---", "---"])}\n${report.written.map((f) => row([f.path, f.dtype, f.shape.join("x")])).join("\n")}\n`;
   }

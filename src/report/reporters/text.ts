@@ -7,6 +7,7 @@ import { Chalk, type ChalkInstance } from "chalk";
 import Table from "cli-table3";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
 import { formatShape } from "../../npy/tensor.js";
+import { renderFoldText } from "./fold.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
 import { escapeControlCharacters, formatIndex, formatNumber, formatPercent, formatValue } from "../../numeric/format.js";
 
@@ -18,7 +19,7 @@ export interface TextOptions {
 
 const DIGITS: Record<string, number> = { float16: 5, bfloat16: 4, float32: 9, float64: 17 };
 
-function table(head: string[], rows: string[][], color: boolean): string {
+export function table(head: string[], rows: string[][], color: boolean): string {
   const rendered = new Table({
     head,
     style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true, "padding-left": 1, "padding-right": 1 },
@@ -332,6 +333,8 @@ export function renderText(report: Report, options: TextOptions): string {
       return renderMatrix(report, paint, options);
     case "run":
       return renderRun(report, paint);
+    case "fold":
+      return renderFoldText(report, paint, table, options.color);
     default: {
       const [only] = casesOf(report);
       const title = report.command === "compare" ? `bn-check compare: ${report.convention?.framework} (${report.convention?.label})` : "bn-check diff";
