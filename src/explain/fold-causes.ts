@@ -121,18 +121,23 @@ function axisCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJ
   return undefined;
 }
 
-function biasCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement, judging: FoldJudging): FoldCause | undefined {
+function biasCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement): FoldCause | undefined {
   if (judgement.weight.failing > 0 || judgement.bias.failing === 0) return undefined;
   if (folded.bias === null) return { kind: "bias", text: "the folded layer has no bias: b' = (b − mean)·γ/√(var + eps) + β is missing" };
-  const zeros = new Float64Array(numbers.mean.length);
-  const alternatives: [Partial<FoldNumbers>, string][] = [
-    [{ mean: zeros }, "the bias was folded without the running mean: b' = b·s + β"],
-    [{ beta: null }, "the bias was folded without β: b' = (b − mean)·s"],
-    [{ bias: null }, "the bias was folded without the layer's own bias b: b' = β − mean·s"],
+  const { scale, biasBound } = judgement.expected;
+  const b = (c: number) => (numbers.bias === null ? 0 : numbers.bias[c]);
+  const beta = (c: number) => (numbers.beta === null ? 0 : numbers.beta[c]);
+  // Each form leaves out terms of the true b', so the true bound (over all its terms) covers its rounding too.
+  const alternatives: [(c: number) => number, string][] = [
+    [(c) => b(c) * scale[c] + beta(c), "the bias was folded without the running mean: b' = b·s + β"],
+    [(c) => (b(c) - numbers.mean[c]) * scale[c], "the bias was folded without β: b' = (b − mean)·s"],
+    [(c) => beta(c) - numbers.mean[c] * scale[c], "the bias was folded without the layer's own bias b: b' = β − mean·s"],
   ];
-  for (const [change, text] of alternatives) {
-    if (judgeFold({ ...numbers, ...change }, folded, judgement.reading, judging).bias.failing === 0) return { kind: "bias", text };
+  const foldedBias = folded.bias;
+  for (const [form, text] of alternatives) {
+    if (Array.from(biasBound, (bound, c) => Math.abs(foldedBias[c] - form(c)) <= bound).every(Boolean)) return { kind: "bias", text };
   }
+  const zeros = new Float64Array(numbers.mean.length);
   const own = numbers.bias;
   if (own !== null && Array.from({ length: zeros.length }, (_, c) => folded.bias?.[c] === own[c]).every(Boolean)) return { kind: "bias", text: "the bias was not folded: b' is the layer's own bias" };
   return undefined;
@@ -160,12 +165,14 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
       worstVariance = Math.max(worstVariance, change);
     }
     if (judgement.bias.channelRatios[c] > 1 && folded.bias !== null) {
+      // The mean differs only where b' is off even with the scale the fold applied.
       const b = numbers.bias === null ? 0 : numbers.bias[c];
       const beta = numbers.beta === null ? 0 : numbers.beta[c];
+      const withAppliedScale = (b - numbers.mean[c]) * scale[c] + beta;
+      if (Math.abs(folded.bias[c] - withAppliedScale) <= judgement.expected.biasBound[c]) continue;
       const mean = b - (folded.bias[c] - beta) / scale[c];
-      const change = Math.abs(mean - numbers.mean[c]);
       meanChannels++;
-      worstMean = Math.max(worstMean, change / Math.sqrt(numbers.variance[c] + numbers.epsilon));
+      worstMean = Math.max(worstMean, Math.abs(mean - numbers.mean[c]) / Math.sqrt(numbers.variance[c] + numbers.epsilon));
     }
   }
   // W' must still be W times one number per channel: other statistics change s, not the shape of W.
@@ -221,7 +228,7 @@ export function explainFold(numbers: FoldNumbers, folded: FoldedNumbers, judgeme
     notFoldedCause(numbers, folded) ??
     epsilonCause(numbers, folded, judgement, judging) ??
     axisCause(numbers, folded, judgement, readings, judging) ??
-    biasCause(numbers, folded, judgement, judging) ??
+    biasCause(numbers, folded, judgement) ??
     channelsCause(folded, judgement) ??
     statisticsCause(numbers, folded, judgement) ??
     underflowCause(folded, judgement, judging.precision);
