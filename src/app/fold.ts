@@ -100,7 +100,9 @@ interface LayerOutcome {
 }
 
 function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | undefined, context: LayerContext): LayerOutcome {
-  const left = context.batchNormsLeft.get(layer.name) ?? [layer.gamma, layer.beta, layer.mean, layer.variance].map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name))).find((n) => n !== undefined);
+  const left =
+    context.batchNormsLeft.get(layer.name) ??
+    [layer.gamma, layer.beta, layer.mean, layer.variance].map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name))).find((n) => n !== undefined);
   if (left !== undefined) return { report: unjudged(layer, epsilon, `not folded: the folded model still has the BatchNorm (${left})`, "not-folded") };
   if (pairing === undefined) return { report: unjudged(layer, epsilon, "not found in the folded model: no layer there has its name or is its weight scaled per output channel", "not-found") };
   const weight = layer.weight.read();
@@ -153,10 +155,7 @@ function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | un
     failingChannels,
     cause: cause?.text ?? null,
     causeKind: cause?.kind ?? null,
-    scale:
-      implied === null
-        ? null
-        : { expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)), implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)) },
+    scale: implied === null ? null : { expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)), implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)) },
   };
   return { report, causeEpsilon: cause?.epsilon };
 }
@@ -183,7 +182,11 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
   const layers = unfused.layers.filter((layer) => matches(layer.name));
   if (layers.length === 0) {
     const all = unfused.layers.map((layer) => layer.name);
-    throw new UsageError(options.layers === undefined ? `${options.params}: no BatchNorm layer follows a convolution or linear layer` : `--layers '${options.layers}' matches none of the ${all.length} BatchNorm layers (${listSome(all)})`);
+    throw new UsageError(
+      options.layers === undefined
+        ? `${options.params}: no BatchNorm layer follows a convolution or linear layer`
+        : `--layers '${options.layers}' matches none of the ${all.length} BatchNorm layers (${listSome(all)})`,
+    );
   }
   const perLayer =
     options.layerOptions === undefined

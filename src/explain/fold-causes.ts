@@ -176,11 +176,16 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
     }
   }
   // W' must still be W times one number per channel: other statistics change s, not the shape of W.
-  const residual = judgeFold({ ...numbers, gamma: Float64Array.from(scale, (s) => Math.sign(s) || 1), variance: Float64Array.from(scale, (s) => 1 / (s * s) - numbers.epsilon) }, folded, judgement.reading, {
-    precision: "float16",
-    flat: null,
-    strict: false,
-  });
+  const residual = judgeFold(
+    { ...numbers, gamma: Float64Array.from(scale, (s) => Math.sign(s) || 1), variance: Float64Array.from(scale, (s) => 1 / (s * s) - numbers.epsilon) },
+    folded,
+    judgement.reading,
+    {
+      precision: "float16",
+      flat: null,
+      strict: false,
+    },
+  );
   if (residual.weight.failing > 0 && varianceChannels > 0) return undefined;
   const parts: string[] = [];
   if (varianceChannels > 0) parts.push(`var (or γ) differs in ${varianceChannels} of ${channels} channels by up to ${percent(worstVariance)}`);

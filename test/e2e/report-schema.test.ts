@@ -32,6 +32,8 @@ const commands: [string, string[]][] = [
   ["detect", ["detect", ...classic]],
   ["compare with gradients", ["compare", ...gradCase("input.npy", "ref.npy"), ...gradOptions]],
   ["detect with gradients", ["detect", ...gradCase("input.npy", "ref.npy"), ...gradOptions]],
+  ["fold (passing)", ["fold", "--params", join(FIXTURES, "fold", "small.pt"), "--folded", join(FIXTURES, "fold", "small_folded.onnx")]],
+  ["fold (failing, not found)", ["fold", "--params", join(FIXTURES, "fold", "small.pt"), "--folded", join(FIXTURES, "fold", "small_fault_missing.pt")]],
 ];
 
 describe("the JSON report schema", () => {
@@ -58,14 +60,14 @@ describe("formats per command", () => {
     const out = join(dir, "refused.npy");
     const run = runCli(["run", classic[0], "-o", out, "--format", "junit"]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("bn-check: --format junit applies to compare, diff, suite, model, not run (its formats: text, json, markdown, github)\n");
+    expect(run.stderr).toBe("bn-check: --format junit applies to compare, diff, suite, model, fold, not run (its formats: text, json, markdown, github)\n");
     expect(existsSync(out)).toBe(false);
   });
 
   it("a --report file whose extension asks for JUnit is refused for detect, before any work", () => {
     const run = runCli(["detect", ...classic, "--report", join(dir, "r.xml")]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^bn-check: --report .*r\.xml: junit applies to compare, diff, suite, model, not detect/);
+    expect(run.stderr).toMatch(/^bn-check: --report .*r\.xml: junit applies to compare, diff, suite, model, fold, not detect/);
     expect(existsSync(join(dir, "r.xml"))).toBe(false);
   });
 });

@@ -295,7 +295,10 @@ function readFoldedStateDict(path: string): FoldedModel {
     path,
     kind: "state_dict",
     layers: layers.map((layer) => ({ ...layer, shape: layer.weight.read().shape })).filter((layer) => layer.shape.length >= 2),
-    batchNorms: naming.name === "pytorch" ? batchNorms.map((layer) => ({ name: layer.name, parameters: [layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined) })) : [],
+    batchNorms:
+      naming.name === "pytorch"
+        ? batchNorms.map((layer) => ({ name: layer.name, parameters: [layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined) }))
+        : [],
   };
 }
 

@@ -74,7 +74,7 @@ function pairByName(layer: FoldLayer, candidates: readonly FoldedLayer[], kind: 
   }
   // torch.onnx.export names nodes by module path: /stage2/stage2.0/branch1/branch1.0/Conv.
   for (const folded of candidates) {
-    if (folded.node !== null && folded.node.split("/").includes(layer.conv)) return { folded, pairedBy: "node name (torch's module path)" };
+    if (folded.node?.split("/").includes(layer.conv)) return { folded, pairedBy: "node name (torch's module path)" };
   }
   return undefined;
 }

@@ -27,7 +27,7 @@ const COMPARE_CHANNEL_ROWS = 1024;
 /** Reports with cases and a summary (suite, model): rendered by their shape. */
 export type SuiteShaped = SuiteReport;
 export function isSuiteShaped(report: Report): report is SuiteShaped {
-  return "cases" in report && "summary" in report;
+  return report.command === "suite" || report.command === "model";
 }
 
 async function figure(chart: Chart): Promise<string> {
@@ -307,10 +307,13 @@ export function reportCharts(report: Report): { readonly section: string; readon
   if (report.command === "detect") return [{ section: "detect", charts: [detectChart(report)] }];
   if (report.command === "matrix") return [{ section: "matrix", charts: [matrixChart(report)] }];
   if (report.command === "fold") {
-    return [{ section: "fold", charts: [foldChart(report)] }, ...report.cases.flatMap((layer) => {
-      const chart = foldScaleChart(layer);
-      return chart === null ? [] : [{ section: layer.name, charts: [chart] }];
-    })];
+    return [
+      { section: "fold", charts: [foldChart(report)] },
+      ...report.cases.flatMap((layer) => {
+        const chart = foldScaleChart(layer);
+        return chart === null ? [] : [{ section: layer.name, charts: [chart] }];
+      }),
+    ];
   }
   return [];
 }
