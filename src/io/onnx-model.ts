@@ -222,17 +222,31 @@ function decodeNode(bytes: Uint8Array): RawNode {
 interface RawGraph {
   nodes: RawNode[];
   initializers: Uint8Array[];
+  inputs: string[];
+}
+
+/** ValueInfoProto.name (field 1): the name of a graph input. */
+function valueInfoName(bytes: Uint8Array): string {
+  const reader = protobufReader(bytes);
+  let name = "";
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1) name = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return name;
 }
 
 function decodeGraph(bytes: Uint8Array): RawGraph {
   const reader = protobufReader(bytes);
-  const graph: RawGraph = { nodes: [], initializers: [] };
+  const graph: RawGraph = { nodes: [], initializers: [], inputs: [] };
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1) graph.nodes.push(decodeNode(subMessage(reader, bytes)));
     else if (field === 5) graph.initializers.push(subMessage(reader, bytes));
+    else if (field === 11) graph.inputs.push(valueInfoName(subMessage(reader, bytes)));
     else reader.skipType(wire);
   }
   return graph;
@@ -322,7 +336,12 @@ function constantOf(modelPath: string, name: string, message: Uint8Array, fail: 
     shape: header.dims,
     read(): Tensor {
       if (cached !== null) return cached;
-      const decoded = decodeTensorProto(message);
+      let decoded: ReturnType<typeof decodeTensorProto>;
+      try {
+        decoded = decodeTensorProto(message);
+      } catch (error) {
+        return fail(`tensor '${name}' is not a valid TensorProto (${(error as Error).message})`);
+      }
       const proto = header.external === null ? decoded : { ...decoded, dataLocation: 0, rawData: readExternalBytes(modelPath, header, fail) };
       try {
         cached = tensorFromProto(proto, `tensor '${name}'`);
@@ -387,6 +406,16 @@ function constantNodeValue(node: OnnxNode, fail: Fail): OnnxConstant | undefined
 
 /** Reads an ONNX model; an unreadable or dishonest file is an InputFileError naming it. */
 export function readOnnxModel(path: string): OnnxModel {
+  try {
+    return indexModel(path);
+  } catch (error) {
+    if (error instanceof InputFileError) throw error;
+    // A malformed message deep inside (an attribute's tensor, a node) is the file's fault too.
+    throw new InputFileError(path, `is not a valid ONNX model (${(error as Error).message})`, { cause: error });
+  }
+}
+
+function indexModel(path: string): OnnxModel {
   const fail: Fail = (problem) => {
     throw new InputFileError(path, problem);
   };
@@ -438,6 +467,15 @@ export function readOnnxModel(path: string): OnnxModel {
       else if (list[list.length - 1] !== node) list.push(node);
     }
   });
+  // Every value a node reads must be defined: a graph input, an initializer or some node's output.
+  const inputs = new Set(graph.inputs);
+  for (const node of nodes) {
+    for (const input of node.inputs) {
+      if (input !== "" && !inputs.has(input) && !constants.has(input) && !producers.has(input)) {
+        fail(`node ${node.name !== "" ? node.name : `${node.opType} #${node.index}`} reads '${input}', which no node, initializer or graph input defines`);
+      }
+    }
+  }
   for (const node of nodes) {
     if (node.opType === "Constant" && node.domain === "" && node.outputs[0] !== undefined) {
       const value = constantNodeValue(node, fail);
