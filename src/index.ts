@@ -18,4 +18,6 @@ export { withTensorArena, TensorArena } from "./memory/arena.js";
 export { kernelName } from "./parallel/wasm-kernel.js";
 export { allocateShared } from "./npy/tensor.js";
 export { BnCheckError, InputFileError, UsageError, WorkerFailureError } from "./errors.js";
-export { REPORT_SCHEMA_VERSION, type CompareReport, type Report } from "./report/report.js";
+export { checkFold, type FoldOptions } from "./app/fold.js";
+export { readOnnxModel, type OnnxModel, type OnnxNode, type OnnxConstant } from "./io/onnx-model.js";
+export { REPORT_SCHEMA_VERSION, type CompareReport, type FoldReport, type FoldLayerReport, type Report } from "./report/report.js";

@@ -176,7 +176,7 @@ function addOutputOptions(command: Command): Command {
     .addOption(new Option("--threads <n>", "worker threads (default: os.availableParallelism())").argParser(parseIntegerOption("threads", 1)))
     .addOption(new Option("--format <format>", "report format (with --report: the file's format)").choices(REPORTER_NAMES).default("text"))
     .option("--report <path>", "write the report in --format to this file (with --format text, .json/.xml/.md/.html pick the format); the text report still goes to the terminal")
-    .option("--report-dir <dir>", "write the Markdown report as <dir>/report.md with its charts beside it as .svg files (compare, diff, suite, matrix, detect)")
+    .option("--report-dir <dir>", "write the Markdown report as <dir>/report.md with its charts beside it as .svg files (compare, diff, suite, model, matrix, detect, fold)")
     .option("--no-color", "no colour in the text report (also: NO_COLOR, or stdout not a terminal)")
     .addOption(new Option("--parallel-threshold <n>", "elements below which no worker is used (testing)").argParser(parseIntegerOption("parallel-threshold", 0)).hideHelp());
 }
