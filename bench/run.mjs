@@ -245,6 +245,15 @@ if (modelBench.rows.length > 0) {
 }
 notes.push(...modelBench.notes);
 
+// Whole-process `fold` on a ResNet-18 pair vs the Python check (bench/fold.mjs).
+const { timeFold } = await import("./fold.mjs");
+const foldBench = await timeFold(python, work, { repeats: Math.min(REPEATS, 5) });
+if (foldBench.rows.length > 0) {
+  console.log("fold (ResNet-18 state_dict and its torch fuse, whole process) vs bench/script-fold.py:");
+  console.table(foldBench.rows);
+}
+notes.push(...foldBench.notes);
+
 // Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
 const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });

@@ -137,7 +137,7 @@ function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | un
   const judgement = judgeReadings(numbers, folded, layer.readings, judging);
   const failingChannels = Array.from(judgement.weight.channelRatios, (r, c) => r > 1 || judgement.bias.channelRatios[c] > 1).filter(Boolean).length;
   const cause = judgement.conforms ? null : explainFold(numbers, folded, judgement, layer.readings, judging);
-  const implied = judgement.conforms ? null : impliedScale(folded.weight, numbers.weight, judgement.channelOf, channels);
+  const implied = judgement.conforms ? null : impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
   const report: FoldLayerReport = {
     name: layer.name,
     status: judgement.conforms ? "pass" : "fail",

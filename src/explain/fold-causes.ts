@@ -38,15 +38,15 @@ function nonFiniteCause(folded: FoldedNumbers, judgement: FoldJudgement, precisi
   const { maxFinite } = FOLD_PRECISIONS[precision];
   const overflowing = new Set<number>();
   let worstExpected = 0;
-  const scan = (actual: ArrayLike<number>, expected: Float64Array, channelOf: (i: number) => number) => {
+  const scan = (actual: ArrayLike<number>, expected: Float64Array, channelOf: Uint32Array | null) => {
     for (let i = 0; i < expected.length; i++) {
       if (Number.isFinite(actual[i]) || !Number.isFinite(expected[i])) continue;
-      overflowing.add(channelOf(i));
+      overflowing.add(channelOf === null ? i : channelOf[i]);
       worstExpected = Math.max(worstExpected, Math.abs(expected[i]));
     }
   };
-  scan(folded.weight, judgement.expected.weight, judgement.channelOf);
-  if (folded.bias !== null) scan(folded.bias, judgement.expected.bias, (c) => c);
+  scan(folded.weight, judgement.expected.weight, judgement.expected.channelOf);
+  if (folded.bias !== null) scan(folded.bias, judgement.expected.bias, null);
   if (overflowing.size === 0) return undefined;
   const channels = [...overflowing].sort((a, b) => a - b);
   const scale = channels.map((c) => Math.abs(judgement.expected.scale[c]));
@@ -64,10 +64,11 @@ function nonFiniteCause(folded: FoldedNumbers, judgement: FoldJudgement, precisi
 function underflowCause(folded: FoldedNumbers, judgement: FoldJudgement, precision: FoldJudging["precision"]): FoldCause | undefined {
   const channels = new Set<number>();
   const minNormal = precision === "float16" ? 2 ** -14 : precision === "bfloat16" || precision === "float32" ? 2 ** -126 : 2 ** -1022;
-  const { weight, expected, channelOf } = judgement;
+  const { weight, expected } = judgement;
+  const channelOf = expected.channelOf;
   for (let i = 0; i < expected.weight.length; i++) {
     const a = Math.abs(folded.weight[i]);
-    if (a < minNormal && Math.abs(expected.weight[i]) >= minNormal && Math.abs(folded.weight[i] - expected.weight[i]) > expected.weightBound[i]) channels.add(channelOf(i));
+    if (a < minNormal && Math.abs(expected.weight[i]) >= minNormal && Math.abs(folded.weight[i] - expected.weight[i]) > expected.weightBound[i]) channels.add(channelOf[i]);
   }
   if (channels.size === 0 || weight.failing === 0) return undefined;
   return { kind: "underflow", text: `underflow in ${precision}: channel ${channelList([...channels].sort((a, b) => a - b))} folds to zero or subnormals where W' is a normal number` };
@@ -81,7 +82,7 @@ function notFoldedCause(numbers: FoldNumbers, folded: FoldedNumbers): FoldCause 
 /** The eps each channel's implied scale solves for, when the channels agree on one. */
 function impliedEpsilon(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement): number | undefined {
   const channels = numbers.mean.length;
-  const scale = impliedScale(folded.weight, numbers.weight, judgement.channelOf, channels);
+  const scale = impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
   const values: number[] = [];
   for (let c = 0; c < channels; c++) {
     const gamma = numbers.gamma === null ? 1 : numbers.gamma[c];
@@ -149,7 +150,7 @@ function percent(value: number): string {
 
 function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement): FoldCause | undefined {
   const channels = numbers.mean.length;
-  const scale = impliedScale(folded.weight, numbers.weight, judgement.channelOf, channels);
+  const scale = impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
   const failing = failingChannels(judgement);
   let varianceChannels = 0;
   let worstVariance = 0;
@@ -198,10 +199,11 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
 function channelsCause(folded: FoldedNumbers, judgement: FoldJudgement): FoldCause | undefined {
   const failing = failingChannels(judgement);
   if (failing.length === 0 || failing.length > 256) return undefined;
-  const { expected, channelOf } = judgement;
+  const { expected } = judgement;
+  const channelOf = expected.channelOf;
   const byChannel = new Map<number, number[]>();
   for (let i = 0; i < expected.weight.length; i++) {
-    const c = channelOf(i);
+    const c = channelOf[i];
     const list = byChannel.get(c);
     if (list === undefined) byChannel.set(c, [i]);
     else list.push(i);

@@ -243,6 +243,12 @@ function decodeElements(bytes: Uint8Array, dtype: string, littleEndian: boolean)
   if (dtype === "float32" || dtype === "float64") {
     const width = dtype === "float32" ? 4 : 8;
     const values = dtype === "float32" ? new Float32Array(bytes.length / 4) : new Float64Array(bytes.length / 8);
+    if (littleEndian === LITTLE_ENDIAN) {
+      // The file's byte order is the machine's: one byte copy (a DataView read per element cost a
+      // quarter of a second on a 47 MB checkpoint).
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength).set(bytes.subarray(0, values.byteLength));
+      return values;
+    }
     for (let i = 0; i < values.length; i++) values[i] = width === 4 ? view.getFloat32(i * 4, littleEndian) : view.getFloat64(i * 8, littleEndian);
     return values;
   }

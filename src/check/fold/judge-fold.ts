@@ -4,7 +4,7 @@
  * Pure: arrays in, a judgement out, so the cause search can judge alternatives the same way.
  */
 import type { ComputeDType } from "../../npy/tensor.js";
-import { channelMap, checkFoldedTensor, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
+import { vectorMap, checkFoldedTensor, checkFoldedWeight, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
 import type { ChannelReading } from "./fold-sources.js";
 
 /** The unfused layer's numbers. */
@@ -38,17 +38,15 @@ export interface FoldJudgement {
   readonly bias: FoldTensorCheck;
   readonly conforms: boolean;
   readonly worstRatio: number;
-  readonly channelOf: (flatIndex: number) => number;
 }
 
 export function judgeFold(numbers: FoldNumbers, folded: FoldedNumbers, reading: ChannelReading, judging: FoldJudging): FoldJudgement {
   const channels = numbers.mean.length;
-  const channelOf = channelMap(numbers.weightShape, reading.axis, reading.groups);
-  const expected = expectedFold({ ...numbers, channelOf, channels }, judging.precision);
-  const weight = checkFoldedTensor("weight", folded.weight, expected.weight, expected.weightBound, channelOf, channels, judging.flat, judging.strict);
-  const bias = checkFoldedTensor("bias", folded.bias ?? new Float64Array(channels), expected.bias, expected.biasBound, (c) => c, channels, judging.flat, judging.strict);
+  const expected = expectedFold({ ...numbers, axis: reading.axis, groups: reading.groups, channels }, judging.precision);
+  const weight = checkFoldedWeight(folded.weight, expected, judging.flat, judging.strict);
+  const bias = checkFoldedTensor("bias", folded.bias ?? new Float64Array(channels), expected.bias, expected.biasBound, vectorMap(channels), channels, judging.flat, judging.strict);
   const worstRatio = Math.max(weight.worstRatio, bias.worstRatio);
-  return { reading, expected, weight, bias, conforms: weight.failing === 0 && bias.failing === 0, worstRatio, channelOf };
+  return { reading, expected, weight, bias, conforms: weight.failing === 0 && bias.failing === 0, worstRatio };
 }
 
 /** The first reading under which the fold conforms, else the preferred (first) reading's judgement. */
