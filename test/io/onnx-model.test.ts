@@ -29,11 +29,21 @@ function tensor(name: string, dims: readonly number[], raw: Uint8Array, extra: F
 }
 
 function node(opType: string, inputs: readonly string[], outputs: readonly string[], name = "", attributes: Uint8Array[] = []): Uint8Array {
-  return message([...inputs.map((i): Field => [1, "string", i]), ...outputs.map((o): Field => [2, "string", o]), [3, "string", name], [4, "string", opType], ...attributes.map((a): Field => [5, "message", a])]);
+  return message([
+    ...inputs.map((i): Field => [1, "string", i]),
+    ...outputs.map((o): Field => [2, "string", o]),
+    [3, "string", name],
+    [4, "string", opType],
+    ...attributes.map((a): Field => [5, "message", a]),
+  ]);
 }
 
 function model(nodes: Uint8Array[], initializers: Uint8Array[], inputs: string[] = ["x"]): Uint8Array {
-  const graph = message([...nodes.map((n): Field => [1, "message", n]), ...initializers.map((t): Field => [5, "message", t]), ...inputs.map((i): Field => [11, "message", message([[1, "string", i]])])]);
+  const graph = message([
+    ...nodes.map((n): Field => [1, "message", n]),
+    ...initializers.map((t): Field => [5, "message", t]),
+    ...inputs.map((i): Field => [11, "message", message([[1, "string", i]])]),
+  ]);
   return message([
     [1, "varint", 8],
     [7, "message", graph],
@@ -105,8 +115,22 @@ describe("readOnnxModel on real models", () => {
     mkdirSync(folder);
     writeFileSync(join(folder, "weights.bin"), floats([0, 0, 7, 8]));
     const external = (location: string): Field[] => [
-      [13, "message", message([[1, "string", "location"], [2, "string", location]])],
-      [13, "message", message([[1, "string", "offset"], [2, "string", "8"]])],
+      [
+        13,
+        "message",
+        message([
+          [1, "string", "location"],
+          [2, "string", location],
+        ]),
+      ],
+      [
+        13,
+        "message",
+        message([
+          [1, "string", "offset"],
+          [2, "string", "8"],
+        ]),
+      ],
       [14, "varint", 1],
     ];
     const inside = join(folder, "inside.onnx");
@@ -190,4 +214,3 @@ describe("readOnnxModel on hostile files", () => {
     }
   });
 });
-
