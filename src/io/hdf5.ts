@@ -105,7 +105,7 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
     },
     attribute: (path, name) => {
       const found = node(path);
-      return found === null ? undefined : guard(where, () => found.attrs[name]);
+      return found === null ? undefined : withoutPadding(guard(where, () => found.attrs[name]));
     },
     groupsUnder: (path) => {
       const groups: string[] = [];
@@ -218,4 +218,14 @@ function readIntegerDataset(dataset: JsfiveDataset, where: string): number {
   const value = Number(checkedValues(dataset, where, 1, type.width, Number.MAX_SAFE_INTEGER)[0]);
   if (!Number.isSafeInteger(value)) throw new InputFileError(where, `holds ${value}: not an integer bn-check can count with`);
   return value;
+}
+
+/**
+ * A fixed-length HDF5 string ends at its first NUL (null-padded and null-terminated strings alike):
+ * Keras 2 stores `layer_names` and `weight_names` as numpy 'S' arrays, padded to the longest name,
+ * which jsfive hands over with the padding.
+ */
+function withoutPadding(value: unknown): unknown {
+  const trim = (item: unknown) => (typeof item === "string" && item.includes("\0") ? item.slice(0, item.indexOf("\0")) : item);
+  return Array.isArray(value) ? value.map(trim) : trim(value);
 }

@@ -371,3 +371,15 @@ describe("a Keras BatchNormalization layer checked through the CLI", () => {
     expect(run.stderr).toBe(`bn-check: ${join(DIR, "not-hdf5.h5")}: is not an HDF5 file (it does not start with the HDF5 signature)\n`);
   });
 });
+
+describe("Keras 2 names as Keras 2 writes them", () => {
+  it("layer_names and weight_names are fixed-length strings padded with NULs in the fixtures, and read without the padding", () => {
+    const file = join("fixtures", "keras", "keras2-weights.h5");
+    // np.asarray([b"conv", b"bn", b"relu", b"bn_noscale"]) is an 'S10' array: "conv" padded to 10 bytes.
+    expect(Buffer.from(readFileSync(file)).includes(Buffer.from("conv\0\0\0\0\0\0bn\0\0\0\0\0\0\0\0relu"))).toBe(true);
+    const archive = openKeras(file);
+    expect(archive.names).toContain("bn_noscale/beta");
+    expect(archive.names).toContain("conv/kernel");
+    expect(archive.names.some((name) => name.includes("\0"))).toBe(false);
+  });
+});
