@@ -52,7 +52,7 @@ describe("HTML through the CLI", () => {
     const output = join(dir, "y.npy");
     const refused = runCli(["run", classic[0], "-o", output, "--report", join(dir, "run.html")]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/html applies to compare, diff, suite, model, matrix, detect, not run/);
+    expect(refused.stderr).toMatch(/html applies to compare, diff, suite, model, matrix, detect, fold, not run/);
     expect(runCli(["run", classic[0], "-o", output, "--report-dir", join(dir, "run-dir")]).stderr).toMatch(/--report-dir applies to/);
     expect(existsSync(output) || existsSync(join(dir, "run-dir"))).toBe(false);
   });

@@ -96,7 +96,7 @@ describe("the HTML page", () => {
   it("is a format of the reporter registry, asynchronous, for the commands with charts only", async () => {
     expect(await renderReport("html", suite, { color: false })).toContain("<!DOCTYPE html>");
     const run = { schemaVersion: 2, tool: { name: "bn-check", version: "0" }, command: "run", exitCode: 0 } as unknown as SuiteReport;
-    expect(() => renderReport("html", run, { color: false })).toThrow(/--format html applies to compare, diff, suite, model, matrix, detect, not run/);
+    expect(() => renderReport("html", run, { color: false })).toThrow(/--format html applies to compare, diff, suite, model, matrix, detect, fold, not run/);
   });
 });
 

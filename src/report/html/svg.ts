@@ -66,9 +66,37 @@ function compact(body: string): string {
     .replace(/ (transform|d|x2|y2)="([^"]*)"/g, (_, name: string, value: string) => ` ${name}="${value.replace(/(\d\.\d\d)\d+/g, "$1")}"`);
 }
 
+/** Attributes whose value may load something: a link, or a paint/clip/filter reference by url(). */
+const LINK_ATTRIBUTES = /^(?:xlink:)?href$|^src$/i;
+const URL_ATTRIBUTES = /^(?:style|fill|stroke|clip-path|mask|filter|marker(?:-start|-mid|-end)?|cursor)$/i;
+
+/**
+ * What in the SVG's markup would load something from outside it: a link not to a fragment, a url()
+ * not to a fragment in a style or a presentation attribute, an @import in a <style> element. Text is
+ * text: a case name drawn in an axis label or an aria-label (`url(http…)`, `href="http…"`) loads
+ * nothing, and must never cost the user the report.
+ */
+export function externalReference(svg: string): string | null {
+  const styles = [...svg.matchAll(/<style\b[^>]*>([\s\S]*?)<\/style>/gi)].map((m) => m[1]);
+  for (const css of styles) if (/url\(\s*['"]?(?!#)|@import/i.test(css)) return "a <style> element loads a url";
+  for (const tag of svg.matchAll(/<[a-zA-Z][^>]*>/g)) {
+    for (const attribute of tag[0].matchAll(/\s([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+      const name = attribute[1];
+      const value = (attribute[2] ?? attribute[3] ?? "")
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;|&#39;/g, "'")
+        .replace(/&amp;/g, "&");
+      if (LINK_ATTRIBUTES.test(name) && !value.trim().startsWith("#")) return `${name} to something other than a fragment`;
+      if (URL_ATTRIBUTES.test(name) && (/url\(\s*['"]?(?!#)/i.test(value) || /@import/i.test(value))) return `${name} loads a url`;
+    }
+  }
+  return null;
+}
+
 /** Adds the chart's title and text alternative to the root element, and refuses anything external. */
 function accessible(svg: string, chart: Chart, options: SvgOptions): string {
-  if (/\b(?:xlink:)?href="(?!#)|url\((?!#)|@import/i.test(svg)) throw new BnCheckError(`chart "${chart.title}": vega's SVG refers to something outside it`);
+  const external = externalReference(svg);
+  if (external !== null) throw new BnCheckError(`chart "${chart.title}": vega's SVG refers to something outside it (${external})`);
   const id = `chart-${++sequence}`;
   const head = svg.indexOf(">") + 1;
   const open = svg

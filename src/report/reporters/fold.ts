@@ -6,6 +6,7 @@
 import type { ChalkInstance } from "chalk";
 import { escapeControlCharacters, formatNumber } from "../../numeric/format.js";
 import type { FoldLayerReport, FoldReport } from "../report.js";
+import { markdownText } from "../markdown-text.js";
 import { escapeXml } from "../xml.js";
 
 function ratio(layer: FoldLayerReport): string {
@@ -52,15 +53,6 @@ export function renderFoldText(report: FoldReport, paint: ChalkInstance, table: 
   const summary = summaryLine(report);
   lines.push(report.conforms ? paint.green.bold(summary) : paint.red.bold(summary));
   return `${lines.join("\n")}\n`;
-}
-
-/** A Markdown table cell holding text: markup characters, pipes and line breaks cannot act. */
-function markdownText(value: string): string {
-  return escapeControlCharacters(value.replace(/[\r\n]+/g, " "))
-    .replace(/[\\`*_[\]()#+!|~]/g, (c) => `\\${c}`)
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;");
 }
 
 export function renderFoldMarkdown(report: FoldReport): string {

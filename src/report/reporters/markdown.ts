@@ -3,11 +3,12 @@
  * each failing tensor in a collapsed section.
  */
 import type { TensorComparison } from "../../compare/compare.js";
-import { escapeControlCharacters, formatNumber, formatPercent } from "../../numeric/format.js";
+import { formatNumber, formatPercent } from "../../numeric/format.js";
+import { markdownText } from "../markdown-text.js";
 import { renderFoldMarkdown } from "./fold.js";
 import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
 
-const cell = (text: string) => escapeControlCharacters(text.replace(/\n/g, " ")).replace(/\|/g, "\\|");
+const cell = markdownText;
 const row = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
 const STATUS = { pass: "✅ pass", fail: "❌ fail", error: "⚠️ error" } as const;
 const VERDICT = { conforms: "✅ conforms", "conforms within arithmetic": "🟨 within arithmetic", "does not conform": "❌ fail" } as const;
@@ -50,7 +51,7 @@ function caseSection(c: CaseReport, heading: string): string[] {
       "",
     );
   }
-  if (c.status === "error") return [...lines, `⚠️ could not check: ${c.error}`, ""];
+  if (c.status === "error") return [...lines, `⚠️ could not check: ${cell(c.error ?? "")}`, ""];
   lines.push(
     row(["tensor", "result", "beyond allowance", "outside flat tol", "max err/bound", "max abs err", "max rel err", "max ulp", "would pass with (flat)"]),
     row(["---", "---", "---:", "---:", "---", "---:", "---:", "---:", "---"]),
