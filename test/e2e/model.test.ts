@@ -226,6 +226,33 @@ describe("bn-check model on a torchvision MobileNetV3-Small dump", () => {
     }
   });
 
+  it("--layer-options names layers as the parameters do (state_dict.module.x) or as hooks do (x)", () => {
+    const layers = evalCase.bn_layers.slice(0, 2);
+    const prefix = "state_dict.module.";
+    const wrapped = join(dir, "dataparallel-checkpoint.npz");
+    const members: Record<string, Uint8Array> = {};
+    for (const layer of layers) {
+      for (const key of ["weight", "bias", "running_mean", "running_var"]) members[`${prefix}${layer}.${key}.npy`] = encodeNpy(readTensor(`${PARAMS}:${layer}.${key}`));
+    }
+    writeFileSync(wrapped, zipSync(members));
+    const acts = join(MODEL, "eval", "acts.safetensors");
+    // A wrong eps for the first layer only, named both ways: that layer fails, the other passes.
+    for (const name of [layers[0], `${prefix}${layers[0]}`, `module.${layers[0]}`]) {
+      const options = join(dir, "bare-names.json");
+      writeFileSync(options, JSON.stringify({ eps: { [name]: 0.5 } }));
+      const report = model(["--params", wrapped, "--activations", acts, ...CONVENTION, "--layer-options", options]);
+      expect(report.cases.map((c) => [c.name, c.status])).toEqual([
+        [`${prefix}${layers[0]}`, "fail"],
+        [`${prefix}${layers[1]}`, "pass"],
+      ]);
+    }
+    const typo = join(dir, "typo.json");
+    writeFileSync(typo, JSON.stringify({ eps: { "no.such.layer": 0.5 } }));
+    const refused = runCli(["model", "--params", wrapped, "--activations", acts, "--layer-options", typo]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/typo\.json: 'eps' names 'no\.such\.layer', which is not one of the BatchNorm layers found/);
+  });
+
   it("files that hold no model are refused by name, exit 2", () => {
     const noLayers = runCli(["model", "--params", join(FIXTURES, "safetensors", "mixed.safetensors"), "--activations", join(MODEL, "eval", "acts.safetensors")]);
     expect(noLayers.status).toBe(2);
