@@ -85,11 +85,36 @@ export function openPolygraphy(path: string): TensorArchive {
 
 export const polygraphyFormat: ArchiveFormat = { label: "Polygraphy JSON", extensions: [".json"], items: "arrays", open: openPolygraphy };
 
+/**
+ * Polygraphy's documents nest a few levels (a list of runs, each a list of iterations, each a dict of
+ * arrays); JSON.parse on a ten-million-deep array spends seconds and gigabytes before it fails.
+ */
+const MAX_NESTING = 64;
+
+/** The byte offset where nesting first exceeds `limit` (strings skipped), or null: one pass, no allocation. */
+function nestingBeyond(bytes: Uint8Array, limit: number): number | null {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === 0x5c) i++; // a backslash escapes the next byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > limit) return i;
+    } else if (byte === 0x5d || byte === 0x7d) depth--;
+  }
+  return null;
+}
+
 function readJson(path: string): unknown {
   const text = withOpenFile(path, (fd, size) => {
     if (size > MAX_JSON_BYTES) throw new InputFileError(path, `is ${size} bytes: more than the ${MAX_JSON_BYTES} a JSON file can hold as one string in Node`);
     const bytes = new Uint8Array(size);
     readFully(fd, bytes, 0, path);
+    const depth = nestingBeyond(bytes, MAX_NESTING);
+    if (depth !== null) throw new InputFileError(path, `nests arrays or objects more than ${MAX_NESTING} deep (at byte ${depth}): not a Polygraphy JSON file`);
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {

@@ -197,3 +197,18 @@ describe("the CLI on Polygraphy arguments", () => {
     expect(run.stderr).toBe(`bn-check: ${path}: has runner '${ONNXRT}', iteration 0, output 'y' saved as a torch.Tensor: bn-check reads NumPy arrays from Polygraphy files (run with NumPy outputs)\n`);
   });
 });
+
+describe("nesting is bounded before parsing", () => {
+  it("a ten-million-deep array is refused from a scan of its bytes, exit 2, one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-deep-"));
+    const deep = join(dir, "deep.json");
+    writeFileSync(deep, `${"[".repeat(10_000_000)}${"]".repeat(10_000_000)}`);
+    const run = runCli(["diff", `${deep}:x`, `${deep}:x`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/deep\.json: nests arrays or objects more than 64 deep \(at byte 64\): not a Polygraphy JSON file\n$/);
+    // Brackets inside strings are text, not nesting.
+    const quoted = join(dir, "quoted.json");
+    writeFileSync(quoted, JSON.stringify({ note: "[".repeat(1000), "\\\"[": 1 }));
+    expect(() => openPolygraphy(quoted)).not.toThrow(/nests/);
+  });
+});
