@@ -13,7 +13,7 @@ import { removePendingTemporaryFiles } from "../io/atomic-write.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
-import { closePool } from "../parallel/pool.js";
+import { closePool, workerWarning } from "../parallel/pool.js";
 import type { Report } from "../report/report.js";
 import { checkOutputFormats, emit } from "./report-output.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
@@ -285,6 +285,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   } finally {
     process.off("SIGINT", onInterrupt);
     process.off("SIGTERM", onTerminate);
+    const warning = await workerWarning();
+    if (warning !== null) process.stderr.write(`bn-check: ${warning}\n`);
     await closePool();
   }
 }

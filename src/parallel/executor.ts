@@ -6,7 +6,7 @@
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../errors.js";
 import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
-import { defaultThreadCount, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
+import { defaultThreadCount, poolFailed, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
 import { arenaOf, commonArena } from "../memory/arena.js";
 import { PASSES, type PassArrays, type PassDefinition, type PassName, type PassParams } from "./passes.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
@@ -35,7 +35,7 @@ export const PREWARM_ELEMENTS = 1 << 23;
 /** Starts the pool now when `elements` of work will be shared (see PREWARM_ELEMENTS). */
 export function prewarmFor(elements: number, options: ExecutionOptions): void {
   const threads = options.threads ?? defaultThreadCount();
-  if (threads > 1 && elements >= PREWARM_ELEMENTS && (options.parallelThreshold ?? 0) <= elements) prewarmPool(threads);
+  if (threads > 1 && elements >= PREWARM_ELEMENTS && (options.parallelThreshold ?? 0) <= elements && !poolFailed()) prewarmPool(threads);
 }
 
 export interface ExecutionOptions {
@@ -63,7 +63,8 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
   const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
-  const useWorkers = threads > 1 && grid.unitCount > 0 && elements >= threshold;
+  // After a worker failure the run goes on in the calling thread alone (pool.ts says why).
+  const useWorkers = threads > 1 && grid.unitCount > 0 && elements >= threshold && !poolFailed();
   return { threads: useWorkers ? threads : 1, useWorkers };
 }
 

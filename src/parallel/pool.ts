@@ -15,6 +15,50 @@ import type { KernelTask, TaskResult } from "./task.js";
 let pool: Piscina<KernelTask, TaskResult> | null = null;
 let poolThreads = 0;
 
+/**
+ * Worker failures seen so far (a worker that could not start, exited or threw). Policy: work never
+ * depends on a worker: units a failing worker had not claimed are done by the other threads, so a
+ * pass that finished without it is correct, and the run goes on in the calling thread alone (the pool
+ * is not used again), with `timings.threads` counting the threads that did work and one warning line
+ * (`workerWarning`). A worker that fails after claiming units loses them: that pass ends with a
+ * WorkerFailureError, exit 2. A failure never crashes the process or changes a verdict's exit code.
+ */
+const failures: string[] = [];
+/** How long the end of a run waits for unawaited tasks: a worker boots and answers in tens of ms. */
+const SETTLE_WAIT_MS = 2000;
+
+/** Tasks posted but not awaited by their pass (every unit was done before the worker joined). */
+const unsettled = new Set<Promise<unknown>>();
+
+function noteFailure(error: unknown): void {
+  const message = (error as Error)?.message ?? String(error);
+  if (!failures.includes(message)) failures.push(message);
+}
+
+/** Whether a worker has failed in this process: passes then run in the calling thread. */
+export function poolFailed(): boolean {
+  return failures.length > 0;
+}
+
+/**
+ * Waits for tasks no pass waited for (a booting worker ends a stale task at once), so that a worker
+ * that could not start is known before the report is final; then the warning line, or null.
+ */
+export async function workerWarning(): Promise<string | null> {
+  if (unsettled.size > 0) {
+    // Piscina's workers do not keep the process alive, so a ref'd timer does while they answer; it
+    // also caps the wait, since a stalled worker's task may never end (its units were done anyway).
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SETTLE_WAIT_MS);
+    });
+    await Promise.race([Promise.allSettled([...unsettled]), cap]);
+    clearTimeout(timer);
+  }
+  if (failures.length === 0) return null;
+  return `warning: ${failures.length === 1 ? "a worker thread" : `${failures.length} worker threads`} failed (${failures[0]}); the check ran on the threads that work`;
+}
+
 /** The default thread count: one per core the OS makes available. */
 export function defaultThreadCount(): number {
   return availableParallelism();
@@ -60,6 +104,9 @@ function getPool(workers: number): Piscina<KernelTask, TaskResult> {
     // would never join it. A worker runs its tasks one after the other; a stale one ends at once.
     concurrentTasksPerWorker: 4,
   });
+  // A worker that fails at start-up is an 'error' event of the pool: unheard, it would end the
+  // process with a stack trace after the report is printed.
+  pool.on("error", noteFailure);
   poolThreads = workers;
   return pool;
 }
@@ -103,12 +150,24 @@ export function startOnPool(tasks: readonly KernelTask[], workers: number, signa
     ),
   );
   // Handled by the caller once its own share is done; until then a rejection must not count as unhandled.
-  done.catch(() => undefined);
+  const settled = done.then(
+    () => undefined,
+    (error: unknown) => {
+      if (!signal?.aborted) noteFailure((error as Error)?.cause ?? error);
+    },
+  );
+  unsettled.add(settled);
+  void settled.then(() => unsettled.delete(settled));
   return { done };
 }
 
-/** Stops every worker. Safe to call when no pool exists; a later call starts a fresh pool. */
+/**
+ * Stops every worker. Safe to call when no pool exists; a later call starts a fresh pool, and
+ * forgets earlier worker failures (a library caller can try the pool again).
+ */
 export async function closePool(): Promise<void> {
+  failures.length = 0;
+  unsettled.clear();
   const current = pool;
   pool = null;
   poolThreads = 0;

@@ -208,7 +208,7 @@ describe("nesting is bounded before parsing", () => {
     expect(run.stderr).toMatch(/deep\.json: nests arrays or objects more than 64 deep \(at byte 64\): not a Polygraphy JSON file\n$/);
     // Brackets inside strings are text, not nesting.
     const quoted = join(dir, "quoted.json");
-    writeFileSync(quoted, JSON.stringify({ note: "[".repeat(1000), "\\\"[": 1 }));
+    writeFileSync(quoted, JSON.stringify({ note: "[".repeat(1000), '\\"[': 1 }));
     expect(() => openPolygraphy(quoted)).not.toThrow(/nests/);
   });
 });
