@@ -128,6 +128,24 @@ export function finiteOrZero(value: number): number {
   return Number.isNaN(value) ? 0 : Math.abs(value);
 }
 
+/**
+ * The mean's summation error in units of u·m. The √n term assumes the roundings of the partial sums
+ * are independent; on a channel whose values are equal to within a few ulps of the mean (a constant
+ * or dead channel) they are not: adding the same value n times rounds the same way at every step, and
+ * the sum drifts by up to (n − 1)·u·|sum| (Higham, Accuracy and Stability, §4.2: the worst case of
+ * recursive summation). There the deterministic bound holds; elsewhere the data's spread decorrelates
+ * the roundings and the probabilistic one is kept, so the ill-conditioned channels that are not
+ * constant (|mean|/std up to 1e5, where a scaled channel must still be caught) keep their tight bound.
+ */
+export function summationFactor(count: number, mean: number, variance: number, u: number): number {
+  const probabilistic = 1 + MODEL_CONSTANTS.sum * Math.sqrt(Math.max(count, 1));
+  const constant = Math.sqrt(variance) <= CORRELATED_SPREAD_ULPS * u * Math.abs(mean);
+  return constant ? Math.max(probabilistic, count - 1) : probabilistic;
+}
+
+/** A channel whose standard deviation is within this many ulps of its mean sums with correlated roundings. */
+export const CORRELATED_SPREAD_ULPS = 16;
+
 /** One channel's bound at unit roundoff `u` (see the module comment). */
 export function channelBound(channel: ChannelArithmetic, u: number): ChannelBound {
   const { count, mean, variance, epsilon, weight, bias, batchStatistics } = channel;
@@ -135,7 +153,7 @@ export function channelBound(channel: ChannelArithmetic, u: number): ChannelBoun
   const absS = Math.abs(s);
   const sqrtN = Math.sqrt(Math.max(count, 1));
   const magnitude = Math.sqrt(mean * mean + variance);
-  const meanError = batchStatistics ? u * (1 + MODEL_CONSTANTS.sum * sqrtN) * magnitude : 0;
+  const meanError = batchStatistics ? u * summationFactor(count, mean, variance, u) * magnitude : 0;
   const varianceError = batchStatistics ? u * (MODEL_CONSTANTS.variance + MODEL_CONSTANTS.sum * sqrtN) * variance + meanError * meanError : 0;
   // 1/√(σ² + ε ± E_var) against 1/√(σ² + ε), exactly (linearising fails when E_var ≳ σ² + ε).
   const exact = 1 / Math.sqrt(variance + epsilon);

@@ -5,9 +5,10 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkBatchNorm, closePool, tensorFromArray } from "../../src/index.js";
-import { channelBound, UNIT_ROUNDOFF, MODEL_CONSTANTS } from "../../src/compare/error-model.js";
+import { join } from "node:path";
+import { channelBound, MODEL_CONSTANTS, summationFactor, UNIT_ROUNDOFF } from "../../src/compare/error-model.js";
 import { resolveTolerance } from "../../src/compare/tolerance.js";
-import { normals, seededRandom } from "../helpers.js";
+import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
 afterAll(async () => {
   await closePool();
@@ -279,5 +280,28 @@ describe("the error model", () => {
     expect(result.output.verdict).toBe("conforms within arithmetic");
     expect(result.output.bound?.dominantTerm).toBe("rounding of the batch mean to float32");
     expect(MODEL_CONSTANTS.sum).toBeGreaterThan(0);
+  });
+});
+
+describe("a constant channel's mean: correlated roundings", () => {
+  const C = join(FIXTURES, "constchan");
+  it("a float32 mean that drifts 20 u over 80 equal values is within arithmetic; the √n bound alone rejected it", () => {
+    const run = runCli(["compare", join(C, "input.npy"), join(C, "ref.npy"), "--weight", join(C, "weight.npy"), "--bias", join(C, "bias.npy"), "--format", "json"]);
+    expect(run.status, run.stdout.slice(0, 400)).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.verdict).toBe("conforms within arithmetic");
+    // Without the deterministic term the same bound would be about 7x tighter on this channel: > 1.
+    expect(report.tensors[0].bound.maxRatio).toBeGreaterThan(0.1);
+    expect(report.tensors[0].bound.maxRatio).toBeLessThan(1);
+  });
+
+  it("the deterministic term applies only where the spread is within a few ulps of the mean", () => {
+    const u = 2 ** -24;
+    expect(summationFactor(80, 28.19, 0, u)).toBe(79);
+    expect(summationFactor(80, 28.19, (28.19 * 8 * u) ** 2, u)).toBe(79);
+    // An ill-conditioned but not constant channel (|mean|/std 1e5) keeps the probabilistic bound.
+    expect(summationFactor(392, 1e5, 1, u)).toBeCloseTo(1 + 0.75 * Math.sqrt(392), 12);
+    expect(summationFactor(4, 3, 1, u)).toBeCloseTo(2.5, 12);
+    expect(summationFactor(4, 3, 0, u)).toBe(3);
   });
 });
