@@ -83,9 +83,31 @@ function roundedMeanOffsets(limits: readonly ChannelLimits[], dtype: ComputeDTyp
   return limits.map((l) => -(roundTo(dtype, l.mean) - l.mean) * l.s);
 }
 
+/**
+ * Whether rounding the means explains the failures: the failing channels' offsets are the predicted
+ * ones, and no channel that conforms was predicted an offset as large as a failing one's (a precision
+ * story holds for every channel at once, or it does not fit the data: one channel shifted by chance
+ * near its predicted offset is a channel that differs, not statistics kept in float16).
+ */
 function matchesOffsets(failing: readonly number[], fits: readonly ChannelFit[], predicted: readonly number[]): boolean {
   const explained = failing.filter((c) => predicted[c] !== 0 && Math.abs(fits[c].offset - predicted[c]) <= 0.25 * Math.abs(predicted[c]) && fits[c].maxResidual <= 0.5 * fits[c].maxError);
-  return failing.length > 0 && explained.length >= 0.8 * failing.length;
+  if (failing.length === 0 || explained.length < 0.8 * failing.length) return false;
+  const failingSet = new Set(failing);
+  const smallestFailing = Math.min(...explained.map((c) => Math.abs(predicted[c])));
+  return !predicted.some((offset, c) => !failingSet.has(c) && Math.abs(offset) >= smallestFailing);
+}
+
+/** A few channels fail and the others conform: say which, and how (a constant shift, a scale), not a precision story. */
+function channelHints(failing: readonly number[], fits: readonly ChannelFit[], channels: number): string[] {
+  if (failing.length === 0 || failing.length > Math.max(1, Math.floor(channels / 10)) || failing.length === channels) return [];
+  return failing.slice(0, 3).map((c) => {
+    const fit = fits[c];
+    const others = `the other ${channels - failing.length} channel(s) conform`;
+    if (fit.maxResidual <= 0.1 * fit.maxError)
+      return `channel ${c} differs by a constant ${formatNumber(Number(fit.offset.toPrecision(3)))} (${others}): a shifted channel, not a convention or precision`;
+    if (Math.abs(fit.slope) * fit.maxCentred >= 0.5 * fit.maxError) return `channel ${c} differs in scale: off by ${formatNumber(Number(fit.slope.toPrecision(3)))}·(y − β) (${others})`;
+    return `channel ${c} differs (${others})`;
+  });
 }
 
 /** The signature of known arithmetic breakdowns in the output's errors. */
@@ -112,6 +134,7 @@ function arithmeticSignatures(tensors: WithReference, result: WithOutput, comput
       `the error grows with y − β (the scale γ/√(σ² + ε) is off by up to ${formatNumber(worstSlope)} relative) in ${sloped.length} ill-conditioned channel(s) (|mean|/std ≥ ${formatNumber(Number(minKappa.toPrecision(2)))}), beyond what a two-pass or Welford variance can be off by: the signature of a one-pass variance E[x²] − E[x]² (Flax use_fast_variance=True, Keras 3 moments), which cancels catastrophically there`,
     );
   }
+  if (hints.length === 0) hints.push(...channelHints(failing, fits, limits.length));
   return hints;
 }
 

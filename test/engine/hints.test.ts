@@ -54,6 +54,15 @@ describe("hints", () => {
     expect(hints.join("\n")).toMatch(/rounding of their batch mean to float32/);
   });
 
+  it("one channel off by exactly its float16 rounding, the others exact: a channel that differs, not float16 statistics", async () => {
+    const means = [300.3, -517.1, 900.7, 411.9, -250.3, 777.7, 620.1, -333.3, 512.9, 150.7];
+    const shifted = means[2];
+    const hints = await hintsFor(layer(means, (mean) => (Math.abs(mean - shifted) < 1 ? roundTo("float16", mean) : mean), "float32"));
+    const text = hints.join("\n");
+    expect(text).not.toMatch(/float16/);
+    expect(text).toMatch(/^channel 2 differs by a constant -?[0-9.e-]+ \(the other 9 channel\(s\) conform\): a shifted channel/m);
+  });
+
   it("says nothing of a reference that conforms", async () => {
     const tensors = layer([300.3, -517.1], (mean) => mean, "float32");
     const request = { framework: "torch" as const, threads: 1 };
