@@ -1,17 +1,15 @@
 /**
- * Unpickles a PyTorch archive's data.pkl into plain records, never executing anything: pickleparser
- * walks the opcodes, and every GLOBAL it meets is looked up in an allow-list that maps it to a
- * function of ours that only builds a record (a tensor's storage, offset, size and stride) or to an
- * inert marker (a storage type, a dtype). Any other global (`posix.system`, `builtins.eval`, a model
- * class from pickling a whole nn.Module) is refused by name before anything else happens.
- *
- * What our functions return is frozen, and dictionaries are Maps: pickleparser's BUILD assigns a
- * pickle's state onto objects (Object.assign), which must not reach our records or a prototype.
- * Python ints come through pickleparser as numbers (LONG1 read unsigned); only tensors are kept as
- * data, so no Python int is trusted as a value.
+ * Unpickles a PyTorch archive's data.pkl into data, never executing anything (pickle-vm.ts runs the
+ * opcodes with a bounded cost each). The globals that make tensors — `_rebuild_tensor_v2`,
+ * `_rebuild_parameter`, storage types, dtypes — map to functions of ours that only build frozen
+ * records after checking every argument (sizes and strides must be Python ints: a float 4.0 is not
+ * one); every other global (`argparse.Namespace`, numpy's `_reconstruct`, a model class of a whole
+ * pickled nn.Module, even `posix.system`) becomes an inert record holding its name, arguments and
+ * BUILD state, which torch-names.ts walks for tensors. Nothing a pickle says can become one of our
+ * records except through those checked functions, and no prototype is taken from it.
  */
-import { createRequire } from "node:module";
 import { InputFileError } from "../errors.js";
+import { PyObject, runPickle } from "./pickle-vm.js";
 
 /** The element types of PyTorch storages; bn-check reads the four float ones. */
 export type TorchDType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool" | "complex64" | "complex128";
@@ -108,7 +106,7 @@ class StorageType {
   }
 }
 
-/** The globals a state_dict or a checkpoint of tensors needs; everything else is refused. */
+/** The globals bn-check gives a meaning (tensors, storages, dtypes); every other one is an inert record. */
 export const ALLOWED_GLOBALS: readonly string[] = [
   "collections.OrderedDict",
   "torch._utils._rebuild_tensor_v2",
@@ -128,16 +126,19 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
   const fail = (problem: string): never => {
     throw new InputFileError(path, `data.pkl ${problem}`);
   };
+  // Only what turns into tensors (and the inert markers around them) is ours; every other global
+  // becomes an inert record (pickle-vm.ts), so a checkpoint's argparse.Namespace, numpy state or a
+  // whole pickled nn.Module is data to walk, never code to run, and never a reason to refuse the file.
   const resolveGlobal = (module: string, name: string): unknown => {
     const global = `${module}.${name}`;
-    if (global === "collections.OrderedDict") return (...args: unknown[]) => (args.length === 0 ? new Map() : fail("builds an OrderedDict from arguments, which torch.save does not write"));
+    if (global === "collections.OrderedDict") return (...args: unknown[]) => orderedDict(args, fail);
     if (global === "torch._utils._rebuild_tensor_v2") return (...args: unknown[]) => rebuildTensor(args, fail);
     if (global === "torch._utils._rebuild_parameter" || global === "torch._utils._rebuild_parameter_with_state")
-      return (data: unknown) => (data instanceof TensorRecord ? data : fail(`calls ${global} on something that is not a tensor`));
+      return (data: unknown, ...rest: unknown[]) => (data instanceof TensorRecord ? data : new PyObject(global, [data, ...rest]));
     if (module === "torch" && name in STORAGE_TYPES) return new StorageType(global, STORAGE_TYPES[name]);
     if (global === "torch.storage.UntypedStorage") return new StorageType(global, "uint8");
     if (module === "torch" && TORCH_DTYPE_NAMES.has(name)) return new Marker(global);
-    return fail(refusal(global));
+    return undefined;
   };
   const resolvePersistent = (pid: unknown): StorageRef => {
     // ('storage', storage_type, key, location, numel), as torch.save's persistent_id writes it.
@@ -148,25 +149,25 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (!Number.isSafeInteger(numel) || (numel as number) < 0) return fail(`has storage ${key} with ${numel} elements`);
     return new StorageRef(type.dtype, key, numel as number);
   };
-  const { Parser } = loadPickleparser();
-  const parser = new Parser({
-    nameResolver: { resolve: resolveGlobal as (module: string, name: string) => () => unknown },
-    persistentResolver: { resolve: resolvePersistent as (pid: unknown) => unknown as (pid: string) => unknown },
-    extensionResolver: { resolve: (code: number) => fail(`uses pickle extension code ${code}, which torch.save does not write`) },
-    unpicklingTypeOfDictionary: "Map",
-    unpicklingTypeOfSet: "array",
-  });
-  // pickleparser warns on the console about integers past 2^53; a file must not write to stderr.
-  const warn = console.warn;
-  console.warn = () => {};
   try {
-    return parser.parse(bytes);
+    return runPickle(bytes, { resolveGlobal, resolvePersistent });
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     return fail(`is not a pickle bn-check can read (${(error as Error).message})`);
-  } finally {
-    console.warn = warn;
   }
+}
+
+/** OrderedDict() then SETITEMS, as torch.save writes it; or OrderedDict([(key, value), …]). */
+function orderedDict(args: unknown[], fail: (problem: string) => never): Map<unknown, unknown> {
+  const map = new Map<unknown, unknown>();
+  if (args.length === 0) return map;
+  const [pairs] = args;
+  if (!Array.isArray(pairs)) return fail("builds an OrderedDict from something that is not a list of pairs");
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) return fail("builds an OrderedDict from something that is not a list of pairs");
+    map.set(pair[0], pair[1]);
+  }
+  return map;
 }
 
 function rebuildTensor(args: unknown[], fail: (problem: string) => never): TensorRecord {
@@ -178,21 +179,4 @@ function rebuildTensor(args: unknown[], fail: (problem: string) => never): Tenso
   if (!isDims(size)) return fail("has a tensor whose size is not a tuple of non-negative integers");
   if (!isDims(stride) || stride.length !== size.length) return fail(`has a tensor whose stride is not ${size.length} non-negative integers`);
   return new TensorRecord(storage, offset as number, [...size], [...stride]);
-}
-
-/** The refusal for a global outside the allow-list; a class (a model saved whole) gets a hint. */
-function refusal(global: string): string {
-  const name = global.slice(global.lastIndexOf(".") + 1);
-  const isClass = /^[A-Z]/.test(name) || global.startsWith("torch.nn.") || global.startsWith("torchvision.");
-  const hint = isClass ? ": this looks like a whole pickled object (torch.save(model)); save model.state_dict() instead" : "";
-  return `refers to the Python global ${global}, which bn-check does not allow (it reads tensors, and never runs code from a pickle)${hint}`;
-}
-
-type PickleparserModule = typeof import("pickleparser");
-let pickleparser: PickleparserModule | null = null;
-
-/** Loaded on first use: only .pt files need it (the CLI bundle leaves it out). */
-function loadPickleparser(): PickleparserModule {
-  pickleparser ??= createRequire(import.meta.url)("pickleparser") as PickleparserModule;
-  return pickleparser;
 }

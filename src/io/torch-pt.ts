@@ -24,8 +24,8 @@ import { readFully, withOpenFile } from "../fs/read-file.js";
 import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
 import { allocateForRead, allocateShared, type FloatArray, gatherStrided, type Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
-import { TORCH_ITEM_BYTES, type TensorRecord, unpickleTorch } from "./torch-pickle.js";
-import { torchNames } from "./torch-names.js";
+import { TensorRecord, TORCH_ITEM_BYTES, unpickleTorch } from "./torch-pickle.js";
+import { InlineArray, type NamedTensor, torchContents } from "./torch-names.js";
 import { readCentralDirectory, readWholeMember, streamMember, type ZipEntry } from "./zip.js";
 
 /**
@@ -33,6 +33,11 @@ import { readCentralDirectory, readWholeMember, streamMember, type ZipEntry } fr
  * tensors. The limit bounds what unpickling may allocate (a value per opcode byte, at worst).
  */
 const MAX_PICKLE_BYTES = 16 * 1024 * 1024;
+
+/** The most elements of one tensor (2^31: 8 GiB of float32, beyond what a BatchNorm check needs). */
+const MAX_VIEW_ELEMENTS = 2 ** 31;
+/** How many times a view may repeat its stored elements (stride 0) once it is over a million elements. */
+const MAX_REPEAT = 1024;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** torch.save's legacy format starts with its pickled magic number 0x1950a86a20f9469cfc6c (LONG1). */
@@ -59,11 +64,13 @@ export function openTorchPt(path: string): TensorArchive {
     const entries = readZipDirectory(fd, size, path);
     const layout = readLayout(fd, entries, path);
     const root = unpickleTorch(readMember(fd, entries.get(`${layout.prefix}/data.pkl`)!, path, MAX_PICKLE_BYTES), path);
-    const records = torchNames(root, path);
-    for (const [name, record] of records) checkView(record, layout, `${path}:${name}`);
+    const contents = torchContents(root, path);
+    const records = contents.tensors;
+    if (records.size === 0) throw new InputFileError(path, `holds no tensor: its data.pkl is ${contents.root}`);
+    for (const [name, record] of records) if (record instanceof TensorRecord) checkView(record, layout, `${path}:${name}`);
     return { records, layout, size };
   });
-  const readWith = <T>(name: string, use: (fd: number, record: TensorRecord, where: string) => T): T => {
+  const readWith = <T>(name: string, use: (fd: number, record: NamedTensor, where: string) => T): T => {
     const record = records.get(name) ?? records.get(checkedName(archive, name))!;
     return withOpenFile(path, (fd, now) => {
       if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
@@ -73,11 +80,12 @@ export function openTorchPt(path: string): TensorArchive {
   const archive: TensorArchive = {
     path,
     names: [...records.keys()],
-    read: (name) => readWith(name, (fd, record, where) => readFloatTensor(fd, record, layout, path, where)),
-    readInteger: (name) => readWith(name, (fd, record, where) => readIntegerTensor(fd, record, layout, path, where)),
+    read: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineFloat(record, where) : readFloatTensor(fd, record, layout, path, where))),
+    readInteger: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineInteger(record, where) : readIntegerTensor(fd, record, layout, path, where))),
     byteLength: (name) => {
       const record = records.get(name);
-      return record === undefined ? undefined : viewExtent(record).count * TORCH_ITEM_BYTES[record.storage.dtype];
+      if (record === undefined) return undefined;
+      return record instanceof InlineArray ? record.bytes.length : viewExtent(record).count * TORCH_ITEM_BYTES[record.storage.dtype];
     },
   };
   return archive;
@@ -165,6 +173,13 @@ function checkView(record: TensorRecord, layout: Layout, where: string): void {
   const { count, span } = viewExtent(record);
   const shape = `[${record.shape.join(", ")}]`;
   if (!Number.isSafeInteger(count) || !Number.isSafeInteger(span) || !Number.isSafeInteger(record.offset + span)) throw new InputFileError(where, `has a shape ${shape} too large to hold`);
+  // A view reads `span` elements and yields `count`: stride 0 (an expanded tensor) repeats them. Bounded
+  // by what a tensor can hold in memory, and by what it reads: a view that repeats its storage more
+  // than MAX_REPEAT times beyond a million elements is no honest parameter (a 4-byte storage viewed
+  // as 2^30 elements would take 4 GiB).
+  if (count > MAX_VIEW_ELEMENTS) throw new InputFileError(where, `views ${count} elements (shape ${shape}): more than the ${MAX_VIEW_ELEMENTS} bn-check reads as one tensor`);
+  if (count > 1 << 20 && count > MAX_REPEAT * Math.max(span, 1))
+    throw new InputFileError(where, `views ${count} elements (shape ${shape}, stride [${record.stride.join(", ")}]) from ${span} stored ones: a repeated (stride-0) view this large is refused`);
   if (count > 0 && record.offset + span > storage.numel)
     throw new InputFileError(
       where,
@@ -200,6 +215,36 @@ function readFloatTensor(fd: number, record: TensorRecord, layout: Layout, path:
   return { dtype: dtype === "float64" ? "float64" : "float32", shape, data };
 }
 
+/** A float numpy array held in data.pkl itself (C or Fortran order, either byte order). */
+function readInlineFloat(array: InlineArray, where: string): Tensor {
+  if (!FLOAT_DTYPES.includes(array.dtype)) throw new InputFileError(where, `is a numpy array of ${array.dtype}: bn-check checks float16, float32 and float64`);
+  const values = decodeElements(array.bytes, array.dtype, array.littleEndian);
+  const shape = [...array.shape];
+  const data = allocateShared(array.dtype === "float64" ? "float64" : "float32", values.length);
+  if (!array.fortranOrder || shape.length < 2) data.set(values);
+  else {
+    // Fortran order: the first axis varies fastest.
+    const strides: number[] = [];
+    let step = 1;
+    for (const dim of shape) {
+      strides.push(step);
+      step *= dim;
+    }
+    gatherStrided(values, data, shape, strides);
+  }
+  if (array.dtype === "float16") return { dtype: "float16", shape, data };
+  return { dtype: array.dtype === "float64" ? "float64" : "float32", shape, data };
+}
+
+function readInlineInteger(array: InlineArray, where: string): number {
+  if (!INTEGER_DTYPES.includes(array.dtype)) throw new InputFileError(where, `is a numpy array of ${array.dtype}: an integer is expected here`);
+  if (array.bytes.length !== TORCH_ITEM_BYTES[array.dtype]) throw new InputFileError(where, `holds ${array.bytes.length / TORCH_ITEM_BYTES[array.dtype]} integers: one is expected here`);
+  const bytes = new Uint8Array(8);
+  bytes.set(array.bytes);
+  const width = TORCH_ITEM_BYTES[array.dtype] as 1 | 2 | 4 | 8;
+  return decodeCount(bytes, 0, { width, signed: array.dtype !== "uint8", littleEndian: array.littleEndian }, where);
+}
+
 /** One element of an integer tensor (`num_batches_tracked`, a 0-d int64 tensor). */
 function readIntegerTensor(fd: number, record: TensorRecord, layout: Layout, path: string, where: string): number {
   const { dtype } = record.storage;
@@ -229,12 +274,18 @@ function isContiguous(record: TensorRecord): boolean {
 function streamWindow(fd: number, entry: ZipEntry, path: string, start: number, target: Uint8Array): void {
   const end = start + target.length;
   let position = 0;
-  streamMember(fd, entry, path, (chunk) => {
-    const from = Math.max(start, position);
-    const to = Math.min(end, position + chunk.length);
-    if (from < to) target.set(chunk.subarray(from - position, to - position), from - start);
-    position += chunk.length;
-  });
+  streamMember(
+    fd,
+    entry,
+    path,
+    (chunk) => {
+      const from = Math.max(start, position);
+      const to = Math.min(end, position + chunk.length);
+      if (from < to) target.set(chunk.subarray(from - position, to - position), from - start);
+      position += chunk.length;
+    },
+    end,
+  );
 }
 
 /** Storage bytes in the file's byte order → values (float16 and bfloat16 decoded exactly to float32). */

@@ -192,7 +192,7 @@ export function readWholeMember(fd: number, entry: ZipEntry, path: string): Uint
  * against the directory, the method, encryption, the inflated size and the CRC-32.
  * @param sink - receives each chunk (it may copy it; the chunk is not kept).
  */
-export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (chunk: Uint8Array) => void): void {
+export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (chunk: Uint8Array) => void, until: number = entry.uncompressedSize): void {
   const fail = memberFailure(entry, path);
   const dataStart = memberDataStart(fd, entry, path);
   let produced = 0;
@@ -203,11 +203,15 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
     crc = crc32(chunk, crc);
     sink(chunk);
   };
+  // A reader that needs only the first `until` bytes (a view at the start of a large storage) stops
+  // there: a 1 MB member that inflates to 1 GiB costs what the view needs. The CRC then covers only
+  // a whole member.
+  const partial = until < entry.uncompressedSize;
   if (entry.method === 0) {
     // One chunk buffer, refilled: the sink copies what it keeps (a fresh zeroed buffer per chunk
     // was a fifth of reading a 90 MB activations .npz).
     const chunk = new Uint8Array(Math.min(READ_CHUNK, entry.compressedSize));
-    for (let offset = 0; offset < entry.compressedSize; offset += READ_CHUNK) {
+    for (let offset = 0; offset < entry.compressedSize && produced < until; offset += READ_CHUNK) {
       const part = chunk.subarray(0, Math.min(READ_CHUNK, entry.compressedSize - offset));
       readFully(fd, part, dataStart + offset, path);
       emit(part);
@@ -220,7 +224,7 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
       if (final) ended = true;
     });
     try {
-      for (let offset = 0; offset < entry.compressedSize; offset += READ_CHUNK) {
+      for (let offset = 0; offset < entry.compressedSize && produced < until; offset += READ_CHUNK) {
         const length = Math.min(READ_CHUNK, entry.compressedSize - offset);
         inflate.push(read(fd, dataStart + offset, length, path), offset + length >= entry.compressedSize);
       }
@@ -228,8 +232,10 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
       if (error instanceof InputFileError) throw error;
       fail(`is not valid deflate data (${(error as Error).message})`);
     }
+    if (partial && produced >= until) return;
     if (!ended && entry.compressedSize > 0) fail("its deflate stream ends early");
   }
+  if (partial && produced >= until) return;
   if (produced !== entry.uncompressedSize) fail(`inflates to ${produced} bytes; its directory entry states ${entry.uncompressedSize}`);
   if (crc !== entry.crc32) fail(`fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`);
 }
