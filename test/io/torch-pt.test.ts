@@ -362,3 +362,67 @@ describe("pickles that turn an unpickler's own behaviour against the reader", ()
     expect(() => openTorchPt(path)).toThrow(/cycle\.pt: holds no tensor: its data\.pkl is a dict of 1 entries$/);
   });
 });
+
+describe("hostile pickles (issue: reliability round three): each ends at once with one line, exit 2", () => {
+  const refusedByCli = (path: string, problem: RegExp) => {
+    const run = runCli(["diff", `${path}:w`, `${path}:w`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(problem);
+  };
+
+  it("a 20-byte pickle whose BINBYTES length is negative (0xffffffff) is past the end, not a loop", () => {
+    const pickle = Uint8Array.from([0x80, 2, 0x42, 0xff, 0xff, 0xff, 0xff, 0x2e, ...new Array(12).fill(0)]);
+    refusedByCli(craftZip("negbytes.pt", { "a/data.pkl": pickle }), /negbytes\.pt: data\.pkl is not a pickle bn-check can read \(has a length of 4294967295 bytes, past the end of the pickle/);
+    const long4 = Uint8Array.from([0x80, 2, 0x8b, 0xff, 0xff, 0xff, 0xff, 0x2e]);
+    refusedByCli(craftZip("neglong4.pt", { "a/data.pkl": long4 }), /neglong4\.pt: data\.pkl is not a pickle bn-check can read \(has a LONG4 of length -1/);
+  });
+
+  it("an 8 MiB LONG4 integer is kept as its size, never decoded", () => {
+    const size = 8 * 1024 * 1024;
+    const pickle = new Uint8Array(3 + 4 + size + 1);
+    pickle.set([0x80, 2, 0x8b]);
+    new DataView(pickle.buffer).setInt32(3, size, true);
+    pickle[pickle.length - 1] = 0x2e;
+    refusedByCli(craftZip("long4.pt", { "a/data.pkl": pickle }), /long4\.pt: holds no tensor: its data\.pkl is a object/);
+  });
+
+  it("16 M EMPTY_DICT opcodes exceed the object budget", () => {
+    const count = 16 * 1024 * 1024 - 8;
+    const pickle = new Uint8Array(2 + count + 1).fill(0x7d);
+    pickle.set([0x80, 2]);
+    pickle[pickle.length - 1] = 0x2e;
+    refusedByCli(craftZip("dicts.pt", { "a/data.pkl": pickle }), /dicts\.pt: data\.pkl is not a pickle bn-check can read \((creates more than 2000000 objects|stacks more than 100000 values)/);
+  });
+
+  it("BUILD with a __proto__ key cannot dress a dict up as a tensor record", () => {
+    // {"w": {}} then BUILD({"__proto__": <a real tensor record's fields>, "offset": -5, "shape": [1e9]})
+    const pickle = new PickleWriter().op(0x7d, 0x28).string("w").op(0x7d, 0x7d).string("__proto__").op(0x7d).string("offset").int(-5).op(0x73, 0x73, 0x62, 0x75).done();
+    refusedByCli(craftZip("proto.pt", { "a/data.pkl": pickle, "a/data/0": floats(1, 2) }), /proto\.pt: holds no tensor: its data\.pkl is a dict of 1 entries/);
+  });
+
+  it("a size given as a float (4.0) is no Python int", () => {
+    const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
+    pickle.string("w").global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(4).op(0x74, 0x51);
+    // offset 0, size (4.0,) as BINFLOAT, stride (1,)
+    pickle.int(0).op(0x28, 0x47, ...Buffer.from([0x40, 0x10, 0, 0, 0, 0, 0, 0]), 0x74).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x75);
+    refusedByCli(craftZip("floatsize.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2, 3, 4) }), /floatsize\.pt: data\.pkl has a tensor whose size is not a tuple of non-negative integers/);
+  });
+
+  it("a stride-0 view of 2^28 elements over a 4-byte storage is refused from data.pkl", () => {
+    const path = craftZip("stride0.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [2 ** 28], stride: [0] } }), "a/data/0": floats(7) });
+    refusedByCli(path, /stride0\.pt:w: views 268435456 elements \(shape \[268435456\], stride \[0\]\) from 1 stored ones: a repeated \(stride-0\) view this large is refused/);
+    const small = craftZip("stride0-small.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [3, 2], stride: [0, 0] } }), "a/data/0": floats(7) });
+    expect(Array.from(readTensor(`${small}:w`).data)).toEqual([7, 7, 7, 7, 7, 7]);
+  });
+
+  it("a storage that inflates to 16 MiB is inflated only as far as the view reads", () => {
+    const numel = 4 * 1024 * 1024;
+    const storage = new Uint8Array(numel * 4);
+    storage.set(floats(3, 5));
+    const pickle = statePickle({ w: { key: "0", numel, offset: 0, size: [2], stride: [1] } });
+    const path = join(work, "inflate.pt");
+    writeFileSync(path, zipSync({ "a/data.pkl": [pickle, { level: 0 }], "a/data/0": [storage, { level: 9 }] }));
+    expect(Array.from(readTensor(`${path}:w`).data)).toEqual([3, 5]);
+  });
+});
