@@ -135,6 +135,10 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (global === "torch._utils._rebuild_tensor_v2") return (...args: unknown[]) => rebuildTensor(args, fail);
     if (global === "torch._utils._rebuild_parameter" || global === "torch._utils._rebuild_parameter_with_state")
       return (data: unknown, ...rest: unknown[]) => (data instanceof TensorRecord ? data : new PyObject(global, [data, ...rest]));
+    // Protocol 2 (torch.save's) has no bytes opcode: Python 3 pickles bytes as _codecs.encode(text,
+    // 'latin1') — numpy arrays' data among them. Turning that text back into bytes runs nothing.
+    if (global === "_codecs.encode")
+      return (text: unknown, encoding: unknown) => (typeof text === "string" && (encoding === "latin1" || encoding === "latin-1") ? latin1Bytes(text) : new PyObject(global, [text, encoding]));
     if (module === "torch" && name in STORAGE_TYPES) return new StorageType(global, STORAGE_TYPES[name]);
     if (global === "torch.storage.UntypedStorage") return new StorageType(global, "uint8");
     if (module === "torch" && TORCH_DTYPE_NAMES.has(name)) return new Marker(global);
@@ -155,6 +159,12 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (error instanceof InputFileError) throw error;
     return fail(`is not a pickle bn-check can read (${(error as Error).message})`);
   }
+}
+
+function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k) & 0xff;
+  return bytes;
 }
 
 /** OrderedDict() then SETITEMS, as torch.save writes it; or OrderedDict([(key, value), …]). */

@@ -405,7 +405,11 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
     const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
     pickle.string("w").global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(4).op(0x74, 0x51);
     // offset 0, size (4.0,) as BINFLOAT, stride (1,)
-    pickle.int(0).op(0x28, 0x47, ...Buffer.from([0x40, 0x10, 0, 0, 0, 0, 0, 0]), 0x74).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x75);
+    pickle
+      .int(0)
+      .op(0x28, 0x47, ...Buffer.from([0x40, 0x10, 0, 0, 0, 0, 0, 0]), 0x74)
+      .tuple([1])
+      .op(0x89, 0x7d, 0x74, 0x52, 0x75);
     refusedByCli(craftZip("floatsize.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2, 3, 4) }), /floatsize\.pt: data\.pkl has a tensor whose size is not a tuple of non-negative integers/);
   });
 
