@@ -123,7 +123,10 @@ function walkNames(root: unknown, path: string): Map<string, NamedTensor> {
   const join = (name: string, key: unknown) => (name === "" ? String(key) : `${name}.${key}`);
   const walk = (value: unknown, name: string, depth: number): void => {
     if (++visits > MAX_VISITS) throw new InputFileError(path, `holds more than ${MAX_VISITS} values in its data.pkl`);
-    if (value instanceof TensorRecord) return add(name === "" ? "tensor" : name, value);
+    if (value instanceof TensorRecord) {
+      add(name === "" ? "tensor" : name, value);
+      return;
+    }
     if (value === null || typeof value !== "object" || open.has(value)) return;
     if (depth >= MAX_DEPTH) throw new InputFileError(path, `nests its values more than ${MAX_DEPTH} deep`);
     open.add(value);
@@ -141,7 +144,10 @@ function walkNames(root: unknown, path: string): Map<string, NamedTensor> {
   };
   const walkObject = (object: PyObject, name: string, depth: number) => {
     const array = numpyArray(object);
-    if (array !== null) return add(name === "" ? "array" : name, array);
+    if (array !== null) {
+      add(name === "" ? "array" : name, array);
+      return;
+    }
     const attrs = attributes(object);
     if (attrs !== null && isModule(attrs)) {
       // nn.Module.state_dict(): its parameters, its persistent buffers, then each child's, recursively.
