@@ -25,8 +25,12 @@ interface JsfiveDataset extends JsfiveNode {
   readonly shape: unknown;
   readonly dtype: unknown;
   readonly value: unknown;
-  /** Internal, but the only place jsfive says whether the data is compressed. */
-  readonly _dataobjects?: { readonly filter_pipeline: unknown };
+  /** Internal, but the only place jsfive says whether the data is compressed, and where the dataspace lies. */
+  readonly _dataobjects?: {
+    readonly filter_pipeline: unknown;
+    readonly fh?: ArrayBuffer;
+    find_msg_type?(type: number): { get(key: string): unknown }[];
+  };
 }
 interface Jsfive {
   File: new (buffer: ArrayBuffer, name: string) => JsfiveGroup;
@@ -163,9 +167,37 @@ function describeType(dataset: JsfiveDataset, where: string): string {
   return Array.isArray(dtype) ? String(dtype[0]).toLowerCase() : "an unknown type";
 }
 
+/**
+ * The dimensions the dataspace message states, read as the 64-bit numbers HDF5 writes: jsfive keeps
+ * only their low 32 bits, so a dataset declared with 2^40 elements would read as 0 of them (and pass
+ * a check as an empty tensor). Null where jsfive's internals are not as expected.
+ */
+function dataspaceDims(dataset: JsfiveDataset): number[] | null {
+  try {
+    const objects = dataset._dataobjects;
+    const message = objects?.find_msg_type?.(1)?.[0];
+    const buffer = objects?.fh;
+    if (message === undefined || buffer === undefined) return null;
+    const offset = Number(message.get("offset_to_message"));
+    const view = new DataView(buffer);
+    const version = view.getUint8(offset);
+    const rank = view.getUint8(offset + 1);
+    const start = offset + (version === 1 ? 8 : 4);
+    const dims: number[] = [];
+    for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(start + axis * 8 + 4, true) * 2 ** 32 + view.getUint32(start + axis * 8, true));
+    return dims;
+  } catch {
+    return null;
+  }
+}
+
 /** The dataset's shape, checked, and its element count. */
 function checkedShape(dataset: JsfiveDataset, where: string): { shape: number[]; count: number } {
   const shape = guard(where, () => dataset.shape);
+  const stated = dataspaceDims(dataset);
+  if (stated !== null && Array.isArray(shape) && stated.length === shape.length && stated.some((dim, axis) => dim !== shape[axis])) {
+    throw new InputFileError(where, `states a shape [${stated.join(", ")}] that jsfive reads as [${shape.join(", ")}]: dimensions of 2^32 or more are refused`);
+  }
   if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) throw new InputFileError(where, "has a shape that is not a list of non-negative integers");
   let count = 1;
   for (const dim of shape as number[]) {

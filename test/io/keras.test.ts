@@ -383,3 +383,12 @@ describe("Keras 2 names as Keras 2 writes them", () => {
     expect(archive.names.some((name) => name.includes("\0"))).toBe(false);
   });
 });
+
+describe("dimensions jsfive cannot hold", () => {
+  it("a dataset declared with 2^40 elements and no data is refused, not read as an empty tensor", () => {
+    const file = join("fixtures", "keras", "declared-2e40.h5");
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`bn-check: ${file}:x: states a shape [1099511627776] that jsfive reads as [0]: dimensions of 2^32 or more are refused\n`);
+  });
+});
