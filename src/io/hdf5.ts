@@ -29,6 +29,7 @@ interface JsfiveDataset extends JsfiveNode {
   readonly _dataobjects?: {
     readonly filter_pipeline: unknown;
     readonly fh?: ArrayBuffer;
+    readonly chunks?: unknown;
     find_msg_type?(type: number): { get(key: string): unknown }[];
   };
 }
@@ -207,6 +208,11 @@ function checkedShape(dataset: JsfiveDataset, where: string): { shape: number[];
   return { shape: [...(shape as number[])], count };
 }
 
+/** A chunk may overhang the data at its edges, not exceed it by orders of magnitude. */
+const MAX_CHUNK_OVERSHOOT = 64;
+/** HDF5 itself limits a chunk to 4 GiB; Keras' are a few MiB. */
+const MAX_CHUNK_BYTES = 2 ** 30;
+
 /** Its values, after checking that the file can hold that many (jsfive allocates what the shape says). */
 function checkedValues(dataset: JsfiveDataset, where: string, count: number, width: number, fileBytes: number): ArrayLike<unknown> {
   const compressed = guard(where, () => dataset._dataobjects?.filter_pipeline != null);
@@ -216,6 +222,14 @@ function checkedValues(dataset: JsfiveDataset, where: string, count: number, wid
       where,
       `claims ${count.toLocaleString("en-US")} values of ${width} bytes, more than the ${fileBytes.toLocaleString("en-US")}-byte file can hold${compressed ? " compressed" : ""}`,
     );
+  // jsfive sizes its work by the chunk shape: a chunk dimension patched to 2^31 − 1 spun for minutes.
+  const chunks = guard(where, () => dataset._dataobjects?.chunks);
+  if (Array.isArray(chunks)) {
+    const chunkElements = chunks.reduce((product: number, dim: unknown) => product * (typeof dim === "number" ? dim : Number.NaN), 1);
+    if (!(chunkElements >= 1) || chunkElements > Math.max(count, 1) * MAX_CHUNK_OVERSHOOT || chunkElements * width > MAX_CHUNK_BYTES) {
+      throw new InputFileError(where, `has chunks of [${chunks.join(", ")}] for ${count.toLocaleString("en-US")} values: not chunks HDF5 writes for this dataset`);
+    }
+  }
   const values = guard(where, () => dataset.value);
   if (values === null || typeof values !== "object" || typeof (values as ArrayLike<unknown>).length !== "number") throw new InputFileError(where, "has no data jsfive could read");
   const length = (values as ArrayLike<unknown>).length;

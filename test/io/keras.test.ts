@@ -392,3 +392,12 @@ describe("dimensions jsfive cannot hold", () => {
     expect(run.stderr).toBe(`bn-check: ${file}:x: states a shape [1099511627776] that jsfive reads as [0]: dimensions of 2^32 or more are refused\n`);
   });
 });
+
+describe("chunks HDF5 does not write", () => {
+  it("a chunk dimension patched to 2^31 - 1 is refused at once, one line", () => {
+    const file = join("fixtures", "keras", "chunk-patched.h5");
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`bn-check: ${file}:x: has chunks of [2147483647, 2] for 16 values: not chunks HDF5 writes for this dataset\n`);
+  });
+});
