@@ -56,6 +56,9 @@ import { configuredLayers, datasetPaths, keras3WeightPaths, legacyWeightPaths } 
 import { readCentralDirectory, readWholeMember, type ZipEntry } from "./zip.js";
 
 export const MAX_WEIGHTS_BYTES = 2 ** 30;
+/** Float weights deflate to little less than their size; above this ratio (and 64 MiB) a member is refused. */
+const MAX_INFLATION = 32;
+const MAX_BOMB_FREE_BYTES = 64 * 2 ** 20;
 /** config.json of a model of thousands of layers is a few MB. */
 const MAX_CONFIG_BYTES = 64 * 2 ** 20;
 const WEIGHTS_MEMBER = "model.weights.h5";
@@ -105,6 +108,14 @@ function readKerasArchive(path: string): { bytes: Uint8Array; config: unknown; w
     }
     const where = `${path}:${WEIGHTS_MEMBER}`;
     if (weights.uncompressedSize > MAX_WEIGHTS_BYTES) throw tooLarge(where, weights.uncompressedSize);
+    // Keras stores the member uncompressed; one deflated to a small fraction of what it claims is a
+    // zip bomb (a 1 MB file that inflates to 1 GiB took 3.1 GB to read): refused before inflating.
+    if (weights.method !== 0 && weights.uncompressedSize > MAX_BOMB_FREE_BYTES && weights.uncompressedSize > MAX_INFLATION * weights.compressedSize) {
+      throw new InputFileError(
+        where,
+        `inflates ${weights.compressedSize.toLocaleString("en-US")} bytes to ${weights.uncompressedSize.toLocaleString("en-US")} (${Math.round(weights.uncompressedSize / Math.max(weights.compressedSize, 1))}x): weights do not compress that far; refused as a zip bomb`,
+      );
+    }
     const configEntry = entries.find((entry) => entry.name === CONFIG_MEMBER);
     return { bytes: readWholeMember(fd, weights, path), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
   });

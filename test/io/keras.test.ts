@@ -401,3 +401,14 @@ describe("chunks HDF5 does not write", () => {
     expect(run.stderr).toBe(`bn-check: ${file}:x: has chunks of [2147483647, 2] for 16 values: not chunks HDF5 writes for this dataset\n`);
   });
 });
+
+describe("a .keras zip bomb", () => {
+  it("a weights member that would inflate 1000x to 128 MiB is refused before inflating", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bn-check-bomb-"));
+    const bomb = join(dir, "bomb.keras");
+    writeFileSync(bomb, zipSync({ "model.weights.h5": [new Uint8Array(128 * 2 ** 20), { level: 9 }], "config.json": [new TextEncoder().encode("{}"), { level: 0 }] }));
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${bomb}:x`, `${bomb}:x`], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/bomb\.keras:model\.weights\.h5: inflates [\d,]+ bytes to 134,217,728 \(\d+x\): weights do not compress that far; refused as a zip bomb\n$/);
+  });
+});
