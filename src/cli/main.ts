@@ -241,6 +241,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
     async model(options) {
       checkOutputFormats("model", options, [options.params, options.activations, options.refParams, options.layerOptions]);
+      if (debug) {
+        const { describeSkipped } = await import("../model/model-cases.js");
+        for (const line of describeSkipped(options.params)) process.stderr.write(`bn-check: debug: ${line}\n`);
+      }
       const { runModel } = await import("./commands/model.js");
       const tolerance = toleranceFields(options);
       await withProgress("model", options, async (onProgress) =>

@@ -29,6 +29,8 @@ export interface TensorArchive {
    * much work a tensor is (whether to start the worker pool before reading it). Undefined: unknown.
    */
   byteLength?(name: string): number | undefined;
+  /** Entries that hold no tensor (a checkpoint's epoch, args, numpy scalars), by path: for --debug. */
+  readonly skipped?: readonly string[];
 }
 
 /** One kind of archive: which file names it claims and how to open them. */

@@ -38,6 +38,8 @@ export type NamedTensor = TensorRecord | InlineArray;
 /** What was walked past: entries that are no tensors, for `--debug` and for "holds no tensor" errors. */
 export interface TorchContents {
   readonly tensors: Map<string, NamedTensor>;
+  /** Paths of leaves that are no tensors, with what they are (the first MAX_SKIPPED). */
+  readonly skipped: readonly string[];
   /** The root's kind: "a dict of 12 entries", "a record of class argparse.Namespace", … */
   readonly root: string;
 }
@@ -48,7 +50,8 @@ export function torchNames(root: unknown, path: string): Map<string, NamedTensor
 
 export function torchContents(root: unknown, path: string): TorchContents {
   try {
-    return { tensors: walkNames(root, path), root: describe(root) };
+    const skipped: string[] = [];
+    return { tensors: walkNames(root, path, skipped), root: describe(root), skipped };
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     throw new InputFileError(path, `data.pkl holds values bn-check cannot walk (${(error as Error).message})`);
@@ -61,6 +64,7 @@ export function describe(value: unknown): string {
   if (value instanceof Map) return `a dict of ${value.size} entries`;
   if (Array.isArray(value)) return `a ${Object.isFrozen(value) ? "tuple" : "list"} of ${value.length} items`;
   if (value instanceof PyFloat) return "a float";
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (value === null) return "None";
   return `a ${typeof value}`;
 }
@@ -111,7 +115,9 @@ function numpyArray(object: PyObject): InlineArray | null {
   return new InlineArray(torchDtype, shape as number[], data, order !== ">", fortran === true);
 }
 
-function walkNames(root: unknown, path: string): Map<string, NamedTensor> {
+const MAX_SKIPPED = 1000;
+
+function walkNames(root: unknown, path: string, skipped: string[] = []): Map<string, NamedTensor> {
   const names = new Map<string, NamedTensor>();
   if (root instanceof TensorRecord) return names.set("tensor", root);
   const open = new Set<unknown>();
@@ -127,7 +133,11 @@ function walkNames(root: unknown, path: string): Map<string, NamedTensor> {
       add(name === "" ? "tensor" : name, value);
       return;
     }
-    if (value === null || typeof value !== "object" || open.has(value)) return;
+    if (value === null || typeof value !== "object" || value instanceof PyFloat || value instanceof Uint8Array) {
+      if (skipped.length < MAX_SKIPPED && name !== "") skipped.push(`${name} (${describe(value)})`);
+      return;
+    }
+    if (open.has(value)) return;
     if (depth >= MAX_DEPTH) throw new InputFileError(path, `nests its values more than ${MAX_DEPTH} deep`);
     open.add(value);
     if (value instanceof Map) {

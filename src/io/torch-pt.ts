@@ -59,7 +59,7 @@ export function readTorchPt(path: string, name?: string): Tensor {
 }
 
 export function openTorchPt(path: string): TensorArchive {
-  const { records, layout, size } = withOpenFile(path, (fd, size) => {
+  const { records, layout, size, skipped } = withOpenFile(path, (fd, size) => {
     refuseOtherFormats(fd, size, path);
     const entries = readZipDirectory(fd, size, path);
     const layout = readLayout(fd, entries, path);
@@ -68,7 +68,7 @@ export function openTorchPt(path: string): TensorArchive {
     const records = contents.tensors;
     if (records.size === 0) throw new InputFileError(path, `holds no tensor: its data.pkl is ${contents.root}`);
     for (const [name, record] of records) if (record instanceof TensorRecord) checkView(record, layout, `${path}:${name}`);
-    return { records, layout, size };
+    return { records, layout, size, skipped: contents.skipped };
   });
   const readWith = <T>(name: string, use: (fd: number, record: NamedTensor, where: string) => T): T => {
     const record = records.get(name) ?? records.get(checkedName(archive, name))!;
@@ -80,6 +80,7 @@ export function openTorchPt(path: string): TensorArchive {
   const archive: TensorArchive = {
     path,
     names: [...records.keys()],
+    skipped,
     read: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineFloat(record, where) : readFloatTensor(fd, record, layout, path, where))),
     readInteger: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineInteger(record, where) : readIntegerTensor(fd, record, layout, path, where))),
     byteLength: (name) => {

@@ -185,3 +185,18 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
   if (absent.length > 0) return { ...base, files, loadError: `${after.path}: no ${absent.map((name) => `'${name}'`).join(" or ")} for layer ${layer.name}` };
   return { ...base, files: { ...files, refRunningMean: spec(after, layer.runningMean), refRunningVar: spec(after, layer.runningVar) }, numBatchesTracked };
 }
+
+/**
+ * For --debug: what `model` reads past in the parameters file — tensors of no BatchNorm layer (conv
+ * weights, optimizer state) and entries that hold no tensor (a checkpoint's epoch, args, numpy state).
+ */
+export function describeSkipped(params: string): string[] {
+  const archive = openArchive(params, "--params");
+  const { layers } = findBatchNormLayers(archive.names);
+  const used = new Set(layers.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]));
+  const others = archive.names.filter((name) => !used.has(name));
+  const lines = [`${params}: ${layers.length} BatchNorm layer(s); ${others.length} other tensor(s) not checked${others.length > 0 ? `: ${listSome(others)}` : ""}`];
+  const skipped = archive.skipped ?? [];
+  if (skipped.length > 0) lines.push(`${params}: ${skipped.length} entr${skipped.length === 1 ? "y" : "ies"} that hold no tensor: ${listSome(skipped)}`);
+  return lines;
+}

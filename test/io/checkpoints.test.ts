@@ -92,3 +92,13 @@ describe("checkpoints as training code saves them", () => {
     expect(missing.stderr).not.toMatch(/no such file/);
   });
 });
+
+describe("model --debug lists what it read past", () => {
+  it("other tensors (conv weights, optimizer state) and entries that hold no tensor (epoch, args)", () => {
+    const run = runCli(["--debug", "model", "--params", join(DIR, "args.pth"), "--activations", join(DIR, "acts.npz")]);
+    expect(run.status).toBe(0);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(/args\.pth: 2 BatchNorm layer\(s\); 12 other tensor\(s\) not checked: state_dict\.conv1\.weight, .*optimizer\.state\.0\.momentum_buffer/);
+    expect(lines[1]).toMatch(/args\.pth: \d+ entries that hold no tensor: epoch \(a number\), arch \(a string\), args\.lr \(a float\)/);
+  });
+});
