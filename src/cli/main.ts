@@ -13,6 +13,7 @@ import { removePendingTemporaryFiles } from "../io/atomic-write.js";
 import type { LayoutName } from "../kernel/layout.js";
 import type { ComputeDType, FloatDType } from "../npy/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
+import { escapeControlCharacters } from "../numeric/format.js";
 import { closePool, workerWarning } from "../parallel/pool.js";
 import type { Report } from "../report/report.js";
 import { checkOutputFormats, emit } from "./report-output.js";
@@ -79,7 +80,9 @@ async function withProgress(
       : null;
   let started = false;
   try {
+    const lines = progressLines();
     const report = await run((done, total, name) => {
+      if (lines) process.stderr.write(`bn-check: progress ${done}/${total} ${escapeControlCharacters(name)}\n`);
       if (bar === null) return;
       if (!started) bar.start(total, 0, { name: "" });
       started = true;
@@ -91,6 +94,14 @@ async function withProgress(
   } finally {
     bar?.stop();
   }
+}
+
+/**
+ * BN_CHECK_PROGRESS=lines: progress as plain lines on stderr (`bn-check: progress 12/56 <case>`), for
+ * a CI log where no terminal shows a bar, and for tests that act when work is under way.
+ */
+export function progressLines(): boolean {
+  return process.env.BN_CHECK_PROGRESS === "lines";
 }
 
 const interruption = new AbortController();

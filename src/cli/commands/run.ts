@@ -77,6 +77,7 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   let last = null;
   for (let step = 0; step < stepCount; step++) {
     if (options.request.signal?.aborted) throw new InterruptedError(`interrupted after ${step} of ${stepCount} steps; nothing was written`);
+    if (step > 0 && step % 1000 === 0 && process.env.BN_CHECK_PROGRESS === "lines") process.stderr.write(`bn-check: progress step ${step}/${stepCount}\n`);
     const stepInput = options.steps ? stepSlice(input, step) : input;
     const stepSize = stepInput.data.length;
     // float32/float64 outputs are written in place; float16 ones are rounded from float64 per step.
