@@ -24,6 +24,8 @@ let poolThreads = 0;
  * WorkerFailureError, exit 2. A failure never crashes the process or changes a verdict's exit code.
  */
 const failures: string[] = [];
+/** Bumped whenever a pool is destroyed: its tasks' rejections ("Terminating worker thread") are no failures. */
+let generation = 0;
 /** How long the end of a run waits for unawaited tasks: a worker boots and answers in tens of ms. */
 const SETTLE_WAIT_MS = 2000;
 
@@ -89,7 +91,10 @@ function workerFile(): string {
 
 function getPool(workers: number): Piscina<KernelTask, TaskResult> {
   if (pool !== null && poolThreads === workers) return pool;
-  if (pool !== null) void pool.destroy();
+  if (pool !== null) {
+    generation++;
+    void pool.destroy();
+  }
   // Loaded on first use (work small enough for the calling thread never pays for it), and
   // synchronously: a pool started before a command reads its files boots while they are read.
   const { Piscina } = createRequire(import.meta.url)("piscina") as typeof import("piscina");
@@ -150,10 +155,11 @@ export function startOnPool(tasks: readonly KernelTask[], workers: number, signa
     ),
   );
   // Handled by the caller once its own share is done; until then a rejection must not count as unhandled.
+  const postedIn = generation;
   const settled = done.then(
     () => undefined,
     (error: unknown) => {
-      if (!signal?.aborted) noteFailure((error as Error)?.cause ?? error);
+      if (!signal?.aborted && postedIn === generation) noteFailure((error as Error)?.cause ?? error);
     },
   );
   unsettled.add(settled);
@@ -168,6 +174,7 @@ export function startOnPool(tasks: readonly KernelTask[], workers: number, signa
 export async function closePool(): Promise<void> {
   failures.length = 0;
   unsettled.clear();
+  generation++;
   const current = pool;
   pool = null;
   poolThreads = 0;
