@@ -3,7 +3,7 @@
 // included) into one CommonJS file, dist/cli/bn-check.cjs, started by bin/bn-check.cjs. Node loads
 // one file much faster than some sixty (a small `compare` starts about a third faster), and
 // CommonJS skips the ES module loader. Packages loaded only on demand (the worker pool, zip, protobuf, schema
-// validation, globbing, the progress bar, HDF5, the pickle parser for .pt files, vega and vega-lite for
+// validation, globbing, the progress bar, HDF5, vega and vega-lite for
 // HTML reports and --report-dir) stay outside. vega cannot be bundled as CommonJS at all (vega-canvas
 // awaits at top level), and its ~0.2 s import would then weigh on every command instead of only the
 // ones that draw charts. The library (dist/index.js) is not
@@ -17,7 +17,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["piscina", "fflate", "protobufjs", "ajv", "cli-progress", "jsfive", "pickleparser", "vega", "vega-lite"],
+  external: ["piscina", "fflate", "protobufjs", "ajv", "cli-progress", "jsfive", "vega", "vega-lite"],
   // The sources locate their files (package.json, the worker entry, the .wasm kernel) from
   // import.meta.url, which CommonJS does not have: give them this file's URL.
   define: { "import.meta.url": "__bnCheckModuleUrl" },
