@@ -195,7 +195,7 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
           options.layerOptions,
           unfused.layers.map((layer) => layer.name),
         );
-  const frameworkEpsilon = conventions[options.framework ?? "torch"].epsilon;
+  const frameworkEpsilon = conventions[options.framework ?? unfused.framework].epsilon;
   const epsilonOf = new Map(layers.map((layer) => [layer.name, perLayer?.eps.get(layer.name) ?? options.eps ?? layer.epsilon ?? frameworkEpsilon]));
   const given = options.atol !== undefined || options.rtol !== undefined;
   const pairs = pairFoldedLayers(layers, foldedModel);

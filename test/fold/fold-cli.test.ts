@@ -118,3 +118,20 @@ describe("bn-check fold on real folds and faults", () => {
     expect(folded.stderr).toMatch(/small_folded\.onnx: has no BatchNormalization node/);
   });
 });
+
+describe("bn-check fold on Keras weights", () => {
+  const { cases: kerasCases } = readJson<{ cases: FoldCase[] }>(join(FOLD, "cases_keras.json"));
+  for (const c of kerasCases) {
+    it(`${c.params} → ${c.folded}: ${c.expect} (Keras naming, Keras eps 1e-3, channels on the last axis)`, () => {
+      const run = fold(c.params, c.folded, "--format", "json");
+      expect(run.status, run.stderr).toBe(c.expect === "conforms" ? 0 : 1);
+      const report = JSON.parse(run.stdout) as FoldReport;
+      expect(report.cases.map((l) => [l.name, l.conv, l.epsilon])).toEqual([
+        ["batch_normalization", "conv2d", 0.001],
+        ["batch_normalization_1", "dense", 0.001],
+      ]);
+      expect(report.cases.filter((l) => l.status === "fail").map((l) => l.name)).toEqual(c.failing ?? []);
+      for (const layer of report.cases.filter((l) => l.status === "fail")) expect(layer.cause).toBe("folded with eps 1e-5; the layer's is 0.001");
+    });
+  }
+});

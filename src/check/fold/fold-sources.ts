@@ -10,7 +10,7 @@
  * ConvTranspose (dim 1); a square one is ambiguous and both readings are tried. An ONNX graph names
  * the op and its edges, and there the axis is the op's.
  */
-import { InputFileError, UsageError } from "../../errors.js";
+import { InputFileError } from "../../errors.js";
 import type { TensorArchive } from "../../io/archive.js";
 import { ARCHIVE_FORMATS, archiveFormatOf, openTensorArchive } from "../../io/archive-formats.js";
 import { type OnnxConstant, type OnnxModel, type OnnxNode, readOnnxModel } from "../../io/onnx-model.js";
@@ -56,6 +56,8 @@ export interface FoldLayer {
 export interface UnfusedModel {
   readonly path: string;
   readonly kind: "state_dict" | "onnx";
+  /** Whose default eps applies where nothing states one: Keras naming means Keras. */
+  readonly framework: "torch" | "keras";
   readonly layers: readonly FoldLayer[];
   /** BatchNorm layers with no convolution or linear layer right before them: nothing to fold into. */
   readonly notFoldable: readonly string[];
@@ -136,9 +138,7 @@ function stateDictReadings(shape: readonly number[], channels: number): ChannelR
 function readStateDict(path: string, option: string): UnfusedModel {
   const archive = openArchive(path, option);
   const { naming, layers } = findBatchNormLayers(archive.names);
-  if (naming.name !== "pytorch" && layers.length > 0) {
-    throw new UsageError(`${path}: fold reads PyTorch-named parameters (<layer>.running_mean …) or an ONNX model; Keras-named weights are not supported yet`);
-  }
+  if (naming.name === "keras" && layers.length > 0) return readKerasWeights(archive, path, layers);
   if (layers.length === 0) {
     throw new InputFileError(path, `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var'; it holds ${listSome(archive.names)})`);
   }
@@ -183,7 +183,60 @@ function readStateDict(path: string, option: string): UnfusedModel {
     });
   }
   const convsWithoutBatchNorm = modules.filter((module) => !used.has(module) && !isVectorModule(archive, module)).length;
-  return { path, kind: "state_dict", layers: foldLayers, notFoldable, convsWithoutBatchNorm };
+  return { path, kind: "state_dict", framework: "torch", layers: foldLayers, notFoldable, convsWithoutBatchNorm };
+}
+
+/** Keras' kernels: `<layer>/kernel` (Conv, Dense), `<layer>/depthwise_kernel`. */
+const KERAS_KERNEL = /\/(kernel|depthwise_kernel)$/;
+
+/**
+ * Keras keeps its output channels last: Conv2D [kh, kw, in, out], Dense [in, out]; Conv2DTranspose
+ * [kh, kw, out, in] and DepthwiseConv2D [kh, kw, in, 1] on the second-to-last axis.
+ */
+function kerasReadings(shape: readonly number[], channels: number): ChannelReading[] {
+  const readings: ChannelReading[] = [];
+  const last = shape.length - 1;
+  if (shape.length >= 2 && shape[last] === channels) readings.push({ axis: last, groups: 1, op: "Conv/Dense (last axis)" });
+  if (shape.length >= 3 && shape[last - 1] === channels) readings.push({ axis: last - 1, groups: 1, op: "Conv2DTranspose/DepthwiseConv2D (axis -2)" });
+  return readings;
+}
+
+/** Keras weights (.h5, .keras): layers are flat; a BatchNormalization folds into the kernel layer saved just before it. */
+function readKerasWeights(archive: TensorArchive, path: string, layers: ReturnType<typeof findBatchNormLayers>["layers"]): UnfusedModel {
+  const position = new Map(archive.names.map((name, index) => [name, index]));
+  const kernels = archive.names.filter((name) => KERAS_KERNEL.test(name));
+  const used = new Set<string>();
+  const foldLayers: FoldLayer[] = [];
+  const notFoldable: string[] = [];
+  for (const layer of layers) {
+    const first = Math.min(...[layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined).map((n) => position.get(n) ?? Infinity));
+    const kernel = kernels.filter((name) => (position.get(name) ?? Infinity) < first).at(-1);
+    const mean = archiveTensor(archive, layer.runningMean);
+    const channels = mean.read().shape[0] ?? 0;
+    const weight = kernel === undefined ? undefined : archiveTensor(archive, kernel);
+    const readings = weight === undefined ? [] : kerasReadings(weight.read().shape, channels);
+    if (kernel === undefined || weight === undefined || readings.length === 0 || used.has(kernel)) {
+      notFoldable.push(layer.name);
+      continue;
+    }
+    used.add(kernel);
+    const conv = kernel.replace(KERAS_KERNEL, "");
+    const biasName = `${conv}/bias`;
+    foldLayers.push({
+      name: layer.name,
+      conv,
+      convNode: null,
+      weight,
+      bias: position.has(biasName) ? archiveTensor(archive, biasName) : null,
+      gamma: layer.weight === undefined ? null : archiveTensor(archive, layer.weight),
+      beta: layer.bias === undefined ? null : archiveTensor(archive, layer.bias),
+      mean,
+      variance: archiveTensor(archive, layer.runningVar),
+      readings,
+      order: first,
+    });
+  }
+  return { path, kind: "state_dict", framework: "keras", layers: foldLayers, notFoldable, convsWithoutBatchNorm: kernels.filter((k) => !used.has(k)).length };
 }
 
 /** A module whose weight is a vector (LayerNorm, GroupNorm, an embedding's scale): no conv or linear. */
@@ -270,7 +323,7 @@ function readOnnxUnfused(path: string): UnfusedModel {
     });
   }
   const convsWithoutBatchNorm = model.nodes.filter((node) => LINEAR_OPS.has(node.opType) && !used.has(node) && model.constant(node.inputs[1] ?? "") !== undefined).length;
-  return { path, kind: "onnx", layers, notFoldable, convsWithoutBatchNorm };
+  return { path, kind: "onnx", framework: "torch", layers, notFoldable, convsWithoutBatchNorm };
 }
 
 /** The unfused model (`--params`): a state_dict-like file or an ONNX model. */
@@ -285,10 +338,11 @@ function readFoldedStateDict(path: string): FoldedModel {
   const names = new Set(archive.names);
   const layers: FoldedLayer[] = [];
   archive.names.forEach((name, order) => {
-    if (!name.endsWith(".weight") || bnParameters.has(name)) return;
+    const keras = KERAS_KERNEL.test(name);
+    if ((!name.endsWith(".weight") && !keras) || bnParameters.has(name)) return;
     const weight = archiveTensor(archive, name);
-    const module = name.slice(0, -".weight".length);
-    const biasName = `${module}.bias`;
+    const module = keras ? name.replace(KERAS_KERNEL, "") : name.slice(0, -".weight".length);
+    const biasName = keras ? `${module}/bias` : `${module}.bias`;
     layers.push({ name: module, node: null, op: null, shape: [], weight, bias: names.has(biasName) ? archiveTensor(archive, biasName) : null, order });
   });
   return {
