@@ -35,12 +35,10 @@ export const FOLD_PRECISIONS: Readonly<Record<ComputeDType, { readonly u: number
 /** The bound's factor over the operation count (see the header). */
 export const SAFETY = 2;
 
-/** The BatchNorm and the layer before it, as numbers (float64 views of the file's values). */
-export interface FoldInputs {
+/** The unfused layer's numbers (float64 views of the file's values are not needed: any array). */
+export interface FoldNumbers {
   readonly weight: ArrayLike<number>;
   readonly weightShape: readonly number[];
-  readonly axis: number;
-  readonly groups: number;
   /** The layer's own bias; null when it has none. */
   readonly bias: ArrayLike<number> | null;
   readonly gamma: ArrayLike<number> | null;
@@ -48,6 +46,12 @@ export interface FoldInputs {
   readonly mean: ArrayLike<number>;
   readonly variance: ArrayLike<number>;
   readonly epsilon: number;
+}
+
+/** The numbers with where the weight's output channels lie (see `channelMap`). */
+export interface FoldInputs extends FoldNumbers {
+  readonly axis: number;
+  readonly groups: number;
   readonly channels: number;
 }
 

@@ -14,7 +14,7 @@ import { InputFileError } from "../../errors.js";
 import type { TensorArchive } from "../../io/archive.js";
 import { ARCHIVE_FORMATS, archiveFormatOf, openTensorArchive } from "../../io/archive-formats.js";
 import { type OnnxConstant, type OnnxModel, type OnnxNode, readOnnxModel } from "../../io/onnx-model.js";
-import { findBatchNormLayers } from "../../model/bn-layers.js";
+import { type BatchNormLayer, findBatchNormLayers } from "../../model/bn-layers.js";
 import type { Tensor } from "../../npy/tensor.js";
 import { listSome } from "../../numeric/format.js";
 
@@ -168,19 +168,7 @@ function readStateDict(path: string, option: string): UnfusedModel {
       continue;
     }
     used.add(conv);
-    foldLayers.push({
-      name: layer.name,
-      conv,
-      convNode: null,
-      weight,
-      bias: position.has(biasName) ? archiveTensor(archive, biasName) : null,
-      gamma: layer.weight === undefined ? null : archiveTensor(archive, layer.weight),
-      beta: layer.bias === undefined ? null : archiveTensor(archive, layer.bias),
-      mean,
-      variance: archiveTensor(archive, layer.runningVar),
-      readings,
-      order: first,
-    });
+    foldLayers.push(archiveLayer(archive, layer, { conv, weight, mean, readings, order: first, bias: position.has(biasName) ? biasName : null }));
   }
   const convsWithoutBatchNorm = modules.filter((module) => !used.has(module) && !isVectorModule(archive, module)).length;
   return { path, kind: "state_dict", framework: "torch", layers: foldLayers, notFoldable, convsWithoutBatchNorm };
@@ -202,7 +190,7 @@ function kerasReadings(shape: readonly number[], channels: number): ChannelReadi
 }
 
 /** Keras weights (.h5, .keras): layers are flat; a BatchNormalization folds into the kernel layer saved just before it. */
-function readKerasWeights(archive: TensorArchive, path: string, layers: ReturnType<typeof findBatchNormLayers>["layers"]): UnfusedModel {
+function readKerasWeights(archive: TensorArchive, path: string, layers: readonly BatchNormLayer[]): UnfusedModel {
   const position = new Map(archive.names.map((name, index) => [name, index]));
   const kernels = archive.names.filter((name) => KERAS_KERNEL.test(name));
   const used = new Set<string>();
@@ -222,21 +210,31 @@ function readKerasWeights(archive: TensorArchive, path: string, layers: ReturnTy
     used.add(kernel);
     const conv = kernel.replace(KERAS_KERNEL, "");
     const biasName = `${conv}/bias`;
-    foldLayers.push({
-      name: layer.name,
-      conv,
-      convNode: null,
-      weight,
-      bias: position.has(biasName) ? archiveTensor(archive, biasName) : null,
-      gamma: layer.weight === undefined ? null : archiveTensor(archive, layer.weight),
-      beta: layer.bias === undefined ? null : archiveTensor(archive, layer.bias),
-      mean,
-      variance: archiveTensor(archive, layer.runningVar),
-      readings,
-      order: first,
-    });
+    foldLayers.push(archiveLayer(archive, layer, { conv, weight, mean, readings, order: first, bias: position.has(biasName) ? biasName : null }));
   }
   return { path, kind: "state_dict", framework: "keras", layers: foldLayers, notFoldable, convsWithoutBatchNorm: kernels.filter((k) => !used.has(k)).length };
+}
+
+/** A BatchNorm of a file of named tensors and the layer it folds into. */
+function archiveLayer(
+  archive: TensorArchive,
+  layer: BatchNormLayer,
+  found: { conv: string; weight: NamedTensor; mean: NamedTensor; readings: ChannelReading[]; order: number; bias: string | null },
+): FoldLayer {
+  const optional = (name: string | undefined | null) => (name === undefined || name === null ? null : archiveTensor(archive, name));
+  return {
+    name: layer.name,
+    conv: found.conv,
+    convNode: null,
+    weight: found.weight,
+    bias: optional(found.bias),
+    gamma: optional(layer.weight),
+    beta: optional(layer.bias),
+    mean: found.mean,
+    variance: archiveTensor(archive, layer.runningVar),
+    readings: found.readings,
+    order: found.order,
+  };
 }
 
 /** A module whose weight is a vector (LayerNorm, GroupNorm, an embedding's scale): no conv or linear. */

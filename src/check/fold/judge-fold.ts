@@ -4,20 +4,10 @@
  * Pure: arrays in, a judgement out, so the cause search can judge alternatives the same way.
  */
 import type { ComputeDType } from "../../npy/tensor.js";
-import { vectorMap, checkFoldedTensor, checkFoldedWeight, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
+import { vectorMap, checkFoldedTensor, checkFoldedWeight, type FoldNumbers, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
 import type { ChannelReading } from "./fold-sources.js";
 
-/** The unfused layer's numbers. */
-export interface FoldNumbers {
-  readonly weight: ArrayLike<number>;
-  readonly weightShape: readonly number[];
-  readonly bias: ArrayLike<number> | null;
-  readonly gamma: ArrayLike<number> | null;
-  readonly beta: ArrayLike<number> | null;
-  readonly mean: ArrayLike<number>;
-  readonly variance: ArrayLike<number>;
-  readonly epsilon: number;
-}
+export type { FoldNumbers };
 
 /** The folded layer's numbers (bias null: the folded layer has none, read as zeros). */
 export interface FoldedNumbers {
