@@ -29,6 +29,11 @@ export interface TensorArchive {
    * much work a tensor is (whether to start the worker pool before reading it). Undefined: unknown.
    */
   byteLength?(name: string): number | undefined;
+  /**
+   * A member's dtype and shape from its header alone, where the format allows it cheaply (a few kB
+   * read), so that a tensor that cannot match is not read: undefined when unknown.
+   */
+  peek?(name: string): { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] } | undefined;
   /** Entries that hold no tensor (a checkpoint's epoch, args, numpy scalars), by path: for --debug. */
   readonly skipped?: readonly string[];
 }

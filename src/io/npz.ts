@@ -52,6 +52,11 @@ export function openNpz(path: string): TensorArchive {
     },
     readInteger: (name) => readWith(name, (fd, entry, where) => npyScalarInteger(readSmallMember(fd, entry, path, where), where)),
     byteLength: (name) => byName.get(name)?.uncompressedSize,
+    peek: (name) => {
+      const entry = byName.get(name);
+      if (entry === undefined) return undefined;
+      return withOpenFile(path, (fd) => peekMember(fd, entry, path, `${path}:${name}`));
+    },
   };
   return archive;
 }
@@ -82,6 +87,28 @@ async function readStoredInPlace(fd: number, entry: ZipEntry, path: string, name
   await readFullyAsync(fd, rest, dataStart + preamble.length, path);
   checkMemberCrc(entry, [preamble, rest], path);
   return { dtype: layout.descr.dtype, shape: layout.header.shape, data };
+}
+
+/** A member's header only: its first bytes inflated (a member that inflates to gigabytes costs a few kB here). */
+function peekMember(fd: number, entry: ZipEntry, path: string, name: string): { dtype: Tensor["dtype"]; shape: readonly number[] } | undefined {
+  const wanted = Math.min(entry.uncompressedSize, MAX_PREAMBLE);
+  const head = new Uint8Array(wanted);
+  let filled = 0;
+  streamMember(
+    fd,
+    entry,
+    path,
+    (chunk) => {
+      const take = Math.min(chunk.length, wanted - filled);
+      if (take > 0) head.set(chunk.subarray(0, take), filled);
+      filled += take;
+    },
+    wanted,
+  );
+  const needed = npyPreambleLength(head.subarray(0, filled));
+  if (needed === null || needed > filled) return undefined;
+  const layout = npyLayoutOf(head.subarray(0, needed), entry.uncompressedSize, name);
+  return { dtype: layout.descr.dtype, shape: layout.header.shape };
 }
 
 function readMember(fd: number, entry: ZipEntry, path: string, name: string): Tensor {

@@ -6,7 +6,8 @@
 import { statSync } from "node:fs";
 import type { Tensor } from "../npy/tensor.js";
 import { readNpy, readNpyAsync } from "../npy/read-npy.js";
-import { readFileBytes } from "../fs/read-file.js";
+import { readFileBytes, readFully, withOpenFile } from "../fs/read-file.js";
+import { npyLayoutOf, npyPreambleLength } from "../npy/read-npy.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
 import { onlyTensorName } from "./archive.js";
 import { archiveFormatOf, openTensorArchive, splitArchiveSpec } from "./archive-formats.js";
@@ -64,6 +65,29 @@ async function readTensorAsync(spec: string): Promise<Tensor> {
   }
   if (archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec)) return readNpyAsync(spec);
   return readTensor(spec);
+}
+
+/**
+ * A tensor spec's dtype and shape from its header alone (a .npy file, an .npz member), or undefined
+ * where that is not cheap or the header does not parse (reading it then says why).
+ */
+export function peekTensor(spec: string | undefined): { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] } | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    const member = splitArchiveSpec(spec);
+    if (member !== undefined) return openTensorArchive(member[0]).peek?.(member[1]);
+    if (archiveFormatOf(spec) !== undefined || /\.pb$/i.test(spec)) return undefined;
+    return withOpenFile(spec, (fd, size) => {
+      const head = new Uint8Array(Math.min(size, 1 << 16));
+      readFully(fd, head, 0, spec);
+      const needed = npyPreambleLength(head);
+      if (needed === null || needed > head.length) return undefined;
+      const layout = npyLayoutOf(head.subarray(0, needed), size, spec);
+      return { dtype: layout.descr.dtype, shape: layout.header.shape };
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** A tensor file as reports list it. */

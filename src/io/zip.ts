@@ -192,6 +192,9 @@ export function readWholeMember(fd: number, entry: ZipEntry, path: string): Uint
  * against the directory, the method, encryption, the inflated size and the CRC-32.
  * @param sink - receives each chunk (it may copy it; the chunk is not kept).
  */
+/** Compressed bytes pushed at a time when only the start of a member is wanted (≤ 16 MiB inflated). */
+const PARTIAL_PIECE = 16 * 1024;
+
 export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (chunk: Uint8Array) => void, until: number = entry.uncompressedSize): void {
   const fail = memberFailure(entry, path);
   const dataStart = memberDataStart(fd, entry, path);
@@ -224,8 +227,11 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
       if (final) ended = true;
     });
     try {
-      for (let offset = 0; offset < entry.compressedSize && produced < until; offset += READ_CHUNK) {
-        const length = Math.min(READ_CHUNK, entry.compressedSize - offset);
+      // Reading part of a member, compressed data goes in small pieces: deflate inflates up to 1032x,
+      // and one READ_CHUNK of zeros would inflate to a gigabyte before `until` could stop it.
+      const piece = partial ? PARTIAL_PIECE : READ_CHUNK;
+      for (let offset = 0; offset < entry.compressedSize && produced < until; offset += piece) {
+        const length = Math.min(piece, entry.compressedSize - offset);
         inflate.push(read(fd, dataStart + offset, length, path), offset + length >= entry.compressedSize);
       }
     } catch (error) {

@@ -65,3 +65,20 @@ describe("manifests and ONNX tensors", () => {
     expect(() => tensorFromProto(message, "big.pb")).toThrow(/^big\.pb: raw_data holds 8 bytes; dims \[1099511627776\] of FLOAT need 4398046511104$/);
   });
 });
+
+describe("a reference whose header cannot match", () => {
+  it("an .npz member of 1 GiB (1 MB deflated) against a 4x3x2x2 input: shape mismatch from its header, not inflated", () => {
+    const claim = `${join(FIXTURES, "npy", "claims-1gib.npz")}:x`;
+    const classic = (name: string) => join(FIXTURES, "classic", name);
+    for (const args of [
+      ["compare", classic("input.npy"), claim, "--format", "json"],
+      ["diff", claim, classic("ref.npy"), "--format", "json"],
+    ]) {
+      const run = runCli(args);
+      expect(run.status, run.stderr).toBe(1);
+      const report = JSON.parse(run.stdout);
+      expect(report.tensors[0].shapeMismatch).toBe(true);
+      expect(report.files.map((f: { shape: number[] }) => f.shape)).toContainEqual([268435456]);
+    }
+  });
+});
