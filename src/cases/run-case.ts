@@ -14,6 +14,7 @@ import { BnCheckError, UsageError } from "../errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import { peekTensor, readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
 import { elementCount, type Tensor } from "../npy/tensor.js";
+import { LISTED_CHANNELS } from "../compare/compare.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "../report/report.js";
 import type { CaseFiles, CheckCase } from "./case.js";
@@ -213,7 +214,7 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
     files,
     convention: conventionInfo(framework, result.params),
     tensors: comparisons,
-    batchStatistics: result.batchMean === null || result.batchVariance === null ? null : { mean: result.batchMean, variance: result.batchVariance },
+    batchStatistics: listedBatchStatistics(result.batchMean, result.batchVariance, check.allChannels === true),
     steps,
     hints,
     timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels, unitsByThread: result.timings.unitsByThread },
@@ -223,4 +224,15 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
 /** A tensor of which only the header was read: its shape and dtype, no data (a shape mismatch needs no more). */
 function shapeOnly(head: { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] }): Tensor {
   return { dtype: head.dtype, shape: [...head.shape], data: head.dtype === "float64" ? new Float64Array(0) : new Float32Array(0) };
+}
+
+/**
+ * The batch statistics a report carries: every channel's, up to LISTED_CHANNELS channels (or with
+ * --all-channels); none beyond, as the per-channel table lists none of those by default either (two
+ * numbers for each of 2 million channels made an 80 MB report).
+ */
+function listedBatchStatistics(mean: readonly number[] | null, variance: readonly number[] | null, allChannels: boolean): CaseReport["batchStatistics"] {
+  if (mean === null || variance === null) return null;
+  if (!allChannels && mean.length > LISTED_CHANNELS) return null;
+  return { mean, variance };
 }

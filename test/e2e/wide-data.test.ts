@@ -37,6 +37,14 @@ describe("wide data", () => {
     // Every wrong channel is outside the flat tolerance (a few more are too, within their bound).
     expect(output.channelsOmitted).toBeGreaterThanOrEqual(Math.ceil(channels / 83) - 1024);
     expect(output.channels.every((c: { mismatches: number; channel: number }) => c.mismatches > 0 && c.channel % 83 === 0)).toBe(true);
+    // Batch statistics of 250,000 channels are not carried (two numbers a channel made an 80 MB report at 2^21).
+    expect(JSON.parse(run.stdout).batchStatistics).toBeNull();
+    expect(run.stdout.length).toBeLessThan(2_000_000);
+  });
+
+  it("--all-channels carries every channel's batch statistics", () => {
+    const run = runCli(["compare", input, reference, "--layout", "NC", "--format", "json", "--all-channels"]);
+    expect(JSON.parse(run.stdout).batchStatistics.mean).toHaveLength(channels);
   });
 
   it("--all-channels lists every channel", () => {
