@@ -51,6 +51,12 @@ export interface ExecutionOptions {
   readonly chunksPerThread?: number;
   /** Aborts running passes (Ctrl-C): workers in the middle of a task are stopped. */
   readonly signal?: AbortSignal;
+  /**
+   * false: the calling thread claims no units of a pooled pass, so the workers must do them all —
+   * for tests of what workers do, which on one core would otherwise find the calling thread done
+   * before any worker ran. Results are the same bits either way.
+   */
+  readonly callerClaims?: boolean;
 }
 
 export interface ExecutionPlan {
@@ -136,10 +142,10 @@ export async function runPass<Op extends PassName>(
     workers,
     options.signal,
   );
-  const mine = runClaimedChunks(claims, runHere);
+  const mine = options.callerClaims === false ? 0 : runClaimedChunks(claims, runHere);
   // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
   // in this pass: do not wait for them (their tasks end at once when they start).
-  if (joinedWorkers(claims) === 0) return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
+  if (options.callerClaims !== false && joinedWorkers(claims) === 0) return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
   const results = await done;
   const kernels = [here, ...results.filter((r) => r.units > 0).map((r) => r.kernel)];
   return { arrays: scratch, kernel: kernels.every((k) => k === "wasm-simd") ? "wasm-simd" : "js", unitsByThread: [mine, ...results.map((r) => r.units)] };
