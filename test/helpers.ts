@@ -53,12 +53,18 @@ export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
-/** A Python interpreter with numpy, if this machine has one (Debian's first, as the brief says). */
-export function pythonWithNumpy(): string | null {
+/**
+ * A Python interpreter with numpy (Debian's first, as the brief says). Where there is none the numpy
+ * cross-checks are skipped, and say so on stderr; under CI (CI=true, where .ci/run installs
+ * python3-numpy) a missing one is a failure, never a silent skip.
+ */
+export function pythonWithNumpy(what = "a numpy cross-check"): string | null {
   for (const candidate of ["/usr/bin/python3", "python3"]) {
     const probe = spawnSync(candidate, ["-c", "import numpy"], { encoding: "utf8" });
     if (probe.status === 0) return candidate;
   }
+  if (process.env.CI === "true") throw new Error(`${what} needs python3 with numpy, which CI installs (.ci/run): it is missing`);
+  process.stderr.write(`skipped: ${what} (no python3 with numpy on this machine)\n`);
   return null;
 }
 
