@@ -430,3 +430,15 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
     expect(Array.from(readTensor(`${path}:w`).data)).toEqual([3, 5]);
   });
 });
+
+describe("tensors inside foreign records", () => {
+  it("a record's call arguments are walked by position (tensors wherever they sit)", () => {
+    // {"r": some.module.Record(<tensor>)}: REDUCE of an unknown global with a tensor argument.
+    const pickle = new PickleWriter().op(0x7d, 0x28).string("r").global("some.module", "Record").op(0x28);
+    pickle.global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(2).op(0x74, 0x51);
+    pickle.int(0).tuple([2]).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x74, 0x52, 0x75);
+    const path = craftZip("record-args.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(4, 5) });
+    expect(openTorchPt(path).names).toEqual(["r.0"]);
+    expect(Array.from(readTensor(`${path}:r.0`).data)).toEqual([4, 5]);
+  });
+});
