@@ -171,7 +171,9 @@ function walkNames(root: unknown, path: string, skipped: string[] = []): Map<str
     if (attrs !== null) for (const [key, child] of attrs) if (typeof key === "string" || typeof key === "number") walk(child, join(name, key), depth + 1);
     // The arguments it was called with (a foreign container built from tensors, `SomeRecord(t0, t1)`),
     // by position, when neither state nor items name them.
-    if (attrs === null && object.items.length === 0) object.args.forEach((arg, index) => walk(arg, join(name, index), depth + 1));
+    if (attrs === null && object.items.length === 0) {
+      for (let index = 0; index < object.args.length; index++) walk(object.args[index], join(name, index), depth + 1);
+    }
     // A dict or list subclass keeps what SETITEMS/APPENDS gave it.
     object.items.forEach((item, index) => {
       if (Array.isArray(item) && item.length === 2 && (typeof item[0] === "string" || typeof item[0] === "number")) walk(item[1], join(name, item[0]), depth + 1);
