@@ -5,33 +5,30 @@
  * `require`, as zip.ts loads fflate, so that commands reading no HDF5 never load it and the
  * archive interface stays synchronous. Why jsfive and not h5wasm: see keras.ts.
  *
- * jsfive throws strings as well as Errors, resolves soft links recursively and trusts the
- * dataspace it is given, so: the walk is bounded in depth and in objects, and a dataset's shape is
- * checked against the bytes the file could hold before its values are read.
+ * jsfive throws strings as well as Errors and resolves soft links recursively, so the walk is bounded
+ * in depth and in objects. jsfive finds a dataset's header messages; its shape and data are read by
+ * hdf5-data.ts (jsfive's own `value` costs 20x the data and trusts every size the file states).
  */
 import { createRequire } from "node:module";
 import { InputFileError } from "../errors.js";
-import { allocateShared, type FloatDType, type Tensor } from "../npy/tensor.js";
+import { allocateForRead, type FloatDType, type Tensor } from "../npy/tensor.js";
+import { float16FromBits } from "../numeric/float16.js";
+import { checkAttributeSizes, type DatasetData, type HeaderMessage, planDatasetRead, readDataspace } from "./hdf5-data.js";
 
 /** What bn-check uses of jsfive (it ships no types). */
 interface JsfiveNode {
   readonly attrs: Record<string, unknown>;
+  /** Internal, but where jsfive keeps the object header's messages, which hdf5-data.ts reads. */
+  readonly _dataobjects?: {
+    find_msg_type?(type: number): { get(key: string): unknown }[];
+  };
 }
 interface JsfiveGroup extends JsfiveNode {
   readonly keys: string[];
   get(path: string): JsfiveGroup | JsfiveDataset | null;
 }
 interface JsfiveDataset extends JsfiveNode {
-  readonly shape: unknown;
   readonly dtype: unknown;
-  readonly value: unknown;
-  /** Internal, but the only place jsfive says whether the data is compressed, and where the dataspace lies. */
-  readonly _dataobjects?: {
-    readonly filter_pipeline: unknown;
-    readonly fh?: ArrayBuffer;
-    readonly chunks?: unknown;
-    find_msg_type?(type: number): { get(key: string): unknown }[];
-  };
 }
 interface Jsfive {
   File: new (buffer: ArrayBuffer, name: string) => JsfiveGroup;
@@ -47,8 +44,6 @@ const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const MAX_DEPTH = 32;
 /** Groups and datasets a walk visits at most (a model of 10,000 layers has some 50,000). */
 const MAX_OBJECTS = 200_000;
-/** A deflated chunk inflates at most about 1032-fold. */
-const MAX_INFLATION = 1032;
 
 export type Hdf5Kind = "group" | "dataset" | "missing";
 
@@ -91,6 +86,18 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
     return found;
   };
   const isDataset = (value: unknown): value is JsfiveDataset => value instanceof library.Dataset;
+  const checkedAttributes = new WeakSet<JsfiveNode>();
+  // jsfive sizes an attribute's loop by its dataspace: each node's attributes are checked to fit
+  // their messages (once) before jsfive reads any of them.
+  const attribute = (path: string, name: string): unknown => {
+    const found = node(path);
+    if (found === null) return undefined;
+    if (!checkedAttributes.has(found)) {
+      checkAttributeSizes(bytes, headerMessages(found, ATTRIBUTE_MESSAGE, where), where);
+      checkedAttributes.add(found);
+    }
+    return withoutPadding(guard(where, () => found.attrs[name]));
+  };
   const kind = (path: string): Hdf5Kind => {
     const found = node(path);
     return found === null ? "missing" : isDataset(found) ? "dataset" : "group";
@@ -108,10 +115,7 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
       if (found === null || isDataset(found)) return [];
       return guard(where, () => [...found.keys]);
     },
-    attribute: (path, name) => {
-      const found = node(path);
-      return found === null ? undefined : withoutPadding(guard(where, () => found.attrs[name]));
-    },
+    attribute,
     groupsUnder: (path) => {
       const groups: string[] = [];
       let visited = 0;
@@ -128,8 +132,8 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
       if (kind(path) === "group") visit(path, 0);
       return groups;
     },
-    readFloat: (path, at) => readFloatDataset(dataset(path, at), at, bytes.length),
-    readInteger: (path, at) => readIntegerDataset(dataset(path, at), at),
+    readFloat: (path, at) => readFloatDataset(dataset(path, at), at, bytes, attribute(path, "dtype")),
+    readInteger: (path, at) => readIntegerDataset(dataset(path, at), at, bytes),
   };
 }
 
@@ -168,102 +172,85 @@ function describeType(dataset: JsfiveDataset, where: string): string {
   return Array.isArray(dtype) ? String(dtype[0]).toLowerCase() : "an unknown type";
 }
 
+/** Object header message types (HDF5 spec IV.A.2). */
+const DATASPACE_MESSAGE = 1;
+const LAYOUT_MESSAGE = 8;
+const FILTER_PIPELINE_MESSAGE = 11;
+const ATTRIBUTE_MESSAGE = 12;
+
+/** A node's header messages of one type, as jsfive located them. */
+function headerMessages(node: JsfiveNode, type: number, where: string): HeaderMessage[] {
+  const found = guard(where, () => node._dataobjects?.find_msg_type?.(type) ?? []);
+  return found.map((message) => {
+    const number = (key: string) => {
+      const value = message.get(key);
+      return typeof value === "number" ? value : Number.NaN;
+    };
+    return { offset: number("offset_to_message"), size: number("size"), flags: number("flags") };
+  });
+}
+
 /**
- * The dimensions the dataspace message states, read as the 64-bit numbers HDF5 writes: jsfive keeps
- * only their low 32 bits, so a dataset declared with 2^40 elements would read as 0 of them (and pass
- * a check as an empty tensor). Null where jsfive's internals are not as expected.
+ * The dataset's shape and a plan to read its data, from its header messages (hdf5-data.ts): jsfive
+ * locates the messages; bn-check reads them and the data itself.
  */
-function dataspaceDims(dataset: JsfiveDataset): number[] | null {
-  try {
-    const objects = dataset._dataobjects;
-    const message = objects?.find_msg_type?.(1)?.[0];
-    const buffer = objects?.fh;
-    if (message === undefined || buffer === undefined) return null;
-    const offset = Number(message.get("offset_to_message"));
-    const view = new DataView(buffer);
-    const version = view.getUint8(offset);
-    const rank = view.getUint8(offset + 1);
-    const start = offset + (version === 1 ? 8 : 4);
-    const dims: number[] = [];
-    for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(start + axis * 8 + 4, true) * 2 ** 32 + view.getUint32(start + axis * 8, true));
-    return dims;
-  } catch {
-    return null;
-  }
+function planRead(dataset: JsfiveDataset, where: string, file: Uint8Array, itemSize: number): DatasetData {
+  const message = (type: number): HeaderMessage | undefined => headerMessages(dataset, type, where)[0];
+  const space = message(DATASPACE_MESSAGE);
+  const layout = message(LAYOUT_MESSAGE);
+  if (space === undefined || layout === undefined) throw new InputFileError(where, "has no dataspace or data layout message: not a dataset bn-check can read");
+  return planDatasetRead(file, readDataspace(file, space, where), itemSize, layout, message(FILTER_PIPELINE_MESSAGE), where);
 }
 
-/** The dataset's shape, checked, and its element count. */
-function checkedShape(dataset: JsfiveDataset, where: string): { shape: number[]; count: number } {
-  const shape = guard(where, () => dataset.shape);
-  const stated = dataspaceDims(dataset);
-  if (stated !== null && Array.isArray(shape) && stated.length === shape.length && stated.some((dim, axis) => dim !== shape[axis])) {
-    throw new InputFileError(where, `states a shape [${stated.join(", ")}] that jsfive reads as [${shape.join(", ")}]: dimensions of 2^32 or more are refused`);
-  }
-  if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) throw new InputFileError(where, "has a shape that is not a list of non-negative integers");
-  let count = 1;
-  for (const dim of shape as number[]) {
-    count *= dim;
-    if (!Number.isSafeInteger(count)) throw new InputFileError(where, `has a shape [${shape.join(", ")}] too large to hold`);
-  }
-  return { shape: [...(shape as number[])], count };
-}
-
-/** A chunk may overhang the data at its edges, not exceed it by orders of magnitude. */
-const MAX_CHUNK_OVERSHOOT = 64;
-/** HDF5 itself limits a chunk to 4 GiB; Keras' are a few MiB. */
-const MAX_CHUNK_BYTES = 2 ** 30;
-
-/** Its values, after checking that the file can hold that many (jsfive allocates what the shape says). */
-function checkedValues(dataset: JsfiveDataset, where: string, count: number, width: number, fileBytes: number): ArrayLike<unknown> {
-  const compressed = guard(where, () => dataset._dataobjects?.filter_pipeline != null);
-  const room = compressed ? fileBytes * MAX_INFLATION : fileBytes;
-  if (count * width > room)
-    throw new InputFileError(
-      where,
-      `claims ${count.toLocaleString("en-US")} values of ${width} bytes, more than the ${fileBytes.toLocaleString("en-US")}-byte file can hold${compressed ? " compressed" : ""}`,
-    );
-  // jsfive sizes its work by the chunk shape: a chunk dimension patched to 2^31 − 1 spun for minutes.
-  const chunks = guard(where, () => dataset._dataobjects?.chunks);
-  if (Array.isArray(chunks)) {
-    const chunkElements = chunks.reduce((product: number, dim: unknown) => product * (typeof dim === "number" ? dim : Number.NaN), 1);
-    if (!(chunkElements >= 1) || chunkElements > Math.max(count, 1) * MAX_CHUNK_OVERSHOOT || chunkElements * width > MAX_CHUNK_BYTES) {
-      throw new InputFileError(where, `has chunks of [${chunks.join(", ")}] for ${count.toLocaleString("en-US")} values: not chunks HDF5 writes for this dataset`);
-    }
-  }
-  const values = guard(where, () => dataset.value);
-  if (values === null || typeof values !== "object" || typeof (values as ArrayLike<unknown>).length !== "number") throw new InputFileError(where, "has no data jsfive could read");
-  const length = (values as ArrayLike<unknown>).length;
-  // An undefined storage address (never written) gives no data: refused rather than read as zeros.
-  if (length !== count) throw new InputFileError(where, `holds ${length} values, but its shape needs ${count}`);
-  return values as ArrayLike<unknown>;
-}
-
-function readFloatDataset(dataset: JsfiveDataset, where: string, fileBytes: number): Tensor {
-  if (guard(where, () => dataset.attrs.dtype) === "bfloat16") throw new InputFileError(where, "is a bfloat16 variable (stored as opaque bytes), which bn-check does not read from HDF5");
-  const type = numericType(guard(where, () => dataset.dtype));
+/** @param dtypeAttribute - the dataset's `dtype` attribute (Keras 3 marks bfloat16 variables so). */
+function readFloatDataset(dataset: JsfiveDataset, where: string, file: Uint8Array, dtypeAttribute: unknown): Tensor {
+  if (dtypeAttribute === "bfloat16") throw new InputFileError(where, "is a bfloat16 variable (stored as opaque bytes), which bn-check does not read from HDF5");
+  const dtypeText = guard(where, () => dataset.dtype);
+  const type = numericType(dtypeText);
   const dtype = type?.kind === "f" ? FLOAT_TYPES[`f${type.width}`] : undefined;
   if (type === null || dtype === undefined) throw new InputFileError(where, `is a dataset of ${describeType(dataset, where)}: bn-check checks float16, float32 and float64 tensors`);
-  const { shape, count } = checkedShape(dataset, where);
-  const values = checkedValues(dataset, where, count, type.width, fileBytes);
-  const data = allocateShared(dtype === "float64" ? "float64" : "float32", count);
-  for (let i = 0; i < count; i++) {
-    const value = values[i];
-    if (typeof value !== "number") throw new InputFileError(where, `has no number at index ${i} (its data was never written, or is of a type jsfive does not read as numbers)`);
-    data[i] = value;
+  const plan = planRead(dataset, where, file, type.width);
+  const bigEndian = (dtypeText as string).startsWith(">");
+  const data = allocateForRead(dtype === "float64" ? "float64" : "float32", plan.count);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (dtype !== "float16") {
+    // float32 and float64 decode straight into the tensor's memory; big-endian data is swapped there.
+    plan.read(bytes);
+    if (bigEndian) swapBytes(bytes, type.width);
+  } else {
+    // float16 values are held exactly in float32 storage, labelled float16 (as the .npy reader does).
+    const raw = new Uint8Array(plan.count * 2);
+    plan.read(raw);
+    for (let i = 0; i < plan.count; i++) data[i] = float16FromBits(bigEndian ? (raw[2 * i] << 8) | raw[2 * i + 1] : raw[2 * i] | (raw[2 * i + 1] << 8));
   }
-  // float16 values are held exactly in float32 storage, labelled float16 (as the .npy reader does).
-  return { dtype, shape, data };
+  return { dtype, shape: plan.shape, data };
+}
+
+function swapBytes(bytes: Uint8Array, width: number): void {
+  for (let at = 0; at < bytes.length; at += width) {
+    for (let i = 0, j = width - 1; i < j; i++, j--) {
+      const byte = bytes[at + i];
+      bytes[at + i] = bytes[at + j];
+      bytes[at + j] = byte;
+    }
+  }
 }
 
 /** A one-element integer dataset (an optimizer's `iterations`, a counter). */
-function readIntegerDataset(dataset: JsfiveDataset, where: string): number {
-  const type = numericType(guard(where, () => dataset.dtype));
+function readIntegerDataset(dataset: JsfiveDataset, where: string, file: Uint8Array): number {
+  const dtypeText = guard(where, () => dataset.dtype);
+  const type = numericType(dtypeText);
   if (type === null || type.kind === "f") throw new InputFileError(where, `is a dataset of ${describeType(dataset, where)}: an integer is expected here`);
-  const { count } = checkedShape(dataset, where);
-  if (count !== 1) throw new InputFileError(where, `holds ${count} integers: one is expected here`);
-  const value = Number(checkedValues(dataset, where, 1, type.width, Number.MAX_SAFE_INTEGER)[0]);
-  if (!Number.isSafeInteger(value)) throw new InputFileError(where, `holds ${value}: not an integer bn-check can count with`);
-  return value;
+  const plan = planRead(dataset, where, file, type.width);
+  if (plan.count !== 1) throw new InputFileError(where, `holds ${plan.count.toLocaleString("en-US")} integers: one is expected here`);
+  const raw = new Uint8Array(type.width);
+  plan.read(raw);
+  if ((dtypeText as string).startsWith(">")) raw.reverse();
+  let value = 0n;
+  for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]);
+  if (type.kind === "i" && raw[raw.length - 1] & 0x80) value -= 1n << BigInt(8 * raw.length);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new InputFileError(where, `holds ${value}: not an integer bn-check can count with`);
+  return Number(value);
 }
 
 /**
