@@ -61,6 +61,34 @@ export interface Hdf5File {
   readInteger(path: string, where: string): number;
 }
 
+/** Enough of the start of a file for its superblock up to the end-of-file address (56 bytes for version 1). */
+export const SUPERBLOCK_BYTES = 64;
+
+/**
+ * Where an HDF5 file ends by its own superblock (the end-of-file address HDF5 truncates the file to
+ * on close), so that a reader holds and inflates that much and no more: a .keras member padded to
+ * 1 GiB after a small HDF5 file costs the small file.
+ * @param head - the file's first SUPERBLOCK_BYTES bytes (fewer if it is shorter).
+ * @throws InputFileError when it is not HDF5, or uses addresses that are not 8 bytes (which jsfive
+ * assumes) or a user block.
+ */
+export function hdf5FileEnd(head: Uint8Array, where: string): number {
+  if (head.length < SIGNATURE.length || SIGNATURE.some((byte, i) => head[i] !== byte)) throw new InputFileError(where, "is not an HDF5 file (it does not start with the HDF5 signature)");
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const version = head[8];
+  // Superblock versions 0 and 1: sizes at bytes 13-14, base address at 24 (28 for version 1), the
+  // end-of-file address two addresses later; versions 2 and 3: sizes at 9-10, base at 12, end at 28.
+  const [sizesAt, baseAt] = version === 0 ? [13, 24] : version === 1 ? [13, 28] : version === 2 || version === 3 ? [9, 12] : [-1, -1];
+  const endAt = baseAt + 16;
+  if (sizesAt < 0) throw new InputFileError(where, `has an HDF5 superblock of version ${version}, which bn-check does not read`);
+  if (head.length < endAt + 8) throw new InputFileError(where, "is truncated inside its HDF5 superblock");
+  if (head[sizesAt] !== 8 || head[sizesAt + 1] !== 8)
+    throw new InputFileError(where, `uses ${head[sizesAt]}-byte addresses and ${head[sizesAt + 1]}-byte lengths; bn-check reads HDF5 files with 8-byte ones (h5py's)`);
+  const address = (at: number) => view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
+  if (address(baseAt) !== 0) throw new InputFileError(where, "has a user block before its HDF5 superblock, which bn-check does not read");
+  return address(endAt);
+}
+
 /**
  * Parses an HDF5 file's superblock and root group from memory.
  * @param where - how errors name the file.

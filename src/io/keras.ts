@@ -51,9 +51,9 @@ import { InputFileError } from "../errors.js";
 import { readFully, withOpenFile } from "../fs/read-file.js";
 import { listSome } from "../numeric/format.js";
 import { type ArchiveFormat, checkedName, type TensorArchive } from "./archive.js";
-import { openHdf5 } from "./hdf5.js";
+import { hdf5FileEnd, openHdf5, SUPERBLOCK_BYTES } from "./hdf5.js";
 import { configuredLayers, datasetPaths, keras3WeightPaths, legacyWeightPaths } from "./keras-names.js";
-import { readCentralDirectory, readWholeMember, type ZipEntry } from "./zip.js";
+import { readCentralDirectory, readMemberPrefix, readWholeMember, type ZipEntry } from "./zip.js";
 
 export const MAX_WEIGHTS_BYTES = 2 ** 30;
 /** Float weights deflate to little less than their size; above this ratio (and 64 MiB) a member is refused. */
@@ -88,13 +88,22 @@ function tooLarge(where: string, size: number): InputFileError {
   );
 }
 
+/** An HDF5 file ending where its superblock says: bytes past that are neither read nor held. */
 function readWeightsFile(path: string): Uint8Array {
   return withOpenFile(path, (fd, size) => {
     if (size > MAX_WEIGHTS_BYTES) throw tooLarge(path, size);
-    const bytes = new Uint8Array(size);
+    const head = new Uint8Array(Math.min(size, SUPERBLOCK_BYTES));
+    readFully(fd, head, 0, path);
+    const bytes = new Uint8Array(checkedEnd(hdf5FileEnd(head, path), size, path));
     readFully(fd, bytes, 0, path);
     return bytes;
   });
+}
+
+/** The end its superblock states, which the file (or member) of `size` bytes must reach. */
+function checkedEnd(end: number, size: number, where: string): number {
+  if (end > size) throw new InputFileError(where, `is truncated: its HDF5 superblock says it ends at byte ${end.toLocaleString("en-US")}, but it holds ${size.toLocaleString("en-US")} bytes`);
+  return end;
 }
 
 /** model.weights.h5 (and config.json, when there) out of a .keras zip, each checked by zip.ts. */
@@ -117,7 +126,10 @@ function readKerasArchive(path: string): { bytes: Uint8Array; config: unknown; w
       );
     }
     const configEntry = entries.find((entry) => entry.name === CONFIG_MEMBER);
-    return { bytes: readWholeMember(fd, weights, path), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
+    // Only the HDF5 file the member holds is inflated: up to the end its superblock states (the
+    // whole member, CRC-32 checked, for every file HDF5 writes).
+    const end = checkedEnd(hdf5FileEnd(readMemberPrefix(fd, weights, path, SUPERBLOCK_BYTES), where), weights.uncompressedSize, where);
+    return { bytes: readMemberPrefix(fd, weights, path, end), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
   });
 }
 

@@ -188,6 +188,27 @@ export function readWholeMember(fd: number, entry: ZipEntry, path: string): Uint
 }
 
 /**
+ * The first `length` bytes of a member, inflated no further: all of it, CRC-32 checked, when
+ * `length` is its size (callers check `length` against their limit first).
+ */
+export function readMemberPrefix(fd: number, entry: ZipEntry, path: string, length: number): Uint8Array {
+  const bytes = new Uint8Array(Math.min(length, entry.uncompressedSize));
+  let written = 0;
+  streamMember(
+    fd,
+    entry,
+    path,
+    (chunk) => {
+      const take = Math.min(chunk.length, bytes.length - written);
+      bytes.set(chunk.subarray(0, take), written);
+      written += take;
+    },
+    bytes.length,
+  );
+  return bytes;
+}
+
+/**
  * Streams one member's uncompressed bytes to `sink`, in order, and checks them: the local header
  * against the directory, the method, encryption, the inflated size and the CRC-32.
  * @param sink - receives each chunk (it may copy it; the chunk is not kept).

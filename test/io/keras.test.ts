@@ -226,10 +226,18 @@ describe("refusals, each one line naming the file", () => {
 
   it("a damaged file is refused naming the file, not with jsfive's exception", () => {
     const bytes = Buffer.from(weightsMember);
-    bytes.fill(0xff, 8, 200); // past the signature: the superblock
+    bytes.fill(0xff, 56, 200); // past the superblock's addresses: the root group's entry and header
     const path = join(work, "damaged.weights.h5");
     writeFileSync(path, bytes);
     expect(() => openKeras(path)).toThrow(/damaged\.weights\.h5: is damaged or uses an HDF5 feature bn-check cannot read \(/);
+  });
+
+  it("a damaged superblock is refused from the superblock", () => {
+    const bytes = Buffer.from(weightsMember);
+    bytes.fill(0xff, 8, 200);
+    const path = join(work, "superblock.weights.h5");
+    writeFileSync(path, bytes);
+    expect(() => openKeras(path)).toThrow(/superblock\.weights\.h5: has an HDF5 superblock of version 255, which bn-check does not read$/);
   });
 });
 
