@@ -424,3 +424,29 @@ describe("a .keras zip bomb", () => {
     expect(run.stderr).toMatch(/bomb\.keras:model\.weights\.h5: inflates [\d,]+ bytes to 134,217,728 \(\d+x\): weights do not compress that far; refused as a zip bomb\n$/);
   });
 });
+
+describe("only the HDF5 file a member holds is inflated", () => {
+  const weights = readFileSync(join(DIR, "keras3-bare.weights.h5"));
+  /** A .keras whose model.weights.h5 is `member`, deflated; its central directory's CRC-32 set to `crc` when given. */
+  function keras(name: string, member: Uint8Array, crc?: number): string {
+    const bytes = Buffer.from(zipSync({ "model.weights.h5": [member, { level: 6 }] }));
+    if (crc !== undefined) bytes.writeUInt32LE(crc, bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 16);
+    const path = join(work, name);
+    writeFileSync(path, bytes);
+    return path;
+  }
+
+  it("a member padded with 48 MiB after the end its superblock states: the padding is never inflated (a damaged CRC there goes unseen), the weights read", () => {
+    const padded = new Uint8Array(weights.length + 48 * 2 ** 20);
+    padded.set(weights);
+    const path = keras("padded.keras", padded, 0xdeadbeef);
+    expect(values(`${path}:bn/gamma`)).toEqual(npy("bn-gamma"));
+  });
+
+  it("a member shorter than its superblock says is refused as truncated, one line", () => {
+    const path = keras("truncated.keras", weights.subarray(0, weights.length - 100));
+    expect(() => openKeras(path)).toThrow(
+      `${path}:model.weights.h5: is truncated: its HDF5 superblock says it ends at byte ${weights.length.toLocaleString("en-US")}, but it holds ${(weights.length - 100).toLocaleString("en-US")} bytes`,
+    );
+  });
+});
