@@ -212,3 +212,37 @@ describe("nesting is bounded before parsing", () => {
     expect(() => openPolygraphy(quoted)).not.toThrow(/nests/);
   });
 });
+
+describe("what JSON.parse may build is bounded before parsing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bn-check-json-costs-"));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it("two million and one values (a list of zeros) are refused from the scan, through the CLI: exit 2, one line", () => {
+    const path = write("values.json", `[${"0,".repeat(2_000_000)}0]`);
+    const run = runCli(["diff", `${path}:x`, `${path}:x`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`bn-check: ${path}: holds more than 2,000,000 JSON values (at byte 4000000): not a Polygraphy JSON file bn-check reads\n`);
+  });
+
+  it("an object of a million empty objects under a million keys is refused the same way", () => {
+    const parts: string[] = [];
+    for (let i = 0; i < 1_000_001; i++) parts.push(`"${i}":{}`);
+    expect(() => openPolygraphy(write("keys.json", `{${parts.join(",")}}`))).toThrow(/keys\.json: holds more than 2,000,000 JSON values \(at byte \d+\)/);
+  });
+
+  it("a key of 5,000 characters is refused, a string value of 5 MB is not (base64 arrays are long)", () => {
+    expect(() => openPolygraphy(write("key.json", `{"${"k".repeat(5000)}" : 1}`))).toThrow(/key\.json: has a key of 5,000 bytes \(at byte 1\): names in Polygraphy files are at most 4096 characters$/);
+    expect(() => openPolygraphy(write("value.json", JSON.stringify({ note: "v".repeat(5_000_000) })))).toThrow(/is a JSON object without a polygraphy_class/);
+    // Escaped quotes end no string: a backslash run before a quote is counted.
+    expect(() => openPolygraphy(write("escaped.json", `{"a\\\\\\"${"k".repeat(5000)}" : 1}`))).toThrow(/has a key of 5,00\d bytes/);
+  });
+
+  it("a runner name of 10,000 characters is refused", () => {
+    const path = write("runner.json", JSON.stringify({ polygraphy_class: "RunResults", lst: [["r".repeat(10_000), []]] }));
+    expect(() => openPolygraphy(path)).toThrow(/runner\.json: has RunResults entry 0 whose runner name is 10,000 characters: names in Polygraphy files are at most 4096$/);
+  });
+});
