@@ -91,6 +91,7 @@ async function readStoredInPlace(fd: number, entry: ZipEntry, path: string, name
 
 /** A member's header only: its first bytes inflated (a member that inflates to gigabytes costs a few kB here). */
 function peekMember(fd: number, entry: ZipEntry, path: string, name: string): { dtype: Tensor["dtype"]; shape: readonly number[] } | undefined {
+  checkClaim(entry, name);
   const wanted = Math.min(entry.uncompressedSize, MAX_PREAMBLE);
   const head = new Uint8Array(wanted);
   let filled = 0;
@@ -111,7 +112,24 @@ function peekMember(fd: number, entry: ZipEntry, path: string, name: string): { 
   return { dtype: layout.descr.dtype, shape: layout.header.shape };
 }
 
+/** Deflate's largest expansion (a 258-byte match in 2 bits), plus room for block headers. */
+const MAX_DEFLATE_RATIO = 1032;
+const DEFLATE_SLACK = 1024;
+
+/**
+ * A deflated member cannot inflate to more than 1032 times its compressed size: a directory (and
+ * .npy header) claiming more is refused before anything is inflated or allocated.
+ */
+function checkClaim(entry: ZipEntry, name: string): void {
+  if (entry.method === 8 && entry.uncompressedSize > entry.compressedSize * MAX_DEFLATE_RATIO + DEFLATE_SLACK)
+    throw new InputFileError(
+      name,
+      `its zip directory claims ${entry.uncompressedSize.toLocaleString("en-US")} bytes from ${entry.compressedSize.toLocaleString("en-US")} deflated: more than deflate can hold (${MAX_DEFLATE_RATIO}x)`,
+    );
+}
+
 function readMember(fd: number, entry: ZipEntry, path: string, name: string): Tensor {
+  checkClaim(entry, name);
   let preamble = new Uint8Array(0);
   let layout: (NpyLayout & { direct: boolean }) | null = null;
   let tensor: Tensor | null = null;

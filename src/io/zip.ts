@@ -249,8 +249,13 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
     });
     try {
       // Reading part of a member, compressed data goes in small pieces: deflate inflates up to 1032x,
-      // and one READ_CHUNK of zeros would inflate to a gigabyte before `until` could stop it.
-      const piece = partial ? PARTIAL_PIECE : READ_CHUNK;
+      // and one READ_CHUNK of zeros would inflate to a gigabyte before `until` could stop it. A whole
+      // member goes in pieces that inflate to about READ_CHUNK at its overall ratio: fflate grows one
+      // buffer for what a push yields (a 1 MB member of 1 GiB of zeros took 25 s and 4.3 GB in
+      // 1 MiB pushes, 7.5 s and the tensor's 1 GiB in 16 KiB ones), and ordinary data (ratio near
+      // 1) keeps 1 MiB pushes, which fflate inflates a fifth faster.
+      const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+      const piece = partial ? PARTIAL_PIECE : Math.max(PARTIAL_PIECE, Math.min(READ_CHUNK, 2 ** Math.floor(Math.log2(READ_CHUNK / Math.max(1, ratio)))));
       for (let offset = 0; offset < entry.compressedSize && produced < until; offset += piece) {
         const length = Math.min(piece, entry.compressedSize - offset);
         inflate.push(read(fd, dataStart + offset, length, path), offset + length >= entry.compressedSize);

@@ -10,8 +10,9 @@ import { zipSync } from "fflate";
 import { afterAll, describe, expect, it } from "vitest";
 import { BnCheckError } from "../../src/errors.js";
 import { readNpz } from "../../src/io/npz.js";
-import { encodeNpy } from "../../src/npy/write-npy.js";
+import { encodeNpy, encodeNpyHeader } from "../../src/npy/write-npy.js";
 import { tensorFromArray } from "../../src/npy/tensor.js";
+import { runCli } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bn-check-npz-fuzz-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,6 +99,22 @@ describe("lying and damaged archives", () => {
     const view = new DataView(bytes.buffer);
     view.setUint32(central + 24, view.getUint32(central + 24, true) - 16, true);
     expect(outcome(writeArchive("short.npz", bytes), "a")).toMatch(/(inflates to more than the \d+ bytes|its \.npy header describes \d+ bytes; the zip directory states \d+)/);
+  });
+
+  it("a member whose header and directory claim 2 GiB from a few hundred deflated bytes is refused from the directory, through the CLI: exit 2, one line", () => {
+    // rank 1, 2^29 float32 values: what the header claims; 64 real bytes follow it.
+    const header = encodeNpyHeader("float32", [2 ** 29]);
+    const member = new Uint8Array(header.length + 64);
+    member.set(header);
+    const bytes = zipSync({ "a.npy": [member, { level: 9 }] });
+    const { central } = locate(bytes, "a.npy");
+    const view = new DataView(bytes.buffer);
+    view.setUint32(central + 24, header.length + 2 ** 31, true);
+    view.setUint32(22, header.length + 2 ** 31, true); // the local header's copy
+    const path = writeArchive("claims-2gib.npz", bytes);
+    const run = runCli(["diff", `${path}:a`, `${path}:a`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^bn-check: \S*claims-2gib\.npz:a: its zip directory claims 2,147,483,\d{3} bytes from \d+ deflated: more than deflate can hold \(1032x\)\n$/);
   });
 
   it("reads only the member asked for: a damaged neighbour does not matter", () => {
