@@ -28,6 +28,7 @@ import { parseNpyBytes } from "../npy/read-npy.js";
 import { npyScalarInteger } from "../npy/read-npy-integer.js";
 import type { Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
+import { jsonCostProblem, type JsonLimits } from "./json-costs.js";
 
 /** V8's String::kMaxLength on 64-bit platforms: no longer text can be decoded, let alone parsed. */
 const MAX_JSON_BYTES = 2 ** 29 - 24;
@@ -86,57 +87,21 @@ export function openPolygraphy(path: string): TensorArchive {
 export const polygraphyFormat: ArchiveFormat = { label: "Polygraphy JSON", extensions: [".json"], items: "arrays", open: openPolygraphy };
 
 /**
- * What JSON.parse is allowed to build, checked by a scan of the bytes first (one pass, nothing
- * allocated): JSON.parse on a ten-million-deep array spent 12 s and 2.1 GB before failing, on ten
- * million empty objects 7 s and 840 MB, on an object of a million keys 1.3 s. Polygraphy's documents
- * nest a few levels (a list of runs, each a list of iterations, each a dict of encoded arrays), hold
- * some seven values per array (a LazyArray around an ndarray, its class markers, the iteration's
- * runtime and runner name), and name arrays and runners in at most a few hundred characters; the
- * arrays themselves are base64 text inside strings, which the scan skips.
+ * What JSON.parse may build (json-costs.ts): Polygraphy's documents nest a few levels (a list of
+ * runs, each a list of iterations, each a dict of encoded arrays), hold some seven values per array
+ * (a LazyArray around an ndarray, their class markers, the iteration's runtime and runner name), and
+ * name arrays and runners in at most a few hundred characters; the arrays are base64 inside strings.
+ * Two million values are some 280,000 arrays; JSON.parse of that many empty objects takes 1.4 s.
  */
-const MAX_NESTING = 64;
-/** Two million values: some 280,000 arrays; JSON.parse of that many empty objects takes 1.4 s. */
-const MAX_VALUES = 2_000_000;
-/** The longest key (an output or input name, a field name). */
 const MAX_NAME_CHARS = 4096;
-
-/** The first bound of the three a JSON text breaks, with the byte offset where it does; null when none. */
-function jsonCostProblem(bytes: Uint8Array): string | null {
-  let depth = 0;
-  let values = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i];
-    if (byte === 0x22) {
-      // The closing quote: the next one not escaped by an odd run of backslashes (indexOf is
-      // native: base64 strings of hundreds of MB pass in milliseconds).
-      const start = i;
-      for (;;) {
-        i = bytes.indexOf(0x22, i + 1);
-        if (i < 0) return null; // unterminated: JSON.parse names it
-        let backslashes = 0;
-        while (bytes[i - 1 - backslashes] === 0x5c) backslashes++;
-        if (backslashes % 2 === 0) break;
-      }
-      if (i - start - 1 > MAX_NAME_CHARS) {
-        let next = i + 1;
-        while (next < bytes.length && (bytes[next] === 0x20 || bytes[next] === 0x0a || bytes[next] === 0x0d || bytes[next] === 0x09)) next++;
-        if (bytes[next] === 0x3a) return `has a key of ${(i - start - 1).toLocaleString("en-US")} bytes (at byte ${start}): names in Polygraphy files are at most ${MAX_NAME_CHARS} characters`;
-      }
-    } else if (byte === 0x5b || byte === 0x7b) {
-      if (++depth > MAX_NESTING) return `nests arrays or objects more than ${MAX_NESTING} deep (at byte ${i}): not a Polygraphy JSON file`;
-      if (++values > MAX_VALUES) return `holds more than ${MAX_VALUES.toLocaleString("en-US")} JSON values (at byte ${i}): not a Polygraphy JSON file bn-check reads`;
-    } else if (byte === 0x5d || byte === 0x7d) depth--;
-    else if (byte === 0x2c && ++values > MAX_VALUES) return `holds more than ${MAX_VALUES.toLocaleString("en-US")} JSON values (at byte ${i}): not a Polygraphy JSON file bn-check reads`;
-  }
-  return null;
-}
+const JSON_LIMITS: JsonLimits = { maxNesting: 64, maxValues: 2_000_000, maxKeyBytes: MAX_NAME_CHARS, notWhat: "not a Polygraphy JSON file" };
 
 function readJson(path: string): unknown {
   const text = withOpenFile(path, (fd, size) => {
     if (size > MAX_JSON_BYTES) throw new InputFileError(path, `is ${size} bytes: more than the ${MAX_JSON_BYTES} a JSON file can hold as one string in Node`);
     const bytes = new Uint8Array(size);
     readFully(fd, bytes, 0, path);
-    const problem = jsonCostProblem(bytes);
+    const problem = jsonCostProblem(bytes, JSON_LIMITS);
     if (problem !== null) throw new InputFileError(path, problem);
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(bytes);

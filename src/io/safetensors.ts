@@ -13,9 +13,17 @@ import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
 import { decodeCount } from "../numeric/integers.js";
 import { allocateForRead, allocateShared, type Tensor } from "../npy/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
+import { jsonCostProblem, type JsonLimits } from "./json-costs.js";
 
 /** The reference implementation refuses headers above 100 MB. */
 const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * What JSON.parse may build of the header (json-costs.ts): the header nests three levels (the
+ * object, an entry, its shape), holds about eight values per tensor (a model of 250,000 tensors
+ * fits) and names tensors in well under 4 KiB; `__metadata__` values are strings, which the scan
+ * skips. A 100 MB header of ten million empty objects took 50 s and 2.7 GB to refuse.
+ */
+const HEADER_LIMITS: JsonLimits = { maxNesting: 8, maxValues: 2_000_000, maxKeyBytes: 4096, notWhat: "not a safetensors header" };
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
   F16: 2,
@@ -105,6 +113,8 @@ function readHeader(fd: number, size: number, path: string): (Entry & { dataStar
   if (8 + headerLength > size) throw new InputFileError(path, `states a ${headerLength}-byte header, but the file has ${size - 8} bytes after the length`);
   const headerBytes = new Uint8Array(headerLength);
   readFully(fd, headerBytes, 8, path);
+  const cost = jsonCostProblem(headerBytes, HEADER_LIMITS);
+  if (cost !== null) throw new InputFileError(path, cost);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);

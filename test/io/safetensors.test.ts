@@ -145,3 +145,25 @@ describe("a real PyTorch BatchNorm2d layer checked from safetensors dumps", () =
     });
   }
 });
+
+describe("what JSON.parse may build of a header is bounded before parsing", () => {
+  it("a ten-million-deep header is refused from a scan of its bytes, through the CLI: exit 2, one line", () => {
+    const path = craft("deep.safetensors", `${"[".repeat(10_000_000)}${"]".repeat(10_000_000)}`);
+    const run = runCli(["diff", `${path}:x`, `${path}:x`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`bn-check: ${path}: nests arrays or objects more than 8 deep (at byte 8): not a safetensors header\n`);
+  });
+
+  it("a header of two million and one values is refused the same way", () => {
+    const path = craft("values.safetensors", `{"x":[${"{},".repeat(2_000_000)}{}]}`);
+    expect(() => readSafetensors(path, "x")).toThrow(/values\.safetensors: holds more than 2,000,000 JSON values \(at byte \d+\): not a safetensors header bn-check reads$/);
+  });
+
+  it("a tensor name of 5,000 bytes is refused; a metadata string of 5 MB is not", () => {
+    expect(() => readSafetensors(craft("name.safetensors", { ["n".repeat(5000)]: { dtype: "F32", shape: [0], data_offsets: [0, 0] } }))).toThrow(
+      /name\.safetensors: has a key of 5,000 bytes \(at byte 1\): keys are at most 4,096 here$/,
+    );
+    const path = craft("metadata.safetensors", { __metadata__: { note: "m".repeat(5_000_000) }, x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4));
+    expect(Array.from(readSafetensors(path, "x").data)).toEqual([0]);
+  });
+});
