@@ -66,8 +66,8 @@ describe("layouts and filters h5py writes", () => {
 });
 
 /** chunked-8-<kind>.h5 with its bytes changed by `patch`, written to the work folder. */
-function patched(kind: "plain" | "gzip" | "fletcher", name: string, patch: (bytes: Buffer, node: number) => Buffer | undefined): string {
-  let bytes = Buffer.from(readFileSync(join(DIR, `chunked-8-${kind}.h5`)));
+function patched(kind: "plain" | "gzip" | "fletcher", name: string, patch: (bytes: Buffer, node: number) => Buffer | undefined | void): string {
+  let bytes: Buffer = Buffer.from(readFileSync(join(DIR, `chunked-8-${kind}.h5`)));
   // The dataset's chunk B-tree: "TREE", node type 1 (chunks), level 0; two entries of 24-byte keys.
   const node = bytes.indexOf(Buffer.from("TREE\x01\x00", "latin1"));
   expect(node).toBeGreaterThan(0);
