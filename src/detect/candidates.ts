@@ -4,6 +4,9 @@
  * Every candidate is a per-channel affine map y = (x − shift)·scale + offset, so that evaluating one
  * is one comparison pass over the data with other constants.
  */
+import type { Verdict } from "../compare/compare.js";
+import type { FrameworkName } from "../conventions/index.js";
+import type { Mode } from "../conventions/resolve.js";
 export type Flaw =
   /** y = (x − μ)/(sqrt(σ²) + eps): eps added to the standard deviation (darknet, ncnn proposals). */
   | "eps-on-std"
@@ -33,4 +36,39 @@ export interface CandidateSpec {
 /** A key for candidates that compute the same numbers (so that they are evaluated once). */
 export function arithmeticKey(spec: CandidateSpec): string {
   return `${spec.mode}|${spec.channelAxis}|${spec.epsilon}|${spec.affine}|${spec.flaw ?? ""}`;
+}
+
+/** The convention the user believes in (from --framework and friends), for the one-sentence diagnosis. */
+export interface ClaimedConvention {
+  readonly framework?: FrameworkName;
+  readonly mode?: Mode;
+  readonly channelAxis?: number;
+  readonly epsilon?: number;
+  readonly momentum?: number;
+}
+
+export interface Candidate {
+  readonly framework: string;
+  readonly mode: Mode;
+  readonly channelAxis: number;
+  readonly layout: string;
+  readonly eps: number;
+  readonly epsSource: CandidateSpec["epsilonSource"];
+  readonly affine: boolean;
+  readonly flaw: Flaw | null;
+  /** null when the reference is in the input's element order; else how it was stored. */
+  readonly referenceOrder: string | null;
+  readonly description: string;
+  /** Momentum in the framework's own meaning, when running statistics identified it. */
+  readonly momentum: number | null;
+  readonly runningVar: "biased" | "unbiased" | null;
+  readonly maxAbsError: number;
+  readonly maxUlp: number;
+  readonly mismatches: number;
+  readonly count: number;
+  /** Whether the full tensor was compared (false: ranked on a prefix only). */
+  readonly checkedFully: boolean;
+  readonly runningStatsPassed: boolean | null;
+  /** Judged as compare judges: within the flat tolerance, or within the error model's bound, or neither. */
+  readonly verdict: Verdict;
 }

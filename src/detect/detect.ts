@@ -22,7 +22,9 @@ import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { formatNumber } from "../numeric/format.js";
 import { diagnose } from "./diagnose.js";
 import { referenceOrders, unpermute } from "./reference-order.js";
-import { arithmeticKey, FLAW_DESCRIPTIONS, type CandidateSpec, type Flaw } from "./candidates.js";
+import { arithmeticKey, type Candidate, type CandidateSpec, type ClaimedConvention, FLAW_DESCRIPTIONS, type Flaw } from "./candidates.js";
+
+export type { Candidate, ClaimedConvention } from "./candidates.js";
 import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
 
 export const DETECT_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const satisfies readonly FrameworkName[];
@@ -42,15 +44,6 @@ export interface DetectTensors {
   readonly referenceRunningVar?: Tensor | null;
 }
 
-/** The convention the user believes in (from --framework and friends), for the one-sentence diagnosis. */
-export interface ClaimedConvention {
-  readonly framework?: FrameworkName;
-  readonly mode?: Mode;
-  readonly channelAxis?: number;
-  readonly epsilon?: number;
-  readonly momentum?: number;
-}
-
 export interface DetectOptions extends ExecutionOptions {
   readonly claimed?: ClaimedConvention;
   /** The precision the reference was computed in (selects the default tolerance and the ulps). */
@@ -60,32 +53,6 @@ export interface DetectOptions extends ExecutionOptions {
   readonly rtol?: number;
   /** Judge candidates by the flat tolerance alone (no error model). */
   readonly strict?: boolean;
-}
-
-export interface Candidate {
-  readonly framework: string;
-  readonly mode: Mode;
-  readonly channelAxis: number;
-  readonly layout: string;
-  readonly eps: number;
-  readonly epsSource: CandidateSpec["epsilonSource"];
-  readonly affine: boolean;
-  readonly flaw: Flaw | null;
-  /** null when the reference is in the input's element order; else how it was stored. */
-  readonly referenceOrder: string | null;
-  readonly description: string;
-  /** Momentum in the framework's own meaning, when running statistics identified it. */
-  readonly momentum: number | null;
-  readonly runningVar: "biased" | "unbiased" | null;
-  readonly maxAbsError: number;
-  readonly maxUlp: number;
-  readonly mismatches: number;
-  readonly count: number;
-  /** Whether the full tensor was compared (false: ranked on a prefix only). */
-  readonly checkedFully: boolean;
-  readonly runningStatsPassed: boolean | null;
-  /** Judged as compare judges: within the flat tolerance, or within the error model's bound, or neither. */
-  readonly verdict: Verdict;
 }
 
 export interface DetectResult {

@@ -2,8 +2,7 @@
 import { conventions } from "../conventions/index.js";
 import { resolveConvention } from "../conventions/resolve.js";
 import { formatNumber } from "../numeric/format.js";
-import { FLAW_DESCRIPTIONS } from "./candidates.js";
-import type { Candidate, ClaimedConvention } from "./detect.js";
+import { type Candidate, type ClaimedConvention, FLAW_DESCRIPTIONS } from "./candidates.js";
 import type { RunningStatsFit } from "./fit.js";
 
 /** One sentence: what the reference matches, and what separates it from what the user checked. */

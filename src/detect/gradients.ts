@@ -9,7 +9,7 @@ import type { FrameworkName } from "../conventions/index.js";
 import type { Verdict } from "../compare/compare.js";
 import { checkBatchNorm, type CheckRequest, type CheckTensors } from "../engine/check.js";
 import { diagnoseGradients } from "../engine/gradient-hints.js";
-import type { Candidate } from "./detect.js";
+import type { Candidate } from "./candidates.js";
 
 export interface GradientFinding {
   /** The statistics dx conforms with: "batch", "running", or null (neither; or no dx reference). */

@@ -7,7 +7,7 @@
  * channels. Nothing fits: the failing channels are named, never guessed at.
  */
 import { FOLD_PRECISIONS, impliedScale } from "../check/fold/fold-arithmetic.js";
-import type { ChannelReading } from "../check/fold/fold-sources.js";
+import type { ChannelReading } from "../check/fold/fold-model.js";
 import { type FoldedNumbers, type FoldJudgement, type FoldJudging, type FoldNumbers, judgeFold } from "../check/fold/judge-fold.js";
 import { formatNumber } from "../numeric/format.js";
 

@@ -5,7 +5,7 @@
  */
 import type { ComputeDType } from "../../npy/tensor.js";
 import { vectorMap, checkFoldedTensor, checkFoldedWeight, type FoldNumbers, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
-import type { ChannelReading } from "./fold-sources.js";
+import type { ChannelReading } from "./fold-model.js";
 
 export type { FoldNumbers };
 

@@ -6,7 +6,7 @@
  * ties: candidates after the last paired layer are tried first.
  */
 import { channelMap, isChannelwiseMultiple } from "./fold-arithmetic.js";
-import type { FoldLayer, FoldedLayer, FoldedModel } from "./fold-sources.js";
+import type { FoldLayer, FoldedLayer, FoldedModel } from "./fold-model.js";
 
 export interface FoldPairing {
   readonly folded: FoldedLayer;
