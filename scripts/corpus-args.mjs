@@ -1,6 +1,6 @@
 // Maps a reference-corpus case folder (case.json) to `bn-check compare` arguments, with the same
-// mapping `bn-check suite` uses (src/cases/corpus-case.ts, from the built package).
-import { caseFromCorpusFolder, compareArgsOf } from "../dist/cases/corpus-case.js";
+// mapping `bn-check suite` uses (src/app/cases/corpus-case.ts, from the built package).
+import { caseFromCorpusFolder, compareArgsOf } from "../dist/app/cases/corpus-case.js";
 
 /** @param dir - the case folder; options.caseTolerance false = bn-check's default tolerances */
 export function compareArgs(dir, { caseTolerance = true } = {}) {

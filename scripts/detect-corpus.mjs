@@ -6,8 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { caseFromCorpusFolder } from "../dist/cases/corpus-case.js";
-import { loadSuite } from "../dist/cases/manifest.js";
+import { caseFromCorpusFolder } from "../dist/app/cases/corpus-case.js";
+import { loadSuite } from "../dist/app/cases/manifest.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "bn-check.cjs");
 const FAULT_WORDS = { wrong_eps: /eps differs/, nhwc_declared_nchw: /layout differs/, nhwc_declared_nchw_shape: /layout differs/, running_var_biased: /running variance is biased/ };

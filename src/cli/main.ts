@@ -4,18 +4,18 @@
  */
 import { CommanderError } from "commander";
 import { setMaxListeners } from "node:events";
-import type { CheckCase } from "../cases/case.js";
-import { TENSOR_FIELDS, type TensorField, type TensorKey } from "../cases/fields.js";
+import type { CheckCase } from "../app/cases/case.js";
+import { TENSOR_FIELDS, type TensorField, type TensorKey } from "../app/cases/fields.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
-import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from "../errors.js";
+import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from "../core/errors.js";
 import { removePendingTemporaryFiles } from "../io/atomic-write.js";
-import type { LayoutName } from "../kernel/layout.js";
-import type { ComputeDType, FloatDType } from "../npy/tensor.js";
+import type { LayoutName } from "../core/layout.js";
+import type { ComputeDType, FloatDType } from "../core/tensor.js";
 import type { ExecutionOptions } from "../parallel/executor.js";
-import { escapeControlCharacters } from "../numeric/format.js";
+import { escapeControlCharacters } from "../core/format.js";
 import { closePool, workerWarning } from "../parallel/pool.js";
-import type { Report } from "../report/report.js";
+import type { Report } from "../app/reports.js";
 import { checkOutputFormats, emit } from "./report-output.js";
 import { buildProgram, type CompareCliOptions, type ConventionCliOptions, type OutputCliOptions, type ToleranceCliOptions } from "./program.js";
 
@@ -236,7 +236,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
     async fold(options) {
       checkOutputFormats("fold", options, [options.params, options.folded, options.layerOptions]);
-      const { checkFold } = await import("../app/fold.js");
+      const { checkFold } = await import("../app/fold/fold.js");
       const report = await checkFold({
         params: options.params,
         folded: options.folded,
@@ -253,7 +253,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     async model(options) {
       checkOutputFormats("model", options, [options.params, options.activations, options.refParams, options.layerOptions]);
       if (debug) {
-        const { describeSkipped } = await import("../model/model-cases.js");
+        const { describeSkipped } = await import("../app/model/model-cases.js");
         for (const line of describeSkipped(options.params)) process.stderr.write(`bn-check: debug: ${line}\n`);
       }
       const { runModel } = await import("./commands/model.js");

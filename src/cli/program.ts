@@ -1,12 +1,12 @@
 /** Declares the commands and options; values are parsed and range-checked here, nothing else. */
 import { Command, Option } from "commander";
 import { FRAMEWORK_NAMES } from "../conventions/index.js";
-import { LAYOUT_NAMES } from "../kernel/layout.js";
-import { COMPUTE_DTYPES, FLOAT_DTYPES } from "../npy/tensor.js";
+import { LAYOUT_NAMES } from "../core/layout.js";
+import { COMPUTE_DTYPES, FLOAT_DTYPES } from "../core/tensor.js";
 import { REPORTER_NAMES } from "../report/reporters/index.js";
 import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
-import { VERSION } from "./version.js";
-import { TENSOR_FIELDS, type TensorField } from "../cases/fields.js";
+import { VERSION } from "../app/version.js";
+import { TENSOR_FIELDS, type TensorField } from "../app/cases/fields.js";
 import type { DetectFiles } from "./commands/detect.js";
 
 /** Options every command that computes BatchNorm shares. */

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { checkOutputTargets, type OutputFile, OutputFileError, writeOutputs } from "../io/atomic-write.js";
 import { tensorSpecFile } from "../io/read-tensor.js";
 import { CHART_COMMANDS, checkFormat, renderReport, type CommandName, type ReporterName } from "../report/reporters/index.js";
-import type { Report } from "../report/report.js";
-import { UsageError } from "../errors.js";
+import type { Report } from "../app/reports.js";
+import { UsageError } from "../core/errors.js";
 import type { OutputCliOptions } from "./program.js";
 
 /**

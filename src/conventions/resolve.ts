@@ -2,8 +2,8 @@
  * Turns a convention record plus the user's options into the canonical parameters the kernel uses.
  * This is the only place that interprets a convention: the kernel sees numbers, never a name.
  */
-import { UsageError } from "../errors.js";
-import { describeLayout, LAYOUTS, normalizeAxis, type LayoutName } from "../kernel/layout.js";
+import { UsageError } from "../core/errors.js";
+import { describeLayout, LAYOUTS, normalizeAxis, type LayoutName } from "../core/layout.js";
 import type { Convention, ConventionVariant } from "./convention.js";
 
 export type Mode = "train" | "eval";

@@ -9,7 +9,7 @@
 import { FOLD_PRECISIONS, impliedScale } from "../check/fold/fold-arithmetic.js";
 import type { ChannelReading } from "../check/fold/fold-model.js";
 import { type FoldedNumbers, type FoldJudgement, type FoldJudging, type FoldNumbers, judgeFold } from "../check/fold/judge-fold.js";
-import { formatNumber } from "../numeric/format.js";
+import { formatNumber } from "../core/format.js";
 
 export interface FoldCause {
   /** A short class for machines: overflow, underflow, not-folded, eps, axis, bias, statistics, channels, unexplained. */

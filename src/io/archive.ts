@@ -4,9 +4,9 @@
  * `file:name` specs and `bn-check model` both go through archive-formats.ts, so a file that is asked
  * for many tensors (a model's parameters and activations) has its index parsed once per process.
  */
-import { InputFileError } from "../errors.js";
-import type { Tensor } from "../npy/tensor.js";
-import { listSome } from "../numeric/format.js";
+import { InputFileError } from "../core/errors.js";
+import type { Tensor } from "../core/tensor.js";
+import { listSome } from "../core/format.js";
 
 export interface TensorArchive {
   readonly path: string;

@@ -11,7 +11,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { BnCheckError, InterruptedError } from "../errors.js";
+import { BnCheckError, InterruptedError } from "../core/errors.js";
 
 export class OutputFileError extends BnCheckError {}
 

@@ -18,7 +18,7 @@
  * (H5_checksum_fletcher32).
  */
 import { inflateSync } from "node:zlib";
-import { InputFileError } from "../errors.js";
+import { InputFileError } from "../core/errors.js";
 
 /** An object header message as jsfive locates it. */
 export interface HeaderMessage {

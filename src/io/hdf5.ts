@@ -10,9 +10,9 @@
  * hdf5-data.ts (jsfive's own `value` costs 20x the data and trusts every size the file states).
  */
 import { createRequire } from "node:module";
-import { InputFileError } from "../errors.js";
-import { allocateForRead, type FloatDType, type Tensor } from "../npy/tensor.js";
-import { float16FromBits } from "../numeric/float16.js";
+import { InputFileError } from "../core/errors.js";
+import { allocateForRead, type FloatDType, type Tensor } from "../core/tensor.js";
+import { float16FromBits } from "../core/float16.js";
 import { checkAttributeSizes, type DatasetData, type HeaderMessage, planDatasetRead, readDataspace } from "./hdf5-data.js";
 
 /** What bn-check uses of jsfive (it ships no types). */

@@ -3,7 +3,7 @@
  * layout each Keras writes (sources: keras.ts). Each function returns name → HDF5 dataset path, in
  * the file's order, or null when the file is not in its layout.
  */
-import { InputFileError } from "../errors.js";
+import { InputFileError } from "../core/errors.js";
 import type { Hdf5File } from "./hdf5.js";
 
 export type WeightPaths = Map<string, string>;

@@ -51,9 +51,9 @@
  * 1 GiB holds some 250 million float32 parameters (ConvNeXt-L, ViT-L), all held in memory while the
  * archive is open. Larger models: save the layers to check with save_weights, or dump them as .npy.
  */
-import { InputFileError } from "../errors.js";
-import { readFully, withOpenFile } from "../fs/read-file.js";
-import { listSome } from "../numeric/format.js";
+import { InputFileError } from "../core/errors.js";
+import { readFully, withOpenFile } from "./read-file.js";
+import { listSome } from "../core/format.js";
 import { type ArchiveFormat, checkedName, type TensorArchive } from "./archive.js";
 import { hdf5FileEnd, openHdf5, SUPERBLOCK_BYTES } from "./hdf5.js";
 import { configuredLayers, datasetPaths, keras3WeightPaths, legacyWeightPaths } from "./keras-names.js";

@@ -4,11 +4,11 @@
  * (and checked against the size the zip directory states) before any tensor memory is allocated,
  * and the rest is inflated straight into the tensor, chunk by chunk (zip.ts checks the archive).
  */
-import { InputFileError } from "../errors.js";
-import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "../fs/read-file.js";
-import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from "../npy/read-npy.js";
-import { allocateForRead, type Tensor } from "../npy/tensor.js";
-import { npyScalarInteger } from "../npy/read-npy-integer.js";
+import { InputFileError } from "../core/errors.js";
+import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "./read-file.js";
+import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from "./npy/read-npy.js";
+import { allocateForRead, type Tensor } from "../core/tensor.js";
+import { npyScalarInteger } from "./npy/read-npy-integer.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { checkMemberCrc, memberDataStart, readCentralDirectory, readWholeMember, streamMember, type ZipEntry } from "./zip.js";
 

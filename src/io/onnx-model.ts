@@ -12,9 +12,9 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, sep } from "node:path";
 import type { Reader } from "protobufjs";
-import { InputFileError } from "../errors.js";
-import type { Tensor } from "../npy/tensor.js";
-import { readFileBytes } from "../fs/read-file.js";
+import { InputFileError } from "../core/errors.js";
+import type { Tensor } from "../core/tensor.js";
+import { readFileBytes } from "./read-file.js";
 import { decodeTensorProto } from "./onnx-proto.js";
 import { tensorFromProto } from "./tensor-proto.js";
 

@@ -6,10 +6,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { InputFileError } from "../errors.js";
-import type { Tensor } from "../npy/tensor.js";
+import { InputFileError } from "../core/errors.js";
+import type { Tensor } from "../core/tensor.js";
 import { decodeModelProto, type ModelMessage } from "./onnx-proto.js";
-import { readFileBytes } from "../fs/read-file.js";
+import { readFileBytes } from "./read-file.js";
 import { parseTensorProtoBytes, tensorFromProto } from "./tensor-proto.js";
 
 export interface OnnxNodeTest {

@@ -22,11 +22,11 @@
  * (only that one, as only that one is decoded), decodes it and
  * parses its .npy bytes with the .npy reader's checks.
  */
-import { InputFileError } from "../errors.js";
-import { readFully, withOpenFile } from "../fs/read-file.js";
-import { parseNpyBytes } from "../npy/read-npy.js";
-import { npyScalarInteger } from "../npy/read-npy-integer.js";
-import type { Tensor } from "../npy/tensor.js";
+import { InputFileError } from "../core/errors.js";
+import { readFully, withOpenFile } from "./read-file.js";
+import { parseNpyBytes } from "./npy/read-npy.js";
+import { npyScalarInteger } from "./npy/read-npy-integer.js";
+import type { Tensor } from "../core/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { jsonCostProblem, type JsonLimits } from "./json-costs.js";
 

@@ -4,10 +4,10 @@
  * it holds one tensor; `x.pb` (an ONNX TensorProto).
  */
 import { statSync } from "node:fs";
-import type { Tensor } from "../npy/tensor.js";
-import { readNpy, readNpyAsync } from "../npy/read-npy.js";
-import { readFileBytes, readFully, withOpenFile } from "../fs/read-file.js";
-import { npyLayoutOf, npyPreambleLength } from "../npy/read-npy.js";
+import type { Tensor } from "../core/tensor.js";
+import { readNpy, readNpyAsync } from "./npy/read-npy.js";
+import { readFileBytes, readFully, withOpenFile } from "./read-file.js";
+import { npyLayoutOf, npyPreambleLength } from "./npy/read-npy.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
 import { onlyTensorName } from "./archive.js";
 import { archiveFormatOf, openTensorArchive, splitArchiveSpec } from "./archive-formats.js";

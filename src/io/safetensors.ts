@@ -7,11 +7,11 @@
  * order and not overlapping, and each entry's byte count against its shape. Only the tensor asked
  * for is read. Format: https://github.com/huggingface/safetensors (README, "Format").
  */
-import { InputFileError } from "../errors.js";
-import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "../fs/read-file.js";
-import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
-import { decodeCount } from "../numeric/integers.js";
-import { allocateForRead, allocateShared, type Tensor } from "../npy/tensor.js";
+import { InputFileError } from "../core/errors.js";
+import { readFully, readFullyAsync, withOpenFile, withOpenFileAsync } from "./read-file.js";
+import { bfloat16FromBits, float16FromBits } from "../core/float16.js";
+import { decodeCount } from "../core/integers.js";
+import { allocateForRead, allocateShared, type Tensor } from "../core/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { jsonCostProblem, type JsonLimits } from "./json-costs.js";
 

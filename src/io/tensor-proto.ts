@@ -3,10 +3,10 @@
  * float16, float, double and bfloat16, from `raw_data` (little-endian) or the typed fields, with
  * `dims` as the shape. Reference: onnx/onnx.proto (TensorProto.DataType, field comments).
  */
-import { InputFileError } from "../errors.js";
-import { allocateShared, elementCount, type Tensor } from "../npy/tensor.js";
+import { InputFileError } from "../core/errors.js";
+import { allocateShared, elementCount, type Tensor } from "../core/tensor.js";
 import { decodeTensorProto, type TensorProtoMessage } from "./onnx-proto.js";
-import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
+import { bfloat16FromBits, float16FromBits } from "../core/float16.js";
 
 const DATA_TYPE_NAMES: Record<number, string> = {
   1: "FLOAT",

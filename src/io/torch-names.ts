@@ -13,7 +13,7 @@
  * hold itself or share one list many times over: the walk stops at cycles and bounds its depth and
  * the number of values it visits.
  */
-import { InputFileError } from "../errors.js";
+import { InputFileError } from "../core/errors.js";
 import { PyFloat, PyObject } from "./pickle-vm.js";
 import { TensorRecord, type TorchDType } from "./torch-pickle.js";
 

@@ -8,7 +8,7 @@
  * BUILD state, which torch-names.ts walks for tensors. Nothing a pickle says can become one of our
  * records except through those checked functions, and no prototype is taken from it.
  */
-import { InputFileError } from "../errors.js";
+import { InputFileError } from "../core/errors.js";
 import { PyObject, runPickle } from "./pickle-vm.js";
 
 /** The element types of PyTorch storages; bn-check reads the four float ones. */

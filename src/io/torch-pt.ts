@@ -18,11 +18,11 @@
  * Refused by name: the legacy non-zip format, TorchScript archives, and any pickle global outside
  * the allow-list (torch-pickle.ts).
  */
-import { InputFileError } from "../errors.js";
-import { decodeCount } from "../numeric/integers.js";
-import { readFully, withOpenFile } from "../fs/read-file.js";
-import { bfloat16FromBits, float16FromBits } from "../numeric/float16.js";
-import { allocateForRead, allocateShared, type FloatArray, gatherStrided, type Tensor } from "../npy/tensor.js";
+import { InputFileError } from "../core/errors.js";
+import { decodeCount } from "../core/integers.js";
+import { readFully, withOpenFile } from "./read-file.js";
+import { bfloat16FromBits, float16FromBits } from "../core/float16.js";
+import { allocateForRead, allocateShared, type FloatArray, gatherStrided, type Tensor } from "../core/tensor.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
 import { TensorRecord, TORCH_ITEM_BYTES, unpickleTorch } from "./torch-pickle.js";
 import { InlineArray, type NamedTensor, torchContents } from "./torch-names.js";

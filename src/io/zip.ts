@@ -9,8 +9,8 @@
  */
 import { createRequire } from "node:module";
 import * as zlib from "node:zlib";
-import { InputFileError } from "../errors.js";
-import { readFully } from "../fs/read-file.js";
+import { InputFileError } from "../core/errors.js";
+import { readFully } from "./read-file.js";
 
 const EOCD = 0x06054b50;
 const EOCD64 = 0x06064b50;

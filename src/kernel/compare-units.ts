@@ -1,5 +1,5 @@
 /** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
-import { roundTo, ulpDistance } from "../numeric/formats.js";
+import { roundTo, ulpDistance } from "../core/formats.js";
 import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
@@ -64,7 +64,7 @@ const scratchBits = new Int32Array(scratch.buffer);
  * without being stored (the SIMD kernel's `compare_cols` takes the same addend).
  *
  * `constants` holds seven runs of `channels` values: shift, scale, offset, then the error model's
- * coefficients b0..b3 (src/compare/error-model.ts), so that an element's bound is
+ * coefficients b0..b3 (src/check/error-model.ts), so that an element's bound is
  *   B = ((b0 + b1·|x|) + b2·|y − offset|) + b3·|y|   (evaluated in this order, no fused multiply-add).
  *
  * Rule (numpy/torch style, asymmetric: the reference is `expected`):

@@ -5,13 +5,13 @@
  *
  * Rule (numpy/torch style, asymmetric: `expected` is the reference), widened by the error model:
  *   |actual − expected| ≤ max(atol + rtol·|expected|, B), in float64, where B is the error model's
- *   bound for the element (src/compare/error-model.ts; 0 under --strict and for plain comparisons).
+ *   bound for the element (src/check/error-model.ts; 0 under --strict and for plain comparisons).
  *   NaN matches NaN only with `equalNan`; an infinity matches only the same infinity.
  * Statistics (max absolute/relative error, max ulp distance, the tolerances that would have passed)
  * are taken over the pairs where both values are finite; non-finite disagreements are counted apart
  * and make every "would have passed" tolerance infinite.
  */
-import type { ComputeDType } from "../npy/tensor.js";
+import type { ComputeDType } from "../core/tensor.js";
 
 export interface DiffRule {
   readonly atol: number;

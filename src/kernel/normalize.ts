@@ -5,7 +5,7 @@ type Values = Float32Array | Float64Array;
 
 /**
  * Runs of C values in a channel constants array: shift, scale and offset of y, then the error
- * model's four bound coefficients (src/compare/error-model.ts), which only the compare pass reads.
+ * model's four bound coefficients (src/check/error-model.ts), which only the compare pass reads.
  */
 export const CONSTANT_RUNS = 7;
 

@@ -2,7 +2,7 @@
  * The test oracle: textbook BatchNorm, float64, two passes over each whole channel, no units, no
  * threads, no cleverness. The kernel must agree with it to a few float64 ulps.
  */
-import { geometryOf } from "./layout.js";
+import { geometryOf } from "../core/layout.js";
 
 export interface ReferenceResult {
   readonly output: Float64Array;

@@ -2,7 +2,7 @@
  * Per-channel batch statistics, unit by unit, and their merge (see batch-norm.ts for the method).
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
-import type { Geometry } from "./layout.js";
+import type { Geometry } from "../core/layout.js";
 
 type Values = Float32Array | Float64Array;
 

@@ -7,7 +7,7 @@
  * pass reads from cache). Few channels with many elements each (C = 3, large N·H·W) still give
  * many units, so every thread stays busy.
  */
-import type { Geometry } from "./layout.js";
+import type { Geometry } from "../core/layout.js";
 
 export const DEFAULT_BLOCK_ELEMENTS = 16_384;
 

@@ -4,10 +4,10 @@
  * stays in-process because starting workers would cost more than the arithmetic.
  */
 import type { UnitGrid } from "../kernel/units.js";
-import { InterruptedError } from "../errors.js";
+import { InterruptedError } from "../core/errors.js";
 import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
 import { defaultThreadCount, poolFailed, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
-import { arenaOf, commonArena } from "../memory/arena.js";
+import { arenaOf, commonArena } from "../core/arena.js";
 import { PASSES, type PassArrays, type PassDefinition, type PassName, type PassParams } from "./passes.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
 import { wasmKernelFor } from "./wasm-kernel.js";

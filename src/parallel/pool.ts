@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
-import { InterruptedError, UsageError, WorkerFailureError } from "../errors.js";
+import { InterruptedError, UsageError, WorkerFailureError } from "../core/errors.js";
 import type { KernelTask, TaskResult } from "./task.js";
 
 let pool: Piscina<KernelTask, TaskResult> | null = null;

@@ -2,8 +2,8 @@
  * Descriptors that carry typed arrays to workers without copying: a SharedArrayBuffer is passed by
  * reference in postMessage, and the worker rebuilds the same view over it.
  */
-import { arenaOf } from "../memory/arena.js";
-import { allocateShared } from "../npy/tensor.js";
+import { arenaOf } from "../core/arena.js";
+import { allocateShared } from "../core/tensor.js";
 
 export type ElementType = "f32" | "f64";
 

@@ -1,6 +1,6 @@
 /** The messages the pool sends to a worker, and what it answers. Plain data: structured-clone safe, buffers shared. */
 import type { UnitGrid } from "../kernel/units.js";
-import type { SharedWasmMemory } from "../memory/arena.js";
+import type { SharedWasmMemory } from "../core/arena.js";
 import type { UnitClaims } from "./claim.js";
 import type { PassName, PassParams } from "./passes.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";

@@ -8,7 +8,7 @@
  * it, passes run the JavaScript kernel, which computes the same bits, only slower.
  */
 import { readFileSync } from "node:fs";
-import type { SharedWasmMemory } from "../memory/arena.js";
+import type { SharedWasmMemory } from "../core/arena.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
 
 let compiled: WebAssembly.Module | null | undefined;

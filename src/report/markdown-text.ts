@@ -4,7 +4,7 @@
  * link brackets, emphasis, code-span backticks and table pipes are backslash-escaped; line breaks
  * (which could start a heading or end the table) become spaces; control characters are shown escaped.
  */
-import { escapeControlCharacters } from "../numeric/format.js";
+import { escapeControlCharacters } from "../core/format.js";
 
 export function markdownText(value: string): string {
   return escapeControlCharacters(value.replace(/[\r\n]+/g, " "))

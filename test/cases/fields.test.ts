@@ -1,9 +1,9 @@
-// The field table (src/cases/fields.ts) against everything that spells a field: the manifest's JSON
+// The field table (src/app/cases/fields.ts) against everything that spells a field: the manifest's JSON
 // Schema, the CLI's options, and the corpus mapping.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { caseFromCorpusFolder, compareArgsOf } from "../../src/cases/corpus-case.js";
-import { MANIFEST_CASE_KEYS, OPTION_FIELDS, TENSOR_FIELDS, TOLERANCE_FIELDS } from "../../src/cases/fields.js";
+import { caseFromCorpusFolder, compareArgsOf } from "../../src/app/cases/corpus-case.js";
+import { MANIFEST_CASE_KEYS, OPTION_FIELDS, TENSOR_FIELDS, TOLERANCE_FIELDS } from "../../src/app/cases/fields.js";
 import { FIXTURES, readJson, ROOT, runCli } from "../helpers.js";
 
 describe("the field table", () => {

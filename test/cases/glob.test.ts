@@ -1,7 +1,7 @@
 // Suite filters: the glob matcher's semantics, and time linear in the name on patterns that make a
 // backtracking regular expression explode.
 import { describe, expect, it } from "vitest";
-import { globMatcher } from "../../src/cases/glob.js";
+import { globMatcher } from "../../src/app/cases/glob.js";
 
 describe("glob matching for --filter", () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { compareTensors } from "../../src/compare/compare.js";
-import { resolveTolerance } from "../../src/compare/tolerance.js";
-import { formatPercent } from "../../src/numeric/format.js";
+import { compareTensors } from "../../src/check/compare.js";
+import { resolveTolerance } from "../../src/check/tolerance.js";
+import { formatPercent } from "../../src/core/format.js";
 
 const t = (data: number[], shape = [data.length]) => ({ shape, data: Float64Array.from(data), dtype: "float32" as const });
 

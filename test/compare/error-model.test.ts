@@ -6,8 +6,8 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkBatchNorm, closePool, tensorFromArray } from "../../src/index.js";
 import { join } from "node:path";
-import { channelBound, MODEL_CONSTANTS, summationFactor, UNIT_ROUNDOFF } from "../../src/compare/error-model.js";
-import { resolveTolerance } from "../../src/compare/tolerance.js";
+import { channelBound, MODEL_CONSTANTS, summationFactor, UNIT_ROUNDOFF } from "../../src/check/error-model.js";
+import { resolveTolerance } from "../../src/check/tolerance.js";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 // What each preset computes, end to end through the kernel: the differences between frameworks
 // written as formulas over the same batch.
 import { describe, expect, it } from "vitest";
-import { batchNorm } from "../../src/engine/batch-norm.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
+import { batchNorm } from "../../src/check/batch-norm.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
 import { normals, seededRandom } from "../helpers.js";
 
 const random = seededRandom(9);

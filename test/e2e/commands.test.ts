@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readNpy } from "../../src/npy/read-npy.js";
-import { writeNpy } from "../../src/npy/write-npy.js";
+import { readNpy } from "../../src/io/npy/read-npy.js";
+import { writeNpy } from "../../src/io/npy/write-npy.js";
 import { FIXTURES, pythonWithNumpy, runCli } from "../helpers.js";
 
 const INPUT = join(FIXTURES, "classic", "input.npy");

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tensorFromArray } from "../../src/npy/tensor.js";
-import { writeNpy } from "../../src/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
+import { writeNpy } from "../../src/io/npy/write-npy.js";
 import { BIN, FIXTURES, normals, ROOT, seededRandom } from "../helpers.js";
 
 /**

@@ -8,8 +8,8 @@ import { XMLParser } from "fast-xml-parser";
 import { zipSync } from "fflate";
 import { afterAll, describe, expect, it } from "vitest";
 import { readTensor } from "../../src/io/read-tensor.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
-import { encodeNpy } from "../../src/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
+import { encodeNpy } from "../../src/io/npy/write-npy.js";
 import { FIXTURES, readJson, runCli } from "../helpers.js";
 
 const MODEL = join(FIXTURES, "model");

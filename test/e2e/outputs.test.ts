@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tensorFromArray } from "../../src/npy/tensor.js";
-import { writeNpy } from "../../src/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
+import { writeNpy } from "../../src/io/npy/write-npy.js";
 import { BIN, FIXTURES, ROOT, runCli } from "../helpers.js";
 
 const classic = [join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy")];

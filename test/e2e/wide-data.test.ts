@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tensorFromArray } from "../../src/npy/tensor.js";
-import { writeNpy } from "../../src/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
+import { writeNpy } from "../../src/io/npy/write-npy.js";
 import { normals, runCli, seededRandom } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bn-check-wide-"));

@@ -2,8 +2,8 @@
 // format, on references made here with exactly that mistake, and nothing on a correct one.
 import { afterAll, describe, expect, it } from "vitest";
 import { checkBatchNorm, closePool, tensorFromArray } from "../../src/index.js";
-import { explainNonConformance } from "../../src/engine/hints.js";
-import { roundTo } from "../../src/numeric/formats.js";
+import { explainNonConformance } from "../../src/explain/hints.js";
+import { roundTo } from "../../src/core/formats.js";
 import { normals, seededRandom } from "../helpers.js";
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { FoldReport } from "../../src/report/report.js";
+import type { FoldReport } from "../../src/app/reports.js";
 import { FIXTURES, readJson, runCli } from "../helpers.js";
 
 interface FoldCase {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { unzipSync, zipSync } from "fflate";
 import { afterAll, describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { openKeras } from "../../src/io/keras.js";
 import { FIXTURES } from "../helpers.js";
 

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { batchNorm } from "../../src/engine/batch-norm.js";
-import { checkBatchNorm } from "../../src/engine/check.js";
-import { BnCheckError } from "../../src/errors.js";
-import { parseNpyBytes } from "../../src/npy/read-npy.js";
+import { batchNorm } from "../../src/check/batch-norm.js";
+import { checkBatchNorm } from "../../src/check/check.js";
+import { BnCheckError } from "../../src/core/errors.js";
+import { parseNpyBytes } from "../../src/io/npy/read-npy.js";
 import { BIN, FIXTURES } from "../helpers.js";
 
 const SEEDS = ["npy/f32-le.npy", "npy/f32-be.npy", "npy/f64-fortran.npy", "npy/f16-le.npy", "npy/f32-v2.npy", "classic/input.npy", "corpus/cpu/pt-cpu-bn1d-f32-nc-train/input.npy"].map(

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { zipSync } from "fflate";
 import { afterAll, describe, expect, it } from "vitest";
-import { BnCheckError } from "../../src/errors.js";
+import { BnCheckError } from "../../src/core/errors.js";
 import { readNpz } from "../../src/io/npz.js";
-import { encodeNpy, encodeNpyHeader } from "../../src/npy/write-npy.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
+import { encodeNpy, encodeNpyHeader } from "../../src/io/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
 import { runCli } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bn-check-npz-fuzz-"));

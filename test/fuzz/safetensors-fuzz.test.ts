@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { openSafetensors } from "../../src/io/safetensors.js";
 import { FIXTURES } from "../helpers.js";
 import { jsonMutation, mutateJson } from "./json-fuzz.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { openKeras } from "../../src/io/keras.js";
 import { FIXTURES, runCli } from "../helpers.js";
 

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { MAX_WEIGHTS_BYTES, openKeras } from "../../src/io/keras.js";
 import { toSnakeCase } from "../../src/io/keras-names.js";
 import { readTensor } from "../../src/io/read-tensor.js";
-import { readNpy } from "../../src/npy/read-npy.js";
-import { roundToFloat16 } from "../../src/numeric/formats.js";
+import { readNpy } from "../../src/io/npy/read-npy.js";
+import { roundToFloat16 } from "../../src/core/formats.js";
 import { FIXTURES, ROOT, runCli } from "../helpers.js";
 
 const DIR = join(FIXTURES, "keras");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { openPolygraphy, readPolygraphy } from "../../src/io/polygraphy.js";
 import { readTensor } from "../../src/io/read-tensor.js";
 import { FIXTURES, layerCompareArgs, runCli } from "../helpers.js";

@@ -5,9 +5,9 @@ import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { readOnnxNodeTest } from "../../src/io/onnx-node-test.js";
 import { readTensor } from "../../src/io/read-tensor.js";
-import { readNpy } from "../../src/npy/read-npy.js";
-import { encodeNpy } from "../../src/npy/write-npy.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
+import { readNpy } from "../../src/io/npy/read-npy.js";
+import { encodeNpy } from "../../src/io/npy/write-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
 import { FIXTURES } from "../helpers.js";
 
 describe("ONNX TensorProto files written by the onnx package", () => {

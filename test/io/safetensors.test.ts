@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { firstDuplicateKey, readSafetensors } from "../../src/io/safetensors.js";
 import { readTensor } from "../../src/io/read-tensor.js";
-import { readNpy } from "../../src/npy/read-npy.js";
+import { readNpy } from "../../src/io/npy/read-npy.js";
 import { FIXTURES, layerCompareArgs, runCli, seededRandom } from "../helpers.js";
 
 const DIR = join(FIXTURES, "safetensors");

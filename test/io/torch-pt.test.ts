@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
+import { InputFileError } from "../../src/core/errors.js";
 import { openTensorArchive } from "../../src/io/archive-formats.js";
 import { readTensor } from "../../src/io/read-tensor.js";
 import { ALLOWED_GLOBALS } from "../../src/io/torch-pickle.js";

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { batchNorm } from "../../src/engine/batch-norm.js";
+import { batchNorm } from "../../src/check/batch-norm.js";
 import { referenceBatchNormF64 } from "../../src/kernel/reference-f64.js";
 import { computeStatsUnits, mergeChannelStats, statsPartialsLength } from "../../src/kernel/batch-norm.js";
-import { geometryOf } from "../../src/kernel/layout.js";
+import { geometryOf } from "../../src/core/layout.js";
 import { planUnits } from "../../src/kernel/units.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
 import { normals, seededRandom } from "../helpers.js";
 
 const EPS64 = 2 ** -52;

@@ -1,10 +1,10 @@
 // Numeric edge cases, with the semantics the README documents.
 import { describe, expect, it } from "vitest";
-import { compareTensors } from "../../src/compare/compare.js";
-import { batchNorm } from "../../src/engine/batch-norm.js";
-import { checkBatchNorm } from "../../src/engine/check.js";
+import { compareTensors } from "../../src/check/compare.js";
+import { batchNorm } from "../../src/check/batch-norm.js";
+import { checkBatchNorm } from "../../src/check/check.js";
 import { referenceBatchNormF64 } from "../../src/kernel/reference-f64.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
 
 const channel = (data: ArrayLike<number>, c: number, channels = 2, inner = 2) => Array.from(data).filter((_, i) => Math.floor(i / inner) % channels === c);
 

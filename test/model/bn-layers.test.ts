@@ -1,8 +1,8 @@
 // Finding BatchNorm layers by parameter naming, and planning a model's cases from real files.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findBatchNormLayers } from "../../src/model/bn-layers.js";
-import { DEFAULT_INPUT_KEY, DEFAULT_OUTPUT_KEY, planModel } from "../../src/model/model-cases.js";
+import { findBatchNormLayers } from "../../src/app/model/bn-layers.js";
+import { DEFAULT_INPUT_KEY, DEFAULT_OUTPUT_KEY, planModel } from "../../src/app/model/model-cases.js";
 import { FIXTURES } from "../helpers.js";
 
 describe("findBatchNormLayers", () => {

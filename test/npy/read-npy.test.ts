@@ -3,8 +3,8 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InputFileError } from "../../src/errors.js";
-import { parseNpyBytes, readNpy, readNpyAsync } from "../../src/npy/read-npy.js";
+import { InputFileError } from "../../src/core/errors.js";
+import { parseNpyBytes, readNpy, readNpyAsync } from "../../src/io/npy/read-npy.js";
 import { readTensorsConcurrently } from "../../src/io/read-tensor.js";
 import { FIXTURES, readJson } from "../helpers.js";
 

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readNpy } from "../../src/npy/read-npy.js";
-import { tensorFromArray } from "../../src/npy/tensor.js";
-import { encodeNpyHeader, writeNpy } from "../../src/npy/write-npy.js";
+import { readNpy } from "../../src/io/npy/read-npy.js";
+import { tensorFromArray } from "../../src/core/tensor.js";
+import { encodeNpyHeader, writeNpy } from "../../src/io/npy/write-npy.js";
 import { FIXTURES, pythonWithNumpy } from "../helpers.js";
 
 describe("writeNpy", () => {

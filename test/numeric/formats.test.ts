@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { roundToBFloat16, roundToFloat16, ulpDistance } from "../../src/numeric/formats.js";
+import { roundToBFloat16, roundToFloat16, ulpDistance } from "../../src/core/formats.js";
 
 describe("roundToFloat16", () => {
   it("rounds to nearest with ties to even and overflows to infinity", () => {

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { batchNorm, checkBatchNorm, closePool, tensorFromArray, WorkerFailureError, type Tensor } from "../../dist/index.js";
-import { InterruptedError } from "../../dist/errors.js";
+import { InterruptedError } from "../../dist/core/errors.js";
 import { FIXTURES, normals, seededRandom } from "../helpers.js";
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { allocateShared, batchNorm, batchNormGradients, checkBatchNorm, closePool, writeNpy, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
 import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
-import { ARENA_MIN_ELEMENTS } from "../../dist/memory/arena.js";
+import { ARENA_MIN_ELEMENTS } from "../../dist/core/arena.js";
 import { normals, runCli, seededRandom } from "../helpers.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -2,10 +2,10 @@
 // escaped, the suite summary before the cases, each case folded, per-case charts capped; and the
 // --report-dir files: report.md linking each chart's .svg.
 import { describe, expect, it } from "vitest";
-import { compareTensors } from "../../src/compare/compare.js";
+import { compareTensors } from "../../src/check/compare.js";
 import { CASES_WITH_CHARTS, renderHtmlPage } from "../../src/report/html/page.js";
 import { fileSlug, REPORT_DIR_MARKDOWN, reportDirOutputs } from "../../src/report/html/report-dir.js";
-import type { CaseReport, SuiteReport } from "../../src/report/report.js";
+import type { CaseReport, SuiteReport } from "../../src/app/reports.js";
 import { renderReport } from "../../src/report/reporters/index.js";
 
 const failing = compareTensors({ shape: [2, 3], data: [1, 2, 3, 4.5, 5, 6] }, { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]), dtype: "float32" }, { channelAxis: 1, name: "output" });

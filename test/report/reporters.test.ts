@@ -1,8 +1,8 @@
 // Reporters are pure functions of a report: parsed back by real parsers, colour only when asked.
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { compareTensors } from "../../src/compare/compare.js";
-import type { CaseReport, SuiteReport } from "../../src/report/report.js";
+import { compareTensors } from "../../src/check/compare.js";
+import type { CaseReport, SuiteReport } from "../../src/app/reports.js";
 import { renderReport } from "../../src/report/reporters/index.js";
 import { escapeXml } from "../../src/report/xml.js";
 
@@ -84,8 +84,8 @@ describe("names with control characters", () => {
 
 describe("error lines stay short", () => {
   it("cut text a file supplies, and list a few members and how many more", async () => {
-    const { InputFileError } = await import("../../src/errors.js");
-    const { listSome } = await import("../../src/numeric/format.js");
+    const { InputFileError } = await import("../../src/core/errors.js");
+    const { listSome } = await import("../../src/core/format.js");
     const error = new InputFileError("x.npy", `shape (${"9".repeat(5_000_000)},) is wrong`);
     expect(error.message.length).toBeLessThan(400);
     expect(error.message).toMatch(/… \(\d+ more characters\)$/);

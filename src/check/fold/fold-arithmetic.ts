@@ -22,7 +22,7 @@
  * rsqrt approximated to 1–2 ulps, as vectorised libraries do, stays inside it; a wrong eps, axis or
  * statistic moves s by far more (1e-3 against 1e-5 moves it by ~5e-4/var relative).
  */
-import type { ComputeDType } from "../../npy/tensor.js";
+import type { ComputeDType } from "../../core/tensor.js";
 
 /** Unit roundoff (half an ulp of 1) and half the smallest subnormal spacing, per precision. */
 export const FOLD_PRECISIONS: Readonly<Record<ComputeDType, { readonly u: number; readonly tiny: number; readonly maxFinite: number }>> = {

@@ -3,7 +3,7 @@
  * unfused model, each with the layer it folds into, and the folded model's weighted layers. The
  * readers that build them are in app/fold/fold-sources.ts; the judgement reads only these.
  */
-import type { Tensor } from "../../npy/tensor.js";
+import type { Tensor } from "../../core/tensor.js";
 
 /** Where a layer keeps its output channels, and what that reading calls the op. */
 export interface ChannelReading {

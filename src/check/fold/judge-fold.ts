@@ -3,7 +3,7 @@
  * parameters, element by element, within the error model's bound for the precision the fold ran in.
  * Pure: arrays in, a judgement out, so the cause search can judge alternatives the same way.
  */
-import type { ComputeDType } from "../../npy/tensor.js";
+import type { ComputeDType } from "../../core/tensor.js";
 import { vectorMap, checkFoldedTensor, checkFoldedWeight, type FoldNumbers, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
 import type { ChannelReading } from "./fold-model.js";
 

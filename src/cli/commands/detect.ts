@@ -1,14 +1,14 @@
 /** `bn-check detect`: reads the tensors, searches the conventions, returns the report. */
-import { detectConvention, type ClaimedConvention } from "../../detect/detect.js";
+import { detectConvention, type ClaimedConvention } from "../../explain/detect/detect.js";
 import { tensorLoader } from "../../io/read-tensor.js";
-import type { ComputeDType, Tensor } from "../../npy/tensor.js";
+import type { ComputeDType, Tensor } from "../../core/tensor.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import type { DetectReport, FileInfo } from "../../report/report.js";
-import { reportHead } from "../version.js";
-import { exitCodeOf } from "../../report/exit-code.js";
-import { inOwnArena } from "../../memory/arena.js";
-import { validateGradients } from "../../engine/backward.js";
-import { detectGradients } from "../../detect/gradients.js";
+import type { DetectReport, FileInfo } from "../../app/reports.js";
+import { reportHead } from "../../app/version.js";
+import { exitCodeOf } from "../../app/exit-code.js";
+import { inOwnArena } from "../../core/arena.js";
+import { validateGradients } from "../../check/backward.js";
+import { detectGradients } from "../../explain/detect/gradients.js";
 
 /** The tensor files detect reads besides the input and the reference. */
 export interface DetectFiles {
@@ -34,7 +34,7 @@ export interface DetectCommandOptions {
   readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType; readonly strict?: boolean };
 }
 
-/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+/** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
 export const runDetect = inOwnArena(async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
   const started = performance.now();
   const files: FileInfo[] = [];

@@ -5,19 +5,19 @@
  */
 import { conventions, type FrameworkName } from "../../conventions/index.js";
 import type { BatchNormParams, Mode } from "../../conventions/resolve.js";
-import { batchNorm, type BatchNormResult } from "../../engine/batch-norm.js";
-import { checkBatchNorm } from "../../engine/check.js";
+import { batchNorm, type BatchNormResult } from "../../check/batch-norm.js";
+import { checkBatchNorm } from "../../check/check.js";
 import { tensorLoader } from "../../io/read-tensor.js";
-import type { LayoutName } from "../../kernel/layout.js";
-import type { FloatDType, Tensor } from "../../npy/tensor.js";
-import { ulpDistance } from "../../numeric/formats.js";
+import type { LayoutName } from "../../core/layout.js";
+import type { FloatDType, Tensor } from "../../core/tensor.js";
+import { ulpDistance } from "../../core/formats.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
-import type { FileInfo, MatrixPair, MatrixReport } from "../../report/report.js";
-import { reportHead } from "../version.js";
-import { exitCodeOf } from "../../report/exit-code.js";
-import { UsageError } from "../../errors.js";
-import { formatNumber } from "../../numeric/format.js";
-import { inOwnArena } from "../../memory/arena.js";
+import type { FileInfo, MatrixPair, MatrixReport } from "../../app/reports.js";
+import { reportHead } from "../../app/version.js";
+import { exitCodeOf } from "../../app/exit-code.js";
+import { UsageError } from "../../core/errors.js";
+import { formatNumber } from "../../core/format.js";
+import { inOwnArena } from "../../core/arena.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
@@ -88,7 +88,7 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
   return causes;
 }
 
-/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+/** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
 export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const started = performance.now();
   const files: FileInfo[] = [];

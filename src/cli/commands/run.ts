@@ -3,20 +3,20 @@
  * statistics on request). Outputs are checked before any work (never an input, never an existing
  * file without --force) and written atomically.
  */
-import type { BatchNormRequest, BatchNormTensors } from "../../engine/prepare.js";
-import { batchNorm, batchNormGradients } from "../../engine/batch-norm.js";
-import { carriedRunningState, stepSlice } from "../../engine/steps.js";
-import { InterruptedError, UsageError } from "../../errors.js";
+import type { BatchNormRequest, BatchNormTensors } from "../../check/prepare.js";
+import { batchNorm, batchNormGradients } from "../../check/batch-norm.js";
+import { carriedRunningState, stepSlice } from "../../check/steps.js";
+import { InterruptedError, UsageError } from "../../core/errors.js";
 import { checkOutputTargets, writeOutputs, type OutputFile } from "../../io/atomic-write.js";
 import { tensorFileBytes, tensorLoader, tensorSpecFile } from "../../io/read-tensor.js";
 import { prewarmFor } from "../../parallel/executor.js";
-import { allocateShared, type FloatDType, type Tensor } from "../../npy/tensor.js";
-import { npyChunks } from "../../npy/write-npy.js";
-import { conventionInfo } from "../../cases/run-case.js";
-import type { FileInfo, RunReport } from "../../report/report.js";
-import { reportHead } from "../version.js";
-import { exitCodeOf } from "../../report/exit-code.js";
-import { inOwnArena } from "../../memory/arena.js";
+import { allocateShared, type FloatDType, type Tensor } from "../../core/tensor.js";
+import { npyChunks } from "../../io/npy/write-npy.js";
+import { conventionInfo } from "../../app/run-case.js";
+import type { FileInfo, RunReport } from "../../app/reports.js";
+import { reportHead } from "../../app/version.js";
+import { exitCodeOf } from "../../app/exit-code.js";
+import { inOwnArena } from "../../core/arena.js";
 
 export interface RunOptions {
   readonly input: string;
@@ -35,7 +35,7 @@ export interface RunOptions {
   readonly request: BatchNormRequest & { readonly framework: string };
 }
 
-/** Runs in a tensor arena of its own (see src/memory/arena.ts): its tensors go when it is done. */
+/** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
 export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const inputPaths = [options.input, options.gradOutput, ...Object.values(options.files)].filter((p): p is string => p !== undefined);

@@ -3,8 +3,8 @@
  * is in the report already (no tensor is read again), so the same charts come out of a report
  * parsed back from JSON.
  */
-import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
-import type { CaseReport } from "../report.js";
+import type { ChannelReport, ElementReport, TensorComparison } from "../../check/compare.js";
+import type { CaseReport } from "../../app/reports.js";
 import { type CaseRatio, type Chart, caseRatioChart, channelBoundChart, channelErrorChart, type MagnitudePoint, magnitudeChart, type Standing, ulpHistogramChart, varianceChart } from "./charts.js";
 
 /** Channels a per-channel chart draws at most: beyond that, the worst ones (a chart of 10^4 points helps nobody and weighs megabytes). */

@@ -7,7 +7,7 @@
  * Log scales cannot show 0: points with a zero value are left out and the caption says how many.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { escapeControlCharacters, formatNumber, listSome } from "../../numeric/format.js";
+import { escapeControlCharacters, formatNumber, listSome } from "../../core/format.js";
 
 export interface Chart {
   /** A file-name-safe id, unique within its case ("channel-error"). */

@@ -2,7 +2,7 @@
  * Text for HTML and SVG: every character markup gives meaning to is escaped, and control characters
  * (which a file or case name may carry) are shown as \xNN, as in the other reporters.
  */
-import { escapeControlCharacters } from "../../numeric/format.js";
+import { escapeControlCharacters } from "../../core/format.js";
 
 const ENTITIES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 

@@ -10,9 +10,9 @@
  * a case's per-channel table shows at most SUITE_CHANNEL_ROWS rows, and a case that passed and has
  * no charts shows its tensors table only (its per-channel and worst elements are in the JSON).
  */
-import { formatNumber } from "../../numeric/format.js";
-import type { CaseReport, CompareReport, DetectReport, FoldLayerReport, FoldReport, MatrixReport, Report, SuiteReport } from "../report.js";
-import { casesOf } from "../report.js";
+import { formatNumber } from "../../core/format.js";
+import type { CaseReport, CompareReport, DetectReport, FoldLayerReport, FoldReport, MatrixReport, Report, SuiteReport } from "../../app/reports.js";
+import { casesOf } from "../../app/reports.js";
 import { caseCharts, caseRatio, focusTensor, suiteChart } from "./case-charts.js";
 import { type Chart, namedBarsChart, type Standing } from "./charts.js";
 import { escapeHtml } from "./escape.js";

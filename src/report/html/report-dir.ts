@@ -5,9 +5,9 @@
  * Standalone .svg files keep a white background, since no page CSS themes them.
  */
 import { join } from "node:path";
-import { escapeControlCharacters } from "../../numeric/format.js";
+import { escapeControlCharacters } from "../../core/format.js";
 import type { OutputFile } from "../../io/atomic-write.js";
-import type { Report } from "../report.js";
+import type { Report } from "../../app/reports.js";
 import { renderMarkdown } from "../reporters/markdown.js";
 import { reportCharts } from "./page.js";
 import { renderSvg } from "./svg.js";

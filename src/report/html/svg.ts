@@ -15,7 +15,7 @@
  * The SVG is made self-contained and accessible here: no external reference survives (checked),
  * and the root gets role="img", a <title> and a <desc> (the chart's text alternative).
  */
-import { BnCheckError } from "../../errors.js";
+import { BnCheckError } from "../../core/errors.js";
 import type { Chart } from "./charts.js";
 import { escapeHtml } from "./escape.js";
 

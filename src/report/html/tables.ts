@@ -2,9 +2,9 @@
  * The report's tables as HTML: the tensors of a case, a tensor's channels and worst elements, the
  * files and convention. Every cell's text is escaped here (names come from files and directories).
  */
-import type { ElementReport, TensorComparison, Verdict } from "../../compare/compare.js";
-import { formatIndex, formatNumber, formatPercent } from "../../numeric/format.js";
-import type { CaseReport, FileInfo } from "../report.js";
+import type { ElementReport, TensorComparison, Verdict } from "../../check/compare.js";
+import { formatIndex, formatNumber, formatPercent } from "../../core/format.js";
+import type { CaseReport, FileInfo } from "../../app/reports.js";
 import { escapeHtml } from "./escape.js";
 
 export interface Cell {

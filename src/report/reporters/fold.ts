@@ -4,8 +4,8 @@
  * the totals. Names are text: escaped for the terminal, Markdown, XML and workflow commands alike.
  */
 import type { ChalkInstance } from "chalk";
-import { escapeControlCharacters, formatNumber } from "../../numeric/format.js";
-import type { FoldLayerReport, FoldReport } from "../report.js";
+import { escapeControlCharacters, formatNumber } from "../../core/format.js";
+import type { FoldLayerReport, FoldReport } from "../../app/reports.js";
 import { markdownText } from "../markdown-text.js";
 import { escapeXml } from "../xml.js";
 

@@ -3,9 +3,9 @@
  * the totals. Reference: docs.github.com "Workflow commands for GitHub Actions" (escaping of
  * %, CR and LF in messages; of : and , in properties).
  */
-import { escapeControlCharacters } from "../../numeric/format.js";
+import { escapeControlCharacters } from "../../core/format.js";
 import { renderFoldGithub } from "./fold.js";
-import { arithmeticSummary, casesOf, failureSummary, type Report } from "../report.js";
+import { arithmeticSummary, casesOf, failureSummary, type Report } from "../../app/reports.js";
 
 const message = (text: string) => escapeControlCharacters(text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
 const property = (text: string) => message(text).replace(/:/g, "%3A").replace(/,/g, "%2C");

@@ -2,8 +2,8 @@
  * The reporter registry: `--format` choices are its keys, and each reporter declares the commands
  * it renders, so a command's formats are known (and a wrong one refused) before any work is done.
  */
-import { UsageError } from "../../errors.js";
-import type { CompareReport, FoldReport, Report, SuiteReport } from "../report.js";
+import { UsageError } from "../../core/errors.js";
+import type { CompareReport, FoldReport, Report, SuiteReport } from "../../app/reports.js";
 import { renderGithub } from "./github.js";
 import { renderHtml } from "./html.js";
 import { renderJson } from "./json.js";

@@ -1,4 +1,4 @@
-import type { Report } from "../report.js";
+import type { Report } from "../../app/reports.js";
 
 /** Strict JSON: non-finite numbers become the strings "NaN", "Infinity", "-Infinity". */
 export function renderJson(report: Report): string {

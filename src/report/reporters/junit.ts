@@ -3,7 +3,7 @@
  * checked tensor. A failure message gives the statistic, its value and the tolerance. A case whose
  * expected outcome is a mismatch passes when a mismatch is found, and says so.
  */
-import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type CompareReport, type FoldReport, type SuiteReport } from "../report.js";
+import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type CompareReport, type FoldReport, type SuiteReport } from "../../app/reports.js";
 import { renderFoldJunit } from "./fold.js";
 import { escapeXml } from "../xml.js";
 

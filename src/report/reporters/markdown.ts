@@ -2,11 +2,11 @@
  * Markdown for a PR comment or `$GITHUB_STEP_SUMMARY`: a summary table, and the error histogram of
  * each failing tensor in a collapsed section.
  */
-import type { TensorComparison } from "../../compare/compare.js";
-import { formatNumber, formatPercent } from "../../numeric/format.js";
+import type { TensorComparison } from "../../check/compare.js";
+import { formatNumber, formatPercent } from "../../core/format.js";
 import { markdownText } from "../markdown-text.js";
 import { renderFoldMarkdown } from "./fold.js";
-import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../report.js";
+import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report } from "../../app/reports.js";
 
 const cell = markdownText;
 const row = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;

@@ -5,11 +5,11 @@
  */
 import { Chalk, type ChalkInstance } from "chalk";
 import Table from "cli-table3";
-import type { ChannelReport, ElementReport, TensorComparison } from "../../compare/compare.js";
-import { formatShape } from "../../npy/tensor.js";
+import type { ChannelReport, ElementReport, TensorComparison } from "../../check/compare.js";
+import { formatShape } from "../../core/tensor.js";
 import { renderFoldText } from "./fold.js";
-import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../report.js";
-import { escapeControlCharacters, formatIndex, formatNumber, formatPercent, formatValue } from "../../numeric/format.js";
+import { casesOf, type CaseReport, type DetectReport, type MatrixReport, type Report, type RunReport, type SuiteReport } from "../../app/reports.js";
+import { escapeControlCharacters, formatIndex, formatNumber, formatPercent, formatValue } from "../../core/format.js";
 
 export interface TextOptions {
   readonly color: boolean;

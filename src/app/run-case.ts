@@ -1,0 +1,238 @@
+/**
+ * Runs one check case (compare, diff, steps, an ONNX node-test folder) and returns its report.
+ * Errors are thrown; `suite` turns them into an `error` status, `compare` into exit code 2.
+ */
+import { compareTensors, worstVerdict, type TensorComparison } from "../check/compare.js";
+import { conventions } from "../conventions/index.js";
+import type { BatchNormParams } from "../conventions/resolve.js";
+import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../check/check.js";
+import { checkSteps } from "../check/steps.js";
+import { explainNonConformance } from "../explain/hints.js";
+import { explainGradients } from "../explain/gradient-hints.js";
+import { BnCheckError, UsageError } from "../core/errors.js";
+
+import { readOnnxNodeTest } from "../io/onnx-node-test.js";
+import { peekTensor, readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
+import { elementCount, type Tensor } from "../core/tensor.js";
+import { LISTED_CHANNELS } from "../check/compare.js";
+import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
+import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "./reports.js";
+import type { CaseFiles, CheckCase } from "./cases/case.js";
+import { roleOf, TENSOR_FIELDS, type TensorKey } from "./cases/fields.js";
+import { inReusedArena } from "../core/arena.js";
+
+/** A case whose definition could not be read (its message names the file). */
+class CaseLoadError extends BnCheckError {}
+
+type LoadedTensors = Partial<Record<TensorKey, Tensor>>;
+
+function loadFiles(files: CaseFiles, info: FileInfo[], preloaded: ReadonlyMap<string, Tensor>): LoadedTensors {
+  const load = tensorLoader(info, preloaded);
+  const loaded: LoadedTensors = {};
+  for (const field of TENSOR_FIELDS) loaded[field.key] = load(field.role, files[field.key]);
+  return loaded;
+}
+
+/** The convention as the report states it. */
+export function conventionInfo(framework: string, params: BatchNormParams): ConventionInfo {
+  const convention = conventions[framework as keyof typeof conventions];
+  return {
+    framework,
+    label: convention.label,
+    mode: params.mode,
+    layout: params.layout,
+    channelAxis: params.channelAxis,
+    epsilon: params.epsilon,
+    requestedEpsilon: params.requestedEpsilon,
+    momentum: params.momentum,
+    momentumMeaning: convention.momentumWeights === "batch" ? "weight of the new batch statistic" : "weight of the old running value",
+    runningVarEstimator: !params.hasRunningStats ? "none" : params.runningVarCorrection === 1 ? "unbiased" : "biased",
+    variant: params.variant,
+    notes: params.notes,
+    sources: convention.sources,
+  };
+}
+
+function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "fail" {
+  return conforms === (expected === "match") ? "pass" : "fail";
+}
+
+/**
+ * Runs in a tensor arena (see src/core/arena.ts) that the next case reuses: a case returns a
+ * report of numbers and strings, never a tensor.
+ */
+export const runCase = inReusedArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+  if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
+  const started = performance.now();
+  const files: FileInfo[] = [];
+  let tensors: LoadedTensors;
+  let framework = check.framework ?? "torch";
+  let mode = check.mode;
+  let epsilon = check.eps;
+  let momentum = check.momentum;
+  if (check.onnxNodeTest !== undefined) {
+    const test = readOnnxNodeTest(check.onnxNodeTest);
+    files.push(...test.files.map((f) => ({ role: f.role, path: f.path, dtype: f.tensor.dtype, shape: f.tensor.shape })));
+    tensors = {
+      input: test.input,
+      reference: test.reference,
+      weight: test.weight ?? undefined,
+      bias: test.bias ?? undefined,
+      runningMean: test.runningMean ?? undefined,
+      runningVar: test.runningVar ?? undefined,
+      refRunningMean: test.referenceRunningMean ?? undefined,
+      refRunningVar: test.referenceRunningVar ?? undefined,
+    };
+    framework = check.framework ?? "onnx";
+    mode = mode ?? (test.trainingMode ? "train" : "eval");
+    epsilon = epsilon ?? test.epsilon;
+    momentum = momentum === undefined ? test.momentum : momentum;
+  } else {
+    // Large input: start the workers now, so that they boot while the files are read.
+    if (check.files.input !== undefined) prewarmFor(tensorFileBytes(check.files.input) / 4, execution);
+    // The two large files are read side by side (see readTensorsConcurrently), the others after. A
+    // reference whose header already says it cannot match the input (another element count) is not
+    // read: its dtype and shape are all the shape-mismatch report needs (a member that claims 2 GiB
+    // against a 48-element input took 44 s and 4 GB to read).
+    const inputHead = peekTensor(check.files.input);
+    const referenceHead = peekTensor(check.files.reference);
+    const unmatched = inputHead !== undefined && referenceHead !== undefined && elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
+    // diff needs neither tensor's data then; compare still computes BatchNorm of its input.
+    const [input, reference] = unmatched
+      ? [check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0], shapeOnly(referenceHead)]
+      : await readTensorsConcurrently([check.files.input, check.files.reference]);
+    const preloaded = new Map<string, Tensor>();
+    if (input !== undefined) preloaded.set(roleOf("input"), input);
+    if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
+    tensors = loadFiles(check.files, files, preloaded);
+  }
+  const readMs = performance.now() - started;
+  const reference = tensors.reference;
+  // Gradient references alone are a check of their own; anything else needs the output's reference.
+  if (reference === undefined && (check.kind === "diff" || tensors.gradOutput === undefined)) {
+    throw new UsageError(`${check.name}: nothing to check: give the reference output, or --grad-output with gradient references`);
+  }
+  const outputTolerance = { ...check.tolerance, ...check.tolerances?.output };
+
+  if (check.kind === "diff") {
+    const actual = tensors.input;
+    if (actual === undefined) throw new UsageError(`case ${check.name}: diff needs two tensors`);
+    const compareStarted = performance.now();
+    const comparison = compareTensors(actual, reference!, { ...outputTolerance, computeDtype: check.computeDtype, channelAxis: check.channelAxis, name: "tensor" });
+    const conforms = comparison.passed;
+    return {
+      name: check.name,
+      kind: "diff",
+      expected: check.expected,
+      status: statusOf(check.expected, conforms),
+      conforms,
+      verdict: comparison.verdict,
+      error: null,
+      files,
+      convention: null,
+      tensors: [comparison],
+      batchStatistics: null,
+      steps: null,
+      hints: [],
+      timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
+    };
+  }
+
+  if (tensors.input === undefined) throw new UsageError(`case ${check.name}: no input tensor`);
+  const request: CheckRequest = {
+    ...execution,
+    framework,
+    mode,
+    layout: check.layout,
+    channelAxis: check.channelAxis,
+    epsilon,
+    momentum,
+    numBatchesTracked: check.numBatchesTracked,
+    atol: outputTolerance.atol,
+    rtol: outputTolerance.rtol,
+    equalNan: outputTolerance.equalNan,
+    computeDtype: check.computeDtype,
+    strict: check.strict,
+    allChannels: check.allChannels,
+    runningMeanTolerance: { ...check.tolerance, ...check.tolerances?.running_mean },
+    runningVarTolerance: { ...check.tolerance, ...check.tolerances?.running_var },
+    gradientTolerances: {
+      grad_input: { ...check.tolerance, ...check.tolerances?.grad_input },
+      grad_weight: { ...check.tolerance, ...check.tolerances?.grad_weight },
+      grad_bias: { ...check.tolerance, ...check.tolerances?.grad_bias },
+    },
+  };
+  const checkTensors = {
+    input: tensors.input,
+    reference,
+    weight: tensors.weight,
+    bias: tensors.bias,
+    runningMean: tensors.runningMean,
+    runningVar: tensors.runningVar,
+    referenceRunningMean: tensors.refRunningMean,
+    referenceRunningVar: tensors.refRunningVar,
+    gradOutput: tensors.gradOutput,
+    referenceGradInput: tensors.refGradInput,
+    referenceGradWeight: tensors.refGradWeight,
+    referenceGradBias: tensors.refGradBias,
+  };
+  let comparisons: readonly TensorComparison[];
+  let conforms: boolean;
+  let steps: StepsInfo | null = null;
+  let result: ConformanceResult;
+  let statsMs: number;
+  let compareMs: number;
+  let hints: string[] = [];
+  if (check.steps && checkTensors.gradOutput !== undefined) throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
+  if (check.steps) {
+    if (reference === undefined) throw new UsageError(`case ${check.name}: --steps needs the reference output of every step`);
+    const stepped = await checkSteps({ ...checkTensors, reference, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
+    comparisons = stepped.tensors;
+    conforms = stepped.conforms;
+    steps = { count: stepped.steps, firstDivergentStep: stepped.firstDivergentStep };
+    result = stepped.last;
+    statsMs = stepped.statsMs;
+    compareMs = stepped.compareMs;
+  } else {
+    result = await checkBatchNorm(checkTensors, request);
+    comparisons = [result.output, result.runningMean, result.runningVar, result.gradInput, result.gradWeight, result.gradBias].filter((t): t is TensorComparison => t !== null);
+    conforms = result.conforms;
+    // Expected mismatches (fault cases) need no explanation; a surprise does.
+    if (result.output?.passed === false && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
+    if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
+    statsMs = result.timings.statsMs;
+    compareMs = result.timings.compareMs;
+  }
+  return {
+    name: check.name,
+    kind: "compare",
+    expected: check.expected,
+    status: statusOf(check.expected, conforms),
+    conforms,
+    verdict: worstVerdict(comparisons.map((t) => t.verdict)),
+    error: null,
+    files,
+    convention: conventionInfo(framework, result.params),
+    tensors: comparisons,
+    batchStatistics: listedBatchStatistics(result.batchMean, result.batchVariance, check.allChannels === true),
+    steps,
+    hints,
+    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels, unitsByThread: result.timings.unitsByThread },
+  };
+});
+
+/** A tensor of which only the header was read: its shape and dtype, no data (a shape mismatch needs no more). */
+function shapeOnly(head: { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] }): Tensor {
+  return { dtype: head.dtype, shape: [...head.shape], data: head.dtype === "float64" ? new Float64Array(0) : new Float32Array(0) };
+}
+
+/**
+ * The batch statistics a report carries: every channel's, up to LISTED_CHANNELS channels (or with
+ * --all-channels); none beyond, as the per-channel table lists none of those by default either (two
+ * numbers for each of 2 million channels made an 80 MB report).
+ */
+function listedBatchStatistics(mean: readonly number[] | null, variance: readonly number[] | null, allChannels: boolean): CaseReport["batchStatistics"] {
+  if (mean === null || variance === null) return null;
+  if (!allChannels && mean.length > LISTED_CHANNELS) return null;
+  return { mean, variance };
+}

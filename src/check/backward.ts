@@ -1,0 +1,255 @@
+/**
+ * `checkGradients`: recomputes BatchNorm's gradients (dx, dγ, dβ of sum(y · dy)) with the
+ * statistics the forward pass normalised with, on the worker pool, and compares the references
+ * with them under the same three-way rule as outputs (flat tolerance, then the error model).
+ */
+import { compareArrays, sameShape, shapeMismatch, type TensorComparison } from "./compare.js";
+import { channelAt, UNIT_ROUNDOFF, type ChannelTable } from "./error-model.js";
+import { gradientBound, type GradientBound, type GradientSums } from "./gradient-bound.js";
+import type { ResolvedTolerance } from "./tolerance.js";
+import { UsageError } from "../core/errors.js";
+import {
+  G_MAX_ABS_CENTRED,
+  G_MAX_ABS_DY,
+  G_SUM_ABS_DY,
+  G_SUM_DY,
+  G_SUM_ABS_DY_CENTRED,
+  G_SUM_DY_CENTRED,
+  GRAD_CONSTANT_RUNS,
+  GRAD_RECORD_SIZE,
+  gradInputConstants,
+  mergeGradSums,
+} from "../kernel/backward.js";
+import type { DiffRule } from "../kernel/diff.js";
+import { CONSTANT_RUNS } from "../kernel/normalize.js";
+import { allocateShared, type ComputeDType, type Tensor } from "../core/tensor.js";
+import { releaseScratch, runPass, type ExecutionOptions } from "../parallel/executor.js";
+import { comparisonFromPass } from "./compare-pass.js";
+import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import type { KernelName } from "../parallel/task.js";
+import type { Prepared } from "./prepare.js";
+
+/** The gradient tensors of a check: the upstream gradient and the references to check. */
+export interface GradientTensors {
+  readonly gradOutput?: Tensor | null;
+  readonly referenceGradInput?: Tensor | null;
+  readonly referenceGradWeight?: Tensor | null;
+  readonly referenceGradBias?: Tensor | null;
+}
+
+export interface GradientComparisons {
+  readonly gradInput: TensorComparison | null;
+  readonly gradWeight: TensorComparison | null;
+  readonly gradBias: TensorComparison | null;
+  /** The kernel each backward pass ran on (gradInput: the fused dx compare, null without a dx reference). */
+  readonly kernels: ComputedGradients["kernels"];
+  /** Units of the two backward passes each thread claimed (the calling thread first). */
+  readonly unitsByThread: ComputedGradients["unitsByThread"];
+}
+
+/** The gradients' names in reports. */
+export type GradientName = "grad_input" | "grad_weight" | "grad_bias";
+
+/** The rule and tolerance of one gradient tensor (resolved by the caller from the request). */
+export type RuleOf = (reference: Tensor, name: GradientName) => { rule: DiffRule; tolerance: ResolvedTolerance };
+
+/** Throws when gradient references come without dy, or dy without references, or dy of another shape. */
+export function validateGradients(tensors: GradientTensors, inputShape: readonly number[]): boolean {
+  const references = tensors.referenceGradInput != null || tensors.referenceGradWeight != null || tensors.referenceGradBias != null;
+  if (tensors.gradOutput == null) {
+    if (references) throw new UsageError("gradient references need the upstream gradient: give --grad-output");
+    return false;
+  }
+  if (!references) throw new UsageError("--grad-output needs a gradient to check: give --ref-grad-input, --ref-grad-weight or --ref-grad-bias");
+  checkGradOutputShape(tensors.gradOutput, inputShape);
+  return true;
+}
+
+/** dy must have the input's shape. */
+export function checkGradOutputShape(gradOutput: Tensor, inputShape: readonly number[]): void {
+  if (!sameShape(gradOutput.shape, inputShape)) {
+    throw new UsageError(`grad output has shape [${gradOutput.shape.join(", ")}], but the input has [${inputShape.join(", ")}]: they must be the same`);
+  }
+}
+
+/** bn-check's gradients: dx (float64, in shared memory), dγ and dβ per channel, and the sums behind them. */
+export interface ComputedGradients {
+  /** dx, in the precision asked for (float64 by default; null when not written). */
+  readonly gradInput: Float32Array | Float64Array | null;
+  /** dy in shared memory, and dx's per-channel constants (runs of μ, a, b, d: dx = ((x − μ)·b + d) + a·dy). */
+  readonly gradOutput: Float32Array | Float64Array;
+  readonly constants: Float64Array;
+  readonly gradWeight: Float64Array;
+  readonly gradBias: Float64Array;
+  readonly sums: Float64Array;
+  readonly kernels: { readonly gradSums: KernelName; readonly gradInput: KernelName | null };
+  readonly unitsByThread: { readonly gradSums: readonly number[]; readonly gradInput: readonly number[] | null };
+}
+
+/** The two backward passes on the pool: the per-channel sums, then dx. */
+export async function computeGradients(
+  prepared: Prepared,
+  gradOutputData: Float32Array | Float64Array,
+  table: ChannelTable,
+  execution: ExecutionOptions,
+  /** The precision to write dx in, or null not to write it (`checkGradients` compares it where it is computed). */
+  gradInputDtype: "float32" | "float64" | null = "float64",
+): Promise<ComputedGradients> {
+  const { grid, plan, params } = prepared;
+  const { channels, outer, inner } = grid.geometry;
+  const n = outer * inner;
+  // The convention says which statistics the gradient goes through; the forward must have them.
+  if ((params.gradientStatistics === "batch") !== table.batchStatistics) {
+    throw new UsageError(`${params.conventionId} differentiates through ${params.gradientStatistics} statistics in ${params.mode} mode, which this forward pass did not use`);
+  }
+  const gradOutput = toShared(gradOutputData);
+  const mean = sharedFloat64(channels, prepared.input);
+  for (let c = 0; c < channels; c++) mean[c] = table.mean[c];
+  const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
+  const sums = mergeGradSums(grid, sumsPass.arrays.partials);
+  releaseScratch(sumsPass);
+  const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
+  // Written once in its final precision (rounded from float64 arithmetic element by element).
+  const gradInput = gradInputDtype === null ? null : (allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array);
+  const written = gradInput === null ? null : await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
+  return {
+    gradInput,
+    gradOutput,
+    constants,
+    gradWeight: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
+    gradBias: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
+    sums,
+    kernels: { gradSums: sumsPass.kernel, gradInput: written?.kernel ?? null },
+    unitsByThread: { gradSums: sumsPass.unitsByThread, gradInput: written?.unitsByThread ?? null },
+  };
+}
+
+/**
+ * @param arithmetic - each channel's exact statistics (those the forward pass used); null under --strict.
+ * @param computeDtype - the precision the references were computed in.
+ */
+export async function checkGradients(
+  prepared: Prepared,
+  tensors: GradientTensors,
+  table: ChannelTable,
+  computeDtype: ComputeDType,
+  strict: boolean,
+  ruleOf: RuleOf,
+  execution: ExecutionOptions & { readonly allChannels?: boolean },
+): Promise<GradientComparisons> {
+  const { grid, plan, params } = prepared;
+  const { channels, outer, inner } = grid.geometry;
+  const n = outer * inner;
+  const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution, null);
+  const { sums, gradOutput, constants: dxConstants } = computed;
+  const x = prepared.input;
+  // dx at one element, as the fused compare computes it (for the report's elements).
+  const dxAt = (i: number) => {
+    const c = Math.floor(i / inner) % channels;
+    return (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] + dxConstants[3 * channels + c] + dxConstants[channels + c] * gradOutput[i];
+  };
+  let compareKernel: KernelName | null = null;
+  let compareUnits: readonly number[] | null = null;
+
+  const channelSums = (c: number): GradientSums => {
+    const base = c * GRAD_RECORD_SIZE;
+    return {
+      sumDy: sums[base + G_SUM_DY],
+      sumAbsDy: sums[base + G_SUM_ABS_DY],
+      sumAbsDyCentred: sums[base + G_SUM_ABS_DY_CENTRED],
+      sumDyCentred: sums[base + G_SUM_DY_CENTRED],
+      maxAbsDy: sums[base + G_MAX_ABS_DY],
+      maxAbsCentred: sums[base + G_MAX_ABS_CENTRED],
+    };
+  };
+  // The reference's arithmetic plus bn-check's own (float64) arithmetic, per channel.
+  const bounds: GradientBound[] | null = strict
+    ? null
+    : Array.from({ length: channels }, (_, c) => {
+        const channel = channelAt(table, c);
+        const reference = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF[computeDtype]);
+        const own = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF.float64);
+        return {
+          inputConstant: reference.inputConstant + own.inputConstant,
+          inputPerAbs: reference.inputPerAbs + own.inputPerAbs,
+          weight: reference.weight + own.weight,
+          bias: reference.bias + own.bias,
+        };
+      });
+  const describe = (what: string, boundAt: (i: number) => number) => ({ computeDtype, termAt: () => `${what} in ${computeDtype}`, boundAt });
+
+  let gradInput: TensorComparison | null = null;
+  const referenceGradInput = tensors.referenceGradInput;
+  if (referenceGradInput != null) {
+    const { rule, tolerance } = ruleOf(referenceGradInput, "grad_input");
+    if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
+      gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
+    } else {
+      // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
+      // (shift μ, scale b, offset d, and the addend a·dy); the bound is b0 + b3·|dx|.
+      const compareConstants = sharedFloat64(CONSTANT_RUNS * channels, x);
+      const gradScale = sharedFloat64(channels, x);
+      for (let c = 0; c < channels; c++) {
+        compareConstants[c] = dxConstants[c];
+        compareConstants[channels + c] = dxConstants[2 * channels + c];
+        compareConstants[2 * channels + c] = dxConstants[3 * channels + c];
+        gradScale[c] = dxConstants[channels + c];
+        if (bounds !== null) {
+          compareConstants[3 * channels + c] = bounds[c].inputConstant;
+          compareConstants[6 * channels + c] = bounds[c].inputPerAbs;
+        }
+      }
+      const reference = toShared(referenceGradInput.data);
+      const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
+      compareKernel = pass.kernel;
+      compareUnits = pass.unitsByThread;
+      const channelOf = (i: number) => Math.floor(i / inner) % channels;
+      gradInput = comparisonFromPass(pass, grid, {
+        name: "grad_input",
+        shape: referenceGradInput.shape,
+        expectedDtype: referenceGradInput.dtype,
+        rule,
+        tolerance,
+        channelAxis: params.channelAxis,
+        actualAt: dxAt,
+        expectedAt: (i) => reference[i],
+        arithmetic:
+          bounds === null
+            ? undefined
+            : describe(table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
+                const c = channelOf(i);
+                return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
+              }),
+        allChannels: execution.allChannels,
+      });
+    }
+  }
+
+  const perChannel = (name: GradientName, reference: Tensor | null | undefined, actual: Float64Array, bound: ((c: number) => number) | null, what: string): TensorComparison | null => {
+    if (reference == null) return null;
+    const { rule, tolerance } = ruleOf(reference, name);
+    const boundPerChannel = bound === null ? undefined : Float64Array.from({ length: channels }, (_, c) => bound(c));
+    return compareArrays({
+      name,
+      actual,
+      actualShape: [channels],
+      expected: reference.data,
+      expectedShape: reference.shape,
+      expectedDtype: reference.dtype,
+      rule,
+      tolerance,
+      channelAxis: 0,
+      boundPerChannel,
+      arithmetic: boundPerChannel === undefined ? undefined : describe(what, (c) => boundPerChannel[c]),
+    });
+  };
+  const gradWeight = perChannel("grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
+  const gradBias = perChannel("grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
+  return {
+    gradInput,
+    gradWeight,
+    gradBias,
+    kernels: { gradSums: computed.kernels.gradSums, gradInput: compareKernel },
+    unitsByThread: { gradSums: computed.unitsByThread.gradSums, gradInput: compareUnits },
+  };
+}

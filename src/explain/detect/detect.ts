@@ -1,0 +1,403 @@
+/**
+ * `detect`: which convention produced a reference? Searches presets × channel axes × modes × eps
+ * (defaults, floors, a fitted value) × affine × known wrong implementations. The batch statistics
+ * are computed once per channel axis and shared by every candidate; candidates are first ranked on
+ * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
+ */
+import { summarizeDiff, type TensorComparison, type Verdict } from "../../check/compare.js";
+import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../../check/error-model.js";
+import { checkRunningStat } from "../../check/check.js";
+import { runningUpdate } from "../../check/prepare.js";
+import { resolveTolerance } from "../../check/tolerance.js";
+import { conventions, type FrameworkName } from "../../conventions/index.js";
+import { resolveConvention, type Mode } from "../../conventions/resolve.js";
+import { compareInThread, CONSTANT_RUNS, mergeChannelDiffs, mergeChannelStats } from "../../kernel/batch-norm.js";
+import { mergeHistograms, mergeWorst, type DiffRule } from "../../kernel/diff.js";
+import { describeLayout, geometryOf, type Geometry } from "../../core/layout.js";
+import { planUnits } from "../../kernel/units.js";
+import type { ComputeDType, Tensor } from "../../core/tensor.js";
+import { UsageError } from "../../core/errors.js";
+import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runPass, type ExecutionOptions } from "../../parallel/executor.js";
+import { sharedFloat64, toShared } from "../../parallel/shared-tensor.js";
+import { formatNumber } from "../../core/format.js";
+import { diagnose } from "./diagnose.js";
+import { referenceOrders, unpermute } from "./reference-order.js";
+import { arithmeticKey, type Candidate, type CandidateSpec, type ClaimedConvention, FLAW_DESCRIPTIONS, type Flaw } from "./candidates.js";
+
+export type { Candidate, ClaimedConvention } from "./candidates.js";
+import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
+
+export const DETECT_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const satisfies readonly FrameworkName[];
+const SAMPLE_ELEMENTS = 1 << 16;
+/** At most this many candidates are checked on the whole tensor: those that conform on the prefix, else the closest few. */
+const FULL_CHECKS = 10;
+const FULL_CHECKS_WITHOUT_MATCH = 8;
+
+export interface DetectTensors {
+  readonly input: Tensor;
+  readonly reference: Tensor;
+  readonly weight?: Tensor | null;
+  readonly bias?: Tensor | null;
+  readonly runningMean?: Tensor | null;
+  readonly runningVar?: Tensor | null;
+  readonly referenceRunningMean?: Tensor | null;
+  readonly referenceRunningVar?: Tensor | null;
+}
+
+export interface DetectOptions extends ExecutionOptions {
+  readonly claimed?: ClaimedConvention;
+  /** The precision the reference was computed in (selects the default tolerance and the ulps). */
+  readonly computeDtype?: ComputeDType;
+  /** Tolerance that decides "conforms" (default: torch.testing's for the precision). */
+  readonly atol?: number;
+  readonly rtol?: number;
+  /** Judge candidates by the flat tolerance alone (no error model). */
+  readonly strict?: boolean;
+}
+
+export interface DetectResult {
+  readonly best: Candidate;
+  readonly equivalent: readonly Candidate[];
+  readonly candidates: readonly Candidate[];
+  readonly fittedEpsilon: readonly { readonly channelAxis: number; readonly mode: Mode; readonly value: number; readonly consistent: boolean }[];
+  readonly runningStats: RunningStatsFit | null;
+  readonly diagnosis: string;
+  readonly tolerance: { readonly atol: number; readonly rtol: number; readonly source: string };
+}
+
+interface AxisStats {
+  readonly axis: number;
+  readonly geometry: Geometry;
+  readonly mean: Float64Array;
+  readonly biased: Float64Array;
+  readonly unbiased: Float64Array;
+  readonly count: number;
+}
+
+/** A candidate's statistics, as the error model needs them. */
+function arithmeticFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors): ChannelTable {
+  const train = spec.mode === "train";
+  return {
+    length: stats.geometry.channels,
+    count: train ? stats.count : 0,
+    mean: train ? stats.mean : tensors.runningMean!.data,
+    variance: train ? (spec.flaw === "unbiased-normalization" ? stats.unbiased : stats.biased) : tensors.runningVar!.data,
+    epsilon: spec.epsilon,
+    weight: spec.affine && tensors.weight ? tensors.weight.data : null,
+    bias: spec.affine && tensors.bias ? tensors.bias.data : null,
+    batchStatistics: train,
+  };
+}
+
+/** A candidate's affine constants and, unless strict, its error-model coefficients (so candidates are judged as compare judges). */
+function constantsFor(spec: CandidateSpec, stats: AxisStats, tensors: DetectTensors, computeDtype: ComputeDType | null): Float64Array {
+  const channels = stats.geometry.channels;
+  const constants = sharedFloat64(CONSTANT_RUNS * channels);
+  if (computeDtype !== null) writeBoundCoefficients(arithmeticFor(spec, stats, tensors), computeDtype, constants);
+  for (let c = 0; c < channels; c++) {
+    const train = spec.mode === "train";
+    const mean = train ? stats.mean[c] : tensors.runningMean!.data[c];
+    const variance = train ? (spec.flaw === "unbiased-normalization" ? stats.unbiased[c] : stats.biased[c]) : tensors.runningVar!.data[c];
+    const gamma = spec.affine && tensors.weight ? tensors.weight.data[c] : 1;
+    let scale: number;
+    if (spec.flaw === "eps-on-std") scale = 1 / (Math.sqrt(variance) + spec.epsilon);
+    else if (spec.flaw === "normalized-twice") {
+      const once = variance / (variance + spec.epsilon); // the variance after the first normalisation
+      scale = 1 / Math.sqrt(variance + spec.epsilon) / Math.sqrt(once + spec.epsilon);
+    } else scale = 1 / Math.sqrt(variance + spec.epsilon);
+    constants[c] = mean;
+    constants[channels + c] = gamma * scale;
+    constants[2 * channels + c] = spec.affine && tensors.bias ? tensors.bias.data[c] : 0;
+  }
+  return constants;
+}
+
+/** y at a flat index under a candidate's constants (for the elements a report names). */
+function affineAt(input: ArrayLike<number>, constants: Float64Array, { channels, inner }: Geometry): (index: number) => number {
+  return (index) => {
+    const c = Math.floor(index / inner) % channels;
+    return (input[index] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+  };
+}
+
+/** How a preset comes to this eps: its default, its floor, or neither (fitted or given). */
+function epsilonSourceFor(framework: string, spec: CandidateSpec, shape: readonly number[]): CandidateSpec["epsilonSource"] {
+  if (!(framework in conventions)) return spec.epsilonSource;
+  const convention = conventions[framework as FrameworkName];
+  const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
+  if (params.epsilon === spec.epsilon) return "default";
+  const floor = params.variant !== null ? convention.variants.find((v) => v.id === params.variant)?.epsilonFloor : null;
+  if (floor === spec.epsilon) return "floor";
+  return spec.epsilonSource === "default" || spec.epsilonSource === "floor" ? "given" : spec.epsilonSource;
+}
+
+function plausibleAxes(tensors: DetectTensors): number[] {
+  const shape = tensors.input.shape;
+  const length = tensors.weight?.shape[0] ?? tensors.bias?.shape[0] ?? tensors.runningMean?.shape[0];
+  const axes: number[] = [];
+  for (let axis = 1; axis < shape.length; axis++) if (length === undefined || shape[axis] === length) axes.push(axis);
+  return axes;
+}
+
+function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted: Map<string, number>, claimed: ClaimedConvention | undefined): CandidateSpec[] {
+  const specs: CandidateSpec[] = [];
+  const modes: Mode[] = tensors.runningMean && tensors.runningVar ? ["train", "eval"] : ["train"];
+  const affineOptions = tensors.weight || tensors.bias ? [true, false] : [true];
+  for (const axis of axes) {
+    for (const mode of modes) {
+      for (const name of DETECT_PRESETS) {
+        const params = resolveConvention(conventions[name], tensors.input.shape, { channelAxis: axis, mode });
+        const epsilons: [number, CandidateSpec["epsilonSource"]][] = [[params.epsilon, "default"]];
+        const floor = params.variant !== null ? conventions[name].variants.find((v) => v.id === params.variant)?.epsilonFloor : null;
+        if (floor) epsilons.push([floor, "floor"]);
+        for (const [epsilon, epsilonSource] of epsilons) {
+          for (const affine of affineOptions) specs.push({ frameworks: [name], mode, channelAxis: axis, epsilon, epsilonSource, affine, flaw: null });
+        }
+      }
+      const extra: [number | undefined, CandidateSpec["epsilonSource"]][] = [
+        [fitted.get(`${mode}|${axis}`), "fitted"],
+        [claimed?.epsilon, "given"],
+      ];
+      for (const [epsilon, epsilonSource] of extra) {
+        if (epsilon === undefined || !(epsilon > 0)) continue;
+        for (const affine of affineOptions) specs.push({ frameworks: [...DETECT_PRESETS], mode, channelAxis: axis, epsilon, epsilonSource, affine, flaw: null });
+      }
+      if (mode === "train") {
+        for (const flaw of Object.keys(FLAW_DESCRIPTIONS) as Flaw[]) {
+          for (const epsilon of [1e-5, 1e-3]) specs.push({ frameworks: [], mode, channelAxis: axis, epsilon, epsilonSource: "default", affine: true, flaw });
+        }
+      }
+    }
+  }
+  // Candidates that compute the same numbers are one candidate explained by several presets.
+  const merged = new Map<string, CandidateSpec>();
+  for (const spec of specs) {
+    const key = arithmeticKey(spec);
+    const existing = merged.get(key);
+    if (existing === undefined) merged.set(key, spec);
+    else merged.set(key, { ...existing, frameworks: [...new Set([...existing.frameworks, ...spec.frameworks])] });
+  }
+  return [...merged.values()];
+}
+
+export async function detectConvention(tensors: DetectTensors, detectOptions: DetectOptions = {}): Promise<DetectResult> {
+  // Detect makes many passes over the data: workers pay for their start-up here even when cold.
+  const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
+  const { input, reference } = tensors;
+  const shape = input.shape;
+  if (shape.length < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
+  const inputData = toShared(input.data);
+  const orders = referenceOrders(shape.length)
+    .map((order) => ({ name: order.name, data: order.name === "" ? (reference.shape.join() === shape.join() ? toShared(reference.data) : null) : unpermute(reference, shape, order.perm) }))
+    .filter((order): order is { name: string; data: Float32Array | Float64Array } => order.data !== null);
+  if (orders.length === 0) throw new UsageError(`the reference's shape [${reference.shape.join(", ")}] is neither the input's [${shape.join(", ")}] nor a channels-first/last transposition of it`);
+  const referenceData = orders[0].data;
+  const precision = options.computeDtype ?? reference.precision ?? reference.dtype;
+  const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
+  const rule: DiffRule = { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: true, ulpDtype: precision };
+  const axes = plausibleAxes(tensors);
+
+  // Batch statistics once per axis, shared by every candidate on that axis.
+  const stats = new Map<number, AxisStats>();
+  for (const axis of axes) {
+    const geometry = geometryOf(shape, axis);
+    const grid = planUnits(geometry);
+    const merged = mergeChannelStats(grid, (await runPass("stats", { input: inputData }, grid, null, planExecution(grid, options), options)).arrays.partials);
+    const count = merged.count[0] ?? 0;
+    stats.set(axis, {
+      axis,
+      geometry,
+      mean: merged.mean,
+      biased: merged.m2.map((m2, c) => m2 / merged.count[c]),
+      unbiased: merged.m2.map((m2, c) => m2 / Math.max(merged.count[c] - 1, 1)),
+      count,
+    });
+  }
+
+  const fitted = new Map<string, number>();
+  const fittedEpsilon: DetectResult["fittedEpsilon"][number][] = [];
+  for (const axisStats of stats.values()) {
+    const modes: Mode[] = tensors.runningMean && tensors.runningVar ? ["train", "eval"] : ["train"];
+    for (const mode of modes) {
+      const mean = mode === "train" ? axisStats.mean : tensors.runningMean!.data;
+      const variance = mode === "train" ? axisStats.biased : tensors.runningVar!.data;
+      const fit = fitEpsilon(inputData, referenceData, axisStats.geometry, mean, variance, tensors.weight?.data ?? null, tensors.bias?.data ?? null, 4096);
+      if (fit === null) continue;
+      fittedEpsilon.push({ channelAxis: axisStats.axis, mode, value: fit.value, consistent: fit.consistent });
+      if (fit.consistent) fitted.set(`${mode}|${axisStats.axis}`, fit.value);
+    }
+  }
+
+  // Rank every candidate on a prefix of the data (the same prefix for all).
+  const specs = candidateSpecs(tensors, axes, fitted, options.claimed);
+  const sampled = orders.flatMap((order) =>
+    specs.map((spec) => {
+      const axisStats = stats.get(spec.channelAxis)!;
+      const { outer, channels, inner } = axisStats.geometry;
+      const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
+      const geometry = { outer: rows, channels, inner };
+      const grid = planUnits(geometry);
+      const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
+      const size = rows * channels * inner;
+      const { records, worst, histograms } = compareInThread(inputData.subarray(0, size), order.data.subarray(0, size), constants, grid, rule);
+      const summary = summarizeDiff({
+        name: "output",
+        shape: [rows, channels, inner],
+        expectedDtype: reference.dtype,
+        rule,
+        tolerance,
+        channelAxis: 1,
+        channelRecords: mergeChannelDiffs(grid, records),
+        channelCount: channels,
+        worst: [],
+        histogram: mergeHistograms(histograms, grid.unitCount),
+        actualAt: affineAt(inputData, constants, geometry),
+        expectedAt: (i) => order.data[i],
+      });
+      return { spec, constants, summary, order };
+    }),
+  );
+  sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
+
+  // Check the most promising ones on the whole tensor, with the worker pool.
+  const full = new Map<(typeof sampled)[number], TensorComparison>();
+  const conformingOnPrefix = sampled.filter((entry) => entry.summary.mismatches === 0).length;
+  for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
+    const axisStats = stats.get(entry.spec.channelAxis)!;
+    const grid = planUnits(axisStats.geometry);
+    const pass = (await runPass("compare", { input: inputData, reference: entry.order.data, constants: entry.constants }, grid, rule, planExecution(grid, options), options)).arrays;
+    full.set(
+      entry,
+      summarizeDiff({
+        name: "output",
+        shape,
+        expectedDtype: reference.dtype,
+        rule,
+        tolerance,
+        channelAxis: entry.spec.channelAxis,
+        channelRecords: mergeChannelDiffs(grid, pass.records),
+        channelCount: axisStats.geometry.channels,
+        worst: mergeWorst(pass.worst, grid.unitCount),
+        histogram: mergeHistograms(pass.histograms, grid.unitCount),
+        actualAt: affineAt(inputData, entry.constants, axisStats.geometry),
+        expectedAt: (i) => entry.order.data[i],
+      }),
+    );
+  }
+
+  // Running statistics: the momentum and estimator they reveal, and each preset's agreement.
+  let runningStats: RunningStatsFit | null = null;
+  const bestAxis = sampled[0].spec.channelAxis;
+  const hasRunning = tensors.runningMean && tensors.runningVar && tensors.referenceRunningMean && tensors.referenceRunningVar;
+  if (hasRunning) {
+    const s = stats.get(bestAxis)!;
+    runningStats = fitRunningStats(
+      { mean: tensors.runningMean!.data, variance: tensors.runningVar!.data },
+      { mean: tensors.referenceRunningMean!.data, variance: tensors.referenceRunningVar!.data },
+      { mean: s.mean, variance: s.biased, count: s.count },
+    );
+  }
+  const runningCheck = (framework: string, spec: CandidateSpec): { passed: boolean | null; momentum: number | null; estimator: "biased" | "unbiased" | null } => {
+    const convention = conventions[framework as FrameworkName];
+    const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
+    const estimator = !params.hasRunningStats ? null : params.runningVarCorrection === 1 ? "unbiased" : "biased";
+    if (!hasRunning || spec.mode !== "train" || runningStats?.batchWeight == null) return { passed: null, momentum: null, estimator };
+    if (!params.hasRunningStats) return { passed: false, momentum: null, estimator };
+    const s = stats.get(spec.channelAxis)!;
+    const batchVariance = params.runningVarCorrection === 1 ? s.unbiased : s.biased;
+    const table = options.strict ? null : arithmeticFor({ ...spec, mode: "train" }, s, tensors);
+    const errors = table === null ? null : Array.from({ length: table.length }, (_, c) => channelBound(channelAt(table, c), UNIT_ROUNDOFF[precision]));
+    const bessel = s.count / Math.max(s.count - params.runningVarCorrection, 1);
+    const u = (t: Tensor) => UNIT_ROUNDOFF[t.precision ?? t.dtype];
+    const agrees = (w: number): boolean => {
+      const predictedMean = runningUpdate(tensors.runningMean!.data, s.mean, 1 - w, w);
+      const predictedVar = runningUpdate(tensors.runningVar!.data, batchVariance, 1 - w, w);
+      // The same allowance compare gives running statistics: the batch statistic's error, then the update's roundings.
+      const meanBound =
+        errors === null ? null : predictedMean.map((value, c) => runningUpdateBound(tensors.runningMean!.data[c], s.mean[c], value, 1 - w, w, errors[c].meanError, u(tensors.referenceRunningMean!)));
+      const varBound =
+        errors === null
+          ? null
+          : predictedVar.map((value, c) => runningUpdateBound(tensors.runningVar!.data[c], batchVariance[c], value, 1 - w, w, errors[c].varianceError * bessel, u(tensors.referenceRunningVar!)));
+      return (
+        checkRunningStat("running_mean", predictedMean, tensors.referenceRunningMean!, { equalNan: true }, meanBound).passed &&
+        checkRunningStat("running_var", predictedVar, tensors.referenceRunningVar!, { equalNan: true }, varBound).passed
+      );
+    };
+    // The preset's own momentum first: a weight fitted from ill-conditioned statistics (0.1011 for
+    // 0.1) can miss what the exact one explains; then the fitted weight (a momentum of its own).
+    const fitted = runningStats.batchWeight;
+    const presetAgrees = agrees(params.batchWeight);
+    const w = presetAgrees ? params.batchWeight : fitted;
+    const passed = presetAgrees || agrees(fitted);
+    const momentum = convention.momentumWeights === "batch" ? w : 1 - w;
+    return { passed, momentum: Number(momentum.toPrecision(4)), estimator };
+  };
+
+  const candidates: Candidate[] = [];
+  for (const entry of sampled) {
+    const { spec, summary, order } = entry;
+    const comparison = full.get(entry) ?? summary;
+    const names = spec.frameworks.length > 0 ? spec.frameworks : ["(none)"];
+    for (const framework of names) {
+      const running = spec.flaw === null && framework !== "(none)" ? runningCheck(framework, spec) : { passed: null, momentum: null, estimator: null };
+      const outputPasses = comparison.mismatches === 0 && full.has(entry);
+      const epsSource = epsilonSourceFor(framework, spec, shape);
+      const layout = describeLayout(shape.length, spec.channelAxis);
+      candidates.push({
+        framework,
+        mode: spec.mode,
+        channelAxis: spec.channelAxis,
+        layout,
+        eps: spec.epsilon,
+        epsSource,
+        affine: spec.affine,
+        flaw: spec.flaw,
+        referenceOrder: order.name === "" ? null : order.name,
+        description: `${spec.flaw === null ? `${framework} ${spec.mode}, ${layout}, eps ${formatNumber(spec.epsilon)} (${epsSource})${spec.affine ? "" : ", no weight/bias"}` : `${FLAW_DESCRIPTIONS[spec.flaw]} (eps ${formatNumber(spec.epsilon)}, ${layout})`}${order.name === "" ? "" : `; ref ${order.name}`}`,
+        momentum: running.momentum,
+        runningVar: running.estimator,
+        maxAbsError: comparison.maxAbsError?.absError ?? 0,
+        maxUlp: comparison.maxUlp?.ulps ?? 0,
+        mismatches: comparison.mismatches,
+        count: comparison.count,
+        checkedFully: full.has(entry),
+        runningStatsPassed: running.passed,
+        verdict: !(outputPasses && running.passed !== false) ? "does not conform" : comparison.flatMismatches > 0 ? "conforms within arithmetic" : "conforms",
+      });
+    }
+  }
+  const claimedName = options.claimed?.framework === "keras" ? "tf" : options.claimed?.framework;
+  // Among candidates that conform, errors cannot tell eps 1e-5 from 1.001e-5: prefer a plain
+  // implementation, the framework the user named, and defaults. Among the rest, the smallest error wins.
+  const epsRank = { default: 0, floor: 1, given: 2, fitted: 3 } as const;
+  const rank = (c: Candidate) => {
+    // Within the flat tolerance or within the bound: both conform, and differences the bound calls
+    // noise (eps 1e-5 against 1.001e-5 on ill-conditioned data) do not rank them.
+    const common = [c.verdict === "does not conform" ? 1 : 0, c.checkedFully ? 0 : 1, c.referenceOrder === null ? 0 : 1, c.runningStatsPassed === false ? 1 : 0];
+    const preference = [c.flaw === null ? 0 : 1, c.framework === claimedName ? 0 : 1, epsRank[c.epsSource], c.affine ? 0 : 1];
+    const error = [c.mismatches / Math.max(1, c.count), c.maxUlp, c.maxAbsError];
+    if (c.verdict !== "does not conform") return [...common, ...preference, ...error];
+    // Nothing conforms: a wrong implementation is named only when it explains the data much better
+    // than every plain convention (half the mismatches and a quarter of the error).
+    const flawWins = c.flaw !== null && c.mismatches <= 0.5 * bestPlain.mismatches && c.maxAbsError <= 0.25 * bestPlain.maxAbsError;
+    return [...common, c.flaw === null || flawWins ? 0 : 1, ...error, ...preference];
+  };
+  const plainByError = candidates.filter((c) => c.flaw === null && c.checkedFully).sort((a, b) => a.mismatches - b.mismatches || a.maxAbsError - b.maxAbsError);
+  const bestPlain = plainByError[0] ?? { mismatches: Infinity, maxAbsError: Infinity };
+  candidates.sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k] - rb[k];
+    return 0;
+  });
+  const best = candidates[0];
+  // Nothing conforms: the candidates whose error is as small as the best's (within a factor 1.5).
+  const equivalent =
+    best.verdict !== "does not conform"
+      ? candidates.filter((c) => c.verdict !== "does not conform")
+      : candidates.filter(
+          (c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed,
+        );
+  return { best, equivalent, candidates, fittedEpsilon, runningStats, diagnosis: diagnose(best, options.claimed, runningStats, shape), tolerance };
+}

@@ -1,0 +1,120 @@
+import { closeSync, fstatSync, openSync, read as fsRead, readSync, statSync } from "node:fs";
+import { InputFileError } from "../core/errors.js";
+
+/**
+ * Reads a whole regular file, with one clear error per way it can fail (missing, unreadable, a
+ * directory, a FIFO or device, empty).
+ * @throws InputFileError naming the path.
+ */
+export function readFileBytes(path: string): Uint8Array {
+  return withOpenFile(path, (fd, size) => {
+    const bytes = new Uint8Array(size);
+    readFully(fd, bytes, 0, path);
+    return bytes;
+  });
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES" || code === "EPERM") return "cannot be read (permission denied)";
+  if (code === "EISDIR") return "is a directory, not a .npy file";
+  return `cannot be read (${(error as Error)?.message ?? String(error)})`;
+}
+
+/**
+ * Opens a regular file (with the same checks and messages as `readFileBytes`) and hands its
+ * descriptor and size to `use`; the file is closed afterwards whatever happens.
+ */
+export function withOpenFile<T>(path: string, use: (fd: number, size: number) => T): T {
+  const fd = openRegularFile(path);
+  try {
+    return use(fd, fileSizeOf(fd, path));
+  } catch (error) {
+    throw asInputFileError(error, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `withOpenFile` for a `use` that reads asynchronously: the file is closed when it settles. */
+export async function withOpenFileAsync<T>(path: string, use: (fd: number, size: number) => Promise<T>): Promise<T> {
+  const fd = openRegularFile(path);
+  try {
+    return await use(fd, fileSizeOf(fd, path));
+  } catch (error) {
+    throw asInputFileError(error, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a regular file for reading; the caller closes it. @throws InputFileError naming the path. */
+export function openRegularFile(path: string): number {
+  try {
+    const stats = statSync(path);
+    if (stats.isDirectory()) throw new InputFileError(path, "is a directory, not a .npy file");
+    if (!stats.isFile()) throw new InputFileError(path, "is not a regular file (a FIFO, socket or device cannot be read)");
+    return openSync(path, "r");
+  } catch (error) {
+    throw asInputFileError(error, path);
+  }
+}
+
+/** The size of an open file; an empty file is an error. */
+export function fileSizeOf(fd: number, path: string): number {
+  const size = fstatSync(fd).size;
+  if (size === 0) throw new InputFileError(path, "is empty, not a .npy file");
+  return size;
+}
+
+/** Any error of reading `path` as the one-line InputFileError the CLI prints. */
+export function asInputFileError(error: unknown, path: string): InputFileError {
+  return error instanceof InputFileError ? error : new InputFileError(path, describeFsError(error), { cause: error });
+}
+
+/**
+ * `readFully` on a libuv thread: the calling thread is free meanwhile, and two files read this way
+ * are read side by side. Most of a large read is the kernel filling fresh pages, which two threads
+ * do in parallel.
+ */
+export async function readFullyAsync(fd: number, target: Uint8Array, position: number, path: string): Promise<void> {
+  let filled = 0;
+  while (filled < target.length) {
+    const read = await new Promise<number>((resolve, reject) => {
+      fsRead(fd, target, filled, target.length - filled, position + filled, (error, bytesRead) => (error ? reject(asInputFileError(error, path)) : resolve(bytesRead)));
+    });
+    if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    filled += read;
+  }
+}
+
+/** Fills `target` from the file at `position`; a file that shrinks meanwhile is an error. */
+export function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
+  let filled = 0;
+  while (filled < target.length) {
+    const read = readSync(fd, target, filled, target.length - filled, position + filled);
+    if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    filled += read;
+  }
+}
+
+/**
+ * Reads and parses a JSON file (a suite manifest, a case.json) by the tensor rules: a regular file,
+ * not a FIFO or a device (a manifest on /dev/zero would grow without end), and no larger than
+ * `maxBytes`, checked before it is read.
+ * @throws InputFileError naming the path (missing, special, too large, not valid JSON).
+ */
+export function readJsonFile(path: string, maxBytes: number): unknown {
+  const text = withOpenFile(path, (fd, size) => {
+    if (size > maxBytes) throw new InputFileError(path, `is ${size.toLocaleString("en-US")} bytes: more than the ${maxBytes.toLocaleString("en-US")} a JSON file of bn-check may have`);
+    const bytes = new Uint8Array(size);
+    readFully(fd, bytes, 0, path);
+    return new TextDecoder().decode(bytes);
+  });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputFileError(path, `is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
