@@ -150,19 +150,19 @@ export async function main(argv: readonly string[]): Promise<void> {
         files[field.key as TensorKey] = given[field.key] ?? (field.alias === undefined ? undefined : given[optionKey(field.alias)]);
       }
       const check: CheckCase = { name: reference ?? input, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
-      const { runCompare } = await import("./commands/compare.js");
+      const { runCompare } = await import("../app/compare.js");
       await emit(await runCompare(check, execution(options)), options);
     },
     async diff(a, b, options) {
       checkOutputFormats("diff", options, [a, b]);
-      const { runCompare } = await import("./commands/compare.js");
+      const { runCompare } = await import("../app/compare.js");
       const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
       await emit(await runCompare(check, execution(options)), options);
     },
     async run(input, options) {
       checkOutputFormats("run", options, [input, ...fileOptions(options)]);
       const { weight, bias, framework, momentum, steps, ...rest } = conventionFields(options);
-      const { runRun } = await import("./commands/run.js");
+      const { runRun } = await import("../app/run.js");
       const report = await runRun({
         input,
         output: options.output,
@@ -182,7 +182,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
     async matrix(input, options) {
       checkOutputFormats("matrix", options, [input, ...fileOptions(options)]);
-      const { runMatrix } = await import("./commands/matrix.js");
+      const { runMatrix } = await import("../app/matrix.js");
       const report = await runMatrix({
         input,
         mode: options.mode as Mode,
@@ -200,7 +200,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     async detect(input, reference, options) {
       checkOutputFormats("detect", options, [input, reference, ...fileOptions(options)]);
       const axis = options.channelAxis;
-      const { runDetect } = await import("./commands/detect.js");
+      const { runDetect } = await import("../app/detect.js");
       const report = await runDetect({
         input,
         reference,
@@ -220,7 +220,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
     async suite(source, options) {
       checkOutputFormats("suite", options, [source]);
-      const { runSuite } = await import("./commands/suite.js");
+      const { runSuite } = await import("../app/suite.js");
       await withProgress("suite", options, async (onProgress) =>
         runSuite({
           source,
@@ -256,7 +256,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         const { describeSkipped } = await import("../app/model/model-cases.js");
         for (const line of describeSkipped(options.params)) process.stderr.write(`bn-check: debug: ${line}\n`);
       }
-      const { runModel } = await import("./commands/model.js");
+      const { runModel } = await import("../app/model/model.js");
       const tolerance = toleranceFields(options);
       await withProgress("model", options, async (onProgress) =>
         runModel({

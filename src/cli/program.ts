@@ -7,7 +7,7 @@ import { REPORTER_NAMES } from "../report/reporters/index.js";
 import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
 import { VERSION } from "../app/version.js";
 import { TENSOR_FIELDS, type TensorField } from "../app/cases/fields.js";
-import type { DetectFiles } from "./commands/detect.js";
+import type { DetectFiles } from "../app/detect.js";
 
 /** Options every command that computes BatchNorm shares. */
 export interface ConventionCliOptions {

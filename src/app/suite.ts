@@ -2,15 +2,15 @@
  * `bn-check suite`: many cases, one after another through the same worker pool. A case that cannot
  * be checked is recorded with its error and the suite goes on.
  */
-import type { CheckCase } from "../../app/cases/case.js";
-import { globMatcher } from "../../app/cases/glob.js";
-import { loadSuite } from "../../app/cases/manifest.js";
-import { runCase } from "../../app/run-case.js";
-import { BnCheckError } from "../../core/errors.js";
-import type { ExecutionOptions } from "../../parallel/executor.js";
-import type { CaseReport, SuiteReport } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { exitCodeOf } from "../../app/exit-code.js";
+import type { CheckCase } from "./cases/case.js";
+import { globMatcher } from "./cases/glob.js";
+import { loadSuite } from "./cases/manifest.js";
+import { runCase } from "./run-case.js";
+import { BnCheckError } from "../core/errors.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
+import type { CaseReport, SuiteReport } from "./reports.js";
+import { reportHead } from "./version.js";
+import { exitCodeOf } from "./exit-code.js";
 
 export interface SuiteOptions {
   readonly source: string;

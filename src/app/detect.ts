@@ -1,14 +1,14 @@
 /** `bn-check detect`: reads the tensors, searches the conventions, returns the report. */
-import { detectConvention, type ClaimedConvention } from "../../explain/detect/detect.js";
-import { tensorLoader } from "../../io/read-tensor.js";
-import type { ComputeDType, Tensor } from "../../core/tensor.js";
-import type { ExecutionOptions } from "../../parallel/executor.js";
-import type { DetectReport, FileInfo } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { exitCodeOf } from "../../app/exit-code.js";
-import { inOwnArena } from "../../core/arena.js";
-import { validateGradients } from "../../check/backward.js";
-import { detectGradients } from "../../explain/detect/gradients.js";
+import { detectConvention, type ClaimedConvention } from "../explain/detect/detect.js";
+import { tensorLoader } from "../io/read-tensor.js";
+import type { ComputeDType, Tensor } from "../core/tensor.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
+import type { DetectReport, FileInfo } from "./reports.js";
+import { reportHead } from "./version.js";
+import { exitCodeOf } from "./exit-code.js";
+import { inOwnArena } from "../core/arena.js";
+import { validateGradients } from "../check/backward.js";
+import { detectGradients } from "../explain/detect/gradients.js";
 
 /** The tensor files detect reads besides the input and the reference. */
 export interface DetectFiles {

@@ -3,20 +3,20 @@
  * statistics on request). Outputs are checked before any work (never an input, never an existing
  * file without --force) and written atomically.
  */
-import type { BatchNormRequest, BatchNormTensors } from "../../check/prepare.js";
-import { batchNorm, batchNormGradients } from "../../check/batch-norm.js";
-import { carriedRunningState, stepSlice } from "../../check/steps.js";
-import { InterruptedError, UsageError } from "../../core/errors.js";
-import { checkOutputTargets, writeOutputs, type OutputFile } from "../../io/atomic-write.js";
-import { tensorFileBytes, tensorLoader, tensorSpecFile } from "../../io/read-tensor.js";
-import { prewarmFor } from "../../parallel/executor.js";
-import { allocateShared, type FloatDType, type Tensor } from "../../core/tensor.js";
-import { npyChunks } from "../../io/npy/write-npy.js";
-import { conventionInfo } from "../../app/run-case.js";
-import type { FileInfo, RunReport } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { exitCodeOf } from "../../app/exit-code.js";
-import { inOwnArena } from "../../core/arena.js";
+import type { BatchNormRequest, BatchNormTensors } from "../check/prepare.js";
+import { batchNorm, batchNormGradients } from "../check/batch-norm.js";
+import { carriedRunningState, stepSlice } from "../check/steps.js";
+import { InterruptedError, UsageError } from "../core/errors.js";
+import { checkOutputTargets, writeOutputs, type OutputFile } from "../io/atomic-write.js";
+import { tensorFileBytes, tensorLoader, tensorSpecFile } from "../io/read-tensor.js";
+import { prewarmFor } from "../parallel/executor.js";
+import { allocateShared, type FloatDType, type Tensor } from "../core/tensor.js";
+import { npyChunks } from "../io/npy/write-npy.js";
+import { conventionInfo } from "./run-case.js";
+import type { FileInfo, RunReport } from "./reports.js";
+import { reportHead } from "./version.js";
+import { exitCodeOf } from "./exit-code.js";
+import { inOwnArena } from "../core/arena.js";
 
 export interface RunOptions {
   readonly input: string;

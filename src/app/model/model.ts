@@ -2,11 +2,11 @@
  * `bn-check model`: every BatchNorm layer of a model checked as a case of its own, from the files
  * people have (a state_dict or Keras weights, an activations dump), through the suite's engine.
  */
-import { explainFailingLayers } from "../../app/model/model-findings.js";
-import { type ModelJudging, type ModelSource, planModel } from "../../app/model/model-cases.js";
-import type { SuiteReport } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { type CaseRunOptions, runCases } from "./suite.js";
+import { explainFailingLayers } from "./model-findings.js";
+import { type ModelJudging, type ModelSource, planModel } from "./model-cases.js";
+import type { SuiteReport } from "../reports.js";
+import { reportHead } from "../version.js";
+import { type CaseRunOptions, runCases } from "../suite.js";
 
 export interface ModelOptions extends CaseRunOptions {
   readonly source: ModelSource;

@@ -2,12 +2,12 @@
  * `bn-check compare` and `bn-check diff`: one case, checked and returned as a report (the caller
  * renders it and sets the exit code).
  */
-import type { CheckCase } from "../../app/cases/case.js";
-import { runCase } from "../../app/run-case.js";
-import type { ExecutionOptions } from "../../parallel/executor.js";
-import { findingsOf, type CaseReport, type CompareReport } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { exitCodeOf } from "../../app/exit-code.js";
+import type { CheckCase } from "./cases/case.js";
+import { runCase } from "./run-case.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
+import { findingsOf, type CaseReport, type CompareReport } from "./reports.js";
+import { reportHead } from "./version.js";
+import { exitCodeOf } from "./exit-code.js";
 
 /** Wraps a case report as the report of a single-case command. */
 export function singleCaseReport(command: "compare" | "diff", report: CaseReport): CompareReport {

@@ -3,21 +3,21 @@
  * all, so layouts are aligned), compared pairwise, with the convention details that explain each
  * difference derived from the resolved parameters — not from a hand-written table.
  */
-import { conventions, type FrameworkName } from "../../conventions/index.js";
-import type { BatchNormParams, Mode } from "../../conventions/resolve.js";
-import { batchNorm, type BatchNormResult } from "../../check/batch-norm.js";
-import { checkBatchNorm } from "../../check/check.js";
-import { tensorLoader } from "../../io/read-tensor.js";
-import type { LayoutName } from "../../core/layout.js";
-import type { FloatDType, Tensor } from "../../core/tensor.js";
-import { ulpDistance } from "../../core/formats.js";
-import type { ExecutionOptions } from "../../parallel/executor.js";
-import type { FileInfo, MatrixPair, MatrixReport } from "../../app/reports.js";
-import { reportHead } from "../../app/version.js";
-import { exitCodeOf } from "../../app/exit-code.js";
-import { UsageError } from "../../core/errors.js";
-import { formatNumber } from "../../core/format.js";
-import { inOwnArena } from "../../core/arena.js";
+import { conventions, type FrameworkName } from "../conventions/index.js";
+import type { BatchNormParams, Mode } from "../conventions/resolve.js";
+import { batchNorm, type BatchNormResult } from "../check/batch-norm.js";
+import { checkBatchNorm } from "../check/check.js";
+import { tensorLoader } from "../io/read-tensor.js";
+import type { LayoutName } from "../core/layout.js";
+import type { FloatDType, Tensor } from "../core/tensor.js";
+import { ulpDistance } from "../core/formats.js";
+import type { ExecutionOptions } from "../parallel/executor.js";
+import type { FileInfo, MatrixPair, MatrixReport } from "./reports.js";
+import { reportHead } from "./version.js";
+import { exitCodeOf } from "./exit-code.js";
+import { UsageError } from "../core/errors.js";
+import { formatNumber } from "../core/format.js";
+import { inOwnArena } from "../core/arena.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
