@@ -3,6 +3,7 @@
  * all, so layouts are aligned), compared pairwise, with the convention details that explain each
  * difference derived from the resolved parameters — not from a hand-written table.
  */
+import { ESTIMATOR_FORMULAS, runningVarianceEstimator } from "../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import type { BatchNormParams, Mode } from "../conventions/resolve.js";
 import { batchNorm, type BatchNormResult } from "../check/batch-norm.js";
@@ -80,7 +81,7 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
         causes.push(`momentum: ${a.conventionId} weights the new batch by ${Number(a.batchWeight.toPrecision(6))}, ${b.conventionId} by ${Number(b.batchWeight.toPrecision(6))}`);
       }
       if (a.runningVarCorrection !== b.runningVarCorrection) {
-        const estimator = (p: BatchNormParams) => `${p.conventionId} ${p.runningVarCorrection === 1 ? "unbiased ÷(N−1)" : "biased ÷N"}`;
+        const estimator = (p: BatchNormParams) => `${p.conventionId} ${runningVarianceEstimator(p)} ${ESTIMATOR_FORMULAS[runningVarianceEstimator(p) ?? "biased"]}`;
         causes.push(`running var: ${estimator(a)} vs ${estimator(b)}`);
       }
     }
@@ -163,7 +164,7 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
         label: conventions[row.name as keyof typeof conventions].label,
         epsilon: row.params!.epsilon,
         momentum: momentumText(row.params!),
-        runningVar: !row.params!.hasRunningStats ? "none" : row.params!.runningVarCorrection === 1 ? "unbiased" : "biased",
+        runningVar: runningVarianceEstimator(row.params!) ?? "none",
       })),
     pairs,
     timings: { totalMs: performance.now() - started, threads },

@@ -3,6 +3,7 @@
  * Errors are thrown; `suite` turns them into an `error` status, `compare` into exit code 2.
  */
 import { compareTensors, worstVerdict, type TensorComparison } from "../check/compare.js";
+import { runningVarianceEstimator } from "../conventions/alternatives.js";
 import { conventions } from "../conventions/index.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../check/check.js";
@@ -46,7 +47,7 @@ export function conventionInfo(framework: string, params: BatchNormParams): Conv
     requestedEpsilon: params.requestedEpsilon,
     momentum: params.momentum,
     momentumMeaning: convention.momentumWeights === "batch" ? "weight of the new batch statistic" : "weight of the old running value",
-    runningVarEstimator: !params.hasRunningStats ? "none" : params.runningVarCorrection === 1 ? "unbiased" : "biased",
+    runningVarEstimator: runningVarianceEstimator(params) ?? "none",
     variant: params.variant,
     notes: params.notes,
     sources: convention.sources,

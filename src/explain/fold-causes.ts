@@ -9,6 +9,7 @@
 import { FOLD_PRECISIONS, impliedScale } from "../check/fold/fold-arithmetic.js";
 import type { ChannelReading } from "../check/fold/fold-model.js";
 import { type FoldedNumbers, type FoldJudgement, type FoldJudging, type FoldNumbers, judgeFold } from "../check/fold/judge-fold.js";
+import { otherEpsilons } from "../conventions/alternatives.js";
 import { formatNumber } from "../core/format.js";
 
 export interface FoldCause {
@@ -20,7 +21,6 @@ export interface FoldCause {
 }
 
 /** The eps values frameworks use, tried besides the one the fold implies. */
-const COMMON_EPSILONS = [1e-3, 1e-5, 1e-4, 1e-6, 1.001e-5, 1e-2, 1e-1, 0];
 
 function channelList(channels: readonly number[]): string {
   const shown = channels.slice(0, 8).join(", ");
@@ -98,7 +98,7 @@ function impliedEpsilon(numbers: FoldNumbers, folded: FoldedNumbers, judgement: 
 
 function epsilonCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement, judging: FoldJudging): FoldCause | undefined {
   const implied = impliedEpsilon(numbers, folded, judgement);
-  const candidates = [...(implied === undefined ? [] : [implied]), ...COMMON_EPSILONS].filter((eps) => eps !== numbers.epsilon);
+  const candidates = [...(implied === undefined ? [] : [implied]), ...otherEpsilons(numbers.epsilon, "any")].filter((eps) => eps !== numbers.epsilon);
   for (const epsilon of candidates) {
     if (judgeFold({ ...numbers, epsilon }, folded, judgement.reading, judging).conforms) {
       return { kind: "eps", epsilon, text: `folded with eps ${formatNumber(epsilon)}; the layer's is ${formatNumber(numbers.epsilon)}` };

@@ -4,7 +4,7 @@
  * failed check (it costs a few more passes), and says at most a line per finding.
  */
 import { UNIT_ROUNDOFF, channelAt, channelBound } from "../check/error-model.js";
-import { LAYOUTS } from "../core/layout.js";
+import { otherChannelAxes, otherEpsilons, otherMode } from "../conventions/alternatives.js";
 import type { ComputeDType, Tensor } from "../core/tensor.js";
 import type { TensorComparison } from "../check/compare.js";
 import { roundTo } from "../core/formats.js";
@@ -34,8 +34,6 @@ interface ChannelLimits {
 /** A check with a forward reference and its comparison (what the output's hints look at). */
 type WithReference = CheckTensors & { readonly reference: Tensor };
 type WithOutput = ConformanceResult & { readonly output: TensorComparison };
-
-const EPSILON_ALTERNATIVES = [1e-5, 1.001e-5, 1e-3];
 
 /** Calls `visit(c, d, e)` for every finite error e = ref − y, with d = y − β, channel by channel. */
 function forEachError(tensors: WithReference, result: WithOutput, limits: readonly ChannelLimits[], bias: ArrayLike<number>, visit: (c: number, d: number, e: number) => void): void {
@@ -145,16 +143,10 @@ async function conventionAlternatives(tensors: WithReference, request: CheckRequ
   const perChannelLength = tensors.weight?.shape[0] ?? tensors.bias?.shape[0] ?? tensors.runningMean?.shape[0];
   const outputOnly: CheckTensors = { ...tensors, referenceRunningMean: null, referenceRunningVar: null };
   const tries: { readonly option: string; readonly request: CheckRequest }[] = [];
-  for (let axis = 1; axis < shape.length; axis++) {
-    if (axis === params.channelAxis || shape[axis] <= 1 || (perChannelLength !== undefined && shape[axis] !== perChannelLength)) continue;
-    const layout = Object.entries(LAYOUTS).find(([, l]) => l.rank === shape.length && l.channelAxis === axis)?.[0];
-    tries.push({ option: layout === undefined ? `--channel-axis ${axis}` : `--layout ${layout}`, request: { ...request, layout: undefined, channelAxis: axis } });
-  }
-  for (const epsilon of EPSILON_ALTERNATIVES) {
-    if (Math.abs(epsilon - params.epsilon) > 1e-3 * params.epsilon) tries.push({ option: `--eps ${epsilon}`, request: { ...request, epsilon } });
-  }
+  for (const { channelAxis, option } of otherChannelAxes(shape, params.channelAxis, perChannelLength)) tries.push({ option, request: { ...request, layout: undefined, channelAxis } });
+  for (const epsilon of otherEpsilons(params.epsilon, "frameworks")) tries.push({ option: `--eps ${epsilon}`, request: { ...request, epsilon } });
   if (tensors.runningMean != null && tensors.runningVar != null) {
-    const mode = params.mode === "train" ? "eval" : "train";
+    const mode = otherMode(params.mode);
     tries.push({ option: `--mode ${mode}`, request: { ...request, mode } });
   }
   const hints: string[] = [];

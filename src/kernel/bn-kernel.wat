@@ -3,7 +3,7 @@
 ;; Built by scripts/build-wasm.mjs (wabt) into dist/kernel/bn-kernel.wasm. Record offsets are written
 ;; as double-brace expressions over the layout constants of src/kernel/diff.ts and stats.ts, which the build
 ;; fills in: one table for both kernels. The memory is imported: it
-;; is the shared memory of a tensor arena (src/memory/arena.ts), so the tensors, the per-unit
+;; is the shared memory of a tensor arena (src/core/arena.ts), so the tensors, the per-unit
 ;; partials and the per-channel constants are read and written where they already are, by every
 ;; worker, without copies. All pointers are byte offsets into that memory.
 ;;

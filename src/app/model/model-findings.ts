@@ -7,6 +7,7 @@
  */
 import type { CheckCase } from "../cases/case.js";
 import { runCase } from "../run-case.js";
+import { otherEpsilons, otherMode, otherMomenta } from "../../conventions/alternatives.js";
 import { BnCheckError } from "../../core/errors.js";
 import type { ExecutionOptions } from "../../parallel/executor.js";
 import type { CaseReport, ModelFinding } from "../reports.js";
@@ -16,27 +17,22 @@ interface Alternative {
   readonly change: (check: CheckCase) => CheckCase | null;
 }
 
-/** Values frameworks use (PyTorch, Keras, Flax defaults and common model definitions). */
-const EPSILONS = [1e-5, 1.001e-5, 1e-4, 1e-3, 1e-2];
-const MOMENTA: readonly (number | null)[] = [0.1, 0.01, 0.001, 0.03, 0.9, 0.99, 0.999, null];
-
 /** A few layers failing is a few layer findings; from this many on, a shared cause is looked for. */
 const MIN_FAILING = 2;
 
 function alternativesFor(check: CheckCase): Alternative[] {
   const alternatives: Alternative[] = [];
-  for (const eps of EPSILONS) {
-    if (check.eps === undefined || Math.abs(eps - check.eps) > 1e-6 * eps) alternatives.push({ option: `--eps ${eps}`, change: (c) => ({ ...c, eps }) });
+  // What frameworks and model definitions use (conventions/alternatives.ts): a whole model built another way.
+  for (const eps of otherEpsilons(check.eps, "models")) {
+    alternatives.push({ option: `--eps ${eps}`, change: (c) => ({ ...c, eps }) });
   }
   const hasRunningReference = check.files.refRunningMean !== undefined || check.files.refRunningVar !== undefined;
   if (check.mode === "train" && hasRunningReference) {
-    for (const momentum of MOMENTA) {
-      if (momentum !== check.momentum) alternatives.push({ option: `--momentum ${momentum ?? "none"}`, change: (c) => ({ ...c, momentum }) });
-    }
+    for (const momentum of otherMomenta(check.momentum)) alternatives.push({ option: `--momentum ${momentum ?? "none"}`, change: (c) => ({ ...c, momentum }) });
   }
-  const otherMode = check.mode === "train" ? "eval" : "train";
+  const mode = otherMode(check.mode ?? "train");
   // Eval has no running statistics to check: the other mode is tried on the output alone.
-  alternatives.push({ option: `--mode ${otherMode}`, change: (c) => ({ ...c, mode: otherMode, files: { ...c.files, refRunningMean: undefined, refRunningVar: undefined } }) });
+  alternatives.push({ option: `--mode ${mode}`, change: (c) => ({ ...c, mode, files: { ...c.files, refRunningMean: undefined, refRunningVar: undefined } }) });
   return alternatives;
 }
 

@@ -9,6 +9,7 @@ import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundC
 import { checkRunningStat } from "../../check/check.js";
 import { runningUpdate } from "../../check/prepare.js";
 import { resolveTolerance } from "../../check/tolerance.js";
+import { defaultEpsilons, runningVarianceEstimator } from "../../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../../conventions/index.js";
 import { resolveConvention, type Mode } from "../../conventions/resolve.js";
 import { compareInThread, CONSTANT_RUNS, mergeChannelDiffs, mergeChannelStats } from "../../kernel/batch-norm.js";
@@ -164,7 +165,7 @@ function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted:
       }
       if (mode === "train") {
         for (const flaw of Object.keys(FLAW_DESCRIPTIONS) as Flaw[]) {
-          for (const epsilon of [1e-5, 1e-3]) specs.push({ frameworks: [], mode, channelAxis: axis, epsilon, epsilonSource: "default", affine: true, flaw });
+          for (const epsilon of defaultEpsilons()) specs.push({ frameworks: [], mode, channelAxis: axis, epsilon, epsilonSource: "default", affine: true, flaw });
         }
       }
     }
@@ -300,7 +301,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   const runningCheck = (framework: string, spec: CandidateSpec): { passed: boolean | null; momentum: number | null; estimator: "biased" | "unbiased" | null } => {
     const convention = conventions[framework as FrameworkName];
     const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
-    const estimator = !params.hasRunningStats ? null : params.runningVarCorrection === 1 ? "unbiased" : "biased";
+    const estimator = runningVarianceEstimator(params);
     if (!hasRunning || spec.mode !== "train" || runningStats?.batchWeight == null) return { passed: null, momentum: null, estimator };
     if (!params.hasRunningStats) return { passed: false, momentum: null, estimator };
     const s = stats.get(spec.channelAxis)!;

@@ -1,4 +1,5 @@
 /** The one-sentence diagnosis of `detect`. */
+import { ESTIMATOR_FORMULAS, runningVarianceEstimator } from "../../conventions/alternatives.js";
 import { conventions } from "../../conventions/index.js";
 import { resolveConvention } from "../../conventions/resolve.js";
 import { formatNumber } from "../../core/format.js";
@@ -29,8 +30,8 @@ export function diagnose(best: Candidate, claimed: ClaimedConvention | undefined
   if (claimed.mode !== undefined && claimed.mode !== best.mode) differences.push("mode differs");
   if (claimed.channelAxis !== undefined && claimed.channelAxis !== best.channelAxis) differences.push(`layout differs (channel axis ${best.channelAxis}, not ${claimed.channelAxis})`);
   if (best.runningVar !== null && claimedParams.hasRunningStats) {
-    const expected = claimedParams.runningVarCorrection === 1 ? "unbiased" : "biased";
-    if (best.runningVar !== expected) differences.push(`running variance is ${best.runningVar} (${best.runningVar === "biased" ? "÷N" : "÷(N−1)"}), not ${expected}`);
+    const expected = runningVarianceEstimator(claimedParams);
+    if (best.runningVar !== expected) differences.push(`running variance is ${best.runningVar} (${ESTIMATOR_FORMULAS[best.runningVar]}), not ${expected}`);
   }
   if (claimed.momentum !== undefined && best.momentum !== null && Math.abs(best.momentum - claimed.momentum) > 1e-3 && best.framework === claimedName) differences.push("momentum differs");
   if (best.framework !== claimedName && best.flaw === null && differences.length === 0) differences.push(`the arithmetic is the same; ${best.framework} explains it as well`);

@@ -2,9 +2,10 @@
  * Quantities solved for from the data rather than guessed: the eps that explains an output, and the
  * momentum and variance estimator that explain updated running statistics.
  */
+import { ESTIMATOR_FORMULAS, knownEpsilons, type VarianceEstimator } from "../../conventions/alternatives.js";
 
 /** Values people actually use for eps: a fitted value within its uncertainty snaps to one of them. */
-const COMMON_EPSILONS = [1e-1, 1e-2, 1e-3, 1.001e-5, 1e-5, 1e-4, 1e-6, 1e-7, 1e-8, 1e-12, 2e-5, 5e-4, 1e-9];
+const COMMON_EPSILONS = knownEpsilons();
 
 export interface FittedEpsilon {
   readonly value: number;
@@ -71,7 +72,7 @@ export interface RunningStatsFit {
   /** Weight of the new batch statistic: torch momentum, or 1 − momentum for Keras/ONNX/Flax. */
   readonly batchWeight: number | null;
   /** Which batch variance the running variance took, when one explains it better. */
-  readonly varianceEstimator: "biased" | "unbiased" | null;
+  readonly varianceEstimator: VarianceEstimator | null;
   readonly description: string;
 }
 
@@ -108,6 +109,6 @@ export function fitRunningStats(
   const variance =
     varianceEstimator === null
       ? "no plain ÷N or ÷(N−1) update explains the running variance"
-      : `running variance takes the ${varianceEstimator} batch variance (${varianceEstimator === "biased" ? "÷N: onnx, flax, keras3, non-fused keras" : "÷(N−1): torch, fused keras"})`;
+      : `running variance takes the ${varianceEstimator} batch variance (${ESTIMATOR_FORMULAS[varianceEstimator]}: ${varianceEstimator === "biased" ? "onnx, flax, keras3, non-fused keras" : "torch, fused keras"})`;
   return { batchWeight: w, varianceEstimator, description: `${momentum}; ${variance}` };
 }

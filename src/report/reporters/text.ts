@@ -5,6 +5,7 @@
  */
 import { Chalk, type ChalkInstance } from "chalk";
 import Table from "cli-table3";
+import { ESTIMATOR_FORMULAS } from "../../conventions/alternatives.js";
 import type { ChannelReport, ElementReport, TensorComparison } from "../../check/compare.js";
 import { formatShape } from "../../core/tensor.js";
 import { renderFoldText } from "./fold.js";
@@ -178,7 +179,7 @@ function renderCase(report: CaseReport, paint: ChalkInstance, options: TextOptio
     const epsilon = c.epsilon === c.requestedEpsilon ? formatNumber(c.epsilon) : `${formatNumber(c.epsilon)} (raised from ${formatNumber(c.requestedEpsilon)} by the ${c.framework} floor)`;
     lines.push(`  mode ${c.mode} · layout ${c.layout} (channel axis ${c.channelAxis}) · eps ${epsilon}`);
     if (c.mode === "train" && c.runningVarEstimator !== "none")
-      lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator === "unbiased" ? "unbiased (÷(N−1))" : "biased (÷N)"}${c.variant ? ` · ${c.variant} path` : ""}`);
+      lines.push(`  momentum ${momentum} · running var ${c.runningVarEstimator} (${ESTIMATOR_FORMULAS[c.runningVarEstimator]})${c.variant ? ` · ${c.variant} path` : ""}`);
   }
   if (report.steps !== null) {
     const divergence = report.steps.firstDivergentStep === null ? "every step conforms" : `first divergent step: ${report.steps.firstDivergentStep}`;
