@@ -16,6 +16,7 @@ import type { CheckCase, TensorTolerances } from "./case.js";
 import { TENSOR_FIELDS, type TensorKey } from "./fields.js";
 import { caseFromCorpusFolder, readCaseJson } from "./corpus-case.js";
 import { casesFromModelFolder, isModelDump } from "./model-folder.js";
+import { PACKAGE_ROOT } from "../version.js";
 
 // The schema validator is compiled on first use: loading and compiling ajv is a visible part of a
 // small command's start-up, and commands without a manifest never need it.
@@ -23,7 +24,7 @@ const require = createRequire(import.meta.url);
 let validator: ValidateFunction | null = null;
 function manifestValidator(): ValidateFunction {
   if (validator === null) {
-    const schema = JSON.parse(readFileSync(new URL("../../../schema/manifest.schema.json", import.meta.url), "utf8")) as object;
+    const schema = JSON.parse(readFileSync(new URL("schema/manifest.schema.json", PACKAGE_ROOT), "utf8")) as object;
     const { Ajv } = require("ajv") as typeof import("ajv");
     validator = new Ajv({ allErrors: false }).compile(schema);
   }
