@@ -17,7 +17,7 @@ export { closePool } from "./parallel/pool.js";
 export { withTensorArena, TensorArena } from "./core/arena.js";
 export { kernelName } from "./parallel/wasm-kernel.js";
 export { allocateShared } from "./core/tensor.js";
-export { BnCheckError, InputFileError, UsageError, WorkerFailureError } from "./core/errors.js";
+export { BnCheckError, CheckInputError, InputFileError, UsageError, WorkerFailureError } from "./core/errors.js";
 export { checkFold, type FoldOptions } from "./app/fold/fold.js";
 export { readOnnxModel, type OnnxModel, type OnnxNode, type OnnxConstant } from "./io/onnx-model.js";
 export { REPORT_SCHEMA_VERSION, type CompareReport, type FoldReport, type FoldLayerReport, type Report } from "./app/reports.js";

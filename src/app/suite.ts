@@ -3,6 +3,7 @@
  * be checked is recorded with its error and the suite goes on.
  */
 import type { CheckCase } from "./cases/case.js";
+import { describeError } from "./cases/fields.js";
 import { globMatcher } from "./cases/glob.js";
 import { loadSuite } from "./cases/manifest.js";
 import { runCase } from "./run-case.js";
@@ -50,7 +51,7 @@ function errorReport(check: CheckCase, error: unknown): CaseReport {
     status: "error",
     conforms: null,
     verdict: null,
-    error: error instanceof Error ? error.message : String(error),
+    error: describeError(error),
     files: [],
     convention: null,
     tensors: [],

@@ -7,7 +7,7 @@ import { compareArrays, sameShape, shapeMismatch, type TensorComparison } from "
 import { channelAt, UNIT_ROUNDOFF, type ChannelTable } from "./error-model.js";
 import { gradientBound, type GradientBound, type GradientSums } from "./gradient-bound.js";
 import type { ResolvedTolerance } from "./tolerance.js";
-import { UsageError } from "../core/errors.js";
+import { CheckInputError, UsageError } from "../core/errors.js";
 import {
   G_MAX_ABS_CENTRED,
   G_MAX_ABS_DY,
@@ -57,10 +57,10 @@ export type RuleOf = (reference: Tensor, name: GradientName) => { rule: DiffRule
 export function validateGradients(tensors: GradientTensors, inputShape: readonly number[]): boolean {
   const references = tensors.referenceGradInput != null || tensors.referenceGradWeight != null || tensors.referenceGradBias != null;
   if (tensors.gradOutput == null) {
-    if (references) throw new UsageError("gradient references need the upstream gradient: give --grad-output");
+    if (references) throw new CheckInputError("gradient references need the upstream gradient: give {gradOutput}");
     return false;
   }
-  if (!references) throw new UsageError("--grad-output needs a gradient to check: give --ref-grad-input, --ref-grad-weight or --ref-grad-bias");
+  if (!references) throw new CheckInputError("{gradOutput} needs a gradient to check: give {referenceGradInput}, {referenceGradWeight} or {referenceGradBias}");
   checkGradOutputShape(tensors.gradOutput, inputShape);
   return true;
 }

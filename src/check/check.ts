@@ -7,7 +7,7 @@ import { batchNormBound, compareArrays, sameShape, shapeMismatch, worstVerdict, 
 import { channelAt, channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelTable } from "./error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
-import { UsageError } from "../core/errors.js";
+import { CheckInputError, UsageError } from "../core/errors.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../core/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
@@ -114,11 +114,11 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   // The precision the references were computed in: the output's, else a gradient's, else the input's.
   const { rule, tolerance } = ruleFor(reference ?? tensors.referenceGradInput ?? tensors.referenceGradWeight ?? tensors.referenceGradBias ?? tensors.input, request);
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
-  if (wantsRunning && !params.hasRunningStats) throw new UsageError(`${params.conventionId} keeps no running statistics: --ref-running-mean/--ref-running-var cannot be checked`);
-  if (wantsRunning && params.mode === "eval") throw new UsageError("running statistics are not updated in eval mode: --ref-running-mean/--ref-running-var need --mode train");
+  if (wantsRunning && !params.hasRunningStats) throw new CheckInputError(`${params.conventionId} keeps no running statistics: {referenceRunningMean}/{referenceRunningVar} cannot be checked`);
+  if (wantsRunning && params.mode === "eval") throw new CheckInputError("running statistics are not updated in eval mode: {referenceRunningMean}/{referenceRunningVar} need {mode} train");
 
   const checksGradients = validateGradients(tensors, tensors.input.shape);
-  if (reference == null && !checksGradients) throw new UsageError("nothing to check: give the reference output, or --grad-output with gradient references");
+  if (reference == null && !checksGradients) throw new CheckInputError("nothing to check: give the reference output, or {gradOutput} with gradient references");
 
   const computeDtype = rule.ulpDtype;
   const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);

@@ -5,7 +5,7 @@
  */
 import { conventions, type Convention, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type BatchNormOptions, type BatchNormParams } from "../conventions/resolve.js";
-import { UsageError } from "../core/errors.js";
+import { CheckInputError, UsageError } from "../core/errors.js";
 import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
 import { describeLayout, geometryOf, LAYOUTS } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
@@ -114,7 +114,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
 
   if (params.mode === "eval") {
     if (runningMean === null || runningVar === null) {
-      throw new UsageError("eval mode normalises with the running statistics: give --running-mean and --running-var (or use --mode train for batch statistics)");
+      throw new CheckInputError("eval mode normalises with the running statistics: give {runningMean} and {runningVar} (or use {mode} train for batch statistics)");
     }
     for (let c = 0; c < channels; c++) {
       if (runningVar[c] < 0) throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);

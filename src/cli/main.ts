@@ -5,7 +5,7 @@
 import { CommanderError } from "commander";
 import { setMaxListeners } from "node:events";
 import type { CheckCase } from "../app/cases/case.js";
-import { TENSOR_FIELDS, type TensorField, type TensorKey } from "../app/cases/fields.js";
+import { describeError, TENSOR_FIELDS, type TensorField, type TensorKey } from "../app/cases/fields.js";
 import type { FrameworkName } from "../conventions/index.js";
 import type { Mode } from "../conventions/resolve.js";
 import { BnCheckError, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED, EXIT_TERMINATED, UsageError } from "../core/errors.js";
@@ -313,7 +313,7 @@ function exitCodeFor(error: unknown, debug: boolean): number {
     return EXIT_CANNOT_CHECK;
   }
   if (error instanceof BnCheckError) {
-    process.stderr.write(`bn-check: ${error.message}\n`);
+    process.stderr.write(`bn-check: ${describeError(error)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
     return interruption.signal.aborted ? EXIT_INTERRUPTED : error.exitCode;
   }

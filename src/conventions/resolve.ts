@@ -2,7 +2,7 @@
  * Turns a convention record plus the user's options into the canonical parameters the kernel uses.
  * This is the only place that interprets a convention: the kernel sees numbers, never a name.
  */
-import { UsageError } from "../core/errors.js";
+import { CheckInputError, UsageError } from "../core/errors.js";
 import { describeLayout, LAYOUTS, normalizeAxis, type LayoutName } from "../core/layout.js";
 import type { Convention, ConventionVariant } from "./convention.js";
 
@@ -71,7 +71,7 @@ export function resolveConvention(convention: Convention, shape: readonly number
 
   let channelAxis: number;
   if (options.layout !== undefined && options.channelAxis !== undefined) {
-    throw new UsageError("--layout and --channel-axis both given: use one of them");
+    throw new CheckInputError("{layout} and {channelAxis} both given: use one of them");
   }
   if (options.layout !== undefined) {
     const layout = LAYOUTS[options.layout];

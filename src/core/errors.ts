@@ -47,6 +47,31 @@ function printable(text: string): string {
 /** Options or tensors that are individually valid but cannot be used together. */
 export class UsageError extends BnCheckError {}
 
+/**
+ * A check's inputs that are missing or cannot go together, named as the library names them: the
+ * fields of CheckTensors and CheckRequest (`gradOutput`, `referenceRunningMean`, `mode`), written
+ * `{field}` in the template. `message` names them so; a front end that names them otherwise (the
+ * CLI's flags, a manifest's keys) says `describe(nameOf)`.
+ */
+export class CheckInputError extends UsageError {
+  /** The fields the message is about, in the order it names them. */
+  readonly fields: readonly string[];
+  constructor(readonly template: string) {
+    super(fillFields(template, (field) => field));
+    this.fields = [...template.matchAll(FIELD)].map((match) => match[1]);
+  }
+
+  describe(nameOf: (field: string) => string): string {
+    return fillFields(this.template, nameOf);
+  }
+}
+
+const FIELD = /\{(\w+)\}/g;
+
+function fillFields(template: string, nameOf: (field: string) => string): string {
+  return template.replace(FIELD, (_, field: string) => nameOf(field));
+}
+
 /** A worker thread threw or died; the message names the work it was doing. */
 export class WorkerFailureError extends BnCheckError {}
 

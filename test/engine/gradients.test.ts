@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { batchNormGradients, checkBatchNorm, closePool, readNpy, tensorFromArray, type Tensor } from "../../dist/index.js";
+import { describeError } from "../../dist/app/cases/fields.js";
+import { batchNormGradients, CheckInputError, checkBatchNorm, closePool, readNpy, tensorFromArray, type Tensor } from "../../dist/index.js";
 import { compareArgs } from "../../scripts/corpus-args.mjs";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
@@ -82,7 +83,15 @@ describe("checkBatchNorm's gradients", () => {
     await expect(checkBatchNorm({ ...base, gradOutput: f64(dy.slice(0, 60), [2, 3, 10]), referenceGradBias: f64([0, 0, 0], [3]) })).rejects.toThrow(
       "grad output has shape [2, 3, 10], but the input has [6, 3, 10]: they must be the same",
     );
-    await expect(checkBatchNorm({ ...base, referenceGradInput: f64(dy) })).rejects.toThrow("gradient references need the upstream gradient: give --grad-output");
+    // The library names what is missing by its own field; the CLI (below) by its flag.
+    const missing = await checkBatchNorm({ ...base, referenceGradInput: f64(dy) }).catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(CheckInputError);
+    expect((missing as CheckInputError).message).toBe("gradient references need the upstream gradient: give gradOutput");
+    expect((missing as CheckInputError).fields).toEqual(["gradOutput"]);
+    expect(describeError(missing)).toBe("gradient references need the upstream gradient: give --grad-output");
+    const eval_ = await checkBatchNorm({ ...base }, { mode: "eval" }).catch((error: unknown) => error);
+    expect((eval_ as CheckInputError).fields).toEqual(["runningMean", "runningVar", "mode"]);
+    expect(describeError(eval_)).toBe("eval mode normalises with the running statistics: give --running-mean and --running-var (or use --mode train for batch statistics)");
   });
 });
 

@@ -7,6 +7,8 @@
  * tensor is adding a row.
  */
 
+import { CheckInputError } from "../../core/errors.js";
+
 export interface TensorField {
   readonly key: string;
   /** The option that names it (null: a positional argument of compare/diff). */
@@ -167,4 +169,21 @@ export function argumentsFor(field: OptionField, value: unknown): string[] {
   if (field.kind === "boolean") return [field.flag];
   if (field.kind === "momentum") return [field.flag, value === null ? "none" : String(value)];
   return [field.flag, String(value)];
+}
+
+/**
+ * The command-line flag of a library field: CheckTensors' `referenceGradInput` is the case's
+ * `refGradInput`, `--ref-grad-input`; CheckRequest's `mode` is `--mode`. Unknown fields stay as named.
+ */
+export function flagOfField(field: string): string {
+  const key = field.replace(/^reference(?=[A-Z])/, "ref");
+  const tensor: TensorField | undefined = TENSOR_FIELDS.find((candidate) => candidate.key === key);
+  if (tensor?.flag) return tensor.flag;
+  return [...OPTION_FIELDS, ...TOLERANCE_FIELDS].find((candidate) => candidate.key === field)?.flag ?? field;
+}
+
+/** An error's line as the command line says it: a check's inputs named by their flags. */
+export function describeError(error: unknown): string {
+  if (error instanceof CheckInputError) return error.describe(flagOfField);
+  return error instanceof Error ? error.message : String(error);
 }
