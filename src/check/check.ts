@@ -7,7 +7,7 @@ import { batchNormBound, compareArrays, sameShape, shapeMismatch, worstVerdict, 
 import { channelAt, channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelTable } from "./error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
-import { CheckInputError, UsageError } from "../core/errors.js";
+import { CheckInputError } from "../core/errors.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { ComputeDType, Tensor } from "../core/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
