@@ -4,7 +4,7 @@
  */
 import { compareTensors, worstVerdict, type TensorComparison } from "../check/compare.js";
 import { runningVarianceEstimator } from "../conventions/alternatives.js";
-import { conventions } from "../conventions/index.js";
+import { conventions, type FrameworkName } from "../conventions/index.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { checkBatchNorm, type CheckRequest, type ConformanceResult } from "../check/check.js";
 import { checkSteps } from "../check/steps.js";
@@ -58,23 +58,22 @@ function statusOf(expected: "match" | "mismatch", conforms: boolean): "pass" | "
   return conforms === (expected === "match") ? "pass" : "fail";
 }
 
-/**
- * Runs in a tensor arena (see src/core/arena.ts) that the next case reuses: a case returns a
- * report of numbers and strings, never a tensor.
- */
-export const runCase = inReusedArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
-  if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
-  const started = performance.now();
-  const files: FileInfo[] = [];
-  let tensors: LoadedTensors;
-  let framework = check.framework ?? "torch";
-  let mode = check.mode;
-  let epsilon = check.eps;
-  let momentum = check.momentum;
-  if (check.onnxNodeTest !== undefined) {
-    const test = readOnnxNodeTest(check.onnxNodeTest);
-    files.push(...test.files.map((f) => ({ role: f.role, path: f.path, dtype: f.tensor.dtype, shape: f.tensor.shape })));
-    tensors = {
+/** A case's tensors as read, the files they came from, and the convention settings they state. */
+interface LoadedCase {
+  readonly tensors: LoadedTensors;
+  readonly files: FileInfo[];
+  readonly framework: FrameworkName;
+  readonly mode: CheckCase["mode"];
+  readonly epsilon: number | undefined;
+  readonly momentum: CheckCase["momentum"];
+}
+
+/** An ONNX backend node test: its tensors, and the attributes the node states where the case does not. */
+function loadOnnxNodeTest(check: CheckCase, folder: string): LoadedCase {
+  const test = readOnnxNodeTest(folder);
+  return {
+    files: test.files.map((f) => ({ role: f.role, path: f.path, dtype: f.tensor.dtype, shape: f.tensor.shape })),
+    tensors: {
       input: test.input,
       reference: test.reference,
       weight: test.weight ?? undefined,
@@ -83,71 +82,73 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
       runningVar: test.runningVar ?? undefined,
       refRunningMean: test.referenceRunningMean ?? undefined,
       refRunningVar: test.referenceRunningVar ?? undefined,
-    };
-    framework = check.framework ?? "onnx";
-    mode = mode ?? (test.trainingMode ? "train" : "eval");
-    epsilon = epsilon ?? test.epsilon;
-    momentum = momentum === undefined ? test.momentum : momentum;
-  } else {
-    // Large input: start the workers now, so that they boot while the files are read.
-    if (check.files.input !== undefined) prewarmFor(tensorFileBytes(check.files.input) / 4, execution);
-    // The two large files are read side by side (see readTensorsConcurrently), the others after. A
-    // reference whose header already says it cannot match the input (another element count) is not
-    // read: its dtype and shape are all the shape-mismatch report needs (a member that claims 2 GiB
-    // against a 48-element input took 44 s and 4 GB to read).
-    const inputHead = peekTensor(check.files.input);
-    const referenceHead = peekTensor(check.files.reference);
-    const unmatched = inputHead !== undefined && referenceHead !== undefined && elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
-    // diff needs neither tensor's data then; compare still computes BatchNorm of its input.
-    const [input, reference] = unmatched
-      ? [check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0], shapeOnly(referenceHead)]
-      : await readTensorsConcurrently([check.files.input, check.files.reference]);
-    const preloaded = new Map<string, Tensor>();
-    if (input !== undefined) preloaded.set(roleOf("input"), input);
-    if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
-    tensors = loadFiles(check.files, files, preloaded);
-  }
-  const readMs = performance.now() - started;
-  const reference = tensors.reference;
-  // Gradient references alone are a check of their own; anything else needs the output's reference.
-  if (reference === undefined && (check.kind === "diff" || tensors.gradOutput === undefined)) {
-    throw new UsageError(`${check.name}: nothing to check: give the reference output, or --grad-output with gradient references`);
-  }
+    },
+    framework: check.framework ?? "onnx",
+    mode: check.mode ?? (test.trainingMode ? "train" : "eval"),
+    epsilon: check.eps ?? test.epsilon,
+    momentum: check.momentum === undefined ? test.momentum : check.momentum,
+  };
+}
+
+/** A case's tensor files: the two large ones side by side, the others after. */
+async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Promise<LoadedCase> {
+  // Large input: start the workers now, so that they boot while the files are read.
+  if (check.files.input !== undefined) prewarmFor(tensorFileBytes(check.files.input) / 4, execution);
+  // A reference whose header already says it cannot match the input (another element count) is not
+  // read: its dtype and shape are all the shape-mismatch report needs (a member that claims 2 GiB
+  // against a 48-element input took 44 s and 4 GB to read).
+  const inputHead = peekTensor(check.files.input);
+  const referenceHead = peekTensor(check.files.reference);
+  const unmatched = inputHead !== undefined && referenceHead !== undefined && elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
+  // diff needs neither tensor's data then; compare still computes BatchNorm of its input.
+  const [input, reference] = unmatched
+    ? [check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0], shapeOnly(referenceHead)]
+    : await readTensorsConcurrently([check.files.input, check.files.reference]);
+  const preloaded = new Map<string, Tensor>();
+  if (input !== undefined) preloaded.set(roleOf("input"), input);
+  if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
+  const files: FileInfo[] = [];
+  const tensors = loadFiles(check.files, files, preloaded);
+  return { tensors, files, framework: check.framework ?? "torch", mode: check.mode, epsilon: check.eps, momentum: check.momentum };
+}
+
+/** The report fields every case has, from its check and outcome. */
+function caseHead(check: CheckCase, conforms: boolean) {
+  return { name: check.name, kind: check.kind, expected: check.expected, status: statusOf(check.expected, conforms), conforms };
+}
+
+/** `diff`: two tensors compared element by element, no BatchNorm. */
+function diffCase(check: CheckCase, loaded: LoadedCase, reference: Tensor, started: number, readMs: number): CaseReport {
+  const actual = loaded.tensors.input;
+  if (actual === undefined) throw new UsageError(`case ${check.name}: diff needs two tensors`);
+  const compareStarted = performance.now();
   const outputTolerance = { ...check.tolerance, ...check.tolerances?.output };
+  const comparison = compareTensors(actual, reference, { ...outputTolerance, computeDtype: check.computeDtype, channelAxis: check.channelAxis, name: "tensor" });
+  return {
+    ...caseHead(check, comparison.passed),
+    verdict: comparison.verdict,
+    error: null,
+    files: loaded.files,
+    convention: null,
+    tensors: [comparison],
+    batchStatistics: null,
+    steps: null,
+    hints: [],
+    timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
+  };
+}
 
-  if (check.kind === "diff") {
-    const actual = tensors.input;
-    if (actual === undefined) throw new UsageError(`case ${check.name}: diff needs two tensors`);
-    const compareStarted = performance.now();
-    const comparison = compareTensors(actual, reference!, { ...outputTolerance, computeDtype: check.computeDtype, channelAxis: check.channelAxis, name: "tensor" });
-    const conforms = comparison.passed;
-    return {
-      name: check.name,
-      kind: "diff",
-      expected: check.expected,
-      status: statusOf(check.expected, conforms),
-      conforms,
-      verdict: comparison.verdict,
-      error: null,
-      files,
-      convention: null,
-      tensors: [comparison],
-      batchStatistics: null,
-      steps: null,
-      hints: [],
-      timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
-    };
-  }
-
-  if (tensors.input === undefined) throw new UsageError(`case ${check.name}: no input tensor`);
-  const request: CheckRequest = {
+/** The check request of a case: its convention, tolerances per tensor, and how to run. */
+function requestFor(check: CheckCase, loaded: LoadedCase, execution: ExecutionOptions): CheckRequest {
+  const outputTolerance = { ...check.tolerance, ...check.tolerances?.output };
+  return {
     ...execution,
-    framework,
-    mode,
+    framework: loaded.framework,
+    mode: loaded.mode,
     layout: check.layout,
     channelAxis: check.channelAxis,
-    epsilon,
-    momentum,
+    epsilon: loaded.epsilon,
+    momentum: loaded.momentum,
     numBatchesTracked: check.numBatchesTracked,
     atol: outputTolerance.atol,
     rtol: outputTolerance.rtol,
@@ -163,9 +164,13 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
       grad_bias: { ...check.tolerance, ...check.tolerances?.grad_bias },
     },
   };
-  const checkTensors = {
-    input: tensors.input,
-    reference,
+}
+
+/** A case's files under the names the check takes them by. */
+function checkTensorsOf(tensors: LoadedTensors, input: Tensor) {
+  return {
+    input,
+    reference: tensors.reference,
     weight: tensors.weight,
     bias: tensors.bias,
     runningMean: tensors.runningMean,
@@ -177,48 +182,96 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
     referenceGradWeight: tensors.refGradWeight,
     referenceGradBias: tensors.refGradBias,
   };
-  let comparisons: readonly TensorComparison[];
-  let conforms: boolean;
-  let steps: StepsInfo | null = null;
-  let result: ConformanceResult;
-  let statsMs: number;
-  let compareMs: number;
-  let hints: string[] = [];
-  if (check.steps && checkTensors.gradOutput !== undefined) throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
-  if (check.steps) {
-    if (reference === undefined) throw new UsageError(`case ${check.name}: --steps needs the reference output of every step`);
-    const stepped = await checkSteps({ ...checkTensors, reference, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
-    comparisons = stepped.tensors;
-    conforms = stepped.conforms;
-    steps = { count: stepped.steps, firstDivergentStep: stepped.firstDivergentStep };
-    result = stepped.last;
-    statsMs = stepped.statsMs;
-    compareMs = stepped.compareMs;
-  } else {
-    result = await checkBatchNorm(checkTensors, request);
-    comparisons = [result.output, result.runningMean, result.runningVar, result.gradInput, result.gradWeight, result.gradBias].filter((t): t is TensorComparison => t !== null);
-    conforms = result.conforms;
-    // Expected mismatches (fault cases) need no explanation; a surprise does.
-    if (result.output?.passed === false && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
-    if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
-    statsMs = result.timings.statsMs;
-    compareMs = result.timings.compareMs;
-  }
+}
+
+/** What a compare case found: the tensors compared, the check's result, and the case-level findings. */
+interface CaseOutcome {
+  readonly comparisons: readonly TensorComparison[];
+  readonly conforms: boolean;
+  readonly result: ConformanceResult;
+  readonly steps: StepsInfo | null;
+  readonly hints: string[];
+  readonly statsMs: number;
+  readonly compareMs: number;
+}
+
+/** Training steps, one BatchNorm call each, checked in order. */
+async function checkCaseSteps(check: CheckCase, tensors: LoadedTensors, checkTensors: ReturnType<typeof checkTensorsOf>, request: CheckRequest): Promise<CaseOutcome> {
+  if (checkTensors.gradOutput !== undefined) throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
+  const reference = checkTensors.reference;
+  if (reference === undefined) throw new UsageError(`case ${check.name}: --steps needs the reference output of every step`);
+  const stepped = await checkSteps({ ...checkTensors, reference, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
   return {
-    name: check.name,
-    kind: "compare",
-    expected: check.expected,
-    status: statusOf(check.expected, conforms),
-    conforms,
-    verdict: worstVerdict(comparisons.map((t) => t.verdict)),
-    error: null,
-    files,
-    convention: conventionInfo(framework, result.params),
-    tensors: comparisons,
-    batchStatistics: listedBatchStatistics(result.batchMean, result.batchVariance, check.allChannels === true),
-    steps,
+    comparisons: stepped.tensors,
+    conforms: stepped.conforms,
+    result: stepped.last,
+    steps: { count: stepped.steps, firstDivergentStep: stepped.firstDivergentStep },
+    hints: [],
+    statsMs: stepped.statsMs,
+    compareMs: stepped.compareMs,
+  };
+}
+
+/** One BatchNorm call checked, with hints when it surprises (a case expected to match that does not). */
+async function checkCaseCall(check: CheckCase, checkTensors: ReturnType<typeof checkTensorsOf>, request: CheckRequest): Promise<CaseOutcome> {
+  const result = await checkBatchNorm(checkTensors, request);
+  let hints: string[] = [];
+  // Expected mismatches (fault cases) need no explanation; a surprise does.
+  if (result.output?.passed === false && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
+  if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
+  return {
+    comparisons: [result.output, result.runningMean, result.runningVar, result.gradInput, result.gradWeight, result.gradBias].filter((t): t is TensorComparison => t !== null),
+    conforms: result.conforms,
+    result,
+    steps: null,
     hints,
-    timings: { readMs, statsMs, compareMs, totalMs: performance.now() - started, threads: result.threads, kernels: result.timings.kernels, unitsByThread: result.timings.unitsByThread },
+    statsMs: result.timings.statsMs,
+    compareMs: result.timings.compareMs,
+  };
+}
+
+/**
+ * Runs in a tensor arena (see src/core/arena.ts) that the next case reuses: a case returns a
+ * report of numbers and strings, never a tensor.
+ */
+export const runCase = inReusedArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+  if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
+  const started = performance.now();
+  const loaded = check.onnxNodeTest !== undefined ? loadOnnxNodeTest(check, check.onnxNodeTest) : await loadCaseFiles(check, execution);
+  const readMs = performance.now() - started;
+  const { tensors } = loaded;
+  const reference = tensors.reference;
+  // Gradient references alone are a check of their own; anything else needs the output's reference.
+  if (reference === undefined && (check.kind === "diff" || tensors.gradOutput === undefined)) {
+    throw new UsageError(`${check.name}: nothing to check: give the reference output, or --grad-output with gradient references`);
+  }
+  if (check.kind === "diff") return diffCase(check, loaded, reference!, started, readMs);
+
+  if (tensors.input === undefined) throw new UsageError(`case ${check.name}: no input tensor`);
+  const request = requestFor(check, loaded, execution);
+  const checkTensors = checkTensorsOf(tensors, tensors.input);
+  const outcome = check.steps ? await checkCaseSteps(check, tensors, checkTensors, request) : await checkCaseCall(check, checkTensors, request);
+  const { result } = outcome;
+  return {
+    ...caseHead(check, outcome.conforms),
+    kind: "compare",
+    verdict: worstVerdict(outcome.comparisons.map((t) => t.verdict)),
+    error: null,
+    files: loaded.files,
+    convention: conventionInfo(loaded.framework, result.params),
+    tensors: outcome.comparisons,
+    batchStatistics: listedBatchStatistics(result.batchMean, result.batchVariance, check.allChannels === true),
+    steps: outcome.steps,
+    hints: outcome.hints,
+    timings: {
+      readMs,
+      statsMs: outcome.statsMs,
+      compareMs: outcome.compareMs,
+      totalMs: performance.now() - started,
+      threads: result.threads,
+      kernels: result.timings.kernels,
+      unitsByThread: result.timings.unitsByThread,
+    },
   };
 });
 

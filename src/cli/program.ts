@@ -181,33 +181,39 @@ function addOutputOptions(command: Command): Command {
     .addOption(new Option("--parallel-threshold <n>", "elements below which no worker is used (testing)").argParser(parseIntegerOption("parallel-threshold", 0)).hideHelp());
 }
 
-export function buildProgram(handlers: Handlers): Command {
-  const program = new Command()
-    .name("bn-check")
-    .description("Cross-framework Batch Normalization conformance checker: recomputes BatchNorm under a framework's rules (float64, multithreaded) and diffs a reference against it.")
-    .version(VERSION, "-V, --version", "print the bn-check version")
-    .option("--debug", "print stack traces for errors")
+/** The program itself: name, version, the one-line usage errors and the help's epilogue. */
+function rootProgram(): Command {
+  return (
+    new Command()
+      .name("bn-check")
+      .description("Cross-framework Batch Normalization conformance checker: recomputes BatchNorm under a framework's rules (float64, multithreaded) and diffs a reference against it.")
+      .version(VERSION, "-V, --version", "print the bn-check version")
+      .option("--debug", "print stack traces for errors")
 
-    // Set before the commands are added so that they inherit it: usage errors must exit 2, not 1.
-    .exitOverride()
-    // Usage errors are one line, like every other error: "bn-check: <problem> (see --help)".
-    .configureOutput({
-      writeErr: (text) => process.stderr.write(text),
-      outputError: (text, write) =>
-        write(
-          `bn-check: ${
-            text
-              .replace(/^error: /, "")
-              .trim()
-              .split("\n")[0]
-          } (see --help)\n`,
-        ),
-    })
-    .addHelpText(
-      "after",
-      "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy; file:name in .npz, .safetensors, .pt/.pth, .h5/.hdf5/.keras or Polygraphy .json (the name may be left out when the file holds one tensor); ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",
-    );
+      // Set before the commands are added so that they inherit it: usage errors must exit 2, not 1.
+      .exitOverride()
+      // Usage errors are one line, like every other error: "bn-check: <problem> (see --help)".
+      .configureOutput({
+        writeErr: (text) => process.stderr.write(text),
+        outputError: (text, write) =>
+          write(
+            `bn-check: ${
+              text
+                .replace(/^error: /, "")
+                .trim()
+                .split("\n")[0]
+            } (see --help)\n`,
+          ),
+      })
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 conforms, 1 checked and does not conform, 2 could not check (bad usage, bad input, worker failure).\nTensors: .npy; file:name in .npz, .safetensors, .pt/.pth, .h5/.hdf5/.keras or Polygraphy .json (the name may be left out when the file holds one tensor); ONNX TensorProto .pb.\nExample:\n  bn-check compare fixtures/classic/input.npy fixtures/classic/ref.npy --framework torch",
+      )
+  );
+}
 
+/** `compare`: a reference output (and running statistics, gradients) against BatchNorm of the input. */
+function declareCompare(program: Command, handlers: Handlers): void {
   const compare = program
     .command("compare")
     .description("check a reference output against BatchNorm of the input under a framework's convention")
@@ -220,7 +226,10 @@ export function buildProgram(handlers: Handlers): Command {
       "\nAllowance: |bn-check - ref| <= max(atol + rtol * |ref|, B) per element, B = how far a numerically stable BatchNorm in the reference's precision can be off there (--strict: the flat tolerance alone). NaN matches only with --equal-nan; an infinity only the same infinity.",
     )
     .action(handlers.compare);
+}
 
+/** `diff`: two tensors, no BatchNorm. */
+function declareDiff(program: Command, handlers: Handlers): void {
   const diff = program
     .command("diff")
     .description("the tolerance report between two tensors, no BatchNorm (e.g. PyTorch's output vs your kernel's)")
@@ -228,7 +237,10 @@ export function buildProgram(handlers: Handlers): Command {
     .argument("<b>", "the reference")
     .addOption(new Option("--channel-axis <k>", "group the per-channel table by this axis").argParser(parseAxis));
   addOutputOptions(addToleranceOptions(diff)).action(handlers.diff);
+}
 
+/** `run`: BatchNorm computed and written. */
+function declareRun(program: Command, handlers: Handlers): void {
   const run = program
     .command("run")
     .description("compute BatchNorm under a convention and write the output (and running statistics) as .npy")
@@ -243,7 +255,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--save-grad-weight <npy>", "with --grad-output: write dγ")
     .option("--save-grad-bias <npy>", "with --grad-output: write dβ");
   addOutputOptions(addConventionOptions(run, { steps: true })).action(handlers.run);
+}
 
+/** `matrix`: one input under every preset. */
+function declareMatrix(program: Command, handlers: Handlers): void {
   const matrix = program
     .command("matrix")
     .description("BatchNorm of one input under every preset, with the pairwise differences and the convention detail behind each")
@@ -257,7 +272,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--running-var <tensor>", "running variance before the call")
     .option("--ref <tensor>", "a reference output: joins the table as one more row");
   addOutputOptions(matrix).action(handlers.matrix);
+}
 
+/** `detect`: which convention produced a reference. */
+function declareDetect(program: Command, handlers: Handlers): void {
   const detect = program
     .command("detect")
     .description("find the convention that produced a reference: presets x channel axes x modes x eps (fitted too) x known wrong implementations")
@@ -283,7 +301,10 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--compute-dtype <dtype>", "precision the reference was computed in, when its file holds an upcast").choices(COMPUTE_DTYPES))
     .option("--strict", "judge candidates by the flat tolerance alone (no error model)", false);
   addOutputOptions(detect).action(handlers.detect);
+}
 
+/** `suite`: many cases from a manifest or case folders. */
+function declareSuite(program: Command, handlers: Handlers): void {
   const suite = program
     .command("suite")
     .description("run many cases: a manifest (JSON) or a directory of case folders with case.json")
@@ -294,7 +315,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--strict", "judge every case by its flat tolerance alone (no error model)", false)
     .option("--default-tolerances", "ignore the tolerances the cases give: judge every case at bn-check's defaults", false);
   addOutputOptions(suite).action(handlers.suite);
+}
 
+/** `model`: every BatchNorm layer of a model. */
+function declareModel(program: Command, handlers: Handlers): void {
   const model = program
     .command("model")
     .description("check every BatchNorm layer of a model: parameters (state_dict, Keras weights) and an activations dump, one case per layer")
@@ -313,7 +337,10 @@ export function buildProgram(handlers: Handlers): Command {
     .option("--output-key <template>", "activation key of a layer's output", "{layer}.output")
     .option("-q, --quiet", "no progress bar");
   addOutputOptions(addToleranceOptions(model)).action(handlers.model);
+}
 
+/** `fold`: BatchNorm folded into the layer before it. */
+function declareFold(program: Command, handlers: Handlers): void {
   const fold = program
     .command("fold")
     .description("check BatchNorm folded into the convolution or linear layer before it: one case per BatchNorm of the unfused model")
@@ -327,5 +354,10 @@ export function buildProgram(handlers: Handlers): Command {
     .addOption(new Option("--rtol <x>", "also allow this relative difference (default: the error model alone)").argParser(nonNegative("rtol")))
     .option("--strict", "judge by the flat tolerance alone (torch.testing's default for the dtype unless --atol/--rtol)", false);
   addOutputOptions(fold).action(handlers.fold);
+}
+
+export function buildProgram(handlers: Handlers): Command {
+  const program = rootProgram();
+  for (const declare of [declareCompare, declareDiff, declareRun, declareMatrix, declareDetect, declareSuite, declareModel, declareFold]) declare(program, handlers);
   return program;
 }
