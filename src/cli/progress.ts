@@ -2,6 +2,7 @@
 import type { Report } from "../app/reports.js";
 import { EXIT_INTERRUPTED } from "../core/errors.js";
 import { escapeControlCharacters } from "../core/format.js";
+import { importPackage } from "../core/import-package.js";
 import { interruption } from "./interruption.js";
 import type { OutputCliOptions } from "./program.js";
 import { emit } from "./report-output.js";
@@ -16,7 +17,7 @@ export async function withProgress(
   run: (onProgress: (done: number, total: number, name: string) => void) => Promise<Report>,
 ): Promise<void> {
   const showProgress = options.quiet !== true && process.stderr.isTTY === true;
-  const cliProgress = showProgress ? (await import("cli-progress")).default : null;
+  const cliProgress = showProgress ? (await importPackage<{ default: typeof import("cli-progress") }>("cli-progress")).default : null;
   const bar =
     cliProgress !== null
       ? new cliProgress.SingleBar({ format: `bn-check ${command} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)

@@ -17,7 +17,7 @@
  * IV.A.2.i (Data Layout), IV.A.2.l (Filter Pipeline); HDF5's H5Zshuffle.c and H5checksum.c
  * (H5_checksum_fletcher32).
  */
-import { inflateSync } from "node:zlib";
+import { createRequire } from "node:module";
 import { InputFileError } from "../core/errors.js";
 
 /** An object header message as jsfive locates it. */
@@ -388,7 +388,7 @@ function decodeChunk(stored: Uint8Array, chunk: Chunk, filters: readonly Filter[
       bytes = bytes.subarray(0, bytes.length - 4);
     } else if (filter.id === FILTER_DEFLATE) {
       try {
-        bytes = inflateSync(bytes, { maxOutputLength: chunkBytes });
+        bytes = (createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib")).inflateSync(bytes, { maxOutputLength: chunkBytes });
       } catch (error) {
         fail(`has ${at} that does not inflate to its ${chunkBytes} bytes (${(error as Error).message})`);
       }

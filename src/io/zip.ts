@@ -8,7 +8,6 @@
  * Reference: PKWARE APPNOTE.TXT 6.3 (sections 4.3 and 4.4).
  */
 import { createRequire } from "node:module";
-import * as zlib from "node:zlib";
 import { InputFileError } from "../core/errors.js";
 import { readFully } from "./read-file.js";
 
@@ -132,8 +131,12 @@ const crcTable = (() => {
   }
   return table;
 })();
+type Crc32 = (data: Uint8Array, value?: number) => number;
+let nativeCrc32: Crc32 | undefined | null = null;
 function crc32(chunk: Uint8Array, previous: number): number {
-  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  // node:zlib is loaded when a zip is first read, not at start-up by every command that might read one.
+  if (nativeCrc32 === null) nativeCrc32 = (require("node:zlib") as { crc32?: Crc32 }).crc32;
+  const native = nativeCrc32;
   if (native !== undefined) return native(chunk, previous);
   let c = ~previous >>> 0;
   for (let i = 0; i < chunk.length; i++) c = crcTable[(c ^ chunk[i]) & 0xff] ^ (c >>> 8);

@@ -16,6 +16,7 @@
  * and the root gets role="img", a <title> and a <desc> (the chart's text alternative).
  */
 import { BnCheckError } from "../../core/errors.js";
+import { importPackage } from "../../core/import-package.js";
 import type { Chart } from "./charts.js";
 import { escapeHtml } from "./escape.js";
 
@@ -26,7 +27,7 @@ let libraries: Promise<{ vega: Vega; vegaLite: VegaLite }> | null = null;
 
 /** vega and vega-lite, imported once per process and only when a chart is drawn. */
 function loadLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
-  libraries ??= Promise.all([import("vega"), import("vega-lite")]).then(([vega, vegaLite]) => ({ vega, vegaLite }));
+  libraries ??= Promise.all([importPackage<Vega>("vega"), importPackage<VegaLite>("vega-lite")]).then(([vega, vegaLite]) => ({ vega, vegaLite }));
   return libraries;
 }
 
