@@ -5,7 +5,8 @@
 // F.batch_norm(training=True) and numpy through /usr/bin/python3 (skipped with a note where missing),
 // the effective GB/s (3 x the tensor's bytes: read twice, write once) next to a copy bandwidth
 // measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
-// Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements.
+// Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements,
+// BENCH_ONLY=targets runs only the issue-23 targets (bench/targets.mjs).
 import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -127,6 +128,14 @@ function wholeProcess(args, repeats = 3, env = process.env) {
     rss = Math.max(rss, Number(run.stderr.trim().split("\n").at(-1)) || 0);
   }
   return { ...stats(runs), rssKb: rss };
+}
+
+// BENCH_ONLY=targets: the four figures issue #23 sets targets for, and nothing else (bench/targets.mjs).
+if (process.env.BENCH_ONLY === "targets") {
+  const { measureTargets } = await import("./targets.mjs");
+  console.log("issue #23 targets (median (min–max) over rounds; ratios within a round):");
+  console.table(await measureTargets({ python, repeats: REPEATS }));
+  process.exit(0);
 }
 
 const rows = [];
@@ -280,5 +289,8 @@ for (const elements of sizes) {
 }
 await closePool();
 console.table(scaling);
+const { measureTargets } = await import("./targets.mjs");
+console.log("issue #23 targets (median (min–max) over rounds; ratios within a round):");
+console.table(await measureTargets({ python, repeats: REPEATS }));
 for (const note of notes) console.log(`note: ${note}`);
 rmSync(work, { recursive: true, force: true });
