@@ -27,7 +27,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");
   ignoreClosedPipe(process.stdout);
   const stopHandlingSignals = handleSignals();
-  const program = buildProgram(commandHandlers(debug));
+  const program = buildProgram(commandHandlers(debug), argv);
   // No command: the help on stderr, and a usage error's exit code (nothing was checked).
   if (argv.filter((arg) => arg !== "--debug").length === 0) {
     process.stderr.write(program.helpInformation());
