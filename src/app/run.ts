@@ -35,9 +35,8 @@ export interface RunOptions {
   readonly request: BatchNormRequest & { readonly framework: string };
 }
 
-/** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
-export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
-  const started = performance.now();
+/** The option combinations run refuses before reading anything, and the files it would write. */
+function checkRunOptions(options: RunOptions): void {
   const inputPaths = [options.input, options.gradOutput, ...Object.values(options.files)].filter((p): p is string => p !== undefined);
   const gradientOutputs = [options.saveGradInput, options.saveGradWeight, options.saveGradBias];
   const outputs = [options.output, options.saveRunningMean, options.saveRunningVar, ...gradientOutputs].filter((p): p is string => p !== undefined);
@@ -46,24 +45,22 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   if (!wantsGradients && options.gradOutput !== undefined) throw new UsageError("--grad-output needs somewhere to write: give --save-grad-input, --save-grad-weight or --save-grad-bias");
   if (wantsGradients && options.steps) throw new UsageError("--steps writes forward passes only: gradients are computed for one call");
   checkOutputTargets(outputs, inputPaths.map(tensorSpecFile), options.force);
+}
 
-  const files: FileInfo[] = [];
-  const load = tensorLoader(files);
-  // Large input: start the workers now, so that they boot while the files are read.
-  prewarmFor(tensorFileBytes(options.input) / 4, options.request);
-  const input = load("input", options.input) as Tensor;
-  const tensors: BatchNormTensors = {
-    input,
-    weight: load("weight", options.files.weight),
-    bias: load("bias", options.files.bias),
-    runningMean: load("running mean", options.files.runningMean),
-    runningVar: load("running var", options.files.runningVar),
-  };
-  const gradOutput = load("grad output", options.gradOutput);
-  const readMs = performance.now() - started;
-  const outputDtype = options.dtype ?? input.dtype;
-  // Gradients first: the forward pass below may write y over x.
-  const gradients = gradOutput === null || gradOutput === undefined ? null : await batchNormGradients({ ...tensors, gradOutput }, { ...options.request, outputDtype });
+/** What the forward passes produced: y (every step's), the carried running statistics, the last call's result. */
+interface ForwardRun {
+  readonly output: Float32Array | Float64Array;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly last: Awaited<ReturnType<typeof batchNorm>>;
+  readonly stepCount: number;
+  readonly statsMs: number;
+  readonly normalizeMs: number;
+}
+
+/** BatchNorm of the input, or of each step along its leading axis with the running statistics carried over. */
+async function runForward(tensors: BatchNormTensors, options: RunOptions, outputDtype: FloatDType): Promise<ForwardRun> {
+  const { input } = tensors;
   const stepCount = options.steps ? input.shape[0] : 1;
   if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
   // y is written over x when their storage matches: normalisation reads each element before it
@@ -93,6 +90,32 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     last = result;
   }
   if (last === null) throw new UsageError("the input has 0 steps on its leading axis");
+  return { output, runningMean: state.mean, runningVar: state.variance, last, stepCount, statsMs, normalizeMs };
+}
+
+/** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
+export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
+  const started = performance.now();
+  checkRunOptions(options);
+  const files: FileInfo[] = [];
+  const load = tensorLoader(files);
+  // Large input: start the workers now, so that they boot while the files are read.
+  prewarmFor(tensorFileBytes(options.input) / 4, options.request);
+  const input = load("input", options.input) as Tensor;
+  const tensors: BatchNormTensors = {
+    input,
+    weight: load("weight", options.files.weight),
+    bias: load("bias", options.files.bias),
+    runningMean: load("running mean", options.files.runningMean),
+    runningVar: load("running var", options.files.runningVar),
+  };
+  const gradOutput = load("grad output", options.gradOutput);
+  const readMs = performance.now() - started;
+  const outputDtype = options.dtype ?? input.dtype;
+  // Gradients first: the forward pass below may write y over x.
+  const gradients = gradOutput === null || gradOutput === undefined ? null : await batchNormGradients({ ...tensors, gradOutput }, { ...options.request, outputDtype });
+  const forward = await runForward(tensors, options, outputDtype);
+  const { last } = forward;
   if ((options.saveRunningMean !== undefined || options.saveRunningVar !== undefined) && last.runningMean === null) {
     throw new UsageError(last.params.mode === "eval" ? "eval mode does not update running statistics: nothing to save" : `${last.params.conventionId} keeps no running statistics: nothing to save`);
   }
@@ -105,9 +128,9 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     outputFiles.push({ path, content: npyChunks(tensor) });
     written.push({ role: "output", path, dtype: tensor.dtype, shape: tensor.shape });
   };
-  write(options.output, { dtype: outputDtype, shape: input.shape, data: output });
-  write(options.saveRunningMean, state.mean);
-  write(options.saveRunningVar, state.variance);
+  write(options.output, { dtype: outputDtype, shape: input.shape, data: forward.output });
+  write(options.saveRunningMean, forward.runningMean);
+  write(options.saveRunningVar, forward.runningVar);
   write(options.saveGradInput, gradients?.gradInput ?? null);
   write(options.saveGradWeight, gradients?.gradWeight ?? null);
   write(options.saveGradBias, gradients?.gradBias ?? null);
@@ -119,11 +142,11 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     files,
     written,
     convention: conventionInfo(options.request.framework, last.params),
-    steps: options.steps ? stepCount : null,
+    steps: options.steps ? forward.stepCount : null,
     timings: {
       readMs,
-      statsMs,
-      normalizeMs,
+      statsMs: forward.statsMs,
+      normalizeMs: forward.normalizeMs,
       writeMs: performance.now() - writeStarted,
       totalMs: performance.now() - started,
       threads: last.threads,
