@@ -75,7 +75,8 @@ function renamed(comparison: TensorComparison, name: string): TensorComparison {
   return { ...comparison, name };
 }
 
-export async function checkSteps(tensors: StepTensors, request: CheckRequest): Promise<StepsResult> {
+/** The number of steps, after checking that every per-step tensor has them on its leading axis. */
+function stepCount(tensors: StepTensors): number {
   const { input, reference } = tensors;
   if (input.shape.length < 3) throw new UsageError(`steps need a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
   const steps = input.shape[0];
@@ -90,6 +91,34 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
       throw new UsageError(`${name} has shape [${perStep.shape.join(", ")}]: expected [${steps}, channels]`);
     }
   }
+  return steps;
+}
+
+/** The final running statistics against the references of the last step's state. */
+function finalRunningComparisons(
+  tensors: StepTensors,
+  request: CheckRequest,
+  state: ReturnType<typeof carriedRunningState>,
+  meanBound: Float64Array | null,
+  varBound: Float64Array | null,
+): TensorComparison[] {
+  const comparisons: TensorComparison[] = [];
+  if (tensors.referenceRunningMean != null && state.mean !== null) {
+    comparisons.push(
+      checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound),
+    );
+  }
+  if (tensors.referenceRunningVar != null && state.variance !== null) {
+    comparisons.push(
+      checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound),
+    );
+  }
+  return comparisons;
+}
+
+export async function checkSteps(tensors: StepTensors, request: CheckRequest): Promise<StepsResult> {
+  const { input, reference } = tensors;
+  const steps = stepCount(tensors);
   const state = carriedRunningState(tensors.runningMean, tensors.runningVar, input);
   const comparisons: TensorComparison[] = [];
   let firstDivergentStep: number | null = null;
@@ -142,16 +171,7 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
     last = result;
   }
   if (last === null) throw new UsageError("the input has 0 steps on its leading axis");
-  if (tensors.referenceRunningMean != null && state.mean !== null) {
-    comparisons.push(
-      checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound),
-    );
-  }
-  if (tensors.referenceRunningVar != null && state.variance !== null) {
-    comparisons.push(
-      checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound),
-    );
-  }
+  comparisons.push(...finalRunningComparisons(tensors, request, state, meanBound, varBound));
   const conforms = comparisons.every((c) => c.passed);
   if (firstDivergentStep === null && !conforms) firstDivergentStep = steps - 1;
   return { conforms, steps, firstDivergentStep, tensors: comparisons, last, statsMs, compareMs };

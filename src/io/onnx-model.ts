@@ -415,10 +415,8 @@ export function readOnnxModel(path: string): OnnxModel {
   }
 }
 
-function indexModel(path: string): OnnxModel {
-  const fail: Fail = (problem) => {
-    throw new InputFileError(path, problem);
-  };
+/** The model and its graph decoded, or the file refused. */
+function decodeModelFile(path: string, fail: Fail): { decoded: ReturnType<typeof decodeModel>; graph: RawGraph } {
   const bytes = readFileBytes(path);
   let decoded: ReturnType<typeof decodeModel>;
   let graph: RawGraph;
@@ -431,7 +429,11 @@ function indexModel(path: string): OnnxModel {
     return fail(`is not a valid ONNX model (${(error as Error).message})`);
   }
   if (decoded.irVersion <= 0 && graph.nodes.length === 0 && graph.initializers.length === 0) fail("is not an ONNX model (no IR version, no nodes, no initializers)");
+  return { decoded, graph };
+}
 
+/** The initializers by name (described now, decoded when read), in stored order. */
+function indexInitializers(path: string, graph: RawGraph, fail: Fail): { constants: Map<string, OnnxConstant>; initializerNames: string[] } {
   const constants = new Map<string, OnnxConstant>();
   const initializerNames: string[] = [];
   for (const message of graph.initializers) {
@@ -445,7 +447,11 @@ function indexModel(path: string): OnnxModel {
     constants.set(header.name, constantOf(path, header.name, message, fail));
     initializerNames.push(header.name);
   }
+  return { constants, initializerNames };
+}
 
+/** The nodes, who produces each value (once only) and who consumes it; every value read must be defined. */
+function indexNodes(path: string, graph: RawGraph, constants: ReadonlyMap<string, OnnxConstant>, fail: Fail) {
   const nodes: OnnxNode[] = [];
   const producers = new Map<string, OnnxNode>();
   const consumers = new Map<string, OnnxNode[]>();
@@ -476,6 +482,16 @@ function indexModel(path: string): OnnxModel {
       }
     }
   }
+  return { nodes, producers, consumers };
+}
+
+function indexModel(path: string): OnnxModel {
+  const fail: Fail = (problem) => {
+    throw new InputFileError(path, problem);
+  };
+  const { decoded, graph } = decodeModelFile(path, fail);
+  const { constants, initializerNames } = indexInitializers(path, graph, fail);
+  const { nodes, producers, consumers } = indexNodes(path, graph, constants, fail);
   for (const node of nodes) {
     if (node.opType === "Constant" && node.domain === "" && node.outputs[0] !== undefined) {
       const value = constantNodeValue(node, fail);
