@@ -124,6 +124,135 @@ export async function computeGradients(
   };
 }
 
+/** What the gradients' comparisons share: the computed gradients, their bounds and how to describe them. */
+interface GradientContext {
+  readonly prepared: Prepared;
+  readonly computed: Awaited<ReturnType<typeof computeGradients>>;
+  readonly table: ChannelTable;
+  readonly bounds: GradientBound[] | null;
+  readonly computeDtype: ComputeDType;
+  readonly ruleOf: RuleOf;
+}
+
+/** Per channel, the sums the gradient bound needs, from the sums pass's records. */
+function channelSums(sums: Float64Array, c: number): GradientSums {
+  const base = c * GRAD_RECORD_SIZE;
+  return {
+    sumDy: sums[base + G_SUM_DY],
+    sumAbsDy: sums[base + G_SUM_ABS_DY],
+    sumAbsDyCentred: sums[base + G_SUM_ABS_DY_CENTRED],
+    sumDyCentred: sums[base + G_SUM_DY_CENTRED],
+    maxAbsDy: sums[base + G_MAX_ABS_DY],
+    maxAbsCentred: sums[base + G_MAX_ABS_CENTRED],
+  };
+}
+
+/** The reference's arithmetic plus bn-check's own (float64) arithmetic, per channel. */
+function gradientBounds(table: ChannelTable, sums: Float64Array, n: number, computeDtype: ComputeDType): GradientBound[] {
+  return Array.from({ length: table.length }, (_, c) => {
+    const channel = channelAt(table, c);
+    const reference = gradientBound(channel, channelSums(sums, c), n, UNIT_ROUNDOFF[computeDtype]);
+    const own = gradientBound(channel, channelSums(sums, c), n, UNIT_ROUNDOFF.float64);
+    return {
+      inputConstant: reference.inputConstant + own.inputConstant,
+      inputPerAbs: reference.inputPerAbs + own.inputPerAbs,
+      weight: reference.weight + own.weight,
+      bias: reference.bias + own.bias,
+    };
+  });
+}
+
+function describeBound(computeDtype: ComputeDType, what: string, boundAt: (i: number) => number) {
+  return { computeDtype, termAt: () => `${what} in ${computeDtype}`, boundAt };
+}
+
+/** dx against its reference, compared where it is computed (never stored), on every thread. */
+async function compareGradInput(
+  context: GradientContext,
+  referenceGradInput: Tensor,
+  gradOutputShape: readonly number[],
+  execution: ExecutionOptions & { readonly allChannels?: boolean },
+): Promise<{ comparison: TensorComparison; kernel: KernelName | null; units: readonly number[] | null }> {
+  const { prepared, computed, table, bounds, computeDtype } = context;
+  const { grid, plan, params } = prepared;
+  const { channels, inner } = grid.geometry;
+  const { gradOutput, constants: dxConstants } = computed;
+  const x = prepared.input;
+  const { rule, tolerance } = context.ruleOf(referenceGradInput, "grad_input");
+  if (!sameShape(referenceGradInput.shape, gradOutputShape)) {
+    return { comparison: shapeMismatch("grad_input", referenceGradInput.shape, gradOutputShape, referenceGradInput.dtype, rule, tolerance), kernel: null, units: null };
+  }
+  // dx at one element, as the fused compare computes it (for the report's elements).
+  const dxAt = (i: number) => {
+    const c = Math.floor(i / inner) % channels;
+    return (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] + dxConstants[3 * channels + c] + dxConstants[channels + c] * gradOutput[i];
+  };
+  // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
+  // (shift μ, scale b, offset d, and the addend a·dy); the bound is b0 + b3·|dx|.
+  const compareConstants = sharedFloat64(CONSTANT_RUNS * channels, x);
+  const gradScale = sharedFloat64(channels, x);
+  for (let c = 0; c < channels; c++) {
+    compareConstants[c] = dxConstants[c];
+    compareConstants[channels + c] = dxConstants[2 * channels + c];
+    compareConstants[2 * channels + c] = dxConstants[3 * channels + c];
+    gradScale[c] = dxConstants[channels + c];
+    if (bounds !== null) {
+      compareConstants[3 * channels + c] = bounds[c].inputConstant;
+      compareConstants[6 * channels + c] = bounds[c].inputPerAbs;
+    }
+  }
+  const reference = toShared(referenceGradInput.data);
+  const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
+  const channelOf = (i: number) => Math.floor(i / inner) % channels;
+  const comparison = comparisonFromPass(pass, grid, {
+    name: "grad_input",
+    shape: referenceGradInput.shape,
+    expectedDtype: referenceGradInput.dtype,
+    rule,
+    tolerance,
+    channelAxis: params.channelAxis,
+    actualAt: dxAt,
+    expectedAt: (i) => reference[i],
+    arithmetic:
+      bounds === null
+        ? undefined
+        : describeBound(computeDtype, table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
+            const c = channelOf(i);
+            return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
+          }),
+    allChannels: execution.allChannels,
+  });
+  return { comparison, kernel: pass.kernel, units: pass.unitsByThread };
+}
+
+/** dγ or dβ (one value per channel) against its reference. */
+function comparePerChannel(
+  context: GradientContext,
+  name: GradientName,
+  reference: Tensor | null | undefined,
+  actual: Float64Array,
+  bound: ((c: number) => number) | null,
+  what: string,
+): TensorComparison | null {
+  if (reference == null) return null;
+  const channels = actual.length;
+  const { rule, tolerance } = context.ruleOf(reference, name);
+  const boundPerChannel = bound === null ? undefined : Float64Array.from({ length: channels }, (_, c) => bound(c));
+  return compareArrays({
+    name,
+    actual,
+    actualShape: [channels],
+    expected: reference.data,
+    expectedShape: reference.shape,
+    expectedDtype: reference.dtype,
+    rule,
+    tolerance,
+    channelAxis: 0,
+    boundPerChannel,
+    arithmetic: boundPerChannel === undefined ? undefined : describeBound(context.computeDtype, what, (c) => boundPerChannel[c]),
+  });
+}
+
 /**
  * @param arithmetic - each channel's exact statistics (those the forward pass used); null under --strict.
  * @param computeDtype - the precision the references were computed in.
@@ -137,119 +266,18 @@ export async function checkGradients(
   ruleOf: RuleOf,
   execution: ExecutionOptions & { readonly allChannels?: boolean },
 ): Promise<GradientComparisons> {
-  const { grid, plan, params } = prepared;
-  const { channels, outer, inner } = grid.geometry;
-  const n = outer * inner;
+  const { outer, inner } = prepared.grid.geometry;
   const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution, null);
-  const { sums, gradOutput, constants: dxConstants } = computed;
-  const x = prepared.input;
-  // dx at one element, as the fused compare computes it (for the report's elements).
-  const dxAt = (i: number) => {
-    const c = Math.floor(i / inner) % channels;
-    return (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] + dxConstants[3 * channels + c] + dxConstants[channels + c] * gradOutput[i];
-  };
-  let compareKernel: KernelName | null = null;
-  let compareUnits: readonly number[] | null = null;
-
-  const channelSums = (c: number): GradientSums => {
-    const base = c * GRAD_RECORD_SIZE;
-    return {
-      sumDy: sums[base + G_SUM_DY],
-      sumAbsDy: sums[base + G_SUM_ABS_DY],
-      sumAbsDyCentred: sums[base + G_SUM_ABS_DY_CENTRED],
-      sumDyCentred: sums[base + G_SUM_DY_CENTRED],
-      maxAbsDy: sums[base + G_MAX_ABS_DY],
-      maxAbsCentred: sums[base + G_MAX_ABS_CENTRED],
-    };
-  };
-  // The reference's arithmetic plus bn-check's own (float64) arithmetic, per channel.
-  const bounds: GradientBound[] | null = strict
-    ? null
-    : Array.from({ length: channels }, (_, c) => {
-        const channel = channelAt(table, c);
-        const reference = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF[computeDtype]);
-        const own = gradientBound(channel, channelSums(c), n, UNIT_ROUNDOFF.float64);
-        return {
-          inputConstant: reference.inputConstant + own.inputConstant,
-          inputPerAbs: reference.inputPerAbs + own.inputPerAbs,
-          weight: reference.weight + own.weight,
-          bias: reference.bias + own.bias,
-        };
-      });
-  const describe = (what: string, boundAt: (i: number) => number) => ({ computeDtype, termAt: () => `${what} in ${computeDtype}`, boundAt });
-
-  let gradInput: TensorComparison | null = null;
-  const referenceGradInput = tensors.referenceGradInput;
-  if (referenceGradInput != null) {
-    const { rule, tolerance } = ruleOf(referenceGradInput, "grad_input");
-    if (!sameShape(referenceGradInput.shape, tensors.gradOutput!.shape)) {
-      gradInput = shapeMismatch("grad_input", referenceGradInput.shape, tensors.gradOutput!.shape, referenceGradInput.dtype, rule, tolerance);
-    } else {
-      // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
-      // (shift μ, scale b, offset d, and the addend a·dy); the bound is b0 + b3·|dx|.
-      const compareConstants = sharedFloat64(CONSTANT_RUNS * channels, x);
-      const gradScale = sharedFloat64(channels, x);
-      for (let c = 0; c < channels; c++) {
-        compareConstants[c] = dxConstants[c];
-        compareConstants[channels + c] = dxConstants[2 * channels + c];
-        compareConstants[2 * channels + c] = dxConstants[3 * channels + c];
-        gradScale[c] = dxConstants[channels + c];
-        if (bounds !== null) {
-          compareConstants[3 * channels + c] = bounds[c].inputConstant;
-          compareConstants[6 * channels + c] = bounds[c].inputPerAbs;
-        }
-      }
-      const reference = toShared(referenceGradInput.data);
-      const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
-      compareKernel = pass.kernel;
-      compareUnits = pass.unitsByThread;
-      const channelOf = (i: number) => Math.floor(i / inner) % channels;
-      gradInput = comparisonFromPass(pass, grid, {
-        name: "grad_input",
-        shape: referenceGradInput.shape,
-        expectedDtype: referenceGradInput.dtype,
-        rule,
-        tolerance,
-        channelAxis: params.channelAxis,
-        actualAt: dxAt,
-        expectedAt: (i) => reference[i],
-        arithmetic:
-          bounds === null
-            ? undefined
-            : describe(table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
-                const c = channelOf(i);
-                return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
-              }),
-        allChannels: execution.allChannels,
-      });
-    }
-  }
-
-  const perChannel = (name: GradientName, reference: Tensor | null | undefined, actual: Float64Array, bound: ((c: number) => number) | null, what: string): TensorComparison | null => {
-    if (reference == null) return null;
-    const { rule, tolerance } = ruleOf(reference, name);
-    const boundPerChannel = bound === null ? undefined : Float64Array.from({ length: channels }, (_, c) => bound(c));
-    return compareArrays({
-      name,
-      actual,
-      actualShape: [channels],
-      expected: reference.data,
-      expectedShape: reference.shape,
-      expectedDtype: reference.dtype,
-      rule,
-      tolerance,
-      channelAxis: 0,
-      boundPerChannel,
-      arithmetic: boundPerChannel === undefined ? undefined : describe(what, (c) => boundPerChannel[c]),
-    });
-  };
-  const gradWeight = perChannel("grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
-  const gradBias = perChannel("grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
+  const bounds = strict ? null : gradientBounds(table, computed.sums, outer * inner, computeDtype);
+  const context: GradientContext = { prepared, computed, table, bounds, computeDtype, ruleOf };
+  const dx = tensors.referenceGradInput != null ? await compareGradInput(context, tensors.referenceGradInput, tensors.gradOutput!.shape, execution) : null;
+  const gradWeight = comparePerChannel(context, "grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
+  const gradBias = comparePerChannel(context, "grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
   return {
-    gradInput,
+    gradInput: dx?.comparison ?? null,
     gradWeight,
     gradBias,
-    kernels: { gradSums: computed.kernels.gradSums, gradInput: compareKernel },
-    unitsByThread: { gradSums: computed.unitsByThread.gradSums, gradInput: compareUnits },
+    kernels: { gradSums: computed.kernels.gradSums, gradInput: dx?.kernel ?? null },
+    unitsByThread: { gradSums: computed.unitsByThread.gradSums, gradInput: dx?.units ?? null },
   };
 }
