@@ -4,7 +4,7 @@
  * are computed once per channel axis and shared by every candidate; candidates are first ranked on
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
-import { summarizeDiff, type TensorComparison, type Verdict } from "../../check/compare.js";
+import { summarizeDiff, type TensorComparison } from "../../check/compare.js";
 import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../../check/error-model.js";
 import { checkRunningStat } from "../../check/check.js";
 import { runningUpdate } from "../../check/prepare.js";
@@ -181,24 +181,39 @@ function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted:
   return [...merged.values()];
 }
 
-export async function detectConvention(tensors: DetectTensors, detectOptions: DetectOptions = {}): Promise<DetectResult> {
-  // Detect makes many passes over the data: workers pay for their start-up here even when cold.
-  const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
-  const { input, reference } = tensors;
-  const shape = input.shape;
-  if (shape.length < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
-  const inputData = toShared(input.data);
+/** What every step of the search shares: the data, the statistics per axis, the rule that judges. */
+interface SearchContext {
+  readonly tensors: DetectTensors;
+  readonly shape: readonly number[];
+  readonly inputData: Float32Array | Float64Array;
+  readonly precision: ComputeDType;
+  readonly tolerance: ReturnType<typeof resolveTolerance>;
+  readonly rule: DiffRule;
+  readonly options: DetectOptions;
+  readonly stats: ReadonlyMap<number, AxisStats>;
+}
+
+/** A candidate evaluated on the data's prefix, against one storage order of the reference. */
+interface Sampled {
+  readonly spec: CandidateSpec;
+  readonly constants: Float64Array;
+  readonly summary: TensorComparison;
+  readonly order: ReferenceOrder;
+}
+
+type ReferenceOrder = { name: string; data: Float32Array | Float64Array };
+
+/** The reference in the input's element order, and in each transposition its shape allows. */
+function referenceOrdersOf(reference: Tensor, shape: readonly number[]): ReferenceOrder[] {
   const orders = referenceOrders(shape.length)
     .map((order) => ({ name: order.name, data: order.name === "" ? (reference.shape.join() === shape.join() ? toShared(reference.data) : null) : unpermute(reference, shape, order.perm) }))
-    .filter((order): order is { name: string; data: Float32Array | Float64Array } => order.data !== null);
+    .filter((order): order is ReferenceOrder => order.data !== null);
   if (orders.length === 0) throw new UsageError(`the reference's shape [${reference.shape.join(", ")}] is neither the input's [${shape.join(", ")}] nor a channels-first/last transposition of it`);
-  const referenceData = orders[0].data;
-  const precision = options.computeDtype ?? reference.precision ?? reference.dtype;
-  const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
-  const rule: DiffRule = { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: true, ulpDtype: precision };
-  const axes = plausibleAxes(tensors);
+  return orders;
+}
 
-  // Batch statistics once per axis, shared by every candidate on that axis.
+/** Batch statistics once per axis, shared by every candidate on that axis. */
+async function axisStatistics(inputData: Float32Array | Float64Array, shape: readonly number[], axes: readonly number[], options: DetectOptions): Promise<Map<number, AxisStats>> {
   const stats = new Map<number, AxisStats>();
   for (const axis of axes) {
     const geometry = geometryOf(shape, axis);
@@ -214,7 +229,12 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       count,
     });
   }
+  return stats;
+}
 
+/** The eps that explains the output, fitted per axis and mode (a consistent fit becomes a candidate). */
+function fitEpsilons(context: SearchContext, referenceData: Float32Array | Float64Array) {
+  const { tensors, inputData, stats } = context;
   const fitted = new Map<string, number>();
   const fittedEpsilon: DetectResult["fittedEpsilon"][number][] = [];
   for (const axisStats of stats.values()) {
@@ -229,8 +249,13 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     }
   }
 
-  // Rank every candidate on a prefix of the data (the same prefix for all).
-  const specs = candidateSpecs(tensors, axes, fitted, options.claimed);
+  return { fitted, fittedEpsilon };
+}
+
+/** Every candidate on a prefix of the data (the same prefix for all), best first. */
+function rankOnPrefix(context: SearchContext, specs: readonly CandidateSpec[], orders: readonly ReferenceOrder[]): Sampled[] {
+  const { tensors, inputData, rule, tolerance, precision, options, stats } = context;
+  const { reference } = tensors;
   const sampled = orders.flatMap((order) =>
     specs.map((spec) => {
       const axisStats = stats.get(spec.channelAxis)!;
@@ -240,7 +265,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       const grid = planUnits(geometry);
       const constants = constantsFor(spec, axisStats, tensors, options.strict ? null : precision);
       const size = rows * channels * inner;
-      const { records, worst, histograms } = compareInThread(inputData.subarray(0, size), order.data.subarray(0, size), constants, grid, rule);
+      const { records, histograms } = compareInThread(inputData.subarray(0, size), order.data.subarray(0, size), constants, grid, rule);
       const summary = summarizeDiff({
         name: "output",
         shape: [rows, channels, inner],
@@ -260,8 +285,14 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   );
   sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
 
-  // Check the most promising ones on the whole tensor, with the worker pool.
-  const full = new Map<(typeof sampled)[number], TensorComparison>();
+  return sampled;
+}
+
+/** The most promising candidates checked on the whole tensor, with the worker pool. */
+async function checkFully(context: SearchContext, sampled: readonly Sampled[]): Promise<Map<Sampled, TensorComparison>> {
+  const { tensors, shape, inputData, rule, tolerance, options, stats } = context;
+  const { reference } = tensors;
+  const full = new Map<Sampled, TensorComparison>();
   const conformingOnPrefix = sampled.filter((entry) => entry.summary.mismatches === 0).length;
   for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
     const axisStats = stats.get(entry.spec.channelAxis)!;
@@ -286,9 +317,15 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     );
   }
 
-  // Running statistics: the momentum and estimator they reveal, and each preset's agreement.
+  return full;
+}
+
+type RunningCheck = (framework: string, spec: CandidateSpec) => { passed: boolean | null; momentum: number | null; estimator: "biased" | "unbiased" | null };
+
+/** The momentum and estimator the running statistics reveal, and a check of each preset's agreement with them. */
+function runningStatistics(context: SearchContext, bestAxis: number): { runningStats: RunningStatsFit | null; runningCheck: RunningCheck } {
+  const { tensors, shape, precision, options, stats } = context;
   let runningStats: RunningStatsFit | null = null;
-  const bestAxis = sampled[0].spec.channelAxis;
   const hasRunning = tensors.runningMean && tensors.runningVar && tensors.referenceRunningMean && tensors.referenceRunningVar;
   if (hasRunning) {
     const s = stats.get(bestAxis)!;
@@ -298,7 +335,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       { mean: s.mean, variance: s.biased, count: s.count },
     );
   }
-  const runningCheck = (framework: string, spec: CandidateSpec): { passed: boolean | null; momentum: number | null; estimator: "biased" | "unbiased" | null } => {
+  const runningCheck: RunningCheck = (framework, spec) => {
     const convention = conventions[framework as FrameworkName];
     const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
     const estimator = runningVarianceEstimator(params);
@@ -335,6 +372,11 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
     return { passed, momentum: Number(momentum.toPrecision(4)), estimator };
   };
 
+  return { runningStats, runningCheck };
+}
+
+/** One candidate per preset that explains each sampled arithmetic, with what the full check and running statistics said. */
+function candidatesOf(sampled: readonly Sampled[], full: ReadonlyMap<Sampled, TensorComparison>, runningCheck: RunningCheck, shape: readonly number[]): Candidate[] {
   const candidates: Candidate[] = [];
   for (const entry of sampled) {
     const { spec, summary, order } = entry;
@@ -368,7 +410,12 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       });
     }
   }
-  const claimedName = options.claimed?.framework === "keras" ? "tf" : options.claimed?.framework;
+  return candidates;
+}
+
+/** The candidates best first: conforming before not, plain before flawed, the named framework and defaults first. */
+function rankCandidates(candidates: Candidate[], claimed: ClaimedConvention | undefined): { best: Candidate; equivalent: Candidate[] } {
+  const claimedName = claimed?.framework === "keras" ? "tf" : claimed?.framework;
   // Among candidates that conform, errors cannot tell eps 1e-5 from 1.001e-5: prefer a plain
   // implementation, the framework the user named, and defaults. Among the rest, the smallest error wins.
   const epsRank = { default: 0, floor: 1, given: 2, fitted: 3 } as const;
@@ -400,5 +447,28 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
       : candidates.filter(
           (c) => c.checkedFully && c.flaw === best.flaw && c.referenceOrder === best.referenceOrder && c.maxAbsError <= 1.5 * best.maxAbsError && c.runningStatsPassed === best.runningStatsPassed,
         );
+  return { best, equivalent };
+}
+
+export async function detectConvention(tensors: DetectTensors, detectOptions: DetectOptions = {}): Promise<DetectResult> {
+  // Detect makes many passes over the data: workers pay for their start-up here even when cold.
+  const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
+  const { input, reference } = tensors;
+  const shape = input.shape;
+  if (shape.length < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
+  const inputData = toShared(input.data);
+  const orders = referenceOrdersOf(reference, shape);
+  const precision = options.computeDtype ?? reference.precision ?? reference.dtype;
+  const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
+  const rule: DiffRule = { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: true, ulpDtype: precision };
+  const axes = plausibleAxes(tensors);
+  const stats = await axisStatistics(inputData, shape, axes, options);
+  const context: SearchContext = { tensors, shape, inputData, precision, tolerance, rule, options, stats };
+  const { fitted, fittedEpsilon } = fitEpsilons(context, orders[0].data);
+  const sampled = rankOnPrefix(context, candidateSpecs(tensors, axes, fitted, options.claimed), orders);
+  const full = await checkFully(context, sampled);
+  const { runningStats, runningCheck } = runningStatistics(context, sampled[0].spec.channelAxis);
+  const candidates = candidatesOf(sampled, full, runningCheck, shape);
+  const { best, equivalent } = rankCandidates(candidates, options.claimed);
   return { best, equivalent, candidates, fittedEpsilon, runningStats, diagnosis: diagnose(best, options.claimed, runningStats, shape), tolerance };
 }

@@ -34,15 +34,8 @@ function describeElement(element: ElementReport, digits: number): string {
   return `at ${formatIndex(element.index)} (bn-check ${formatValue(element.actual, 17)}, ref ${formatValue(element.expected, digits)})`;
 }
 
-function renderTensor(comparison: TensorComparison, paint: ChalkInstance, options: TextOptions, channelVariance: readonly number[] | null): string[] {
-  const lines: string[] = [];
-  const status = comparison.passed ? paint.green.bold("PASS") : paint.red.bold("FAIL");
-  const tol = comparison.tolerance;
-  if (comparison.shapeMismatch) {
-    lines.push(`${paint.bold(comparison.name)}: ${status}  shape mismatch: bn-check computes ${formatShape(comparison.shape)}, the reference is ${formatShape(comparison.expectedShape)}`);
-    lines.push("  (a reference in another layout, e.g. NHWC saved for an NCHW input, or the wrong file)");
-    return lines;
-  }
+/** The headline after PASS/FAIL: how many elements fail, and whether the reference's arithmetic accounts for the rest. */
+function mismatchSummary(comparison: TensorComparison, paint: ChalkInstance): string {
   const bound = comparison.bound;
   const arithmetic = bound === null ? "" : ` ${bound.computeDtype} arithmetic`;
   let mismatchText: string;
@@ -55,9 +48,15 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
   } else {
     mismatchText = `${comparison.mismatches} / ${comparison.count} elements outside tolerance (${formatPercent(comparison.mismatches, comparison.count)})`;
   }
-  lines.push(`${paint.bold(comparison.name)}: ${status}  ${mismatchText}`);
+  return mismatchText;
+}
+
+/** Tolerance, error model, and the largest errors by each measure. */
+function errorLines(comparison: TensorComparison, paint: ChalkInstance, digits: number): string[] {
+  const lines: string[] = [];
+  const tol = comparison.tolerance;
+  const bound = comparison.bound;
   lines.push(`  tolerance       |bn-check - ref| <= ${formatNumber(tol.atol)} + ${formatNumber(tol.rtol)} * |ref|  (${tol.source}); NaN ${tol.equalNan ? "matches NaN" : "never matches"}`);
-  const digits = DIGITS[comparison.ulpDtype] ?? 9;
   if (bound === null) {
     if (comparison.name === "output" && comparison.channelAxis !== null) lines.push("  error model     off (--strict): the flat tolerance alone decides");
   } else if (comparison.flatMismatches > comparison.nonFiniteMismatches && bound.element !== null) {
@@ -73,6 +72,11 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     `  would pass with atol >= ${formatNumber(comparison.requiredAtol)} (at rtol ${formatNumber(tol.rtol)}), or rtol >= ${formatNumber(comparison.requiredRtol)} (at atol ${formatNumber(tol.atol)})`,
   );
 
+  return lines;
+}
+
+function histogramLines(comparison: TensorComparison): string[] {
+  const lines: string[] = [];
   if (comparison.ulpHistogram.length > 0) {
     const total = comparison.count;
     const widest = Math.max(...comparison.ulpHistogram.map((b) => b.count));
@@ -82,7 +86,12 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
       lines.push(`    ${bucket.ulps.padStart(12)}  ${String(bucket.count).padStart(10)}  ${formatPercent(bucket.count, total).padStart(9)}  ${bar}`);
     }
   }
-  const maxRows = options.maxRows ?? 12;
+  return lines;
+}
+
+/** The per-channel table: the failing channels, or those outside the flat tolerance but within the bound. */
+function channelLines(comparison: TensorComparison, options: TextOptions, channelVariance: readonly number[] | null, maxRows: number): string[] {
+  const lines: string[] = [];
   if (comparison.channelsOmitted > 0)
     lines.push(
       `  channels        ${comparison.channelCount} in all; the table lists the worst ${comparison.channels.length} of the ${comparison.channels.length + comparison.channelsOmitted} outside the flat tolerance (--all-channels lists every one)`,
@@ -128,6 +137,12 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
       lines.push(indent(table(head, rows, options.color)));
     }
   }
+  return lines;
+}
+
+/** The worst elements beyond their allowance. */
+function worstLines(comparison: TensorComparison, options: TextOptions, digits: number, maxRows: number): string[] {
+  const lines: string[] = [];
   const worst = comparison.worst.filter((element) => element.absError > element.allowed || Number.isNaN(element.absError));
   if (worst.length > 0) {
     const modelled = comparison.bound !== null;
@@ -152,6 +167,25 @@ function renderTensor(comparison: TensorComparison, paint: ChalkInstance, option
     );
   }
   return lines;
+}
+
+function renderTensor(comparison: TensorComparison, paint: ChalkInstance, options: TextOptions, channelVariance: readonly number[] | null): string[] {
+  const status = comparison.passed ? paint.green.bold("PASS") : paint.red.bold("FAIL");
+  if (comparison.shapeMismatch) {
+    return [
+      `${paint.bold(comparison.name)}: ${status}  shape mismatch: bn-check computes ${formatShape(comparison.shape)}, the reference is ${formatShape(comparison.expectedShape)}`,
+      "  (a reference in another layout, e.g. NHWC saved for an NCHW input, or the wrong file)",
+    ];
+  }
+  const digits = DIGITS[comparison.ulpDtype] ?? 9;
+  const maxRows = options.maxRows ?? 12;
+  return [
+    `${paint.bold(comparison.name)}: ${status}  ${mismatchSummary(comparison, paint)}`,
+    ...errorLines(comparison, paint, digits),
+    ...histogramLines(comparison),
+    ...channelLines(comparison, options, channelVariance, maxRows),
+    ...worstLines(comparison, options, digits, maxRows),
+  ];
 }
 
 function formatConditioning(value: number | null): string {
