@@ -39,6 +39,7 @@ describe("the CI workflow in docs/ci.md", () => {
     for (const shard of job.strategy.matrix.shard) {
       for (const step of job.steps) {
         if (step.run === undefined || step.run.startsWith("npm ci")) continue;
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub's expression syntax, replaced as the runner would.
         const command = step.run.replaceAll("${{ matrix.shard }}", String(shard));
         const env = {
           HOME: work,
