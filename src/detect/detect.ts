@@ -4,20 +4,20 @@
  * are computed once per channel axis and shared by every candidate; candidates are first ranked on
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
-import { summarizeDiff, type TensorComparison, type Verdict } from "../compare/compare.js";
+import { channelRecordsOf, summarizeDiff, type TensorComparison, type Verdict } from "../compare/compare.js";
 import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../compare/error-model.js";
 import { checkRunningStat } from "../engine/check.js";
 import { runningUpdate } from "../engine/prepare.js";
 import { resolveTolerance } from "../compare/tolerance.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type Mode } from "../conventions/resolve.js";
-import { compareInThread, CONSTANT_RUNS, mergeChannelDiffs, mergeChannelStats } from "../kernel/batch-norm.js";
+import { compareInThread, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
 import { mergeHistograms, mergeWorst, type DiffRule } from "../kernel/diff.js";
 import { describeLayout, geometryOf, type Geometry } from "../kernel/layout.js";
 import { planUnits } from "../kernel/units.js";
 import type { ComputeDType, Tensor } from "../npy/tensor.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runPass, type ExecutionOptions } from "../parallel/executor.js";
+import { DEFAULT_PARALLEL_THRESHOLD, planExecution, releaseScratch, runPass, type ExecutionOptions } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { formatNumber } from "../numeric/format.js";
 import { diagnose } from "./diagnose.js";
@@ -280,14 +280,16 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
         rule,
         tolerance,
         channelAxis: 1,
-        channelRecords: mergeChannelDiffs(grid, records),
+        channelRecords: channelRecordsOf(grid, records),
         channelCount: channels,
         worst: [],
         histogram: mergeHistograms(histograms, grid.unitCount),
         actualAt: affineAt(inputData, constants, geometry),
         expectedAt: (i) => order.data[i],
       });
-      return { spec, constants, summary, order };
+      // The constants (seven runs of channels float64 values) are made again for the few candidates
+      // checked fully, not kept for every candidate: at 2^21 channels they are 117 MB each.
+      return { spec, summary, order };
     }),
   );
   sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
@@ -298,7 +300,9 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
     const axisStats = stats.get(entry.spec.channelAxis)!;
     const grid = planUnits(axisStats.geometry);
-    const pass = (await runPass("compare", { input: inputData, reference: entry.order.data, constants: entry.constants }, grid, rule, planExecution(grid, options), options)).arrays;
+    const constants = constantsFor(entry.spec, axisStats, tensors, options.strict ? null : precision);
+    const result = await runPass("compare", { input: inputData, reference: entry.order.data, constants }, grid, rule, planExecution(grid, options), options);
+    const pass = result.arrays;
     full.set(
       entry,
       summarizeDiff({
@@ -308,14 +312,17 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
         rule,
         tolerance,
         channelAxis: entry.spec.channelAxis,
-        channelRecords: mergeChannelDiffs(grid, pass.records),
+        channelRecords: channelRecordsOf(grid, pass.records),
         channelCount: axisStats.geometry.channels,
         worst: mergeWorst(pass.worst, grid.unitCount),
         histogram: mergeHistograms(pass.histograms, grid.unitCount),
-        actualAt: affineAt(inputData, entry.constants, axisStats.geometry),
+        actualAt: affineAt(inputData, constants, axisStats.geometry),
         expectedAt: (i) => entry.order.data[i],
       }),
     );
+    // The pass's scratch (a diff record per channel and unit) goes back to the arena, which would
+    // otherwise grow by it for every candidate checked.
+    releaseScratch(result);
   }
 
   // Running statistics: the momentum and estimator they reveal, and each preset's agreement.
