@@ -4,7 +4,7 @@
  * are computed once per channel axis and shared by every candidate; candidates are first ranked on
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
-import { channelRecordsOf, summarizeDiff, type TensorComparison, type Verdict } from "../compare/compare.js";
+import { channelRecordsOf, LISTED_CHANNELS, summarizeDiff, type TensorComparison, type Verdict } from "../compare/compare.js";
 import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../compare/error-model.js";
 import { checkRunningStat } from "../engine/check.js";
 import { runningUpdate } from "../engine/prepare.js";
@@ -213,6 +213,26 @@ function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted:
   return [...merged.values()];
 }
 
+/**
+ * The statistics a candidate is ranked with. A row of a wide tensor (over LISTED_CHANNELS channels
+ * and SAMPLE_ELEMENTS elements) is no prefix: ranking each candidate on it cost a pass over half of
+ * 2 x 2^21 and per-channel records and constants for every channel. There the prefix is the first
+ * row's leading channels (the same elements for every candidate, SAMPLE_ELEMENTS of them or
+ * LISTED_CHANNELS channels); the best candidates are still checked on every channel.
+ */
+function sampleStats(stats: AxisStats): AxisStats {
+  const { channels, inner } = stats.geometry;
+  if (channels <= LISTED_CHANNELS || channels * inner <= SAMPLE_ELEMENTS) return stats;
+  const kept = Math.min(channels, Math.max(LISTED_CHANNELS, Math.floor(SAMPLE_ELEMENTS / Math.max(1, inner))));
+  return {
+    ...stats,
+    geometry: { ...stats.geometry, outer: 1, channels: kept },
+    mean: stats.mean.subarray(0, kept),
+    biased: stats.biased.subarray(0, kept),
+    unbiased: stats.unbiased.subarray(0, kept),
+  };
+}
+
 export async function detectConvention(tensors: DetectTensors, detectOptions: DetectOptions = {}): Promise<DetectResult> {
   // Detect makes many passes over the data: workers pay for their start-up here even when cold.
   const options: DetectOptions = { ...detectOptions, parallelThreshold: detectOptions.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD };
@@ -265,7 +285,7 @@ export async function detectConvention(tensors: DetectTensors, detectOptions: De
   const specs = candidateSpecs(tensors, axes, fitted, options.claimed);
   const sampled = orders.flatMap((order) =>
     specs.map((spec) => {
-      const axisStats = stats.get(spec.channelAxis)!;
+      const axisStats = sampleStats(stats.get(spec.channelAxis)!);
       const { outer, channels, inner } = axisStats.geometry;
       const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
       const geometry = { outer: rows, channels, inner };
