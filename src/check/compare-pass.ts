@@ -3,8 +3,7 @@
  * into the report of one tensor, its scratch given back to the arena: the one way `checkBatchNorm`
  * and the gradient check turn a pass into a `TensorComparison`.
  */
-import { summarizeDiff, type SummarizeInput, type TensorComparison } from "./compare.js";
-import { mergeChannelDiffs } from "../kernel/batch-norm.js";
+import { channelRecordsOf, summarizeDiff, type SummarizeInput, type TensorComparison } from "./compare.js";
 import { mergeHistograms, mergeWorst } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { releaseScratch, type PassResult } from "../parallel/executor.js";
@@ -13,7 +12,7 @@ export function comparisonFromPass(pass: PassResult, grid: UnitGrid, input: Omit
   const { records, worst, histograms } = pass.arrays;
   const comparison = summarizeDiff({
     ...input,
-    channelRecords: mergeChannelDiffs(grid, records),
+    channelRecords: channelRecordsOf(grid, records),
     channelCount: grid.geometry.channels,
     worst: mergeWorst(worst, grid.unitCount),
     histogram: mergeHistograms(histograms, grid.unitCount),

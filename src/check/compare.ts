@@ -4,7 +4,7 @@
  */
 import { compareInThread, mergeChannelDiffs } from "../kernel/batch-norm.js";
 import { geometryOf, normalizeAxis } from "../core/layout.js";
-import { planUnits } from "../kernel/units.js";
+import { planUnits, type UnitGrid } from "../kernel/units.js";
 import {
   D_FLAT_MISMATCHES,
   D_MAX_ABS,
@@ -157,6 +157,18 @@ export interface SummarizeInput {
  * channels, and an object per channel in a report would cost far more memory than the data.
  */
 export const LISTED_CHANNELS = 1024;
+
+/**
+ * The per-channel diff records of a pass, merged over the units that hold each channel. A wide
+ * tensor (over LISTED_CHANNELS channels) whose channels each lie in one unit reads its records where
+ * the pass wrote them instead of copying them (128 bytes a channel: 256 MB at 2^21 channels);
+ * smaller tensors are merged as they always were.
+ */
+export function channelRecordsOf(grid: UnitGrid, records: Float64Array): Float64Array {
+  const { channels } = grid.geometry;
+  if (channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1) return records.subarray(0, channels * DIFF_RECORD_SIZE);
+  return mergeChannelDiffs(grid, records);
+}
 
 /** Which channels a report lists: all of a small tensor, else the worst of those outside the flat tolerance. */
 function listedChannels(records: Float64Array, channelCount: number, allChannels: boolean): { listed: number[]; omitted: number } {
@@ -353,7 +365,7 @@ export function compareArrays(input: CompareArraysInput): TensorComparison {
     rule: input.rule,
     tolerance: input.tolerance,
     channelAxis: input.channelAxis,
-    channelRecords: mergeChannelDiffs(grid, records),
+    channelRecords: channelRecordsOf(grid, records),
     channelCount: geometry.channels,
     worst: mergeWorst(worst, grid.unitCount),
     histogram: mergeHistograms(histograms, grid.unitCount),

@@ -27,6 +27,7 @@ interface ChannelLimits {
   readonly s: number;
   readonly mean: number;
   readonly variance: number;
+  readonly bias: number;
   readonly scaleError: number;
   readonly kappa: number;
 }
@@ -35,26 +36,41 @@ interface ChannelLimits {
 type WithReference = CheckTensors & { readonly reference: Tensor };
 type WithOutput = ConformanceResult & { readonly output: TensorComparison };
 
-/** Calls `visit(c, d, e)` for every finite error e = ref − y, with d = y − β, channel by channel. */
-function forEachError(tensors: WithReference, result: WithOutput, limits: readonly ChannelLimits[], bias: ArrayLike<number>, visit: (c: number, d: number, e: number) => void): void {
+/**
+ * Each channel's limits, computed when asked (a tensor may have millions of channels: an object per
+ * channel would cost far more memory than the data).
+ */
+interface Limits {
+  readonly length: number;
+  at(c: number): ChannelLimits;
+}
+
+/**
+ * Calls `visit(slot, d, e)` for every finite error e = ref − y of the channels asked about, with d =
+ * y − β, in element order; `slot` is the channel's place in `channels`.
+ */
+function forEachError(tensors: WithReference, result: WithOutput, limits: Limits, channels: readonly number[], visit: (slot: number, d: number, e: number) => void): void {
   const shape = tensors.input.shape;
   let inner = 1;
   for (let k = result.params.channelAxis + 1; k < shape.length; k++) inner *= shape[k];
   const x = tensors.input.data;
   const ref = tensors.reference.data;
+  const slots = new Map<number, { slot: number; limits: ChannelLimits }>();
+  for (const [slot, c] of channels.entries()) slots.set(c, { slot, limits: limits.at(c) });
   for (let i = 0; i < x.length; i++) {
-    const c = Math.floor(i / inner) % limits.length;
-    const d = (x[i] - limits[c].mean) * limits[c].s;
-    const e = ref[i] - (d + bias[c]);
-    if (Number.isFinite(e)) visit(c, d, e);
+    const asked = slots.get(Math.floor(i / inner) % limits.length);
+    if (asked === undefined) continue;
+    const d = (x[i] - asked.limits.mean) * asked.limits.s;
+    const e = ref[i] - (d + asked.limits.bias);
+    if (Number.isFinite(e)) visit(asked.slot, d, e);
   }
 }
 
-/** Per channel, the least-squares fit e ≈ a + k·d, then how much of the error it leaves. */
-function fitChannels(tensors: WithReference, result: WithOutput, limits: readonly ChannelLimits[], bias: ArrayLike<number>): ChannelFit[] {
-  const sums = limits.map(() => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
-  forEachError(tensors, result, limits, bias, (c, d, e) => {
-    const t = sums[c];
+/** For the channels asked about, the least-squares fit e ≈ a + k·d, then how much of the error it leaves. */
+function fitChannels(tensors: WithReference, result: WithOutput, limits: Limits, channels: readonly number[]): Map<number, ChannelFit> {
+  const sums = channels.map(() => ({ n: 0, e: 0, d: 0, dd: 0, ed: 0 }));
+  forEachError(tensors, result, limits, channels, (slot, d, e) => {
+    const t = sums[slot];
     t.n++;
     t.e += e;
     t.d += d;
@@ -67,18 +83,19 @@ function fitChannels(tensors: WithReference, result: WithOutput, limits: readonl
     const slope = varD > 0 ? (t.ed / t.n - (t.e / t.n) * meanD) / varD : 0;
     return { offset: t.n === 0 ? 0 : t.e / t.n - slope * meanD, slope, maxError: 0, maxResidual: 0, maxCentred: 0 };
   });
-  forEachError(tensors, result, limits, bias, (c, d, e) => {
-    const fit = fits[c];
+  forEachError(tensors, result, limits, channels, (slot, d, e) => {
+    const fit = fits[slot];
     fit.maxError = Math.max(fit.maxError, Math.abs(e));
     fit.maxResidual = Math.max(fit.maxResidual, Math.abs(e - fit.offset - fit.slope * d));
     fit.maxCentred = Math.max(fit.maxCentred, Math.abs(d));
   });
-  return fits;
+  return new Map(channels.map((c, slot) => [c, fits[slot]]));
 }
 
-/** Offsets that a mean rounded to `dtype` would give: −(fl(μ) − μ)·s. */
-function roundedMeanOffsets(limits: readonly ChannelLimits[], dtype: ComputeDType): number[] {
-  return limits.map((l) => -(roundTo(dtype, l.mean) - l.mean) * l.s);
+/** The offset a mean rounded to `dtype` would give channel c: −(fl(μ) − μ)·s. */
+function roundedMeanOffset(limits: Limits, c: number, dtype: ComputeDType): number {
+  const l = limits.at(c);
+  return -(roundTo(dtype, l.mean) - l.mean) * l.s;
 }
 
 /**
@@ -87,19 +104,25 @@ function roundedMeanOffsets(limits: readonly ChannelLimits[], dtype: ComputeDTyp
  * story holds for every channel at once, or it does not fit the data: one channel shifted by chance
  * near its predicted offset is a channel that differs, not statistics kept in float16).
  */
-function matchesOffsets(failing: readonly number[], fits: readonly ChannelFit[], predicted: readonly number[]): boolean {
-  const explained = failing.filter((c) => predicted[c] !== 0 && Math.abs(fits[c].offset - predicted[c]) <= 0.25 * Math.abs(predicted[c]) && fits[c].maxResidual <= 0.5 * fits[c].maxError);
+function matchesOffsets(failing: readonly number[], fits: ReadonlyMap<number, ChannelFit>, limits: Limits, dtype: ComputeDType): boolean {
+  const predicted = (c: number) => roundedMeanOffset(limits, c, dtype);
+  const explained = failing.filter((c) => {
+    const fit = fits.get(c) as ChannelFit;
+    const offset = predicted(c);
+    return offset !== 0 && Math.abs(fit.offset - offset) <= 0.25 * Math.abs(offset) && fit.maxResidual <= 0.5 * fit.maxError;
+  });
   if (failing.length === 0 || explained.length < 0.8 * failing.length) return false;
   const failingSet = new Set(failing);
-  const smallestFailing = Math.min(...explained.map((c) => Math.abs(predicted[c])));
-  return !predicted.some((offset, c) => !failingSet.has(c) && Math.abs(offset) >= smallestFailing);
+  const smallestFailing = explained.reduce((least, c) => Math.min(least, Math.abs(predicted(c))), Infinity);
+  for (let c = 0; c < limits.length; c++) if (!failingSet.has(c) && Math.abs(predicted(c)) >= smallestFailing) return false;
+  return true;
 }
 
 /** A few channels fail and the others conform: say which, and how (a constant shift, a scale), not a precision story. */
-function channelHints(failing: readonly number[], fits: readonly ChannelFit[], channels: number): string[] {
+function channelHints(failing: readonly number[], fits: ReadonlyMap<number, ChannelFit>, channels: number): string[] {
   if (failing.length === 0 || failing.length > Math.max(1, Math.floor(channels / 10)) || failing.length === channels) return [];
   return failing.slice(0, 3).map((c) => {
-    const fit = fits[c];
+    const fit = fits.get(c) as ChannelFit;
     const others = `the other ${channels - failing.length} channel(s) conform`;
     if (fit.maxResidual <= 0.1 * fit.maxError)
       return `channel ${c} differs by a constant ${formatNumber(Number(fit.offset.toPrecision(3)))} (${others}): a shifted channel, not a convention or precision`;
@@ -109,25 +132,28 @@ function channelHints(failing: readonly number[], fits: readonly ChannelFit[], c
 }
 
 /** The signature of known arithmetic breakdowns in the output's errors. */
-function arithmeticSignatures(tensors: WithReference, result: WithOutput, computeDtype: ComputeDType, limits: readonly ChannelLimits[], bias: ArrayLike<number>): string[] {
-  const fits = fitChannels(tensors, result, limits, bias);
+function arithmeticSignatures(tensors: WithReference, result: WithOutput, computeDtype: ComputeDType, limits: Limits): string[] {
+  // The failing channels the report lists (at most LISTED_CHANNELS of them, the worst): fits are
+  // made for those only.
   const failing = result.output.channels.filter((channel) => channel.mismatches > 0).map((channel) => channel.channel);
   if (failing.length === 0) return [];
+  const fits = fitChannels(tensors, result, limits, failing);
+  const fitOf = (c: number) => fits.get(c) as ChannelFit;
   const hints: string[] = [];
-  if (computeDtype !== "float16" && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float16"))) {
+  if (computeDtype !== "float16" && matchesOffsets(failing, fits, limits, "float16")) {
     hints.push(`the failing channels are off by the rounding of their batch mean to float16 (offsets (fl16(μ) − μ)·s): statistics kept in float16; compute them in float32 as the frameworks do`);
-  } else if ((computeDtype === "float64" || computeDtype === "bfloat16") && matchesOffsets(failing, fits, roundedMeanOffsets(limits, "float32"))) {
+  } else if ((computeDtype === "float64" || computeDtype === "bfloat16") && matchesOffsets(failing, fits, limits, "float32")) {
     hints.push(
       `the failing channels are off by the rounding of their batch mean to float32 (offsets (fl32(μ) − μ)·s): a float32 mean of large data; if the reference is float32 arithmetic stored wider, say --compute-dtype float32`,
     );
   }
   // One-pass variance E[x²] − E[x]²: the scale is wrong (error ∝ y − β) where |μ|/σ is large, and
   // only there: well-conditioned channels conform.
-  const sloped = failing.filter((c) => Math.abs(fits[c].slope) * fits[c].maxCentred >= 0.5 * fits[c].maxError && Math.abs(fits[c].slope) > limits[c].scaleError);
-  const wellConditionedFail = failing.some((c) => limits[c].kappa < 10);
+  const sloped = failing.filter((c) => Math.abs(fitOf(c).slope) * fitOf(c).maxCentred >= 0.5 * fitOf(c).maxError && Math.abs(fitOf(c).slope) > limits.at(c).scaleError);
+  const wellConditionedFail = failing.some((c) => limits.at(c).kappa < 10);
   if (hints.length === 0 && sloped.length >= 0.8 * failing.length && !wellConditionedFail && result.params.mode === "train") {
-    const minKappa = sloped.reduce((least, c) => Math.min(least, limits[c].kappa), Infinity);
-    const worstSlope = sloped.reduce((most, c) => Math.max(most, Math.abs(fits[c].slope)), 0);
+    const minKappa = sloped.reduce((least, c) => Math.min(least, limits.at(c).kappa), Infinity);
+    const worstSlope = sloped.reduce((most, c) => Math.max(most, Math.abs(fitOf(c).slope)), 0);
     hints.push(
       `the error grows with y − β (the scale γ/√(σ² + ε) is off by up to ${formatNumber(worstSlope)} relative) in ${sloped.length} ill-conditioned channel(s) (|mean|/std ≥ ${formatNumber(Number(minKappa.toPrecision(2)))}), beyond what a two-pass or Welford variance can be off by: the signature of a one-pass variance E[x²] − E[x]² (Flax use_fast_variance=True, Keras 3 moments), which cancels catastrophically there`,
     );
@@ -175,12 +201,21 @@ export async function explainNonConformance(given: CheckTensors, request: CheckR
   const computeDtype = output.ulpDtype;
   const prepared = await prepareBatchNorm(tensors, request);
   const table = channelArithmetic(prepared, tensors);
-  const channels = Array.from({ length: table.length }, (_, c) => channelAt(table, c));
-  const limits = channels.map((channel) => {
-    const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
-    return { s: bound.s, mean: channel.mean, variance: channel.variance, scaleError: bound.perAbsCentred, kappa: channel.mean === 0 ? 0 : Math.abs(channel.mean) / Math.sqrt(channel.variance) };
-  });
-  const bias = channels.map((channel) => channel.bias);
-  const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits, bias);
+  const limits: Limits = {
+    length: table.length,
+    at: (c) => {
+      const channel = channelAt(table, c);
+      const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
+      return {
+        s: bound.s,
+        mean: channel.mean,
+        variance: channel.variance,
+        bias: channel.bias,
+        scaleError: bound.perAbsCentred,
+        kappa: channel.mean === 0 ? 0 : Math.abs(channel.mean) / Math.sqrt(channel.variance),
+      };
+    },
+  };
+  const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits);
   return [...hints, ...(await conventionAlternatives(tensors, request, result))];
 }

@@ -4,7 +4,7 @@
  * are computed once per channel axis and shared by every candidate; candidates are first ranked on
  * a prefix of the data, and the best are then checked on all of it with the parallel compare pass.
  */
-import { summarizeDiff, type TensorComparison } from "../../check/compare.js";
+import { channelRecordsOf, LISTED_CHANNELS, summarizeDiff, type TensorComparison } from "../../check/compare.js";
 import { channelAt, channelBound, runningUpdateBound, UNIT_ROUNDOFF, writeBoundCoefficients, type ChannelTable } from "../../check/error-model.js";
 import { checkRunningStat } from "../../check/check.js";
 import { runningUpdate } from "../../check/prepare.js";
@@ -12,13 +12,13 @@ import { resolveTolerance } from "../../check/tolerance.js";
 import { defaultEpsilons, runningVarianceEstimator } from "../../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../../conventions/index.js";
 import { resolveConvention, type Mode } from "../../conventions/resolve.js";
-import { compareInThread, CONSTANT_RUNS, mergeChannelDiffs, mergeChannelStats } from "../../kernel/batch-norm.js";
+import { compareInThread, CONSTANT_RUNS, mergeChannelStats } from "../../kernel/batch-norm.js";
 import { mergeHistograms, mergeWorst, type DiffRule } from "../../kernel/diff.js";
 import { describeLayout, geometryOf, type Geometry } from "../../core/layout.js";
 import { planUnits } from "../../kernel/units.js";
 import type { ComputeDType, Tensor } from "../../core/tensor.js";
 import { UsageError } from "../../core/errors.js";
-import { DEFAULT_PARALLEL_THRESHOLD, planExecution, runPass, type ExecutionOptions } from "../../parallel/executor.js";
+import { DEFAULT_PARALLEL_THRESHOLD, planExecution, releaseScratch, runPass, type ExecutionOptions } from "../../parallel/executor.js";
 import { sharedFloat64, toShared } from "../../parallel/shared-tensor.js";
 import { formatNumber } from "../../core/format.js";
 import { diagnose } from "./diagnose.js";
@@ -181,6 +181,26 @@ function candidateSpecs(tensors: DetectTensors, axes: readonly number[], fitted:
   return [...merged.values()];
 }
 
+/**
+ * The statistics a candidate is ranked with. A row of a wide tensor (over LISTED_CHANNELS channels
+ * and SAMPLE_ELEMENTS elements) is no prefix: ranking each candidate on it cost a pass over half of
+ * 2 x 2^21 and per-channel records and constants for every channel. There the prefix is the first
+ * row's leading channels (the same elements for every candidate, SAMPLE_ELEMENTS of them or
+ * LISTED_CHANNELS channels); the best candidates are still checked on every channel.
+ */
+function sampleStats(stats: AxisStats): AxisStats {
+  const { channels, inner } = stats.geometry;
+  if (channels <= LISTED_CHANNELS || channels * inner <= SAMPLE_ELEMENTS) return stats;
+  const kept = Math.min(channels, Math.max(LISTED_CHANNELS, Math.floor(SAMPLE_ELEMENTS / Math.max(1, inner))));
+  return {
+    ...stats,
+    geometry: { ...stats.geometry, outer: 1, channels: kept },
+    mean: stats.mean.subarray(0, kept),
+    biased: stats.biased.subarray(0, kept),
+    unbiased: stats.unbiased.subarray(0, kept),
+  };
+}
+
 /** What every step of the search shares: the data, the statistics per axis, the rule that judges. */
 interface SearchContext {
   readonly tensors: DetectTensors;
@@ -196,7 +216,6 @@ interface SearchContext {
 /** A candidate evaluated on the data's prefix, against one storage order of the reference. */
 interface Sampled {
   readonly spec: CandidateSpec;
-  readonly constants: Float64Array;
   readonly summary: TensorComparison;
   readonly order: ReferenceOrder;
 }
@@ -258,7 +277,7 @@ function rankOnPrefix(context: SearchContext, specs: readonly CandidateSpec[], o
   const { reference } = tensors;
   const sampled = orders.flatMap((order) =>
     specs.map((spec) => {
-      const axisStats = stats.get(spec.channelAxis)!;
+      const axisStats = sampleStats(stats.get(spec.channelAxis)!);
       const { outer, channels, inner } = axisStats.geometry;
       const rows = Math.max(1, Math.min(outer, Math.ceil(SAMPLE_ELEMENTS / Math.max(1, channels * inner))));
       const geometry = { outer: rows, channels, inner };
@@ -273,14 +292,16 @@ function rankOnPrefix(context: SearchContext, specs: readonly CandidateSpec[], o
         rule,
         tolerance,
         channelAxis: 1,
-        channelRecords: mergeChannelDiffs(grid, records),
+        channelRecords: channelRecordsOf(grid, records),
         channelCount: channels,
         worst: [],
         histogram: mergeHistograms(histograms, grid.unitCount),
         actualAt: affineAt(inputData, constants, geometry),
         expectedAt: (i) => order.data[i],
       });
-      return { spec, constants, summary, order };
+      // The constants (seven runs of channels float64 values) are made again for the few candidates
+      // checked fully, not kept for every candidate: at 2^21 channels they are 117 MB each.
+      return { spec, summary, order };
     }),
   );
   sampled.sort((a, b) => a.summary.mismatches - b.summary.mismatches || (a.summary.maxAbsError?.absError ?? 0) - (b.summary.maxAbsError?.absError ?? 0));
@@ -290,14 +311,16 @@ function rankOnPrefix(context: SearchContext, specs: readonly CandidateSpec[], o
 
 /** The most promising candidates checked on the whole tensor, with the worker pool. */
 async function checkFully(context: SearchContext, sampled: readonly Sampled[]): Promise<Map<Sampled, TensorComparison>> {
-  const { tensors, shape, inputData, rule, tolerance, options, stats } = context;
+  const { tensors, shape, inputData, rule, tolerance, precision, options, stats } = context;
   const { reference } = tensors;
   const full = new Map<Sampled, TensorComparison>();
   const conformingOnPrefix = sampled.filter((entry) => entry.summary.mismatches === 0).length;
   for (const entry of sampled.slice(0, conformingOnPrefix > 0 ? Math.min(FULL_CHECKS, conformingOnPrefix) : FULL_CHECKS_WITHOUT_MATCH)) {
     const axisStats = stats.get(entry.spec.channelAxis)!;
     const grid = planUnits(axisStats.geometry);
-    const pass = (await runPass("compare", { input: inputData, reference: entry.order.data, constants: entry.constants }, grid, rule, planExecution(grid, options), options)).arrays;
+    const constants = constantsFor(entry.spec, axisStats, tensors, options.strict ? null : precision);
+    const result = await runPass("compare", { input: inputData, reference: entry.order.data, constants }, grid, rule, planExecution(grid, options), options);
+    const pass = result.arrays;
     full.set(
       entry,
       summarizeDiff({
@@ -307,14 +330,17 @@ async function checkFully(context: SearchContext, sampled: readonly Sampled[]): 
         rule,
         tolerance,
         channelAxis: entry.spec.channelAxis,
-        channelRecords: mergeChannelDiffs(grid, pass.records),
+        channelRecords: channelRecordsOf(grid, pass.records),
         channelCount: axisStats.geometry.channels,
         worst: mergeWorst(pass.worst, grid.unitCount),
         histogram: mergeHistograms(pass.histograms, grid.unitCount),
-        actualAt: affineAt(inputData, entry.constants, axisStats.geometry),
+        actualAt: affineAt(inputData, constants, axisStats.geometry),
         expectedAt: (i) => entry.order.data[i],
       }),
     );
+    // The pass's scratch (a diff record per channel and unit) goes back to the arena, which would
+    // otherwise grow by it for every candidate checked.
+    releaseScratch(result);
   }
 
   return full;
