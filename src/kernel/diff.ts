@@ -73,6 +73,14 @@ export function ulpBucket(ulps: number): number {
   return LAST_FINITE_BUCKET;
 }
 
+/**
+ * Groups of four values per block of the SIMD compare kernel's first sweep (bn-kernel.wat
+ * `compare_cols`): a block whose values change nothing but the sums and the small histogram buckets
+ * is done in that sweep, any other is redone by the detailed loop. At most 255 (the sweep counts
+ * histogram buckets in bytes); 16, 32 and 64 timed alike on S1 (in process).
+ */
+export const SWEEP_BLOCK_GROUPS = 64;
+
 /** Number of worst elements each unit keeps (excess over the allowance, flat index). */
 export const WORST_KEPT = 8;
 
