@@ -77,9 +77,10 @@ export function ulpBucket(ulps: number): number {
  * Groups of four values per block of the SIMD compare kernel's first sweep (bn-kernel.wat
  * `compare_cols`): a block whose values change nothing but the sums and the small histogram buckets
  * is done in that sweep, any other is redone by the detailed loop. At most 255 (the sweep counts
- * histogram buckets in bytes); 16, 32 and 64 timed alike on S1 (in process).
+ * histogram buckets in bytes). S1, in process, one thread, median of 9: 16 groups 29.2 ms, 32 28.9,
+ * 64 30.8 (smaller blocks redo less after a worst-list hit, larger ones pay less per block end).
  */
-export const SWEEP_BLOCK_GROUPS = 64;
+export const SWEEP_BLOCK_GROUPS = 32;
 
 /** Number of worst elements each unit keeps (excess over the allowance, flat index). */
 export const WORST_KEPT = 8;
