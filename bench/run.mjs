@@ -5,7 +5,8 @@
 // F.batch_norm(training=True) and numpy through /usr/bin/python3 (skipped with a note where missing),
 // the effective GB/s (3 x the tensor's bytes: read twice, write once) next to a copy bandwidth
 // measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
-// Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements.
+// Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements,
+// BENCH_ONLY=cold-threshold only the one-shot pool measurement.
 import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -127,6 +128,18 @@ function wholeProcess(args, repeats = 3, env = process.env) {
     rss = Math.max(rss, Number(run.stderr.trim().split("\n").at(-1)) || 0);
   }
   return { ...stats(runs), rssKb: rss };
+}
+
+// One-shot runs with and without the worker pool, 2^18 to 2^25 elements and S1 (bench/cold-threshold.mjs,
+// the measurement behind COLD_PARALLEL_THRESHOLD); BENCH_ONLY=cold-threshold runs it alone.
+async function coldThreshold() {
+  const { timeColdThreshold } = await import("./cold-threshold.mjs");
+  console.log("one-shot compare, whole process: one thread against a cold pool of two (COLD_PARALLEL_THRESHOLD):");
+  console.table(await timeColdThreshold(join(here, "..", "dist"), { repeats: REPEATS }));
+}
+if (process.env.BENCH_ONLY === "cold-threshold") {
+  await coldThreshold();
+  process.exit(0);
 }
 
 const rows = [];
@@ -280,5 +293,6 @@ for (const elements of sizes) {
 }
 await closePool();
 console.table(scaling);
+await coldThreshold();
 for (const note of notes) console.log(`note: ${note}`);
 rmSync(work, { recursive: true, force: true });

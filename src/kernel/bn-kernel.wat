@@ -899,8 +899,8 @@
               (local.set $abs_max_hi (f64x2.pmax (local.get $abs_max_hi) (local.get $abs_hi)))
               (local.set $rel_max_lo (f64x2.pmax (local.get $rel_max_lo) (f64x2.div (local.get $abs_lo) (local.get $mag_lo))))
               (local.set $rel_max_hi (f64x2.pmax (local.get $rel_max_hi) (f64x2.div (local.get $abs_hi) (local.get $mag_hi))))
-              ;; Ulps as the difference of the bit patterns: the distance when the signs agree; a sign
-              ;; change leaves bit 31 set or a distance above 2^23 (so above 15: the detailed loop).
+              ;; Ulps as the difference of the bit patterns: the distance when the signs agree (else see
+              ;; below).
               (local.set $bits (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
                 (f32x4.demote_f64x2_zero (local.get $alo)) (f32x4.demote_f64x2_zero (local.get $ahi))))
               (local.set $u (i32x4.abs (i32x4.sub (local.get $bits) (local.get $r))))
