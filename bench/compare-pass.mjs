@@ -6,6 +6,19 @@
 // the bound is evaluated for each). Run by `npm run bench`; alone, `node bench/compare-pass.mjs
 // [dist-dir]` times another build (e.g. the one before the error model) with this same code.
 // Environment: BENCH_SHAPES, BENCH_REPEATS as run.mjs.
+//
+// The SIMD kernel's first sweep (bn-kernel.wat, issue #23), S1 = 32x64x56x56 read from .npy files with a
+// float32 reference ((x - mean32) * invstd32, numpy; ulps 0 to 4e5), in process, one thread, warm,
+// timings median (min–max); 2 cores shared with other jobs (load average 3-13 throughout):
+//   before: statsMs 4.2 (4.0–5.5) to 5.7 (4.1–25.8), compareMs 37-40 (min 36.0–38.1)
+//   after:  statsMs 4.3 (4.0–5.5) to 4.6 (4.0–20.2), compareMs 27-29 (min 25.9–28.4)
+//   with 50 elements 1e-3 off (S1-faults): compareMs min 58.3 before, 39.9 after; NHWC (no sweep) alike.
+//   The sweep alone with every block settled (an incorrect build, its floor) took 23 ms: the pass
+//   still computes y, |e|, excess, ulps, histogram counts and maxima for every element (compare/stats
+//   about 6x in process). Whole-process `compare --threads 2` medians of 9 under load average 7-9:
+//   before statsMs 136.5 (74.5–194.7), compareMs 309.4 (172.5–391.2); after 128.9 (77.2–203.5),
+//   302.6 (146.5–337.3), mostly the machine's load (earlier, at load 3-4: compareMs 115-144 before,
+//   102-139 after).
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 

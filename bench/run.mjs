@@ -6,7 +6,7 @@
 // the effective GB/s (3 x the tensor's bytes: read twice, write once) next to a copy bandwidth
 // measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
 // Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements,
-// BENCH_ONLY=targets runs only the issue-23 targets (bench/targets.mjs).
+// BENCH_ONLY=targets runs only the issue-23 targets (bench/targets.mjs); BENCH_ONLY=cold-threshold only the one-shot pool measurement.
 import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -130,11 +130,22 @@ function wholeProcess(args, repeats = 3, env = process.env) {
   return { ...stats(runs), rssKb: rss };
 }
 
+// One-shot runs with and without the worker pool, 2^18 to 2^25 elements and S1 (bench/cold-threshold.mjs,
+// the measurement behind COLD_PARALLEL_THRESHOLD); BENCH_ONLY=cold-threshold runs it alone.
+async function coldThreshold() {
+  const { timeColdThreshold } = await import("./cold-threshold.mjs");
+  console.log("one-shot compare, whole process: one thread against a cold pool of two (COLD_PARALLEL_THRESHOLD):");
+  console.table(await timeColdThreshold(join(here, "..", "dist"), { repeats: REPEATS }));
+}
 // BENCH_ONLY=targets: the four figures issue #23 sets targets for, and nothing else (bench/targets.mjs).
 if (process.env.BENCH_ONLY === "targets") {
   const { measureTargets } = await import("./targets.mjs");
   console.log("issue #23 targets (median (min–max) over rounds; ratios within a round):");
   console.table(await measureTargets({ python, repeats: REPEATS }));
+  process.exit(0);
+}
+if (process.env.BENCH_ONLY === "cold-threshold") {
+  await coldThreshold();
   process.exit(0);
 }
 
@@ -289,6 +300,7 @@ for (const elements of sizes) {
 }
 await closePool();
 console.table(scaling);
+await coldThreshold();
 const { measureTargets } = await import("./targets.mjs");
 console.log("issue #23 targets (median (min–max) over rounds; ratios within a round):");
 console.table(await measureTargets({ python, repeats: REPEATS }));

@@ -679,6 +679,81 @@
     (if (call $better (local.get $v) (local.get $i) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
       (then (f64.store (local.get $at) (local.get $v)) (f64.store offset=8 (local.get $at) (local.get $i)))))
 
+  ;; A first-sweep lane 16 ulps or more from the reference ($far nonzero): its distance, as the
+  ;; detailed loop counts it, its bucket counted in the block's pending buckets; else 0. The pending
+  ;; buckets (i32 counters of buckets 0 to LAST_FINITE_BUCKET, {{(LAST_FINITE_BUCKET + 1) * 4}} bytes) live in
+  ;; the call's record ({{DIFF_RECORD_SIZE * 8}} bytes), which is written only at the end of the call.
+  (func $far_ulps (param $a i32) (param $b i32) (param $far i32) (result f64)
+    (local $ulps f64) (local $at i32)
+    (if (i32.eqz (local.get $far)) (then (return (f64.const 0))))
+    (local.set $ulps (f64.abs (f64.sub (call $ordinal (local.get $a)) (call $ordinal (local.get $b)))))
+    (local.set $at (i32.add (global.get $record) (i32.shl (call $bucket (i32.trunc_sat_f64_s (local.get $ulps))) (i32.const 2))))
+    (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+    (local.get $ulps))
+
+  ;; Adds the pending buckets to the unit's histogram ($add 1) or drops them ($add 0), and zeroes them.
+  (func $pending_flush (param $add i32)
+    (local $bucket i32) (local $at i32)
+    (block $done (loop $each
+      (br_if $done (i32.gt_u (local.get $bucket) (i32.const {{LAST_FINITE_BUCKET}})))
+      (local.set $at (i32.add (global.get $record) (i32.shl (local.get $bucket) (i32.const 2))))
+      (if (local.get $add)
+        (then (call $histogram_add_n (local.get $bucket) (f64.convert_i32_u (i32.load (local.get $at))))))
+      (i32.store (local.get $at) (i32.const 0))
+      (local.set $bucket (i32.add (local.get $bucket) (i32.const 1)))
+      (br $each))))
+
+  (func $histogram_add_n (param $bucket i32) (param $n f64)
+    (local $at i32)
+    (local.set $at (i32.add (global.get $histogram) (i32.shl (local.get $bucket) (i32.const 3))))
+    (f64.store (local.get $at) (f64.add (f64.load (local.get $at)) (local.get $n))))
+
+  ;; The index a first-sweep block left as a marker (-2 - the block's byte offset from the call's first
+  ;; value; any other index is returned as it is): the block's first value in `lane` (0..3 within
+  ;; each group of four) whose |e| ($rel 0), |e| / |ref| ($rel 1) or distance in ulps ($rel 2) equals $value, computed as the
+  ;; loops compute it. Runs (rows) are `stride` bytes apart, `index_stride` elements.
+  (func $resolve_max (param $marker f64) (param $value f64) (param $lane i32) (param $rel i32) (param $src i32) (param $ref_delta i32)
+    (param $stride i32) (param $len i32) (param $first f64) (param $index_stride f64) (result f64)
+    (local $off i32) (local $row i32) (local $row_start i32) (local $end i32) (local $a i32) (local $x f64) (local $e f64) (local $v f64)
+    (if (f64.gt (local.get $marker) (f64.const -1.5)) (then (return (local.get $marker))))
+    (local.set $off (i32.trunc_f64_u (f64.sub (f64.const -2) (local.get $marker))))
+    (local.set $row (i32.div_u (local.get $off) (local.get $stride)))
+    (local.set $row_start (i32.mul (local.get $row) (local.get $stride)))
+    (local.set $end (i32.add (local.get $row_start) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+    (if (i32.lt_u (i32.add (local.get $off) (i32.const {{SWEEP_BLOCK_GROUPS * 16}})) (local.get $end))
+      (then (local.set $end (i32.add (local.get $off) (i32.const {{SWEEP_BLOCK_GROUPS * 16}})))))
+    (local.set $a (i32.add (local.get $off) (i32.shl (local.get $lane) (i32.const 2))))
+    (block $found (loop $scan
+      (br_if $found (i32.ge_u (local.get $a) (local.get $end)))
+      (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $a)))))
+      (local.set $e (f64.promote_f32 (f32.load (i32.add (i32.add (local.get $src) (local.get $ref_delta)) (local.get $a)))))
+      (local.set $v (f64.abs (f64.sub (f64.add (f64.mul (f64.sub (local.get $x) (global.get $shift)) (global.get $scale)) (global.get $offset)) (local.get $e))))
+      (if (i32.eq (local.get $rel) (i32.const 1)) (then (local.set $v (f64.div (local.get $v) (f64.abs (local.get $e))))))
+      (if (i32.eq (local.get $rel) (i32.const 2))
+        (then (local.set $v (f64.abs (f64.sub
+          (call $ordinal (i32.reinterpret_f32 (f32.demote_f64 (f64.add (f64.mul (f64.sub (local.get $x) (global.get $shift)) (global.get $scale)) (global.get $offset)))))
+          (call $ordinal (i32.load (i32.add (i32.add (local.get $src) (local.get $ref_delta)) (local.get $a)))))))))
+      (if (f64.eq (local.get $v) (local.get $value))
+        (then (return (f64.add (f64.add (local.get $first) (f64.mul (f64.convert_i32_u (local.get $row)) (local.get $index_stride)))
+          (f64.convert_i32_u (i32.shr_u (i32.sub (local.get $a) (local.get $row_start)) (i32.const 2)))))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br $scan)))
+    (unreachable))
+
+  ;; The first sweep. A tensor that conforms changes few statistics after its first values: every
+  ;; value is finite, within its flat tolerance and atol, a few ulps from the reference. For
+  ;; channels-first runs without an addend, compare_cols takes each run in blocks of
+  ;; SWEEP_BLOCK_GROUPS groups of four and first sweeps a block computing what every value needs
+  ;; anyway (y, |e|, the sum lanes, the required atol, the small histogram buckets) and, for the rest,
+  ;; only block maxima: of the excess, of |e|, of |e| / |ref|, of the ulps. The block is then done
+  ;; when those show that no value is non-finite (the sum lanes stay finite), outside its flat
+  ;; tolerance, above atol, 16 ulps or more away or a new ulp maximum of its lane: the worst list is
+  ;; offered the block's values in order when its largest excess beats the list's last entry, and a
+  ;; raised maximum of |e| or of the relative error takes the block's maximum, with a marker for its
+  ;; index that $resolve_max turns into the first such value's index at the end. Any other block
+  ;; goes back to its start (sum lanes, required atol) and runs through the detailed loop below.
+  ;; Either way every statistic, the record and the worst list are those of the detailed loop alone.
+
   ;; Compares one channel of a unit: `rows` runs of `len` values, `stride` bytes (and `index_stride`
   ;; elements) apart, the first at flat index `first_index`; writes the channel's record at $record.
   ;; Within a run, values are `step` bytes (`index_step` elements) apart: 4 and 1 for channels-first
@@ -708,6 +783,12 @@
     (local $max_ratio_lo v128) (local $max_ratio_hi v128) (local $max_ratio_ilo v128) (local $max_ratio_ihi v128)
     (local $g v128) (local $glo v128) (local $ghi v128) (local $asc v128)
     (local $small i32) (local $ge1 v128) (local $ge2 v128) (local $ge4 v128) (local $ge8 v128) (local $n1 i32) (local $n2 i32) (local $n4 i32) (local $n8 i32)
+    (local $bend i32) (local $fp i32) (local $fq i32) (local $groups i32) (local $sweep i32)
+    (local $save_lo v128) (local $save_hi v128) (local $save_req v128) (local $ex_max_lo v128) (local $ex_max_hi v128)
+    (local $abs_max_lo v128) (local $abs_max_hi v128) (local $u v128) (local $u_max v128)
+    (local $counts v128) (local $rm_lo v128) (local $rm_hi v128) (local $rel_max_lo v128) (local $rel_max_hi v128)
+    (local $sweep_now i32) (local $src0 i32) (local $ref_delta i32) (local $first0 f64)
+    (local $big v128) (local $nbig v128) (local $uc v128) (local $save_ulp_lo v128) (local $save_ulp_hi v128) (local $save_ulp_ilo v128) (local $save_ulp_ihi v128)
     (global.set $atol (local.get $atol_in))
     (global.set $rtol (local.get $rtol_in))
     (global.set $equal_nan (local.get $equal_nan_in))
@@ -747,6 +828,12 @@
     (local.set $b2v (f64x2.splat (local.get $b2_in)))
     (local.set $b3v (f64x2.splat (local.get $b3_in)))
     (local.set $threshold (f64x2.splat (f64.load offset={{(WORST_KEPT - 1) * 16}} (local.get $worst_in))))
+    ;; The first sweep (see $sweep_block) runs over contiguous channels-first runs without an addend.
+    (local.set $sweep (i32.and (i32.eq (local.get $step) (i32.const 4)) (i32.eqz (global.get $addend_on))))
+    (if (local.get $sweep) (then (call $pending_flush (i32.const 0))))
+    (local.set $src0 (local.get $src))
+    (local.set $ref_delta (i32.sub (local.get $ref) (local.get $src)))
+    (local.set $first0 (local.get $first_index))
     (local.set $index (local.get $first_index))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
@@ -756,8 +843,193 @@
       (local.set $end (i32.add (local.get $p) (i32.mul (local.get $len) (local.get $step))))
       (local.set $idx_lo (f64x2.replace_lane 1 (f64x2.splat (local.get $index)) (f64.add (local.get $index) (local.get $index_step))))
       (local.set $idx_hi (f64x2.add (local.get $idx_lo) (f64x2.splat (f64.mul (local.get $index_step) (f64.const 2)))))
+      (block $blocks_done (loop $blocks
+        (br_if $blocks_done (i32.ge_u (local.get $p) (local.get $end4)))
+        ;; Blocks of SWEEP_BLOCK_GROUPS groups for the first sweep; without it, the rest of the run.
+        ;; The sweep runs while no value has exceeded atol (required rtol still 0), as in a tensor that
+        ;; conforms: its check of the required rtol is then that no |e| exceeds atol.
+        (local.set $sweep_now (i32.and (local.get $sweep) (i64x2.all_true (f64x2.eq (local.get $req_rtol) (local.get $zero)))))
+        (local.set $bend (select (local.get $end4) (i32.add (local.get $p) (i32.const {{SWEEP_BLOCK_GROUPS * 16}}))
+          (i32.or (i32.eqz (local.get $sweep_now)) (i32.le_u (i32.sub (local.get $end4) (local.get $p)) (i32.const {{SWEEP_BLOCK_GROUPS * 16}})))))
+        ;; First sweep over a block of groups (see "The first sweep" above compare_cols).
+        (if (local.get $sweep_now)
+          (then
+            (local.set $save_lo (local.get $sum_lo))
+            (local.set $save_hi (local.get $sum_hi))
+            (local.set $save_req (local.get $req_atol))
+            (local.set $save_ulp_lo (local.get $max_ulp_lo))
+            (local.set $save_ulp_hi (local.get $max_ulp_hi))
+            (local.set $save_ulp_ilo (local.get $max_ulp_ilo))
+            (local.set $save_ulp_ihi (local.get $max_ulp_ihi))
+            (local.set $nbig (local.get $zero))
+            (local.set $ex_max_lo (f64x2.splat (f64.const -inf)))
+            (local.set $ex_max_hi (local.get $ex_max_lo))
+            (local.set $abs_max_lo (local.get $zero))
+            (local.set $abs_max_hi (local.get $zero))
+            (local.set $rel_max_lo (local.get $zero))
+            (local.set $rel_max_hi (local.get $zero))
+            (local.set $u_max (local.get $zero))
+            (local.set $counts (local.get $zero))
+            (local.set $fp (local.get $p))
+            (local.set $fq (local.get $q))
+            (block $sweep_done (loop $sweep_group
+              (br_if $sweep_done (i32.ge_u (local.get $fp) (local.get $bend)))
+              (local.set $x (v128.load (local.get $fp)))
+              (local.set $r (v128.load (local.get $fq)))
+              (local.set $xlo (f64x2.promote_low_f32x4 (local.get $x)))
+              (local.set $xhi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+              (local.set $alo (f64x2.add (f64x2.mul (f64x2.sub (local.get $xlo) (local.get $sh)) (local.get $sc)) (local.get $of)))
+              (local.set $ahi (f64x2.add (f64x2.mul (f64x2.sub (local.get $xhi) (local.get $sh)) (local.get $sc)) (local.get $of)))
+              (local.set $elo (f64x2.promote_low_f32x4 (local.get $r)))
+              (local.set $ehi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r))))
+              (local.set $abs_lo (f64x2.abs (f64x2.sub (local.get $alo) (local.get $elo))))
+              (local.set $abs_hi (f64x2.abs (f64x2.sub (local.get $ahi) (local.get $ehi))))
+              (local.set $sum_lo (f64x2.add (local.get $sum_lo) (local.get $abs_lo)))
+              (local.set $sum_hi (f64x2.add (local.get $sum_hi) (local.get $abs_hi)))
+              (local.set $mag_lo (f64x2.abs (local.get $elo)))
+              (local.set $mag_hi (f64x2.abs (local.get $ehi)))
+              (local.set $rm_lo (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))
+              (local.set $rm_hi (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))
+              (local.set $ex_max_lo (f64x2.pmax (local.get $ex_max_lo) (f64x2.sub (local.get $abs_lo) (f64x2.add (local.get $atol_v) (local.get $rm_lo)))))
+              (local.set $ex_max_hi (f64x2.pmax (local.get $ex_max_hi) (f64x2.sub (local.get $abs_hi) (f64x2.add (local.get $atol_v) (local.get $rm_hi)))))
+              (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (local.get $rm_lo))))
+              (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (local.get $rm_hi))))
+              ;; Per-lane maxima of |e| and of |e| / |ref| (pmax: a NaN quotient, 0/0, is never a maximum).
+              (local.set $abs_max_lo (f64x2.pmax (local.get $abs_max_lo) (local.get $abs_lo)))
+              (local.set $abs_max_hi (f64x2.pmax (local.get $abs_max_hi) (local.get $abs_hi)))
+              (local.set $rel_max_lo (f64x2.pmax (local.get $rel_max_lo) (f64x2.div (local.get $abs_lo) (local.get $mag_lo))))
+              (local.set $rel_max_hi (f64x2.pmax (local.get $rel_max_hi) (f64x2.div (local.get $abs_hi) (local.get $mag_hi))))
+              ;; Ulps as the difference of the bit patterns: the distance when the signs agree (else see
+              ;; below).
+              (local.set $bits (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $alo)) (f32x4.demote_f64x2_zero (local.get $ahi))))
+              (local.set $u (i32x4.abs (i32x4.sub (local.get $bits) (local.get $r))))
+              (local.set $big (i32x4.gt_u (local.get $u) (v128.const i32x4 15 15 15 15)))
+              (local.set $uc (v128.andnot (local.get $u) (local.get $big)))
+              (local.set $u_max (i32x4.max_u (local.get $u_max) (local.get $uc)))
+              ;; Values >= 1, 2, 4 and 8 ulps counted in the four bytes of each lane (a block has at
+              ;; most 255 groups).
+              (local.set $counts (i8x16.sub (local.get $counts) (i8x16.gt_u
+                (i8x16.swizzle (local.get $uc) (v128.const i8x16 0 0 0 0 4 4 4 4 8 8 8 8 12 12 12 12))
+                (v128.const i8x16 0 1 3 7 0 1 3 7 0 1 3 7 0 1 3 7))))
+              ;; 16 ulps or more, or a sign change (then bit 31 is set or the difference exceeds 2^23):
+              ;; left out of the counts above (0 in $uc), the distance taken from the ordinals as the
+              ;; detailed loop does, counted in the block's pending buckets and in the lane's maximum.
+              (if (v128.any_true (local.get $big))
+                (then
+                  (local.set $nbig (i32x4.sub (local.get $nbig) (local.get $big)))
+                  (local.set $ulp_lo (f64x2.replace_lane 1 (f64x2.splat
+                    (call $far_ulps (i32x4.extract_lane 0 (local.get $bits)) (i32x4.extract_lane 0 (local.get $r)) (i32x4.extract_lane 0 (local.get $big))))
+                    (call $far_ulps (i32x4.extract_lane 1 (local.get $bits)) (i32x4.extract_lane 1 (local.get $r)) (i32x4.extract_lane 1 (local.get $big)))))
+                  (local.set $ulp_hi (f64x2.replace_lane 1 (f64x2.splat
+                    (call $far_ulps (i32x4.extract_lane 2 (local.get $bits)) (i32x4.extract_lane 2 (local.get $r)) (i32x4.extract_lane 2 (local.get $big))))
+                    (call $far_ulps (i32x4.extract_lane 3 (local.get $bits)) (i32x4.extract_lane 3 (local.get $r)) (i32x4.extract_lane 3 (local.get $big)))))
+                  (local.set $t (f64x2.mul (local.get $four) (f64x2.splat (f64.convert_i32_u (i32.shr_u (i32.sub (local.get $fp) (local.get $p)) (i32.const 4))))))
+                  (local.set $gt (f64x2.gt (local.get $ulp_lo) (local.get $max_ulp_lo)))
+                  (local.set $max_ulp_lo (v128.bitselect (local.get $ulp_lo) (local.get $max_ulp_lo) (local.get $gt)))
+                  (local.set $max_ulp_ilo (v128.bitselect (f64x2.add (local.get $idx_lo) (local.get $t)) (local.get $max_ulp_ilo) (local.get $gt)))
+                  (local.set $gt (f64x2.gt (local.get $ulp_hi) (local.get $max_ulp_hi)))
+                  (local.set $max_ulp_hi (v128.bitselect (local.get $ulp_hi) (local.get $max_ulp_hi) (local.get $gt)))
+                  (local.set $max_ulp_ihi (v128.bitselect (f64x2.add (local.get $idx_hi) (local.get $t)) (local.get $max_ulp_ihi) (local.get $gt)))))
+              (local.set $fp (i32.add (local.get $fp) (i32.const 16)))
+              (local.set $fq (i32.add (local.get $fq) (i32.const 16)))
+              (br $sweep_group)))
+            (if (i32.and
+                  (i64x2.all_true (v128.and
+                    (f64x2.eq (f64x2.sub (local.get $sum_lo) (local.get $sum_lo)) (local.get $zero))
+                    (f64x2.eq (f64x2.sub (local.get $sum_hi) (local.get $sum_hi)) (local.get $zero))))
+                  (i32.eqz (v128.any_true (v128.or (v128.or
+                    (v128.or (f64x2.gt (local.get $ex_max_lo) (local.get $zero)) (f64x2.gt (local.get $ex_max_hi) (local.get $zero)))
+                    (v128.or (f64x2.gt (local.get $abs_max_lo) (local.get $atol_v)) (f64x2.gt (local.get $abs_max_hi) (local.get $atol_v))))
+                    (local.get $zero)))))
+              (then
+                ;; The block is done but for what needs an element's index.
+                (local.set $groups (i32.shr_u (i32.sub (local.get $bend) (local.get $p)) (i32.const 4)))
+                ;; The worst list: the block's values offered in order, as the detailed loop does, when
+                ;; its largest excess beats the list's last entry.
+                (if (v128.any_true (v128.or (f64x2.gt (local.get $ex_max_lo) (local.get $threshold)) (f64x2.gt (local.get $ex_max_hi) (local.get $threshold))))
+                  (then
+                    (local.set $fp (local.get $p))
+                    (local.set $fq (local.get $q))
+                    (local.set $t (local.get $idx_lo))
+                    (local.set $g (local.get $idx_hi))
+                    (block $offer_done (loop $offer_group
+                      (br_if $offer_done (i32.ge_u (local.get $fp) (local.get $bend)))
+                      (local.set $x (v128.load (local.get $fp)))
+                      (local.set $r (v128.load (local.get $fq)))
+                      (local.set $elo (f64x2.promote_low_f32x4 (local.get $r)))
+                      (local.set $ehi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $r) (local.get $r))))
+                      (local.set $ex_lo (f64x2.sub
+                        (f64x2.abs (f64x2.sub (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (local.get $sh)) (local.get $sc)) (local.get $of)) (local.get $elo)))
+                        (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (f64x2.abs (local.get $elo))))))
+                      (local.set $ex_hi (f64x2.sub
+                        (f64x2.abs (f64x2.sub (f64x2.add (f64x2.mul (f64x2.sub
+                          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))) (local.get $sh)) (local.get $sc)) (local.get $of)) (local.get $ehi)))
+                        (f64x2.add (local.get $atol_v) (f64x2.mul (local.get $rtol_v) (f64x2.abs (local.get $ehi))))))
+                      (if (v128.any_true (v128.or (f64x2.gt (local.get $ex_lo) (local.get $threshold)) (f64x2.gt (local.get $ex_hi) (local.get $threshold))))
+                        (then
+                          (call $offer_worst (f64x2.extract_lane 0 (local.get $ex_lo)) (f64x2.extract_lane 0 (local.get $t)))
+                          (call $offer_worst (f64x2.extract_lane 1 (local.get $ex_lo)) (f64x2.extract_lane 1 (local.get $t)))
+                          (call $offer_worst (f64x2.extract_lane 0 (local.get $ex_hi)) (f64x2.extract_lane 0 (local.get $g)))
+                          (call $offer_worst (f64x2.extract_lane 1 (local.get $ex_hi)) (f64x2.extract_lane 1 (local.get $g)))
+                          (local.set $threshold (f64x2.splat (f64.load offset={{(WORST_KEPT - 1) * 16}} (local.get $worst_in))))))
+                      (local.set $t (f64x2.add (local.get $t) (local.get $four)))
+                      (local.set $g (f64x2.add (local.get $g) (local.get $four)))
+                      (local.set $fp (i32.add (local.get $fp) (i32.const 16)))
+                      (local.set $fq (i32.add (local.get $fq) (i32.const 16)))
+                      (br $offer_group)))))
+                ;; Maxima of |e| and of the relative error that the block raises: the value now, the
+                ;; index later ($resolve_max finds the block's first value equal to it in that lane).
+                (local.set $m (f64x2.splat (f64.sub (f64.const -2) (f64.convert_i32_u (i32.sub (local.get $p) (local.get $src0))))))
+                (local.set $gt (f64x2.gt (local.get $abs_max_lo) (local.get $max_abs_lo)))
+                (local.set $max_abs_lo (v128.bitselect (local.get $abs_max_lo) (local.get $max_abs_lo) (local.get $gt)))
+                (local.set $max_abs_ilo (v128.bitselect (local.get $m) (local.get $max_abs_ilo) (local.get $gt)))
+                (local.set $gt (f64x2.gt (local.get $abs_max_hi) (local.get $max_abs_hi)))
+                (local.set $max_abs_hi (v128.bitselect (local.get $abs_max_hi) (local.get $max_abs_hi) (local.get $gt)))
+                (local.set $max_abs_ihi (v128.bitselect (local.get $m) (local.get $max_abs_ihi) (local.get $gt)))
+                (local.set $gt (f64x2.gt (local.get $rel_max_lo) (local.get $max_rel_lo)))
+                (local.set $max_rel_lo (v128.bitselect (local.get $rel_max_lo) (local.get $max_rel_lo) (local.get $gt)))
+                (local.set $max_rel_ilo (v128.bitselect (local.get $m) (local.get $max_rel_ilo) (local.get $gt)))
+                (local.set $gt (f64x2.gt (local.get $rel_max_hi) (local.get $max_rel_hi)))
+                (local.set $max_rel_hi (v128.bitselect (local.get $rel_max_hi) (local.get $max_rel_hi) (local.get $gt)))
+                (local.set $max_rel_ihi (v128.bitselect (local.get $m) (local.get $max_rel_ihi) (local.get $gt)))
+                ;; Ulps below 16 likewise (a lane's larger distances set its maximum, with their index, above).
+                (local.set $ulp_lo (f64x2.convert_low_i32x4_u (local.get $u_max)))
+                (local.set $ulp_hi (f64x2.convert_low_i32x4_u (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u_max) (local.get $u_max))))
+                (local.set $gt (f64x2.gt (local.get $ulp_lo) (local.get $max_ulp_lo)))
+                (local.set $max_ulp_lo (v128.bitselect (local.get $ulp_lo) (local.get $max_ulp_lo) (local.get $gt)))
+                (local.set $max_ulp_ilo (v128.bitselect (local.get $m) (local.get $max_ulp_ilo) (local.get $gt)))
+                (local.set $gt (f64x2.gt (local.get $ulp_hi) (local.get $max_ulp_hi)))
+                (local.set $max_ulp_hi (v128.bitselect (local.get $ulp_hi) (local.get $max_ulp_hi) (local.get $gt)))
+                (local.set $max_ulp_ihi (v128.bitselect (local.get $m) (local.get $max_ulp_ihi) (local.get $gt)))
+                (local.set $t (f64x2.mul (local.get $four) (f64x2.splat (f64.convert_i32_u (local.get $groups)))))
+                (local.set $idx_lo (f64x2.add (local.get $idx_lo) (local.get $t)))
+                (local.set $idx_hi (f64x2.add (local.get $idx_hi) (local.get $t)))
+                (local.set $fast (f64.add (local.get $fast) (f64.convert_i32_u (i32.shl (local.get $groups) (i32.const 2)))))
+                (local.set $small (i32.add (local.get $small) (i32.shl (local.get $groups) (i32.const 2))))
+                (if (v128.any_true (local.get $nbig))
+                  (then
+                    (local.set $small (i32.sub (local.get $small) (i32.add
+                      (i32.add (i32x4.extract_lane 0 (local.get $nbig)) (i32x4.extract_lane 1 (local.get $nbig)))
+                      (i32.add (i32x4.extract_lane 2 (local.get $nbig)) (i32x4.extract_lane 3 (local.get $nbig))))))
+                    (call $pending_flush (i32.const 1))))
+                (local.set $ge1 (i32x4.add (local.get $ge1) (v128.and (local.get $counts) (v128.const i32x4 0xff 0xff 0xff 0xff))))
+                (local.set $ge2 (i32x4.add (local.get $ge2) (v128.and (i32x4.shr_u (local.get $counts) (i32.const 8)) (v128.const i32x4 0xff 0xff 0xff 0xff))))
+                (local.set $ge4 (i32x4.add (local.get $ge4) (v128.and (i32x4.shr_u (local.get $counts) (i32.const 16)) (v128.const i32x4 0xff 0xff 0xff 0xff))))
+                (local.set $ge8 (i32x4.add (local.get $ge8) (i32x4.shr_u (local.get $counts) (i32.const 24))))
+                (local.set $q (i32.add (local.get $q) (i32.sub (local.get $bend) (local.get $p))))
+                (local.set $p (local.get $bend))
+                (br $blocks)))
+            (local.set $sum_lo (local.get $save_lo))
+            (local.set $sum_hi (local.get $save_hi))
+            (local.set $req_atol (local.get $save_req))
+            (local.set $max_ulp_lo (local.get $save_ulp_lo))
+            (local.set $max_ulp_hi (local.get $save_ulp_hi))
+            (local.set $max_ulp_ilo (local.get $save_ulp_ilo))
+            (local.set $max_ulp_ihi (local.get $save_ulp_ihi))
+            (if (v128.any_true (local.get $nbig)) (then (call $pending_flush (i32.const 0))))))
       (block $body_done (loop $body
-        (br_if $body_done (i32.ge_u (local.get $p) (local.get $end4)))
+        (br_if $body_done (i32.ge_u (local.get $p) (local.get $bend)))
         (if (i32.eq (local.get $step) (i32.const 4))
           (then
             (local.set $x (v128.load (local.get $p)))
@@ -941,6 +1213,7 @@
         (local.set $p (i32.add (local.get $p) (local.get $group)))
         (local.set $q (i32.add (local.get $q) (local.get $group)))
         (br $body)))
+        (br $blocks)))
       ;; The rest of the run, element by element, into the tail sum.
       (local.set $index (f64x2.extract_lane 0 (local.get $idx_lo)))
       (block $tail_done (loop $tail
@@ -985,6 +1258,21 @@
     (f64.store offset={{D_MAX_REL_INDEX * 8}} (local.get $record_in) (global.get $max_rel_index))
     (f64.store offset={{D_MAX_ULP * 8}} (local.get $record_in) (global.get $max_ulp))
     (f64.store offset={{D_MAX_ULP_INDEX * 8}} (local.get $record_in) (global.get $max_ulp_index))
+    ;; Indices of the maxima the first sweep raised (markers -2 - block offset): found in their block.
+    (if (local.get $sweep)
+      (then
+        (local.set $max_abs_ilo (f64x2.replace_lane 0 (local.get $max_abs_ilo) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_abs_ilo)) (f64x2.extract_lane 0 (local.get $max_abs_lo)) (i32.const 0) (i32.const 0) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_abs_ilo (f64x2.replace_lane 1 (local.get $max_abs_ilo) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_abs_ilo)) (f64x2.extract_lane 1 (local.get $max_abs_lo)) (i32.const 1) (i32.const 0) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_abs_ihi (f64x2.replace_lane 0 (local.get $max_abs_ihi) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_abs_ihi)) (f64x2.extract_lane 0 (local.get $max_abs_hi)) (i32.const 2) (i32.const 0) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_abs_ihi (f64x2.replace_lane 1 (local.get $max_abs_ihi) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_abs_ihi)) (f64x2.extract_lane 1 (local.get $max_abs_hi)) (i32.const 3) (i32.const 0) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_rel_ilo (f64x2.replace_lane 0 (local.get $max_rel_ilo) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_rel_ilo)) (f64x2.extract_lane 0 (local.get $max_rel_lo)) (i32.const 0) (i32.const 1) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_rel_ilo (f64x2.replace_lane 1 (local.get $max_rel_ilo) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_rel_ilo)) (f64x2.extract_lane 1 (local.get $max_rel_lo)) (i32.const 1) (i32.const 1) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_rel_ihi (f64x2.replace_lane 0 (local.get $max_rel_ihi) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_rel_ihi)) (f64x2.extract_lane 0 (local.get $max_rel_hi)) (i32.const 2) (i32.const 1) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_rel_ihi (f64x2.replace_lane 1 (local.get $max_rel_ihi) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_rel_ihi)) (f64x2.extract_lane 1 (local.get $max_rel_hi)) (i32.const 3) (i32.const 1) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_ulp_ihi (f64x2.replace_lane 1 (local.get $max_ulp_ihi) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_ulp_ihi)) (f64x2.extract_lane 1 (local.get $max_ulp_hi)) (i32.const 3) (i32.const 2) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_ulp_ihi (f64x2.replace_lane 0 (local.get $max_ulp_ihi) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_ulp_ihi)) (f64x2.extract_lane 0 (local.get $max_ulp_hi)) (i32.const 2) (i32.const 2) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_ulp_ilo (f64x2.replace_lane 1 (local.get $max_ulp_ilo) (call $resolve_max (f64x2.extract_lane 1 (local.get $max_ulp_ilo)) (f64x2.extract_lane 1 (local.get $max_ulp_lo)) (i32.const 1) (i32.const 2) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))
+        (local.set $max_ulp_ilo (f64x2.replace_lane 0 (local.get $max_ulp_ilo) (call $resolve_max (f64x2.extract_lane 0 (local.get $max_ulp_ilo)) (f64x2.extract_lane 0 (local.get $max_ulp_lo)) (i32.const 0) (i32.const 2) (local.get $src0) (local.get $ref_delta) (local.get $stride) (local.get $len) (local.get $first0) (local.get $index_stride))))))
     (call $fold_max (local.get $max_abs_lo) (local.get $max_abs_hi) (local.get $max_abs_ilo) (local.get $max_abs_ihi) (i32.const {{D_MAX_ABS}}))
     (call $fold_max (local.get $max_rel_lo) (local.get $max_rel_hi) (local.get $max_rel_ilo) (local.get $max_rel_ihi) (i32.const {{D_MAX_REL}}))
     (call $fold_max (local.get $max_ulp_lo) (local.get $max_ulp_hi) (local.get $max_ulp_ilo) (local.get $max_ulp_ihi) (i32.const {{D_MAX_ULP}}))

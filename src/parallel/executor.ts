@@ -18,24 +18,39 @@ type Values = Float32Array | Float64Array;
 /** Below this many elements, passes run in the calling thread when the pool is already running. */
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
 /**
- * Starting workers costs CPU time (each loads and compiles the kernel): a one-shot run gains from
- * them only above this size (on 2 cores, `npm run bench`'s S1 is faster in one thread from a cold
- * start, S1b in two).
+ * From this many elements a one-shot run (no pool running yet) starts its workers while it reads its
+ * files and shares the passes with them; below it, it runs in the calling thread. Starting workers
+ * costs CPU time (each loads the bundle and compiles the kernel) on the cores the run needs.
+ * Measured with bench/cold-threshold.mjs (whole-process `compare --format json`, train mode,
+ * N x 64 x 32 x 32 float32, `--threads 1` against `--threads 2` on a cold pool; median (min–max) of
+ * 7 or 11 runs, 2 cores shared with other jobs, load average 3-7 throughout), pool / one thread:
+ *   2^18 1.43-1.49, 2^19 1.38-1.60, 2^20 1.20-1.25, 2^21 1.17-1.19, 2^22 1.15-1.29, 2^22.5 1.08,
+ *   S1 (32x64x56x56, 2^22.6) 1.01-1.25 (470 (429–498) ms against 474 (454–718) ms at best),
+ *   2^23 1.10-1.26, 2^24 0.93-1.09, 2^25 0.85-1.22.
+ * Below 2^21 the workers never join (the calling thread has claimed every unit before they boot); up
+ * to 2^23 they join and the run is slower; about 2^24 is where the pool starts to pay on this machine.
  */
 export const COLD_PARALLEL_THRESHOLD = 1 << 24;
 
 /**
- * From this many input elements a one-shot command starts its workers before it reads its files, so
- * that they boot while it reads; the passes then use the pool (the calling thread does the work of
- * workers still booting, and does not wait for them). Below this size it gains nothing on 2 cores:
- * booting workers compete with the read and arrive after the passes (`npm run bench`, whole process).
+ * COLD_PARALLEL_THRESHOLD, or BN_CHECK_COLD_THRESHOLD (elements) when set: the knob
+ * bench/cold-threshold.mjs turns to time one-shot runs with and without the pool at every size.
  */
-export const PREWARM_ELEMENTS = 1 << 23;
+export function coldParallelThreshold(): number {
+  const given = process.env.BN_CHECK_COLD_THRESHOLD;
+  const value = given === undefined || given === "" ? Number.NaN : Number(given);
+  return Number.isInteger(value) && value >= 0 ? value : COLD_PARALLEL_THRESHOLD;
+}
 
-/** Starts the pool now when `elements` of work will be shared (see PREWARM_ELEMENTS). */
+/**
+ * Starts the pool now when `elements` of work will be shared by a one-shot command: from the cold
+ * threshold on, workers boot while it reads its files, so that they join the first pass (the calling
+ * thread does the work of workers still booting, and does not wait for them). Below it the passes run
+ * in the calling thread, and booting workers would only compete with it.
+ */
 export function prewarmFor(elements: number, options: ExecutionOptions): void {
   const threads = options.threads ?? defaultThreadCount();
-  if (threads > 1 && elements >= PREWARM_ELEMENTS && (options.parallelThreshold ?? 0) <= elements && !poolFailed()) prewarmPool(threads);
+  if (threads > 1 && elements >= coldParallelThreshold() && (options.parallelThreshold ?? 0) <= elements && !poolFailed()) prewarmPool(threads);
 }
 
 export interface ExecutionOptions {
@@ -68,7 +83,7 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const threads = validateThreadCount(options.threads ?? defaultThreadCount());
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
-  const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : COLD_PARALLEL_THRESHOLD);
+  const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : coldParallelThreshold());
   // After a worker failure the run goes on in the calling thread alone (pool.ts says why).
   const useWorkers = threads > 1 && grid.unitCount > 0 && elements >= threshold && !poolFailed();
   return { threads: useWorkers ? threads : 1, useWorkers };

@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { batchNorm, checkBatchNorm, closePool, tensorFromArray, WorkerFailureError, type Tensor } from "../../dist/index.js";
 import { InterruptedError } from "../../dist/core/errors.js";
+import { COLD_PARALLEL_THRESHOLD, coldParallelThreshold, planExecution, prewarmFor } from "../../dist/parallel/executor.js";
+import { poolIsWarm } from "../../dist/parallel/pool.js";
+import { planUnits } from "../../dist/kernel/units.js";
 import { FIXTURES, normals, seededRandom } from "../helpers.js";
 
 afterAll(async () => {
@@ -198,5 +201,39 @@ describe("the worker pool", () => {
     } finally {
       delete process.env.BN_CHECK_FIXTURE_STALL_MS;
     }
+  });
+});
+
+describe("one-shot runs and the cold pool", () => {
+  // S1 = 32x64x56x56 lies below COLD_PARALLEL_THRESHOLD; 2^24 is at it.
+  const grid = (outer: number) => planUnits({ outer, channels: 64, inner: 56 * 56 });
+  const previous = process.env.BN_CHECK_COLD_THRESHOLD;
+  afterEach(() => {
+    if (previous === undefined) delete process.env.BN_CHECK_COLD_THRESHOLD;
+    else process.env.BN_CHECK_COLD_THRESHOLD = previous;
+  });
+
+  it("run in the calling thread below COLD_PARALLEL_THRESHOLD and on the pool from it, and start the pool early only then", async () => {
+    await closePool();
+    delete process.env.BN_CHECK_COLD_THRESHOLD;
+    expect(COLD_PARALLEL_THRESHOLD).toBe(2 ** 24);
+    expect(coldParallelThreshold()).toBe(COLD_PARALLEL_THRESHOLD);
+    expect(planExecution(grid(32), { threads: 2 })).toEqual({ threads: 1, useWorkers: false });
+    expect(planExecution(grid(Math.ceil(2 ** 24 / (64 * 56 * 56))), { threads: 2 })).toEqual({ threads: 2, useWorkers: true });
+    prewarmFor(32 * 64 * 56 * 56, { threads: 2 });
+    expect(poolIsWarm(1)).toBe(false);
+    prewarmFor(2 ** 24, { threads: 2 });
+    expect(poolIsWarm(1)).toBe(true);
+    await closePool();
+  });
+
+  it("take BN_CHECK_COLD_THRESHOLD as the threshold (the bench's knob); a value that is no element count is ignored", async () => {
+    await closePool();
+    process.env.BN_CHECK_COLD_THRESHOLD = "0";
+    expect(planExecution(grid(32), { threads: 2 })).toEqual({ threads: 2, useWorkers: true });
+    process.env.BN_CHECK_COLD_THRESHOLD = "-5";
+    expect(coldParallelThreshold()).toBe(COLD_PARALLEL_THRESHOLD);
+    process.env.BN_CHECK_COLD_THRESHOLD = "lots";
+    expect(planExecution(grid(32), { threads: 2 })).toEqual({ threads: 1, useWorkers: false });
   });
 });

@@ -182,6 +182,60 @@ describe("the WebAssembly SIMD kernel", () => {
     );
   });
 
+  // The SIMD compare kernel sweeps blocks of SWEEP_BLOCK_GROUPS groups of four and settles a block
+  // there unless a value in it is non-finite, outside its flat tolerance or above atol; maxima it
+  // raises are resolved to their first index at the end, the worst list is offered its values when
+  // one beats the list. These references conform but for rare faults, so most blocks take that path.
+  it("gives the JavaScript comparison report, bit for bit, on conforming references with rare faults (the SIMD kernel's first sweep)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 100, max: 700 }),
+        fc.nat(),
+        fc.constantFrom(0, 1e-4, 1e-3, 2e-2),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        async (batch, channels, inner, seed, faultRate, threads, repeated) => {
+          const shape = [batch, channels, inner];
+          growToArenaSize(shape, 1);
+          const count = shape.reduce((a, b) => a * b, 1);
+          const random = seededRandom(seed);
+          // Repeated values give equal errors at several indices: maxima must keep the first.
+          const values = normals(random, count, 0.5, 2);
+          const input = tensorFromArray(repeated ? values.map((_v, i) => values[i % 37]) : values, shape, "float32");
+          const options = { framework: "torch" as const, channelAxis: 1, threads, parallelThreshold: 0 };
+          const exact = await batchNorm({ input }, options);
+          const reference = tensorFromArray(Array.from(exact.output.data), shape, "float32");
+          const f32 = new Float32Array(1);
+          const u32 = new Uint32Array(f32.buffer);
+          for (let i = 0; i < count; i++) {
+            const pick = random();
+            f32[0] = reference.data[i];
+            // Most values a few ulps off (0-15 ulps: the byte-counted buckets); rarely further.
+            if (pick < 0.3) u32[0] += Math.floor(random() * 4);
+            else if (pick < 0.32) u32[0] += Math.floor(random() * 16);
+            else if (pick < 0.32 + faultRate) u32[0] += 16 + Math.floor(random() * 3000);
+            // A sign change, a zero of either sign, a value outside the flat tolerance, NaN.
+            else if (pick < 0.32 + 2 * faultRate) f32[0] = -f32[0] * random() * 1e-3;
+            else if (pick < 0.32 + 3 * faultRate) f32[0] = random() < 0.5 ? 0 : -0;
+            else if (pick < 0.32 + 3.3 * faultRate) f32[0] += (random() - 0.5) * 1e-2;
+            else if (pick < 0.32 + 3.4 * faultRate) f32[0] = NaN;
+            reference.data[i] = f32[0];
+          }
+          const plain = await checkBatchNorm({ input, reference }, options);
+          const simd = await withTensorArena(() => checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options));
+          expect(plain.timings.kernels.compare).toBe("js");
+          expect(simd.timings.kernels.compare).toBe("wasm-simd");
+          const strip = (result: typeof plain) =>
+            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
+          expect(strip(simd)).toBe(strip(plain));
+        },
+      ),
+      { seed: 23, numRuns: 40 },
+    );
+  });
+
   for (const [name, shape, layout] of [
     ["NCHW, runs with a tail", [8, 5, 13, 11], "NCHW"],
     ["NHWC (one value per row and channel)", [6, 9, 7, 70], "NHWC"],
