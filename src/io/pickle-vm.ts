@@ -133,7 +133,11 @@ export function runPickle(bytes: Uint8Array, resolvers: PickleResolvers, limits:
   };
   const top = (): unknown => {
     if (stack.length === 0) fail("reads an empty stack");
-    return stack[stack.length - 1];
+    const value = stack[stack.length - 1];
+    // As in CPython, whose marks live apart from the stack: a mark is no value to DUP, memoize or
+    // append to (a copied MARK became a value — a storage key — with no mark of its own to pop).
+    if (value === MARK) fail("reads a mark as a value");
+    return value;
   };
   const popMark = (): unknown[] => {
     const at = marks.pop();
@@ -210,7 +214,7 @@ export function runPickle(bytes: Uint8Array, resolvers: PickleResolvers, limits:
         push(MARK);
         break;
       case 0x30: // POP
-        if (top() === MARK) {
+        if (stack.length > 0 && stack[stack.length - 1] === MARK) {
           stack.pop();
           marks.pop();
         } else pop();
