@@ -9,7 +9,7 @@
  * records except through those checked functions, and no prototype is taken from it.
  */
 import { InputFileError } from "../core/errors.js";
-import { PyObject, runPickle } from "./pickle-vm.js";
+import { PyFloat, PyGlobal, PyObject, runPickle } from "./pickle-vm.js";
 
 /** The element types of PyTorch storages; bn-check reads the four float ones. */
 export type TorchDType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool" | "complex64" | "complex128";
@@ -149,8 +149,8 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== "storage") return fail("has a persistent id that is not ('storage', type, key, location, numel)");
     const [, type, key, , numel] = pid as unknown[];
     if (!(type instanceof StorageType)) return fail("has a persistent id whose storage type is not a torch storage type");
-    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) return fail(`has a storage key ${JSON.stringify(key)?.slice(0, 40)} that is not a member name`);
-    if (!Number.isSafeInteger(numel) || (numel as number) < 0) return fail(`has storage ${key} with ${numel} elements`);
+    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) return fail(`has a storage key ${shown(key)} that is not a member name`);
+    if (!Number.isSafeInteger(numel) || (numel as number) < 0) return fail(`has storage ${key} with ${shown(numel)} elements`);
     return new StorageRef(type.dtype, key, numel as number);
   };
   try {
@@ -159,6 +159,20 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (error instanceof InputFileError) throw error;
     return fail(`is not a pickle bn-check can read (${(error as Error).message})`);
   }
+}
+
+/** A value a pickle gave where another was expected, for a message: never a template's "undefined" or a TypeError. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value === null) return "None";
+  if (Array.isArray(value)) return `a ${Object.isFrozen(value) ? "tuple" : "list"} of ${value.length} items`;
+  if (value instanceof Map) return "a dict";
+  if (value instanceof PyFloat) return `the float ${value.value}`;
+  if (value instanceof PyObject) return `a record of class ${value.global}`;
+  if (value instanceof PyGlobal) return `the global ${value.dotted}`;
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  return `a ${typeof value === "object" ? "value" : typeof value}`;
 }
 
 function latin1Bytes(text: string): Uint8Array {
@@ -184,7 +198,7 @@ function rebuildTensor(args: unknown[], fail: (problem: string) => never): Tenso
   // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
   const [storage, offset, size, stride] = args;
   if (args.length < 4 || !(storage instanceof StorageRef)) return fail("calls torch._utils._rebuild_tensor_v2 without a storage");
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0) return fail(`has a tensor with storage offset ${String(offset).slice(0, 40)}`);
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) return fail(`has a tensor with storage offset ${shown(offset)}`);
   const isDims = (value: unknown): value is number[] => Array.isArray(value) && value.length <= MAX_RANK && value.every((dim) => Number.isSafeInteger(dim) && dim >= 0);
   if (!isDims(size)) return fail("has a tensor whose size is not a tuple of non-negative integers");
   if (!isDims(stride) || stride.length !== size.length) return fail(`has a tensor whose stride is not ${size.length} non-negative integers`);

@@ -29,6 +29,8 @@ export interface ZipEntry {
   readonly compressedSize: number;
   readonly uncompressedSize: number;
   readonly localHeaderOffset: number;
+  /** Where the member's local header and data must end: the start of the central directory. */
+  readonly dataLimit: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -115,7 +117,16 @@ export function readCentralDirectory(fd: number, fileSize: number, path: string,
       e += 4 + size;
     }
     if (localHeaderOffset + 30 + compressedSize > directoryOffset) fail(`entry ${name}'s data (${compressedSize} bytes at ${localHeaderOffset}) runs into the central directory`);
-    entries.push({ name, method: dv.getUint16(at + 10, true), flags: dv.getUint16(at + 8, true), crc32: dv.getUint32(at + 16, true), compressedSize, uncompressedSize, localHeaderOffset });
+    entries.push({
+      name,
+      method: dv.getUint16(at + 10, true),
+      flags: dv.getUint16(at + 8, true),
+      crc32: dv.getUint32(at + 16, true),
+      compressedSize,
+      uncompressedSize,
+      localHeaderOffset,
+      dataLimit: directoryOffset,
+    });
     at = end;
   }
   return entries;
@@ -161,10 +172,16 @@ export function memberDataStart(fd: number, entry: ZipEntry, path: string): numb
   if (local.getUint32(0, true) !== LOCAL) fail("its local header is missing");
   if (local.getUint16(8, true) !== entry.method) fail("its local header and the central directory disagree on the compression method");
   const nameLength = local.getUint16(26, true);
+  const start = entry.localHeaderOffset + 30 + nameLength + local.getUint16(28, true);
+  // The local header's own name and extra lengths decide where the data starts: lengths that run it
+  // past the central directory are the archive's lie (read, they ended past the file's end, which
+  // was blamed on the file changing while being read).
+  if (start + entry.compressedSize > entry.dataLimit)
+    fail(`its local header's name and extra fields (${start - entry.localHeaderOffset - 30} bytes) put its ${entry.compressedSize} bytes of data past the central directory`);
   const localName = new TextDecoder().decode(read(fd, entry.localHeaderOffset + 30, nameLength, path));
   if (localName !== entry.name) fail(`its local header names '${localName}'`);
   if (entry.method === 0 && entry.compressedSize !== entry.uncompressedSize) fail("is stored, but its compressed and uncompressed sizes differ");
-  return entry.localHeaderOffset + 30 + nameLength + local.getUint16(28, true);
+  return start;
 }
 
 /**

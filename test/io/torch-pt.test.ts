@@ -431,6 +431,38 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
   });
 });
 
+describe("found by the .pt fuzz (issue #22, test/fuzz/pt-fuzz.test.ts)", () => {
+  it("a local header whose extra length runs a storage's data past the central directory is the archive's lie, not a file that changed", () => {
+    const bytes = zipSync({ "a/data/0": [floats(1, 2), { level: 0 }], "a/data.pkl": [statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [1] } }), { level: 0 }] });
+    new DataView(bytes.buffer).setUint16(28, 0xffff, true); // the first local header's extra field length
+    const path = join(work, "local-extra.pt");
+    writeFileSync(path, bytes);
+    const attempt = () => openTorchPt(path).read("w");
+    expect(attempt).toThrow(InputFileError);
+    expect(attempt).toThrow(/local-extra\.pt: member a\/data\/0: its local header's name and extra fields \(65543 bytes\) put its 8 bytes of data past the central directory$/);
+  });
+
+  it("a MARK is no value: DUP or BINPUT of one is refused (a copied MARK became a storage key with no mark to pop)", () => {
+    // MARK DUP TUPLE: read as a 1-tuple holding the mark sentinel before.
+    const dup = craftZip("dup-mark.pt", { "a/data.pkl": new PickleWriter().op(0x28, 0x32, 0x74).done() });
+    expect(() => openTorchPt(dup)).toThrow(/dup-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value \(at byte 4\)\)$/);
+    // MARK BINPUT 0 POP_MARK BINGET 0: the sentinel fetched back from the memo.
+    const memo = craftZip("memo-mark.pt", { "a/data.pkl": new PickleWriter().op(0x28, 0x71, 0, 0x31, 0x68, 0).done() });
+    expect(() => openTorchPt(memo)).toThrow(/memo-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value/);
+    // MARK then POP still drops the mark (POP of a mark is how pickle discards one).
+    const pop = craftZip("pop-mark.pt", { "a/data.pkl": new PickleWriter().op(0x4e, 0x28, 0x30).done() });
+    expect(() => openTorchPt(pop)).toThrow(/pop-mark\.pt: holds no tensor: its data\.pkl is None$/);
+  });
+
+  it("a storage offset that is a dict is named in Python's words, not as [object Map]", () => {
+    const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
+    pickle.string("w").global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(2).op(0x74, 0x51);
+    pickle.op(0x7d).tuple([2]).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x75);
+    const path = craftZip("dict-offset.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2) });
+    expect(() => openTorchPt(path)).toThrow(/dict-offset\.pt: data\.pkl has a tensor with storage offset a dict$/);
+  });
+});
+
 describe("tensors inside foreign records", () => {
   it("a record's call arguments are walked by position (tensors wherever they sit)", () => {
     // {"r": some.module.Record(<tensor>)}: REDUCE of an unknown global with a tensor argument.
