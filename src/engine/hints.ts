@@ -11,6 +11,7 @@ import { roundTo } from "../numeric/formats.js";
 import { formatNumber } from "../numeric/format.js";
 import { channelArithmetic, checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
 import { prepareBatchNorm } from "./prepare.js";
+import { arenaOf } from "../memory/arena.js";
 
 /** Per channel: the error e = ref − y fitted as a + k·(y − β). */
 interface ChannelFit {
@@ -184,6 +185,8 @@ async function conventionAlternatives(tensors: WithReference, request: CheckRequ
     tries.push({ option: `--mode ${mode}`, request: { ...request, mode } });
   }
   const hints: string[] = [];
+  // Each alternative is a whole check, kept for its verdict only (checkBatchNorm gives its arena
+  // memory back when it returns).
   for (const attempt of tries) {
     try {
       const alternative = await checkBatchNorm(outputOnly, attempt.request);
@@ -207,6 +210,9 @@ export async function explainNonConformance(given: CheckTensors, request: CheckR
   const tensors: WithReference = { ...given, reference };
   const result: WithOutput = { ...checked, output };
   const computeDtype = output.ulpDtype;
+  // The statistics prepared here serve the signatures only: they go back to the arena after them.
+  const arena = arenaOf(tensors.input.data);
+  const mark = arena?.mark();
   const prepared = await prepareBatchNorm(tensors, request);
   const table = channelArithmetic(prepared, tensors);
   const limits: Limits = {
@@ -225,5 +231,6 @@ export async function explainNonConformance(given: CheckTensors, request: CheckR
     },
   };
   const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits);
+  if (arena !== null && mark !== undefined) arena.rewind(mark);
   return [...hints, ...(await conventionAlternatives(tensors, request, result))];
 }
