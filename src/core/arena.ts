@@ -95,6 +95,20 @@ export class TensorArena {
     if (arenaOf(values) === this && values.byteOffset + values.byteLength === this.top) this.top = values.byteOffset;
   }
 
+  /** Where the next allocation goes, for `rewind`. */
+  mark(): number {
+    return this.top;
+  }
+
+  /**
+   * Takes back every allocation made since `mark()` returned `mark` (a check run only for its
+   * verdict, such as a hint's alternative convention), so that the next ones reuse that memory
+   * instead of growing the arena. Only when none of those allocations is used any more.
+   */
+  rewind(mark: number): void {
+    if (mark <= this.top) this.top = mark;
+  }
+
   /** The memory, grown to at least `bytes`; null when that is more than an arena can hold. */
   private reserve(bytes: number): SharedWasmMemory | null {
     const pages = Math.ceil(bytes / PAGE_BYTES);

@@ -11,6 +11,7 @@ import { roundTo } from "../core/formats.js";
 import { formatNumber } from "../core/format.js";
 import { channelArithmetic, checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "../check/check.js";
 import { prepareBatchNorm } from "../check/prepare.js";
+import { arenaOf } from "../core/arena.js";
 
 /** Per channel: the error e = ref − y fitted as a + k·(y − β). */
 interface ChannelFit {
@@ -176,6 +177,8 @@ async function conventionAlternatives(tensors: WithReference, request: CheckRequ
     tries.push({ option: `--mode ${mode}`, request: { ...request, mode } });
   }
   const hints: string[] = [];
+  // Each alternative is a whole check, kept for its verdict only (checkBatchNorm gives its arena
+  // memory back when it returns).
   for (const attempt of tries) {
     try {
       const alternative = await checkBatchNorm(outputOnly, attempt.request);
@@ -199,6 +202,9 @@ export async function explainNonConformance(given: CheckTensors, request: CheckR
   const tensors: WithReference = { ...given, reference };
   const result: WithOutput = { ...checked, output };
   const computeDtype = output.ulpDtype;
+  // The statistics prepared here serve the signatures only: they go back to the arena after them.
+  const arena = arenaOf(tensors.input.data);
+  const mark = arena?.mark();
   const prepared = await prepareBatchNorm(tensors, request);
   const table = channelArithmetic(prepared, tensors);
   const limits: Limits = {
@@ -217,5 +223,6 @@ export async function explainNonConformance(given: CheckTensors, request: CheckR
     },
   };
   const hints = request.strict ? [] : arithmeticSignatures(tensors, result, computeDtype, limits);
+  if (arena !== null && mark !== undefined) arena.rewind(mark);
   return [...hints, ...(await conventionAlternatives(tensors, request, result))];
 }
