@@ -27,7 +27,9 @@ const summary = (runs) => {
 };
 const fmt = (s) => (s === undefined ? "—" : `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`);
 
-/** @returns rows of median (min–max) ms per shape: bn-check's gradients, PyTorch forward+backward and backward alone. */
+/**
+ * @returns rows of median (min–max) ms per shape: bn-check's gradients, PyTorch forward+backward and backward alone.
+ */
 export async function timeBackward(shapes, { threads = 2, repeats = 7 } = {}) {
   const work = join(tmpdir(), `bn-check-bench-backward-${process.pid}`);
   mkdirSync(work, { recursive: true });
@@ -49,7 +51,11 @@ export async function timeBackward(shapes, { threads = 2, repeats = 7 } = {}) {
       writeNpy(path, input);
       return { runs: summary(runs), path };
     });
-    const peer = spawnSync(python, [join(here, "peers.py"), ours.path, "1", String(threads), String(repeats), "backward"], { encoding: "utf8" });
+    const peer = spawnSync(
+      python,
+      [join(here, "peers.py"), ours.path, "1", String(threads), String(repeats), "backward"],
+      { encoding: "utf8" },
+    );
     const theirs = peer.status === 0 ? JSON.parse(peer.stdout) : {};
     rows.push({
       shape: `${name} ${shape.join("x")}`,
@@ -57,7 +63,9 @@ export async function timeBackward(shapes, { threads = 2, repeats = 7 } = {}) {
       "bn-check gradients ms": fmt(ours.runs),
       "torch forward+backward ms": fmt(theirs.torch_forward_backward),
       "torch backward ms": fmt(theirs.torch_backward),
-      "ratio vs torch forward+backward": theirs.torch_forward_backward ? (ours.runs.median / theirs.torch_forward_backward.median).toFixed(2) : "—",
+      "ratio vs torch forward+backward": theirs.torch_forward_backward
+        ? (ours.runs.median / theirs.torch_forward_backward.median).toFixed(2)
+        : "—",
     });
   }
   rmSync(work, { recursive: true, force: true });

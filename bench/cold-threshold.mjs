@@ -57,20 +57,30 @@ function writeCase(lib, shape, dir) {
 
 function runOnce(files, threads, env) {
   const started = performance.now();
-  const run = spawnSync(process.execPath, [bin, "compare", files.x, files.ref, "--format", "json", "--threads", String(threads)], { encoding: "utf8", env, maxBuffer: 1 << 26 });
+  const run = spawnSync(
+    process.execPath,
+    [bin, "compare", files.x, files.ref, "--format", "json", "--threads", String(threads)],
+    { encoding: "utf8", env, maxBuffer: 1 << 26 },
+  );
   const ms = performance.now() - started;
   const report = JSON.parse(run.stdout);
   return { ms, timings: report.timings, verdict: report.verdict };
 }
 
-export async function timeColdThreshold(distDir, { powers = [18, 19, 20, 21, 22, 23, 24, 25], withS1 = true, repeats = 7 } = {}) {
+export async function timeColdThreshold(
+  distDir,
+  { powers = [18, 19, 20, 21, 22, 23, 24, 25], withS1 = true, repeats = 7 } = {},
+) {
   const lib = await import(pathToFileURL(join(distDir, "index.js")).href);
   const work = join(tmpdir(), `bn-check-cold-${process.pid}`);
   mkdirSync(work, { recursive: true });
   const rows = [];
   const { BN_CHECK_COLD_THRESHOLD: _unset, ...baseEnv } = process.env;
   try {
-    const cases = [...powers.map((power) => [`2^${power}`, [Math.round(2 ** power / (64 * 32 * 32)), 64, 32, 32]]), ...(withS1 ? [["S1 (2^22.6)", [32, 64, 56, 56]]] : [])];
+    const cases = [
+      ...powers.map((power) => [`2^${power}`, [Math.round(2 ** power / (64 * 32 * 32)), 64, 32, 32]]),
+      ...(withS1 ? [["S1 (2^22.6)", [32, 64, 56, 56]]] : []),
+    ];
     for (const [label, shape] of cases) {
       if (!Number.isInteger(shape[0]) || shape[0] < 1) continue;
       const files = writeCase(lib, shape, work);
@@ -91,7 +101,10 @@ export async function timeColdThreshold(distDir, { powers = [18, 19, 20, 21, 22,
         "1 thread ms": fmt(a),
         "cold pool, 2 threads ms": fmt(b),
         "pool / 1 thread": (b.median / a.median).toFixed(2),
-        "pool threads; units (stats, compare)": `${pooled.timings.threads}; ${JSON.stringify(pooled.timings.unitsByThread.stats)} ${JSON.stringify(pooled.timings.unitsByThread.compare)}`,
+        "pool threads; units (stats, compare)":
+          `${pooled.timings.threads}` +
+          `; ${JSON.stringify(pooled.timings.unitsByThread.stats)} ` +
+          `${JSON.stringify(pooled.timings.unitsByThread.compare)}`,
       });
       rmSync(files.x);
       rmSync(files.ref);

@@ -62,7 +62,9 @@ function makeCase(lib, shape, illConditioned) {
     const c = Math.floor(i / inner) % channels;
     const mean = f(means[c]);
     const scale = f(1 / f(Math.sqrt(f(f(squares[c] / n) + 1e-5))));
-    reference[i] = illConditioned ? f(f(input[i] * scale) + f(-f(mean * scale))) : f((input[i] - means[c]) / Math.sqrt(squares[c] / n + 1e-5));
+    reference[i] = illConditioned
+      ? f(f(input[i] * scale) + f(-f(mean * scale)))
+      : f((input[i] - means[c]) / Math.sqrt(squares[c] / n + 1e-5));
   }
   return { input: { dtype: "float32", shape, data: input }, reference: { dtype: "float32", shape, data: reference } };
 }
@@ -88,7 +90,8 @@ export async function timeComparePass(distDir, { shapes = Object.keys(SHAPES), r
           }
           return { times, verdict };
         });
-        row[`${illConditioned ? "ill-cond" : "plain"} ${threads} thr ms`] = `${fmt(stats(runs.times))} ${runs.verdict === "conforms" ? "" : `[${runs.verdict}]`}`.trim();
+        row[`${illConditioned ? "ill-cond" : "plain"} ${threads} thr ms`] =
+          `${fmt(stats(runs.times))} ${runs.verdict === "conforms" ? "" : `[${runs.verdict}]`}`.trim();
       }
     }
     rows.push(row);

@@ -38,7 +38,9 @@ torch.save(f.state_dict(), sys.argv[2])
 function run(command, args) {
   const timed = existsSync("/usr/bin/time");
   const started = performance.now();
-  const result = timed ? spawnSync("/usr/bin/time", ["-f", "%M", command, ...args], { encoding: "utf8", maxBuffer: 1 << 28 }) : spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28 });
+  const result = timed
+    ? spawnSync("/usr/bin/time", ["-f", "%M", command, ...args], { encoding: "utf8", maxBuffer: 1 << 28 })
+    : spawnSync(command, args, { encoding: "utf8", maxBuffer: 1 << 28 });
   const ms = performance.now() - started;
   const rss = timed ? Number(result.stderr.trim().split("\n").at(-1)) : Number.NaN;
   return { ms, rssMb: rss / 1024, status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -64,7 +66,8 @@ export async function timeFold(python, work, { repeats = 5 } = {}) {
   const ratios = [];
   for (let r = 0; r < repeats; r++) {
     const a = run(process.execPath, [bin, "fold", "--params", params, "--folded", folded, "--format", "json"]);
-    if (a.status !== 0) return { rows: [], notes: [`fold bench: bn-check fold exited ${a.status}: ${a.stderr.trim()}`] };
+    if (a.status !== 0)
+      return { rows: [], notes: [`fold bench: bn-check fold exited ${a.status}: ${a.stderr.trim()}`] };
     const b = run(python, [join(here, "script-fold.py"), params, folded]);
     if (b.status !== 0) return { rows: [], notes: [`fold bench: script-fold.py exited ${b.status}`] };
     ours.push(a.ms);
@@ -76,9 +79,24 @@ export async function timeFold(python, work, { repeats = 5 } = {}) {
   const spread = (values) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
   return {
     rows: [
-      { what: "bn-check fold (ResNet-18, 20 layers, 2 × 47 MB)", "median ms": median(ours).toFixed(0), "min–max": spread(ours), "peak RSS MB": oursRss.toFixed(0) },
-      { what: "Python: torch.load ×2, fuse_conv_bn_weights, assert_close", "median ms": median(theirs).toFixed(0), "min–max": spread(theirs), "peak RSS MB": theirsRss.toFixed(0) },
-      { what: "ratio bn-check / Python (per pair)", "median ms": median(ratios).toFixed(3), "min–max": `${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}`, "peak RSS MB": "" },
+      {
+        what: "bn-check fold (ResNet-18, 20 layers, 2 × 47 MB)",
+        "median ms": median(ours).toFixed(0),
+        "min–max": spread(ours),
+        "peak RSS MB": oursRss.toFixed(0),
+      },
+      {
+        what: "Python: torch.load ×2, fuse_conv_bn_weights, assert_close",
+        "median ms": median(theirs).toFixed(0),
+        "min–max": spread(theirs),
+        "peak RSS MB": theirsRss.toFixed(0),
+      },
+      {
+        what: "ratio bn-check / Python (per pair)",
+        "median ms": median(ratios).toFixed(3),
+        "min–max": `${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}`,
+        "peak RSS MB": "",
+      },
     ],
     notes,
   };

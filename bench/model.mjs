@@ -33,7 +33,10 @@ function timeProcess(command, args, repeats, env = process.env) {
 export function makeModelDump(python, work) {
   const folder = join(work, "mobilenet-v3-small");
   if (existsSync(join(folder, "eval", "acts.npz"))) return { folder };
-  const made = spawnSync(python, [join(here, "..", "fixtures", "generate_model.py"), "--full", "--out", folder], { encoding: "utf8", cwd: join(here, "..", "fixtures") });
+  const made = spawnSync(python, [join(here, "..", "fixtures", "generate_model.py"), "--full", "--out", folder], {
+    encoding: "utf8",
+    cwd: join(here, "..", "fixtures"),
+  });
   if (made.status !== 0) return { reason: made.stderr.trim().split("\n").at(-1) };
   return { folder };
 }
@@ -45,14 +48,38 @@ export async function timeModel(python, work, { repeats = 5 } = {}) {
   const rows = [];
   const notes = [];
   const convention = ["--eps", "0.001", "--momentum", "0.01"];
-  const python_ = timeProcess(python, [join(here, "script-model.py"), join(folder, "params.pt"), join(folder, "eval", "acts.npz"), "eval", "0.001", "0.01"], repeats);
+  const python_ = timeProcess(
+    python,
+    [
+      join(here, "script-model.py"),
+      join(folder, "params.pt"),
+      join(folder, "eval", "acts.npz"),
+      "eval",
+      "0.001",
+      "0.01",
+    ],
+    repeats,
+  );
   if (python_.status !== 0) notes.push(`model: the Python script failed (${python_.stderr.trim().split("\n").at(-1)})`);
   for (const [params, acts] of [
     ["params.safetensors", "acts.safetensors"],
     ["params.safetensors", "acts.npz"],
     ["params.pt", "acts.npz"],
   ]) {
-    const ours = timeProcess(process.execPath, [bin, "model", "--params", join(folder, params), "--activations", join(folder, "eval", acts), ...convention, "--quiet"], repeats);
+    const ours = timeProcess(
+      process.execPath,
+      [
+        bin,
+        "model",
+        "--params",
+        join(folder, params),
+        "--activations",
+        join(folder, "eval", acts),
+        ...convention,
+        "--quiet",
+      ],
+      repeats,
+    );
     if (ours.status !== 0) {
       notes.push(`model ${params} + ${acts}: exit ${ours.status} (${ours.stderr.trim().split("\n").at(-1) ?? ""})`);
       continue;
@@ -68,8 +95,28 @@ export async function timeModel(python, work, { repeats = 5 } = {}) {
     // workplace sets it: +40-50 ms per start); Python reads it only for TLS. Both are shown.
     if (process.env.NODE_EXTRA_CA_CERTS) {
       const { NODE_EXTRA_CA_CERTS: _unset, ...env } = process.env;
-      const bare = timeProcess(process.execPath, [bin, "model", "--params", join(folder, params), "--activations", join(folder, "eval", acts), ...convention, "--quiet"], repeats, env);
-      rows.push({ files: `${params} + ${acts}, no NODE_EXTRA_CA_CERTS`, "bn-check ms": fmt(bare), "python script ms": fmt(python_), ratio: (bare.median / python_.median).toFixed(3), summary: "" });
+      const bare = timeProcess(
+        process.execPath,
+        [
+          bin,
+          "model",
+          "--params",
+          join(folder, params),
+          "--activations",
+          join(folder, "eval", acts),
+          ...convention,
+          "--quiet",
+        ],
+        repeats,
+        env,
+      );
+      rows.push({
+        files: `${params} + ${acts}, no NODE_EXTRA_CA_CERTS`,
+        "bn-check ms": fmt(bare),
+        "python script ms": fmt(python_),
+        ratio: (bare.median / python_.median).toFixed(3),
+        summary: "",
+      });
     }
   }
   return { rows, notes, readers: timeReaders(folder, repeats) };
@@ -92,7 +139,9 @@ function timeReaders(folder, repeats) {
     const runs = [];
     let last;
     for (let r = 0; r < repeats; r++) {
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script, join(folder, file)], { encoding: "utf8" });
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script, join(folder, file)], {
+        encoding: "utf8",
+      });
       if (run.status !== 0) break;
       last = JSON.parse(run.stdout);
       runs.push(last);

@@ -6,7 +6,8 @@
 // the effective GB/s (3 x the tensor's bytes: read twice, write once) next to a copy bandwidth
 // measured here, and the whole-process, small-case, memory and scaling figures. No test asserts times.
 // Environment: BENCH_SHAPES=S1,S4 (default all), BENCH_REPEATS (default 7), BENCH_HUGE=1 adds 6e8 elements,
-// BENCH_ONLY=targets runs only the issue-23 targets (bench/targets.mjs); BENCH_ONLY=cold-threshold only the one-shot pool measurement.
+// BENCH_ONLY=targets runs only the issue-23 targets (bench/targets.mjs); BENCH_ONLY=cold-threshold only the one-shot
+// pool measurement.
 import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -37,7 +38,9 @@ const stats = (runs) => {
 };
 const fmt = (s) => (s === undefined ? "—" : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`);
 
-/** The input in shared memory: in the ambient tensor arena when called inside `withTensorArena`, as the CLI reads it. */
+/**
+ * The input in shared memory: in the ambient tensor arena when called inside `withTensorArena`, as the CLI reads it.
+ */
 function makeInput(shape) {
   const count = shape.reduce((a, b) => a * b, 1);
   const data = allocateShared("float32", count);
@@ -95,7 +98,16 @@ async function copyBandwidth(bytes, threads) {
   const share = Math.ceil(source.length / threads);
   const workers = Array.from(
     { length: threads },
-    (_, t) => new Worker(code, { eval: true, workerData: { source: source.buffer, target: target.buffer, first: t * share, end: Math.min(source.length, (t + 1) * share) } }),
+    (_, t) =>
+      new Worker(code, {
+        eval: true,
+        workerData: {
+          source: source.buffer,
+          target: target.buffer,
+          first: t * share,
+          end: Math.min(source.length, (t + 1) * share),
+        },
+      }),
   );
   const round = () =>
     Promise.all(
@@ -176,14 +188,22 @@ for (const name of selected) {
     "same, JS kernel ms": fmt(twoReusedJs),
     "torch 2 threads ms": fmt(peer.torch),
     "numpy ms": fmt(peer.numpy),
-    "GB/s (2 thr; reused)": `${((3 * bytes) / (two.median / 1000) / 1e9).toFixed(1)}; ${((3 * bytes) / (twoReused.median / 1000) / 1e9).toFixed(1)}`,
-    "2 thr vs torch": peer.torch ? `${(peer.torch.median / two.median).toFixed(2)}x (${(peer.torch.median / twoReused.median).toFixed(2)}x reused)` : "—",
+    "GB/s (2 thr; reused)":
+      `${((3 * bytes) / (two.median / 1000) / 1e9).toFixed(1)}; ` +
+      `${((3 * bytes) / (twoReused.median / 1000) / 1e9).toFixed(1)}`,
+    "2 thr vs torch": peer.torch
+      ? `${(peer.torch.median / two.median).toFixed(2)}x (${(peer.torch.median / twoReused.median).toFixed(2)}x reused)`
+      : "—",
     "2 thr vs numpy": peer.numpy ? `${(peer.numpy.median / two.median).toFixed(2)}x` : "—",
-    "1→2 thr speed-up (reused)": `${(one.median / two.median).toFixed(2)}x (${(oneReused.median / twoReused.median).toFixed(2)}x)`,
+    "1→2 thr speed-up (reused)":
+      `${(one.median / two.median).toFixed(2)}x ` + `(${(oneReused.median / twoReused.median).toFixed(2)}x)`,
   });
   await closePool();
 }
-console.log(`kernel: ${kernelName()}; copy bandwidth in this run (read + write, 128 MiB): ${bandwidth[1].toFixed(1)} GB/s with 1 thread, ${bandwidth[2].toFixed(1)} GB/s with 2`);
+console.log(
+  `kernel: ${kernelName()}; copy bandwidth in this run (read + write, 128 MiB): ` +
+    `${bandwidth[1].toFixed(1)} GB/s with 1 thread, ${bandwidth[2].toFixed(1)} GB/s with 2`,
+);
 console.table(rows);
 
 // Whole process: bn-check compare vs the equivalent Python script, on inputs with a PyTorch reference.
@@ -195,7 +215,8 @@ for (const name of selected.filter((n) => ["S1", "S1b", "S4"].includes(n))) {
     python,
     [
       "-c",
-      `import numpy as np, torch, torch.nn.functional as F; x=torch.from_numpy(np.load('${path}')); c=x.shape[1]; np.save('${reference}', F.batch_norm(x, torch.zeros(c), torch.ones(c), training=True).numpy())`,
+      `import numpy as np, torch, torch.nn.functional as F; x=torch.from_numpy(np.load('${path}')); c=x.shape[1]; ` +
+        `np.save('${reference}', F.batch_norm(x, torch.zeros(c), torch.ones(c), training=True).numpy())`,
     ],
     { encoding: "utf8" },
   );
@@ -244,13 +265,20 @@ if (processRows.length > 0) console.table(processRows);
 // another build's dist/ to compare before and after a kernel change).
 const { timeComparePass } = await import("./compare-pass.mjs");
 console.log("compare pass (timings.compareMs, in process, warm pool):");
-console.table(await timeComparePass(join(here, "..", "dist"), { shapes: selected.filter((n) => ["S1", "S2", "S3", "S5"].includes(n)), repeats: REPEATS }));
+console.table(
+  await timeComparePass(join(here, "..", "dist"), {
+    shapes: selected.filter((n) => ["S1", "S2", "S3", "S5"].includes(n)),
+    repeats: REPEATS,
+  }),
+);
 
 // The backward kernel (dx, dγ, dβ) next to PyTorch's forward + backward, 2 threads (bench/backward.mjs).
 const { timeBackward } = await import("./backward.mjs");
 const backwardShapes = selected.filter((n) => ["S1", "S5"].includes(n)).map((n) => [n, SHAPES[n]]);
 if (backwardShapes.length > 0) {
-  console.log("backward (batchNormGradients, train mode, in process, warm pool) vs PyTorch CPU F.batch_norm + backward():");
+  console.log(
+    "backward (batchNormGradients, train mode, in process, warm pool) vs PyTorch CPU F.batch_norm + backward():",
+  );
   console.table(await timeBackward(backwardShapes, { threads: 2, repeats: REPEATS }));
 }
 
@@ -276,14 +304,19 @@ notes.push(...foldBench.notes);
 
 // Small cases inside a suite (one process, warm): per-case totalMs from the JSON report over the
 // corpus cases copied into fixtures/ (tensors of 8 to ~6000 elements).
-const suiteRun = spawnSync(process.execPath, [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"], { encoding: "utf8", maxBuffer: 1 << 28 });
+const suiteRun = spawnSync(
+  process.execPath,
+  [bin, "suite", join(here, "..", "fixtures", "corpus"), "--format", "json"],
+  { encoding: "utf8", maxBuffer: 1 << 28 },
+);
 try {
   const perCase = JSON.parse(suiteRun.stdout)
     .cases.map((c) => c.timings?.totalMs)
     .filter((t) => typeof t === "number");
   const s = stats(perCase);
   console.log(
-    `suite over fixtures/corpus: ${perCase.length} cases, per case ${fmt(s)} ms (median (min–max)), p90 ${[...perCase].sort((x, y) => x - y)[Math.floor(perCase.length * 0.9)].toFixed(2)} ms`,
+    `suite over fixtures/corpus: ${perCase.length} cases, per case ${fmt(s)} ms (median (min–max)), ` +
+      `p90 ${[...perCase].sort((x, y) => x - y)[Math.floor(perCase.length * 0.9)].toFixed(2)} ms`,
   );
 } catch {
   notes.push("suite timing skipped (no JSON report)");
@@ -296,7 +329,11 @@ for (const elements of sizes) {
   const shape = [Math.max(1, Math.round(elements / 16 / 64)), 16, 64];
   const time = await timeKernel(shape, 2);
   const count = shape.reduce((a, b) => a * b, 1);
-  scaling.push({ elements: count, "ms (median)": time.median.toFixed(3), "ns/element": ((time.median * 1e6) / count).toFixed(2) });
+  scaling.push({
+    elements: count,
+    "ms (median)": time.median.toFixed(3),
+    "ns/element": ((time.median * 1e6) / count).toFixed(2),
+  });
 }
 await closePool();
 console.table(scaling);

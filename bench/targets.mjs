@@ -30,7 +30,8 @@ function timed(command, args, env) {
   const started = performance.now();
   const run = spawnSync(command, args, { encoding: "utf8", env, maxBuffer: 1 << 28 });
   const ms = performance.now() - started;
-  if (run.status !== 0 && run.status !== 1) throw new Error(`${command} ${args.join(" ")}: exit ${run.status}: ${run.stderr}`);
+  if (run.status !== 0 && run.status !== 1)
+    throw new Error(`${command} ${args.join(" ")}: exit ${run.status}: ${run.stderr}`);
   return { ms, stdout: run.stdout };
 }
 
@@ -62,9 +63,21 @@ export async function measureTargets({ python, repeats = 7 }) {
   const node = process.execPath;
   const compare = (c, extra = []) => [bin, "compare", c.input, c.reference, "--format", "json", ...extra];
   // One untimed run of each: the OS cache holds the files and the launcher has written its code cache.
-  for (const args of [["-e", "0"], [bin, "--version"], compare(s4), ...(s1 ? [compare(s1, ["--threads", "2"])] : [])]) timed(node, args, env);
+  for (const args of [["-e", "0"], [bin, "--version"], compare(s4), ...(s1 ? [compare(s1, ["--threads", "2"])] : [])])
+    timed(node, args, env);
 
-  const columns = { node: [], version: [], s4: [], s1: [], s1b: [], pythonS1: [], pythonS1b: [], ratioStats: [], threads: [], claimed: [] };
+  const columns = {
+    node: [],
+    version: [],
+    s4: [],
+    s1: [],
+    s1b: [],
+    pythonS1: [],
+    pythonS1b: [],
+    ratioStats: [],
+    threads: [],
+    claimed: [],
+  };
   const within = { version: [], s4: [], s1: [], s1b: [] };
   for (let round = 0; round < repeats; round++) {
     const base = timed(node, ["-e", "0"], env).ms;
@@ -86,7 +99,9 @@ export async function measureTargets({ python, repeats = 7 }) {
     columns.threads.push(report.timings.threads);
     // The fewest threads that claimed units in any of the run's passes (statistics, compare).
     const passes = Object.values(report.timings.unitsByThread ?? {});
-    columns.claimed.push(passes.length === 0 ? 1 : Math.min(...passes.map((units) => units.filter((count) => count > 0).length)));
+    columns.claimed.push(
+      passes.length === 0 ? 1 : Math.min(...passes.map((units) => units.filter((count) => count > 0).length)),
+    );
     const big = timed(node, compare(s1b, ["--threads", "2"]), env).ms;
     const bigTheirs = timed(python, [join(here, "script-compare.py"), s1b.input, s1b.reference], env).ms;
     columns.s1b.push(big);
@@ -95,14 +110,29 @@ export async function measureTargets({ python, repeats = 7 }) {
   }
   rmSync(work, { recursive: true, force: true });
   const rows = [
-    { target: "compare pass / stats pass, S1 (≤ 2)", measured: s1 ? fmt(stats(columns.ratioStats)) : "— (no torch)", detail: "timings.compareMs / statsMs, whole process, --threads 2" },
+    {
+      target: "compare pass / stats pass, S1 (≤ 2)",
+      measured: s1 ? fmt(stats(columns.ratioStats)) : "— (no torch)",
+      detail: "timings.compareMs / statsMs, whole process, --threads 2",
+    },
     {
       target: "threads one-shot, S1 --threads 2 (2, both claiming)",
-      measured: s1 ? `${stats(columns.threads).median} thread(s), ${stats(columns.claimed).median} claiming units in every pass (min ${stats(columns.claimed).min})` : "—",
+      measured: s1
+        ? `${stats(columns.threads).median} thread(s), ${stats(columns.claimed).median} ` +
+          `claiming units in every pass (min ${stats(columns.claimed).min})`
+        : "—",
       detail: "timings.threads and timings.unitsByThread",
     },
-    { target: "--version vs node -e 0 (≤ 1.2)", measured: fmt(stats(within.version)), detail: `${fmt(stats(columns.version), 1)} ms vs ${fmt(stats(columns.node), 1)} ms` },
-    { target: "S4 compare vs node -e 0 (≤ 1.5)", measured: fmt(stats(within.s4)), detail: `${fmt(stats(columns.s4), 1)} ms` },
+    {
+      target: "--version vs node -e 0 (≤ 1.2)",
+      measured: fmt(stats(within.version)),
+      detail: `${fmt(stats(columns.version), 1)} ms vs ${fmt(stats(columns.node), 1)} ms`,
+    },
+    {
+      target: "S4 compare vs node -e 0 (≤ 1.5)",
+      measured: fmt(stats(within.s4)),
+      detail: `${fmt(stats(columns.s4), 1)} ms`,
+    },
     {
       target: "S1 compare vs Python check (≤ 0.1)",
       measured: s1 ? fmt(stats(within.s1), 3) : "— (no torch)",

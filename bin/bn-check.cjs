@@ -34,7 +34,9 @@ function runBundle() {
   // (vega, cli-progress) are imported through this module's (src/core/import-package.ts).
   globalThis.__bnCheckImport = (specifier) => import(specifier);
   const bundled = { exports: {} };
-  script.runInThisContext().call(bundled.exports, bundled.exports, Module.createRequire(bundle), bundled, bundle, path.dirname(bundle));
+  script
+    .runInThisContext()
+    .call(bundled.exports, bundled.exports, Module.createRequire(bundle), bundled, bundle, path.dirname(bundle));
   bundled.exports.main(argv).then(() => {
     // After the run, so that the functions it compiled are in the cache too.
     if (useCache && (cachedData === undefined || script.cachedDataRejected)) writeCache(cacheFile, script);

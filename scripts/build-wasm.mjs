@@ -18,27 +18,38 @@ const diff = await import(new URL("../dist/kernel/diff.js", import.meta.url).hre
 const stats = await import(new URL("../dist/kernel/stats.js", import.meta.url).href);
 const backward = await import(new URL("../dist/kernel/backward.js", import.meta.url).href);
 const LAYOUT = {
-  ...Object.fromEntries(Object.entries(diff).filter(([name, value]) => /^(D_|HISTOGRAM_|DIFF_|WORST_|SWEEP_)/.test(name) && typeof value === "number")),
+  ...Object.fromEntries(
+    Object.entries(diff).filter(
+      ([name, value]) => /^(D_|HISTOGRAM_|DIFF_|WORST_|SWEEP_)/.test(name) && typeof value === "number",
+    ),
+  ),
   LAST_FINITE_BUCKET: diff.HISTOGRAM_BUCKETS - 2,
   S_COUNT: stats.S_COUNT,
   S_MEAN: stats.S_MEAN,
   S_M2: stats.S_M2,
   STATS_RECORD_SIZE: stats.STATS_RECORD_SIZE,
-  ...Object.fromEntries(Object.entries(backward).filter(([name, value]) => /^G_/.test(name) && typeof value === "number")),
+  ...Object.fromEntries(
+    Object.entries(backward).filter(([name, value]) => /^G_/.test(name) && typeof value === "number"),
+  ),
 };
 // compare_cols keeps a block's pending histogram buckets (i32) in the call's record until it writes it.
-if ((LAYOUT.LAST_FINITE_BUCKET + 1) * 4 > LAYOUT.DIFF_RECORD_SIZE * 8) throw new Error("build-wasm: the pending buckets do not fit in a diff record");
-if (LAYOUT.SWEEP_BLOCK_GROUPS > 255) throw new Error("build-wasm: SWEEP_BLOCK_GROUPS above 255 overflows the byte counters");
+if ((LAYOUT.LAST_FINITE_BUCKET + 1) * 4 > LAYOUT.DIFF_RECORD_SIZE * 8)
+  throw new Error("build-wasm: the pending buckets do not fit in a diff record");
+if (LAYOUT.SWEEP_BLOCK_GROUPS > 255)
+  throw new Error("build-wasm: SWEEP_BLOCK_GROUPS above 255 overflows the byte counters");
 // $fold_max stores a maximum's index in the field after it.
 for (const field of ["D_MAX_ABS", "D_MAX_REL", "D_MAX_ULP", "D_MAX_BOUND_RATIO"]) {
-  if (LAYOUT[`${field}_INDEX`] !== LAYOUT[field] + 1) throw new Error(`build-wasm: ${field}_INDEX must follow ${field}`);
+  if (LAYOUT[`${field}_INDEX`] !== LAYOUT[field] + 1)
+    throw new Error(`build-wasm: ${field}_INDEX must follow ${field}`);
 }
 const names = Object.keys(LAYOUT);
 const fill = (text) =>
   text.replace(/\{\{([^}]+)\}\}/g, (_, expression) => {
-    for (const name of expression.match(/[A-Z_][A-Z0-9_]*/g) ?? []) if (!(name in LAYOUT)) throw new Error(`build-wasm: unknown layout constant ${name} in {{${expression}}}`);
+    for (const name of expression.match(/[A-Z_][A-Z0-9_]*/g) ?? [])
+      if (!(name in LAYOUT)) throw new Error(`build-wasm: unknown layout constant ${name} in {{${expression}}}`);
     const value = new Function(...names, `return (${expression});`)(...names.map((name) => LAYOUT[name]));
-    if (!Number.isInteger(value) || value < 0) throw new Error(`build-wasm: {{${expression}}} is not a non-negative integer`);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`build-wasm: {{${expression}}} is not a non-negative integer`);
     return String(value);
   });
 

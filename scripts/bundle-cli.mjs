@@ -35,7 +35,9 @@ async function build(options) {
 const lazyChildProcess = {
   name: "lazy-child-process",
   setup(plugin) {
-    plugin.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (args.importer.includes("node_modules/commander") ? { path: "child_process", namespace: "lazy" } : undefined));
+    plugin.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes("node_modules/commander") ? { path: "child_process", namespace: "lazy" } : undefined,
+    );
     plugin.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
       contents: 'module.exports = new Proxy({}, { get: (_, key) => require("node:child_process")[key] });',
       loader: "js",
@@ -43,8 +45,10 @@ const lazyChildProcess = {
   },
 };
 
-// Code caches of earlier bundles (bin/bn-check.cjs writes one beside the bundle, named by its content) are never read again.
-for (const name of existsSync("dist/cli") ? readdirSync("dist/cli") : []) if (name.endsWith(".v8cache")) rmSync(join("dist/cli", name), { force: true });
+// Code caches of earlier bundles (bin/bn-check.cjs writes one beside the bundle, named by its content) are never read
+// again.
+for (const name of existsSync("dist/cli") ? readdirSync("dist/cli") : [])
+  if (name.endsWith(".v8cache")) rmSync(join("dist/cli", name), { force: true });
 
 await build({
   entryPoints: ["dist/cli/main.js"],

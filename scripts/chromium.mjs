@@ -5,12 +5,24 @@ import { chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.BN_CHECK_CHROMIUM ?? "/usr/bin/chromium";
 
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 /** Launches chromium, or fails saying how to install it (never a silent skip). */
 export async function launchChromium() {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does so when run as root) or set BN_CHECK_CHROMIUM`);
+    throw new Error(
+      `chromium not found at ${CHROMIUM}: install it (apt-get install -y ` +
+        `chromium; .ci/run does so when run as root) or set BN_CHECK_CHROMIUM`,
+    );
   }
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }

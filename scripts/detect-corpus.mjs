@@ -10,7 +10,12 @@ import { caseFromCorpusFolder } from "../dist/app/cases/corpus-case.js";
 import { loadSuite } from "../dist/app/cases/manifest.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "bn-check.cjs");
-const FAULT_WORDS = { wrong_eps: /eps differs/, nhwc_declared_nchw: /layout differs/, nhwc_declared_nchw_shape: /layout differs/, running_var_biased: /running variance is biased/ };
+const FAULT_WORDS = {
+  wrong_eps: /eps differs/,
+  nhwc_declared_nchw: /layout differs/,
+  nhwc_declared_nchw_shape: /layout differs/,
+  running_var_biased: /running variance is biased/,
+};
 
 export function scoreCase(dir, readJson) {
   const caseJson = readJson(join(dir, "case.json"));
@@ -67,7 +72,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const bucket = result.fault ? tally.fault : tally.match;
     bucket[1]++;
     if (result.hit) bucket[0]++;
-    if (!result.hit || process.argv.includes("--verbose")) console.log(`${result.hit ? "ok  " : "MISS"} ${c.name}: ${result.why}`);
+    if (!result.hit || process.argv.includes("--verbose"))
+      console.log(`${result.hit ? "ok  " : "MISS"} ${c.name}: ${result.why}`);
   }
-  console.log(`match cases: ${tally.match[0]} / ${tally.match[1]} hit; fault cases named: ${tally.fault[0]} / ${tally.fault[1]}; skipped ${tally.skipped} (steps, numerics, other fault kinds)`);
+  console.log(
+    `match cases: ${tally.match[0]} / ${tally.match[1]} hit; fault cases named: ${tally.fault[0]} ` +
+      `/ ${tally.fault[1]}; skipped ${tally.skipped} (steps, numerics, other fault kinds)`,
+  );
 }

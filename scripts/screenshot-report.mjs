@@ -18,15 +18,23 @@ process.chdir(root);
 const dir = mkdtempSync(join(tmpdir(), "bn-check-screenshot-"));
 try {
   const report = join(dir, "report.html");
-  const run = spawnSync(process.execPath, [join(root, "bin", "bn-check.cjs"), ...compareArgs(fault), "--report", report], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
+  const run = spawnSync(
+    process.execPath,
+    [join(root, "bin", "bn-check.cjs"), ...compareArgs(fault), "--report", report],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    },
+  );
   if (run.status !== 1) throw new Error(`expected the fault to fail (exit 1), got ${run.status}: ${run.stderr}`);
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 1250 }, colorScheme: "light", deviceScaleFactor: 1 });
+    const page = await browser.newPage({
+      viewport: { width: 1000, height: 1250 },
+      colorScheme: "light",
+      deviceScaleFactor: 1,
+    });
     await page.goto(pathToFileURL(report).href);
     // The top of the page: the verdict, the tensors and the first charts.
     await page.screenshot({ path: output, fullPage: false });

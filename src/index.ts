@@ -6,7 +6,12 @@ export { batchNorm, batchNormGradients, type BatchNormResult, type BatchNormGrad
 export { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check/check.js";
 export type { BatchNormRequest, BatchNormTensors } from "./check/prepare.js";
 export { compareTensors, type TensorComparison, type ElementReport, type ChannelReport } from "./check/compare.js";
-export { resolveTolerance, TORCH_DEFAULT_TOLERANCES, type Tolerance, type ResolvedTolerance } from "./check/tolerance.js";
+export {
+  resolveTolerance,
+  TORCH_DEFAULT_TOLERANCES,
+  type Tolerance,
+  type ResolvedTolerance,
+} from "./check/tolerance.js";
 export { conventions, FRAMEWORK_NAMES, type FrameworkName, type Convention } from "./conventions/index.js";
 export { resolveConvention, type BatchNormOptions, type BatchNormParams, type Mode } from "./conventions/resolve.js";
 export { LAYOUTS, LAYOUT_NAMES, type LayoutName } from "./core/layout.js";
@@ -20,4 +25,10 @@ export { allocateShared } from "./core/tensor.js";
 export { BnCheckError, CheckInputError, InputFileError, UsageError, WorkerFailureError } from "./core/errors.js";
 export { checkFold, type FoldOptions } from "./app/fold/fold.js";
 export { readOnnxModel, type OnnxModel, type OnnxNode, type OnnxConstant } from "./io/onnx-model.js";
-export { REPORT_SCHEMA_VERSION, type CompareReport, type FoldReport, type FoldLayerReport, type Report } from "./app/reports.js";
+export {
+  REPORT_SCHEMA_VERSION,
+  type CompareReport,
+  type FoldReport,
+  type FoldLayerReport,
+  type Report,
+} from "./app/reports.js";

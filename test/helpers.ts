@@ -63,7 +63,8 @@ export function pythonWithNumpy(what = "a numpy cross-check"): string | null {
     const probe = spawnSync(candidate, ["-c", "import numpy"], { encoding: "utf8" });
     if (probe.status === 0) return candidate;
   }
-  if (process.env.CI === "true") throw new Error(`${what} needs python3 with numpy, which CI installs (.ci/run): it is missing`);
+  if (process.env.CI === "true")
+    throw new Error(`${what} needs python3 with numpy, which CI installs (.ci/run): it is missing`);
   process.stderr.write(`skipped: ${what} (no python3 with numpy on this machine)\n`);
   return null;
 }
@@ -72,7 +73,12 @@ export function pythonWithNumpy(what = "a numpy cross-check"): string | null {
  * `compare` arguments for one BatchNorm layer whose parameters come from `param(key)` (key: weight,
  * bias, running_mean, running_var): the readers' CLI tests check a real layer from their archives.
  */
-export function layerCompareArgs(input: string, reference: string, mode: string, param: (key: string) => string): string[] {
+export function layerCompareArgs(
+  input: string,
+  reference: string,
+  mode: string,
+  param: (key: string) => string,
+): string[] {
   return [
     "compare",
     input,

@@ -31,7 +31,12 @@ export interface DetectCommandOptions {
 
   readonly claimed?: ClaimedConvention;
   readonly execution: ExecutionOptions;
-  readonly tolerance?: { readonly atol?: number; readonly rtol?: number; readonly computeDtype?: ComputeDType; readonly strict?: boolean };
+  readonly tolerance?: {
+    readonly atol?: number;
+    readonly rtol?: number;
+    readonly computeDtype?: ComputeDType;
+    readonly strict?: boolean;
+  };
 }
 
 /** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
@@ -55,9 +60,18 @@ export const runDetect = inOwnArena(async function runDetect(options: DetectComm
     referenceGradWeight: load("ref grad weight", options.files.refGradWeight),
     referenceGradBias: load("ref grad bias", options.files.refGradBias),
   };
-  const result = await detectConvention(tensors, { ...options.execution, ...options.tolerance, claimed: options.claimed });
+  const result = await detectConvention(tensors, {
+    ...options.execution,
+    ...options.tolerance,
+    claimed: options.claimed,
+  });
   const checksGradients = validateGradients(gradientTensors, tensors.input.shape);
-  const gradients = checksGradients ? await detectGradients({ ...tensors, ...gradientTensors }, result.best, { ...options.execution, ...options.tolerance }) : null;
+  const gradients = checksGradients
+    ? await detectGradients({ ...tensors, ...gradientTensors }, result.best, {
+        ...options.execution,
+        ...options.tolerance,
+      })
+    : null;
   return {
     ...reportHead("detect"),
     exitCode: exitCodeOf({ command: "detect" }),

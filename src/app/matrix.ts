@@ -69,7 +69,10 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
   const causes: string[] = [];
   if (a.epsilon !== b.epsilon) {
     const describe = (p: BatchNormParams) =>
-      p.epsilon !== p.requestedEpsilon ? `${formatNumber(p.epsilon)} (${formatNumber(p.requestedEpsilon)} raised to the ${p.conventionId} ${p.variant} floor)` : formatNumber(p.epsilon);
+      p.epsilon !== p.requestedEpsilon
+        ? `${formatNumber(p.epsilon)} (${formatNumber(p.requestedEpsilon)} ` +
+          `raised to the ${p.conventionId} ${p.variant} floor)`
+        : formatNumber(p.epsilon);
     causes.push(`eps: ${a.conventionId} ${describe(a)} vs ${b.conventionId} ${describe(b)}`);
   }
   if (mode === "train") {
@@ -78,10 +81,15 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
     } else if (a.hasRunningStats) {
       // 1 − 0.9 is not exactly 0.1 in binary: the same weight written two ways is the same convention.
       if (Math.abs(a.batchWeight - b.batchWeight) > 1e-12) {
-        causes.push(`momentum: ${a.conventionId} weights the new batch by ${Number(a.batchWeight.toPrecision(6))}, ${b.conventionId} by ${Number(b.batchWeight.toPrecision(6))}`);
+        causes.push(
+          `momentum: ${a.conventionId} weights the new batch by ${Number(a.batchWeight.toPrecision(6))}, ` +
+            `${b.conventionId} by ${Number(b.batchWeight.toPrecision(6))}`,
+        );
       }
       if (a.runningVarCorrection !== b.runningVarCorrection) {
-        const estimator = (p: BatchNormParams) => `${p.conventionId} ${runningVarianceEstimator(p)} ${ESTIMATOR_FORMULAS[runningVarianceEstimator(p) ?? "biased"]}`;
+        const estimator = (p: BatchNormParams) =>
+          `${p.conventionId} ${runningVarianceEstimator(p)} ` +
+          `${ESTIMATOR_FORMULAS[runningVarianceEstimator(p) ?? "biased"]}`;
         causes.push(`running var: ${estimator(a)} vs ${estimator(b)}`);
       }
     }
@@ -109,13 +117,29 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
   let threads = 1;
   let last: BatchNormResult | null = null;
   for (const name of MATRIX_PRESETS) {
-    const result = await batchNorm(tensors, { ...options.execution, framework: name, mode: options.mode, layout: options.layout, channelAxis, outputDtype: "float64" });
-    rows.push({ name, output: result.output.data, runningMean: result.runningMean, runningVar: result.runningVar, params: result.params });
+    const result = await batchNorm(tensors, {
+      ...options.execution,
+      framework: name,
+      mode: options.mode,
+      layout: options.layout,
+      channelAxis,
+      outputDtype: "float64",
+    });
+    rows.push({
+      name,
+      output: result.output.data,
+      runningMean: result.runningMean,
+      runningVar: result.runningVar,
+      params: result.params,
+    });
     threads = result.threads;
     last = result;
   }
   if (reference !== undefined) {
-    if (reference.shape.join() !== input.shape.join()) throw new UsageError(`${options.ref}: shape [${reference.shape.join(", ")}] differs from the input's [${input.shape.join(", ")}]`);
+    if (reference.shape.join() !== input.shape.join())
+      throw new UsageError(
+        `${options.ref}: shape [${reference.shape.join(", ")}] differs from the input's [${input.shape.join(", ")}]`,
+      );
     rows.push({ name: "ref", output: reference.data, runningMean: null, runningVar: null, params: null });
   }
   const ulpDtype = reference?.dtype ?? input.dtype;
@@ -126,16 +150,32 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
       const b = rows[j];
       const output = maxAbsAndUlp(a.output, b.output, ulpDtype);
       const causes = a.params !== null && b.params !== null ? conventionCauses(a.params, b.params, options.mode) : [];
-      if (causes.length === 0 && a.params !== null && b.params !== null) causes.push("same arithmetic: any difference is rounding");
+      if (causes.length === 0 && a.params !== null && b.params !== null)
+        causes.push("same arithmetic: any difference is rounding");
       if (b.name === "ref" && reference !== undefined) {
         // Judged as compare judges: the default tolerance, or the error model's bound under this preset.
-        const check = (await checkBatchNorm({ ...tensors, reference }, { ...options.execution, framework: a.name as FrameworkName, mode: options.mode, layout: options.layout, channelAxis })).output!; // the reference is given
+        const check = (
+          await checkBatchNorm(
+            { ...tensors, reference },
+            {
+              ...options.execution,
+              framework: a.name as FrameworkName,
+              mode: options.mode,
+              layout: options.layout,
+              channelAxis,
+            },
+          )
+        ).output!; // the reference is given
         const within =
           check.verdict === "conforms within arithmetic"
-            ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} elements outside the default tolerance, inside the error model's bound)`
+            ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} ` +
+              `elements outside the default tolerance, inside the error model's bound)`
             : ` within the default tolerance (${check.tolerance.source})`;
         causes.push(
-          check.passed ? `ref agrees with ${a.name}${within}` : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} elements outside the default tolerance and the error model's bound`,
+          check.passed
+            ? `ref agrees with ${a.name}${within}`
+            : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} ` +
+                `elements outside the default tolerance and the error model's bound`,
         );
       }
       pairs.push({

@@ -60,7 +60,10 @@ export interface CaseFindings {
   readonly tensors: readonly TensorComparison[];
   readonly batchStatistics: { readonly mean: readonly number[]; readonly variance: readonly number[] } | null;
   readonly steps: StepsInfo | null;
-  /** When the reference does not conform: what a quick look says about why (a breakdown's signature, another convention). */
+  /**
+   * When the reference does not conform: what a quick look says
+   * about why (a breakdown's signature, another convention).
+   */
   readonly hints: readonly string[];
   readonly timings: Timings;
 }
@@ -169,7 +172,13 @@ export interface MatrixReport {
   readonly layout: string;
   readonly channelAxis: number;
   readonly ulpDtype: string;
-  readonly presets: readonly { readonly name: string; readonly label: string; readonly epsilon: number; readonly momentum: string; readonly runningVar: string }[];
+  readonly presets: readonly {
+    readonly name: string;
+    readonly label: string;
+    readonly epsilon: number;
+    readonly momentum: string;
+    readonly runningVar: string;
+  }[];
   readonly pairs: readonly MatrixPair[];
   readonly timings: { readonly totalMs: number; readonly threads: number };
 }
@@ -255,7 +264,10 @@ export interface FoldLayerReport {
   readonly failingChannels: number;
   readonly cause: string | null;
   readonly causeKind: string | null;
-  /** For a failing layer: each channel's expected s = γ/√(var + eps) and the s' the fold applied (W'/W), up to 1024 channels. */
+  /**
+   * For a failing layer: each channel's expected s = γ/√(var +
+   * eps) and the s' the fold applied (W'/W), up to 1024 channels.
+   */
   readonly scale: { readonly expected: readonly number[]; readonly implied: readonly number[] } | null;
 }
 
@@ -282,7 +294,12 @@ export interface FoldReport {
   readonly findings: readonly string[];
   readonly notFoldable: readonly string[];
   readonly cases: readonly FoldLayerReport[];
-  readonly timings: { readonly readMs: number; readonly checkMs: number; readonly totalMs: number; readonly threads: number };
+  readonly timings: {
+    readonly readMs: number;
+    readonly checkMs: number;
+    readonly totalMs: number;
+    readonly threads: number;
+  };
 }
 
 export type Report = CompareReport | SuiteReport | MatrixReport | RunReport | DetectReport | FoldReport;
@@ -307,18 +324,36 @@ export function casesOf(report: CompareReport | SuiteReport): readonly CaseRepor
 
 /** One line on why a tensor failed: the statistic, its value and the tolerance. */
 export function failureSummary(tensor: TensorComparison): string {
-  if (tensor.shapeMismatch) return `${tensor.name}: shape [${tensor.shape.join(", ")}] vs reference [${tensor.expectedShape.join(", ")}]`;
+  if (tensor.shapeMismatch)
+    return `${tensor.name}: shape [${tensor.shape.join(", ")}] vs reference [${tensor.expectedShape.join(", ")}]`;
   const worst = tensor.maxAbsError;
-  const where = worst === null ? "" : ` at [${worst.index.join(", ")}] (bn-check ${worst.actual}, ref ${worst.expected}, allowed ${worst.allowed})`;
+  const where =
+    worst === null
+      ? ""
+      : ` at [${worst.index.join(", ")}] (bn-check ${worst.actual}, ref ${worst.expected}, allowed ${worst.allowed})`;
   const nonFinite = tensor.nonFiniteMismatches > 0 ? `, ${tensor.nonFiniteMismatches} non-finite` : "";
   const flat = `atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|`;
-  const allowance = tensor.bound === null ? flat : `both ${flat} and the ${tensor.bound.computeDtype} error model's bound (max error/bound ${tensor.bound.maxRatio})`;
-  return `${tensor.name}: ${tensor.mismatches} / ${tensor.count} elements outside ${allowance}${nonFinite}; max abs error ${worst?.absError ?? 0}${where}`;
+  const allowance =
+    tensor.bound === null
+      ? flat
+      : `both ${flat} and the ${tensor.bound.computeDtype} error ` +
+        `model's bound (max error/bound ${tensor.bound.maxRatio})`;
+  return (
+    `${tensor.name}: ${tensor.mismatches} / ${tensor.count} elements outside ` +
+    `${allowance}${nonFinite}; max abs error ${worst?.absError ?? 0}${where}`
+  );
 }
 
-/** One line on a tensor that conforms only within its arithmetic: how far outside the flat tolerance, and why that is allowed. */
+/**
+ * One line on a tensor that conforms only within its arithmetic:
+ * how far outside the flat tolerance, and why that is allowed.
+ */
 export function arithmeticSummary(tensor: TensorComparison): string {
   const bound = tensor.bound;
   const term = bound?.dominantTerm ? `; largest term: ${bound.dominantTerm}` : "";
-  return `${tensor.name}: conforms within ${bound?.computeDtype ?? ""} arithmetic: ${tensor.flatMismatches} / ${tensor.count} elements outside atol ${tensor.tolerance.atol} + rtol ${tensor.tolerance.rtol}·|ref|, max error/bound ${bound?.maxRatio ?? 0}${term}`;
+  return (
+    `${tensor.name}: conforms within ${bound?.computeDtype ?? ""} arithmetic: ` +
+    `${tensor.flatMismatches} / ${tensor.count} elements outside atol ${tensor.tolerance.atol} ` +
+    `+ rtol ${tensor.tolerance.rtol}·|ref|, max error/bound ${bound?.maxRatio ?? 0}${term}`
+  );
 }

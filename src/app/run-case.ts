@@ -46,7 +46,8 @@ export function conventionInfo(framework: string, params: BatchNormParams): Conv
     epsilon: params.epsilon,
     requestedEpsilon: params.requestedEpsilon,
     momentum: params.momentum,
-    momentumMeaning: convention.momentumWeights === "batch" ? "weight of the new batch statistic" : "weight of the old running value",
+    momentumMeaning:
+      convention.momentumWeights === "batch" ? "weight of the new batch statistic" : "weight of the old running value",
     runningVarEstimator: runningVarianceEstimator(params) ?? "none",
     variant: params.variant,
     notes: params.notes,
@@ -99,31 +100,61 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
   // against a 48-element input took 44 s and 4 GB to read).
   const inputHead = peekTensor(check.files.input);
   const referenceHead = peekTensor(check.files.reference);
-  const unmatched = inputHead !== undefined && referenceHead !== undefined && elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
+  const unmatched =
+    inputHead !== undefined &&
+    referenceHead !== undefined &&
+    elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
   // diff needs neither tensor's data then; compare still computes BatchNorm of its input.
   const [input, reference] = unmatched
-    ? [check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0], shapeOnly(referenceHead)]
+    ? [
+        check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0],
+        shapeOnly(referenceHead),
+      ]
     : await readTensorsConcurrently([check.files.input, check.files.reference]);
   const preloaded = new Map<string, Tensor>();
   if (input !== undefined) preloaded.set(roleOf("input"), input);
   if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
   const files: FileInfo[] = [];
   const tensors = loadFiles(check.files, files, preloaded);
-  return { tensors, files, framework: check.framework ?? "torch", mode: check.mode, epsilon: check.eps, momentum: check.momentum };
+  return {
+    tensors,
+    files,
+    framework: check.framework ?? "torch",
+    mode: check.mode,
+    epsilon: check.eps,
+    momentum: check.momentum,
+  };
 }
 
 /** The report fields every case has, from its check and outcome. */
 function caseHead(check: CheckCase, conforms: boolean) {
-  return { name: check.name, kind: check.kind, expected: check.expected, status: statusOf(check.expected, conforms), conforms };
+  return {
+    name: check.name,
+    kind: check.kind,
+    expected: check.expected,
+    status: statusOf(check.expected, conforms),
+    conforms,
+  };
 }
 
 /** `diff`: two tensors compared element by element, no BatchNorm. */
-function diffCase(check: CheckCase, loaded: LoadedCase, reference: Tensor, started: number, readMs: number): CaseReport {
+function diffCase(
+  check: CheckCase,
+  loaded: LoadedCase,
+  reference: Tensor,
+  started: number,
+  readMs: number,
+): CaseReport {
   const actual = loaded.tensors.input;
   if (actual === undefined) throw new UsageError(`case ${check.name}: diff needs two tensors`);
   const compareStarted = performance.now();
   const outputTolerance = { ...check.tolerance, ...check.tolerances?.output };
-  const comparison = compareTensors(actual, reference, { ...outputTolerance, computeDtype: check.computeDtype, channelAxis: check.channelAxis, name: "tensor" });
+  const comparison = compareTensors(actual, reference, {
+    ...outputTolerance,
+    computeDtype: check.computeDtype,
+    channelAxis: check.channelAxis,
+    name: "tensor",
+  });
   return {
     ...caseHead(check, comparison.passed),
     verdict: comparison.verdict,
@@ -134,7 +165,13 @@ function diffCase(check: CheckCase, loaded: LoadedCase, reference: Tensor, start
     batchStatistics: null,
     steps: null,
     hints: [],
-    timings: { readMs, statsMs: 0, compareMs: performance.now() - compareStarted, totalMs: performance.now() - started, threads: 1 },
+    timings: {
+      readMs,
+      statsMs: 0,
+      compareMs: performance.now() - compareStarted,
+      totalMs: performance.now() - started,
+      threads: 1,
+    },
   };
 }
 
@@ -196,11 +233,26 @@ interface CaseOutcome {
 }
 
 /** Training steps, one BatchNorm call each, checked in order. */
-async function checkCaseSteps(check: CheckCase, tensors: LoadedTensors, checkTensors: ReturnType<typeof checkTensorsOf>, request: CheckRequest): Promise<CaseOutcome> {
-  if (checkTensors.gradOutput !== undefined) throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
+async function checkCaseSteps(
+  check: CheckCase,
+  tensors: LoadedTensors,
+  checkTensors: ReturnType<typeof checkTensorsOf>,
+  request: CheckRequest,
+): Promise<CaseOutcome> {
+  if (checkTensors.gradOutput !== undefined)
+    throw new UsageError("--steps checks forward passes only: gradients are checked for one call");
   const reference = checkTensors.reference;
-  if (reference === undefined) throw new UsageError(`case ${check.name}: --steps needs the reference output of every step`);
-  const stepped = await checkSteps({ ...checkTensors, reference, referenceRunningMeanSteps: tensors.refRunningMeanSteps, referenceRunningVarSteps: tensors.refRunningVarSteps }, request);
+  if (reference === undefined)
+    throw new UsageError(`case ${check.name}: --steps needs the reference output of every step`);
+  const stepped = await checkSteps(
+    {
+      ...checkTensors,
+      reference,
+      referenceRunningMeanSteps: tensors.refRunningMeanSteps,
+      referenceRunningVarSteps: tensors.refRunningVarSteps,
+    },
+    request,
+  );
   return {
     comparisons: stepped.tensors,
     conforms: stepped.conforms,
@@ -213,14 +265,26 @@ async function checkCaseSteps(check: CheckCase, tensors: LoadedTensors, checkTen
 }
 
 /** One BatchNorm call checked, with hints when it surprises (a case expected to match that does not). */
-async function checkCaseCall(check: CheckCase, checkTensors: ReturnType<typeof checkTensorsOf>, request: CheckRequest): Promise<CaseOutcome> {
+async function checkCaseCall(
+  check: CheckCase,
+  checkTensors: ReturnType<typeof checkTensorsOf>,
+  request: CheckRequest,
+): Promise<CaseOutcome> {
   const result = await checkBatchNorm(checkTensors, request);
   let hints: string[] = [];
   // Expected mismatches (fault cases) need no explanation; a surprise does.
-  if (result.output?.passed === false && check.expected === "match") hints = await explainNonConformance(checkTensors, request, result);
+  if (result.output?.passed === false && check.expected === "match")
+    hints = await explainNonConformance(checkTensors, request, result);
   if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
   return {
-    comparisons: [result.output, result.runningMean, result.runningVar, result.gradInput, result.gradWeight, result.gradBias].filter((t): t is TensorComparison => t !== null),
+    comparisons: [
+      result.output,
+      result.runningMean,
+      result.runningVar,
+      result.gradInput,
+      result.gradWeight,
+      result.gradBias,
+    ].filter((t): t is TensorComparison => t !== null),
     conforms: result.conforms,
     result,
     steps: null,
@@ -234,23 +298,33 @@ async function checkCaseCall(check: CheckCase, checkTensors: ReturnType<typeof c
  * Runs in a tensor arena (see src/core/arena.ts) that the next case reuses: a case returns a
  * report of numbers and strings, never a tensor.
  */
-export const runCase = inReusedArena(async function runCase(check: CheckCase, execution: ExecutionOptions): Promise<CaseReport> {
+export const runCase = inReusedArena(async function runCase(
+  check: CheckCase,
+  execution: ExecutionOptions,
+): Promise<CaseReport> {
   if (check.loadError !== undefined) throw new CaseLoadError(check.loadError);
   const started = performance.now();
-  const loaded = check.onnxNodeTest !== undefined ? loadOnnxNodeTest(check, check.onnxNodeTest) : await loadCaseFiles(check, execution);
+  const loaded =
+    check.onnxNodeTest !== undefined
+      ? loadOnnxNodeTest(check, check.onnxNodeTest)
+      : await loadCaseFiles(check, execution);
   const readMs = performance.now() - started;
   const { tensors } = loaded;
   const reference = tensors.reference;
   // Gradient references alone are a check of their own; anything else needs the output's reference.
   if (reference === undefined && (check.kind === "diff" || tensors.gradOutput === undefined)) {
-    throw new UsageError(`${check.name}: nothing to check: give the reference output, or --grad-output with gradient references`);
+    throw new UsageError(
+      `${check.name}: nothing to check: give the reference output, or --grad-output with gradient references`,
+    );
   }
   if (check.kind === "diff") return diffCase(check, loaded, reference!, started, readMs);
 
   if (tensors.input === undefined) throw new UsageError(`case ${check.name}: no input tensor`);
   const request = requestFor(check, loaded, execution);
   const checkTensors = checkTensorsOf(tensors, tensors.input);
-  const outcome = check.steps ? await checkCaseSteps(check, tensors, checkTensors, request) : await checkCaseCall(check, checkTensors, request);
+  const outcome = check.steps
+    ? await checkCaseSteps(check, tensors, checkTensors, request)
+    : await checkCaseCall(check, checkTensors, request);
   const { result } = outcome;
   return {
     ...caseHead(check, outcome.conforms),
@@ -277,7 +351,11 @@ export const runCase = inReusedArena(async function runCase(check: CheckCase, ex
 
 /** A tensor of which only the header was read: its shape and dtype, no data (a shape mismatch needs no more). */
 function shapeOnly(head: { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] }): Tensor {
-  return { dtype: head.dtype, shape: [...head.shape], data: head.dtype === "float64" ? new Float64Array(0) : new Float32Array(0) };
+  return {
+    dtype: head.dtype,
+    shape: [...head.shape],
+    data: head.dtype === "float64" ? new Float64Array(0) : new Float32Array(0),
+  };
 }
 
 /**
@@ -285,7 +363,11 @@ function shapeOnly(head: { readonly dtype: Tensor["dtype"]; readonly shape: read
  * --all-channels); none beyond, as the per-channel table lists none of those by default either (two
  * numbers for each of 2 million channels made an 80 MB report).
  */
-function listedBatchStatistics(mean: readonly number[] | null, variance: readonly number[] | null, allChannels: boolean): CaseReport["batchStatistics"] {
+function listedBatchStatistics(
+  mean: readonly number[] | null,
+  variance: readonly number[] | null,
+  allChannels: boolean,
+): CaseReport["batchStatistics"] {
   if (mean === null || variance === null) return null;
   if (!allChannels && mean.length > LISTED_CHANNELS) return null;
   return { mean, variance };

@@ -31,19 +31,33 @@ export interface RunOptions {
   readonly saveGradWeight?: string;
   readonly saveGradBias?: string;
   readonly steps: boolean;
-  readonly files: { readonly weight?: string; readonly bias?: string; readonly runningMean?: string; readonly runningVar?: string };
+  readonly files: {
+    readonly weight?: string;
+    readonly bias?: string;
+    readonly runningMean?: string;
+    readonly runningVar?: string;
+  };
   readonly request: BatchNormRequest & { readonly framework: string };
 }
 
 /** The option combinations run refuses before reading anything, and the files it would write. */
 function checkRunOptions(options: RunOptions): void {
-  const inputPaths = [options.input, options.gradOutput, ...Object.values(options.files)].filter((p): p is string => p !== undefined);
+  const inputPaths = [options.input, options.gradOutput, ...Object.values(options.files)].filter(
+    (p): p is string => p !== undefined,
+  );
   const gradientOutputs = [options.saveGradInput, options.saveGradWeight, options.saveGradBias];
-  const outputs = [options.output, options.saveRunningMean, options.saveRunningVar, ...gradientOutputs].filter((p): p is string => p !== undefined);
+  const outputs = [options.output, options.saveRunningMean, options.saveRunningVar, ...gradientOutputs].filter(
+    (p): p is string => p !== undefined,
+  );
   const wantsGradients = gradientOutputs.some((p) => p !== undefined);
-  if (wantsGradients && options.gradOutput === undefined) throw new UsageError("--save-grad-input/-weight/-bias need the upstream gradient: give --grad-output");
-  if (!wantsGradients && options.gradOutput !== undefined) throw new UsageError("--grad-output needs somewhere to write: give --save-grad-input, --save-grad-weight or --save-grad-bias");
-  if (wantsGradients && options.steps) throw new UsageError("--steps writes forward passes only: gradients are computed for one call");
+  if (wantsGradients && options.gradOutput === undefined)
+    throw new UsageError("--save-grad-input/-weight/-bias need the upstream gradient: give --grad-output");
+  if (!wantsGradients && options.gradOutput !== undefined)
+    throw new UsageError(
+      "--grad-output needs somewhere to write: give --save-grad-input, --save-grad-weight or --save-grad-bias",
+    );
+  if (wantsGradients && options.steps)
+    throw new UsageError("--steps writes forward passes only: gradients are computed for one call");
   checkOutputTargets(outputs, inputPaths.map(tensorSpecFile), options.force);
 }
 
@@ -59,29 +73,49 @@ interface ForwardRun {
 }
 
 /** BatchNorm of the input, or of each step along its leading axis with the running statistics carried over. */
-async function runForward(tensors: BatchNormTensors, options: RunOptions, outputDtype: FloatDType): Promise<ForwardRun> {
+async function runForward(
+  tensors: BatchNormTensors,
+  options: RunOptions,
+  outputDtype: FloatDType,
+): Promise<ForwardRun> {
   const { input } = tensors;
   const stepCount = options.steps ? input.shape[0] : 1;
-  if (options.steps && input.shape.length < 3) throw new UsageError(`--steps needs a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
+  if (options.steps && input.shape.length < 3)
+    throw new UsageError(
+      `--steps needs a leading step axis on a BatchNorm input of ` +
+        `rank >= 2: the input has shape [${input.shape.join(", ")}]`,
+    );
   // y is written over x when their storage matches: normalisation reads each element before it
   // writes it, nothing needs x afterwards, and a second tensor-sized buffer would cost its memory
   // and, on machines where touching fresh memory is slow, its page faults.
-  const overwriteInput = outputDtype === "float64" ? input.data instanceof Float64Array : outputDtype === "float32" && input.data instanceof Float32Array;
-  const output = overwriteInput ? input.data : allocateShared(outputDtype === "float64" ? "float64" : "float32", input.data.length);
+  const overwriteInput =
+    outputDtype === "float64"
+      ? input.data instanceof Float64Array
+      : outputDtype === "float32" && input.data instanceof Float32Array;
+  const output = overwriteInput
+    ? input.data
+    : allocateShared(outputDtype === "float64" ? "float64" : "float32", input.data.length);
   const state = carriedRunningState(tensors.runningMean, tensors.runningVar, input);
   let statsMs = 0;
   let normalizeMs = 0;
   let last = null;
   for (let step = 0; step < stepCount; step++) {
-    if (options.request.signal?.aborted) throw new InterruptedError(`interrupted after ${step} of ${stepCount} steps; nothing was written`);
-    if (step > 0 && step % 1000 === 0 && process.env.BN_CHECK_PROGRESS === "lines") process.stderr.write(`bn-check: progress step ${step}/${stepCount}\n`);
+    if (options.request.signal?.aborted)
+      throw new InterruptedError(`interrupted after ${step} of ${stepCount} steps; nothing was written`);
+    if (step > 0 && step % 1000 === 0 && process.env.BN_CHECK_PROGRESS === "lines")
+      process.stderr.write(`bn-check: progress step ${step}/${stepCount}\n`);
     const stepInput = options.steps ? stepSlice(input, step) : input;
     const stepSize = stepInput.data.length;
     // float32/float64 outputs are written in place; float16 ones are rounded from float64 per step.
     const target = outputDtype === "float16" ? undefined : output.subarray(step * stepSize, (step + 1) * stepSize);
     const result = await batchNorm(
       { ...tensors, input: stepInput, runningMean: state.mean, runningVar: state.variance },
-      { ...options.request, outputDtype, numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step, outputBuffer: target },
+      {
+        ...options.request,
+        outputDtype,
+        numBatchesTracked: (options.request.numBatchesTracked ?? 0) + step,
+        outputBuffer: target,
+      },
     );
     if (target === undefined) output.set(result.output.data, step * stepSize);
     state.advance(result.runningMean, result.runningVar);
@@ -113,11 +147,18 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
   const readMs = performance.now() - started;
   const outputDtype = options.dtype ?? input.dtype;
   // Gradients first: the forward pass below may write y over x.
-  const gradients = gradOutput === null || gradOutput === undefined ? null : await batchNormGradients({ ...tensors, gradOutput }, { ...options.request, outputDtype });
+  const gradients =
+    gradOutput === null || gradOutput === undefined
+      ? null
+      : await batchNormGradients({ ...tensors, gradOutput }, { ...options.request, outputDtype });
   const forward = await runForward(tensors, options, outputDtype);
   const { last } = forward;
   if ((options.saveRunningMean !== undefined || options.saveRunningVar !== undefined) && last.runningMean === null) {
-    throw new UsageError(last.params.mode === "eval" ? "eval mode does not update running statistics: nothing to save" : `${last.params.conventionId} keeps no running statistics: nothing to save`);
+    throw new UsageError(
+      last.params.mode === "eval"
+        ? "eval mode does not update running statistics: nothing to save"
+        : `${last.params.conventionId} keeps no running statistics: nothing to save`,
+    );
   }
   if (options.request.signal?.aborted) throw new InterruptedError("interrupted; nothing was written");
   const writeStarted = performance.now();

@@ -29,7 +29,11 @@ export interface SuiteOptions {
 }
 
 /** Case i of the filtered list belongs to shard (i mod n) + 1: shards are disjoint and cover the suite. */
-export function selectCases(cases: readonly CheckCase[], filter: string | undefined, shard: { index: number; count: number } | undefined): CheckCase[] {
+export function selectCases(
+  cases: readonly CheckCase[],
+  filter: string | undefined,
+  shard: { index: number; count: number } | undefined,
+): CheckCase[] {
   const matches = filter === undefined ? () => true : globMatcher(filter);
   const filtered = cases.filter((c) => matches(c.name));
   return shard === undefined ? filtered : filtered.filter((_, i) => i % shard.count === shard.index - 1);
@@ -39,7 +43,8 @@ export function selectCases(cases: readonly CheckCase[], filter: string | undefi
 function adjusted(check: CheckCase, options: SuiteOptions): CheckCase {
   let result = check;
   if (options.strict) result = { ...result, strict: true };
-  if (options.defaultTolerances) result = { ...result, tolerance: { equalNan: check.tolerance?.equalNan }, tolerances: undefined };
+  if (options.defaultTolerances)
+    result = { ...result, tolerance: { equalNan: check.tolerance?.equalNan }, tolerances: undefined };
   return result;
 }
 
@@ -121,7 +126,9 @@ export async function runCases(selected: readonly CheckCase[], options: CaseRunO
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   const started = performance.now();
-  const selected = selectCases(loadSuite(options.source), options.filter, options.shard).map((check) => adjusted(check, options));
+  const selected = selectCases(loadSuite(options.source), options.filter, options.shard).map((check) =>
+    adjusted(check, options),
+  );
   const result = await runCases(selected, options);
   return {
     ...reportHead("suite"),

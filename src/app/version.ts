@@ -9,11 +9,17 @@ import { REPORT_SCHEMA_VERSION } from "./reports.js";
 export const PACKAGE_ROOT = new URL("../../", import.meta.url);
 
 /** The package version, read from package.json next to dist/. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL("package.json", PACKAGE_ROOT), "utf8")) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("package.json", PACKAGE_ROOT), "utf8")) as { version: string }
+).version;
 
 /** The fields every command's report starts with, in the order reports print them. */
 export function reportHead<C extends string>(
   command: C,
-): { readonly schemaVersion: typeof REPORT_SCHEMA_VERSION; readonly tool: { readonly name: "bn-check"; readonly version: string }; readonly command: C } {
+): {
+  readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  readonly tool: { readonly name: "bn-check"; readonly version: string };
+  readonly command: C;
+} {
   return { schemaVersion: REPORT_SCHEMA_VERSION, tool: { name: "bn-check", version: VERSION }, command };
 }

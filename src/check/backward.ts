@@ -55,12 +55,16 @@ export type RuleOf = (reference: Tensor, name: GradientName) => { rule: DiffRule
 
 /** Throws when gradient references come without dy, or dy without references, or dy of another shape. */
 export function validateGradients(tensors: GradientTensors, inputShape: readonly number[]): boolean {
-  const references = tensors.referenceGradInput != null || tensors.referenceGradWeight != null || tensors.referenceGradBias != null;
+  const references =
+    tensors.referenceGradInput != null || tensors.referenceGradWeight != null || tensors.referenceGradBias != null;
   if (tensors.gradOutput == null) {
     if (references) throw new CheckInputError("gradient references need the upstream gradient: give {gradOutput}");
     return false;
   }
-  if (!references) throw new CheckInputError("{gradOutput} needs a gradient to check: give {referenceGradInput}, {referenceGradWeight} or {referenceGradBias}");
+  if (!references)
+    throw new CheckInputError(
+      "{gradOutput} needs a gradient to check: give {referenceGradInput}, {referenceGradWeight} or {referenceGradBias}",
+    );
   checkGradOutputShape(tensors.gradOutput, inputShape);
   return true;
 }
@@ -68,7 +72,10 @@ export function validateGradients(tensors: GradientTensors, inputShape: readonly
 /** dy must have the input's shape. */
 export function checkGradOutputShape(gradOutput: Tensor, inputShape: readonly number[]): void {
   if (!sameShape(gradOutput.shape, inputShape)) {
-    throw new UsageError(`grad output has shape [${gradOutput.shape.join(", ")}], but the input has [${inputShape.join(", ")}]: they must be the same`);
+    throw new UsageError(
+      `grad output has shape [${gradOutput.shape.join(", ")}], but the ` +
+        `input has [${inputShape.join(", ")}]: they must be the same`,
+    );
   }
 }
 
@@ -100,7 +107,10 @@ export async function computeGradients(
   const n = outer * inner;
   // The convention says which statistics the gradient goes through; the forward must have them.
   if ((params.gradientStatistics === "batch") !== table.batchStatistics) {
-    throw new UsageError(`${params.conventionId} differentiates through ${params.gradientStatistics} statistics in ${params.mode} mode, which this forward pass did not use`);
+    throw new UsageError(
+      `${params.conventionId} differentiates through ${params.gradientStatistics} ` +
+        `statistics in ${params.mode} mode, which this forward pass did not use`,
+    );
   }
   const gradOutput = toShared(gradOutputData);
   const mean = sharedFloat64(channels, prepared.input);
@@ -108,15 +118,40 @@ export async function computeGradients(
   const sumsPass = await runPass("gradSums", { input: prepared.input, gradOutput, mean }, grid, null, plan, execution);
   const sums = mergeGradSums(grid, sumsPass.arrays.partials);
   releaseScratch(sumsPass);
-  const constants = gradInputConstants(sums, table.mean, table.variance, params.epsilon, table.weight, n, table.batchStatistics, sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input));
+  const constants = gradInputConstants(
+    sums,
+    table.mean,
+    table.variance,
+    params.epsilon,
+    table.weight,
+    n,
+    table.batchStatistics,
+    sharedFloat64(GRAD_CONSTANT_RUNS * channels, prepared.input),
+  );
   // Written once in its final precision (rounded from float64 arithmetic element by element).
-  const gradInput = gradInputDtype === null ? null : (allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array);
-  const written = gradInput === null ? null : await runPass("gradInput", { input: prepared.input, gradOutput, constants, output: gradInput }, grid, null, plan, execution);
+  const gradInput =
+    gradInputDtype === null
+      ? null
+      : (allocateShared(gradInputDtype, prepared.input.length) as Float32Array | Float64Array);
+  const written =
+    gradInput === null
+      ? null
+      : await runPass(
+          "gradInput",
+          { input: prepared.input, gradOutput, constants, output: gradInput },
+          grid,
+          null,
+          plan,
+          execution,
+        );
   return {
     gradInput,
     gradOutput,
     constants,
-    gradWeight: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon)),
+    gradWeight: Float64Array.from(
+      { length: channels },
+      (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / Math.sqrt(table.variance[c] + params.epsilon),
+    ),
     gradBias: Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + G_SUM_DY]),
     sums,
     kernels: { gradSums: sumsPass.kernel, gradInput: written?.kernel ?? null },
@@ -148,7 +183,12 @@ function channelSums(sums: Float64Array, c: number): GradientSums {
 }
 
 /** The reference's arithmetic plus bn-check's own (float64) arithmetic, per channel. */
-function gradientBounds(table: ChannelTable, sums: Float64Array, n: number, computeDtype: ComputeDType): GradientBound[] {
+function gradientBounds(
+  table: ChannelTable,
+  sums: Float64Array,
+  n: number,
+  computeDtype: ComputeDType,
+): GradientBound[] {
   return Array.from({ length: table.length }, (_, c) => {
     const channel = channelAt(table, c);
     const reference = gradientBound(channel, channelSums(sums, c), n, UNIT_ROUNDOFF[computeDtype]);
@@ -180,12 +220,27 @@ async function compareGradInput(
   const x = prepared.input;
   const { rule, tolerance } = context.ruleOf(referenceGradInput, "grad_input");
   if (!sameShape(referenceGradInput.shape, gradOutputShape)) {
-    return { comparison: shapeMismatch("grad_input", referenceGradInput.shape, gradOutputShape, referenceGradInput.dtype, rule, tolerance), kernel: null, units: null };
+    return {
+      comparison: shapeMismatch(
+        "grad_input",
+        referenceGradInput.shape,
+        gradOutputShape,
+        referenceGradInput.dtype,
+        rule,
+        tolerance,
+      ),
+      kernel: null,
+      units: null,
+    };
   }
   // dx at one element, as the fused compare computes it (for the report's elements).
   const dxAt = (i: number) => {
     const c = Math.floor(i / inner) % channels;
-    return (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] + dxConstants[3 * channels + c] + dxConstants[channels + c] * gradOutput[i];
+    return (
+      (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] +
+      dxConstants[3 * channels + c] +
+      dxConstants[channels + c] * gradOutput[i]
+    );
   };
   // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
   // (shift μ, scale b, offset d, and the addend a·dy); the bound is b0 + b3·|dx|.
@@ -202,7 +257,14 @@ async function compareGradInput(
     }
   }
   const reference = toShared(referenceGradInput.data);
-  const pass = await runPass("compareGradInput", { input: x, reference, constants: compareConstants, gradOutput, gradScale }, grid, rule, plan, execution);
+  const pass = await runPass(
+    "compareGradInput",
+    { input: x, reference, constants: compareConstants, gradOutput, gradScale },
+    grid,
+    rule,
+    plan,
+    execution,
+  );
   const channelOf = (i: number) => Math.floor(i / inner) % channels;
   const comparison = comparisonFromPass(pass, grid, {
     name: "grad_input",
@@ -216,10 +278,14 @@ async function compareGradInput(
     arithmetic:
       bounds === null
         ? undefined
-        : describeBound(computeDtype, table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² + ε) and of dx", (i) => {
-            const c = channelOf(i);
-            return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
-          }),
+        : describeBound(
+            computeDtype,
+            table.batchStatistics ? "the gradient's batch reductions and x̂" : "rounding of γ/√(σ² " + "+ ε) and of dx",
+            (i) => {
+              const c = channelOf(i);
+              return bounds[c].inputConstant + bounds[c].inputPerAbs * Math.abs(dxAt(i));
+            },
+          ),
     allChannels: execution.allChannels,
   });
   return { comparison, kernel: pass.kernel, units: pass.unitsByThread };
@@ -249,7 +315,8 @@ function comparePerChannel(
     tolerance,
     channelAxis: 0,
     boundPerChannel,
-    arithmetic: boundPerChannel === undefined ? undefined : describeBound(context.computeDtype, what, (c) => boundPerChannel[c]),
+    arithmetic:
+      boundPerChannel === undefined ? undefined : describeBound(context.computeDtype, what, (c) => boundPerChannel[c]),
   });
 }
 
@@ -270,9 +337,26 @@ export async function checkGradients(
   const computed = await computeGradients(prepared, tensors.gradOutput!.data, table, execution, null);
   const bounds = strict ? null : gradientBounds(table, computed.sums, outer * inner, computeDtype);
   const context: GradientContext = { prepared, computed, table, bounds, computeDtype, ruleOf };
-  const dx = tensors.referenceGradInput != null ? await compareGradInput(context, tensors.referenceGradInput, tensors.gradOutput!.shape, execution) : null;
-  const gradWeight = comparePerChannel(context, "grad_weight", tensors.referenceGradWeight, computed.gradWeight, bounds === null ? null : (c) => bounds[c].weight, "the sum Σdy·x̂ and x̂");
-  const gradBias = comparePerChannel(context, "grad_bias", tensors.referenceGradBias, computed.gradBias, bounds === null ? null : (c) => bounds[c].bias, "the sum Σdy");
+  const dx =
+    tensors.referenceGradInput != null
+      ? await compareGradInput(context, tensors.referenceGradInput, tensors.gradOutput!.shape, execution)
+      : null;
+  const gradWeight = comparePerChannel(
+    context,
+    "grad_weight",
+    tensors.referenceGradWeight,
+    computed.gradWeight,
+    bounds === null ? null : (c) => bounds[c].weight,
+    "the sum Σdy·x̂ and x̂",
+  );
+  const gradBias = comparePerChannel(
+    context,
+    "grad_bias",
+    tensors.referenceGradBias,
+    computed.gradBias,
+    bounds === null ? null : (c) => bounds[c].bias,
+    "the sum Σdy",
+  );
   return {
     gradInput: dx?.comparison ?? null,
     gradWeight,

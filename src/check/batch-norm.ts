@@ -1,4 +1,7 @@
-/** `batchNorm` and `batchNormGradients`: BatchNorm under a framework's convention (y and the running statistics), and its gradients. */
+/**
+ * `batchNorm` and `batchNormGradients`: BatchNorm under a framework's
+ * convention (y and the running statistics), and its gradients.
+ */
 import { UsageError } from "../core/errors.js";
 import { allocateShared, elementCount, type FloatDType, type Tensor } from "../core/tensor.js";
 import { roundTo } from "../core/formats.js";
@@ -20,7 +23,12 @@ export interface BatchNormResult {
   readonly runningMean: Float64Array | null;
   readonly runningVar: Float64Array | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly normalizeMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
+  readonly timings: {
+    readonly statsMs: number;
+    readonly normalizeMs: number;
+    readonly kernels: PassKernels;
+    readonly unitsByThread: PassUnits;
+  };
 }
 
 /**
@@ -46,12 +54,25 @@ export async function batchNorm(
     given !== undefined &&
     given.length === length &&
     given.buffer instanceof SharedArrayBuffer &&
-    (outputDtype === "float64" ? given instanceof Float64Array : outputDtype === "float32" && given instanceof Float32Array);
-  if (given !== undefined && !fits) throw new UsageError(`outputBuffer must be a shared ${outputDtype === "float64" ? "Float64Array" : "Float32Array"} of ${length} elements`);
+    (outputDtype === "float64"
+      ? given instanceof Float64Array
+      : outputDtype === "float32" && given instanceof Float32Array);
+  if (given !== undefined && !fits)
+    throw new UsageError(
+      `outputBuffer must be a shared ` +
+        `${outputDtype === "float64" ? "Float64Array" : "Float32Array"} of ${length} elements`,
+    );
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
   const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);
   const started = performance.now();
-  const normalize = await runPass("normalize", { input: prepared.input, constants: prepared.constants, output }, prepared.grid, null, prepared.plan, request);
+  const normalize = await runPass(
+    "normalize",
+    { input: prepared.input, constants: prepared.constants, output },
+    prepared.grid,
+    null,
+    prepared.plan,
+    request,
+  );
   const unitsByThread = passUnits({ stats: prepared.statsUnitsByThread, normalize: normalize.unitsByThread });
   let data = output;
   if (outputDtype === "float16") {
@@ -66,7 +87,12 @@ export async function batchNorm(
     runningMean: prepared.updatedRunningMean,
     runningVar: prepared.updatedRunningVar,
     threads: threadsThatWorked(unitsByThread),
-    timings: { statsMs: prepared.statsMs, normalizeMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, normalize: normalize.kernel }), unitsByThread },
+    timings: {
+      statsMs: prepared.statsMs,
+      normalizeMs: performance.now() - started,
+      kernels: passKernels({ stats: prepared.statsKernel, normalize: normalize.kernel }),
+      unitsByThread,
+    },
   };
 }
 
@@ -77,7 +103,12 @@ export interface BatchNormGradients {
   readonly gradBias: Tensor;
   readonly params: BatchNormParams;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly backwardMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
+  readonly timings: {
+    readonly statsMs: number;
+    readonly backwardMs: number;
+    readonly kernels: PassKernels;
+    readonly unitsByThread: PassUnits;
+  };
 }
 
 /**
@@ -85,15 +116,29 @@ export interface BatchNormGradients {
  * forward pass uses (batch statistics in train mode, the running ones as constants in eval).
  * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
  */
-export async function batchNormGradients(tensors: BatchNormTensors & { readonly gradOutput: Tensor }, request: BatchNormRequest & { outputDtype?: FloatDType } = {}): Promise<BatchNormGradients> {
+export async function batchNormGradients(
+  tensors: BatchNormTensors & { readonly gradOutput: Tensor },
+  request: BatchNormRequest & { outputDtype?: FloatDType } = {},
+): Promise<BatchNormGradients> {
   const prepared = await prepareBatchNorm(tensors, request);
   checkGradOutputShape(tensors.gradOutput, tensors.input.shape);
   const started = performance.now();
   const dtype = request.outputDtype ?? tensors.input.dtype;
   // float16 dx is computed into float64 and rounded once below (a float32 buffer would round twice).
-  const computed = await computeGradients(prepared, tensors.gradOutput.data, channelArithmetic(prepared, tensors), request, dtype === "float32" ? "float32" : "float64");
+  const computed = await computeGradients(
+    prepared,
+    tensors.gradOutput.data,
+    channelArithmetic(prepared, tensors),
+    request,
+    dtype === "float32" ? "float32" : "float64",
+  );
   const rounded = (values: Float32Array | Float64Array, shape: readonly number[]): Tensor => {
-    if (dtype !== "float16" && values.length === elementCount(shape) && (dtype === "float32") === values instanceof Float32Array) return { dtype, shape: [...shape], data: values };
+    if (
+      dtype !== "float16" &&
+      values.length === elementCount(shape) &&
+      (dtype === "float32") === values instanceof Float32Array
+    )
+      return { dtype, shape: [...shape], data: values };
     const data = allocateShared(dtype, values.length);
     for (let i = 0; i < values.length; i++) data[i] = dtype === "float16" ? roundTo("float16", values[i]) : values[i];
     return { dtype, shape: [...shape], data };
@@ -106,6 +151,11 @@ export async function batchNormGradients(tensors: BatchNormTensors & { readonly 
     gradBias: rounded(computed.gradBias, [channels]),
     params: prepared.params,
     threads: threadsThatWorked(unitsByThread),
-    timings: { statsMs: prepared.statsMs, backwardMs: performance.now() - started, kernels: passKernels({ stats: prepared.statsKernel, ...computed.kernels }), unitsByThread },
+    timings: {
+      statsMs: prepared.statsMs,
+      backwardMs: performance.now() - started,
+      kernels: passKernels({ stats: prepared.statsKernel, ...computed.kernels }),
+      unitsByThread,
+    },
   };
 }

@@ -3,8 +3,23 @@
  * fused pass (y is never materialised), then checks the running statistics when references for them
  * are given.
  */
-import { batchNormBound, compareArrays, sameShape, shapeMismatch, worstVerdict, type TensorComparison, type Verdict } from "./compare.js";
-import { channelAt, channelBound, UNIT_ROUNDOFF, runningUpdateBound, writeBoundCoefficients, type ChannelTable } from "./error-model.js";
+import {
+  batchNormBound,
+  compareArrays,
+  sameShape,
+  shapeMismatch,
+  worstVerdict,
+  type TensorComparison,
+  type Verdict,
+} from "./compare.js";
+import {
+  channelAt,
+  channelBound,
+  UNIT_ROUNDOFF,
+  runningUpdateBound,
+  writeBoundCoefficients,
+  type ChannelTable,
+} from "./error-model.js";
 import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tolerance.js";
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { CheckInputError } from "../core/errors.js";
@@ -43,7 +58,9 @@ export interface CheckRequest extends BatchNormRequest {
   readonly runningMeanTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
   readonly runningVarTolerance?: Partial<Tolerance> & { readonly equalNan?: boolean };
   /** Tolerances of the gradients, by name, when they differ from the output's. */
-  readonly gradientTolerances?: { readonly [name in GradientName]?: Partial<Tolerance> & { readonly equalNan?: boolean } };
+  readonly gradientTolerances?: {
+    readonly [name in GradientName]?: Partial<Tolerance> & { readonly equalNan?: boolean };
+  };
 }
 
 export interface ConformanceResult {
@@ -63,7 +80,12 @@ export interface ConformanceResult {
   readonly batchMean: readonly number[] | null;
   readonly batchVariance: readonly number[] | null;
   readonly threads: number;
-  readonly timings: { readonly statsMs: number; readonly compareMs: number; readonly kernels: PassKernels; readonly unitsByThread: PassUnits };
+  readonly timings: {
+    readonly statsMs: number;
+    readonly compareMs: number;
+    readonly kernels: PassKernels;
+    readonly unitsByThread: PassUnits;
+  };
   /** The running statistics bn-check computed for after the call (train mode), in float64. */
   readonly updatedRunningMean: Float64Array | null;
   readonly updatedRunningVar: Float64Array | null;
@@ -72,23 +94,42 @@ export interface ConformanceResult {
   readonly runningVarBound: Float64Array | null;
 }
 
-function ruleFor(reference: Tensor, request: Partial<Tolerance> & { equalNan?: boolean; computeDtype?: ComputeDType }): { rule: DiffRule; tolerance: ResolvedTolerance } {
+function ruleFor(
+  reference: Tensor,
+  request: Partial<Tolerance> & { equalNan?: boolean; computeDtype?: ComputeDType },
+): { rule: DiffRule; tolerance: ResolvedTolerance } {
   const precision = request.computeDtype ?? reference.precision ?? reference.dtype;
   const given: Partial<Tolerance> = { atol: request.atol, rtol: request.rtol };
   const tolerance = resolveTolerance(precision, given);
-  return { tolerance, rule: { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: request.equalNan ?? false, ulpDtype: precision } };
+  return {
+    tolerance,
+    rule: { atol: tolerance.atol, rtol: tolerance.rtol, equalNan: request.equalNan ?? false, ulpDtype: precision },
+  };
 }
 
 /**
  * Compares running statistics computed by bn-check with a reference. `--compute-dtype` describes
  * the output only: running statistics are kept in their own (parameter) dtype.
  */
-export function checkRunningStat(name: string, actual: Float64Array, expected: Tensor, request: CheckRequest & Partial<Tolerance>, bound: ArrayLike<number> | null = null): TensorComparison {
+export function checkRunningStat(
+  name: string,
+  actual: Float64Array,
+  expected: Tensor,
+  request: CheckRequest & Partial<Tolerance>,
+  bound: ArrayLike<number> | null = null,
+): TensorComparison {
   const statRule = ruleFor(expected, { ...request, computeDtype: expected.precision });
   const precision = expected.precision ?? expected.dtype;
   return compareArrays({
     boundPerChannel: bound ?? undefined,
-    arithmetic: bound === null ? undefined : { computeDtype: precision, termAt: () => `the running-statistics update in ${precision} (and the batch statistic's error)`, boundAt: (i) => bound[i] },
+    arithmetic:
+      bound === null
+        ? undefined
+        : {
+            computeDtype: precision,
+            termAt: () => `the running-statistics update in ${precision} (and the batch statistic's error)`,
+            boundAt: (i) => bound[i],
+          },
     name,
     actual,
     actualShape: [actual.length],
@@ -106,7 +147,10 @@ export function checkRunningStat(name: string, actual: Float64Array, expected: T
  *   their references are given). A reference of another shape is a failed comparison, not an error.
  * @throws UsageError for inconsistent tensors or options; WorkerFailureError when a worker fails.
  */
-export async function checkBatchNorm(tensors: CheckTensors & { readonly reference: Tensor }, request?: CheckRequest): Promise<ConformanceResult & { readonly output: TensorComparison }>;
+export async function checkBatchNorm(
+  tensors: CheckTensors & { readonly reference: Tensor },
+  request?: CheckRequest,
+): Promise<ConformanceResult & { readonly output: TensorComparison }>;
 export async function checkBatchNorm(tensors: CheckTensors, request?: CheckRequest): Promise<ConformanceResult>;
 export async function checkBatchNorm(tensors: CheckTensors, request: CheckRequest = {}): Promise<ConformanceResult> {
   // What a check allocates in the tensors' arena (constants, pass scratch, a shared copy of the
@@ -127,30 +171,60 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
   const { params } = prepared;
   const reference = tensors.reference;
   // The precision the references were computed in: the output's, else a gradient's, else the input's.
-  const { rule, tolerance } = ruleFor(reference ?? tensors.referenceGradInput ?? tensors.referenceGradWeight ?? tensors.referenceGradBias ?? tensors.input, request);
+  const { rule, tolerance } = ruleFor(
+    reference ??
+      tensors.referenceGradInput ??
+      tensors.referenceGradWeight ??
+      tensors.referenceGradBias ??
+      tensors.input,
+    request,
+  );
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
-  if (wantsRunning && !params.hasRunningStats) throw new CheckInputError(`${params.conventionId} keeps no running statistics: {referenceRunningMean}/{referenceRunningVar} cannot be checked`);
-  if (wantsRunning && params.mode === "eval") throw new CheckInputError("running statistics are not updated in eval mode: {referenceRunningMean}/{referenceRunningVar} need {mode} train");
+  if (wantsRunning && !params.hasRunningStats)
+    throw new CheckInputError(
+      `${params.conventionId} keeps no running statistics: ` +
+        `{referenceRunningMean}/{referenceRunningVar} cannot be checked`,
+    );
+  if (wantsRunning && params.mode === "eval")
+    throw new CheckInputError(
+      "running statistics are not updated in eval mode: {referenceRunningMean}/{referenceRunningVar} need {mode} train",
+    );
 
   const checksGradients = validateGradients(tensors, tensors.input.shape);
-  if (reference == null && !checksGradients) throw new CheckInputError("nothing to check: give the reference output, or {gradOutput} with gradient references");
+  if (reference == null && !checksGradients)
+    throw new CheckInputError("nothing to check: give the reference output, or {gradOutput} with gradient references");
 
   const computeDtype = rule.ulpDtype;
   const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
   if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
 
   const started = performance.now();
-  const forward = reference == null ? null : await checkOutput(prepared, tensors.input.shape, reference, rule, tolerance, arithmetic, request);
+  const forward =
+    reference == null
+      ? null
+      : await checkOutput(prepared, tensors.input.shape, reference, rule, tolerance, arithmetic, request);
   const output = forward?.output ?? null;
   const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
   const runningMean =
     tensors.referenceRunningMean == null || prepared.updatedRunningMean === null
       ? null
-      : checkRunningStat("running_mean", prepared.updatedRunningMean, tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, bounds?.mean ?? null);
+      : checkRunningStat(
+          "running_mean",
+          prepared.updatedRunningMean,
+          tensors.referenceRunningMean,
+          { ...(request.runningMeanTolerance ?? request), strict: request.strict },
+          bounds?.mean ?? null,
+        );
   const runningVar =
     tensors.referenceRunningVar == null || prepared.updatedRunningVar === null
       ? null
-      : checkRunningStat("running_var", prepared.updatedRunningVar, tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, bounds?.variance ?? null);
+      : checkRunningStat(
+          "running_var",
+          prepared.updatedRunningVar,
+          tensors.referenceRunningVar,
+          { ...(request.runningVarTolerance ?? request), strict: request.strict },
+          bounds?.variance ?? null,
+        );
   const gradients = checksGradients
     ? await checkGradients(
         prepared,
@@ -169,7 +243,14 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
     gradSums: gradients?.unitsByThread.gradSums ?? null,
     gradInput: gradients?.unitsByThread.gradInput ?? null,
   });
-  const checked = [output, runningMean, runningVar, gradients?.gradInput ?? null, gradients?.gradWeight ?? null, gradients?.gradBias ?? null].filter((t): t is TensorComparison => t !== null);
+  const checked = [
+    output,
+    runningMean,
+    runningVar,
+    gradients?.gradInput ?? null,
+    gradients?.gradWeight ?? null,
+    gradients?.gradBias ?? null,
+  ].filter((t): t is TensorComparison => t !== null);
   const conforms = checked.every((t) => t.passed);
   return {
     conforms,
@@ -189,7 +270,12 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
     timings: {
       statsMs: prepared.statsMs,
       compareMs,
-      kernels: passKernels({ stats: prepared.statsKernel, compare: forward?.kernel ?? null, gradSums: gradients?.kernels.gradSums ?? null, gradInput: gradients?.kernels.gradInput ?? null }),
+      kernels: passKernels({
+        stats: prepared.statsKernel,
+        compare: forward?.kernel ?? null,
+        gradSums: gradients?.kernels.gradSums ?? null,
+        gradInput: gradients?.kernels.gradInput ?? null,
+      }),
       unitsByThread,
     },
     updatedRunningMean: prepared.updatedRunningMean,
@@ -217,7 +303,14 @@ async function checkOutput(
     output = shapeMismatch("output", inputShape, reference.shape, reference.dtype, rule, tolerance);
   } else {
     const referenceData = toShared(reference.data);
-    const pass = await runPass("compare", { input: prepared.input, reference: referenceData, constants: prepared.constants }, grid, rule, prepared.plan, request);
+    const pass = await runPass(
+      "compare",
+      { input: prepared.input, reference: referenceData, constants: prepared.constants },
+      grid,
+      rule,
+      prepared.plan,
+      request,
+    );
     compareKernel = pass.kernel;
     compareUnits = pass.unitsByThread;
     const { constants, input } = prepared;
@@ -248,7 +341,10 @@ async function checkOutput(
   return { output, kernel: compareKernel, units: compareUnits };
 }
 
-/** Each channel's exact statistics, as the error model needs them (batch statistics in train mode, the given ones in eval). */
+/**
+ * Each channel's exact statistics, as the error model needs them
+ * (batch statistics in train mode, the given ones in eval).
+ */
 export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors): ChannelTable {
   const { outer, inner, channels } = prepared.grid.geometry;
   const batchStatistics = prepared.batchMean !== null && prepared.batchVariance !== null;
@@ -270,15 +366,28 @@ export function channelArithmetic(prepared: Prepared, tensors: BatchNormTensors)
  * the batch statistic's error (at the output's compute precision) weighted by the batch weight, plus
  * the update's own roundings in the running statistics' precision (their reference's dtype).
  */
-function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic: ChannelTable, computeDtype: ComputeDType): { mean: Float64Array; variance: Float64Array } | null {
+function runningStatBounds(
+  prepared: Prepared,
+  tensors: CheckTensors,
+  arithmetic: ChannelTable,
+  computeDtype: ComputeDType,
+): { mean: Float64Array; variance: Float64Array } | null {
   const { updatedRunningMean, updatedRunningVar, params } = prepared;
   if (updatedRunningMean === null || updatedRunningVar === null) return null;
   const channels = arithmetic.length;
   const mean = new Float64Array(channels);
   const variance = new Float64Array(channels);
   // The precision the framework keeps the running statistics in: their reference's, else the state's.
-  const meanPrecision = tensors.referenceRunningMean?.precision ?? tensors.referenceRunningMean?.dtype ?? tensors.runningMean?.dtype ?? "float32";
-  const varPrecision = tensors.referenceRunningVar?.precision ?? tensors.referenceRunningVar?.dtype ?? tensors.runningVar?.dtype ?? "float32";
+  const meanPrecision =
+    tensors.referenceRunningMean?.precision ??
+    tensors.referenceRunningMean?.dtype ??
+    tensors.runningMean?.dtype ??
+    "float32";
+  const varPrecision =
+    tensors.referenceRunningVar?.precision ??
+    tensors.referenceRunningVar?.dtype ??
+    tensors.runningVar?.dtype ??
+    "float32";
   for (let c = 0; c < channels; c++) {
     const channel = channelAt(arithmetic, c);
     const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
@@ -287,7 +396,15 @@ function runningStatBounds(prepared: Prepared, tensors: CheckTensors, arithmetic
     const bessel = n / Math.max(n - params.runningVarCorrection, 1);
     const previousMean = tensors.runningMean == null ? 0 : tensors.runningMean.data[c];
     const previousVar = tensors.runningVar == null ? 1 : tensors.runningVar.data[c];
-    mean[c] = runningUpdateBound(previousMean, channel.mean, updatedRunningMean[c], params.runningWeight, params.batchWeight, reference.meanError + own.meanError, UNIT_ROUNDOFF[meanPrecision]);
+    mean[c] = runningUpdateBound(
+      previousMean,
+      channel.mean,
+      updatedRunningMean[c],
+      params.runningWeight,
+      params.batchWeight,
+      reference.meanError + own.meanError,
+      UNIT_ROUNDOFF[meanPrecision],
+    );
     variance[c] = runningUpdateBound(
       previousVar,
       channel.variance * bessel,

@@ -8,7 +8,11 @@ import { mergeHistograms, mergeWorst } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import { releaseScratch, type PassResult } from "../parallel/executor.js";
 
-export function comparisonFromPass(pass: PassResult, grid: UnitGrid, input: Omit<SummarizeInput, "channelRecords" | "channelCount" | "worst" | "histogram">): TensorComparison {
+export function comparisonFromPass(
+  pass: PassResult,
+  grid: UnitGrid,
+  input: Omit<SummarizeInput, "channelRecords" | "channelCount" | "worst" | "histogram">,
+): TensorComparison {
   const { records, worst, histograms } = pass.arrays;
   const comparison = summarizeDiff({
     ...input,

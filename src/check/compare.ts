@@ -22,7 +22,15 @@ import {
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../core/tensor.js";
 import { UsageError } from "../core/errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
-import { BOUND_TERM_LABELS, boundTerms, channelAt, conditioning, dominantTerm, elementBound, type ChannelTable } from "./error-model.js";
+import {
+  BOUND_TERM_LABELS,
+  boundTerms,
+  channelAt,
+  conditioning,
+  dominantTerm,
+  elementBound,
+  type ChannelTable,
+} from "./error-model.js";
 import { CONSTANT_RUNS } from "../kernel/normalize.js";
 
 /**
@@ -166,17 +174,27 @@ export const LISTED_CHANNELS = 1024;
  */
 export function channelRecordsOf(grid: UnitGrid, records: Float64Array): Float64Array {
   const { channels } = grid.geometry;
-  if (channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1) return records.subarray(0, channels * DIFF_RECORD_SIZE);
+  if (channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1)
+    return records.subarray(0, channels * DIFF_RECORD_SIZE);
   return mergeChannelDiffs(grid, records);
 }
 
 /** Which channels a report lists: all of a small tensor, else the worst of those outside the flat tolerance. */
-function listedChannels(records: Float64Array, channelCount: number, allChannels: boolean): { listed: number[]; omitted: number } {
-  if (allChannels || channelCount <= LISTED_CHANNELS) return { listed: Array.from({ length: channelCount }, (_, c) => c), omitted: 0 };
+function listedChannels(
+  records: Float64Array,
+  channelCount: number,
+  allChannels: boolean,
+): { listed: number[]; omitted: number } {
+  if (allChannels || channelCount <= LISTED_CHANNELS)
+    return { listed: Array.from({ length: channelCount }, (_, c) => c), omitted: 0 };
   const notable: number[] = [];
   for (let c = 0; c < channelCount; c++) if (records[c * DIFF_RECORD_SIZE + D_FLAT_MISMATCHES] > 0) notable.push(c);
   if (notable.length <= LISTED_CHANNELS) return { listed: notable, omitted: 0 };
-  const severity = (c: number) => [records[c * DIFF_RECORD_SIZE + D_MISMATCHES], records[c * DIFF_RECORD_SIZE + D_MAX_BOUND_RATIO], records[c * DIFF_RECORD_SIZE + D_MAX_ABS]];
+  const severity = (c: number) => [
+    records[c * DIFF_RECORD_SIZE + D_MISMATCHES],
+    records[c * DIFF_RECORD_SIZE + D_MAX_BOUND_RATIO],
+    records[c * DIFF_RECORD_SIZE + D_MAX_ABS],
+  ];
   const worst = [...notable].sort((a, b) => {
     const [ma, ra, xa] = severity(a);
     const [mb, rb, xb] = severity(b);
@@ -197,11 +215,19 @@ export interface BoundDescription {
 }
 
 /** The description of a BatchNorm output's bound: per-channel statistics and the model's terms. */
-export function batchNormBound(channels: ChannelTable, computeDtype: ComputeDType, inputAt: (flatIndex: number) => number, channelOf: (flatIndex: number) => number): BoundDescription {
+export function batchNormBound(
+  channels: ChannelTable,
+  computeDtype: ComputeDType,
+  inputAt: (flatIndex: number) => number,
+  channelOf: (flatIndex: number) => number,
+): BoundDescription {
   return {
     computeDtype,
     conditioningOf: (c) => conditioning(channels.mean[c], channels.variance[c]),
-    termAt: (flatIndex) => BOUND_TERM_LABELS[dominantTerm(boundTerms(channelAt(channels, channelOf(flatIndex)), computeDtype, inputAt(flatIndex)))](computeDtype),
+    termAt: (flatIndex) =>
+      BOUND_TERM_LABELS[
+        dominantTerm(boundTerms(channelAt(channels, channelOf(flatIndex)), computeDtype, inputAt(flatIndex)))
+      ](computeDtype),
     boundAt: (flatIndex) => elementBound(channelAt(channels, channelOf(flatIndex)), computeDtype, inputAt(flatIndex)),
   };
 }
@@ -245,7 +271,8 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
       flatMismatches: channel.flatMismatches,
       conditioning: model?.conditioningOf?.(c) ?? null,
       boundRatio: channel.maxBoundRatio,
-      dominantTerm: channel.flatMismatches > channel.nonFiniteMismatches ? dominantTermAt(input, channel.maxBoundRatioIndex) : null,
+      dominantTerm:
+        channel.flatMismatches > channel.nonFiniteMismatches ? dominantTermAt(input, channel.maxBoundRatioIndex) : null,
       maxAbsError: channel.maxAbs,
       maxRelError: channel.maxRel,
       maxUlp: channel.maxUlp,
@@ -262,7 +289,12 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
     bound:
       model === undefined
         ? null
-        : { computeDtype: model.computeDtype, maxRatio: totals.maxBoundRatio, element: pick(totals.maxBoundRatioIndex), dominantTerm: dominantTermAt(input, totals.maxBoundRatioIndex) },
+        : {
+            computeDtype: model.computeDtype,
+            maxRatio: totals.maxBoundRatio,
+            element: pick(totals.maxBoundRatioIndex),
+            dominantTerm: dominantTermAt(input, totals.maxBoundRatioIndex),
+          },
     shape: input.shape,
     expectedShape: input.shape,
     shapeMismatch: false,
@@ -284,12 +316,21 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
     channels,
     channelsOmitted: omitted,
     worst: input.worst.map((entry) => elementAt(input, entry.index)),
-    ulpHistogram: input.histogram.map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count })).filter((bucket) => bucket.count > 0),
+    ulpHistogram: input.histogram
+      .map((count, bucket) => ({ ulps: HISTOGRAM_LABELS[bucket], count }))
+      .filter((bucket) => bucket.count > 0),
   };
 }
 
 /** The comparison of two tensors whose shapes differ: nothing element-wise can be said. */
-export function shapeMismatch(name: string, shape: readonly number[], expectedShape: readonly number[], expectedDtype: FloatDType, rule: DiffRule, tolerance: ResolvedTolerance): TensorComparison {
+export function shapeMismatch(
+  name: string,
+  shape: readonly number[],
+  expectedShape: readonly number[],
+  expectedDtype: FloatDType,
+  rule: DiffRule,
+  tolerance: ResolvedTolerance,
+): TensorComparison {
   return {
     name,
     passed: false,
@@ -347,10 +388,20 @@ export interface CompareArraysInput {
  */
 export function compareArrays(input: CompareArraysInput): TensorComparison {
   if (!sameShape(input.actualShape, input.expectedShape)) {
-    return shapeMismatch(input.name, input.actualShape, input.expectedShape, input.expectedDtype, input.rule, input.tolerance);
+    return shapeMismatch(
+      input.name,
+      input.actualShape,
+      input.expectedShape,
+      input.expectedDtype,
+      input.rule,
+      input.tolerance,
+    );
   }
   const shape = input.expectedShape;
-  const geometry = input.channelAxis === null ? { outer: 1, channels: 1, inner: elementCount(shape) } : geometryOf(shape, input.channelAxis);
+  const geometry =
+    input.channelAxis === null
+      ? { outer: 1, channels: 1, inner: elementCount(shape) }
+      : geometryOf(shape, input.channelAxis);
   const grid = planUnits(geometry);
   const identity = new Float64Array(CONSTANT_RUNS * geometry.channels);
   identity.fill(1, geometry.channels, 2 * geometry.channels);
@@ -386,7 +437,14 @@ function asFloatArray(values: ArrayLike<number>): Float32Array | Float64Array {
 export function compareTensors(
   actual: { readonly shape: readonly number[]; readonly data: ArrayLike<number> },
   expected: { readonly shape: readonly number[]; readonly data: ArrayLike<number>; readonly dtype: FloatDType },
-  options: { atol?: number; rtol?: number; equalNan?: boolean; computeDtype?: ComputeDType; channelAxis?: number; name?: string } = {},
+  options: {
+    atol?: number;
+    rtol?: number;
+    equalNan?: boolean;
+    computeDtype?: ComputeDType;
+    channelAxis?: number;
+    name?: string;
+  } = {},
 ): TensorComparison {
   const precision = options.computeDtype ?? expected.dtype;
   const tolerance = resolveTolerance(precision, { atol: options.atol, rtol: options.rtol });
@@ -394,7 +452,8 @@ export function compareTensors(
   let channelAxis: number | null = null;
   if (options.channelAxis !== undefined) {
     channelAxis = normalizeAxis(options.channelAxis, rank);
-    if (channelAxis === null) throw new UsageError(`channel axis ${options.channelAxis} is out of range for a rank-${rank} tensor`);
+    if (channelAxis === null)
+      throw new UsageError(`channel axis ${options.channelAxis} is out of range for a rank-${rank} tensor`);
   }
   return compareArrays({
     name: options.name ?? "tensor",

@@ -154,7 +154,9 @@ export function channelBound(channel: ChannelArithmetic, u: number): ChannelBoun
   const sqrtN = Math.sqrt(Math.max(count, 1));
   const magnitude = Math.sqrt(mean * mean + variance);
   const meanError = batchStatistics ? u * summationFactor(count, mean, variance, u) * magnitude : 0;
-  const varianceError = batchStatistics ? u * (MODEL_CONSTANTS.variance + MODEL_CONSTANTS.sum * sqrtN) * variance + meanError * meanError : 0;
+  const varianceError = batchStatistics
+    ? u * (MODEL_CONSTANTS.variance + MODEL_CONSTANTS.sum * sqrtN) * variance + meanError * meanError
+    : 0;
   // 1/√(σ² + ε ± E_var) against 1/√(σ² + ε), exactly (linearising fails when E_var ≳ σ² + ε).
   const exact = 1 / Math.sqrt(variance + epsilon);
   const high = 1 / Math.sqrt(Math.max(variance - varianceError, 0) + epsilon);
@@ -162,7 +164,9 @@ export function channelBound(channel: ChannelArithmetic, u: number): ChannelBoun
   const scaleFromVariance = Math.max(high / exact - 1, 1 - low / exact);
   const scaleRounding = MODEL_CONSTANTS.scale * u;
   return {
-    constant: finiteOrZero(absS * (meanError + MODEL_CONSTANTS.fold * u * Math.abs(mean)) + MODEL_CONSTANTS.output * u * Math.abs(bias)),
+    constant: finiteOrZero(
+      absS * (meanError + MODEL_CONSTANTS.fold * u * Math.abs(mean)) + MODEL_CONSTANTS.output * u * Math.abs(bias),
+    ),
     perAbsInput: finiteOrZero(MODEL_CONSTANTS.fold * u * absS),
     perAbsCentred: finiteOrZero(scaleRounding + scaleFromVariance),
     perAbsOutput: MODEL_CONSTANTS.output * u,
@@ -182,7 +186,11 @@ export const BOUND_COEFFICIENTS = 4;
  * `channels` values: shift, scale, offset, then constant, per |x|, per |y − β|, per |y|), at the
  * reference's compute precision plus bn-check's own float64 arithmetic.
  */
-export function writeBoundCoefficients(channels: ChannelTable, computeDtype: ComputeDType, constants: Float64Array): void {
+export function writeBoundCoefficients(
+  channels: ChannelTable,
+  computeDtype: ComputeDType,
+  constants: Float64Array,
+): void {
   const count = channels.length;
   for (let c = 0; c < count; c++) {
     const channel = channelAt(channels, c);
@@ -201,13 +209,21 @@ export function elementBound(channel: ChannelArithmetic, computeDtype: ComputeDT
   for (const u of [UNIT_ROUNDOFF[computeDtype], UNIT_ROUNDOFF.float64]) {
     const bound = channelBound(channel, u);
     const centred = (input - channel.mean) * bound.s;
-    total += bound.constant + bound.perAbsInput * Math.abs(input) + bound.perAbsCentred * Math.abs(centred) + bound.perAbsOutput * Math.abs(centred + channel.bias);
+    total +=
+      bound.constant +
+      bound.perAbsInput * Math.abs(input) +
+      bound.perAbsCentred * Math.abs(centred) +
+      bound.perAbsOutput * Math.abs(centred + channel.bias);
   }
   return total;
 }
 
 /** The terms of B at one element, for naming the dominant one. */
-export function boundTerms(channel: ChannelArithmetic, computeDtype: ComputeDType, input: number): Record<BoundTerm, number> {
+export function boundTerms(
+  channel: ChannelArithmetic,
+  computeDtype: ComputeDType,
+  input: number,
+): Record<BoundTerm, number> {
   const bound = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
   const u = UNIT_ROUNDOFF[computeDtype];
   const centred = Math.abs((input - channel.mean) * bound.s);
@@ -236,7 +252,18 @@ export function conditioning(mean: number, variance: number): number {
  * Bound of one running statistic after r ← a·r + b·batch in the parameter precision `u`, where the
  * batch statistic itself is off by at most `batchError`.
  */
-export function runningUpdateBound(previous: number, batch: number, updated: number, runningWeight: number, batchWeight: number, batchError: number, u: number): number {
-  const rounding = MODEL_CONSTANTS.update * u * (Math.abs(runningWeight * previous) + Math.abs(batchWeight * batch) + Math.abs(updated));
+export function runningUpdateBound(
+  previous: number,
+  batch: number,
+  updated: number,
+  runningWeight: number,
+  batchWeight: number,
+  batchError: number,
+  u: number,
+): number {
+  const rounding =
+    MODEL_CONSTANTS.update *
+    u *
+    (Math.abs(runningWeight * previous) + Math.abs(batchWeight * batch) + Math.abs(updated));
   return finiteOrZero(Math.abs(batchWeight) * batchError + rounding);
 }

@@ -56,15 +56,30 @@ export function gradientBound(channel: ChannelArithmetic, sums: GradientSums, n:
   const output = MODEL_CONSTANTS.output * u;
   const meanShift = r * forward.meanError;
   const folded = 2 * r * Math.abs(channel.mean);
-  const weightError = summation * sumAbsDyXHat + Math.abs(sums.sumDy) * meanShift + fold * (sumAbsDyXHat + folded * sums.sumAbsDy) + deltaR * dGamma;
+  const weightError =
+    summation * sumAbsDyXHat +
+    Math.abs(sums.sumDy) * meanShift +
+    fold * (sumAbsDyXHat + folded * sums.sumAbsDy) +
+    deltaR * dGamma;
   const weight = weightError + output * dGamma;
   const bias = summation * sums.sumAbsDy + output * Math.abs(sums.sumDy);
-  if (!channel.batchStatistics) return { inputConstant: 0, inputPerAbs: deltaR + output, weight: finiteOrZero(weight), bias: finiteOrZero(bias) };
+  if (!channel.batchStatistics)
+    return { inputConstant: 0, inputPerAbs: deltaR + output, weight: finiteOrZero(weight), bias: finiteOrZero(bias) };
   const meanDy = sums.sumDy / n;
   const m2 = (sums.sumDyCentred * r) / n;
   const errorMeanDy = (summation * sums.sumAbsDy) / n;
   const errorM2 = weightError / n;
   const errorXHat = meanShift + fold * (xHatMax + folded);
-  const inputConstant = k * (errorMeanDy + Math.abs(m2) * errorXHat + xHatMax * errorM2 + C_SUB * u * (sums.maxAbsDy + Math.abs(meanDy) + xHatMax * Math.abs(m2)));
-  return { inputConstant: finiteOrZero(inputConstant), inputPerAbs: deltaR + output, weight: finiteOrZero(weight), bias: finiteOrZero(bias) };
+  const inputConstant =
+    k *
+    (errorMeanDy +
+      Math.abs(m2) * errorXHat +
+      xHatMax * errorM2 +
+      C_SUB * u * (sums.maxAbsDy + Math.abs(meanDy) + xHatMax * Math.abs(m2)));
+  return {
+    inputConstant: finiteOrZero(inputConstant),
+    inputPerAbs: deltaR + output,
+    weight: finiteOrZero(weight),
+    bias: finiteOrZero(bias),
+  };
 }

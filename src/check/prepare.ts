@@ -10,7 +10,13 @@ import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/bat
 import { describeLayout, geometryOf, LAYOUTS } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import type { Tensor } from "../core/tensor.js";
-import { planExecution, releaseScratch, runPass, type ExecutionOptions, type ExecutionPlan } from "../parallel/executor.js";
+import {
+  planExecution,
+  releaseScratch,
+  runPass,
+  type ExecutionOptions,
+  type ExecutionPlan,
+} from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import type { KernelName } from "../parallel/task.js";
 
@@ -53,17 +59,25 @@ export function conventionOf(framework: FrameworkName | Convention | undefined):
   if (framework === undefined) return conventions.torch;
   if (typeof framework === "string") {
     const convention = conventions[framework];
-    if (convention === undefined) throw new UsageError(`unknown framework '${framework}' (known: ${Object.keys(conventions).join(", ")})`);
+    if (convention === undefined)
+      throw new UsageError(`unknown framework '${framework}' (known: ${Object.keys(conventions).join(", ")})`);
     return convention;
   }
   return framework;
 }
 
-function checkPerChannel(name: string, tensor: Tensor | null | undefined, channels: number, params: BatchNormParams, shape: readonly number[]): Float32Array | Float64Array | null {
+function checkPerChannel(
+  name: string,
+  tensor: Tensor | null | undefined,
+  channels: number,
+  params: BatchNormParams,
+  shape: readonly number[],
+): Float32Array | Float64Array | null {
   if (tensor === null || tensor === undefined) return null;
   if (tensor.shape.length !== 1 || tensor.shape[0] !== channels) {
     throw new UsageError(
-      `${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ${params.channelAxis}: expected [${channels}]${axisHint(tensor.shape, shape, params.channelAxis)}`,
+      `${name} has shape [${tensor.shape.join(", ")}], but the input has ${channels} channels on axis ` +
+        `${params.channelAxis}: expected [${channels}]${axisHint(tensor.shape, shape, params.channelAxis)}`,
     );
   }
   return tensor.data;
@@ -72,7 +86,9 @@ function checkPerChannel(name: string, tensor: Tensor | null | undefined, channe
 /** When a per-channel tensor's length is the size of another axis of the input: the option that selects it. */
 function axisHint(perChannelShape: readonly number[], shape: readonly number[], channelAxis: number): string {
   if (perChannelShape.length !== 1) return "";
-  const axes = shape.map((size, axis) => (axis > 0 && axis !== channelAxis && size === perChannelShape[0] ? axis : -1)).filter((axis) => axis > 0);
+  const axes = shape
+    .map((size, axis) => (axis > 0 && axis !== channelAxis && size === perChannelShape[0] ? axis : -1))
+    .filter((axis) => axis > 0);
   if (axes.length === 0) return "";
   const options = axes.map((axis) => {
     const layout = describeLayout(shape.length, axis);
@@ -87,7 +103,12 @@ function torchSize(shape: readonly number[]): string {
 }
 
 /** running ← runningWeight·running + batchWeight·batch, per channel (every convention's update). */
-export function runningUpdate(previous: ArrayLike<number>, batch: ArrayLike<number>, runningWeight: number, batchWeight: number): Float64Array {
+export function runningUpdate(
+  previous: ArrayLike<number>,
+  batch: ArrayLike<number>,
+  runningWeight: number,
+  batchWeight: number,
+): Float64Array {
   const updated = new Float64Array(batch.length);
   for (let c = 0; c < batch.length; c++) updated[c] = runningWeight * previous[c] + batchWeight * batch[c];
   return updated;
@@ -114,19 +135,39 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
 
   if (params.mode === "eval") {
     if (runningMean === null || runningVar === null) {
-      throw new CheckInputError("eval mode normalises with the running statistics: give {runningMean} and {runningVar} (or use {mode} train for batch statistics)");
+      throw new CheckInputError(
+        "eval mode normalises with the running statistics: give {runningMean} " +
+          "and {runningVar} (or use {mode} train for batch statistics)",
+      );
     }
     for (let c = 0; c < channels; c++) {
-      if (runningVar[c] < 0) throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);
+      if (runningVar[c] < 0)
+        throw new UsageError(
+          `running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`,
+        );
     }
     affineConstants(runningMean, runningVar, params.epsilon, weight, bias, constants);
-    return { params, grid, plan, input, constants, batchMean: null, batchVariance: null, updatedRunningMean: null, updatedRunningVar: null, statsMs: 0, statsKernel: null, statsUnitsByThread: null };
+    return {
+      params,
+      grid,
+      plan,
+      input,
+      constants,
+      batchMean: null,
+      batchVariance: null,
+      updatedRunningMean: null,
+      updatedRunningVar: null,
+      statsMs: 0,
+      statsKernel: null,
+      statsUnitsByThread: null,
+    };
   }
 
   const perChannel = geometry.outer * geometry.inner;
   if (perChannel === 1 && params.singleValuePerChannel === "error") {
     throw new UsageError(
-      `Expected more than 1 value per channel when training, got input size ${torchSize(shape)} (PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`,
+      `Expected more than 1 value per channel when training, got input size ${torchSize(shape)} ` +
+        `(PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`,
     );
   }
   const started = performance.now();
@@ -147,8 +188,31 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
     const updateVariance = stats.m2.map((m2, c) => m2 / Math.max(stats.count[c] - params.runningVarCorrection, 1));
     // Frameworks start running statistics at mean 0, variance 1.
-    updatedRunningMean = runningUpdate(runningMean ?? new Float64Array(channels).fill(0), stats.mean, params.runningWeight, params.batchWeight);
-    updatedRunningVar = runningUpdate(runningVar ?? new Float64Array(channels).fill(1), updateVariance, params.runningWeight, params.batchWeight);
+    updatedRunningMean = runningUpdate(
+      runningMean ?? new Float64Array(channels).fill(0),
+      stats.mean,
+      params.runningWeight,
+      params.batchWeight,
+    );
+    updatedRunningVar = runningUpdate(
+      runningVar ?? new Float64Array(channels).fill(1),
+      updateVariance,
+      params.runningWeight,
+      params.batchWeight,
+    );
   }
-  return { params, grid, plan, input, constants, batchMean: stats.mean, batchVariance, updatedRunningMean, updatedRunningVar, statsMs, statsKernel, statsUnitsByThread: pass.unitsByThread };
+  return {
+    params,
+    grid,
+    plan,
+    input,
+    constants,
+    batchMean: stats.mean,
+    batchVariance,
+    updatedRunningMean,
+    updatedRunningVar,
+    statsMs,
+    statsKernel,
+    statsUnitsByThread: pass.unitsByThread,
+  };
 }

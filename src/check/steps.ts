@@ -9,7 +9,13 @@ import { UsageError } from "../core/errors.js";
 import type { FloatDType, Tensor } from "../core/tensor.js";
 import { allocateShared } from "../core/tensor.js";
 import { roundTo } from "../core/formats.js";
-import { checkBatchNorm, checkRunningStat, type CheckRequest, type CheckTensors, type ConformanceResult } from "./check.js";
+import {
+  checkBatchNorm,
+  checkRunningStat,
+  type CheckRequest,
+  type CheckTensors,
+  type ConformanceResult,
+} from "./check.js";
 
 export interface StepTensors extends CheckTensors {
   /** Every step's output: steps check the forward pass. */
@@ -34,7 +40,12 @@ export interface StepsResult {
 export function stepSlice(tensor: Tensor, index: number): Tensor {
   const [, ...rest] = tensor.shape;
   const size = rest.reduce((a, b) => a * b, 1);
-  return { dtype: tensor.dtype, shape: rest, data: tensor.data.subarray(index * size, (index + 1) * size), precision: tensor.precision };
+  return {
+    dtype: tensor.dtype,
+    shape: rest,
+    data: tensor.data.subarray(index * size, (index + 1) * size),
+    precision: tensor.precision,
+  };
 }
 
 /** Running statistics as the framework would store them: rounded to `dtype`. */
@@ -57,7 +68,11 @@ export interface CarriedState {
   advance(mean: Float64Array | null, variance: Float64Array | null): void;
 }
 
-export function carriedRunningState(runningMean: Tensor | null | undefined, runningVar: Tensor | null | undefined, input: Tensor): CarriedState {
+export function carriedRunningState(
+  runningMean: Tensor | null | undefined,
+  runningVar: Tensor | null | undefined,
+  input: Tensor,
+): CarriedState {
   const dtype = runningStatDtype(runningMean ?? null, input);
   const state = {
     mean: runningMean ?? null,
@@ -78,10 +93,17 @@ function renamed(comparison: TensorComparison, name: string): TensorComparison {
 /** The number of steps, after checking that every per-step tensor has them on its leading axis. */
 function stepCount(tensors: StepTensors): number {
   const { input, reference } = tensors;
-  if (input.shape.length < 3) throw new UsageError(`steps need a leading step axis on a BatchNorm input of rank >= 2: the input has shape [${input.shape.join(", ")}]`);
+  if (input.shape.length < 3)
+    throw new UsageError(
+      `steps need a leading step axis on a BatchNorm input of rank ` +
+        `>= 2: the input has shape [${input.shape.join(", ")}]`,
+    );
   const steps = input.shape[0];
   if (reference.shape[0] !== steps) {
-    throw new UsageError(`the input has ${steps} steps on its leading axis but the reference has ${reference.shape[0]} (shapes [${input.shape.join(", ")}] and [${reference.shape.join(", ")}])`);
+    throw new UsageError(
+      `the input has ${steps} steps on its leading axis but the reference has ${reference.shape[0]} ` +
+        `(shapes [${input.shape.join(", ")}] and [${reference.shape.join(", ")}])`,
+    );
   }
   for (const [name, perStep] of [
     ["ref running mean steps", tensors.referenceRunningMeanSteps],
@@ -105,12 +127,24 @@ function finalRunningComparisons(
   const comparisons: TensorComparison[] = [];
   if (tensors.referenceRunningMean != null && state.mean !== null) {
     comparisons.push(
-      checkRunningStat("running_mean", Float64Array.from(state.mean.data), tensors.referenceRunningMean, { ...(request.runningMeanTolerance ?? request), strict: request.strict }, meanBound),
+      checkRunningStat(
+        "running_mean",
+        Float64Array.from(state.mean.data),
+        tensors.referenceRunningMean,
+        { ...(request.runningMeanTolerance ?? request), strict: request.strict },
+        meanBound,
+      ),
     );
   }
   if (tensors.referenceRunningVar != null && state.variance !== null) {
     comparisons.push(
-      checkRunningStat("running_var", Float64Array.from(state.variance.data), tensors.referenceRunningVar, { ...(request.runningVarTolerance ?? request), strict: request.strict }, varBound),
+      checkRunningStat(
+        "running_var",
+        Float64Array.from(state.variance.data),
+        tensors.referenceRunningVar,
+        { ...(request.runningVarTolerance ?? request), strict: request.strict },
+        varBound,
+      ),
     );
   }
   return comparisons;
@@ -133,7 +167,15 @@ export async function checkSteps(tensors: StepTensors, request: CheckRequest): P
     step === null ? null : step.map((b, c) => b + (previous === null ? 0 : Math.abs(runningWeight) * previous[c]));
   for (let step = 0; step < steps; step++) {
     const result = await checkBatchNorm(
-      { ...tensors, input: stepSlice(input, step), reference: stepSlice(reference, step), runningMean: state.mean, runningVar: state.variance, referenceRunningMean: null, referenceRunningVar: null },
+      {
+        ...tensors,
+        input: stepSlice(input, step),
+        reference: stepSlice(reference, step),
+        runningMean: state.mean,
+        runningVar: state.variance,
+        referenceRunningMean: null,
+        referenceRunningVar: null,
+      },
       { ...request, numBatchesTracked: (request.numBatchesTracked ?? 0) + step },
     );
     statsMs += result.timings.statsMs;

@@ -29,11 +29,13 @@ export interface ResolvedTolerance extends Tolerance {
  */
 export function resolveTolerance(dtype: ComputeDType, given: Partial<Tolerance> = {}): ResolvedTolerance {
   for (const [name, value] of Object.entries(given)) {
-    if (value !== undefined && !(value >= 0 && Number.isFinite(value))) throw new UsageError(`${name} must be a finite number >= 0; got ${value}`);
+    if (value !== undefined && !(value >= 0 && Number.isFinite(value)))
+      throw new UsageError(`${name} must be a finite number >= 0; got ${value}`);
   }
   const defaults = TORCH_DEFAULT_TOLERANCES[dtype];
   const fromDefault = `torch.testing.assert_close default for ${dtype}`;
-  if (given.atol !== undefined && given.rtol !== undefined) return { atol: given.atol, rtol: given.rtol, source: "given" };
+  if (given.atol !== undefined && given.rtol !== undefined)
+    return { atol: given.atol, rtol: given.rtol, source: "given" };
   if (given.atol === undefined && given.rtol === undefined) return { ...defaults, source: fromDefault };
   return {
     atol: given.atol ?? defaults.atol,

@@ -11,21 +11,43 @@ import type { LayoutName } from "../core/layout.js";
 import type { ComputeDType, FloatDType } from "../core/tensor.js";
 import { interruption } from "./interruption.js";
 import { conventionFields, execution, fileOptions, optionKey, toleranceFields } from "./options.js";
-import type { CompareCliOptions, DetectCliOptions, DiffCliOptions, FoldCliOptions, Handlers, MatrixCliOptions, ModelCliOptions, RunCliOptions, SuiteCliOptions } from "./program.js";
+import type {
+  CompareCliOptions,
+  DetectCliOptions,
+  DiffCliOptions,
+  FoldCliOptions,
+  Handlers,
+  MatrixCliOptions,
+  ModelCliOptions,
+  RunCliOptions,
+  SuiteCliOptions,
+} from "./program.js";
 import { withProgress } from "./progress.js";
 import { checkOutputFormats, emit } from "./report-output.js";
 
 /** `compare`: a case built from the positional tensors and the tensor flags. */
 async function compareCommand(input: string, reference: string | undefined, options: CompareCliOptions): Promise<void> {
-  checkOutputFormats("compare", options, [input, ...(reference === undefined ? [] : [reference]), ...fileOptions(options)]);
+  checkOutputFormats("compare", options, [
+    input,
+    ...(reference === undefined ? [] : [reference]),
+    ...fileOptions(options),
+  ]);
   const { weight, bias, ...convention } = conventionFields(options);
   const given = options as unknown as Record<string, string | undefined>;
   const files: Partial<Record<TensorKey, string>> = { input, reference, weight, bias };
   for (const field of TENSOR_FIELDS as readonly TensorField[]) {
     if (field.flag === null || files[field.key as TensorKey] !== undefined) continue;
-    files[field.key as TensorKey] = given[field.key] ?? (field.alias === undefined ? undefined : given[optionKey(field.alias)]);
+    files[field.key as TensorKey] =
+      given[field.key] ?? (field.alias === undefined ? undefined : given[optionKey(field.alias)]);
   }
-  const check: CheckCase = { name: reference ?? input, kind: "compare", expected: "match", files, ...convention, ...toleranceFields(options) };
+  const check: CheckCase = {
+    name: reference ?? input,
+    kind: "compare",
+    expected: "match",
+    files,
+    ...convention,
+    ...toleranceFields(options),
+  };
   const { runCompare } = await import("../app/compare.js");
   await emit(await runCompare(check, execution(options)), options);
 }
@@ -34,7 +56,14 @@ async function compareCommand(input: string, reference: string | undefined, opti
 async function diffCommand(a: string, b: string, options: DiffCliOptions): Promise<void> {
   checkOutputFormats("diff", options, [a, b]);
   const { runCompare } = await import("../app/compare.js");
-  const check: CheckCase = { name: b, kind: "diff", expected: "match", files: { input: a, reference: b }, channelAxis: options.channelAxis, ...toleranceFields(options) };
+  const check: CheckCase = {
+    name: b,
+    kind: "diff",
+    expected: "match",
+    files: { input: a, reference: b },
+    channelAxis: options.channelAxis,
+    ...toleranceFields(options),
+  };
   await emit(await runCompare(check, execution(options)), options);
 }
 
@@ -98,7 +127,12 @@ async function detectCommand(input: string, reference: string, options: DetectCl
       momentum: typeof options.momentum === "number" ? options.momentum : undefined,
     },
     execution: execution(options),
-    tolerance: { atol: options.atol, rtol: options.rtol, computeDtype: options.computeDtype as ComputeDType | undefined, strict: options.strict === true },
+    tolerance: {
+      atol: options.atol,
+      rtol: options.rtol,
+      computeDtype: options.computeDtype as ComputeDType | undefined,
+      strict: options.strict === true,
+    },
   });
   await emit(report, options);
 }

@@ -50,7 +50,12 @@ export async function main(argv: readonly string[]): Promise<void> {
 function exitCodeFor(error: unknown, debug: boolean): number {
   if (error instanceof CommanderError) {
     // --help and --version end through exitOverride too; commander already printed its message.
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+    if (
+      error.code === "commander.helpDisplayed" ||
+      error.code === "commander.version" ||
+      error.code === "commander.help"
+    )
+      return 0;
     return EXIT_CANNOT_CHECK;
   }
   if (error instanceof BnCheckError) {

@@ -15,8 +15,10 @@ export function execution(options: OutputCliOptions): ExecutionOptions {
 
 /** Convention fields shared by compare, run and suite cases. */
 export function conventionFields(options: ConventionCliOptions) {
-  if (options.gamma !== undefined && options.weight !== undefined) throw new UsageError("--weight and --gamma both given: use one of them");
-  if (options.beta !== undefined && options.bias !== undefined) throw new UsageError("--bias and --beta both given: use one of them");
+  if (options.gamma !== undefined && options.weight !== undefined)
+    throw new UsageError("--weight and --gamma both given: use one of them");
+  if (options.beta !== undefined && options.bias !== undefined)
+    throw new UsageError("--bias and --beta both given: use one of them");
   return {
     framework: options.framework as FrameworkName,
     mode: options.mode as Mode,
@@ -48,7 +50,19 @@ export function optionKey(flag: string): string {
 /** The file arguments of a command's options (tensors and other inputs), for the output rules. */
 export function fileOptions(options: object): (string | undefined)[] {
   const given = options as Record<string, unknown>;
-  const aliases = (TENSOR_FIELDS as readonly TensorField[]).flatMap((field) => (field.alias === undefined ? [] : [optionKey(field.alias)]));
-  const keys = [...TENSOR_FIELDS.map((field) => field.key), ...aliases, "ref", "output", "saveRunningMean", "saveRunningVar", "saveGradInput", "saveGradWeight", "saveGradBias"];
+  const aliases = (TENSOR_FIELDS as readonly TensorField[]).flatMap((field) =>
+    field.alias === undefined ? [] : [optionKey(field.alias)],
+  );
+  const keys = [
+    ...TENSOR_FIELDS.map((field) => field.key),
+    ...aliases,
+    "ref",
+    "output",
+    "saveRunningMean",
+    "saveRunningVar",
+    "saveGradInput",
+    "saveGradWeight",
+    "saveGradBias",
+  ];
   return keys.map((key) => given[key]).filter((value): value is string => typeof value === "string");
 }

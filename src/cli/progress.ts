@@ -17,10 +17,20 @@ export async function withProgress(
   run: (onProgress: (done: number, total: number, name: string) => void) => Promise<Report>,
 ): Promise<void> {
   const showProgress = options.quiet !== true && process.stderr.isTTY === true;
-  const cliProgress = showProgress ? (await importPackage<{ default: typeof import("cli-progress") }>("cli-progress")).default : null;
+  const cliProgress = showProgress
+    ? (await importPackage<{ default: typeof import("cli-progress") }>("cli-progress")).default
+    : null;
   const bar =
     cliProgress !== null
-      ? new cliProgress.SingleBar({ format: `bn-check ${command} [{bar}] {value}/{total} {name}`, stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+      ? new cliProgress.SingleBar(
+          {
+            format: `bn-check ${command} [{bar}] {value}/{total} {name}`,
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
       : null;
   let started = false;
   try {

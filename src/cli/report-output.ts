@@ -7,7 +7,13 @@ import { existsSync, mkdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { checkOutputTargets, type OutputFile, OutputFileError, writeOutputs } from "../io/atomic-write.js";
 import { tensorSpecFile } from "../io/read-tensor.js";
-import { CHART_COMMANDS, checkFormat, renderReport, type CommandName, type ReporterName } from "../report/reporters/index.js";
+import {
+  CHART_COMMANDS,
+  checkFormat,
+  renderReport,
+  type CommandName,
+  type ReporterName,
+} from "../report/reporters/index.js";
 import type { Report } from "../app/reports.js";
 import { UsageError } from "../core/errors.js";
 import type { OutputCliOptions } from "./program.js";
@@ -33,22 +39,34 @@ function reportFormat(path: string, format: ReporterName): ReporterName {
   return "text";
 }
 
-/** The input files each command's outputs were checked against, so the outputs named only later (charts) are checked too. */
+/**
+ * The input files each command's outputs were checked against,
+ * so the outputs named only later (charts) are checked too.
+ */
 const inputsOfCommand = new WeakMap<OutputCliOptions, string[]>();
 
 /** --report-dir: a directory (made if missing); report.md in it must not be an input. */
 function checkReportDir(command: CommandName, dir: string, files: readonly string[]): void {
-  if (!(CHART_COMMANDS as readonly CommandName[]).includes(command)) throw new UsageError(`--report-dir applies to ${CHART_COMMANDS.join(", ")}, not ${command}`);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new OutputFileError(`--report-dir ${dir}: is not a directory`);
+  if (!(CHART_COMMANDS as readonly CommandName[]).includes(command))
+    throw new UsageError(`--report-dir applies to ${CHART_COMMANDS.join(", ")}, not ${command}`);
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new OutputFileError(`--report-dir ${dir}: is not a directory`);
   if (existsSync(dir)) checkOutputTargets([join(dir, "report.md")], files, true);
-  else if (!existsSync(join(dir, ".."))) throw new OutputFileError(`--report-dir ${dir}: cannot be made (its parent directory does not exist); nothing was written`);
+  else if (!existsSync(join(dir, "..")))
+    throw new OutputFileError(
+      `--report-dir ${dir}: cannot be made (its parent directory does not exist); nothing was written`,
+    );
 }
 
 /**
  * Refuses a --format (or a --report file's format) the command cannot write, before the command
  * reads or writes anything.
  */
-export function checkOutputFormats(command: CommandName, options: OutputCliOptions, inputs: readonly (string | undefined)[]): void {
+export function checkOutputFormats(
+  command: CommandName,
+  options: OutputCliOptions,
+  inputs: readonly (string | undefined)[],
+): void {
   checkFormat(command, options.format as ReporterName);
   const files = inputs.filter((path): path is string => path !== undefined).map(tensorSpecFile);
   inputsOfCommand.set(options, files);
@@ -65,7 +83,10 @@ async function reportOutputs(report: Report, options: OutputCliOptions): Promise
   const outputs: OutputFile[] = [];
   if (options.report !== undefined) {
     const fileFormat = reportFormat(options.report, options.format as ReporterName);
-    outputs.push({ path: options.report, content: Buffer.from(await renderReport(fileFormat, report, { color: false })) });
+    outputs.push({
+      path: options.report,
+      content: Buffer.from(await renderReport(fileFormat, report, { color: false })),
+    });
   }
   if (options.reportDir !== undefined) {
     const { reportDirOutputs } = await import("../report/html/report-dir.js");
@@ -100,7 +121,11 @@ export async function emit(report: Report, options: OutputCliOptions): Promise<v
   const outputs = await reportOutputs(report, options);
   if (outputs.length > 0) {
     await writeReports(outputs, options);
-    process.stdout.write(options.report === undefined ? await renderReport(format, report, { color }) : renderReport("text", report, { color }));
+    process.stdout.write(
+      options.report === undefined
+        ? await renderReport(format, report, { color })
+        : renderReport("text", report, { color }),
+    );
   } else {
     process.stdout.write(await renderReport(format, report, { color }));
   }

@@ -16,11 +16,14 @@ export type EpsilonReach = "frameworks" | "models" | "any";
 
 const presets = Object.values(conventions);
 
-/** Every preset's default eps and eps floor, ascending (1e-5 torch/onnx/flax, 1.001e-5 TF's fused floor, 1e-3 Keras/TF). */
+/**
+ * Every preset's default eps and eps floor, ascending (1e-5 torch/onnx/flax, 1.001e-5 TF's fused floor, 1e-3 Keras/TF).
+ */
 const FRAMEWORK_EPSILONS: readonly number[] = (() => {
   const floors: number[] = [];
   for (const preset of presets) {
-    for (const floor of [preset.epsilonFloor, ...preset.variants.map((variant) => variant.epsilonFloor)]) if (typeof floor === "number") floors.push(floor);
+    for (const floor of [preset.epsilonFloor, ...preset.variants.map((variant) => variant.epsilonFloor)])
+      if (typeof floor === "number") floors.push(floor);
   }
   return distinct<number>([...presets.map((preset) => preset.epsilon), ...floors]).sort((a, b) => a - b);
 })();
@@ -63,10 +66,18 @@ export function defaultEpsilons(): number[] {
  * torch-meaning check), then null, PyTorch's cumulative average.
  */
 const MOMENTA: readonly (number | null)[] = (() => {
-  const batchWeights = presets.filter((preset) => preset.hasRunningStats).map((preset) => (preset.momentumWeights === "batch" ? preset.momentum : Number((1 - preset.momentum).toPrecision(12))));
+  const batchWeights = presets
+    .filter((preset) => preset.hasRunningStats)
+    .map((preset) =>
+      preset.momentumWeights === "batch" ? preset.momentum : Number((1 - preset.momentum).toPrecision(12)),
+    );
   const used = distinct([...batchWeights, 0.001, 0.03]);
   const complements = used.map((weight) => Number((1 - weight).toPrecision(12)));
-  return distinct<number | null>([...used, ...complements, ...(presets.some((preset) => preset.cumulativeAverage) ? [null] : [])]);
+  return distinct<number | null>([
+    ...used,
+    ...complements,
+    ...(presets.some((preset) => preset.cumulativeAverage) ? [null] : []),
+  ]);
 })();
 
 /** Momentum values to try, without the one in use (null: a cumulative average). */
@@ -88,11 +99,18 @@ export interface AxisAlternative {
  * Every other axis that could hold the channels: past the batch axis, longer than one, and as long
  * as the per-channel parameters when there are any; named by its layout where one has it.
  */
-export function otherChannelAxes(shape: readonly number[], current: number, perChannelLength?: number): AxisAlternative[] {
+export function otherChannelAxes(
+  shape: readonly number[],
+  current: number,
+  perChannelLength?: number,
+): AxisAlternative[] {
   const axes: AxisAlternative[] = [];
   for (let axis = 1; axis < shape.length; axis++) {
-    if (axis === current || shape[axis] <= 1 || (perChannelLength !== undefined && shape[axis] !== perChannelLength)) continue;
-    const layout = (Object.entries(LAYOUTS) as [LayoutName, (typeof LAYOUTS)[LayoutName]][]).find(([, l]) => l.rank === shape.length && l.channelAxis === axis)?.[0];
+    if (axis === current || shape[axis] <= 1 || (perChannelLength !== undefined && shape[axis] !== perChannelLength))
+      continue;
+    const layout = (Object.entries(LAYOUTS) as [LayoutName, (typeof LAYOUTS)[LayoutName]][]).find(
+      ([, l]) => l.rank === shape.length && l.channelAxis === axis,
+    )?.[0];
     axes.push({ channelAxis: axis, option: layout === undefined ? `--channel-axis ${axis}` : `--layout ${layout}` });
   }
   return axes;
@@ -104,7 +122,10 @@ export type VarianceEstimator = "biased" | "unbiased";
 export const ESTIMATOR_FORMULAS: Readonly<Record<VarianceEstimator, string>> = { biased: "÷N", unbiased: "÷(N−1)" };
 
 /** The estimator a resolved convention's running variance takes, or null when it keeps none. */
-export function runningVarianceEstimator(params: { readonly hasRunningStats: boolean; readonly runningVarCorrection: 0 | 1 }): VarianceEstimator | null {
+export function runningVarianceEstimator(params: {
+  readonly hasRunningStats: boolean;
+  readonly runningVarCorrection: 0 | 1;
+}): VarianceEstimator | null {
   if (!params.hasRunningStats) return null;
   return params.runningVarCorrection === 1 ? "unbiased" : "biased";
 }

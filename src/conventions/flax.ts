@@ -14,7 +14,12 @@ export const flax = Object.freeze({
   channelAxis: -1,
   epsilon: 1e-5,
   momentum: 0.99,
-  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["flax/linen/normalization.py (BatchNorm: jax.grad differentiates through _compute_stats when use_running_average=False)"] },
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: [
+      "flax/linen/normalization.py (BatchNorm: jax.grad differentiates through _compute_stats when use_running_average=False)",
+    ],
+  },
   sources: ["flax/linen/normalization.py (BatchNorm, _compute_stats, _normalize)"],
   docsUrl: "https://flax.readthedocs.io/en/latest/api_reference/flax.linen/layers.html#flax.linen.BatchNorm",
 } as const satisfies Convention);

@@ -14,7 +14,16 @@ export const onnx = Object.freeze({
   channelAxis: 1,
   epsilon: 1e-5,
   momentum: 0.9,
-  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["onnxruntime/orttraining/orttraining/training_ops/cpu/nn/batch_norm_grad.cc (saved mean and inv_std in training)"] },
-  sources: ["onnx/docs/Operators.md (BatchNormalization)", "onnx/reference/ops/op_batch_normalization.py", "onnxruntime/core/providers/cpu/nn/batch_norm.h"],
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: [
+      "onnxruntime/orttraining/orttraining/training_ops/cpu/nn/batch_norm_grad.cc (saved mean and inv_std in training)",
+    ],
+  },
+  sources: [
+    "onnx/docs/Operators.md (BatchNormalization)",
+    "onnx/reference/ops/op_batch_normalization.py",
+    "onnxruntime/core/providers/cpu/nn/batch_norm.h",
+  ],
   docsUrl: "https://onnx.ai/onnx/operators/onnx__BatchNormalization.html",
 } as const satisfies Convention);

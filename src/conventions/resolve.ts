@@ -48,20 +48,27 @@ export interface BatchNormParams {
 
 function checkedAxis(axis: number, rank: number, source: string): number {
   const normalized = normalizeAxis(axis, rank);
-  if (normalized === null) throw new UsageError(`${source} ${axis} is out of range for a rank-${rank} input (valid: ${-rank}..${rank - 1})`);
+  if (normalized === null)
+    throw new UsageError(`${source} ${axis} is out of range for a rank-${rank} input (valid: ${-rank}..${rank - 1})`);
   return normalized;
 }
 
 function findVariant(convention: Convention, rank: number, channelAxis: number): ConventionVariant | null {
   for (const variant of convention.variants) {
     const position = channelAxis === 1 ? "first" : channelAxis === rank - 1 ? "last" : null;
-    if (variant.when.ranks.includes(rank) && position !== null && variant.when.channelPositions.includes(position)) return variant;
+    if (variant.when.ranks.includes(rank) && position !== null && variant.when.channelPositions.includes(position))
+      return variant;
   }
   return null;
 }
 
 /** The channel axis: from --layout, --channel-axis or the convention's default, with the note that says which. */
-function resolveChannelAxis(convention: Convention, shape: readonly number[], options: BatchNormOptions, notes: string[]): number {
+function resolveChannelAxis(
+  convention: Convention,
+  shape: readonly number[],
+  options: BatchNormOptions,
+  notes: string[],
+): number {
   const rank = shape.length;
   if (options.layout !== undefined && options.channelAxis !== undefined) {
     throw new CheckInputError("{layout} and {channelAxis} both given: use one of them");
@@ -69,7 +76,10 @@ function resolveChannelAxis(convention: Convention, shape: readonly number[], op
   if (options.layout !== undefined) {
     const layout = LAYOUTS[options.layout];
     if (layout.rank !== rank) {
-      throw new UsageError(`layout ${options.layout} expects a rank-${layout.rank} input, but the input has shape [${shape.join(", ")}] (rank ${rank})`);
+      throw new UsageError(
+        `layout ${options.layout} expects a rank-${layout.rank} input, ` +
+          `but the input has shape [${shape.join(", ")}] (rank ${rank})`,
+      );
     }
     notes.push(`channel axis ${layout.channelAxis}: layout ${options.layout}`);
     return layout.channelAxis;
@@ -85,50 +95,82 @@ function resolveChannelAxis(convention: Convention, shape: readonly number[], op
 }
 
 /** The eps asked for and the eps used: TF's fused kernel raises one below its floor. */
-function resolveEpsilon(convention: Convention, epsilonFloor: number | null, options: BatchNormOptions, notes: string[]): { epsilon: number; requestedEpsilon: number } {
+function resolveEpsilon(
+  convention: Convention,
+  epsilonFloor: number | null,
+  options: BatchNormOptions,
+  notes: string[],
+): { epsilon: number; requestedEpsilon: number } {
   const requestedEpsilon = options.epsilon ?? convention.epsilon;
   if (!(requestedEpsilon > 0) || !Number.isFinite(requestedEpsilon)) {
     throw new UsageError(`eps must be a finite number > 0; got ${requestedEpsilon}`);
   }
-  notes.push(options.epsilon === undefined ? `eps ${requestedEpsilon}: ${convention.id} default` : `eps ${requestedEpsilon}: given`);
+  notes.push(
+    options.epsilon === undefined
+      ? `eps ${requestedEpsilon}: ${convention.id} default`
+      : `eps ${requestedEpsilon}: given`,
+  );
   // TF's fused kernel: `epsilon = epsilon if epsilon > min_epsilon else min_epsilon`.
   const epsilon = epsilonFloor !== null && !(requestedEpsilon > epsilonFloor) ? epsilonFloor : requestedEpsilon;
-  if (epsilon !== requestedEpsilon) notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${epsilon}`);
+  if (epsilon !== requestedEpsilon)
+    notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${epsilon}`);
   return { epsilon, requestedEpsilon };
 }
 
 /** Momentum in the framework's meaning, and the weights it gives the running value and the new batch. */
-function resolveMomentum(convention: Convention, options: BatchNormOptions, notes: string[]): { momentum: number | null; runningWeight: number; batchWeight: number } {
+function resolveMomentum(
+  convention: Convention,
+  options: BatchNormOptions,
+  notes: string[],
+): { momentum: number | null; runningWeight: number; batchWeight: number } {
   // A stateless API (tf.nn) has no momentum: one given for it changes nothing, and is said so.
-  if (!convention.hasRunningStats && options.momentum !== undefined) notes.push(`momentum ignored: ${convention.id} keeps no running statistics`);
-  const momentum = options.momentum === undefined || !convention.hasRunningStats ? convention.momentum : options.momentum;
+  if (!convention.hasRunningStats && options.momentum !== undefined)
+    notes.push(`momentum ignored: ${convention.id} keeps no running statistics`);
+  const momentum =
+    options.momentum === undefined || !convention.hasRunningStats ? convention.momentum : options.momentum;
   if (momentum === null) {
     if (!convention.cumulativeAverage) {
-      throw new UsageError(`momentum none (a cumulative average) exists only in PyTorch; ${convention.id} has no such mode`);
+      throw new UsageError(
+        `momentum none (a cumulative average) exists only in PyTorch; ${convention.id} has no such mode`,
+      );
     }
     const tracked = options.numBatchesTracked ?? 0;
-    if (!Number.isInteger(tracked) || tracked < 0) throw new UsageError(`num-batches-tracked must be an integer >= 0; got ${tracked}`);
+    if (!Number.isInteger(tracked) || tracked < 0)
+      throw new UsageError(`num-batches-tracked must be an integer >= 0; got ${tracked}`);
     // forward() adds 1 to num_batches_tracked, then uses 1/num_batches_tracked.
     const batchWeight = 1 / (tracked + 1);
     notes.push(`momentum none: cumulative average, factor 1/${tracked + 1}`);
     return { momentum, runningWeight: 1 - batchWeight, batchWeight };
   }
-  if (!(momentum >= 0 && momentum <= 1)) throw new UsageError(`momentum must be in [0, 1] for ${convention.id}; got ${momentum}`);
+  if (!(momentum >= 0 && momentum <= 1))
+    throw new UsageError(`momentum must be in [0, 1] for ${convention.id}; got ${momentum}`);
   if (convention.hasRunningStats) {
-    const meaning = convention.momentumWeights === "batch" ? "weight of the new batch" : "weight of the old running value";
-    notes.push(`momentum ${momentum}: ${options.momentum === undefined ? `${convention.id} default` : "given"}, ${meaning}`);
+    const meaning =
+      convention.momentumWeights === "batch" ? "weight of the new batch" : "weight of the old running value";
+    notes.push(
+      `momentum ${momentum}: ${options.momentum === undefined ? `${convention.id} default` : "given"}, ${meaning}`,
+    );
   }
-  return convention.momentumWeights === "batch" ? { momentum, runningWeight: 1 - momentum, batchWeight: momentum } : { momentum, runningWeight: momentum, batchWeight: 1 - momentum };
+  return convention.momentumWeights === "batch"
+    ? { momentum, runningWeight: 1 - momentum, batchWeight: momentum }
+    : { momentum, runningWeight: momentum, batchWeight: 1 - momentum };
 }
 
 /**
  * @throws UsageError for an axis out of range, a layout of the wrong rank, a non-positive eps, a
  *   momentum outside [0, 1] or `momentum none` where the framework has no cumulative average.
  */
-export function resolveConvention(convention: Convention, shape: readonly number[], options: BatchNormOptions = {}): BatchNormParams {
+export function resolveConvention(
+  convention: Convention,
+  shape: readonly number[],
+  options: BatchNormOptions = {},
+): BatchNormParams {
   const rank = shape.length;
   const notes: string[] = [];
-  if (rank < 2) throw new UsageError(`BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`);
+  if (rank < 2)
+    throw new UsageError(
+      `BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [${shape.join(", ")}]`,
+    );
   const channelAxis = resolveChannelAxis(convention, shape, options, notes);
   const variant = findVariant(convention, rank, channelAxis);
   const epsilonFloor = variant?.epsilonFloor !== undefined ? variant.epsilonFloor : convention.epsilonFloor;

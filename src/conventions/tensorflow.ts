@@ -26,8 +26,17 @@ export const tf = Object.freeze({
       note: "fused kernel: eps raised to at least 1.001e-5, moving variance unbiased (÷(N−1))",
     },
   ],
-  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["tensorflow/python/ops/nn_grad.py (_FusedBatchNormGrad: is_training selects the formula; the floored eps is reused)"] },
-  sources: ["tf_keras/layers/normalization/batch_normalization.py", "tensorflow/python/ops/nn_impl.py (fused_batch_norm)", "tensorflow/core/kernels/fused_batch_norm_op.cc"],
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: [
+      "tensorflow/python/ops/nn_grad.py (_FusedBatchNormGrad: is_training selects the formula; the floored eps is reused)",
+    ],
+  },
+  sources: [
+    "tf_keras/layers/normalization/batch_normalization.py",
+    "tensorflow/python/ops/nn_impl.py (fused_batch_norm)",
+    "tensorflow/core/kernels/fused_batch_norm_op.cc",
+  ],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/keras/layers/BatchNormalization",
 } as const satisfies Convention);
 
@@ -48,8 +57,15 @@ export const tfNn = Object.freeze({
   hasRunningStats: false,
   backward: {
     statistics: TRAIN_BATCH_EVAL_RUNNING,
-    sources: ["tfjs-core/src/gradients/FusedBatchNorm_grad.ts", "tensorflow/python/ops/nn_impl.py (moments: the gradient flows through them when they are computed in the differentiated function)"],
+    sources: [
+      "tfjs-core/src/gradients/FusedBatchNorm_grad.ts",
+      "tensorflow/python/ops/nn_impl.py (moments: the gradient flows through them when they are computed in the differentiated function)",
+    ],
   },
-  sources: ["tensorflow/python/ops/nn_impl.py (moments, batch_normalization)", "tfjs-core/src/ops/batchnorm.ts", "tfjs-core/src/ops/moments.ts"],
+  sources: [
+    "tensorflow/python/ops/nn_impl.py (moments, batch_normalization)",
+    "tfjs-core/src/ops/batchnorm.ts",
+    "tfjs-core/src/ops/moments.ts",
+  ],
   docsUrl: "https://www.tensorflow.org/api_docs/python/tf/nn/batch_normalization",
 } as const satisfies Convention);

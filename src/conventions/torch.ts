@@ -20,7 +20,13 @@ export const torch = Object.freeze({
   runningVarCorrection: 1,
   singleValuePerChannel: "error",
   variants: [],
-  backward: { statistics: TRAIN_BATCH_EVAL_RUNNING, sources: ["aten/src/ATen/native/Normalization.cpp (batch_norm_backward)", "torch/csrc/autograd/FunctionsManual.cpp (batchnorm_double_backward)"] },
+  backward: {
+    statistics: TRAIN_BATCH_EVAL_RUNNING,
+    sources: [
+      "aten/src/ATen/native/Normalization.cpp (batch_norm_backward)",
+      "torch/csrc/autograd/FunctionsManual.cpp (batchnorm_double_backward)",
+    ],
+  },
   sources: ["torch/nn/modules/batchnorm.py", "aten/src/ATen/native/Normalization.cpp", "torch/nn/functional.py"],
   docsUrl: "https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html",
 } as const satisfies Convention);

@@ -157,7 +157,11 @@ const ambient = new AsyncLocalStorage<TensorArena>();
  * A tensor of `length` zeros in the arena of the operation running now (see `withTensorArena`), or
  * null: outside an operation, under ARENA_MIN_ELEMENTS, or when it does not fit.
  */
-export function allocateInAmbientArena(type: "f32" | "f64", length: number, zeroed = true): Float32Array | Float64Array | null {
+export function allocateInAmbientArena(
+  type: "f32" | "f64",
+  length: number,
+  zeroed = true,
+): Float32Array | Float64Array | null {
   return length >= ARENA_MIN_ELEMENTS ? (ambient.getStore()?.allocate(type, length, zeroed) ?? null) : null;
 }
 
@@ -184,7 +188,9 @@ export function inOwnArena<A extends unknown[], R>(operation: (...args: A) => R)
  * layers that was a sixth of the run. The operation must return no tensor (its result must not
  * refer to arena memory): the next call overwrites it. Concurrent calls get arenas of their own.
  */
-export function inReusedArena<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+export function inReusedArena<A extends unknown[], R>(
+  operation: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
   const idle: TensorArena[] = [];
   return async (...args) => {
     const arena = idle.pop() ?? new TensorArena();

@@ -41,7 +41,9 @@ const MAX_ECHOED = 300;
  */
 function printable(text: string): string {
   const escaped = escapeControlCharacters(text);
-  return escaped.length <= MAX_ECHOED ? escaped : `${escaped.slice(0, MAX_ECHOED)}… (${escaped.length - MAX_ECHOED} more characters)`;
+  return escaped.length <= MAX_ECHOED
+    ? escaped
+    : `${escaped.slice(0, MAX_ECHOED)}… (${escaped.length - MAX_ECHOED} more characters)`;
 }
 
 /** Options or tensors that are individually valid but cannot be used together. */

@@ -16,9 +16,12 @@ export function decodeCount(bytes: Uint8Array, offset: number, layout: IntegerLa
   const { width, signed, littleEndian } = layout;
   let value: bigint;
   if (width === 8) value = signed ? view.getBigInt64(offset, littleEndian) : view.getBigUint64(offset, littleEndian);
-  else if (width === 4) value = BigInt(signed ? view.getInt32(offset, littleEndian) : view.getUint32(offset, littleEndian));
-  else if (width === 2) value = BigInt(signed ? view.getInt16(offset, littleEndian) : view.getUint16(offset, littleEndian));
+  else if (width === 4)
+    value = BigInt(signed ? view.getInt32(offset, littleEndian) : view.getUint32(offset, littleEndian));
+  else if (width === 2)
+    value = BigInt(signed ? view.getInt16(offset, littleEndian) : view.getUint16(offset, littleEndian));
   else value = BigInt(signed ? view.getInt8(offset) : view.getUint8(offset));
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputFileError(where, `holds ${value}: too large a count`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER))
+    throw new InputFileError(where, `holds ${value}: too large a count`);
   return Number(value);
 }

@@ -48,7 +48,12 @@ export function unravelIndex(flatIndex: number, shape: readonly number[]): numbe
  * an order change in one pass. The source offset follows the C-order index as an odometer, updated
  * incrementally (no per-element division).
  */
-export function gatherStrided(source: ArrayLike<number>, target: FloatArray, shape: readonly number[], strides: readonly number[]): void {
+export function gatherStrided(
+  source: ArrayLike<number>,
+  target: FloatArray,
+  shape: readonly number[],
+  strides: readonly number[],
+): void {
   const rank = shape.length;
   const counter = new Array<number>(rank).fill(0);
   let sourceOffset = 0;
@@ -85,14 +90,22 @@ function allocate(dtype: FloatDType, length: number, zeroed: boolean): FloatArra
   const type = dtype === "float64" ? "f64" : "f32";
   const inArena = allocateInAmbientArena(type, length, zeroed);
   if (inArena !== null) return inArena;
-  return type === "f64" ? new Float64Array(new SharedArrayBuffer(length * 8)) : new Float32Array(new SharedArrayBuffer(length * 4));
+  return type === "f64"
+    ? new Float64Array(new SharedArrayBuffer(length * 8))
+    : new Float32Array(new SharedArrayBuffer(length * 4));
 }
 
 /** Creates a tensor from plain numbers (library and test convenience). Data is shared memory. */
-export function tensorFromArray(values: ArrayLike<number>, shape: readonly number[], dtype: FloatDType = "float32"): Tensor {
+export function tensorFromArray(
+  values: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: FloatDType = "float32",
+): Tensor {
   const count = elementCount(shape);
   if (values.length !== count) {
-    throw new RangeError(`tensorFromArray: ${values.length} values do not fill shape [${shape.join(", ")}] (${count} elements)`);
+    throw new RangeError(
+      `tensorFromArray: ${values.length} values do not fill shape [${shape.join(", ")}] (${count} elements)`,
+    );
   }
   const data = allocateShared(dtype, count);
   for (let i = 0; i < count; i++) data[i] = values[i];

@@ -8,12 +8,20 @@
  */
 import { FOLD_PRECISIONS, impliedScale } from "../check/fold/fold-arithmetic.js";
 import type { ChannelReading } from "../check/fold/fold-model.js";
-import { type FoldedNumbers, type FoldJudgement, type FoldJudging, type FoldNumbers, judgeFold } from "../check/fold/judge-fold.js";
+import {
+  type FoldedNumbers,
+  type FoldJudgement,
+  type FoldJudging,
+  type FoldNumbers,
+  judgeFold,
+} from "../check/fold/judge-fold.js";
 import { otherEpsilons } from "../conventions/alternatives.js";
 import { formatNumber } from "../core/format.js";
 
 export interface FoldCause {
-  /** A short class for machines: overflow, underflow, not-folded, eps, axis, bias, statistics, channels, unexplained. */
+  /**
+   * A short class for machines: overflow, underflow, not-folded, eps, axis, bias, statistics, channels, unexplained.
+   */
   readonly kind: string;
   readonly text: string;
   /** The eps the fold implies, when that is the cause. */
@@ -30,11 +38,16 @@ function channelList(channels: readonly number[]): string {
 function failingChannels(judgement: FoldJudgement): number[] {
   const result: number[] = [];
   const { weight, bias } = judgement;
-  for (let c = 0; c < bias.channelRatios.length; c++) if (weight.channelRatios[c] > 1 || bias.channelRatios[c] > 1) result.push(c);
+  for (let c = 0; c < bias.channelRatios.length; c++)
+    if (weight.channelRatios[c] > 1 || bias.channelRatios[c] > 1) result.push(c);
   return result;
 }
 
-function nonFiniteCause(folded: FoldedNumbers, judgement: FoldJudgement, precision: FoldJudging["precision"]): FoldCause | undefined {
+function nonFiniteCause(
+  folded: FoldedNumbers,
+  judgement: FoldJudgement,
+  precision: FoldJudging["precision"],
+): FoldCause | undefined {
   const { maxFinite } = FOLD_PRECISIONS[precision];
   const overflowing = new Set<number>();
   let worstExpected = 0;
@@ -56,27 +69,48 @@ function nonFiniteCause(folded: FoldedNumbers, judgement: FoldJudgement, precisi
     text:
       `overflow in ${precision}: channel ${channelList(channels)} folds to inf or NaN` +
       (beyond
-        ? ` (γ/√(var + eps) = ${formatNumber(Math.max(...scale))}; W' reaches ${formatNumber(worstExpected)}, beyond ${precision}'s largest ${maxFinite}: fold in float32, or clamp the near-dead channel)`
+        ? ` (γ/√(var + eps) = ${formatNumber(Math.max(...scale))}; W' reaches ${formatNumber(worstExpected)}, ` +
+          `beyond ${precision}'s largest ${maxFinite}: fold in float32, or clamp the near-dead channel)`
         : ` where the fold is ${formatNumber(worstExpected)}, within ${precision}'s range`),
   };
 }
 
-function underflowCause(folded: FoldedNumbers, judgement: FoldJudgement, precision: FoldJudging["precision"]): FoldCause | undefined {
+function underflowCause(
+  folded: FoldedNumbers,
+  judgement: FoldJudgement,
+  precision: FoldJudging["precision"],
+): FoldCause | undefined {
   const channels = new Set<number>();
-  const minNormal = precision === "float16" ? 2 ** -14 : precision === "bfloat16" || precision === "float32" ? 2 ** -126 : 2 ** -1022;
+  const minNormal =
+    precision === "float16" ? 2 ** -14 : precision === "bfloat16" || precision === "float32" ? 2 ** -126 : 2 ** -1022;
   const { weight, expected } = judgement;
   const channelOf = expected.channelOf;
   for (let i = 0; i < expected.weight.length; i++) {
     const a = Math.abs(folded.weight[i]);
-    if (a < minNormal && Math.abs(expected.weight[i]) >= minNormal && Math.abs(folded.weight[i] - expected.weight[i]) > expected.weightBound[i]) channels.add(channelOf[i]);
+    if (
+      a < minNormal &&
+      Math.abs(expected.weight[i]) >= minNormal &&
+      Math.abs(folded.weight[i] - expected.weight[i]) > expected.weightBound[i]
+    )
+      channels.add(channelOf[i]);
   }
   if (channels.size === 0 || weight.failing === 0) return undefined;
-  return { kind: "underflow", text: `underflow in ${precision}: channel ${channelList([...channels].sort((a, b) => a - b))} folds to zero or subnormals where W' is a normal number` };
+  return {
+    kind: "underflow",
+    text:
+      `underflow in ${precision}: channel ${channelList([...channels].sort((a, b) => a - b))}` +
+      ` folds to zero or subnormals where W' is a normal number`,
+  };
 }
 
 function notFoldedCause(numbers: FoldNumbers, folded: FoldedNumbers): FoldCause | undefined {
   for (let i = 0; i < numbers.weight.length; i++) if (folded.weight[i] !== numbers.weight[i]) return undefined;
-  return { kind: "not-folded", text: "not folded: the folded weight is the unfused layer's own (the BatchNorm was left out, or kept as a node of its own)" };
+  return {
+    kind: "not-folded",
+    text:
+      "not folded: the folded weight is the unfused layer's own " +
+      "(the BatchNorm was left out, or kept as a node of its own)",
+  };
 }
 
 /** The eps each channel's implied scale solves for, when the channels agree on one. */
@@ -96,18 +130,35 @@ function impliedEpsilon(numbers: FoldNumbers, folded: FoldedNumbers, judgement: 
   return Number(median.toPrecision(3));
 }
 
-function epsilonCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement, judging: FoldJudging): FoldCause | undefined {
+function epsilonCause(
+  numbers: FoldNumbers,
+  folded: FoldedNumbers,
+  judgement: FoldJudgement,
+  judging: FoldJudging,
+): FoldCause | undefined {
   const implied = impliedEpsilon(numbers, folded, judgement);
-  const candidates = [...(implied === undefined ? [] : [implied]), ...otherEpsilons(numbers.epsilon, "any")].filter((eps) => eps !== numbers.epsilon);
+  const candidates = [...(implied === undefined ? [] : [implied]), ...otherEpsilons(numbers.epsilon, "any")].filter(
+    (eps) => eps !== numbers.epsilon,
+  );
   for (const epsilon of candidates) {
     if (judgeFold({ ...numbers, epsilon }, folded, judgement.reading, judging).conforms) {
-      return { kind: "eps", epsilon, text: `folded with eps ${formatNumber(epsilon)}; the layer's is ${formatNumber(numbers.epsilon)}` };
+      return {
+        kind: "eps",
+        epsilon,
+        text: `folded with eps ${formatNumber(epsilon)}; the layer's is ${formatNumber(numbers.epsilon)}`,
+      };
     }
   }
   return undefined;
 }
 
-function axisCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement, readings: readonly ChannelReading[], judging: FoldJudging): FoldCause | undefined {
+function axisCause(
+  numbers: FoldNumbers,
+  folded: FoldedNumbers,
+  judgement: FoldJudgement,
+  readings: readonly ChannelReading[],
+  judging: FoldJudging,
+): FoldCause | undefined {
   const channels = numbers.mean.length;
   const used = judgement.reading.axis;
   for (let axis = 0; axis < numbers.weightShape.length; axis++) {
@@ -116,7 +167,10 @@ function axisCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJ
     const other: ChannelReading = { axis, groups: 1, op: `dim ${axis}` };
     if (judgeFold(numbers, folded, other, judging).weight.failing === 0) {
       const what = axis === 0 ? "dim 0" : `dim ${axis}`;
-      return { kind: "axis", text: `scaled along ${what} instead of dim ${used}, the output-channel axis of ${judgement.reading.op}` };
+      return {
+        kind: "axis",
+        text: `scaled along ${what} instead of dim ${used}, the output-channel axis of ${judgement.reading.op}`,
+      };
     }
   }
   return undefined;
@@ -124,7 +178,8 @@ function axisCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJ
 
 function biasCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement): FoldCause | undefined {
   if (judgement.weight.failing > 0 || judgement.bias.failing === 0) return undefined;
-  if (folded.bias === null) return { kind: "bias", text: "the folded layer has no bias: b' = (b − mean)·γ/√(var + eps) + β is missing" };
+  if (folded.bias === null)
+    return { kind: "bias", text: "the folded layer has no bias: b' = (b − mean)·γ/√(var + eps) + β is missing" };
   const { scale, biasBound } = judgement.expected;
   const b = (c: number) => (numbers.bias === null ? 0 : numbers.bias[c]);
   const beta = (c: number) => (numbers.beta === null ? 0 : numbers.beta[c]);
@@ -132,15 +187,20 @@ function biasCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJ
   const alternatives: [(c: number) => number, string][] = [
     [(c) => b(c) * scale[c] + beta(c), "the bias was folded without the running mean: b' = b·s + β"],
     [(c) => (b(c) - numbers.mean[c]) * scale[c], "the bias was folded without β: b' = (b − mean)·s"],
-    [(c) => beta(c) - numbers.mean[c] * scale[c], "the bias was folded without the layer's own bias b: b' = β − mean·s"],
+    [
+      (c) => beta(c) - numbers.mean[c] * scale[c],
+      "the bias was folded without the layer's own bias b: b' = β − mean·s",
+    ],
   ];
   const foldedBias = folded.bias;
   for (const [form, text] of alternatives) {
-    if (Array.from(biasBound, (bound, c) => Math.abs(foldedBias[c] - form(c)) <= bound).every(Boolean)) return { kind: "bias", text };
+    if (Array.from(biasBound, (bound, c) => Math.abs(foldedBias[c] - form(c)) <= bound).every(Boolean))
+      return { kind: "bias", text };
   }
   const zeros = new Float64Array(numbers.mean.length);
   const own = numbers.bias;
-  if (own !== null && Array.from({ length: zeros.length }, (_, c) => folded.bias?.[c] === own[c]).every(Boolean)) return { kind: "bias", text: "the bias was not folded: b' is the layer's own bias" };
+  if (own !== null && Array.from({ length: zeros.length }, (_, c) => folded.bias?.[c] === own[c]).every(Boolean))
+    return { kind: "bias", text: "the bias was not folded: b' is the layer's own bias" };
   return undefined;
 }
 
@@ -161,7 +221,8 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
     if (!Number.isFinite(scale[c]) || scale[c] === 0) return undefined;
     if (judgement.weight.channelRatios[c] > 1) {
       const variance = (gamma / scale[c]) ** 2 - numbers.epsilon;
-      const change = Math.abs(variance - numbers.variance[c]) / Math.max(Math.abs(numbers.variance[c]), numbers.epsilon);
+      const change =
+        Math.abs(variance - numbers.variance[c]) / Math.max(Math.abs(numbers.variance[c]), numbers.epsilon);
       varianceChannels++;
       worstVariance = Math.max(worstVariance, change);
     }
@@ -173,12 +234,19 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
       if (Math.abs(folded.bias[c] - withAppliedScale) <= judgement.expected.biasBound[c]) continue;
       const mean = b - (folded.bias[c] - beta) / scale[c];
       meanChannels++;
-      worstMean = Math.max(worstMean, Math.abs(mean - numbers.mean[c]) / Math.sqrt(numbers.variance[c] + numbers.epsilon));
+      worstMean = Math.max(
+        worstMean,
+        Math.abs(mean - numbers.mean[c]) / Math.sqrt(numbers.variance[c] + numbers.epsilon),
+      );
     }
   }
   // W' must still be W times one number per channel: other statistics change s, not the shape of W.
   const residual = judgeFold(
-    { ...numbers, gamma: Float64Array.from(scale, (s) => Math.sign(s) || 1), variance: Float64Array.from(scale, (s) => 1 / (s * s) - numbers.epsilon) },
+    {
+      ...numbers,
+      gamma: Float64Array.from(scale, (s) => Math.sign(s) || 1),
+      variance: Float64Array.from(scale, (s) => 1 / (s * s) - numbers.epsilon),
+    },
     folded,
     judgement.reading,
     {
@@ -189,8 +257,13 @@ function statisticsCause(numbers: FoldNumbers, folded: FoldedNumbers, judgement:
   );
   if (residual.weight.failing > 0 && varianceChannels > 0) return undefined;
   const parts: string[] = [];
-  if (varianceChannels > 0) parts.push(`var (or γ) differs in ${varianceChannels} of ${channels} channels by up to ${percent(worstVariance)}`);
-  if (meanChannels > 0) parts.push(`mean differs in ${meanChannels} of ${channels} channels by up to ${formatNumber(Number(worstMean.toPrecision(2)))} standard deviations`);
+  if (varianceChannels > 0)
+    parts.push(`var (or γ) differs in ${varianceChannels} of ${channels} channels by up to ${percent(worstVariance)}`);
+  if (meanChannels > 0)
+    parts.push(
+      `mean differs in ${meanChannels} of ${channels} channels by up to ` +
+        `${formatNumber(Number(worstMean.toPrecision(2)))} standard deviations`,
+    );
   if (parts.length === 0) return undefined;
   return { kind: "statistics", text: `folded from other running statistics: ${parts.join("; ")}` };
 }
@@ -213,23 +286,36 @@ function channelsCause(folded: FoldedNumbers, judgement: FoldJudgement): FoldCau
     const other = byChannel.get(k) ?? [];
     if (own.length !== other.length) return false;
     for (let j = 0; j < own.length; j++) {
-      if (Math.abs(sign * folded.weight[own[j]] - expected.weight[other[j]]) > expected.weightBound[other[j]]) return false;
+      if (Math.abs(sign * folded.weight[own[j]] - expected.weight[other[j]]) > expected.weightBound[other[j]])
+        return false;
     }
     return true;
   };
   const flipped = failing.filter((c) => matches(c, c, -1));
-  if (flipped.length === failing.length) return { kind: "channels", text: `sign-flipped channels: ${channelList(flipped)} hold −W'` };
+  if (flipped.length === failing.length)
+    return { kind: "channels", text: `sign-flipped channels: ${channelList(flipped)} hold −W'` };
   const moved: string[] = [];
   for (const c of failing) {
     const source = failing.find((k) => k !== c && matches(c, k, 1));
     if (source === undefined) return undefined;
     moved.push(`${c} ← ${source}`);
   }
-  return { kind: "channels", text: `permuted channels: folded channel ← the channel it holds: ${moved.slice(0, 8).join(", ")}${moved.length > 8 ? " …" : ""}` };
+  return {
+    kind: "channels",
+    text:
+      `permuted channels: folded channel ← the channel it holds: ` +
+      `${moved.slice(0, 8).join(", ")}${moved.length > 8 ? " …" : ""}`,
+  };
 }
 
 /** The cause of a failing fold, or what fails when no alternative fits. */
-export function explainFold(numbers: FoldNumbers, folded: FoldedNumbers, judgement: FoldJudgement, readings: readonly ChannelReading[], judging: FoldJudging): FoldCause {
+export function explainFold(
+  numbers: FoldNumbers,
+  folded: FoldedNumbers,
+  judgement: FoldJudgement,
+  readings: readonly ChannelReading[],
+  judging: FoldJudging,
+): FoldCause {
   const found =
     nonFiniteCause(folded, judgement, judging.precision) ??
     notFoldedCause(numbers, folded) ??
@@ -244,6 +330,10 @@ export function explainFold(numbers: FoldNumbers, folded: FoldedNumbers, judgeme
   const worst = judgement.weight.worstRatio >= judgement.bias.worstRatio ? judgement.weight : judgement.bias;
   return {
     kind: "unexplained",
-    text: `W' and b' are not the fold of these parameters: ${failing.length} of ${numbers.mean.length} channels fail (worst: ${worst.name} channel ${worst.worstChannel}, error/allowance ${formatNumber(Number(worst.worstRatio.toPrecision(3)))}); no other eps, axis, bias form or statistics explain it`,
+    text:
+      `W' and b' are not the fold of these parameters: ${failing.length} of ${numbers.mean.length} ` +
+      `channels fail (worst: ${worst.name} channel ${worst.worstChannel}, error/allowance ` +
+      `${formatNumber(Number(worst.worstRatio.toPrecision(3)))}); no other eps, axis, bias form ` +
+      `or statistics explain it`,
   };
 }

@@ -13,7 +13,14 @@
 import type { TensorComparison } from "../check/compare.js";
 import { formatNumber } from "../core/format.js";
 import { otherEpsilons } from "../conventions/alternatives.js";
-import { G_SUM_DY, G_SUM_DY_CENTRED, GRAD_RECORD_SIZE, gradSumsLength, gradSumsUnits, mergeGradSums } from "../kernel/backward.js";
+import {
+  G_SUM_DY,
+  G_SUM_DY_CENTRED,
+  GRAD_RECORD_SIZE,
+  gradSumsLength,
+  gradSumsUnits,
+  mergeGradSums,
+} from "../kernel/backward.js";
 import { geometryOf } from "../core/layout.js";
 import { planUnits } from "../kernel/units.js";
 import { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "../check/check.js";
@@ -33,7 +40,11 @@ function agrees(candidate: (i: number) => number, reference: ArrayLike<number>, 
 const MATCH_SLACK = 4;
 
 /** The one factor by which a per-channel reference differs from bn-check's in every channel, if there is one. */
-function uniformScale(ours: ArrayLike<number>, reference: ArrayLike<number>, comparison: TensorComparison): number | null {
+function uniformScale(
+  ours: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  comparison: TensorComparison,
+): number | null {
   let ratio = Number.NaN;
   for (let c = 0; c < reference.length; c++) {
     if (Math.abs(ours[c]) < 1e-6 * Math.abs(reference[c])) return null;
@@ -65,10 +76,27 @@ function channelData(tensors: CheckTensors, result: ConformanceResult): ChannelD
   if (mean === undefined || variance === undefined || tensors.gradOutput == null) return null;
   const grid = planUnits(geometry);
   const partials = new Float64Array(gradSumsLength(grid));
-  gradSumsUnits(tensors.input.data, tensors.gradOutput.data, grid, Float64Array.from(mean), 0, grid.unitCount, partials);
+  gradSumsUnits(
+    tensors.input.data,
+    tensors.gradOutput.data,
+    grid,
+    Float64Array.from(mean),
+    0,
+    grid.unitCount,
+    partials,
+  );
   const sums = mergeGradSums(grid, partials);
-  const column = (field: number) => Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + field]);
-  return { channels, inner, n: tensors.input.data.length / channels, mean, variance, sumDy: column(G_SUM_DY), sumDyCentred: column(G_SUM_DY_CENTRED) };
+  const column = (field: number) =>
+    Float64Array.from({ length: channels }, (_, c) => sums[c * GRAD_RECORD_SIZE + field]);
+  return {
+    channels,
+    inner,
+    n: tensors.input.data.length / channels,
+    mean,
+    variance,
+    sumDy: column(G_SUM_DY),
+    sumDyCentred: column(G_SUM_DY_CENTRED),
+  };
 }
 
 function failed(comparison: TensorComparison | null): comparison is TensorComparison {
@@ -76,7 +104,11 @@ function failed(comparison: TensorComparison | null): comparison is TensorCompar
 }
 
 /** Whether dx conforms with the other statistics (batch ↔ running), rechecked with bn-check's own kernel. */
-async function otherStatisticsConform(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<boolean> {
+async function otherStatisticsConform(
+  tensors: CheckTensors,
+  request: CheckRequest,
+  result: ConformanceResult,
+): Promise<boolean> {
   const batchInForward = result.params.mode === "train";
   if (batchInForward && (tensors.runningMean == null || tensors.runningVar == null)) return false;
   const recheck = await checkBatchNorm(gradInputOnly(tensors), { ...request, mode: batchInForward ? "eval" : "train" });
@@ -85,8 +117,12 @@ async function otherStatisticsConform(tensors: CheckTensors, request: CheckReque
 
 const OTHER_STATISTICS_HINT: Readonly<Record<"train" | "eval", string>> = {
   train:
-    "grad_input treats the running statistics as constants, as eval mode does, but the forward used batch statistics: the gradient must flow through the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
-  eval: "grad_input flows through the batch mean and variance, as train mode does, but the forward used the running statistics: in eval mode they are constants (the frozen/unfrozen BatchNorm confusion)",
+    "grad_input treats the running statistics as constants, as eval mode does, " +
+    "but the forward used batch statistics: the gradient must flow through " +
+    "the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
+  eval:
+    "grad_input flows through the batch mean and variance, as train mode does, but the forward used " +
+    "the running statistics: in eval mode they are constants (the frozen/unfrozen BatchNorm confusion)",
 };
 
 /** The tensors a dx recheck needs: no forward reference (its comparison would go unread). */
@@ -96,13 +132,20 @@ function gradInputOnly(tensors: CheckTensors): CheckTensors {
 }
 
 /** dx with another eps than the forward's. */
-async function otherEpsilon(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+async function otherEpsilon(
+  tensors: CheckTensors,
+  request: CheckRequest,
+  result: ConformanceResult,
+): Promise<string[]> {
   // A hand-written backward may use any eps (a positive one: eps 0 divides by a zero variance).
   for (const epsilon of otherEpsilons(result.params.epsilon, "any")) {
     if (!(epsilon > 0)) continue;
     const recheck = await checkBatchNorm(gradInputOnly(tensors), { ...request, epsilon, strict: true });
     if (recheck.gradInput?.passed === true)
-      return [`grad_input conforms with eps ${formatNumber(epsilon)}, but the forward used eps ${formatNumber(result.params.epsilon)}: the backward must use the forward's eps`];
+      return [
+        `grad_input conforms with eps ${formatNumber(epsilon)}, but the forward used eps ` +
+          `${formatNumber(result.params.epsilon)}: the backward must use the forward's eps`,
+      ];
   }
   return [];
 }
@@ -114,29 +157,50 @@ export interface GradientDiagnosis {
 }
 
 /** At most a line per finding; none when every gradient conforms or nothing quick explains it. */
-export async function explainGradients(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<string[]> {
+export async function explainGradients(
+  tensors: CheckTensors,
+  request: CheckRequest,
+  result: ConformanceResult,
+): Promise<string[]> {
   return (await diagnoseGradients(tensors, request, result)).hints;
 }
 
-export async function diagnoseGradients(tensors: CheckTensors, request: CheckRequest, result: ConformanceResult): Promise<GradientDiagnosis> {
+export async function diagnoseGradients(
+  tensors: CheckTensors,
+  request: CheckRequest,
+  result: ConformanceResult,
+): Promise<GradientDiagnosis> {
   const hints: string[] = [];
   let otherStatistics = false;
-  const data = failed(result.gradInput) || failed(result.gradWeight) || failed(result.gradBias) ? channelData(tensors, result) : null;
+  const data =
+    failed(result.gradInput) || failed(result.gradWeight) || failed(result.gradBias)
+      ? channelData(tensors, result)
+      : null;
   if (data === null) return { hints, otherStatisticsConform: otherStatistics };
   const { channels, inner, n, variance, sumDy, sumDyCentred } = data;
   const epsilon = result.params.epsilon;
   const gamma = (c: number) => (tensors.weight == null ? 1 : tensors.weight.data[c]);
   const batchStatistics = result.batchMean !== null;
 
-  if (failed(result.gradBias) && tensors.referenceGradBias != null && agrees((c) => sumDy[c] / n, tensors.referenceGradBias.data, result.gradBias)) {
+  if (
+    failed(result.gradBias) &&
+    tensors.referenceGradBias != null &&
+    agrees((c) => sumDy[c] / n, tensors.referenceGradBias.data, result.gradBias)
+  ) {
     hints.push(`grad_bias is the mean of dy over the ${n} values of each channel, not their sum: dβ = Σdy`);
   }
   if (failed(result.gradWeight) && tensors.referenceGradWeight != null) {
     const unbiased = (c: number) => sumDyCentred[c] / Math.sqrt((variance[c] * n) / (n - 1) + epsilon);
     if (batchStatistics && n > 1 && agrees(unbiased, tensors.referenceGradWeight.data, result.gradWeight)) {
-      hints.push("grad_weight normalises x̂ with the unbiased variance (÷(n−1)); the forward normalises with the biased one (÷n)");
+      hints.push(
+        "grad_weight normalises x̂ with the unbiased variance " +
+          "(÷(n−1)); the forward normalises with the biased one (÷n)",
+      );
     } else {
-      const ours = Float64Array.from({ length: channels }, (_, c) => sumDyCentred[c] / Math.sqrt(variance[c] + epsilon));
+      const ours = Float64Array.from(
+        { length: channels },
+        (_, c) => sumDyCentred[c] / Math.sqrt(variance[c] + epsilon),
+      );
       const scale = uniformScale(ours, tensors.referenceGradWeight.data, result.gradWeight);
       if (scale !== null) hints.push(`grad_weight is ${formatNumber(scale)} × bn-check's dγ in every channel`);
     }
@@ -149,7 +213,10 @@ export async function diagnoseGradients(tensors: CheckTensors, request: CheckReq
         return (gamma(c) / Math.sqrt(variance[c] + epsilon)) * (dy[i] - sumDy[c] / n);
       };
       if (agrees(withoutVarianceTerm, tensors.referenceGradInput.data, result.gradInput)) {
-        hints.push("grad_input lacks the x̂·mean(dy·x̂) term: the gradient through the batch variance is missing (dx = γ/√(σ² + ε)·(dy − mean(dy) − x̂·mean(dy·x̂)))");
+        hints.push(
+          "grad_input lacks the x̂·mean(dy·x̂) term: the gradient through the batch variance " +
+            "is missing (dx = γ/√(σ² + ε)·(dy − mean(dy) − x̂·mean(dy·x̂)))",
+        );
       }
     }
     const explained = () => hints.some((hint) => hint.startsWith("grad_input"));

@@ -10,12 +10,21 @@ import { polygraphyFormat } from "./polygraphy.js";
 import { safetensorsFormat } from "./safetensors.js";
 import { torchFormat } from "./torch-pt.js";
 
-export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [npzFormat, safetensorsFormat, torchFormat, kerasFormat, polygraphyFormat];
+export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = [
+  npzFormat,
+  safetensorsFormat,
+  torchFormat,
+  kerasFormat,
+  polygraphyFormat,
+];
 
 /** The format that claims this file: by its extension, else by its content (see `formatByContent`). */
 export function archiveFormatOf(path: string): ArchiveFormat | undefined {
   const lower = path.toLowerCase();
-  return ARCHIVE_FORMATS.find((format) => format.extensions.some((extension) => lower.endsWith(extension))) ?? formatByContent(path);
+  return (
+    ARCHIVE_FORMATS.find((format) => format.extensions.some((extension) => lower.endsWith(extension))) ??
+    formatByContent(path)
+  );
 }
 
 /**
@@ -86,7 +95,10 @@ function isFile(path: string): boolean {
 const MAX_OPEN = 8;
 const opened = new Map<string, { stamp: string; archive: TensorArchive }>();
 
-export function openTensorArchive(path: string, format: ArchiveFormat | undefined = archiveFormatOf(path)): TensorArchive {
+export function openTensorArchive(
+  path: string,
+  format: ArchiveFormat | undefined = archiveFormatOf(path),
+): TensorArchive {
   if (format === undefined) throw new Error(`no archive format claims ${path}`);
   let stamp = "";
   try {

@@ -51,11 +51,17 @@ export interface ArchiveFormat {
 export function onlyTensorName(archive: TensorArchive, what = "tensors"): string {
   if (archive.names.length === 1) return archive.names[0];
   if (archive.names.length === 0) throw new InputFileError(archive.path, `holds no ${what}`);
-  throw new InputFileError(archive.path, `holds ${archive.names.length} ${what} (${listSome(archive.names)}): name one as ${archive.path}:<name>`);
+  throw new InputFileError(
+    archive.path,
+    `holds ${archive.names.length} ${what} (${listSome(archive.names)}): name one as ${archive.path}:<name>`,
+  );
 }
 
 /** `name` if the archive holds it. @throws InputFileError listing what it holds. */
 export function checkedName(archive: TensorArchive, name: string, what = "tensor", container = "file"): string {
   if (archive.names.includes(name)) return name;
-  throw new InputFileError(`${archive.path}:${name}`, `no ${what} '${name}' in the ${container} (it holds ${listSome(archive.names)})`);
+  throw new InputFileError(
+    `${archive.path}:${name}`,
+    `no ${what} '${name}' in the ${container} (it holds ${listSome(archive.names)})`,
+  );
 }

@@ -9,7 +9,17 @@
  * - an existing regular file needs `force`;
  * - temporaries are removed if the process is interrupted (SIGINT, SIGTERM).
  */
-import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BnCheckError, InterruptedError } from "../core/errors.js";
 
@@ -56,13 +66,15 @@ export function checkOutputTargets(outputs: readonly string[], inputs: readonly 
   const seen = new Set<string>();
   for (const output of outputs) {
     const path = canonical(output);
-    if (inputPaths.has(path)) throw new OutputFileError(`${output}: is one of the inputs; bn-check never overwrites an input`);
+    if (inputPaths.has(path))
+      throw new OutputFileError(`${output}: is one of the inputs; bn-check never overwrites an input`);
     if (seen.has(path)) throw new OutputFileError(`${output}: named twice as an output`);
     seen.add(path);
     if (existsSync(output)) {
       const stats = statSync(output);
       if (stats.isDirectory()) throw new OutputFileError(`${output}: is a directory`);
-      if (stats.isFile() && !force) throw new OutputFileError(`${output}: already exists (use --force to overwrite it)`);
+      if (stats.isFile() && !force)
+        throw new OutputFileError(`${output}: already exists (use --force to overwrite it)`);
     } else if (!existsSync(dirname(resolve(output)))) {
       throw new OutputFileError(`${output}: cannot be written (the directory does not exist); nothing was written`);
     }
@@ -81,7 +93,8 @@ function chunksOf(content: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Arr
 
 /** Writes a chunk completely, in writes of at most 1 GiB (one write call cannot take more than 2 GiB). */
 function writeChunk(fd: number, chunk: Uint8Array): void {
-  for (let written = 0; written < chunk.length; ) written += writeSync(fd, chunk, written, Math.min(chunk.length - written, 1 << 30));
+  for (let written = 0; written < chunk.length; )
+    written += writeSync(fd, chunk, written, Math.min(chunk.length - written, 1 << 30));
 }
 
 /**
@@ -115,7 +128,10 @@ export async function writeOutputs(outputs: readonly OutputFile[], signal?: Abor
         fsyncSync(fd);
       } catch (error) {
         if (error instanceof InterruptedError) throw error;
-        throw new OutputFileError(`${output.path}: cannot be written (${describeWriteError(error)}); nothing was written`, { cause: error });
+        throw new OutputFileError(
+          `${output.path}: cannot be written (${describeWriteError(error)}); nothing was written`,
+          { cause: error },
+        );
       } finally {
         if (fd !== null) closeSync(fd);
       }

@@ -55,7 +55,16 @@ const MAX_BTREE_LEVEL = 32;
 const FILTER_DEFLATE = 1;
 const FILTER_SHUFFLE = 2;
 const FILTER_FLETCHER32 = 3;
-const FILTER_NAMES: Readonly<Record<number, string>> = { 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32015: "zstd" };
+const FILTER_NAMES: Readonly<Record<number, string>> = {
+  4: "szip",
+  5: "nbit",
+  6: "scaleoffset",
+  32000: "lzf",
+  32001: "blosc",
+  32004: "lz4",
+  32008: "bitshuffle",
+  32015: "zstd",
+};
 
 interface Filter {
   readonly id: number;
@@ -98,14 +107,19 @@ class Reader {
  * @throws InputFileError for a null dataspace (no values), a message outside the file, or a count
  * past 2^53.
  */
-export function readDataspace(file: Uint8Array, message: HeaderMessage, where: string): { shape: number[]; count: number } {
+export function readDataspace(
+  file: Uint8Array,
+  message: HeaderMessage,
+  where: string,
+): { shape: number[]; count: number } {
   const fail = failure(where);
   const reader = new Reader(file, fail);
   if (message.flags & 0x02) fail("has a shared dataspace message, which bn-check does not read");
   const version = reader.u8(message.offset, "a dataspace message");
   const rank = reader.u8(message.offset + 1, "a dataspace message");
   if (version !== 1 && version !== 2) fail(`has a dataspace message of version ${version}`);
-  if (version === 2 && reader.u8(message.offset + 3, "a dataspace message") === 2) fail("has a null dataspace: it holds no values");
+  if (version === 2 && reader.u8(message.offset + 3, "a dataspace message") === 2)
+    fail("has a null dataspace: it holds no values");
   if (rank > 32) fail(`has a dataspace of rank ${rank} (HDF5 allows 32)`);
   const start = message.offset + (version === 1 ? 8 : 4);
   const shape: number[] = [];
@@ -115,7 +129,8 @@ export function readDataspace(file: Uint8Array, message: HeaderMessage, where: s
     shape.push(dim);
     count *= dim;
   }
-  if (!shape.every(Number.isSafeInteger) || !Number.isSafeInteger(count)) fail(`has a shape [${shape.map(formatBig).join(", ")}] too large to hold`);
+  if (!shape.every(Number.isSafeInteger) || !Number.isSafeInteger(count))
+    fail(`has a shape [${shape.map(formatBig).join(", ")}] too large to hold`);
   return { shape, count };
 }
 
@@ -140,7 +155,11 @@ export function planDatasetRead(
   const { shape, count } = space;
   const bytes = count * itemSize;
   const done = (read: (target: Uint8Array) => void): DatasetData => ({ shape, count, read });
-  const neverWritten = (): never => fail(`declares ${count.toLocaleString("en-US")} values (shape [${shape.join(", ")}]) but its data was never written: it holds no tensor`);
+  const neverWritten = (): never =>
+    fail(
+      `declares ${count.toLocaleString("en-US")} values (shape ` +
+        `[${shape.join(", ")}]) but its data was never written: it holds no tensor`,
+    );
   if (layout.flags & 0x02) fail("has a shared data layout message, which bn-check does not read");
   const version = reader.u8(layout.offset, "a data layout message");
   if (version < 1 || version > 4) fail(`has a data layout message of version ${version}`);
@@ -148,32 +167,65 @@ export function planDatasetRead(
   const filters = pipeline === undefined ? [] : readFilters(reader, pipeline, fail);
   if (version <= 2) {
     // HDF5 1.6 and before: class, then (after 5 reserved bytes) the address and the dimensions.
-    if (layoutClass === 1 && filters.length === 0) return contiguous(reader, reader.u64(layout.offset + 8, "a data layout message"), bytes, fail, neverWritten, done);
+    if (layoutClass === 1 && filters.length === 0)
+      return contiguous(
+        reader,
+        reader.u64(layout.offset + 8, "a data layout message"),
+        bytes,
+        fail,
+        neverWritten,
+        done,
+      );
     if (layoutClass === 2) {
       const dimensionality = reader.u8(layout.offset + 1, "a data layout message");
-      return chunked(reader, layout.offset + 8, layout.offset + 16, dimensionality, space, itemSize, filters, where, neverWritten, done);
+      return chunked(
+        reader,
+        layout.offset + 8,
+        layout.offset + 16,
+        dimensionality,
+        space,
+        itemSize,
+        filters,
+        where,
+        neverWritten,
+        done,
+      );
     }
     fail(`has a version ${version} data layout of class ${layoutClass}, which bn-check does not read`);
   }
   if (layoutClass === 0) {
     const size = reader.u16(layout.offset + 2, "a data layout message");
     if (size < bytes) fail(`holds ${size} bytes of compact data; its shape needs ${bytes}`);
-    if (4 + size > layout.size || layout.offset + 4 + size > file.length) fail("has compact data that runs past its data layout message");
+    if (4 + size > layout.size || layout.offset + 4 + size > file.length)
+      fail("has compact data that runs past its data layout message");
     return done((target) => target.set(file.subarray(layout.offset + 4, layout.offset + 4 + bytes)));
   }
   if (layoutClass === 1) {
     const size = reader.u64(layout.offset + 10, "a data layout message");
     const address = reader.u64(layout.offset + 2, "a data layout message");
-    if (address !== UNDEFINED && size < bytes) fail(`stores ${formatBig(size)} bytes; its shape needs ${formatBig(bytes)}`);
+    if (address !== UNDEFINED && size < bytes)
+      fail(`stores ${formatBig(size)} bytes; its shape needs ${formatBig(bytes)}`);
     return contiguous(reader, address, bytes, fail, neverWritten, done);
   }
   if (layoutClass === 2 && version === 3) {
     const dimensionality = reader.u8(layout.offset + 2, "a data layout message");
-    return chunked(reader, layout.offset + 3, layout.offset + 11, dimensionality, space, itemSize, filters, where, neverWritten, done);
+    return chunked(
+      reader,
+      layout.offset + 3,
+      layout.offset + 11,
+      dimensionality,
+      space,
+      itemSize,
+      filters,
+      where,
+      neverWritten,
+      done,
+    );
   }
   return fail(
     layoutClass === 2
-      ? "indexes its chunks in the version 4 data layout (h5py's libver='latest'), which bn-check does not read: save with h5py's default libver"
+      ? "indexes its chunks in the version 4 data layout (h5py's libver='latest'), " +
+          "which bn-check does not read: save with h5py's default libver"
       : `has a data layout of class ${layoutClass}, which bn-check does not read`,
   );
 }
@@ -188,7 +240,11 @@ function contiguous(
 ): DatasetData {
   if (bytes === 0) return done(() => {});
   if (address === UNDEFINED) neverWritten();
-  if (address + bytes > reader.bytes.length) fail(`has ${formatBig(bytes)} bytes of data at byte ${formatBig(address)}, past the end of the ${reader.bytes.length.toLocaleString("en-US")}-byte file`);
+  if (address + bytes > reader.bytes.length)
+    fail(
+      `has ${formatBig(bytes)} bytes of data at byte ${formatBig(address)}, past ` +
+        `the end of the ${reader.bytes.length.toLocaleString("en-US")}-byte file`,
+    );
   return done((target) => target.set(reader.bytes.subarray(address, address + bytes)));
 }
 
@@ -218,7 +274,10 @@ function readFilters(reader: Reader, message: HeaderMessage, fail: (problem: str
   for (const filter of filters) {
     if (filter.id !== FILTER_DEFLATE && filter.id !== FILTER_SHUFFLE && filter.id !== FILTER_FLETCHER32) {
       const name = FILTER_NAMES[filter.id];
-      fail(`is compressed with HDF5 filter ${filter.id}${name === undefined ? "" : ` (${name})`}, which bn-check does not decode (it reads gzip, shuffle and fletcher32)`);
+      fail(
+        `is compressed with HDF5 filter ${filter.id}${name === undefined ? "" : ` (${name})`}` +
+          `, which bn-check does not decode (it reads gzip, shuffle and fletcher32)`,
+      );
     }
   }
   return filters;
@@ -238,7 +297,11 @@ export function checkAttributeSizes(file: Uint8Array, messages: readonly HeaderM
   for (const message of messages) {
     const version = reader.u8(message.offset, what);
     if (version < 1 || version > 3) continue; // jsfive refuses these itself, before any loop
-    const [nameSize, typeSize, spaceSize] = [reader.u16(message.offset + 2, what), reader.u16(message.offset + 4, what), reader.u16(message.offset + 6, what)];
+    const [nameSize, typeSize, spaceSize] = [
+      reader.u16(message.offset + 2, what),
+      reader.u16(message.offset + 4, what),
+      reader.u16(message.offset + 6, what),
+    ];
     const pad = (size: number) => (version === 1 ? Math.ceil(size / 8) * 8 : size);
     const typeAt = message.offset + (version === 3 ? 9 : 8) + pad(nameSize);
     const spaceAt = typeAt + pad(typeSize);
@@ -251,7 +314,11 @@ export function checkAttributeSizes(file: Uint8Array, messages: readonly HeaderM
     let items = 1;
     for (let axis = 0; axis < rank; axis++) items *= reader.u64(dimsAt + 8 * axis, what);
     const room = message.offset + message.size - dataAt;
-    if (!(items * itemSize <= room)) fail(`has an attribute of ${formatBig(items)} values of ${itemSize} bytes in a ${message.size}-byte message: the file is damaged`);
+    if (!(items * itemSize <= room))
+      fail(
+        `has an attribute of ${formatBig(items)} values of ${itemSize} ` +
+          `bytes in a ${message.size}-byte message: the file is damaged`,
+      );
   }
 }
 
@@ -289,26 +356,39 @@ function chunked(
   const chunkElements = chunkShape.reduce((product, dim) => product * dim, 1);
   const chunkBytes = chunkElements * itemSize;
   const dataBytes = count * itemSize;
-  const refuseChunks = (why: string): never => fail(`has chunks of [${chunkShape.join(", ")}] for ${count.toLocaleString("en-US")} values: ${why}`);
+  const refuseChunks = (why: string): never =>
+    fail(`has chunks of [${chunkShape.join(", ")}] for ${count.toLocaleString("en-US")} values: ${why}`);
   if (elementSize !== itemSize) refuseChunks(`its chunks hold ${elementSize}-byte elements, its datatype ${itemSize}`);
   if (count === 0) return done(() => {});
-  if (chunkShape.some((dim) => dim < 1) || chunkBytes > Math.max(dataBytes, CHUNK_ALLOWANCE)) refuseChunks("not chunks HDF5 writes for this dataset");
+  if (chunkShape.some((dim) => dim < 1) || chunkBytes > Math.max(dataBytes, CHUNK_ALLOWANCE))
+    refuseChunks("not chunks HDF5 writes for this dataset");
   const grid = shape.map((dim, axis) => Math.ceil(dim / chunkShape[axis]));
   const cells = grid.reduce((product, n) => product * n, 1);
-  if (cells * chunkBytes > MAX_GRID_OVERHANG * Math.max(dataBytes, CHUNK_ALLOWANCE)) refuseChunks("not chunks HDF5 writes for this dataset");
+  if (cells * chunkBytes > MAX_GRID_OVERHANG * Math.max(dataBytes, CHUNK_ALLOWANCE))
+    refuseChunks("not chunks HDF5 writes for this dataset");
   const root = reader.u64(addressAt, "a data layout message");
   if (root === UNDEFINED) neverWritten();
   const chunks = chunkIndex(reader, root, rank, shape, chunkShape, grid, cells, fail);
-  if (chunks.length < cells) fail(`has ${chunks.length} of its ${cells} chunks written: the rest of its data was never written`);
+  if (chunks.length < cells)
+    fail(`has ${chunks.length} of its ${cells} chunks written: the rest of its data was never written`);
   const deflated = filters.some((filter) => filter.id === FILTER_DEFLATE);
   for (const chunk of chunks) {
     // A chunk's stored bytes bound what it can decode to; refused before anything is allocated.
-    const room = deflated && (chunk.mask & maskOf(filters, FILTER_DEFLATE)) === 0 ? chunk.size * MAX_DEFLATE_RATIO : chunk.size;
-    if (room < chunkBytes) fail(`has a chunk at [${chunk.offsets.join(", ")}] of ${chunk.size} bytes, too few for its ${chunkBytes}`);
+    const room =
+      deflated && (chunk.mask & maskOf(filters, FILTER_DEFLATE)) === 0 ? chunk.size * MAX_DEFLATE_RATIO : chunk.size;
+    if (room < chunkBytes)
+      fail(`has a chunk at [${chunk.offsets.join(", ")}] of ${chunk.size} bytes, too few for its ${chunkBytes}`);
   }
   return done((target) => {
     for (const chunk of chunks) {
-      const decoded = decodeChunk(reader.bytes.subarray(chunk.address, chunk.address + chunk.size), chunk, filters, chunkBytes, itemSize, fail);
+      const decoded = decodeChunk(
+        reader.bytes.subarray(chunk.address, chunk.address + chunk.size),
+        chunk,
+        filters,
+        chunkBytes,
+        itemSize,
+        fail,
+      );
       placeChunk(decoded, chunk.offsets, chunkShape, shape, itemSize, target);
     }
   });
@@ -343,10 +423,17 @@ function chunkIndex(
     const [address, expectedLevel] = pending.pop()!;
     if (seenNodes.has(address)) fail(`has a chunk B-tree that reaches the node at byte ${formatBig(address)} twice`);
     seenNodes.add(address);
-    const signature = String.fromCharCode(reader.u8(address, what), reader.u8(address + 1, what), reader.u8(address + 2, what), reader.u8(address + 3, what));
-    if (signature !== "TREE" || reader.u8(address + 4, what) !== 1) fail(`has no chunk B-tree node at byte ${formatBig(address)}`);
+    const signature = String.fromCharCode(
+      reader.u8(address, what),
+      reader.u8(address + 1, what),
+      reader.u8(address + 2, what),
+      reader.u8(address + 3, what),
+    );
+    if (signature !== "TREE" || reader.u8(address + 4, what) !== 1)
+      fail(`has no chunk B-tree node at byte ${formatBig(address)}`);
     const level = reader.u8(address + 5, what);
-    if (level > MAX_BTREE_LEVEL || (expectedLevel !== null && level !== expectedLevel)) fail(`has a chunk B-tree node at byte ${formatBig(address)} of level ${level}, out of order`);
+    if (level > MAX_BTREE_LEVEL || (expectedLevel !== null && level !== expectedLevel))
+      fail(`has a chunk B-tree node at byte ${formatBig(address)} of level ${level}, out of order`);
     const entries = reader.u16(address + 6, what);
     for (let entry = 0; entry < entries; entry++) {
       const key = address + 24 + entry * (keySize + 8);
@@ -361,14 +448,20 @@ function chunkIndex(
       let cell = 0;
       for (let axis = 0; axis < rank; axis++) {
         const offset = reader.u64(key + 8 + 8 * axis, what);
-        if (offset % chunkShape[axis] !== 0 || offset >= shape[axis]) fail(`has a chunk at offset ${formatBig(offset)} on axis ${axis}, off its chunk grid or outside the shape [${shape.join(", ")}]`);
+        if (offset % chunkShape[axis] !== 0 || offset >= shape[axis])
+          fail(
+            `has a chunk at offset ${formatBig(offset)} on axis ${axis}, ` +
+              `off its chunk grid or outside the shape [${shape.join(", ")}]`,
+          );
         offsets.push(offset);
         cell = cell * grid[axis] + offset / chunkShape[axis];
       }
-      if (reader.u64(key + 8 + 8 * rank, what) !== 0) fail(`has a chunk B-tree key at byte ${key} whose element offset is not 0`);
+      if (reader.u64(key + 8 + 8 * rank, what) !== 0)
+        fail(`has a chunk B-tree key at byte ${key} whose element offset is not 0`);
       if (seenCells.has(cell)) fail(`stores the chunk at [${offsets.join(", ")}] twice`);
       seenCells.add(cell);
-      if (size === 0 || child === UNDEFINED || child + size > reader.bytes.length) fail(`has the chunk at [${offsets.join(", ")}] (${size} bytes at byte ${formatBig(child)}) outside the file`);
+      if (size === 0 || child === UNDEFINED || child + size > reader.bytes.length)
+        fail(`has the chunk at [${offsets.join(", ")}] (${size} bytes at byte ${formatBig(child)}) outside the file`);
       chunks.push({ offsets, address: child, size, mask });
     }
     if (chunks.length > cells) fail(`has more chunks than its ${cells} grid cells`);
@@ -377,27 +470,39 @@ function chunkIndex(
 }
 
 /** Undoes the filters (last applied first) the chunk's mask does not skip; exactly `chunkBytes` result. */
-function decodeChunk(stored: Uint8Array, chunk: Chunk, filters: readonly Filter[], chunkBytes: number, itemSize: number, fail: (problem: string) => never): Uint8Array {
+function decodeChunk(
+  stored: Uint8Array,
+  chunk: Chunk,
+  filters: readonly Filter[],
+  chunkBytes: number,
+  itemSize: number,
+  fail: (problem: string) => never,
+): Uint8Array {
   const at = `the chunk at [${chunk.offsets.join(", ")}]`;
   let bytes = stored;
   for (let index = filters.length - 1; index >= 0; index--) {
     if (chunk.mask & (1 << index)) continue;
     const filter = filters[index];
     if (filter.id === FILTER_FLETCHER32) {
-      if (bytes.length < 4 || !fletcher32Matches(bytes)) fail(`has ${at} failing its fletcher32 checksum: the file is damaged`);
+      if (bytes.length < 4 || !fletcher32Matches(bytes))
+        fail(`has ${at} failing its fletcher32 checksum: the file is damaged`);
       bytes = bytes.subarray(0, bytes.length - 4);
     } else if (filter.id === FILTER_DEFLATE) {
       try {
-        bytes = (createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib")).inflateSync(bytes, { maxOutputLength: chunkBytes });
+        bytes = (createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib")).inflateSync(bytes, {
+          maxOutputLength: chunkBytes,
+        });
       } catch (error) {
         fail(`has ${at} that does not inflate to its ${chunkBytes} bytes (${(error as Error).message})`);
       }
     } else {
-      if (filter.values.length > 0 && filter.values[0] !== itemSize) fail(`shuffles ${filter.values[0]}-byte elements for a ${itemSize}-byte datatype`);
+      if (filter.values.length > 0 && filter.values[0] !== itemSize)
+        fail(`shuffles ${filter.values[0]}-byte elements for a ${itemSize}-byte datatype`);
       bytes = unshuffle(bytes, itemSize);
     }
   }
-  if (bytes.length !== chunkBytes) fail(`has ${at} of ${bytes.length} bytes once decoded; its chunk shape needs ${chunkBytes}`);
+  if (bytes.length !== chunkBytes)
+    fail(`has ${at} of ${bytes.length} bytes once decoded; its chunk shape needs ${chunkBytes}`);
   return bytes;
 }
 
@@ -442,7 +547,8 @@ function fletcher32Matches(bytes: Uint8Array): boolean {
   sum1 = (sum1 & 0xffff) + (sum1 >>> 16);
   sum2 = (sum2 & 0xffff) + (sum2 >>> 16);
   const computed = ((sum2 << 16) | sum1) >>> 0;
-  const stored = (bytes[length] | (bytes[length + 1] << 8) | (bytes[length + 2] << 16) | (bytes[length + 3] << 24)) >>> 0;
+  const stored =
+    (bytes[length] | (bytes[length + 1] << 8) | (bytes[length + 2] << 16) | (bytes[length + 3] << 24)) >>> 0;
   const swapped = (((computed & 0x00ff00ff) << 8) | ((computed >>> 8) & 0x00ff00ff)) >>> 0;
   return stored === computed || stored === swapped;
 }
@@ -451,7 +557,14 @@ function fletcher32Matches(bytes: Uint8Array): boolean {
  * Copies a decoded chunk's elements that lie inside the dataset (edge chunks overhang it) into the
  * C-order target: one copy per row along the last axis.
  */
-function placeChunk(chunk: Uint8Array, offsets: readonly number[], chunkShape: readonly number[], shape: readonly number[], itemSize: number, target: Uint8Array): void {
+function placeChunk(
+  chunk: Uint8Array,
+  offsets: readonly number[],
+  chunkShape: readonly number[],
+  shape: readonly number[],
+  itemSize: number,
+  target: Uint8Array,
+): void {
   const rank = shape.length;
   if (rank === 0) {
     target.set(chunk.subarray(0, itemSize));

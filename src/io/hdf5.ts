@@ -13,7 +13,13 @@ import { createRequire } from "node:module";
 import { InputFileError } from "../core/errors.js";
 import { allocateForRead, type FloatDType, type Tensor } from "../core/tensor.js";
 import { float16FromBits } from "../core/float16.js";
-import { checkAttributeSizes, type DatasetData, type HeaderMessage, planDatasetRead, readDataspace } from "./hdf5-data.js";
+import {
+  checkAttributeSizes,
+  type DatasetData,
+  type HeaderMessage,
+  planDatasetRead,
+  readDataspace,
+} from "./hdf5-data.js";
 
 /** What bn-check uses of jsfive (it ships no types). */
 interface JsfiveNode {
@@ -73,19 +79,27 @@ export const SUPERBLOCK_BYTES = 64;
  * assumes) or a user block.
  */
 export function hdf5FileEnd(head: Uint8Array, where: string): number {
-  if (head.length < SIGNATURE.length || SIGNATURE.some((byte, i) => head[i] !== byte)) throw new InputFileError(where, "is not an HDF5 file (it does not start with the HDF5 signature)");
+  if (head.length < SIGNATURE.length || SIGNATURE.some((byte, i) => head[i] !== byte))
+    throw new InputFileError(where, "is not an HDF5 file (it does not start with the HDF5 signature)");
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const version = head[8];
   // Superblock versions 0 and 1: sizes at bytes 13-14, base address at 24 (28 for version 1), the
   // end-of-file address two addresses later; versions 2 and 3: sizes at 9-10, base at 12, end at 28.
-  const [sizesAt, baseAt] = version === 0 ? [13, 24] : version === 1 ? [13, 28] : version === 2 || version === 3 ? [9, 12] : [-1, -1];
+  const [sizesAt, baseAt] =
+    version === 0 ? [13, 24] : version === 1 ? [13, 28] : version === 2 || version === 3 ? [9, 12] : [-1, -1];
   const endAt = baseAt + 16;
-  if (sizesAt < 0) throw new InputFileError(where, `has an HDF5 superblock of version ${version}, which bn-check does not read`);
+  if (sizesAt < 0)
+    throw new InputFileError(where, `has an HDF5 superblock of version ${version}, which bn-check does not read`);
   if (head.length < endAt + 8) throw new InputFileError(where, "is truncated inside its HDF5 superblock");
   if (head[sizesAt] !== 8 || head[sizesAt + 1] !== 8)
-    throw new InputFileError(where, `uses ${head[sizesAt]}-byte addresses and ${head[sizesAt + 1]}-byte lengths; bn-check reads HDF5 files with 8-byte ones (h5py's)`);
+    throw new InputFileError(
+      where,
+      `uses ${head[sizesAt]}-byte addresses and ${head[sizesAt + 1]}-byte ` +
+        `lengths; bn-check reads HDF5 files with 8-byte ones (h5py's)`,
+    );
   const address = (at: number) => view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
-  if (address(baseAt) !== 0) throw new InputFileError(where, "has a user block before its HDF5 superblock, which bn-check does not read");
+  if (address(baseAt) !== 0)
+    throw new InputFileError(where, "has a user block before its HDF5 superblock, which bn-check does not read");
   return address(endAt);
 }
 
@@ -95,10 +109,14 @@ export function hdf5FileEnd(head: Uint8Array, where: string): number {
  * @throws InputFileError when it is not HDF5 or jsfive cannot read it.
  */
 export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
-  if (bytes.length < SIGNATURE.length || SIGNATURE.some((byte, i) => bytes[i] !== byte)) throw new InputFileError(where, "is not an HDF5 file (it does not start with the HDF5 signature)");
+  if (bytes.length < SIGNATURE.length || SIGNATURE.some((byte, i) => bytes[i] !== byte))
+    throw new InputFileError(where, "is not an HDF5 file (it does not start with the HDF5 signature)");
   jsfive ??= require("jsfive") as Jsfive;
   const library = jsfive;
-  const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
+  const buffer =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? (bytes.buffer as ArrayBuffer)
+      : bytes.slice().buffer;
   const root = guard(where, () => new library.File(buffer, where));
   // Each node is looked up once, from its cached parent: jsfive re-reads a group's whole link
   // table on every `get`, so looking paths up from the root made naming a 100-layer file 4x slower.
@@ -109,7 +127,10 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
     const slash = path.lastIndexOf("/");
     const parent = slash < 0 ? root : node(path.slice(0, slash));
     const name = path.slice(slash + 1);
-    const found = parent === null || isDataset(parent) ? null : guard(where, () => (parent.keys.includes(name) ? parent.get(name) : null));
+    const found =
+      parent === null || isDataset(parent)
+        ? null
+        : guard(where, () => (parent.keys.includes(name) ? parent.get(name) : null));
     nodes.set(path, found);
     return found;
   };
@@ -148,11 +169,20 @@ export function openHdf5(bytes: Uint8Array, where: string): Hdf5File {
       const groups: string[] = [];
       let visited = 0;
       const visit = (at: string, depth: number) => {
-        if (depth > MAX_DEPTH) throw new InputFileError(where, `nests groups more than ${MAX_DEPTH} deep (${at}): a link loop, or not a Keras file`);
+        if (depth > MAX_DEPTH)
+          throw new InputFileError(
+            where,
+            `nests groups more than ${MAX_DEPTH} deep (${at}): a link loop, or not a Keras file`,
+          );
         groups.push(at);
         const found = node(at) as JsfiveGroup;
         for (const child of guard(where, () => [...found.keys])) {
-          if (++visited > MAX_OBJECTS) throw new InputFileError(where, `holds more than ${MAX_OBJECTS.toLocaleString("en-US")} groups and datasets: not a Keras weights file bn-check reads`);
+          if (++visited > MAX_OBJECTS)
+            throw new InputFileError(
+              where,
+              `holds more than ${MAX_OBJECTS.toLocaleString("en-US")} groups ` +
+                `and datasets: not a Keras weights file bn-check reads`,
+            );
           const childPath = at === "" ? child : `${at}/${child}`;
           if (kind(childPath) === "group") visit(childPath, depth + 1);
         }
@@ -178,7 +208,9 @@ function guard<T>(where: string, use: () => T): T {
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new InputFileError(where, `is damaged or uses an HDF5 feature bn-check cannot read (${message})`, { cause: error });
+    throw new InputFileError(where, `is damaged or uses an HDF5 feature bn-check cannot read (${message})`, {
+      cause: error,
+    });
   } finally {
     console.warn = warn;
   }
@@ -226,17 +258,33 @@ function planRead(dataset: JsfiveDataset, where: string, file: Uint8Array, itemS
   const message = (type: number): HeaderMessage | undefined => headerMessages(dataset, type, where)[0];
   const space = message(DATASPACE_MESSAGE);
   const layout = message(LAYOUT_MESSAGE);
-  if (space === undefined || layout === undefined) throw new InputFileError(where, "has no dataspace or data layout message: not a dataset bn-check can read");
-  return planDatasetRead(file, readDataspace(file, space, where), itemSize, layout, message(FILTER_PIPELINE_MESSAGE), where);
+  if (space === undefined || layout === undefined)
+    throw new InputFileError(where, "has no dataspace or data layout message: not a dataset bn-check can read");
+  return planDatasetRead(
+    file,
+    readDataspace(file, space, where),
+    itemSize,
+    layout,
+    message(FILTER_PIPELINE_MESSAGE),
+    where,
+  );
 }
 
 /** @param dtypeAttribute - the dataset's `dtype` attribute (Keras 3 marks bfloat16 variables so). */
 function readFloatDataset(dataset: JsfiveDataset, where: string, file: Uint8Array, dtypeAttribute: unknown): Tensor {
-  if (dtypeAttribute === "bfloat16") throw new InputFileError(where, "is a bfloat16 variable (stored as opaque bytes), which bn-check does not read from HDF5");
+  if (dtypeAttribute === "bfloat16")
+    throw new InputFileError(
+      where,
+      "is a bfloat16 variable (stored as opaque bytes), which bn-check does not read from HDF5",
+    );
   const dtypeText = guard(where, () => dataset.dtype);
   const type = numericType(dtypeText);
   const dtype = type?.kind === "f" ? FLOAT_TYPES[`f${type.width}`] : undefined;
-  if (type === null || dtype === undefined) throw new InputFileError(where, `is a dataset of ${describeType(dataset, where)}: bn-check checks float16, float32 and float64 tensors`);
+  if (type === null || dtype === undefined)
+    throw new InputFileError(
+      where,
+      `is a dataset of ${describeType(dataset, where)}: bn-check checks float16, float32 and float64 tensors`,
+    );
   const plan = planRead(dataset, where, file, type.width);
   const bigEndian = (dtypeText as string).startsWith(">");
   const data = allocateForRead(dtype === "float64" ? "float64" : "float32", plan.count);
@@ -249,7 +297,8 @@ function readFloatDataset(dataset: JsfiveDataset, where: string, file: Uint8Arra
     // float16 values are held exactly in float32 storage, labelled float16 (as the .npy reader does).
     const raw = new Uint8Array(plan.count * 2);
     plan.read(raw);
-    for (let i = 0; i < plan.count; i++) data[i] = float16FromBits(bigEndian ? (raw[2 * i] << 8) | raw[2 * i + 1] : raw[2 * i] | (raw[2 * i + 1] << 8));
+    for (let i = 0; i < plan.count; i++)
+      data[i] = float16FromBits(bigEndian ? (raw[2 * i] << 8) | raw[2 * i + 1] : raw[2 * i] | (raw[2 * i + 1] << 8));
   }
   return { dtype, shape: plan.shape, data };
 }
@@ -268,16 +317,19 @@ function swapBytes(bytes: Uint8Array, width: number): void {
 function readIntegerDataset(dataset: JsfiveDataset, where: string, file: Uint8Array): number {
   const dtypeText = guard(where, () => dataset.dtype);
   const type = numericType(dtypeText);
-  if (type === null || type.kind === "f") throw new InputFileError(where, `is a dataset of ${describeType(dataset, where)}: an integer is expected here`);
+  if (type === null || type.kind === "f")
+    throw new InputFileError(where, `is a dataset of ${describeType(dataset, where)}: an integer is expected here`);
   const plan = planRead(dataset, where, file, type.width);
-  if (plan.count !== 1) throw new InputFileError(where, `holds ${plan.count.toLocaleString("en-US")} integers: one is expected here`);
+  if (plan.count !== 1)
+    throw new InputFileError(where, `holds ${plan.count.toLocaleString("en-US")} integers: one is expected here`);
   const raw = new Uint8Array(type.width);
   plan.read(raw);
   if ((dtypeText as string).startsWith(">")) raw.reverse();
   let value = 0n;
   for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]);
   if (type.kind === "i" && raw[raw.length - 1] & 0x80) value -= 1n << BigInt(8 * raw.length);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new InputFileError(where, `holds ${value}: not an integer bn-check can count with`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new InputFileError(where, `holds ${value}: not an integer bn-check can count with`);
   return Number(value);
 }
 
@@ -287,6 +339,7 @@ function readIntegerDataset(dataset: JsfiveDataset, where: string, file: Uint8Ar
  * which jsfive hands over with the padding.
  */
 function withoutPadding(value: unknown): unknown {
-  const trim = (item: unknown) => (typeof item === "string" && item.includes("\0") ? item.slice(0, item.indexOf("\0")) : item);
+  const trim = (item: unknown) =>
+    typeof item === "string" && item.includes("\0") ? item.slice(0, item.indexOf("\0")) : item;
   return Array.isArray(value) ? value.map(trim) : trim(value);
 }

@@ -33,7 +33,9 @@ const WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
 export function jsonCostProblem(bytes: Uint8Array, limits: JsonLimits): string | null {
   let depth = 0;
   let values = 0;
-  const tooMany = (at: number) => `holds more than ${limits.maxValues.toLocaleString("en-US")} JSON values (at byte ${at}): ${limits.notWhat} bn-check reads`;
+  const tooMany = (at: number) =>
+    `holds more than ${limits.maxValues.toLocaleString("en-US")} ` +
+    `JSON values (at byte ${at}): ${limits.notWhat} bn-check reads`;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
     if (byte === QUOTE) {
@@ -50,10 +52,15 @@ export function jsonCostProblem(bytes: Uint8Array, limits: JsonLimits): string |
       if (length > limits.maxKeyBytes) {
         let next = i + 1;
         while (WHITESPACE.has(bytes[next])) next++;
-        if (bytes[next] === COLON) return `has a key of ${length.toLocaleString("en-US")} bytes (at byte ${start}): keys are at most ${limits.maxKeyBytes.toLocaleString("en-US")} here`;
+        if (bytes[next] === COLON)
+          return (
+            `has a key of ${length.toLocaleString("en-US")} bytes (at byte ${start}): ` +
+            `keys are at most ${limits.maxKeyBytes.toLocaleString("en-US")} here`
+          );
       }
     } else if (OPENS.has(byte)) {
-      if (++depth > limits.maxNesting) return `nests arrays or objects more than ${limits.maxNesting} deep (at byte ${i}): ${limits.notWhat}`;
+      if (++depth > limits.maxNesting)
+        return `nests arrays or objects more than ${limits.maxNesting} deep (at byte ${i}): ${limits.notWhat}`;
       if (++values > limits.maxValues) return tooMany(i);
     } else if (CLOSES.has(byte)) depth--;
     else if (byte === COMMA && ++values > limits.maxValues) return tooMany(i);

@@ -16,17 +16,27 @@ export type WeightPaths = Map<string, string>;
  * ("bn/gamma:0"), each weight a dataset at `<layer>/<weight name>`. Names drop the `:0`.
  */
 export function legacyWeightPaths(file: Hdf5File): WeightPaths | null {
-  const root = ["model_weights", ""].find((path) => file.kind(path) === "group" && attributeList(file, path, "layer_names") !== undefined);
+  const root = ["model_weights", ""].find(
+    (path) => file.kind(path) === "group" && attributeList(file, path, "layer_names") !== undefined,
+  );
   if (root === undefined) return null;
   const layers = attributeList(file, root, "layer_names")!;
   const found: [string, string, string][] = []; // name, layer, dataset path
   const within = (name: string) => (root === "" ? name : `${root}/${name}`);
-  for (const layer of [...layers, ...(file.kind(within("top_level_model_weights")) === "group" ? ["top_level_model_weights"] : [])]) {
+  for (const layer of [
+    ...layers,
+    ...(file.kind(within("top_level_model_weights")) === "group" ? ["top_level_model_weights"] : []),
+  ]) {
     const group = within(layer);
-    if (file.kind(group) !== "group") throw new InputFileError(file.where, `lists the layer '${layer}' in layer_names but has no group for it`);
+    if (file.kind(group) !== "group")
+      throw new InputFileError(file.where, `lists the layer '${layer}' in layer_names but has no group for it`);
     for (const weight of attributeList(file, group, "weight_names") ?? []) {
       const path = `${group}/${weight}`;
-      if (file.kind(path) !== "dataset") throw new InputFileError(file.where, `lists the weight '${weight}' of layer '${layer}' but holds no dataset for it`);
+      if (file.kind(path) !== "dataset")
+        throw new InputFileError(
+          file.where,
+          `lists the weight '${weight}' of layer '${layer}' but holds no dataset for it`,
+        );
       found.push([weight.replace(/:\d+$/, ""), layer, path]);
     }
   }
@@ -41,12 +51,17 @@ function attributeList(file: Hdf5File, path: string, name: string): string[] | u
   let value = file.attribute(path, name);
   if (value === undefined && file.attribute(path, `${name}0`) !== undefined) {
     const chunks: unknown[] = [];
-    for (let k = 0; file.attribute(path, `${name}${k}`) !== undefined; k++) chunks.push(...asArray(file.attribute(path, `${name}${k}`)));
+    for (let k = 0; file.attribute(path, `${name}${k}`) !== undefined; k++)
+      chunks.push(...asArray(file.attribute(path, `${name}${k}`)));
     value = chunks;
   }
   if (value === undefined) return undefined;
   const list = asArray(value);
-  if (!list.every((item) => typeof item === "string")) throw new InputFileError(file.where, `has a '${name}' attribute${path === "" ? "" : ` on ${path}`} that is not a list of strings`);
+  if (!list.every((item) => typeof item === "string"))
+    throw new InputFileError(
+      file.where,
+      `has a '${name}' attribute${path === "" ? "" : ` on ${path}`} that is not a list of strings`,
+    );
   return list as string[];
 }
 
@@ -69,7 +84,10 @@ export interface ConfiguredLayer {
  * (`vars`' `name` attribute, Keras 3.6+; else config.json's layer at that path; else the path)
  * and its variables' numbers mapped to names where the layer's class says them.
  */
-export function keras3WeightPaths(file: Hdf5File, configured: ReadonlyMap<string, ConfiguredLayer>): WeightPaths | null {
+export function keras3WeightPaths(
+  file: Hdf5File,
+  configured: ReadonlyMap<string, ConfiguredLayer>,
+): WeightPaths | null {
   const varsGroups = file.groupsUnder("").filter((path) => path === "vars" || path.endsWith("/vars"));
   if (varsGroups.length === 0) return null;
   const found: [string, string, string][] = [];
@@ -85,7 +103,11 @@ export function keras3WeightPaths(file: Hdf5File, configured: ReadonlyMap<string
     const layer = configured.get(layerPath);
     const isLayer = /(^|\/)layers\/[^/]+$/.test(layerPath);
     const attributeName = file.attribute(vars, "name");
-    const label = !isLayer ? owner || "model" : typeof attributeName === "string" && attributeName !== "" ? attributeName : (layer?.name ?? layerPath.slice(layerPath.lastIndexOf("/") + 1));
+    const label = !isLayer
+      ? owner || "model"
+      : typeof attributeName === "string" && attributeName !== ""
+        ? attributeName
+        : (layer?.name ?? layerPath.slice(layerPath.lastIndexOf("/") + 1));
     const variables = variableNames(keys, layer, layerPath, label);
     keys.forEach((key, i) => {
       found.push([`${label}/${variables?.[i] ?? `vars/${key}`}`, owner, `${vars}/${key}`]);
@@ -107,11 +129,17 @@ function byNumber(a: string, b: string): number {
  * batch-norm group of exactly four variables is taken as the default scale=center=True layer.
  * Other layers, or a count that does not fit, keep their numbers.
  */
-function variableNames(keys: readonly string[], layer: ConfiguredLayer | undefined, layerPath: string, label: string): string[] | null {
+function variableNames(
+  keys: readonly string[],
+  layer: ConfiguredLayer | undefined,
+  layerPath: string,
+  label: string,
+): string[] | null {
   if (!keys.every((key, i) => key === String(i))) return null;
   if (layer !== undefined) {
     if (layer.className !== "BatchNormalization") return null;
-    const flag = (name: string, otherwise: boolean) => (typeof layer.config[name] === "boolean" ? (layer.config[name] as boolean) : otherwise);
+    const flag = (name: string, otherwise: boolean) =>
+      typeof layer.config[name] === "boolean" ? (layer.config[name] as boolean) : otherwise;
     const names = [
       ...(flag("scale", true) ? ["gamma"] : []),
       ...(flag("center", true) ? ["beta"] : []),
@@ -144,7 +172,11 @@ export function configuredLayers(config: unknown): Map<string, ConfiguredLayer> 
       const config = objectField(entry, "config");
       const path = `${prefix}layers/${uniqueName(toSnakeCase(className), used)}`;
       const name = objectField(config, "name");
-      found.set(path, { name: typeof name === "string" ? name : undefined, className, config: typeof config === "object" && config !== null ? (config as Record<string, unknown>) : {} });
+      found.set(path, {
+        name: typeof name === "string" ? name : undefined,
+        className,
+        config: typeof config === "object" && config !== null ? (config as Record<string, unknown>) : {},
+      });
       visit(entry, `${path}/`, depth + 1);
     }
   };
@@ -153,7 +185,9 @@ export function configuredLayers(config: unknown): Map<string, ConfiguredLayer> 
 }
 
 function objectField(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
 /** keras.src.utils.naming.to_snake_case: "BatchNormalization" → "batch_normalization", "ReLU" → "re_lu". */
@@ -196,7 +230,8 @@ function uniquelyNamed(found: readonly (readonly [string, string, string])[], wh
   const paths = new Map<string, string>();
   for (const [name, owner, path] of found) {
     const unique = counts.get(name)! > 1 && owner !== "" ? `${owner}/${name}` : name;
-    if (paths.has(unique)) throw new InputFileError(where, `names two variables '${unique}' (${paths.get(unique)} and ${path})`);
+    if (paths.has(unique))
+      throw new InputFileError(where, `names two variables '${unique}' (${paths.get(unique)} and ${path})`);
     paths.set(unique, path);
   }
   return paths;

@@ -70,7 +70,9 @@ const CONFIG_MEMBER = "config.json";
 
 /** The file's layout read and its variables named once; each variable is then read by name. */
 export function openKeras(path: string): TensorArchive {
-  const { bytes, config, where } = path.toLowerCase().endsWith(".keras") ? readKerasArchive(path) : { bytes: readWeightsFile(path), config: undefined, where: path };
+  const { bytes, config, where } = path.toLowerCase().endsWith(".keras")
+    ? readKerasArchive(path)
+    : { bytes: readWeightsFile(path), config: undefined, where: path };
   const file = openHdf5(bytes, where);
   const paths = legacyWeightPaths(file) ?? keras3WeightPaths(file, configuredLayers(config)) ?? datasetPaths(file);
   const datasetOf = (name: string) => paths.get(checkedName(archive, name, "variable"))!;
@@ -83,12 +85,18 @@ export function openKeras(path: string): TensorArchive {
   return archive;
 }
 
-export const kerasFormat: ArchiveFormat = { label: "Keras", extensions: [".h5", ".hdf5", ".keras"], items: "variables", open: openKeras };
+export const kerasFormat: ArchiveFormat = {
+  label: "Keras",
+  extensions: [".h5", ".hdf5", ".keras"],
+  items: "variables",
+  open: openKeras,
+};
 
 function tooLarge(where: string, size: number): InputFileError {
   return new InputFileError(
     where,
-    `is ${size.toLocaleString("en-US")} bytes: more than the ${MAX_WEIGHTS_BYTES.toLocaleString("en-US")} bn-check holds in memory for a Keras file (save the layers to check with save_weights, or dump them as .npy)`,
+    `is ${size.toLocaleString("en-US")} bytes: more than the ${MAX_WEIGHTS_BYTES.toLocaleString("en-US")} bn-check ` +
+      `holds in memory for a Keras file (save the layers to check with save_weights, or dump them as .npy)`,
   );
 }
 
@@ -106,7 +114,12 @@ function readWeightsFile(path: string): Uint8Array {
 
 /** The end its superblock states, which the file (or member) of `size` bytes must reach. */
 function checkedEnd(end: number, size: number, where: string): number {
-  if (end > size) throw new InputFileError(where, `is truncated: its HDF5 superblock says it ends at byte ${end.toLocaleString("en-US")}, but it holds ${size.toLocaleString("en-US")} bytes`);
+  if (end > size)
+    throw new InputFileError(
+      where,
+      `is truncated: its HDF5 superblock says it ends at byte ` +
+        `${end.toLocaleString("en-US")}, but it holds ${size.toLocaleString("en-US")} bytes`,
+    );
   return end;
 }
 
@@ -117,30 +130,53 @@ function readKerasArchive(path: string): { bytes: Uint8Array; config: unknown; w
     const weights = entries.find((entry) => entry.name === WEIGHTS_MEMBER);
     if (weights === undefined) {
       const names = entries.map((entry) => entry.name);
-      throw new InputFileError(path, `has no ${WEIGHTS_MEMBER} (it holds ${names.length === 0 ? "nothing" : listSome(names)}): not a Keras 3 model archive bn-check reads`);
+      throw new InputFileError(
+        path,
+        `has no ${WEIGHTS_MEMBER} (it holds ${names.length === 0 ? "nothing" : listSome(names)}` +
+          `): not a Keras 3 model archive bn-check reads`,
+      );
     }
     const where = `${path}:${WEIGHTS_MEMBER}`;
     if (weights.uncompressedSize > MAX_WEIGHTS_BYTES) throw tooLarge(where, weights.uncompressedSize);
     // Keras stores the member uncompressed; one deflated to a small fraction of what it claims is a
     // zip bomb (a 1 MB file that inflates to 1 GiB took 3.1 GB to read): refused before inflating.
-    if (weights.method !== 0 && weights.uncompressedSize > MAX_BOMB_FREE_BYTES && weights.uncompressedSize > MAX_INFLATION * weights.compressedSize) {
+    if (
+      weights.method !== 0 &&
+      weights.uncompressedSize > MAX_BOMB_FREE_BYTES &&
+      weights.uncompressedSize > MAX_INFLATION * weights.compressedSize
+    ) {
       throw new InputFileError(
         where,
-        `inflates ${weights.compressedSize.toLocaleString("en-US")} bytes to ${weights.uncompressedSize.toLocaleString("en-US")} (${Math.round(weights.uncompressedSize / Math.max(weights.compressedSize, 1))}x): weights do not compress that far; refused as a zip bomb`,
+        `inflates ${weights.compressedSize.toLocaleString("en-US")} bytes to ` +
+          `${weights.uncompressedSize.toLocaleString("en-US")} ` +
+          `(${Math.round(weights.uncompressedSize / Math.max(weights.compressedSize, 1))}` +
+          `x): weights do not compress that far; refused as a zip bomb`,
       );
     }
     const configEntry = entries.find((entry) => entry.name === CONFIG_MEMBER);
     // Only the HDF5 file the member holds is inflated: up to the end its superblock states (the
     // whole member, CRC-32 checked, for every file HDF5 writes).
-    const end = checkedEnd(hdf5FileEnd(readMemberPrefix(fd, weights, path, SUPERBLOCK_BYTES), where), weights.uncompressedSize, where);
-    return { bytes: readMemberPrefix(fd, weights, path, end), config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path), where };
+    const end = checkedEnd(
+      hdf5FileEnd(readMemberPrefix(fd, weights, path, SUPERBLOCK_BYTES), where),
+      weights.uncompressedSize,
+      where,
+    );
+    return {
+      bytes: readMemberPrefix(fd, weights, path, end),
+      config: configEntry === undefined ? undefined : parseConfig(fd, configEntry, path),
+      where,
+    };
   });
 }
 
 function parseConfig(fd: number, entry: ZipEntry, path: string): unknown {
   const where = `${path}:${CONFIG_MEMBER}`;
   if (entry.uncompressedSize > MAX_CONFIG_BYTES)
-    throw new InputFileError(where, `is ${entry.uncompressedSize.toLocaleString("en-US")} bytes: more than the ${MAX_CONFIG_BYTES.toLocaleString("en-US")} a model config may have`);
+    throw new InputFileError(
+      where,
+      `is ${entry.uncompressedSize.toLocaleString("en-US")} bytes: more than ` +
+        `the ${MAX_CONFIG_BYTES.toLocaleString("en-US")} a model config may have`,
+    );
   const bytes = readWholeMember(fd, entry, path);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as unknown;

@@ -10,7 +10,14 @@ import { npyLayoutOf, npyPreambleLength, parseNpyBytes, type NpyLayout } from ".
 import { allocateForRead, type Tensor } from "../core/tensor.js";
 import { npyScalarInteger } from "./npy/read-npy-integer.js";
 import { type ArchiveFormat, checkedName, onlyTensorName, type TensorArchive } from "./archive.js";
-import { checkMemberCrc, memberDataStart, readCentralDirectory, readWholeMember, streamMember, type ZipEntry } from "./zip.js";
+import {
+  checkMemberCrc,
+  memberDataStart,
+  readCentralDirectory,
+  readWholeMember,
+  streamMember,
+  type ZipEntry,
+} from "./zip.js";
 
 /** A .npy header is at most this long (numpy writes a few hundred bytes). */
 const MAX_PREAMBLE = 1 << 16;
@@ -25,7 +32,10 @@ export function readNpz(path: string, member?: string): Tensor {
 
 /** The archive's directory, read and checked once; arrays are then read by name. */
 export function openNpz(path: string): TensorArchive {
-  const { entries, size } = withOpenFile(path, (fd, size) => ({ entries: readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy")), size }));
+  const { entries, size } = withOpenFile(path, (fd, size) => ({
+    entries: readCentralDirectory(fd, size, path).filter((entry) => entry.name.endsWith(".npy")),
+    size,
+  }));
   const byName = new Map(entries.map((entry) => [entry.name.slice(0, -4), entry]));
   const unchanged = (now: number) => {
     if (now !== size) throw new InputFileError(path, `changed while being read (${size} bytes, now ${now})`);
@@ -50,7 +60,8 @@ export function openNpz(path: string): TensorArchive {
       });
       return tensor ?? archive.read(name);
     },
-    readInteger: (name) => readWith(name, (fd, entry, where) => npyScalarInteger(readSmallMember(fd, entry, path, where), where)),
+    readInteger: (name) =>
+      readWith(name, (fd, entry, where) => npyScalarInteger(readSmallMember(fd, entry, path, where), where)),
     byteLength: (name) => byName.get(name)?.uncompressedSize,
     peek: (name) => {
       const entry = byName.get(name);
@@ -77,7 +88,11 @@ async function readStoredInPlace(fd: number, entry: ZipEntry, path: string, name
   if (needed === null || needed > preamble.length) return null;
   const layout = npyLayoutOf(preamble.subarray(0, needed), entry.uncompressedSize, name);
   const expected = layout.dataOffset + layout.dataBytes;
-  if (expected !== entry.uncompressedSize) throw new InputFileError(name, `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`);
+  if (expected !== entry.uncompressedSize)
+    throw new InputFileError(
+      name,
+      `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`,
+    );
   if (!layout.direct) return null;
   const data = allocateForRead(layout.descr.dtype, layout.count);
   const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -90,7 +105,12 @@ async function readStoredInPlace(fd: number, entry: ZipEntry, path: string, name
 }
 
 /** A member's header only: its first bytes inflated (a member that inflates to gigabytes costs a few kB here). */
-function peekMember(fd: number, entry: ZipEntry, path: string, name: string): { dtype: Tensor["dtype"]; shape: readonly number[] } | undefined {
+function peekMember(
+  fd: number,
+  entry: ZipEntry,
+  path: string,
+  name: string,
+): { dtype: Tensor["dtype"]; shape: readonly number[] } | undefined {
   checkClaim(entry, name);
   const wanted = Math.min(entry.uncompressedSize, MAX_PREAMBLE);
   const head = new Uint8Array(wanted);
@@ -124,7 +144,8 @@ function checkClaim(entry: ZipEntry, name: string): void {
   if (entry.method === 8 && entry.uncompressedSize > entry.compressedSize * MAX_DEFLATE_RATIO + DEFLATE_SLACK)
     throw new InputFileError(
       name,
-      `its zip directory claims ${entry.uncompressedSize.toLocaleString("en-US")} bytes from ${entry.compressedSize.toLocaleString("en-US")} deflated: more than deflate can hold (${MAX_DEFLATE_RATIO}x)`,
+      `its zip directory claims ${entry.uncompressedSize.toLocaleString("en-US")} bytes from ` +
+        `${entry.compressedSize.toLocaleString("en-US")} deflated: more than deflate can hold (${MAX_DEFLATE_RATIO}x)`,
     );
 }
 
@@ -155,7 +176,11 @@ function readMember(fd: number, entry: ZipEntry, path: string, name: string): Te
     }
     layout = npyLayoutOf(preamble.subarray(0, Math.min(needed, preamble.length)), entry.uncompressedSize, name);
     const expected = layout.dataOffset + layout.dataBytes;
-    if (expected !== entry.uncompressedSize) throw new InputFileError(name, `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`);
+    if (expected !== entry.uncompressedSize)
+      throw new InputFileError(
+        name,
+        `its .npy header describes ${expected} bytes; the zip directory states ${entry.uncompressedSize}`,
+      );
     if (layout.direct) {
       // Little-endian C-order data goes straight into the tensor's memory.
       const data = allocateForRead(layout.descr.dtype, layout.count);
@@ -179,6 +204,7 @@ function readMember(fd: number, entry: ZipEntry, path: string, name: string): Te
 const MAX_COUNTER_BYTES = 4096;
 
 function readSmallMember(fd: number, entry: ZipEntry, path: string, name: string): Uint8Array {
-  if (entry.uncompressedSize > MAX_COUNTER_BYTES) throw new InputFileError(name, `is ${entry.uncompressedSize} bytes: one integer is expected here`);
+  if (entry.uncompressedSize > MAX_COUNTER_BYTES)
+    throw new InputFileError(name, `is ${entry.uncompressedSize} bytes: one integer is expected here`);
   return readWholeMember(fd, entry, path);
 }

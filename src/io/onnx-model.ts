@@ -44,7 +44,10 @@ export interface OnnxConstant {
   /** ONNX element type name: "float", "float16", "bfloat16", "double", "int64", … */
   readonly elementType: string;
   readonly shape: readonly number[];
-  /** Float types only (float, float16, bfloat16, double): the values; an InputFileError otherwise. bfloat16 comes as float32 with `precision: "bfloat16"`. */
+  /**
+   * Float types only (float, float16, bfloat16, double): the values; an
+   * InputFileError otherwise. bfloat16 comes as float32 with `precision: "bfloat16"`.
+   */
   read(): Tensor;
 }
 
@@ -56,7 +59,9 @@ export interface OnnxModel {
   readonly nodes: readonly OnnxNode[];
   /** Names of the graph's initializers, in stored order. */
   readonly initializerNames: readonly string[];
-  /** The constant a value name resolves to: an initializer, a Constant node's output, or either behind Identity nodes. */
+  /**
+   * The constant a value name resolves to: an initializer, a Constant node's output, or either behind Identity nodes.
+   */
   constant(valueName: string): OnnxConstant | undefined;
   /** The node whose output this value is (undefined for graph inputs and initializers). */
   producer(valueName: string): OnnxNode | undefined;
@@ -288,7 +293,8 @@ function readExternalBytes(modelPath: string, header: TensorHeader, fail: Fail):
   const location = external.get("location") ?? "";
   const tensor = `tensor '${header.name}'`;
   if (location === "") fail(`${tensor} keeps its data externally but names no location`);
-  if (isAbsolute(location) || location.split(/[\\/]/).includes("..")) fail(`${tensor} keeps its data in '${location}', outside the model's folder: refused`);
+  if (isAbsolute(location) || location.split(/[\\/]/).includes(".."))
+    fail(`${tensor} keeps its data in '${location}', outside the model's folder: refused`);
   const folder = dirname(modelPath);
   const sidePath = join(folder, location);
   let resolved: string;
@@ -298,7 +304,8 @@ function readExternalBytes(modelPath: string, header: TensorHeader, fail: Fail):
     return fail(`${tensor} keeps its data in '${location}', which does not exist beside the model`);
   }
   const realFolder = realpathSync(folder);
-  if (!resolved.startsWith(realFolder + sep)) fail(`${tensor} keeps its data in '${location}', a link that leads outside the model's folder: refused`);
+  if (!resolved.startsWith(realFolder + sep))
+    fail(`${tensor} keeps its data in '${location}', a link that leads outside the model's folder: refused`);
   const stats = statSync(resolved);
   if (!stats.isFile()) fail(`${tensor} keeps its data in '${location}', which is not a regular file`);
   const offset = Number(external.get("offset") ?? "0");
@@ -306,10 +313,23 @@ function readExternalBytes(modelPath: string, header: TensorHeader, fail: Fail):
   const itemSize = ({ 1: 4, 10: 2, 11: 8, 16: 2 } as Record<number, number>)[header.dataType] ?? 1;
   const count = header.dims.reduce((product, dim) => product * dim, 1);
   const length = external.has("length") ? Number(external.get("length")) : Math.min(size - offset, count * itemSize);
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > size) {
-    fail(`${tensor}: offset ${external.get("offset") ?? 0} and length ${external.get("length") ?? "(rest)"} do not lie within '${location}' (${size} bytes)`);
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    !Number.isSafeInteger(length) ||
+    length < 0 ||
+    offset + length > size
+  ) {
+    fail(
+      `${tensor}: offset ${external.get("offset") ?? 0} and length ` +
+        `${external.get("length") ?? "(rest)"} do not lie within '${location}' (${size} bytes)`,
+    );
   }
-  if (length !== count * itemSize) fail(`${tensor}: '${location}' holds ${length} bytes for it; dims [${header.dims.join(", ")}] need ${count * itemSize}`);
+  if (length !== count * itemSize)
+    fail(
+      `${tensor}: '${location}' holds ${length} bytes for it; ` +
+        `dims [${header.dims.join(", ")}] need ${count * itemSize}`,
+    );
   const bytes = new Uint8Array(length);
   const fd = openSync(resolved, "r");
   try {
@@ -327,7 +347,8 @@ function readExternalBytes(modelPath: string, header: TensorHeader, fail: Fail):
 
 function constantOf(modelPath: string, name: string, message: Uint8Array, fail: Fail): OnnxConstant {
   const header = scanTensorHeader(message);
-  if (header.dims.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) fail(`tensor '${name}' has invalid dims [${header.dims.join(", ")}]`);
+  if (header.dims.some((dim) => !Number.isSafeInteger(dim) || dim < 0))
+    fail(`tensor '${name}' has invalid dims [${header.dims.join(", ")}]`);
   const elementType = ELEMENT_TYPES[header.dataType] ?? `type ${header.dataType}`;
   let cached: Tensor | null = null;
   return {
@@ -342,7 +363,10 @@ function constantOf(modelPath: string, name: string, message: Uint8Array, fail: 
       } catch (error) {
         return fail(`tensor '${name}' is not a valid TensorProto (${(error as Error).message})`);
       }
-      const proto = header.external === null ? decoded : { ...decoded, dataLocation: 0, rawData: readExternalBytes(modelPath, header, fail) };
+      const proto =
+        header.external === null
+          ? decoded
+          : { ...decoded, dataLocation: 0, rawData: readExternalBytes(modelPath, header, fail) };
       try {
         cached = tensorFromProto(proto, `tensor '${name}'`);
       } catch (error) {
@@ -382,10 +406,14 @@ function attributeValue(modelPath: string, owner: string, attribute: RawAttribut
   }
 }
 
-/** A Constant node's value as a constant (its `value` tensor, or a float scalar/list written as a tensor-free attribute). */
+/**
+ * A Constant node's value as a constant (its `value` tensor,
+ * or a float scalar/list written as a tensor-free attribute).
+ */
 function constantNodeValue(node: OnnxNode, fail: Fail): OnnxConstant | undefined {
   const value = node.attributes.get("value");
-  if (value !== undefined && typeof value === "object" && "read" in value) return { ...value, name: node.outputs[0] ?? value.name };
+  if (value !== undefined && typeof value === "object" && "read" in value)
+    return { ...value, name: node.outputs[0] ?? value.name };
   const single = node.attributes.get("value_float");
   const many = node.attributes.get("value_floats");
   const values = typeof single === "number" ? [single] : Array.isArray(many) ? (many as number[]) : null;
@@ -428,12 +456,17 @@ function decodeModelFile(path: string, fail: Fail): { decoded: ReturnType<typeof
     if (error instanceof InputFileError) throw error;
     return fail(`is not a valid ONNX model (${(error as Error).message})`);
   }
-  if (decoded.irVersion <= 0 && graph.nodes.length === 0 && graph.initializers.length === 0) fail("is not an ONNX model (no IR version, no nodes, no initializers)");
+  if (decoded.irVersion <= 0 && graph.nodes.length === 0 && graph.initializers.length === 0)
+    fail("is not an ONNX model (no IR version, no nodes, no initializers)");
   return { decoded, graph };
 }
 
 /** The initializers by name (described now, decoded when read), in stored order. */
-function indexInitializers(path: string, graph: RawGraph, fail: Fail): { constants: Map<string, OnnxConstant>; initializerNames: string[] } {
+function indexInitializers(
+  path: string,
+  graph: RawGraph,
+  fail: Fail,
+): { constants: Map<string, OnnxConstant>; initializerNames: string[] } {
   const constants = new Map<string, OnnxConstant>();
   const initializerNames: string[] = [];
   for (const message of graph.initializers) {
@@ -458,8 +491,17 @@ function indexNodes(path: string, graph: RawGraph, constants: ReadonlyMap<string
   graph.nodes.forEach((raw, index) => {
     const owner = raw.name !== "" ? raw.name : `${raw.opType} #${index}`;
     const attributes = new Map<string, OnnxAttribute>();
-    for (const attribute of raw.attributes) attributes.set(attribute.name, attributeValue(path, owner, attribute, fail));
-    const node: OnnxNode = { name: raw.name, opType: raw.opType, domain: raw.domain, inputs: raw.inputs, outputs: raw.outputs, attributes, index };
+    for (const attribute of raw.attributes)
+      attributes.set(attribute.name, attributeValue(path, owner, attribute, fail));
+    const node: OnnxNode = {
+      name: raw.name,
+      opType: raw.opType,
+      domain: raw.domain,
+      inputs: raw.inputs,
+      outputs: raw.outputs,
+      attributes,
+      index,
+    };
     nodes.push(node);
     for (const output of raw.outputs) {
       if (output === "") continue;
@@ -478,7 +520,10 @@ function indexNodes(path: string, graph: RawGraph, constants: ReadonlyMap<string
   for (const node of nodes) {
     for (const input of node.inputs) {
       if (input !== "" && !inputs.has(input) && !constants.has(input) && !producers.has(input)) {
-        fail(`node ${node.name !== "" ? node.name : `${node.opType} #${node.index}`} reads '${input}', which no node, initializer or graph input defines`);
+        fail(
+          `node ${node.name !== "" ? node.name : `${node.opType} #${node.index}`}` +
+            ` reads '${input}', which no node, initializer or graph input defines`,
+        );
       }
     }
   }

@@ -39,7 +39,8 @@ export function readOnnxNodeTest(dir: string, dataSet = "test_data_set_0"): Onnx
   }
   const graph = model.graph;
   const nodes = graph?.node.filter((node) => node.opType === "BatchNormalization") ?? [];
-  if (graph === undefined || nodes.length !== 1) throw new InputFileError(modelPath, `must hold exactly one BatchNormalization node (found ${nodes.length})`);
+  if (graph === undefined || nodes.length !== 1)
+    throw new InputFileError(modelPath, `must hold exactly one BatchNormalization node (found ${nodes.length})`);
   const node = nodes[0];
   const attribute = (name: string) => node.attribute.find((a) => a.name === name);
   const opset = model.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0;
@@ -47,7 +48,8 @@ export function readOnnxNodeTest(dir: string, dataSet = "test_data_set_0"): Onnx
   const tensors = new Map<string, Tensor>();
   const files: { role: string; path: string; tensor: Tensor }[] = [];
   const initializerNames = new Set(graph.initializer.map((t) => t.name));
-  for (const initializer of graph.initializer) tensors.set(initializer.name, tensorFromProto(initializer, `${modelPath}:${initializer.name}`));
+  for (const initializer of graph.initializer)
+    tensors.set(initializer.name, tensorFromProto(initializer, `${modelPath}:${initializer.name}`));
   const feeds = graph.input.map((i) => i.name).filter((name) => !initializerNames.has(name));
   feeds.forEach((name, k) => {
     const path = join(dir, dataSet, `input_${k}.pb`);
@@ -64,7 +66,8 @@ export function readOnnxNodeTest(dir: string, dataSet = "test_data_set_0"): Onnx
     outputs.set(output.name, tensor);
     files.push({ role: `output ${output.name}`, path, tensor });
   });
-  const byPosition = (names: string[], index: number, from: Map<string, Tensor>) => (names[index] ? (from.get(names[index]) ?? null) : null);
+  const byPosition = (names: string[], index: number, from: Map<string, Tensor>) =>
+    names[index] ? (from.get(names[index]) ?? null) : null;
   const input = byPosition(node.input, 0, tensors);
   const reference = byPosition(node.output, 0, outputs);
   if (input === null) throw new InputFileError(dir, "has no data for the BatchNormalization input X");
@@ -73,17 +76,23 @@ export function readOnnxNodeTest(dir: string, dataSet = "test_data_set_0"): Onnx
   const typed = (name: string, type: 1 | 2) => {
     const found = attribute(name);
     if (found !== undefined && found.type !== undefined && found.type !== 0 && found.type !== type)
-      throw new InputFileError(modelPath, `attribute ${name} has type ${found.type}; BatchNormalization needs ${type === 1 ? "FLOAT" : "INT"}`);
+      throw new InputFileError(
+        modelPath,
+        `attribute ${name} has type ${found.type}; BatchNormalization needs ${type === 1 ? "FLOAT" : "INT"}`,
+      );
     return found;
   };
   // training_mode exists from opset 14; the running statistics are outputs 1 and 2 then.
   const mode = Number(typed("training_mode", 2)?.i ?? 0);
-  if (mode !== 0 && mode !== 1) throw new InputFileError(modelPath, `attribute training_mode is ${mode}; it must be 0 or 1`);
+  if (mode !== 0 && mode !== 1)
+    throw new InputFileError(modelPath, `attribute training_mode is ${mode}; it must be 0 or 1`);
   const trainingMode = mode === 1;
   const epsilon = typed("epsilon", 1)?.f ?? 1e-5;
   const momentum = typed("momentum", 1)?.f ?? 0.9;
-  if (!(epsilon > 0 && Number.isFinite(epsilon))) throw new InputFileError(modelPath, `attribute epsilon is ${epsilon}; it must be a finite number > 0`);
-  if (!(momentum >= 0 && momentum <= 1)) throw new InputFileError(modelPath, `attribute momentum is ${momentum}; it must be in [0, 1]`);
+  if (!(epsilon > 0 && Number.isFinite(epsilon)))
+    throw new InputFileError(modelPath, `attribute epsilon is ${epsilon}; it must be a finite number > 0`);
+  if (!(momentum >= 0 && momentum <= 1))
+    throw new InputFileError(modelPath, `attribute momentum is ${momentum}; it must be in [0, 1]`);
   return {
     epsilon,
     momentum,

@@ -77,7 +77,11 @@ const MAX_INT_BYTES = 8;
 export class PickleError extends Error {}
 
 /** Runs the pickle in `bytes` and returns the value STOP leaves. @throws PickleError naming the problem. */
-export function runPickle(bytes: Uint8Array, resolvers: PickleResolvers, limits: PickleLimits = DEFAULT_PICKLE_LIMITS): unknown {
+export function runPickle(
+  bytes: Uint8Array,
+  resolvers: PickleResolvers,
+  limits: PickleLimits = DEFAULT_PICKLE_LIMITS,
+): unknown {
   const m = new Machine(bytes, resolvers, limits);
   while (!m.stopped) {
     if (m.pos >= bytes.length) m.fail("ends without STOP");
@@ -355,7 +359,10 @@ function textInt(m: Machine, value: string): number | PyBigInt {
   const trimmed = value.replace(/L$/, "");
   if (trimmed === "00") return 0; // protocol 0's False
   if (trimmed === "01") return 1;
-  if (!/^[-+]?\d{1,40}$/.test(trimmed)) return trimmed.length > 40 ? m.created(new PyBigInt(trimmed.length)) : m.fail(`has the integer '${trimmed.slice(0, 20)}'`);
+  if (!/^[-+]?\d{1,40}$/.test(trimmed))
+    return trimmed.length > 40
+      ? m.created(new PyBigInt(trimmed.length))
+      : m.fail(`has the integer '${trimmed.slice(0, 20)}'`);
   return Number(trimmed);
 }
 
@@ -465,7 +472,8 @@ const OBJECTS: Handlers = {
   [OP.STACK_GLOBAL]: (m) => {
     const name = m.pop();
     const module = m.pop();
-    if (typeof module !== "string" || typeof name !== "string") m.fail("has a STACK_GLOBAL whose module or name is not a string");
+    if (typeof module !== "string" || typeof name !== "string")
+      m.fail("has a STACK_GLOBAL whose module or name is not a string");
     m.push(global(m, module as string, name as string));
   },
   [OP.REDUCE]: (m) => {
@@ -518,7 +526,9 @@ function call(m: Machine, callable: unknown, args: unknown): unknown {
 }
 
 function newObject(m: Machine, cls: unknown, args: unknown): unknown {
-  return cls instanceof PyGlobal ? m.created(new PyObject(cls.dotted, Array.isArray(args) ? args : [])) : call(m, cls, args);
+  return cls instanceof PyGlobal
+    ? m.created(new PyObject(cls.dotted, Array.isArray(args) ? args : []))
+    : call(m, cls, args);
 }
 
 function build(target: unknown, state: unknown): void {
@@ -529,16 +539,32 @@ function build(target: unknown, state: unknown): void {
 
 /** Opcodes torch.save never writes, refused by name. */
 const REFUSED: Handlers = Object.fromEntries([
-  ...[OP.EXT1, OP.EXT2, OP.EXT4].map((op): [number, Handler] => [op, (m, opcode) => m.fail(`uses pickle extension opcode 0x${opcode.toString(16)}, which torch.save does not write`)]),
-  ...[OP.NEXT_BUFFER, OP.READONLY_BUFFER].map((op): [number, Handler] => [op, (m) => m.fail("uses out-of-band buffers, which torch.save does not write")]),
+  ...[OP.EXT1, OP.EXT2, OP.EXT4].map((op): [number, Handler] => [
+    op,
+    (m, opcode) => m.fail(`uses pickle extension opcode 0x${opcode.toString(16)}, which torch.save does not write`),
+  ]),
+  ...[OP.NEXT_BUFFER, OP.READONLY_BUFFER].map((op): [number, Handler] => [
+    op,
+    (m) => m.fail("uses out-of-band buffers, which torch.save does not write"),
+  ]),
 ]);
 
-const unknownOpcode: Handler = (m, opcode) => m.fail(`has the unknown opcode 0x${opcode.toString(16).padStart(2, "0")}`);
+const unknownOpcode: Handler = (m, opcode) =>
+  m.fail(`has the unknown opcode 0x${opcode.toString(16).padStart(2, "0")}`);
 
 /** Every byte's handler: the families above, and unknownOpcode for the rest. */
 const HANDLERS: readonly Handler[] = (() => {
   const table: Handler[] = new Array(256).fill(unknownOpcode);
-  for (const family of [FRAMING, STACK_AND_MEMO, NUMBERS, STRINGS_AND_BYTES, CONTAINERS, CONTAINER_UPDATES, OBJECTS, REFUSED]) {
+  for (const family of [
+    FRAMING,
+    STACK_AND_MEMO,
+    NUMBERS,
+    STRINGS_AND_BYTES,
+    CONTAINERS,
+    CONTAINER_UPDATES,
+    OBJECTS,
+    REFUSED,
+  ]) {
     for (const [opcode, handler] of Object.entries(family)) table[Number(opcode)] = handler;
   }
   return table;

@@ -59,7 +59,11 @@ export function openPolygraphy(path: string): TensorArchive {
   const names: string[] = [];
   const add = (name: string, entry: Entry) => {
     const other = byName.get(name);
-    if (other !== undefined && other !== entry) throw new InputFileError(path, `holds two arrays that would both be named '${name}' (${other.fullName} and ${entry.fullName})`);
+    if (other !== undefined && other !== entry)
+      throw new InputFileError(
+        path,
+        `holds two arrays that would both be named '${name}' (${other.fullName} and ${entry.fullName})`,
+      );
     byName.set(name, entry);
   };
   for (const entry of entries) {
@@ -72,7 +76,8 @@ export function openPolygraphy(path: string): TensorArchive {
     const entry = byName.get(name) ?? byName.get(checkedName(archive, name, "array"))!;
     const where = `${path}:${name}`;
     // Buffer.from skips characters that are not base64; Polygraphy decodes with validate=True.
-    if (!isBase64(entry.base64)) throw new InputFileError(where, "has an 'array' that is not base64 (the np.save bytes Polygraphy writes)");
+    if (!isBase64(entry.base64))
+      throw new InputFileError(where, "has an 'array' that is not base64 (the np.save bytes Polygraphy writes)");
     return [Buffer.from(entry.base64, "base64"), where];
   };
   const archive: TensorArchive = {
@@ -84,7 +89,12 @@ export function openPolygraphy(path: string): TensorArchive {
   return archive;
 }
 
-export const polygraphyFormat: ArchiveFormat = { label: "Polygraphy JSON", extensions: [".json"], items: "arrays", open: openPolygraphy };
+export const polygraphyFormat: ArchiveFormat = {
+  label: "Polygraphy JSON",
+  extensions: [".json"],
+  items: "arrays",
+  open: openPolygraphy,
+};
 
 /**
  * What JSON.parse may build (json-costs.ts): Polygraphy's documents nest a few levels (a list of
@@ -94,11 +104,20 @@ export const polygraphyFormat: ArchiveFormat = { label: "Polygraphy JSON", exten
  * Two million values are some 280,000 arrays; JSON.parse of that many empty objects takes 1.4 s.
  */
 const MAX_NAME_CHARS = 4096;
-const JSON_LIMITS: JsonLimits = { maxNesting: 64, maxValues: 2_000_000, maxKeyBytes: MAX_NAME_CHARS, notWhat: "not a Polygraphy JSON file" };
+const JSON_LIMITS: JsonLimits = {
+  maxNesting: 64,
+  maxValues: 2_000_000,
+  maxKeyBytes: MAX_NAME_CHARS,
+  notWhat: "not a Polygraphy JSON file",
+};
 
 function readJson(path: string): unknown {
   const text = withOpenFile(path, (fd, size) => {
-    if (size > MAX_JSON_BYTES) throw new InputFileError(path, `is ${size} bytes: more than the ${MAX_JSON_BYTES} a JSON file can hold as one string in Node`);
+    if (size > MAX_JSON_BYTES)
+      throw new InputFileError(
+        path,
+        `is ${size} bytes: more than the ${MAX_JSON_BYTES} a JSON file can hold as one string in Node`,
+      );
     const bytes = new Uint8Array(size);
     readFully(fd, bytes, 0, path);
     const problem = jsonCostProblem(bytes, JSON_LIMITS);
@@ -139,27 +158,45 @@ function collectEntries(root: unknown, path: string): Entry[] {
     root.forEach((feed, iteration) => {
       if (!isObject(feed)) fail(`has iteration ${iteration} that is not a feed dict (an object of name: array)`);
       for (const [name, value] of Object.entries(feed))
-        entries.push({ fullName: `${iteration}/${name}`, shortName: name, base64: arrayBase64(value, `iteration ${iteration}, input '${name}'`, fail) });
+        entries.push({
+          fullName: `${iteration}/${name}`,
+          shortName: name,
+          base64: arrayBase64(value, `iteration ${iteration}, input '${name}'`, fail),
+        });
     });
     return entries;
   }
-  if (!isObject(root)) return fail("is neither Polygraphy RunResults (--save-results) nor a list of feed dicts (--save-inputs)");
+  if (!isObject(root))
+    return fail("is neither Polygraphy RunResults (--save-results) nor a list of feed dicts (--save-inputs)");
   const rootClass = classOf(root);
   if (rootClass !== "RunResults")
-    return fail(rootClass === undefined ? "is a JSON object without a polygraphy_class: not a Polygraphy results file" : `holds a Polygraphy ${rootClass}, not RunResults (--save-results)`);
+    return fail(
+      rootClass === undefined
+        ? "is a JSON object without a polygraphy_class: not a Polygraphy results file"
+        : `holds a Polygraphy ${rootClass}, not RunResults (--save-results)`,
+    );
   if (!Array.isArray(root.lst)) return fail("has RunResults whose 'lst' is not a list");
   root.lst.forEach((pair: unknown, index: number) => {
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || !Array.isArray(pair[1])) fail(`has RunResults entry ${index} that is not [runner name, [iteration results]]`);
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || !Array.isArray(pair[1]))
+      fail(`has RunResults entry ${index} that is not [runner name, [iteration results]]`);
     const [runner, iterations] = pair as [string, unknown[]];
     if (runner.length > MAX_NAME_CHARS)
-      fail(`has RunResults entry ${index} whose runner name is ${runner.length.toLocaleString("en-US")} characters: names in Polygraphy files are at most ${MAX_NAME_CHARS}`);
+      fail(
+        `has RunResults entry ${index} whose runner name is ${runner.length.toLocaleString("en-US")} ` +
+          `characters: names in Polygraphy files are at most ${MAX_NAME_CHARS}`,
+      );
     iterations.forEach((result, iteration) => {
       const where = `runner '${runner}', iteration ${iteration}`;
-      if (!isObject(result) || classOf(result) !== "IterationResult") fail(`has ${where} that is not an IterationResult`);
+      if (!isObject(result) || classOf(result) !== "IterationResult")
+        fail(`has ${where} that is not an IterationResult`);
       const outputs = (result as Json).outputs;
       if (!isObject(outputs)) fail(`has ${where} whose 'outputs' is not an object of name: array`);
       for (const [name, value] of Object.entries(outputs as Json)) {
-        entries.push({ fullName: `${runner}/${iteration}/${name}`, shortName: name, base64: arrayBase64(value, `${where}, output '${name}'`, fail) });
+        entries.push({
+          fullName: `${runner}/${iteration}/${name}`,
+          shortName: name,
+          base64: arrayBase64(value, `${where}, output '${name}'`, fail),
+        });
       }
     });
   });
@@ -167,7 +204,8 @@ function collectEntries(root: unknown, path: string): Entry[] {
 }
 
 const BASE64_DIGITS = new Uint8Array(256);
-for (const digit of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") BASE64_DIGITS[digit.charCodeAt(0)] = 1;
+for (const digit of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+  BASE64_DIGITS[digit.charCodeAt(0)] = 1;
 
 /**
  * Padded standard base64, as Python's b64encode writes it. The text is copied to bytes first: a
@@ -196,8 +234,16 @@ function arrayBase64(value: unknown, where: string, fail: (problem: string) => n
       if (typeof text !== "string") return fail(`has ${where} whose 'array' is not a string`);
       return text;
     }
-    if (kind === "Tensor") return fail(`has ${where} saved as a torch.Tensor: bn-check reads NumPy arrays from Polygraphy files (run with NumPy outputs)`);
-    return fail(kind === undefined ? `has ${where} that is not an encoded array` : `has ${where} of Polygraphy class ${kind}, which bn-check does not read`);
+    if (kind === "Tensor")
+      return fail(
+        `has ${where} saved as a torch.Tensor: bn-check reads NumPy ` +
+          `arrays from Polygraphy files (run with NumPy outputs)`,
+      );
+    return fail(
+      kind === undefined
+        ? `has ${where} that is not an encoded array`
+        : `has ${where} of Polygraphy class ${kind}, which bn-check does not read`,
+    );
   }
   return fail(`has ${where} that is not an encoded array`);
 }

@@ -54,7 +54,8 @@ export function openRegularFile(path: string): number {
   try {
     const stats = statSync(path);
     if (stats.isDirectory()) throw new InputFileError(path, "is a directory, not a .npy file");
-    if (!stats.isFile()) throw new InputFileError(path, "is not a regular file (a FIFO, socket or device cannot be read)");
+    if (!stats.isFile())
+      throw new InputFileError(path, "is not a regular file (a FIFO, socket or device cannot be read)");
     return openSync(path, "r");
   } catch (error) {
     throw asInputFileError(error, path);
@@ -82,9 +83,12 @@ export async function readFullyAsync(fd: number, target: Uint8Array, position: n
   let filled = 0;
   while (filled < target.length) {
     const read = await new Promise<number>((resolve, reject) => {
-      fsRead(fd, target, filled, target.length - filled, position + filled, (error, bytesRead) => (error ? reject(asInputFileError(error, path)) : resolve(bytesRead)));
+      fsRead(fd, target, filled, target.length - filled, position + filled, (error, bytesRead) =>
+        error ? reject(asInputFileError(error, path)) : resolve(bytesRead),
+      );
     });
-    if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    if (read === 0)
+      throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
     filled += read;
   }
 }
@@ -94,7 +98,8 @@ export function readFully(fd: number, target: Uint8Array, position: number, path
   let filled = 0;
   while (filled < target.length) {
     const read = readSync(fd, target, filled, target.length - filled, position + filled);
-    if (read === 0) throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    if (read === 0)
+      throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
     filled += read;
   }
 }
@@ -107,7 +112,12 @@ export function readFully(fd: number, target: Uint8Array, position: number, path
  */
 export function readJsonFile(path: string, maxBytes: number): unknown {
   const text = withOpenFile(path, (fd, size) => {
-    if (size > maxBytes) throw new InputFileError(path, `is ${size.toLocaleString("en-US")} bytes: more than the ${maxBytes.toLocaleString("en-US")} a JSON file of bn-check may have`);
+    if (size > maxBytes)
+      throw new InputFileError(
+        path,
+        `is ${size.toLocaleString("en-US")} bytes: more than the ` +
+          `${maxBytes.toLocaleString("en-US")} a JSON file of bn-check may have`,
+      );
     const bytes = new Uint8Array(size);
     readFully(fd, bytes, 0, path);
     return new TextDecoder().decode(bytes);

@@ -71,7 +71,9 @@ async function readTensorAsync(spec: string): Promise<Tensor> {
  * A tensor spec's dtype and shape from its header alone (a .npy file, an .npz member), or undefined
  * where that is not cheap or the header does not parse (reading it then says why).
  */
-export function peekTensor(spec: string | undefined): { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] } | undefined {
+export function peekTensor(
+  spec: string | undefined,
+): { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] } | undefined {
   if (spec === undefined) return undefined;
   try {
     const member = splitArchiveSpec(spec);
@@ -103,7 +105,10 @@ export interface LoadedFile {
  * report's file list): `load(role, undefined)` is `undefined`. Tensors already read (by role, in
  * `preloaded`) are recorded without reading them again.
  */
-export function tensorLoader(files: LoadedFile[], preloaded: ReadonlyMap<string, Tensor> = new Map()): (role: string, path: string | undefined) => Tensor | undefined {
+export function tensorLoader(
+  files: LoadedFile[],
+  preloaded: ReadonlyMap<string, Tensor> = new Map(),
+): (role: string, path: string | undefined) => Tensor | undefined {
   return (role, path) => {
     if (path === undefined) return undefined;
     const tensor = preloaded.get(role) ?? readTensor(path);

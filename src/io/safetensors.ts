@@ -23,7 +23,12 @@ const MAX_HEADER_BYTES = 100_000_000;
  * fits) and names tensors in well under 4 KiB; `__metadata__` values are strings, which the scan
  * skips. A 100 MB header of ten million empty objects took 50 s and 2.7 GB to refuse.
  */
-const HEADER_LIMITS: JsonLimits = { maxNesting: 8, maxValues: 2_000_000, maxKeyBytes: 4096, notWhat: "not a safetensors header" };
+const HEADER_LIMITS: JsonLimits = {
+  maxNesting: 8,
+  maxValues: 2_000_000,
+  maxKeyBytes: 4096,
+  notWhat: "not a safetensors header",
+};
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
   F16: 2,
@@ -88,7 +93,12 @@ export function openSafetensors(path: string): TensorArchive {
         unchanged(now);
         const dtype = entry.dtype === "F32" ? "float32" : "float64";
         const data = allocateForRead(dtype, (entry.end - entry.begin) / BYTES_PER_ELEMENT[entry.dtype]);
-        await readFullyAsync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), entry.dataStart + entry.begin, `${path}:${name}`);
+        await readFullyAsync(
+          fd,
+          new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          entry.dataStart + entry.begin,
+          `${path}:${name}`,
+        );
         return { dtype, shape: [...entry.shape], data };
       });
     },
@@ -101,7 +111,11 @@ export function openSafetensors(path: string): TensorArchive {
   return archive;
 }
 
-export const safetensorsFormat: ArchiveFormat = { label: "safetensors", extensions: [".safetensors"], open: openSafetensors };
+export const safetensorsFormat: ArchiveFormat = {
+  label: "safetensors",
+  extensions: [".safetensors"],
+  open: openSafetensors,
+};
 
 /** The header's entries, checked (see the module comment); `dataStart` is where the data begins. */
 function readHeader(fd: number, size: number, path: string): (Entry & { dataStart: number })[] {
@@ -109,8 +123,16 @@ function readHeader(fd: number, size: number, path: string): (Entry & { dataStar
   const lengthBytes = new Uint8Array(8);
   readFully(fd, lengthBytes, 0, path);
   const headerLength = Number(new DataView(lengthBytes.buffer).getBigUint64(0, true));
-  if (headerLength > MAX_HEADER_BYTES) throw new InputFileError(path, `states a ${headerLength}-byte header: more than the ${MAX_HEADER_BYTES} a safetensors header may have`);
-  if (8 + headerLength > size) throw new InputFileError(path, `states a ${headerLength}-byte header, but the file has ${size - 8} bytes after the length`);
+  if (headerLength > MAX_HEADER_BYTES)
+    throw new InputFileError(
+      path,
+      `states a ${headerLength}-byte header: more than the ${MAX_HEADER_BYTES} a safetensors header may have`,
+    );
+  if (8 + headerLength > size)
+    throw new InputFileError(
+      path,
+      `states a ${headerLength}-byte header, but the file has ${size - 8} bytes after the length`,
+    );
   const headerBytes = new Uint8Array(headerLength);
   readFully(fd, headerBytes, 8, path);
   const cost = jsonCostProblem(headerBytes, HEADER_LIMITS);
@@ -125,9 +147,13 @@ function readHeader(fd: number, size: number, path: string): (Entry & { dataStar
   try {
     header = JSON.parse(text);
   } catch (error) {
-    throw new InputFileError(path, `has a header that is not JSON (${(error as Error).message}): not a safetensors file`);
+    throw new InputFileError(
+      path,
+      `has a header that is not JSON (${(error as Error).message}): not a safetensors file`,
+    );
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) throw new InputFileError(path, "has a header that is not a JSON object");
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    throw new InputFileError(path, "has a header that is not a JSON object");
   const duplicate = firstDuplicateKey(text);
   if (duplicate !== null) throw new InputFileError(path, `names the tensor '${duplicate}' twice in its header`);
   const dataStart = 8 + headerLength;
@@ -140,34 +166,50 @@ function readHeader(fd: number, size: number, path: string): (Entry & { dataStar
   // Ascending, not overlapping: sorted by begin, each starts at or after the previous end.
   const byOffset = [...entries].sort((a, b) => a.begin - b.begin);
   for (let k = 1; k < byOffset.length; k++) {
-    if (byOffset[k].begin < byOffset[k - 1].end) throw new InputFileError(path, `has overlapping tensors '${byOffset[k - 1].name}' and '${byOffset[k].name}'`);
+    if (byOffset[k].begin < byOffset[k - 1].end)
+      throw new InputFileError(path, `has overlapping tensors '${byOffset[k - 1].name}' and '${byOffset[k].name}'`);
   }
   return entries;
 }
 
 function checkedEntry(name: string, value: unknown, dataBytes: number, path: string): Entry {
   const where = `${path}:${name}`;
-  if (typeof value !== "object" || value === null) throw new InputFileError(where, "has a header entry that is not an object");
+  if (typeof value !== "object" || value === null)
+    throw new InputFileError(where, "has a header entry that is not an object");
   const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof dtype !== "string" || !(dtype in BYTES_PER_ELEMENT)) throw new InputFileError(where, `has an unknown dtype ${JSON.stringify(dtype)?.slice(0, 40)}`);
-  if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) throw new InputFileError(where, "has a shape that is not a list of non-negative integers");
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+  if (typeof dtype !== "string" || !(dtype in BYTES_PER_ELEMENT))
+    throw new InputFileError(where, `has an unknown dtype ${JSON.stringify(dtype)?.slice(0, 40)}`);
+  if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0))
+    throw new InputFileError(where, "has a shape that is not a list of non-negative integers");
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
     throw new InputFileError(where, "has data_offsets that are not [begin, end] with 0 <= begin <= end");
   }
   const [begin, end] = offsets as [number, number];
-  if (end > dataBytes) throw new InputFileError(where, `ends at byte ${end} of the data, but the file holds ${dataBytes}`);
+  if (end > dataBytes)
+    throw new InputFileError(where, `ends at byte ${end} of the data, but the file holds ${dataBytes}`);
   let count = 1;
   for (const dim of shape as number[]) {
     count *= dim;
-    if (!Number.isSafeInteger(count)) throw new InputFileError(where, `has a shape [${shape.join(", ")}] too large to hold`);
+    if (!Number.isSafeInteger(count))
+      throw new InputFileError(where, `has a shape [${shape.join(", ")}] too large to hold`);
   }
   const expected = count * BYTES_PER_ELEMENT[dtype];
-  if (end - begin !== expected) throw new InputFileError(where, `holds ${end - begin} bytes, but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`);
+  if (end - begin !== expected)
+    throw new InputFileError(
+      where,
+      `holds ${end - begin} bytes, but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
+    );
   return { name, dtype, shape: shape as number[], begin, end };
 }
 
 function readEntry(fd: number, entry: Entry & { dataStart: number }, name: string): Tensor {
-  if (!FLOAT_DTYPES.includes(entry.dtype)) throw new InputFileError(name, `is a tensor of ${entry.dtype}: bn-check checks F16, BF16, F32 and F64 tensors`);
+  if (!FLOAT_DTYPES.includes(entry.dtype))
+    throw new InputFileError(name, `is a tensor of ${entry.dtype}: bn-check checks F16, BF16, F32 and F64 tensors`);
   const count = (entry.end - entry.begin) / BYTES_PER_ELEMENT[entry.dtype];
   const position = entry.dataStart + entry.begin;
   const shape = [...entry.shape];
@@ -184,7 +226,9 @@ function readEntry(fd: number, entry: Entry & { dataStart: number }, name: strin
   const data = allocateShared("float32", count);
   const decode = entry.dtype === "F16" ? float16FromBits : bfloat16FromBits;
   for (let i = 0; i < count; i++) data[i] = decode(view.getUint16(i * 2, true));
-  return entry.dtype === "F16" ? { dtype: "float16", shape, data } : { dtype: "float32", shape, data, precision: "bfloat16" };
+  return entry.dtype === "F16"
+    ? { dtype: "float16", shape, data }
+    : { dtype: "float32", shape, data, precision: "bfloat16" };
 }
 
 const INTEGER_DTYPES = ["I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"];
@@ -192,11 +236,18 @@ const INTEGER_DTYPES = ["I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"];
 /** A scalar (or one-element) integer tensor, as `num_batches_tracked` is. */
 function readIntegerEntry(fd: number, entry: Entry & { dataStart: number }, name: string): number {
   const width = BYTES_PER_ELEMENT[entry.dtype];
-  if (!INTEGER_DTYPES.includes(entry.dtype)) throw new InputFileError(name, `is a tensor of ${entry.dtype}: an integer is expected here`);
-  if (entry.end - entry.begin !== width) throw new InputFileError(name, `holds ${(entry.end - entry.begin) / width} integers: one is expected here`);
+  if (!INTEGER_DTYPES.includes(entry.dtype))
+    throw new InputFileError(name, `is a tensor of ${entry.dtype}: an integer is expected here`);
+  if (entry.end - entry.begin !== width)
+    throw new InputFileError(name, `holds ${(entry.end - entry.begin) / width} integers: one is expected here`);
   const bytes = new Uint8Array(8);
   readFully(fd, bytes.subarray(0, width), entry.dataStart + entry.begin, name);
-  return decodeCount(bytes, 0, { width: width as 1 | 2 | 4 | 8, signed: entry.dtype.startsWith("I"), littleEndian: true }, name);
+  return decodeCount(
+    bytes,
+    0,
+    { width: width as 1 | 2 | 4 | 8, signed: entry.dtype.startsWith("I"), littleEndian: true },
+    name,
+  );
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

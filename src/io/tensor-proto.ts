@@ -35,7 +35,8 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
   const fail = (problem: string): never => {
     throw new InputFileError(name, problem);
   };
-  if (message.dataLocation === 1) fail("keeps its data in an external file (data_location EXTERNAL), which bn-check does not read");
+  if (message.dataLocation === 1)
+    fail("keeps its data in an external file (data_location EXTERNAL), which bn-check does not read");
   const shape = message.dims.map(Number);
   if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) fail(`has invalid dims [${shape.join(", ")}]`);
   const count = elementCount(shape);
@@ -43,10 +44,12 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
   const raw = message.rawData ?? new Uint8Array(0);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const expectBytes = (itemSize: number) => {
-    if (raw.length !== count * itemSize) fail(`raw_data holds ${raw.length} bytes; dims [${shape.join(", ")}] of ${typeName} need ${count * itemSize}`);
+    if (raw.length !== count * itemSize)
+      fail(`raw_data holds ${raw.length} bytes; dims [${shape.join(", ")}] of ${typeName} need ${count * itemSize}`);
   };
   const expectValues = (values: ArrayLike<number>, field: string) => {
-    if (values.length !== count) fail(`${field} holds ${values.length} values; dims [${shape.join(", ")}] need ${count}`);
+    if (values.length !== count)
+      fail(`${field} holds ${values.length} values; dims [${shape.join(", ")}] need ${count}`);
   };
   switch (message.dataType) {
     case 1:
@@ -77,7 +80,9 @@ export function tensorFromProto(message: TensorProtoMessage, name: string): Tens
       } else {
         for (let i = 0; i < count; i++) data[i] = decode(message.int32Data[i]);
       }
-      return message.dataType === 10 ? { dtype: "float16", shape, data } : { dtype: "float32", shape, data, precision: "bfloat16" };
+      return message.dataType === 10
+        ? { dtype: "float16", shape, data }
+        : { dtype: "float32", shape, data, precision: "bfloat16" };
     }
     default:
       return fail(`is a TensorProto of ${typeName}: bn-check checks FLOAT16, BFLOAT16, FLOAT and DOUBLE tensors`);

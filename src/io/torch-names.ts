@@ -78,7 +78,12 @@ function attributes(object: PyObject): Map<unknown, unknown> | null {
 }
 
 function isModule(attrs: Map<unknown, unknown> | null): boolean {
-  return attrs !== null && attrs.get("_parameters") instanceof Map && attrs.get("_buffers") instanceof Map && attrs.get("_modules") instanceof Map;
+  return (
+    attrs !== null &&
+    attrs.get("_parameters") instanceof Map &&
+    attrs.get("_buffers") instanceof Map &&
+    attrs.get("_modules") instanceof Map
+  );
 }
 
 const NUMPY_DTYPES: Readonly<Record<string, TorchDType>> = {
@@ -123,7 +128,8 @@ function walkNames(root: unknown, path: string, skipped: string[] = []): Map<str
   const open = new Set<unknown>();
   let visits = 0;
   const add = (name: string, tensor: NamedTensor) => {
-    if (names.has(name)) throw new InputFileError(path, `holds two tensors named '${name}' once nested keys are joined with "."`);
+    if (names.has(name))
+      throw new InputFileError(path, `holds two tensors named '${name}' once nested keys are joined with "."`);
     names.set(name, tensor);
   };
   const join = (name: string, key: unknown) => (name === "" ? String(key) : `${name}.${key}`);
@@ -163,12 +169,17 @@ function walkNames(root: unknown, path: string, skipped: string[] = []): Map<str
       // nn.Module.state_dict(): its parameters, its persistent buffers, then each child's, recursively.
       const skip = attrs.get("_non_persistent_buffers_set");
       const nonPersistent = new Set(Array.isArray(skip) ? skip : []);
-      for (const [key, tensor] of attrs.get("_parameters") as Map<unknown, unknown>) if (typeof key === "string") walk(tensor, join(name, key), depth + 1);
-      for (const [key, tensor] of attrs.get("_buffers") as Map<unknown, unknown>) if (typeof key === "string" && !nonPersistent.has(key)) walk(tensor, join(name, key), depth + 1);
-      for (const [key, child] of attrs.get("_modules") as Map<unknown, unknown>) if (typeof key === "string") walk(child, join(name, key), depth + 1);
+      for (const [key, tensor] of attrs.get("_parameters") as Map<unknown, unknown>)
+        if (typeof key === "string") walk(tensor, join(name, key), depth + 1);
+      for (const [key, tensor] of attrs.get("_buffers") as Map<unknown, unknown>)
+        if (typeof key === "string" && !nonPersistent.has(key)) walk(tensor, join(name, key), depth + 1);
+      for (const [key, child] of attrs.get("_modules") as Map<unknown, unknown>)
+        if (typeof key === "string") walk(child, join(name, key), depth + 1);
       return;
     }
-    if (attrs !== null) for (const [key, child] of attrs) if (typeof key === "string" || typeof key === "number") walk(child, join(name, key), depth + 1);
+    if (attrs !== null)
+      for (const [key, child] of attrs)
+        if (typeof key === "string" || typeof key === "number") walk(child, join(name, key), depth + 1);
     // The arguments it was called with (a foreign container built from tensors, `SomeRecord(t0, t1)`),
     // by position, when neither state nor items name them.
     if (attrs === null && object.items.length === 0) {
@@ -176,7 +187,8 @@ function walkNames(root: unknown, path: string, skipped: string[] = []): Map<str
     }
     // A dict or list subclass keeps what SETITEMS/APPENDS gave it.
     object.items.forEach((item, index) => {
-      if (Array.isArray(item) && item.length === 2 && (typeof item[0] === "string" || typeof item[0] === "number")) walk(item[1], join(name, item[0]), depth + 1);
+      if (Array.isArray(item) && item.length === 2 && (typeof item[0] === "string" || typeof item[0] === "number"))
+        walk(item[1], join(name, item[0]), depth + 1);
       else walk(item, join(name, index), depth + 1);
     });
   };

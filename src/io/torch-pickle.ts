@@ -12,7 +12,19 @@ import { InputFileError } from "../core/errors.js";
 import { PyFloat, PyGlobal, PyObject, runPickle } from "./pickle-vm.js";
 
 /** The element types of PyTorch storages; bn-check reads the four float ones. */
-export type TorchDType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool" | "complex64" | "complex128";
+export type TorchDType =
+  | "float32"
+  | "float64"
+  | "float16"
+  | "bfloat16"
+  | "int64"
+  | "int32"
+  | "int16"
+  | "int8"
+  | "uint8"
+  | "bool"
+  | "complex64"
+  | "complex128";
 
 export const TORCH_ITEM_BYTES: Readonly<Record<TorchDType, number>> = {
   float32: 4,
@@ -134,11 +146,15 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
     if (global === "collections.OrderedDict") return (...args: unknown[]) => orderedDict(args, fail);
     if (global === "torch._utils._rebuild_tensor_v2") return (...args: unknown[]) => rebuildTensor(args, fail);
     if (global === "torch._utils._rebuild_parameter" || global === "torch._utils._rebuild_parameter_with_state")
-      return (data: unknown, ...rest: unknown[]) => (data instanceof TensorRecord ? data : new PyObject(global, [data, ...rest]));
+      return (data: unknown, ...rest: unknown[]) =>
+        data instanceof TensorRecord ? data : new PyObject(global, [data, ...rest]);
     // Protocol 2 (torch.save's) has no bytes opcode: Python 3 pickles bytes as _codecs.encode(text,
     // 'latin1') — numpy arrays' data among them. Turning that text back into bytes runs nothing.
     if (global === "_codecs.encode")
-      return (text: unknown, encoding: unknown) => (typeof text === "string" && (encoding === "latin1" || encoding === "latin-1") ? latin1Bytes(text) : new PyObject(global, [text, encoding]));
+      return (text: unknown, encoding: unknown) =>
+        typeof text === "string" && (encoding === "latin1" || encoding === "latin-1")
+          ? latin1Bytes(text)
+          : new PyObject(global, [text, encoding]);
     if (module === "torch" && name in STORAGE_TYPES) return new StorageType(global, STORAGE_TYPES[name]);
     if (global === "torch.storage.UntypedStorage") return new StorageType(global, "uint8");
     if (module === "torch" && TORCH_DTYPE_NAMES.has(name)) return new Marker(global);
@@ -146,11 +162,15 @@ export function unpickleTorch(bytes: Uint8Array, path: string): PickleValue {
   };
   const resolvePersistent = (pid: unknown): StorageRef => {
     // ('storage', storage_type, key, location, numel), as torch.save's persistent_id writes it.
-    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== "storage") return fail("has a persistent id that is not ('storage', type, key, location, numel)");
+    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== "storage")
+      return fail("has a persistent id that is not ('storage', type, key, location, numel)");
     const [, type, key, , numel] = pid as unknown[];
-    if (!(type instanceof StorageType)) return fail("has a persistent id whose storage type is not a torch storage type");
-    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) return fail(`has a storage key ${shown(key)} that is not a member name`);
-    if (!Number.isSafeInteger(numel) || (numel as number) < 0) return fail(`has storage ${key} with ${shown(numel)} elements`);
+    if (!(type instanceof StorageType))
+      return fail("has a persistent id whose storage type is not a torch storage type");
+    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key))
+      return fail(`has a storage key ${shown(key)} that is not a member name`);
+    if (!Number.isSafeInteger(numel) || (numel as number) < 0)
+      return fail(`has storage ${key} with ${shown(numel)} elements`);
     return new StorageRef(type.dtype, key, numel as number);
   };
   try {
@@ -188,7 +208,8 @@ function orderedDict(args: unknown[], fail: (problem: string) => never): Map<unk
   const [pairs] = args;
   if (!Array.isArray(pairs)) return fail("builds an OrderedDict from something that is not a list of pairs");
   for (const pair of pairs) {
-    if (!Array.isArray(pair) || pair.length !== 2) return fail("builds an OrderedDict from something that is not a list of pairs");
+    if (!Array.isArray(pair) || pair.length !== 2)
+      return fail("builds an OrderedDict from something that is not a list of pairs");
     map.set(pair[0], pair[1]);
   }
   return map;
@@ -197,10 +218,14 @@ function orderedDict(args: unknown[], fail: (problem: string) => never): Map<unk
 function rebuildTensor(args: unknown[], fail: (problem: string) => never): TensorRecord {
   // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
   const [storage, offset, size, stride] = args;
-  if (args.length < 4 || !(storage instanceof StorageRef)) return fail("calls torch._utils._rebuild_tensor_v2 without a storage");
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0) return fail(`has a tensor with storage offset ${shown(offset)}`);
-  const isDims = (value: unknown): value is number[] => Array.isArray(value) && value.length <= MAX_RANK && value.every((dim) => Number.isSafeInteger(dim) && dim >= 0);
+  if (args.length < 4 || !(storage instanceof StorageRef))
+    return fail("calls torch._utils._rebuild_tensor_v2 without a storage");
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0)
+    return fail(`has a tensor with storage offset ${shown(offset)}`);
+  const isDims = (value: unknown): value is number[] =>
+    Array.isArray(value) && value.length <= MAX_RANK && value.every((dim) => Number.isSafeInteger(dim) && dim >= 0);
   if (!isDims(size)) return fail("has a tensor whose size is not a tuple of non-negative integers");
-  if (!isDims(stride) || stride.length !== size.length) return fail(`has a tensor whose stride is not ${size.length} non-negative integers`);
+  if (!isDims(stride) || stride.length !== size.length)
+    return fail(`has a tensor whose stride is not ${size.length} non-negative integers`);
   return new TensorRecord(storage, offset as number, [...size], [...stride]);
 }

@@ -67,7 +67,8 @@ export function openTorchPt(path: string): TensorArchive {
     const contents = torchContents(root, path);
     const records = contents.tensors;
     if (records.size === 0) throw new InputFileError(path, `holds no tensor: its data.pkl is ${contents.root}`);
-    for (const [name, record] of records) if (record instanceof TensorRecord) checkView(record, layout, `${path}:${name}`);
+    for (const [name, record] of records)
+      if (record instanceof TensorRecord) checkView(record, layout, `${path}:${name}`);
     return { records, layout, size, skipped: contents.skipped };
   });
   const readWith = <T>(name: string, use: (fd: number, record: NamedTensor, where: string) => T): T => {
@@ -81,12 +82,24 @@ export function openTorchPt(path: string): TensorArchive {
     path,
     names: [...records.keys()],
     skipped,
-    read: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineFloat(record, where) : readFloatTensor(fd, record, layout, path, where))),
-    readInteger: (name) => readWith(name, (fd, record, where) => (record instanceof InlineArray ? readInlineInteger(record, where) : readIntegerTensor(fd, record, layout, path, where))),
+    read: (name) =>
+      readWith(name, (fd, record, where) =>
+        record instanceof InlineArray
+          ? readInlineFloat(record, where)
+          : readFloatTensor(fd, record, layout, path, where),
+      ),
+    readInteger: (name) =>
+      readWith(name, (fd, record, where) =>
+        record instanceof InlineArray
+          ? readInlineInteger(record, where)
+          : readIntegerTensor(fd, record, layout, path, where),
+      ),
     byteLength: (name) => {
       const record = records.get(name);
       if (record === undefined) return undefined;
-      return record instanceof InlineArray ? record.bytes.length : viewExtent(record).count * TORCH_ITEM_BYTES[record.storage.dtype];
+      return record instanceof InlineArray
+        ? record.bytes.length
+        : viewExtent(record).count * TORCH_ITEM_BYTES[record.storage.dtype];
     },
   };
   return archive;
@@ -100,7 +113,11 @@ function refuseOtherFormats(fd: number, size: number, path: string): void {
   readFully(fd, head, 0, path);
   if (ZIP_MAGIC.every((byte, i) => head[i] === byte)) return;
   if (LEGACY_MAGIC.every((byte, i) => head[i] === byte))
-    throw new InputFileError(path, "is in the legacy PyTorch format (torch.save before 1.6, or _use_new_zipfile_serialization=False): re-save with torch.save in PyTorch >= 1.6");
+    throw new InputFileError(
+      path,
+      "is in the legacy PyTorch format (torch.save before 1.6, or " +
+        "_use_new_zipfile_serialization=False): re-save with torch.save in PyTorch >= 1.6",
+    );
   throw new InputFileError(path, "is not a PyTorch zip archive (torch.save in PyTorch >= 1.6 writes one)");
 }
 
@@ -110,7 +127,8 @@ function readZipDirectory(fd: number, size: number, path: string): Map<string, Z
     entries = readCentralDirectory(fd, size, path);
   } catch (error) {
     // zip.ts speaks of .npz archives; the problem it names is the same here.
-    if (error instanceof InputFileError) throw new InputFileError(path, error.problem.replace(".npz (zip) archive", "PyTorch (zip) archive"));
+    if (error instanceof InputFileError)
+      throw new InputFileError(path, error.problem.replace(".npz (zip) archive", "PyTorch (zip) archive"));
     throw error;
   }
   const byName = new Map<string, ZipEntry>();
@@ -124,28 +142,46 @@ function readZipDirectory(fd: number, size: number, path: string): Map<string, Z
 /** The archive's prefix (the one directory holding data.pkl), byte order and storage members. */
 function readLayout(fd: number, entries: ReadonlyMap<string, ZipEntry>, path: string): Layout {
   const names = [...entries.keys()];
-  const prefixes = names.filter((name) => /^[^/]+\/data\.pkl$/.test(name)).map((name) => name.slice(0, -"/data.pkl".length));
+  const prefixes = names
+    .filter((name) => /^[^/]+\/data\.pkl$/.test(name))
+    .map((name) => name.slice(0, -"/data.pkl".length));
   const torchScript = names.some((name) => /^[^/]+\/(constants\.pkl|code\/)/.test(name));
-  if (torchScript) throw new InputFileError(path, "is a TorchScript archive (torch.jit.save): bn-check reads torch.save files; save model.state_dict() with torch.save instead");
-  if (prefixes.length === 0) throw new InputFileError(path, "holds no <archive>/data.pkl: not a PyTorch archive written by torch.save");
-  if (prefixes.length > 1) throw new InputFileError(path, `holds ${prefixes.length} data.pkl members (${prefixes.join(", ")}): one is expected`);
+  if (torchScript)
+    throw new InputFileError(
+      path,
+      "is a TorchScript archive (torch.jit.save): bn-check reads " +
+        "torch.save files; save model.state_dict() with torch.save instead",
+    );
+  if (prefixes.length === 0)
+    throw new InputFileError(path, "holds no <archive>/data.pkl: not a PyTorch archive written by torch.save");
+  if (prefixes.length > 1)
+    throw new InputFileError(
+      path,
+      `holds ${prefixes.length} data.pkl members (${prefixes.join(", ")}): one is expected`,
+    );
   const prefix = prefixes[0];
   let littleEndian = true;
   const byteorder = entries.get(`${prefix}/byteorder`);
   if (byteorder !== undefined) {
     const text = new TextDecoder().decode(readMember(fd, byteorder, path, 16)).trim();
-    if (text !== "little" && text !== "big") throw new InputFileError(path, `states byte order '${text}': 'little' or 'big' is expected`);
+    if (text !== "little" && text !== "big")
+      throw new InputFileError(path, `states byte order '${text}': 'little' or 'big' is expected`);
     littleEndian = text === "little";
   }
   const storages = new Map<string, ZipEntry>();
   const storagePrefix = `${prefix}/data/`;
-  for (const [name, entry] of entries) if (name.startsWith(storagePrefix)) storages.set(name.slice(storagePrefix.length), entry);
+  for (const [name, entry] of entries)
+    if (name.startsWith(storagePrefix)) storages.set(name.slice(storagePrefix.length), entry);
   return { prefix, littleEndian, storages };
 }
 
 /** A whole small member (data.pkl, byteorder), its size checked before it is read. */
 function readMember(fd: number, entry: ZipEntry, path: string, maxBytes: number): Uint8Array {
-  if (entry.uncompressedSize > maxBytes) throw new InputFileError(path, `member ${entry.name} is ${entry.uncompressedSize} bytes: more than the ${maxBytes} bn-check reads`);
+  if (entry.uncompressedSize > maxBytes)
+    throw new InputFileError(
+      path,
+      `member ${entry.name} is ${entry.uncompressedSize} bytes: more than the ${maxBytes} bn-check reads`,
+    );
   return readWholeMember(fd, entry, path);
 }
 
@@ -164,27 +200,42 @@ function viewExtent(record: TensorRecord): { count: number; span: number } {
 function checkView(record: TensorRecord, layout: Layout, where: string): void {
   const { storage } = record;
   const entry = layout.storages.get(storage.key);
-  if (entry === undefined) throw new InputFileError(where, `refers to storage ${storage.key}, but the archive has no member ${layout.prefix}/data/${storage.key}`);
+  if (entry === undefined)
+    throw new InputFileError(
+      where,
+      `refers to storage ${storage.key}, but the archive has no member ${layout.prefix}/data/${storage.key}`,
+    );
   const itemBytes = TORCH_ITEM_BYTES[storage.dtype];
   if (entry.uncompressedSize !== storage.numel * itemBytes)
     throw new InputFileError(
       where,
-      `has storage ${storage.key} of ${storage.numel} ${storage.dtype} elements (${storage.numel * itemBytes} bytes), but its member holds ${entry.uncompressedSize} bytes`,
+      `has storage ${storage.key} of ${storage.numel} ${storage.dtype} elements ` +
+        `(${storage.numel * itemBytes} bytes), but its member holds ${entry.uncompressedSize} bytes`,
     );
   const { count, span } = viewExtent(record);
   const shape = `[${record.shape.join(", ")}]`;
-  if (!Number.isSafeInteger(count) || !Number.isSafeInteger(span) || !Number.isSafeInteger(record.offset + span)) throw new InputFileError(where, `has a shape ${shape} too large to hold`);
+  if (!Number.isSafeInteger(count) || !Number.isSafeInteger(span) || !Number.isSafeInteger(record.offset + span))
+    throw new InputFileError(where, `has a shape ${shape} too large to hold`);
   // A view reads `span` elements and yields `count`: stride 0 (an expanded tensor) repeats them. Bounded
   // by what a tensor can hold in memory, and by what it reads: a view that repeats its storage more
   // than MAX_REPEAT times beyond a million elements is no honest parameter (a 4-byte storage viewed
   // as 2^30 elements would take 4 GiB).
-  if (count > MAX_VIEW_ELEMENTS) throw new InputFileError(where, `views ${count} elements (shape ${shape}): more than the ${MAX_VIEW_ELEMENTS} bn-check reads as one tensor`);
+  if (count > MAX_VIEW_ELEMENTS)
+    throw new InputFileError(
+      where,
+      `views ${count} elements (shape ${shape}): more than the ${MAX_VIEW_ELEMENTS} bn-check reads as one tensor`,
+    );
   if (count > 1 << 20 && count > MAX_REPEAT * Math.max(span, 1))
-    throw new InputFileError(where, `views ${count} elements (shape ${shape}, stride [${record.stride.join(", ")}]) from ${span} stored ones: a repeated (stride-0) view this large is refused`);
+    throw new InputFileError(
+      where,
+      `views ${count} elements (shape ${shape}, stride [${record.stride.join(", ")}]) ` +
+        `from ${span} stored ones: a repeated (stride-0) view this large is refused`,
+    );
   if (count > 0 && record.offset + span > storage.numel)
     throw new InputFileError(
       where,
-      `views elements ${record.offset} to ${record.offset + span - 1} (shape ${shape}, stride [${record.stride.join(", ")}]) of storage ${storage.key}, which holds ${storage.numel}`,
+      `views elements ${record.offset} to ${record.offset + span - 1} (shape ${shape}, stride ` +
+        `[${record.stride.join(", ")}]) of storage ${storage.key}, which holds ${storage.numel}`,
     );
 }
 
@@ -193,7 +244,8 @@ const INTEGER_DTYPES = ["int64", "int32", "int16", "int8", "uint8"];
 
 function readFloatTensor(fd: number, record: TensorRecord, layout: Layout, path: string, where: string): Tensor {
   const { dtype } = record.storage;
-  if (!FLOAT_DTYPES.includes(dtype)) throw new InputFileError(where, `is a tensor of ${dtype}: bn-check checks float16, bfloat16, float32 and float64`);
+  if (!FLOAT_DTYPES.includes(dtype))
+    throw new InputFileError(where, `is a tensor of ${dtype}: bn-check checks float16, bfloat16, float32 and float64`);
   const { count, span } = viewExtent(record);
   const shape = [...record.shape];
   const contiguous = isContiguous(record);
@@ -202,7 +254,13 @@ function readFloatTensor(fd: number, record: TensorRecord, layout: Layout, path:
   if ((dtype === "float32" || dtype === "float64") && contiguous && layout.littleEndian === LITTLE_ENDIAN) {
     // The common case: the view's bytes go straight into the tensor's memory.
     const data = allocateForRead(dtype, count);
-    streamWindow(fd, entry, path, record.offset * itemBytes, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    streamWindow(
+      fd,
+      entry,
+      path,
+      record.offset * itemBytes,
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
     return { dtype, shape, data };
   }
   const window = new Uint8Array(span * itemBytes);
@@ -218,7 +276,8 @@ function readFloatTensor(fd: number, record: TensorRecord, layout: Layout, path:
 
 /** A float numpy array held in data.pkl itself (C or Fortran order, either byte order). */
 function readInlineFloat(array: InlineArray, where: string): Tensor {
-  if (!FLOAT_DTYPES.includes(array.dtype)) throw new InputFileError(where, `is a numpy array of ${array.dtype}: bn-check checks float16, float32 and float64`);
+  if (!FLOAT_DTYPES.includes(array.dtype))
+    throw new InputFileError(where, `is a numpy array of ${array.dtype}: bn-check checks float16, float32 and float64`);
   const values = decodeElements(array.bytes, array.dtype, array.littleEndian);
   const shape = [...array.shape];
   const data = allocateShared(array.dtype === "float64" ? "float64" : "float32", values.length);
@@ -238,8 +297,13 @@ function readInlineFloat(array: InlineArray, where: string): Tensor {
 }
 
 function readInlineInteger(array: InlineArray, where: string): number {
-  if (!INTEGER_DTYPES.includes(array.dtype)) throw new InputFileError(where, `is a numpy array of ${array.dtype}: an integer is expected here`);
-  if (array.bytes.length !== TORCH_ITEM_BYTES[array.dtype]) throw new InputFileError(where, `holds ${array.bytes.length / TORCH_ITEM_BYTES[array.dtype]} integers: one is expected here`);
+  if (!INTEGER_DTYPES.includes(array.dtype))
+    throw new InputFileError(where, `is a numpy array of ${array.dtype}: an integer is expected here`);
+  if (array.bytes.length !== TORCH_ITEM_BYTES[array.dtype])
+    throw new InputFileError(
+      where,
+      `holds ${array.bytes.length / TORCH_ITEM_BYTES[array.dtype]} integers: one is expected here`,
+    );
   const bytes = new Uint8Array(8);
   bytes.set(array.bytes);
   const width = TORCH_ITEM_BYTES[array.dtype] as 1 | 2 | 4 | 8;
@@ -249,13 +313,19 @@ function readInlineInteger(array: InlineArray, where: string): number {
 /** One element of an integer tensor (`num_batches_tracked`, a 0-d int64 tensor). */
 function readIntegerTensor(fd: number, record: TensorRecord, layout: Layout, path: string, where: string): number {
   const { dtype } = record.storage;
-  if (!INTEGER_DTYPES.includes(dtype)) throw new InputFileError(where, `is a tensor of ${dtype}: an integer is expected here`);
+  if (!INTEGER_DTYPES.includes(dtype))
+    throw new InputFileError(where, `is a tensor of ${dtype}: an integer is expected here`);
   const { count } = viewExtent(record);
   if (count !== 1) throw new InputFileError(where, `holds ${count} integers: one is expected here`);
   const width = TORCH_ITEM_BYTES[dtype];
   const bytes = new Uint8Array(8);
   streamWindow(fd, layout.storages.get(record.storage.key)!, path, record.offset * width, bytes.subarray(0, width));
-  return decodeCount(bytes, 0, { width: width as 1 | 2 | 4 | 8, signed: dtype !== "uint8", littleEndian: layout.littleEndian }, where);
+  return decodeCount(
+    bytes,
+    0,
+    { width: width as 1 | 2 | 4 | 8, signed: dtype !== "uint8", littleEndian: layout.littleEndian },
+    where,
+  );
 }
 
 /** C-order strides for the shape (dimensions of size 1 may have any stride). */
@@ -301,7 +371,8 @@ function decodeElements(bytes: Uint8Array, dtype: string, littleEndian: boolean)
       new Uint8Array(values.buffer, values.byteOffset, values.byteLength).set(bytes.subarray(0, values.byteLength));
       return values;
     }
-    for (let i = 0; i < values.length; i++) values[i] = width === 4 ? view.getFloat32(i * 4, littleEndian) : view.getFloat64(i * 8, littleEndian);
+    for (let i = 0; i < values.length; i++)
+      values[i] = width === 4 ? view.getFloat32(i * 4, littleEndian) : view.getFloat64(i * 8, littleEndian);
     return values;
   }
   const decode = dtype === "float16" ? float16FromBits : bfloat16FromBits;

@@ -75,26 +75,34 @@ export function readCentralDirectory(fd: number, fileSize: number, path: string,
     const size64 = record.getBigUint64(40, true);
     const offset64 = record.getBigUint64(48, true);
     if (count64 > BigInt(fileSize) || size64 > BigInt(fileSize) || offset64 > BigInt(fileSize))
-      fail(`its zip64 record claims ${count64} entries in ${size64} bytes at ${offset64}, more than a ${fileSize}-byte file holds`);
+      fail(
+        `its zip64 record claims ${count64} entries in ${size64} bytes ` +
+          `at ${offset64}, more than a ${fileSize}-byte file holds`,
+      );
     count = Number(count64);
     directorySize = Number(size64);
     directoryOffset = Number(offset64);
     directoryEnd = recordOffset;
   }
-  if (directoryOffset + directorySize > directoryEnd) fail(`its central directory (${directorySize} bytes at ${directoryOffset}) runs past the end of the file`);
-  if (count * CENTRAL_ENTRY_MIN > directorySize) fail(`it claims ${count} entries in a ${directorySize}-byte central directory`);
+  if (directoryOffset + directorySize > directoryEnd)
+    fail(`its central directory (${directorySize} bytes at ${directoryOffset}) runs past the end of the file`);
+  if (count * CENTRAL_ENTRY_MIN > directorySize)
+    fail(`it claims ${count} entries in a ${directorySize}-byte central directory`);
   const directory = read(fd, directoryOffset, directorySize, path);
   const dv = new DataView(directory.buffer);
   const entries: ZipEntry[] = [];
   let at = 0;
   for (let k = 0; k < count; k++) {
-    if (at + CENTRAL_ENTRY_MIN > directory.length || dv.getUint32(at, true) !== CENTRAL) fail(`central directory entry ${k} is damaged`);
+    if (at + CENTRAL_ENTRY_MIN > directory.length || dv.getUint32(at, true) !== CENTRAL)
+      fail(`central directory entry ${k} is damaged`);
     const nameLength = dv.getUint16(at + 28, true);
     const extraLength = dv.getUint16(at + 30, true);
     const commentLength = dv.getUint16(at + 32, true);
     const end = at + CENTRAL_ENTRY_MIN + nameLength + extraLength + commentLength;
     if (end > directory.length) fail(`central directory entry ${k} runs past the directory`);
-    const name = new TextDecoder().decode(directory.subarray(at + CENTRAL_ENTRY_MIN, at + CENTRAL_ENTRY_MIN + nameLength));
+    const name = new TextDecoder().decode(
+      directory.subarray(at + CENTRAL_ENTRY_MIN, at + CENTRAL_ENTRY_MIN + nameLength),
+    );
     let compressedSize = dv.getUint32(at + 20, true);
     let uncompressedSize = dv.getUint32(at + 24, true);
     let localHeaderOffset = dv.getUint32(at + 42, true);
@@ -116,7 +124,8 @@ export function readCentralDirectory(fd: number, fileSize: number, path: string,
       }
       e += 4 + size;
     }
-    if (localHeaderOffset + 30 + compressedSize > directoryOffset) fail(`entry ${name}'s data (${compressedSize} bytes at ${localHeaderOffset}) runs into the central directory`);
+    if (localHeaderOffset + 30 + compressedSize > directoryOffset)
+      fail(`entry ${name}'s data (${compressedSize} bytes at ${localHeaderOffset}) runs into the central directory`);
     entries.push({
       name,
       method: dv.getUint16(at + 10, true),
@@ -167,20 +176,26 @@ function memberFailure(entry: ZipEntry, path: string): (problem: string) => neve
 export function memberDataStart(fd: number, entry: ZipEntry, path: string): number {
   const fail = memberFailure(entry, path);
   if (entry.flags & 0x1) fail("is encrypted, which bn-check does not read");
-  if (entry.method !== 0 && entry.method !== 8) fail(`uses compression method ${entry.method} (bn-check reads stored and deflated members)`);
+  if (entry.method !== 0 && entry.method !== 8)
+    fail(`uses compression method ${entry.method} (bn-check reads stored and deflated members)`);
   const local = new DataView(read(fd, entry.localHeaderOffset, 30, path).buffer);
   if (local.getUint32(0, true) !== LOCAL) fail("its local header is missing");
-  if (local.getUint16(8, true) !== entry.method) fail("its local header and the central directory disagree on the compression method");
+  if (local.getUint16(8, true) !== entry.method)
+    fail("its local header and the central directory disagree on the compression method");
   const nameLength = local.getUint16(26, true);
   const start = entry.localHeaderOffset + 30 + nameLength + local.getUint16(28, true);
   // The local header's own name and extra lengths decide where the data starts: lengths that run it
   // past the central directory are the archive's lie (read, they ended past the file's end, which
   // was blamed on the file changing while being read).
   if (start + entry.compressedSize > entry.dataLimit)
-    fail(`its local header's name and extra fields (${start - entry.localHeaderOffset - 30} bytes) put its ${entry.compressedSize} bytes of data past the central directory`);
+    fail(
+      `its local header's name and extra fields (${start - entry.localHeaderOffset - 30} ` +
+        `bytes) put its ${entry.compressedSize} bytes of data past the central directory`,
+    );
   const localName = new TextDecoder().decode(read(fd, entry.localHeaderOffset + 30, nameLength, path));
   if (localName !== entry.name) fail(`its local header names '${localName}'`);
-  if (entry.method === 0 && entry.compressedSize !== entry.uncompressedSize) fail("is stored, but its compressed and uncompressed sizes differ");
+  if (entry.method === 0 && entry.compressedSize !== entry.uncompressedSize)
+    fail("is stored, but its compressed and uncompressed sizes differ");
   return start;
 }
 
@@ -193,7 +208,13 @@ export function checkMemberCrc(entry: ZipEntry, parts: readonly Uint8Array[], pa
   let crc = 0;
   for (const part of parts) crc = crc32(part, crc);
   if (crc !== entry.crc32)
-    memberFailure(entry, path)(`fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`);
+    memberFailure(
+      entry,
+      path,
+    )(
+      `fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory ` +
+        `says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`,
+    );
 }
 
 /** A whole member's uncompressed bytes (callers check its size against their limit first). */
@@ -236,14 +257,21 @@ export function readMemberPrefix(fd: number, entry: ZipEntry, path: string, leng
 /** Compressed bytes pushed at a time when only the start of a member is wanted (≤ 16 MiB inflated). */
 const PARTIAL_PIECE = 16 * 1024;
 
-export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (chunk: Uint8Array) => void, until: number = entry.uncompressedSize): void {
+export function streamMember(
+  fd: number,
+  entry: ZipEntry,
+  path: string,
+  sink: (chunk: Uint8Array) => void,
+  until: number = entry.uncompressedSize,
+): void {
   const fail = memberFailure(entry, path);
   const dataStart = memberDataStart(fd, entry, path);
   let produced = 0;
   let crc = 0;
   const emit = (chunk: Uint8Array) => {
     produced += chunk.length;
-    if (produced > entry.uncompressedSize) fail(`inflates to more than the ${entry.uncompressedSize} bytes its directory entry states`);
+    if (produced > entry.uncompressedSize)
+      fail(`inflates to more than the ${entry.uncompressedSize} bytes its directory entry states`);
     crc = crc32(chunk, crc);
     sink(chunk);
   };
@@ -275,7 +303,9 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
       // 1 MiB pushes, 7.5 s and the tensor's 1 GiB in 16 KiB ones), and ordinary data (ratio near
       // 1) keeps 1 MiB pushes, which fflate inflates a fifth faster.
       const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
-      const piece = partial ? PARTIAL_PIECE : Math.max(PARTIAL_PIECE, Math.min(READ_CHUNK, 2 ** Math.floor(Math.log2(READ_CHUNK / Math.max(1, ratio)))));
+      const piece = partial
+        ? PARTIAL_PIECE
+        : Math.max(PARTIAL_PIECE, Math.min(READ_CHUNK, 2 ** Math.floor(Math.log2(READ_CHUNK / Math.max(1, ratio)))));
       for (let offset = 0; offset < entry.compressedSize && produced < until; offset += piece) {
         const length = Math.min(piece, entry.compressedSize - offset);
         inflate.push(read(fd, dataStart + offset, length, path), offset + length >= entry.compressedSize);
@@ -288,6 +318,11 @@ export function streamMember(fd: number, entry: ZipEntry, path: string, sink: (c
     if (!ended && entry.compressedSize > 0) fail("its deflate stream ends early");
   }
   if (partial && produced >= until) return;
-  if (produced !== entry.uncompressedSize) fail(`inflates to ${produced} bytes; its directory entry states ${entry.uncompressedSize}`);
-  if (crc !== entry.crc32) fail(`fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`);
+  if (produced !== entry.uncompressedSize)
+    fail(`inflates to ${produced} bytes; its directory entry states ${entry.uncompressedSize}`);
+  if (crc !== entry.crc32)
+    fail(
+      `fails its CRC-32 check (${crc.toString(16).padStart(8, "0")}, the directory ` +
+        `says ${entry.crc32.toString(16).padStart(8, "0")}): the archive is damaged`,
+    );
 }

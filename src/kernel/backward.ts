@@ -41,7 +41,13 @@ const LANES = 8;
 
 /** ((L0 + L1) + (L2 + L3)) + ((L4 + L5) + (L6 + L7)), then the tail: the SIMD kernel's `$combine` order. */
 function combineLanes(lanes: Float64Array, base: number, tail: number): number {
-  return lanes[base] + lanes[base + 1] + (lanes[base + 2] + lanes[base + 3]) + (lanes[base + 4] + lanes[base + 5] + (lanes[base + 6] + lanes[base + 7])) + tail;
+  return (
+    lanes[base] +
+    lanes[base + 1] +
+    (lanes[base + 2] + lanes[base + 3]) +
+    (lanes[base + 4] + lanes[base + 5] + (lanes[base + 6] + lanes[base + 7])) +
+    tail
+  );
 }
 
 /**
@@ -50,7 +56,15 @@ function combineLanes(lanes: Float64Array, base: number, tail: number): number {
  * (a run: one row's values of the channel), which is the SIMD kernel's order (bn-kernel.wat,
  * `gradsums_cols`, driven by wasm-adapters.ts): both give the same bits.
  */
-export function gradSumsUnits(input: Values, gradOutput: Values, grid: UnitGrid, mean: Float64Array, firstUnit: number, endUnit: number, partials: Float64Array): void {
+export function gradSumsUnits(
+  input: Values,
+  gradOutput: Values,
+  grid: UnitGrid,
+  mean: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  partials: Float64Array,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   // Four sums × eight lanes: Σdy, Σ|dy|, Σ|dy·e|, Σdy·e.
@@ -111,8 +125,10 @@ export function mergeGradSums(grid: UnitGrid, partials: Float64Array): Float64Ar
     const first = firstUnitOfChannel(grid, c);
     for (let unit = first; unit < first + unitsPerChannel; unit++) {
       const source = (unit * grid.channelChunk + (c % grid.channelChunk)) * GRAD_RECORD_SIZE;
-      for (const sum of [G_SUM_DY, G_SUM_ABS_DY, G_SUM_ABS_DY_CENTRED, G_SUM_DY_CENTRED]) merged[target + sum] += partials[source + sum];
-      for (const max of [G_MAX_ABS_DY, G_MAX_ABS_CENTRED]) merged[target + max] = Math.max(merged[target + max], partials[source + max]);
+      for (const sum of [G_SUM_DY, G_SUM_ABS_DY, G_SUM_ABS_DY_CENTRED, G_SUM_DY_CENTRED])
+        merged[target + sum] += partials[source + sum];
+      for (const max of [G_MAX_ABS_DY, G_MAX_ABS_CENTRED])
+        merged[target + max] = Math.max(merged[target + max], partials[source + max]);
     }
   }
   return merged;
@@ -138,7 +154,9 @@ export function gradInputConstants(
     const k = (weight === null ? 1 : weight[c]) * r;
     target[c] = mean[c];
     target[channels + c] = k;
-    target[2 * channels + c] = batchStatistics ? -k * r * r * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / count) : 0;
+    target[2 * channels + c] = batchStatistics
+      ? -k * r * r * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / count)
+      : 0;
     target[3 * channels + c] = batchStatistics ? -k * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY] / count) : 0;
   }
   return target;
@@ -148,7 +166,15 @@ export function gradInputConstants(
  * Writes dx = ((x − μ)·b + d) + a·dy for units `[firstUnit, endUnit)` (float64 arithmetic, rounded to
  * `output`'s type): the order the fused compare (compare-units.ts, with its addend) uses.
  */
-export function gradInputUnits(input: Values, gradOutput: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
+export function gradInputUnits(
+  input: Values,
+  gradOutput: Values,
+  grid: UnitGrid,
+  constants: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  output: Values,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
@@ -160,7 +186,8 @@ export function gradInputUnits(input: Values, gradOutput: Values, grid: UnitGrid
         const b = constants[2 * channels + c];
         const d = constants[3 * channels + c];
         const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = (input[i] - mu) * b + d + a * gradOutput[i];
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++)
+          output[i] = (input[i] - mu) * b + d + a * gradOutput[i];
       }
     }
   }

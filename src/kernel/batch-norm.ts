@@ -16,6 +16,20 @@
  * References: S. Ioffe, C. Szegedy, "Batch Normalization" (2015), Algorithm 1; T. F. Chan,
  * G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance" (1983).
  */
-export { computeStatsUnits, mergeChannelStats, simdRunsStats, statsPartialsLength, STATS_RECORD_SIZE, type ChannelStats } from "./stats.js";
+export {
+  computeStatsUnits,
+  mergeChannelStats,
+  simdRunsStats,
+  statsPartialsLength,
+  STATS_RECORD_SIZE,
+  type ChannelStats,
+} from "./stats.js";
 export { affineConstants, CONSTANT_RUNS, normalizeUnits } from "./normalize.js";
-export { compareInThread, compareUnits, diffRecordsLength, histogramsLength, mergeChannelDiffs, worstListsLength } from "./compare-units.js";
+export {
+  compareInThread,
+  compareUnits,
+  diffRecordsLength,
+  histogramsLength,
+  mergeChannelDiffs,
+  worstListsLength,
+} from "./compare-units.js";

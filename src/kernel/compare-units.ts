@@ -1,6 +1,18 @@
 /** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
 import { roundTo, ulpDistance } from "../core/formats.js";
-import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, initDiffRecord, ulpBucket, initWorst, insertWorst, mergeDiffRecord, WORST_KEPT, writeDiffRecord, type DiffRule } from "./diff.js";
+import {
+  DIFF_RECORD_SIZE,
+  HISTOGRAM_BUCKETS,
+  HISTOGRAM_NONFINITE,
+  initDiffRecord,
+  ulpBucket,
+  initWorst,
+  insertWorst,
+  mergeDiffRecord,
+  WORST_KEPT,
+  writeDiffRecord,
+  type DiffRule,
+} from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 
 type Values = Float32Array | Float64Array;
@@ -22,8 +34,18 @@ export interface CompareArrays<V extends Values = Values> {
 }
 
 /** Compares every unit in the calling thread (a sample, or a diff of two tensors), into new output arrays. */
-export function compareInThread(input: Values, reference: Values, constants: Float64Array, grid: UnitGrid, rule: DiffRule): { records: Float64Array; worst: Float64Array; histograms: Float64Array } {
-  const outputs = { records: new Float64Array(diffRecordsLength(grid)), worst: new Float64Array(Math.max(1, worstListsLength(grid))), histograms: new Float64Array(histogramsLength(grid)) };
+export function compareInThread(
+  input: Values,
+  reference: Values,
+  constants: Float64Array,
+  grid: UnitGrid,
+  rule: DiffRule,
+): { records: Float64Array; worst: Float64Array; histograms: Float64Array } {
+  const outputs = {
+    records: new Float64Array(diffRecordsLength(grid)),
+    worst: new Float64Array(Math.max(1, worstListsLength(grid))),
+    histograms: new Float64Array(histogramsLength(grid)),
+  };
   compareUnits({ input, reference, constants, ...outputs }, grid, rule, 0, grid.unitCount);
   return outputs;
 }
@@ -37,7 +59,12 @@ export function mergeChannelDiffs(grid: UnitGrid, records: Float64Array): Float6
     initDiffRecord(merged, c * DIFF_RECORD_SIZE);
     const first = firstUnitOfChannel(grid, c);
     for (let unit = first; unit < first + unitsPerChannel; unit++) {
-      mergeDiffRecord(merged, c * DIFF_RECORD_SIZE, records, (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE);
+      mergeDiffRecord(
+        merged,
+        c * DIFF_RECORD_SIZE,
+        records,
+        (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE,
+      );
     }
   }
   return merged;
@@ -81,11 +108,17 @@ const scratchBits = new Int32Array(scratch.buffer);
  * the top-8 worst list) except the sum of absolute errors, which is summed in four lanes: value j of
  * a run (j below the run's length rounded down to 4) to lane j mod 4, the rest to a tail sum,
  * combined as (l0 + l1) + (l2 + l3) + tail. A run is a row's values of the channel, or for
- * channels-last data (one value per row) the channel's whole column in the unit. That is the SIMD kernel's order (bn-kernel.wat,
- * `compare_cols`, driven by wasm-adapters.ts), which runs float32-against-float32 comparisons
+ * channels-last data (one value per row) the channel's whole column in the unit. That is the SIMD kernel's order
+ * (bn-kernel.wat, `compare_cols`, driven by wasm-adapters.ts), which runs float32-against-float32 comparisons
  * counted in float32 ulps and gives the same bits.
  */
-export function compareUnits(arrays: CompareArrays, grid: UnitGrid, rule: DiffRule, firstUnit: number, endUnit: number): void {
+export function compareUnits(
+  arrays: CompareArrays,
+  grid: UnitGrid,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+): void {
   const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
@@ -154,7 +187,11 @@ export function compareUnits(arrays: CompareArrays, grid: UnitGrid, rule: DiffRu
             if (excess > 0) {
               // Outside the flat tolerance: the error model's bound may still allow it.
               flatMismatches++;
-              const bound = boundConstant + boundPerInput * Math.abs(x) + boundPerCentred * Math.abs(centred) + boundPerOutput * Math.abs(actual);
+              const bound =
+                boundConstant +
+                boundPerInput * Math.abs(x) +
+                boundPerCentred * Math.abs(centred) +
+                boundPerOutput * Math.abs(actual);
               const boundExcess = absError - bound;
               if (boundExcess < excess) excess = boundExcess;
               const ratio = absError / bound;
@@ -250,7 +287,8 @@ export function compareUnits(arrays: CompareArrays, grid: UnitGrid, rule: DiffRu
         requiredRtol: nonFinite > 0 ? Infinity : requiredRtol,
       });
     }
-    for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) histograms[unit * HISTOGRAM_BUCKETS + bucket] = histogram[bucket];
+    for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++)
+      histograms[unit * HISTOGRAM_BUCKETS + bucket] = histogram[bucket];
   }
 }
 

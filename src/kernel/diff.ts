@@ -112,7 +112,9 @@ export interface DiffTotals {
 /** The units' histograms added up, bucket by bucket. */
 export function mergeHistograms(histograms: Float64Array, unitCount: number): number[] {
   const total = new Array<number>(HISTOGRAM_BUCKETS).fill(0);
-  for (let unit = 0; unit < unitCount; unit++) for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++) total[bucket] += histograms[unit * HISTOGRAM_BUCKETS + bucket];
+  for (let unit = 0; unit < unitCount; unit++)
+    for (let bucket = 0; bucket < HISTOGRAM_BUCKETS; bucket++)
+      total[bucket] += histograms[unit * HISTOGRAM_BUCKETS + bucket];
   return total;
 }
 
@@ -207,10 +209,19 @@ export function mergeDiffRecord(into: Float64Array, intoBase: number, from: Floa
 }
 
 /** Keeps the larger of two maxima; on a tie, the smaller index (as a sequential scan would). */
-function mergeMaximum(into: Float64Array, intoBase: number, from: Float64Array, fromBase: number, value: number, index: number): void {
+function mergeMaximum(
+  into: Float64Array,
+  intoBase: number,
+  from: Float64Array,
+  fromBase: number,
+  value: number,
+  index: number,
+): void {
   const better =
     from[fromBase + value] > into[intoBase + value] ||
-    (from[fromBase + value] === into[intoBase + value] && from[fromBase + index] >= 0 && (into[intoBase + index] < 0 || from[fromBase + index] < into[intoBase + index]));
+    (from[fromBase + value] === into[intoBase + value] &&
+      from[fromBase + index] >= 0 &&
+      (into[intoBase + index] < 0 || from[fromBase + index] < into[intoBase + index]));
   if (better) {
     into[intoBase + value] = from[fromBase + value];
     into[intoBase + index] = from[fromBase + index];

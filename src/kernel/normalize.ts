@@ -35,7 +35,14 @@ export function affineConstants(
  * Writes y for units `[firstUnit, endUnit)` into `output` (rounded to its element type). The SIMD
  * kernel's twin (wasm-adapters.ts, `normalizeUnitsSimd`) computes y with the same operations.
  */
-export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Values): void {
+export function normalizeUnits(
+  input: Values,
+  grid: UnitGrid,
+  constants: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  output: Values,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
@@ -44,7 +51,9 @@ export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64
     if (inner === 1) {
       for (let o = box.o0; o < box.o1; o++) {
         const rowBase = o * channels;
-        for (let c = box.c0; c < box.c1; c++) output[rowBase + c] = (input[rowBase + c] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+        for (let c = box.c0; c < box.c1; c++)
+          output[rowBase + c] =
+            (input[rowBase + c] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
       }
       continue;
     }
@@ -54,7 +63,8 @@ export function normalizeUnits(input: Values, grid: UnitGrid, constants: Float64
         const scale = constants[channels + c];
         const offset = constants[2 * channels + c];
         const rowBase = (o * channels + c) * inner;
-        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++) output[i] = (input[i] - shift) * scale + offset;
+        for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++)
+          output[i] = (input[i] - shift) * scale + offset;
       }
     }
   }

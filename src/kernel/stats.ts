@@ -20,7 +20,13 @@ export function statsPartialsLength(grid: UnitGrid): number {
  * Computes the partial statistics of units `[firstUnit, endUnit)` into `partials`. The SIMD kernel's
  * twin (wasm-adapters.ts, `statsUnitsSimd`) gives the same bits where `simdRunsStats` allows it.
  */
-export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
+export function computeStatsUnits(
+  input: Values,
+  grid: UnitGrid,
+  firstUnit: number,
+  endUnit: number,
+  partials: Float64Array,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   // Channels-last data (small `inner`) is walked row by row, in memory order, with one accumulator
@@ -80,7 +86,14 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
             squares[k] = squareSum;
           }
         }
-      for (let k = 0; k < width; k++) writeStats(partials, (unit * grid.channelChunk + k) * STATS_RECORD_SIZE, count, sums[k], squares[k] - (deviations[k] * deviations[k]) / count);
+      for (let k = 0; k < width; k++)
+        writeStats(
+          partials,
+          (unit * grid.channelChunk + k) * STATS_RECORD_SIZE,
+          count,
+          sums[k],
+          squares[k] - (deviations[k] * deviations[k]) / count,
+        );
       continue;
     }
     for (let c = c0; c < c1; c++) {
@@ -90,7 +103,13 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
       const mean = laneSum(input, firstRow, o1 - o0, rowStride, length, 0, false) / count;
       const deviationSum = laneSum(input, firstRow, o1 - o0, rowStride, length, mean, false);
       const squareSum = laneSum(input, firstRow, o1 - o0, rowStride, length, mean, true);
-      writeStats(partials, (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE, count, mean, squareSum - (deviationSum * deviationSum) / count);
+      writeStats(
+        partials,
+        (unit * grid.channelChunk + (c - c0)) * STATS_RECORD_SIZE,
+        count,
+        mean,
+        squareSum - (deviationSum * deviationSum) / count,
+      );
     }
   }
 }
@@ -105,7 +124,15 @@ export function computeStatsUnits(input: Values, grid: UnitGrid, firstUnit: numb
  * never on the thread count. (The kernel sums values and deviations in one loop; the sums are the
  * same as two separate ones.)
  */
-function laneSum(input: Values, firstRow: number, rows: number, rowStride: number, length: number, shift: number, square: boolean): number {
+function laneSum(
+  input: Values,
+  firstRow: number,
+  rows: number,
+  rowStride: number,
+  length: number,
+  shift: number,
+  square: boolean,
+): number {
   let l0 = 0;
   let l1 = 0;
   let l2 = 0;

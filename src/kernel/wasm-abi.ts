@@ -6,12 +6,51 @@
 export interface WasmKernel {
   stats_cols(src: number, rows: number, stride: number, len: number, count: number, out: number): void;
   stats_rows(src: number, rows: number, stride: number, width: number, count: number, out: number): void;
-  normalize_cols(src: number, dst: number, rows: number, stride: number, len: number, shift: number, scale: number, offset: number): void;
-  normalize_rows(src: number, dst: number, rows: number, stride: number, width: number, shifts: number, scales: number, offsets: number): void;
+  normalize_cols(
+    src: number,
+    dst: number,
+    rows: number,
+    stride: number,
+    len: number,
+    shift: number,
+    scale: number,
+    offset: number,
+  ): void;
+  normalize_rows(
+    src: number,
+    dst: number,
+    rows: number,
+    stride: number,
+    width: number,
+    shifts: number,
+    scales: number,
+    offsets: number,
+  ): void;
   /** Backward sums of one channel's runs (GRAD_RECORD_SIZE values at `out`); `scratch`: 384 bytes this call may use. */
-  gradsums_cols(x: number, dy: number, rows: number, stride: number, len: number, mu: number, out: number, scratch: number): void;
+  gradsums_cols(
+    x: number,
+    dy: number,
+    rows: number,
+    stride: number,
+    len: number,
+    mu: number,
+    out: number,
+    scratch: number,
+  ): void;
   /** dx = ((x − mu)·b + d) + a·dy for one channel's runs; `wide`: 1 writes float64, 0 float32. */
-  gradinput_cols(x: number, dy: number, dst: number, rows: number, stride: number, len: number, mu: number, a: number, b: number, d: number, wide: number): void;
+  gradinput_cols(
+    x: number,
+    dy: number,
+    dst: number,
+    rows: number,
+    stride: number,
+    len: number,
+    mu: number,
+    a: number,
+    b: number,
+    d: number,
+    wide: number,
+  ): void;
   compare_cols(
     src: number,
     ref: number,

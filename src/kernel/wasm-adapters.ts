@@ -12,7 +12,14 @@ import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
 
 /** `computeStatsUnits` on the SIMD kernel (float32 input; geometries `simdRunsStats` allows). */
-export function statsUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: UnitGrid, firstUnit: number, endUnit: number, partials: Float64Array): void {
+export function statsUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  grid: UnitGrid,
+  firstUnit: number,
+  endUnit: number,
+  partials: Float64Array,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
@@ -24,14 +31,29 @@ export function statsUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: Unit
       wasm.stats_rows(input.byteOffset + (o0 * channels + c0) * 4, o1 - o0, channels * 4, c1 - c0, count, recordBytes);
     } else {
       for (let c = c0; c < c1; c++) {
-        wasm.stats_cols(input.byteOffset + ((o0 * channels + c) * inner + i0) * 4, o1 - o0, channels * inner * 4, i1 - i0, count, recordBytes + (c - c0) * STATS_RECORD_SIZE * 8);
+        wasm.stats_cols(
+          input.byteOffset + ((o0 * channels + c) * inner + i0) * 4,
+          o1 - o0,
+          channels * inner * 4,
+          i1 - i0,
+          count,
+          recordBytes + (c - c0) * STATS_RECORD_SIZE * 8,
+        );
       }
     }
   }
 }
 
 /** `normalizeUnits` on the SIMD kernel (float32 input and output). */
-export function normalizeUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: UnitGrid, constants: Float64Array, firstUnit: number, endUnit: number, output: Float32Array): void {
+export function normalizeUnitsSimd(
+  wasm: WasmKernel,
+  input: Float32Array,
+  grid: UnitGrid,
+  constants: Float64Array,
+  firstUnit: number,
+  endUnit: number,
+  output: Float32Array,
+): void {
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
@@ -40,18 +62,46 @@ export function normalizeUnitsSimd(wasm: WasmKernel, input: Float32Array, grid: 
     if (inner === 1) {
       const first = (o0 * channels + c0) * 4;
       const constantsBytes = constants.byteOffset + c0 * 8;
-      wasm.normalize_rows(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * 4, c1 - c0, constantsBytes, constantsBytes + channels * 8, constantsBytes + 2 * channels * 8);
+      wasm.normalize_rows(
+        input.byteOffset + first,
+        output.byteOffset + first,
+        o1 - o0,
+        channels * 4,
+        c1 - c0,
+        constantsBytes,
+        constantsBytes + channels * 8,
+        constantsBytes + 2 * channels * 8,
+      );
     } else {
       for (let c = c0; c < c1; c++) {
         const first = ((o0 * channels + c) * inner + i0) * 4;
-        wasm.normalize_cols(input.byteOffset + first, output.byteOffset + first, o1 - o0, channels * inner * 4, i1 - i0, constants[c], constants[channels + c], constants[2 * channels + c]);
+        wasm.normalize_cols(
+          input.byteOffset + first,
+          output.byteOffset + first,
+          o1 - o0,
+          channels * inner * 4,
+          i1 - i0,
+          constants[c],
+          constants[channels + c],
+          constants[2 * channels + c],
+        );
       }
     }
   }
 }
 
-/** `compareUnits` on the SIMD kernel (float32 input and reference, ulps in float32): one call per channel of a unit, records and worst lists in place. */
-export function compareUnitsSimd(wasm: WasmKernel, arrays: CompareArrays<Float32Array>, grid: UnitGrid, rule: DiffRule, firstUnit: number, endUnit: number): void {
+/**
+ * `compareUnits` on the SIMD kernel (float32 input and reference, ulps in
+ * float32): one call per channel of a unit, records and worst lists in place.
+ */
+export function compareUnitsSimd(
+  wasm: WasmKernel,
+  arrays: CompareArrays<Float32Array>,
+  grid: UnitGrid,
+  rule: DiffRule,
+  firstUnit: number,
+  endUnit: number,
+): void {
   const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
@@ -95,7 +145,10 @@ export function compareUnitsSimd(wasm: WasmKernel, arrays: CompareArrays<Float32
   }
 }
 
-/** `gradSumsUnits` on the SIMD kernel (float32 x and dy): one call per channel of a unit; `lanes` holds each unit's lane scratch. */
+/**
+ * `gradSumsUnits` on the SIMD kernel (float32 x and dy): one call
+ * per channel of a unit; `lanes` holds each unit's lane scratch.
+ */
 export function gradSumsUnitsSimd(
   wasm: WasmKernel,
   input: Float32Array,
@@ -116,7 +169,16 @@ export function gradSumsUnitsSimd(
     for (let c = c0; c < c1; c++) {
       const first = ((o0 * channels + c) * inner + i0) * 4;
       const out = partials.byteOffset + (unit * grid.channelChunk + (c - c0)) * GRAD_RECORD_SIZE * 8;
-      wasm.gradsums_cols(input.byteOffset + first, gradOutput.byteOffset + first, o1 - o0, channels * inner * 4, i1 - i0, mean[c], out, scratch);
+      wasm.gradsums_cols(
+        input.byteOffset + first,
+        gradOutput.byteOffset + first,
+        o1 - o0,
+        channels * inner * 4,
+        i1 - i0,
+        mean[c],
+        out,
+        scratch,
+      );
     }
   }
 }

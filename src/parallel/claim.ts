@@ -3,8 +3,8 @@
  * part (the workers and the calling thread) claims the next chunk from one shared counter until none
  * is left. Fast threads take more chunks, a thread that was descheduled takes fewer, and a pool that
  * is still starting leaves the work to the calling thread (which then need not wait for it: a worker
- * that had not joined the pass when the last chunk was claimed has nothing to do in it). Which thread computes a unit never
- * changes the unit's result, so results do not depend on who claimed what.
+ * that had not joined the pass when the last chunk was claimed has nothing to do in it). Which thread computes a unit
+ * never changes the unit's result, so results do not depend on who claimed what.
  */
 
 /** The shared counters ([next unit, workers joined]) and the chunk size, as they travel to the workers. */
@@ -15,7 +15,11 @@ export interface UnitClaims {
 }
 
 export function newUnitClaims(unitCount: number, threads: number, chunksPerThread: number): UnitClaims {
-  return { counter: new SharedArrayBuffer(8), chunkUnits: Math.max(1, Math.ceil(unitCount / (threads * chunksPerThread))), unitCount };
+  return {
+    counter: new SharedArrayBuffer(8),
+    chunkUnits: Math.max(1, Math.ceil(unitCount / (threads * chunksPerThread))),
+    unitCount,
+  };
 }
 
 /** A worker announces that it takes part in the pass (before it claims anything). */

@@ -6,7 +6,15 @@
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../core/errors.js";
 import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
-import { defaultThreadCount, poolFailed, poolIsWarm, prewarmPool, startOnPool, validateThreadCount, workersFor } from "./pool.js";
+import {
+  defaultThreadCount,
+  poolFailed,
+  poolIsWarm,
+  prewarmPool,
+  startOnPool,
+  validateThreadCount,
+  workersFor,
+} from "./pool.js";
 import { arenaOf, commonArena } from "../core/arena.js";
 import { PASSES, type PassArrays, type PassDefinition, type PassName, type PassParams } from "./passes.js";
 import { describeShared, sharedFloat64 } from "./shared-tensor.js";
@@ -50,7 +58,13 @@ export function coldParallelThreshold(): number {
  */
 export function prewarmFor(elements: number, options: ExecutionOptions): void {
   const threads = options.threads ?? defaultThreadCount();
-  if (threads > 1 && elements >= coldParallelThreshold() && (options.parallelThreshold ?? 0) <= elements && !poolFailed()) prewarmPool(threads);
+  if (
+    threads > 1 &&
+    elements >= coldParallelThreshold() &&
+    (options.parallelThreshold ?? 0) <= elements &&
+    !poolFailed()
+  )
+    prewarmPool(threads);
 }
 
 export interface ExecutionOptions {
@@ -83,7 +97,9 @@ export function planExecution(grid: UnitGrid, options: ExecutionOptions): Execut
   const threads = validateThreadCount(options.threads ?? defaultThreadCount());
   const { outer, channels, inner } = grid.geometry;
   const elements = outer * channels * inner;
-  const threshold = options.parallelThreshold ?? (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : coldParallelThreshold());
+  const threshold =
+    options.parallelThreshold ??
+    (poolIsWarm(workersFor(threads)) ? DEFAULT_PARALLEL_THRESHOLD : coldParallelThreshold());
   // After a worker failure the run goes on in the calling thread alone (pool.ts says why).
   const useWorkers = threads > 1 && grid.unitCount > 0 && elements >= threshold && !poolFailed();
   return { threads: useWorkers ? threads : 1, useWorkers };
@@ -137,7 +153,8 @@ export async function runPass<Op extends PassName>(
   for (const [name, length] of Object.entries(pass.scratch)) scratch[name] = sharedFloat64(length(grid), input);
   const arrays: PassArrays = { ...given, ...scratch };
   const simd = simdFor(pass, arrays, grid, params);
-  const runHere = (first: number, end: number) => (simd === null ? pass.js(arrays, grid, params, first, end) : pass.wasm(simd.wasm, arrays, grid, params, first, end));
+  const runHere = (first: number, end: number) =>
+    simd === null ? pass.js(arrays, grid, params, first, end) : pass.wasm(simd.wasm, arrays, grid, params, first, end);
   const here: KernelName = simd === null ? "js" : "wasm-simd";
 
   // Yield to the event loop before each pass, so that a pending SIGINT is seen between passes even
@@ -150,7 +167,9 @@ export async function runPass<Op extends PassName>(
   }
   const claims = newUnitClaims(grid.unitCount, plan.threads, options.chunksPerThread ?? 8);
   const workers = workersFor(plan.threads);
-  const descriptors = Object.fromEntries(Object.entries(arrays).map(([name, values]) => [name, describeShared(values)]));
+  const descriptors = Object.fromEntries(
+    Object.entries(arrays).map(([name, values]) => [name, describeShared(values)]),
+  );
   const task: KernelTask<Op> = { op, grid, claims, arrays: descriptors, params, memory: simd?.memory ?? null };
   const { done } = startOnPool(
     Array.from({ length: workers }, () => task),
@@ -160,10 +179,15 @@ export async function runPass<Op extends PassName>(
   const mine = options.callerClaims === false ? 0 : runClaimedChunks(claims, runHere);
   // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
   // in this pass: do not wait for them (their tasks end at once when they start).
-  if (options.callerClaims !== false && joinedWorkers(claims) === 0) return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
+  if (options.callerClaims !== false && joinedWorkers(claims) === 0)
+    return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
   const results = await done;
   const kernels = [here, ...results.filter((r) => r.units > 0).map((r) => r.kernel)];
-  return { arrays: scratch, kernel: kernels.every((k) => k === "wasm-simd") ? "wasm-simd" : "js", unitsByThread: [mine, ...results.map((r) => r.units)] };
+  return {
+    arrays: scratch,
+    kernel: kernels.every((k) => k === "wasm-simd") ? "wasm-simd" : "js",
+    unitsByThread: [mine, ...results.map((r) => r.units)],
+  };
 }
 
 /** Threads that claimed work in any of the passes (at least 1). */

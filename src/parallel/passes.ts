@@ -4,12 +4,27 @@
  * and when that adapter applies. The executor runs every pass through `runPass`, the worker runs
  * `PASSES[task.op]`: a new pass is a new record here (and its kernels), nothing else.
  */
-import { compareUnits, computeStatsUnits, diffRecordsLength, histogramsLength, normalizeUnits, simdRunsStats, statsPartialsLength, worstListsLength } from "../kernel/batch-norm.js";
+import {
+  compareUnits,
+  computeStatsUnits,
+  diffRecordsLength,
+  histogramsLength,
+  normalizeUnits,
+  simdRunsStats,
+  statsPartialsLength,
+  worstListsLength,
+} from "../kernel/batch-norm.js";
 import type { CompareArrays } from "../kernel/compare-units.js";
 import type { DiffRule } from "../kernel/diff.js";
 import type { UnitGrid } from "../kernel/units.js";
 import type { WasmKernel } from "../kernel/wasm-abi.js";
-import { compareUnitsSimd, gradInputUnitsSimd, gradSumsUnitsSimd, normalizeUnitsSimd, statsUnitsSimd } from "../kernel/wasm-adapters.js";
+import {
+  compareUnitsSimd,
+  gradInputUnitsSimd,
+  gradSumsUnitsSimd,
+  normalizeUnitsSimd,
+  statsUnitsSimd,
+} from "../kernel/wasm-adapters.js";
 import { GRAD_LANE_SCRATCH, gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
 
 type Values = Float32Array | Float64Array;
@@ -25,7 +40,14 @@ export interface PassDefinition<Params> {
   /** Whether the SIMD adapter applies, once the arrays are float32 and in its memory. */
   readonly simd: (grid: UnitGrid, params: Params) => boolean;
   readonly js: (arrays: PassArrays, grid: UnitGrid, params: Params, firstUnit: number, endUnit: number) => void;
-  readonly wasm: (kernel: WasmKernel, arrays: PassArrays, grid: UnitGrid, params: Params, firstUnit: number, endUnit: number) => void;
+  readonly wasm: (
+    kernel: WasmKernel,
+    arrays: PassArrays,
+    grid: UnitGrid,
+    params: Params,
+    firstUnit: number,
+    endUnit: number,
+  ) => void;
 }
 
 const f64 = (arrays: PassArrays, name: string) => arrays[name] as Float64Array;
@@ -37,7 +59,8 @@ const stats: PassDefinition<null> = {
   tensors: ["input"],
   simd: (grid) => simdRunsStats(grid.geometry),
   js: (a, grid, _params, first, end) => computeStatsUnits(a.input, grid, first, end, f64(a, "partials")),
-  wasm: (kernel, a, grid, _params, first, end) => statsUnitsSimd(kernel, f32(a, "input"), grid, first, end, f64(a, "partials")),
+  wasm: (kernel, a, grid, _params, first, end) =>
+    statsUnitsSimd(kernel, f32(a, "input"), grid, first, end, f64(a, "partials")),
 };
 
 const normalize: PassDefinition<null> = {
@@ -46,11 +69,16 @@ const normalize: PassDefinition<null> = {
   tensors: ["input", "output"],
   simd: () => true,
   js: (a, grid, _params, first, end) => normalizeUnits(a.input, grid, f64(a, "constants"), first, end, a.output),
-  wasm: (kernel, a, grid, _params, first, end) => normalizeUnitsSimd(kernel, f32(a, "input"), grid, f64(a, "constants"), first, end, f32(a, "output")),
+  wasm: (kernel, a, grid, _params, first, end) =>
+    normalizeUnitsSimd(kernel, f32(a, "input"), grid, f64(a, "constants"), first, end, f32(a, "output")),
 };
 
 /** A compare pass's arrays as its kernels take them (dx adds the addend a·dy, `gradScale` per channel). */
-function compareArrays<V extends Float32Array | Float64Array>(a: PassArrays, values: (a: PassArrays, name: string) => V, withAddend: boolean): CompareArrays<V> {
+function compareArrays<V extends Float32Array | Float64Array>(
+  a: PassArrays,
+  values: (a: PassArrays, name: string) => V,
+  withAddend: boolean,
+): CompareArrays<V> {
   return {
     input: values(a, "input"),
     reference: values(a, "reference"),
@@ -66,12 +94,17 @@ const values = (arrays: PassArrays, name: string) => arrays[name] as Float32Arra
 
 const compare: PassDefinition<DiffRule> = {
   given: ["input", "reference", "constants"],
-  scratch: { records: diffRecordsLength, worst: (grid) => Math.max(1, worstListsLength(grid)), histograms: histogramsLength },
+  scratch: {
+    records: diffRecordsLength,
+    worst: (grid) => Math.max(1, worstListsLength(grid)),
+    histograms: histogramsLength,
+  },
   tensors: ["input", "reference"],
   // The SIMD kernel counts float32 ulps; other precisions stay with JavaScript.
   simd: (_grid, rule) => rule.ulpDtype === "float32",
   js: (a, grid, rule, first, end) => compareUnits(compareArrays(a, values, false), grid, rule, first, end),
-  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, compareArrays(a, f32, false), grid, rule, first, end),
+  wasm: (kernel, a, grid, rule, first, end) =>
+    compareUnitsSimd(kernel, compareArrays(a, f32, false), grid, rule, first, end),
 };
 
 /** Runs (one row's values of a channel) long enough for the SIMD kernel's lanes to pay. */
@@ -82,8 +115,20 @@ const gradSums: PassDefinition<null> = {
   scratch: { partials: gradSumsLength, lanes: (grid) => grid.unitCount * GRAD_LANE_SCRATCH },
   tensors: ["input", "gradOutput"],
   simd: (grid) => grid.geometry.inner >= SIMD_BACKWARD_MIN_RUN,
-  js: (a, grid, _params, first, end) => gradSumsUnits(a.input, a.gradOutput, grid, f64(a, "mean"), first, end, f64(a, "partials")),
-  wasm: (kernel, a, grid, _params, first, end) => gradSumsUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "mean"), first, end, f64(a, "partials"), f64(a, "lanes")),
+  js: (a, grid, _params, first, end) =>
+    gradSumsUnits(a.input, a.gradOutput, grid, f64(a, "mean"), first, end, f64(a, "partials")),
+  wasm: (kernel, a, grid, _params, first, end) =>
+    gradSumsUnitsSimd(
+      kernel,
+      f32(a, "input"),
+      f32(a, "gradOutput"),
+      grid,
+      f64(a, "mean"),
+      first,
+      end,
+      f64(a, "partials"),
+      f64(a, "lanes"),
+    ),
 };
 
 const gradInput: PassDefinition<null> = {
@@ -91,8 +136,10 @@ const gradInput: PassDefinition<null> = {
   scratch: {},
   tensors: ["input", "gradOutput"],
   simd: (grid) => grid.geometry.inner >= SIMD_BACKWARD_MIN_RUN,
-  js: (a, grid, _params, first, end) => gradInputUnits(a.input, a.gradOutput, grid, f64(a, "constants"), first, end, a.output),
-  wasm: (kernel, a, grid, _params, first, end) => gradInputUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "constants"), first, end, a.output),
+  js: (a, grid, _params, first, end) =>
+    gradInputUnits(a.input, a.gradOutput, grid, f64(a, "constants"), first, end, a.output),
+  wasm: (kernel, a, grid, _params, first, end) =>
+    gradInputUnitsSimd(kernel, f32(a, "input"), f32(a, "gradOutput"), grid, f64(a, "constants"), first, end, a.output),
 };
 
 /** dx compared where it is computed: the compare pass with the addend a·dy (dx is never stored). */
@@ -102,7 +149,8 @@ const compareGradInput: PassDefinition<DiffRule> = {
   tensors: ["input", "reference", "gradOutput"],
   simd: compare.simd,
   js: (a, grid, rule, first, end) => compareUnits(compareArrays(a, values, true), grid, rule, first, end),
-  wasm: (kernel, a, grid, rule, first, end) => compareUnitsSimd(kernel, compareArrays(a, f32, true), grid, rule, first, end),
+  wasm: (kernel, a, grid, rule, first, end) =>
+    compareUnitsSimd(kernel, compareArrays(a, f32, true), grid, rule, first, end),
 };
 
 export const PASSES = { stats, normalize, compare, gradSums, gradInput, compareGradInput } as const;

@@ -58,7 +58,10 @@ export async function workerWarning(): Promise<string | null> {
     clearTimeout(timer);
   }
   if (failures.length === 0) return null;
-  return `warning: ${failures.length === 1 ? "a worker thread" : `${failures.length} worker threads`} failed (${failures[0]}); the check ran on the threads that work`;
+  return (
+    `warning: ${failures.length === 1 ? "a worker thread" : `${failures.length} worker threads`}` +
+    ` failed (${failures[0]}); the check ran on the threads that work`
+  );
 }
 
 /** The default thread count: one per core the OS makes available. */
@@ -70,9 +73,13 @@ export function defaultThreadCount(): number {
 const THREADS_PER_CORE = 8;
 
 export function validateThreadCount(threads: number): number {
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`threads must be an integer >= 1; got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new UsageError(`threads must be an integer >= 1; got ${threads}`);
   const most = THREADS_PER_CORE * availableParallelism();
-  if (threads > most) throw new UsageError(`threads must be at most ${most} (${THREADS_PER_CORE} per core, ${availableParallelism()} cores); got ${threads}`);
+  if (threads > most)
+    throw new UsageError(
+      `threads must be at most ${most} (${THREADS_PER_CORE} per core, ${availableParallelism()} cores); got ${threads}`,
+    );
   return threads;
 }
 
@@ -83,7 +90,8 @@ export function validateThreadCount(threads: number): number {
  */
 function workerFile(): string {
   const override = process.env.BN_CHECK_WORKER_FILE;
-  if (override !== undefined && override !== "") return override.startsWith("file:") ? override : pathToFileURL(override).href;
+  if (override !== undefined && override !== "")
+    return override.startsWith("file:") ? override : pathToFileURL(override).href;
   // The worker bundled into one CommonJS file (scripts/bundle-cli.mjs; worker-entry.cts says why
   // CommonJS). Resolved from dist/parallel/ (this module) and from dist/cli/ (the bundled CLI) alike.
   return new URL("../parallel/worker.cjs", import.meta.url).href;
@@ -140,7 +148,11 @@ export function workersFor(threads: number): number {
  * resolves with each task's result (the kernel it ran and the units it claimed).
  * @throws (through the promise) WorkerFailureError naming the pass, as soon as any task fails.
  */
-export function startOnPool(tasks: readonly KernelTask[], workers: number, signal?: AbortSignal): { readonly done: Promise<TaskResult[]> } {
+export function startOnPool(
+  tasks: readonly KernelTask[],
+  workers: number,
+  signal?: AbortSignal,
+): { readonly done: Promise<TaskResult[]> } {
   const running = getPool(workers);
   const done = Promise.all(
     tasks.map((task) =>
@@ -148,7 +160,8 @@ export function startOnPool(tasks: readonly KernelTask[], workers: number, signa
         if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");
         const { channels } = task.grid.geometry;
         throw new WorkerFailureError(
-          `a worker thread failed during ${task.op} (units 0..${task.claims.unitCount - 1} of ${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
+          `a worker thread failed during ${task.op} (units 0..${task.claims.unitCount - 1} of ` +
+            `${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
           { cause: error },
         );
       }),

@@ -16,7 +16,9 @@ export interface SharedArrayDescriptor {
 
 type Values = Float32Array | Float64Array;
 
-/** Returns the array itself when it already lives in shared memory, else a shared copy (in the ambient arena if any). */
+/**
+ * Returns the array itself when it already lives in shared memory, else a shared copy (in the ambient arena if any).
+ */
 export function toShared<T extends Values>(values: T): T {
   if (values.buffer instanceof SharedArrayBuffer) return values;
   const copy = allocateShared(values instanceof Float64Array ? "float64" : "float32", values.length) as T;
@@ -25,7 +27,8 @@ export function toShared<T extends Values>(values: T): T {
 }
 
 export function describeShared(values: Values): SharedArrayDescriptor {
-  if (!(values.buffer instanceof SharedArrayBuffer)) throw new TypeError("describeShared: the array is not backed by a SharedArrayBuffer");
+  if (!(values.buffer instanceof SharedArrayBuffer))
+    throw new TypeError("describeShared: the array is not backed by a SharedArrayBuffer");
   return {
     buffer: values.buffer,
     byteOffset: values.byteOffset,
@@ -35,7 +38,9 @@ export function describeShared(values: Values): SharedArrayDescriptor {
 }
 
 export function viewShared(descriptor: SharedArrayDescriptor): Values {
-  return descriptor.type === "f64" ? new Float64Array(descriptor.buffer, descriptor.byteOffset, descriptor.length) : new Float32Array(descriptor.buffer, descriptor.byteOffset, descriptor.length);
+  return descriptor.type === "f64"
+    ? new Float64Array(descriptor.buffer, descriptor.byteOffset, descriptor.length)
+    : new Float32Array(descriptor.buffer, descriptor.byteOffset, descriptor.length);
 }
 
 /**
@@ -44,5 +49,7 @@ export function viewShared(descriptor: SharedArrayDescriptor): Values {
  */
 export function sharedFloat64(length: number, beside?: Values): Float64Array {
   const inArena = beside === undefined ? null : arenaOf(beside)?.allocate("f64", Math.max(1, length));
-  return (inArena as Float64Array | null | undefined) ?? new Float64Array(new SharedArrayBuffer(Math.max(1, length) * 8));
+  return (
+    (inArena as Float64Array | null | undefined) ?? new Float64Array(new SharedArrayBuffer(Math.max(1, length) * 8))
+  );
 }

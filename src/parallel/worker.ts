@@ -12,8 +12,14 @@ import { wasmKernelFor } from "./wasm-kernel.js";
 export default function runKernelTask(task: KernelTask): TaskResult {
   joinClaims(task.claims);
   const pass = PASSES[task.op] as PassDefinition<unknown>;
-  const arrays: PassArrays = Object.fromEntries(Object.entries(task.arrays).map(([name, descriptor]) => [name, viewShared(descriptor)]));
+  const arrays: PassArrays = Object.fromEntries(
+    Object.entries(task.arrays).map(([name, descriptor]) => [name, viewShared(descriptor)]),
+  );
   const wasm = wasmKernelFor(task.memory);
-  const units = runClaimedChunks(task.claims, (first, end) => (wasm === null ? pass.js(arrays, task.grid, task.params, first, end) : pass.wasm(wasm, arrays, task.grid, task.params, first, end)));
+  const units = runClaimedChunks(task.claims, (first, end) =>
+    wasm === null
+      ? pass.js(arrays, task.grid, task.params, first, end)
+      : pass.wasm(wasm, arrays, task.grid, task.params, first, end),
+  );
   return { kernel: wasm === null ? "js" : "wasm-simd", units };
 }

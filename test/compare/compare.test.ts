@@ -3,7 +3,11 @@ import { compareTensors } from "../../src/check/compare.js";
 import { resolveTolerance } from "../../src/check/tolerance.js";
 import { formatPercent } from "../../src/core/format.js";
 
-const t = (data: number[], shape = [data.length]) => ({ shape, data: Float64Array.from(data), dtype: "float32" as const });
+const t = (data: number[], shape = [data.length]) => ({
+  shape,
+  data: Float64Array.from(data),
+  dtype: "float32" as const,
+});
 
 describe("compareTensors", () => {
   it("applies |a - b| <= atol + rtol * |b| with b the reference", () => {
@@ -24,13 +28,20 @@ describe("compareTensors", () => {
   });
 
   it("an infinity matches only the same infinity", () => {
-    const result = compareTensors(t([Infinity, -Infinity, Infinity]), t([Infinity, Infinity, 3e38]), { atol: 1, rtol: 1 });
+    const result = compareTensors(t([Infinity, -Infinity, Infinity]), t([Infinity, Infinity, 3e38]), {
+      atol: 1,
+      rtol: 1,
+    });
     expect(result.mismatches).toBe(2);
     expect(result.worst.map((e) => e.flatIndex)).toEqual([1, 2]);
   });
 
   it("reports the N-d index of the worst element and per-channel mismatch counts", () => {
-    const result = compareTensors(t([0, 0, 0, 0, 0, 0.5], [3, 2]), t([0, 0, 0, 0, 0, 0], [3, 2]), { atol: 0.1, rtol: 0, channelAxis: 1 });
+    const result = compareTensors(t([0, 0, 0, 0, 0, 0.5], [3, 2]), t([0, 0, 0, 0, 0, 0], [3, 2]), {
+      atol: 0.1,
+      rtol: 0,
+      channelAxis: 1,
+    });
     expect(result.maxAbsError?.index).toEqual([2, 1]);
     expect(result.channels.map((c) => c.mismatches)).toEqual([0, 1]);
   });
@@ -51,11 +62,19 @@ describe("compareTensors", () => {
 
 describe("resolveTolerance", () => {
   it("takes torch.testing's defaults by dtype and says so", () => {
-    expect(resolveTolerance("float32")).toEqual({ rtol: 1.3e-6, atol: 1e-5, source: "torch.testing.assert_close default for float32" });
+    expect(resolveTolerance("float32")).toEqual({
+      rtol: 1.3e-6,
+      atol: 1e-5,
+      source: "torch.testing.assert_close default for float32",
+    });
     expect(resolveTolerance("bfloat16")).toMatchObject({ rtol: 1.6e-2, atol: 1e-5 });
     expect(resolveTolerance("float16")).toMatchObject({ rtol: 1e-3, atol: 1e-5 });
     expect(resolveTolerance("float64")).toMatchObject({ rtol: 1e-7, atol: 1e-7 });
-    expect(resolveTolerance("float32", { atol: 1e-3 })).toEqual({ atol: 1e-3, rtol: 1.3e-6, source: "atol given, rtol: torch.testing.assert_close default for float32" });
+    expect(resolveTolerance("float32", { atol: 1e-3 })).toEqual({
+      atol: 1e-3,
+      rtol: 1.3e-6,
+      source: "atol given, rtol: torch.testing.assert_close default for float32",
+    });
   });
 });
 

@@ -72,7 +72,11 @@ function welford(values: readonly number[], threads: number): Statistics {
   for (const part of parts.slice(1)) {
     const n = merged.n + part.n;
     const delta = f(part.mean - merged.mean);
-    merged = { n, mean: f(merged.mean + f(delta * f(part.n / n))), m2: f(f(merged.m2 + part.m2) + f(f(delta * delta) * f((merged.n * part.n) / n))) };
+    merged = {
+      n,
+      mean: f(merged.mean + f(delta * f(part.n / n))),
+      m2: f(f(merged.m2 + part.m2) + f(f(delta * delta) * f((merged.n * part.n) / n))),
+    };
   }
   return { mean: merged.mean, variance: f(merged.m2 / merged.n) };
 }
@@ -85,7 +89,15 @@ const STATISTICS: Record<string, (values: readonly number[]) => Statistics> = {
 };
 
 /** y in float32, as written: ((x − μ)·s) + β, or folded as x·s + (β − μ·s) (PyTorch's CPU eval path). */
-function normalise(x: number, mean: number, variance: number, epsilon: number, weight: number, bias: number, folded: boolean): number {
+function normalise(
+  x: number,
+  mean: number,
+  variance: number,
+  epsilon: number,
+  weight: number,
+  bias: number,
+  folded: boolean,
+): number {
   const s = f(weight / f(Math.sqrt(f(variance + epsilon))));
   if (folded) return f(f(x * s) + f(bias - f(mean * s)));
   return f(f(f(x - mean) * s) + bias);
@@ -111,7 +123,8 @@ function illConditionedLayer(seed: number, batch: number, channels: number, spat
     const mean = (random() < 0.5 ? -1 : 1) * std * 10 ** (5 * random());
     const constant = c === channels - 1;
     const values = normals(random, batch * perChannel, mean, constant ? 0 : std);
-    for (let b = 0; b < batch; b++) for (let k = 0; k < perChannel; k++) input[(b * channels + c) * perChannel + k] = values[b * perChannel + k];
+    for (let b = 0; b < batch; b++)
+      for (let k = 0; k < perChannel; k++) input[(b * channels + c) * perChannel + k] = values[b * perChannel + k];
   }
   const weight = Float32Array.from(normals(random, channels, 1, 0.5));
   const bias = Float32Array.from(normals(random, channels, 0, 1));
@@ -131,21 +144,38 @@ function channelValues(input: Float32Array, shape: readonly number[], c: number)
   const [batch, channels] = shape;
   const perChannel = input.length / (batch * channels);
   const values: number[] = [];
-  for (let b = 0; b < batch; b++) for (let k = 0; k < perChannel; k++) values.push(input[(b * channels + c) * perChannel + k]);
+  for (let b = 0; b < batch; b++)
+    for (let k = 0; k < perChannel; k++) values.push(input[(b * channels + c) * perChannel + k]);
   return values;
 }
 
 /** The whole layer through one float32 implementation. */
-function float32BatchNorm(layer: Layer, statistics: ((values: readonly number[]) => Statistics) | null, folded: boolean, epsilon: number): Float32Array {
+function float32BatchNorm(
+  layer: Layer,
+  statistics: ((values: readonly number[]) => Statistics) | null,
+  folded: boolean,
+  epsilon: number,
+): Float32Array {
   const [batch, channels] = layer.shape;
   const perChannel = layer.input.length / (batch * channels);
   const output = new Float32Array(layer.input.length);
   for (let c = 0; c < channels; c++) {
-    const stats = statistics === null ? { mean: layer.runningMean[c], variance: layer.runningVar[c] } : statistics(channelValues(layer.input, layer.shape, c));
+    const stats =
+      statistics === null
+        ? { mean: layer.runningMean[c], variance: layer.runningVar[c] }
+        : statistics(channelValues(layer.input, layer.shape, c));
     for (let b = 0; b < batch; b++) {
       for (let k = 0; k < perChannel; k++) {
         const i = (b * channels + c) * perChannel + k;
-        output[i] = normalise(layer.input[i], stats.mean, stats.variance, epsilon, layer.weight[c], layer.bias[c], folded);
+        output[i] = normalise(
+          layer.input[i],
+          stats.mean,
+          stats.variance,
+          epsilon,
+          layer.weight[c],
+          layer.bias[c],
+          folded,
+        );
       }
     }
   }
@@ -176,8 +206,15 @@ describe("the error model", () => {
         async (seed, batch, spatial, method, folded) => {
           const layer = illConditionedLayer(seed, batch, 6, spatial);
           const reference = float32BatchNorm(layer, STATISTICS[method], folded, 1e-5);
-          const result = await checkBatchNorm(tensors(layer, reference), { framework: "torch", mode: "train", threads: 1 });
-          expect(result.output.mismatches, `${method}${folded ? ", folded" : ""}: max ratio ${result.output.bound?.maxRatio}`).toBe(0);
+          const result = await checkBatchNorm(tensors(layer, reference), {
+            framework: "torch",
+            mode: "train",
+            threads: 1,
+          });
+          expect(
+            result.output.mismatches,
+            `${method}${folded ? ", folded" : ""}: max ratio ${result.output.bound?.maxRatio}`,
+          ).toBe(0);
           if (result.output.verdict === "conforms within arithmetic") withinArithmetic++;
         },
       ),
@@ -192,7 +229,11 @@ describe("the error model", () => {
       fc.asyncProperty(fc.nat(), fc.integer({ min: 2, max: 6 }), fc.boolean(), async (seed, spatial, folded) => {
         const layer = illConditionedLayer(seed, 3, 5, spatial);
         const reference = float32BatchNorm(layer, null, folded, 1e-5);
-        const result = await checkBatchNorm(tensors(layer, reference), { framework: "torch", mode: "eval", threads: 1 });
+        const result = await checkBatchNorm(tensors(layer, reference), {
+          framework: "torch",
+          mode: "eval",
+          threads: 1,
+        });
         expect(result.output.mismatches).toBe(0);
       }),
       { seed: 2027, numRuns: 60 },
@@ -209,7 +250,15 @@ describe("the error model", () => {
         const values = channelValues(layer.input, layer.shape, c);
         const mean = values.reduce((a, b) => a + b, 0) / values.length;
         const variance = values.reduce((a, x) => a + (x - mean) ** 2, 0) / values.length;
-        const channel = { count: values.length, mean, variance, epsilon: 1e-5, weight: layer.weight[c], bias: layer.bias[c], batchStatistics: true };
+        const channel = {
+          count: values.length,
+          mean,
+          variance,
+          epsilon: 1e-5,
+          weight: layer.weight[c],
+          bias: layer.bias[c],
+          batchStatistics: true,
+        };
         // The element's allowance, from the model's terms: max(flat tolerance, B).
         const own = channelBound(channel, UNIT_ROUNDOFF.float32);
         const f64 = channelBound(channel, UNIT_ROUNDOFF.float64);
@@ -252,10 +301,18 @@ describe("the error model", () => {
     expect(clean.output.channels[1].flatMismatches).toBeGreaterThan(0);
     // A shift of 5e-5 in channel 0: 5x the flat tolerance there, far below channel 1's bound.
     const shifted = Float32Array.from(reference);
-    for (let b = 0; b < 4; b++) for (let k = 0; k < 25; k++) shifted[b * 6 * 25 + k] = f(shifted[b * 6 * 25 + k] + 5e-5);
+    for (let b = 0; b < 4; b++)
+      for (let k = 0; k < 25; k++) shifted[b * 6 * 25 + k] = f(shifted[b * 6 * 25 + k] + 5e-5);
     const result = await checkBatchNorm(tensors(layer, shifted), { framework: "torch", threads: 1 });
     expect(result.output.verdict).toBe("does not conform");
-    expect(result.output.channels.map((channel) => channel.mismatches > 0)).toEqual([true, false, false, false, false, false]);
+    expect(result.output.channels.map((channel) => channel.mismatches > 0)).toEqual([
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(result.output.channels[1].conditioning).toBeGreaterThan(1e4);
   });
 
@@ -286,7 +343,17 @@ describe("the error model", () => {
 describe("a constant channel's mean: correlated roundings", () => {
   const C = join(FIXTURES, "constchan");
   it("a float32 mean that drifts 20 u over 80 equal values is within arithmetic; the √n bound alone rejected it", () => {
-    const run = runCli(["compare", join(C, "input.npy"), join(C, "ref.npy"), "--weight", join(C, "weight.npy"), "--bias", join(C, "bias.npy"), "--format", "json"]);
+    const run = runCli([
+      "compare",
+      join(C, "input.npy"),
+      join(C, "ref.npy"),
+      "--weight",
+      join(C, "weight.npy"),
+      "--bias",
+      join(C, "bias.npy"),
+      "--format",
+      "json",
+    ]);
     expect(run.status, run.stdout.slice(0, 400)).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.verdict).toBe("conforms within arithmetic");

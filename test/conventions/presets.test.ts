@@ -14,7 +14,10 @@ const n = 4 * 3 * 3; // elements per channel on the last axis (NHWC, C = 2)
 describe("preset numerics on one NHWC batch (C = 2, N = 36 per channel)", () => {
   it("tf (Keras 2) on rank 4 is fused: eps 1e-5 is raised to 1.001e-5 and the moving variance is unbiased", async () => {
     const keras = await batchNorm({ input }, { framework: "tf", epsilon: 1e-5, threads: 1 });
-    const torchAtFloor = await batchNorm({ input }, { framework: "torch", layout: "NHWC", epsilon: 1.001e-5, threads: 1 });
+    const torchAtFloor = await batchNorm(
+      { input },
+      { framework: "torch", layout: "NHWC", epsilon: 1.001e-5, threads: 1 },
+    );
     expect(Array.from(keras.output.data)).toEqual(Array.from(torchAtFloor.output.data));
     for (let c = 0; c < 2; c++) {
       const unbiased = (keras.batchVariance![c] * n) / (n - 1);
@@ -45,10 +48,15 @@ describe("preset numerics on one NHWC batch (C = 2, N = 36 per channel)", () => 
 
   it("torch momentum none with 4 batches tracked weights the new batch by 1/5", async () => {
     const result = await batchNorm(
-      { input, runningMean: tensorFromArray([2, 2], [2], "float64"), runningVar: tensorFromArray([1, 1], [2], "float64") },
+      {
+        input,
+        runningMean: tensorFromArray([2, 2], [2], "float64"),
+        runningVar: tensorFromArray([1, 1], [2], "float64"),
+      },
       { framework: "torch", layout: "NHWC", momentum: null, numBatchesTracked: 4, threads: 1 },
     );
-    for (let c = 0; c < 2; c++) expect(result.runningMean![c]).toBeCloseTo((4 / 5) * 2 + (1 / 5) * result.batchMean![c], 14);
+    for (let c = 0; c < 2; c++)
+      expect(result.runningMean![c]).toBeCloseTo((4 / 5) * 2 + (1 / 5) * result.batchMean![c], 14);
   });
 
   it("tf-nn keeps no running statistics and defaults to eps 1e-3, as TF.js does", async () => {

@@ -5,7 +5,14 @@ import { resolveConvention } from "../../src/conventions/resolve.js";
 describe("resolveConvention", () => {
   it("torch: channel axis 1, eps 1e-5, momentum 0.1 weighting the new batch, unbiased running var", () => {
     const p = resolveConvention(conventions.torch, [4, 3, 2, 2]);
-    expect([p.channelAxis, p.layout, p.epsilon, p.batchWeight, p.runningWeight, p.runningVarCorrection]).toEqual([1, "NCHW", 1e-5, 0.1, 0.9, 1]);
+    expect([p.channelAxis, p.layout, p.epsilon, p.batchWeight, p.runningWeight, p.runningVarCorrection]).toEqual([
+      1,
+      "NCHW",
+      1e-5,
+      0.1,
+      0.9,
+      1,
+    ]);
   });
 
   it("torch momentum none is a cumulative average over num_batches_tracked + 1", () => {
@@ -41,7 +48,13 @@ describe("resolveConvention", () => {
       ["flax", 3, 1e-5, 0.99],
     ] as const) {
       const p = resolveConvention(conventions[name], [2, 3, 4, 5]);
-      expect([p.channelAxis, p.epsilon, p.runningWeight, p.runningVarCorrection, p.variant]).toEqual([axis, eps, momentum, 0, null]);
+      expect([p.channelAxis, p.epsilon, p.runningWeight, p.runningVarCorrection, p.variant]).toEqual([
+        axis,
+        eps,
+        momentum,
+        0,
+        null,
+      ]);
     }
   });
 
@@ -51,11 +64,21 @@ describe("resolveConvention", () => {
   });
 
   it("rejects what the framework would reject, with a message that names the value", () => {
-    expect(() => resolveConvention(conventions.torch, [4, 3], { channelAxis: 2 })).toThrow("channel axis 2 is out of range for a rank-2 input (valid: -2..1)");
-    expect(() => resolveConvention(conventions.torch, [4, 3], { layout: "NCHW" })).toThrow("layout NCHW expects a rank-4 input, but the input has shape [4, 3] (rank 2)");
-    expect(() => resolveConvention(conventions.torch, [4, 3], { epsilon: 0 })).toThrow("eps must be a finite number > 0; got 0");
-    expect(() => resolveConvention(conventions.torch, [4, 3], { momentum: 1.5 })).toThrow("momentum must be in [0, 1] for torch; got 1.5");
-    expect(() => resolveConvention(conventions.onnx, [4, 3], { momentum: null })).toThrow("momentum none (a cumulative average) exists only in PyTorch");
+    expect(() => resolveConvention(conventions.torch, [4, 3], { channelAxis: 2 })).toThrow(
+      "channel axis 2 is out of range for a rank-2 input (valid: -2..1)",
+    );
+    expect(() => resolveConvention(conventions.torch, [4, 3], { layout: "NCHW" })).toThrow(
+      "layout NCHW expects a rank-4 input, but the input has shape [4, 3] (rank 2)",
+    );
+    expect(() => resolveConvention(conventions.torch, [4, 3], { epsilon: 0 })).toThrow(
+      "eps must be a finite number > 0; got 0",
+    );
+    expect(() => resolveConvention(conventions.torch, [4, 3], { momentum: 1.5 })).toThrow(
+      "momentum must be in [0, 1] for torch; got 1.5",
+    );
+    expect(() => resolveConvention(conventions.onnx, [4, 3], { momentum: null })).toThrow(
+      "momentum none (a cumulative average) exists only in PyTorch",
+    );
     expect(() => resolveConvention(conventions.torch, [4])).toThrow("BatchNorm needs an input of rank >= 2");
   });
 });

@@ -56,7 +56,9 @@ describe("reference corpus fixtures through the CLI", () => {
               .sort((a: number, b: number) => a - b),
           ).toEqual(caseJson.fault.indices_flat);
         } else {
-          const failingChannels = output.channels.filter((c: { mismatches: number }) => c.mismatches > 0).map((c: { channel: number }) => c.channel);
+          const failingChannels = output.channels
+            .filter((c: { mismatches: number }) => c.mismatches > 0)
+            .map((c: { channel: number }) => c.channel);
           expect(failingChannels).toEqual([caseJson.fault.channel]);
         }
       }

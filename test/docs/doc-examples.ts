@@ -43,7 +43,10 @@ export class DocExampleError extends Error {}
 
 const SHELL_INFOS = new Set(["sh", "bash", "shell", "console", "zsh"]);
 const COMMANDS = ["compare", "run", "diff", "matrix", "suite", "model", "fold", "detect"];
-/** A line of a non-shell fence that looks like a command a reader would copy (not a usage synopsis with <placeholders>, not output such as `bn-check compare: torch`). */
+/**
+ * A line of a non-shell fence that looks like a command a reader would copy (not a
+ * usage synopsis with <placeholders>, not output such as `bn-check compare: torch`).
+ */
 const HIDDEN_COMMAND = new RegExp(`^\\s*(\\$\\s+)?(npx\\s+)?bn-check\\s+(${COMMANDS.join("|")})(\\s|$)`);
 
 interface Fence {
@@ -83,7 +86,9 @@ function markBefore(lines: readonly string[], index: number, where: string): { n
   throw new DocExampleError(`${where}: unknown example mark "${body}" (use "not-run (why)" or "exit N")`);
 }
 
-/** Splits a command line into words as sh would for plain arguments; refuses what a plain argument list cannot express. */
+/**
+ * Splits a command line into words as sh would for plain arguments; refuses what a plain argument list cannot express.
+ */
 export function shellWords(line: string, vars: ReadonlyMap<string, string>, where: string): string[] {
   const words: string[] = [];
   let word = "";
@@ -91,7 +96,10 @@ export function shellWords(line: string, vars: ReadonlyMap<string, string>, wher
   let i = 0;
   const expand = (quoted: boolean): void => {
     const m = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/.exec(line.slice(i));
-    if (!m) throw new DocExampleError(`${where}: "${line.slice(i, i + 2)}" is not a plain variable${quoted ? " (in double quotes)" : ""}`);
+    if (!m)
+      throw new DocExampleError(
+        `${where}: "${line.slice(i, i + 2)}" is not a plain variable${quoted ? " (in double quotes)" : ""}`,
+      );
     const name = m[1] ?? m[2]!;
     const value = vars.get(name);
     if (value === undefined) throw new DocExampleError(`${where}: $${name} is not set in this block`);
@@ -119,7 +127,8 @@ export function shellWords(line: string, vars: ReadonlyMap<string, string>, wher
       i++;
       while (i < line.length && line[i] !== '"') {
         if (line[i] === "$") expand(true);
-        else if (line[i] === "`" || line[i] === "\\") throw new DocExampleError(`${where}: ${line[i]} inside double quotes`);
+        else if (line[i] === "`" || line[i] === "\\")
+          throw new DocExampleError(`${where}: ${line[i]} inside double quotes`);
         else word += line[i++];
       }
       if (i >= line.length) throw new DocExampleError(`${where}: unclosed "`);
@@ -127,7 +136,10 @@ export function shellWords(line: string, vars: ReadonlyMap<string, string>, wher
     } else if (c === "$") {
       expand(false);
     } else if ("|&;<>`(){}\\*?[".includes(c)) {
-      throw new DocExampleError(`${where}: "${c}" in a command: rewrite it as plain arguments or mark the block <!-- example: not-run (why) -->`);
+      throw new DocExampleError(
+        `${where}: "${c}" in a command: rewrite it as plain ` +
+          `arguments or mark the block <!-- example: not-run (why) -->`,
+      );
     } else {
       word += c;
       inWord = true;
@@ -151,7 +163,17 @@ export function extractExamples(file: string, markdown: string): DocExample[] {
         for (const span of lines[i]!.matchAll(/`(npx bn-check [^`]+)`/g)) {
           const where = `${file}:${i + 1}`;
           const text = span[1]!;
-          examples.push({ id: where, file, line: i + 1, text, args: shellWords(text, new Map(), where).slice(2), notRun: undefined, expectedExit: 0, proseExit: undefined, shownOutput: undefined });
+          examples.push({
+            id: where,
+            file,
+            line: i + 1,
+            text,
+            args: shellWords(text, new Map(), where).slice(2),
+            notRun: undefined,
+            expectedExit: 0,
+            proseExit: undefined,
+            shownOutput: undefined,
+          });
         }
       }
       i++;
@@ -161,7 +183,10 @@ export function extractExamples(file: string, markdown: string): DocExample[] {
     if (!SHELL_INFOS.has(fence.info)) {
       fence.body.forEach((line, k) => {
         if (HIDDEN_COMMAND.test(line) && !line.includes("<")) {
-          throw new DocExampleError(`${file}:${fence.start + 1 + k}: a bn-check command in a \`\`\`${fence.info} fence is never run: make the fence \`\`\`sh`);
+          throw new DocExampleError(
+            `${file}:${fence.start + 1 + k}: a bn-check command in a ` +
+              `\`\`\`${fence.info} fence is never run: make the fence \`\`\`sh`,
+          );
         }
       });
       i = fence.after;
@@ -186,7 +211,8 @@ export function extractExamples(file: string, markdown: string): DocExample[] {
     for (let k = 0; k < fence.body.length; k++) {
       const first = fence.start + 1 + k;
       let text = fence.body[k]!;
-      while (/\\\s*$/.test(text) && k + 1 < fence.body.length) text = `${text.replace(/\\\s*$/, "")} ${fence.body[++k]!.trim()}`;
+      while (/\\\s*$/.test(text) && k + 1 < fence.body.length)
+        text = `${text.replace(/\\\s*$/, "")} ${fence.body[++k]!.trim()}`;
       text = text.trim().replace(/^\$\s+/, "");
       if (text === "" || text.startsWith("#")) continue;
       const lineWhere = `${file}:${first}`;

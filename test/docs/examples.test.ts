@@ -30,7 +30,17 @@ const RUN = EXAMPLES.filter((example) => example.notRun === undefined);
 const NOT_RUN = EXAMPLES.filter((example) => example.notRun !== undefined);
 
 /** Options whose value is a file or directory the command writes. */
-const WRITE_OPTIONS = new Set(["-o", "--output", "--report", "--report-dir", "--save-running-mean", "--save-running-var", "--save-grad-input", "--save-grad-weight", "--save-grad-bias"]);
+const WRITE_OPTIONS = new Set([
+  "-o",
+  "--output",
+  "--report",
+  "--report-dir",
+  "--save-running-mean",
+  "--save-running-var",
+  "--save-grad-input",
+  "--save-grad-weight",
+  "--save-grad-bias",
+]);
 
 interface Planned {
   readonly example: DocExample;
@@ -57,7 +67,9 @@ function plan(example: DocExample, shared: string, own: string): Planned {
       return join(shared, value.slice("/tmp".length));
     }
     if (isAbsolute(value) || value.split("/").includes("..")) {
-      throw new Error(`${example.id}: ${value} is outside the repository: use a fixture path or mark the block not-run`);
+      throw new Error(
+        `${example.id}: ${value} is outside the repository: use a fixture path or mark the block not-run`,
+      );
     }
     if (!writes) return value;
     repoWrites.push(value);
@@ -94,7 +106,12 @@ function runBin(args: readonly string[]): Promise<Result> {
     child.on("error", reject);
     child.on("close", (status, signal) => {
       clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
     });
   });
 }
@@ -145,15 +162,21 @@ describe("the bn-check examples of README.md and docs/*.md", () => {
     expect(RUN.length).toBeGreaterThanOrEqual(24);
     expect(RUN.length).toBeGreaterThan(NOT_RUN.length);
     // Every command of the CLI is shown running somewhere.
-    expect(new Set(RUN.map((example) => example.args[0]))).toEqual(new Set(["compare", "run", "diff", "matrix", "suite", "model", "fold", "detect"]));
+    expect(new Set(RUN.map((example) => example.args[0]))).toEqual(
+      new Set(["compare", "run", "diff", "matrix", "suite", "model", "fold", "detect"]),
+    );
   });
 
   it("lists every example that is not run, each with its reason", () => {
-    const listed = NOT_RUN.map((example) => `${example.file}: bn-check ${example.args.join(" ")} — ${example.notRun}`);
+    const listed = NOT_RUN.map(
+      (example) => `${example.file}: bn-check ` + `${example.args.join(" ")} — ${example.notRun}`,
+    );
     // A new not-run example must be added here: nothing is skipped without being seen.
     expect(listed).toEqual([
-      "docs/suite.md: bn-check suite ../shared/reference-corpus/cpu — needs the full reference corpus beside the repository; fixtures/corpus holds a copy of part of it",
-      "docs/suite.md: bn-check suite ../shared/reference-corpus/cpu --default-tolerances — needs the full reference corpus beside the repository; fixtures/corpus holds a copy of part of it",
+      "docs/suite.md: bn-check suite ../shared/reference-corpus/cpu — needs the full " +
+        "reference corpus beside the repository; fixtures/corpus holds a copy of part of it",
+      "docs/suite.md: bn-check suite ../shared/reference-corpus/cpu --default-tolerances — needs " +
+        "the full reference corpus beside the repository; fixtures/corpus holds a copy of part of it",
     ]);
   });
 
@@ -168,32 +191,46 @@ describe("the bn-check examples of README.md and docs/*.md", () => {
     for (const example of NOT_RUN) {
       const text = help.get(example.args[0]!)!;
       for (const option of example.args.filter((arg) => arg.startsWith("-"))) {
-        expect(text, `${example.id}: ${option}`).toMatch(new RegExp(`(^|[\\s,])${option.replace(/=.*$/, "")}(?=[\\s,=]|$)`, "m"));
+        expect(text, `${example.id}: ${option}`).toMatch(
+          new RegExp(`(^|[\\s,])${option.replace(/=.*$/, "")}(?=[\\s,=]|$)`, "m"),
+        );
       }
     }
   });
 
-  it.each(RUN.map((example) => [`${example.id}: bn-check ${example.args.join(" ")}`, example] as const))("%s", (_name, example) => {
-    const run = results.get(example.id);
-    expect(run, "ran").toBeDefined();
-    const { planned, result } = run!;
-    const context = `bn-check ${planned.args.join(" ")}\n--- stderr\n${result.stderr}\n--- stdout (end)\n${result.stdout.slice(-2000)}`;
-    expect(result.signal, context).toBeNull();
-    expect(result.status, context).toBe(example.expectedExit);
-    if (example.proseExit !== undefined) expect(example.expectedExit, `${example.id}: the prose after the block says exit ${example.proseExit}`).toBe(example.proseExit);
-    expect(result.stderr, context).not.toMatch(STACK_FRAME);
-    // A verdict (or, for run, what it wrote) on stdout, not an empty report.
-    expect(result.stdout.trim().length, context).toBeGreaterThan(0);
-    if (example.shownOutput) {
-      const printed = new Set(`${result.stdout}\n${result.stderr}`.split("\n").map((line) => line.trimEnd()));
-      for (const line of example.shownOutput) {
-        const shown = line.trimEnd();
-        if (shown === "" || shown.trim() === "…") continue;
-        expect(printed.has(shown), `${example.id}: the doc shows\n${shown}\nbut the CLI printed\n${result.stdout}`).toBe(true);
+  it.each(RUN.map((example) => [`${example.id}: bn-check ${example.args.join(" ")}`, example] as const))(
+    "%s",
+    (_name, example) => {
+      const run = results.get(example.id);
+      expect(run, "ran").toBeDefined();
+      const { planned, result } = run!;
+      const context =
+        `bn-check ${planned.args.join(" ")}\n--- stderr\n${result.stderr}\n--- ` +
+        `stdout (end)\n${result.stdout.slice(-2000)}`;
+      expect(result.signal, context).toBeNull();
+      expect(result.status, context).toBe(example.expectedExit);
+      if (example.proseExit !== undefined)
+        expect(example.expectedExit, `${example.id}: the prose after the block says exit ${example.proseExit}`).toBe(
+          example.proseExit,
+        );
+      expect(result.stderr, context).not.toMatch(STACK_FRAME);
+      // A verdict (or, for run, what it wrote) on stdout, not an empty report.
+      expect(result.stdout.trim().length, context).toBeGreaterThan(0);
+      if (example.shownOutput) {
+        const printed = new Set(`${result.stdout}\n${result.stderr}`.split("\n").map((line) => line.trimEnd()));
+        for (const line of example.shownOutput) {
+          const shown = line.trimEnd();
+          if (shown === "" || shown.trim() === "…") continue;
+          expect(
+            printed.has(shown),
+            `${example.id}: the doc shows\n${shown}\nbut the CLI printed\n${result.stdout}`,
+          ).toBe(true);
+        }
       }
-    }
-    for (const written of planned.repoWrites) expect(existsSync(join(ROOT, written)), `${written} written into the repository`).toBe(false);
-  });
+      for (const written of planned.repoWrites)
+        expect(existsSync(join(ROOT, written)), `${written} written into the repository`).toBe(false);
+    },
+  );
 });
 
 describe("the example extraction", () => {
@@ -222,7 +259,21 @@ describe("the example extraction", () => {
       ),
     );
     expect(examples.map((e) => [e.id, e.args, e.expectedExit, e.proseExit, e.notRun])).toEqual([
-      ["x.md:6", ["compare", "fixtures/corpus/cpu/a/input.npy", "fixtures/corpus/cpu/a/ref.npy", "--filter", "gpu/*", "--eps", "1e-3"], 1, 1, undefined],
+      [
+        "x.md:6",
+        [
+          "compare",
+          "fixtures/corpus/cpu/a/input.npy",
+          "fixtures/corpus/cpu/a/ref.npy",
+          "--filter",
+          "gpu/*",
+          "--eps",
+          "1e-3",
+        ],
+        1,
+        1,
+        undefined,
+      ],
       ["x.md:9", ["diff", "a.npy", "b.npy"], 1, 1, undefined],
     ]);
     expect(examples[0]!.shownOutput).toBeUndefined();
@@ -230,19 +281,40 @@ describe("the example extraction", () => {
   });
 
   it("reads a not-run mark with its reason, and refuses one without", () => {
-    const [example] = extractExamples("x.md", md("<!-- example: not-run (needs your own checkpoint) -->", "", "```bash", "bn-check model --params ckpt.pt", "```"));
+    const [example] = extractExamples(
+      "x.md",
+      md(
+        "<!-- example: not-run (needs your own checkpoint) -->",
+        "",
+        "```bash",
+        "bn-check model --params ckpt.pt",
+        "```",
+      ),
+    );
     expect(example!.notRun).toBe("needs your own checkpoint");
-    expect(() => extractExamples("x.md", md("<!-- example: not-run -->", "```sh", "bn-check run a.npy -o b.npy", "```"))).toThrow(DocExampleError);
-    expect(() => extractExamples("x.md", md("<!-- example: skip -->", "```sh", "bn-check run a.npy -o b.npy", "```"))).toThrow(/unknown example mark/);
+    expect(() =>
+      extractExamples("x.md", md("<!-- example: not-run -->", "```sh", "bn-check run a.npy -o b.npy", "```")),
+    ).toThrow(DocExampleError);
+    expect(() =>
+      extractExamples("x.md", md("<!-- example: skip -->", "```sh", "bn-check run a.npy -o b.npy", "```")),
+    ).toThrow(/unknown example mark/);
   });
 
   it("refuses what a plain argument list cannot say, and commands hidden in other fences", () => {
     const vars = new Map<string, string>();
-    for (const line of ["bn-check diff a.npy b.npy | head", "bn-check run a.npy > out", "bn-check diff $(ls) b", "bn-check diff $UNSET b", "bn-check diff *.npy"]) {
+    for (const line of [
+      "bn-check diff a.npy b.npy | head",
+      "bn-check run a.npy > out",
+      "bn-check diff $(ls) b",
+      "bn-check diff $UNSET b",
+      "bn-check diff *.npy",
+    ]) {
       expect(() => shellWords(line, vars, "x"), line).toThrow(DocExampleError);
     }
     expect(() => extractExamples("x.md", md("```", "npx bn-check compare in.npy ref.npy", "```"))).toThrow(/never run/);
     // Output and usage synopses in plain fences are not commands.
-    expect(extractExamples("x.md", md("```", "bn-check compare: torch", "bn-check model --params <state>", "```"))).toEqual([]);
+    expect(
+      extractExamples("x.md", md("```", "bn-check compare: torch", "bn-check model --params <state>", "```")),
+    ).toEqual([]);
   });
 });

@@ -16,7 +16,14 @@ interface Step {
   readonly uses?: string;
 }
 interface Workflow {
-  readonly jobs: Record<string, { readonly strategy: { readonly matrix: { readonly shard: number[] } }; readonly env: Record<string, string | number>; readonly steps: Step[] }>;
+  readonly jobs: Record<
+    string,
+    {
+      readonly strategy: { readonly matrix: { readonly shard: number[] } };
+      readonly env: Record<string, string | number>;
+      readonly steps: Step[];
+    }
+  >;
 }
 
 const markdown = readFileSync(join(ROOT, "docs", "ci.md"), "utf8");
@@ -48,9 +55,15 @@ describe("the CI workflow in docs/ci.md", () => {
           GITHUB_STEP_SUMMARY: summary,
           ...Object.fromEntries(Object.entries(job.env).map(([k, v]) => [k, String(v)])),
         };
-        const run = spawnSync("bash", ["-eo", "pipefail", "-c", command], { cwd: ROOT, env, encoding: "utf8", maxBuffer: 1 << 28 });
+        const run = spawnSync("bash", ["-eo", "pipefail", "-c", command], {
+          cwd: ROOT,
+          env,
+          encoding: "utf8",
+          maxBuffer: 1 << 28,
+        });
         expect(run.status, `${step.name}: ${run.stderr}`).toBe(0);
-        if (command.includes("--format github")) expect(run.stdout).toMatch(/^::notice title=bn-check suite::\d+ of \d+ case\(s\) passed$/m);
+        if (command.includes("--format github"))
+          expect(run.stdout).toMatch(/^::notice title=bn-check suite::\d+ of \d+ case\(s\) passed$/m);
       }
       const report = join(ROOT, "reports", `bn-check-${shard}.xml`);
       expect(existsSync(report)).toBe(true);
@@ -64,7 +77,11 @@ describe("the CI workflow in docs/ci.md", () => {
       return (Array.isArray(suites) ? suites : [suites]).map((s: { "@_name": string }) => s["@_name"]);
     });
     const all = JSON.parse(
-      spawnSync(process.execPath, [join(ROOT, "bin", "bn-check.cjs"), "suite", "fixtures/corpus", "--format", "json", "--quiet"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 }).stdout,
+      spawnSync(
+        process.execPath,
+        [join(ROOT, "bin", "bn-check.cjs"), "suite", "fixtures/corpus", "--format", "json", "--quiet"],
+        { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 },
+      ).stdout,
     ).cases.map((c: { name: string }) => c.name);
     expect([...names].sort()).toEqual([...all].sort());
     // Thirteen processes, twelve through npx (half a second each to start): 14 s on a quiet machine,

@@ -15,7 +15,10 @@ const faultArgs = [
   `${FAULT}/ref.npy`,
   "--mode",
   "eval",
-  ...["weight", "bias", "running-mean", "running-var"].flatMap((name) => [`--${name}`, `${FAULT}/${name.replace("-", "_")}.npy`]),
+  ...["weight", "bias", "running-mean", "running-var"].flatMap((name) => [
+    `--${name}`,
+    `${FAULT}/${name.replace("-", "_")}.npy`,
+  ]),
 ];
 const ANSI = /\x1b\[/;
 
@@ -61,26 +64,93 @@ describe("bn-check compare (exit 0 and 1)", () => {
 
   it("a reference of another shape does not conform (exit 1) and says so", () => {
     const dir = "fixtures/corpus/cpu/fault-nhwc-declared-nchw-shape";
-    const run = runCli(["compare", `${dir}/input.npy`, `${dir}/ref.npy`, "--mode", "eval", "--running-mean", `${dir}/running_mean.npy`, "--running-var", `${dir}/running_var.npy`]);
+    const run = runCli([
+      "compare",
+      `${dir}/input.npy`,
+      `${dir}/ref.npy`,
+      "--mode",
+      "eval",
+      "--running-mean",
+      `${dir}/running_mean.npy`,
+      "--running-var",
+      `${dir}/running_var.npy`,
+    ]);
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/shape mismatch: bn-check computes 2x3x4x5, the reference is 2x4x5x3/);
   });
 
   it("--format json prints one document with the documented keys", () => {
-    const run = runCli(["compare", ...CLASSIC, "--format", "json", "--ref-running-mean", "fixtures/classic/ref_running_mean.npy", "--ref-running-var", "fixtures/classic/ref_running_var.npy"]);
+    const run = runCli([
+      "compare",
+      ...CLASSIC,
+      "--format",
+      "json",
+      "--ref-running-mean",
+      "fixtures/classic/ref_running_mean.npy",
+      "--ref-running-var",
+      "fixtures/classic/ref_running_var.npy",
+    ]);
     expect(run.status).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(Object.keys(report)).toEqual(["schemaVersion", "tool", "command", "conforms", "verdict", "exitCode", "files", "convention", "tensors", "batchStatistics", "steps", "hints", "timings"]);
+    expect(Object.keys(report)).toEqual([
+      "schemaVersion",
+      "tool",
+      "command",
+      "conforms",
+      "verdict",
+      "exitCode",
+      "files",
+      "convention",
+      "tensors",
+      "batchStatistics",
+      "steps",
+      "hints",
+      "timings",
+    ]);
     expect(report.schemaVersion).toBe(2);
     expect(report.verdict).toBe("conforms");
     expect(report.tool.version).toBe(readJson<{ version: string }>(join(ROOT, "package.json")).version);
-    expect(report.convention).toMatchObject({ framework: "torch", mode: "train", layout: "NCHW", channelAxis: 1, epsilon: 1e-5, momentum: 0.1, runningVarEstimator: "unbiased" });
+    expect(report.convention).toMatchObject({
+      framework: "torch",
+      mode: "train",
+      layout: "NCHW",
+      channelAxis: 1,
+      epsilon: 1e-5,
+      momentum: 0.1,
+      runningVarEstimator: "unbiased",
+    });
     expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output", "running_mean", "running_var"]);
     expect(Object.keys(report.tensors[0])).toEqual(
-      expect.arrayContaining(["passed", "mismatches", "count", "mismatchFraction", "maxAbsError", "maxRelError", "maxUlp", "requiredAtol", "requiredRtol", "channels", "worst", "tolerance"]),
+      expect.arrayContaining([
+        "passed",
+        "mismatches",
+        "count",
+        "mismatchFraction",
+        "maxAbsError",
+        "maxRelError",
+        "maxUlp",
+        "requiredAtol",
+        "requiredRtol",
+        "channels",
+        "worst",
+        "tolerance",
+      ]),
     );
-    expect(report.tensors[0].tolerance).toEqual({ atol: 1e-5, rtol: 1.3e-6, source: "torch.testing.assert_close default for float32", equalNan: false });
-    expect(Object.keys(report.timings)).toEqual(["readMs", "statsMs", "compareMs", "totalMs", "threads", "kernels", "unitsByThread"]);
+    expect(report.tensors[0].tolerance).toEqual({
+      atol: 1e-5,
+      rtol: 1.3e-6,
+      source: "torch.testing.assert_close default for float32",
+      equalNan: false,
+    });
+    expect(Object.keys(report.timings)).toEqual([
+      "readMs",
+      "statsMs",
+      "compareMs",
+      "totalMs",
+      "threads",
+      "kernels",
+      "unitsByThread",
+    ]);
     expect(report.timings.unitsByThread).toEqual({ stats: [1], compare: [1] });
     // The classic 4x3x2x2 fixture is too small for a tensor arena: the JavaScript kernel.
     expect(report.timings.kernels).toEqual({ stats: "js", compare: "js" });
@@ -105,19 +175,47 @@ describe("bn-check compare (exit 0 and 1)", () => {
 describe("bn-check compare (exit 2: could not check)", () => {
   const dir = mkdtempSync(join(tmpdir(), "bn-check-e2e-"));
   const cases: [string, string[], RegExp][] = [
-    ["a missing file", ["compare", "fixtures/classic/nope.npy", CLASSIC[1]], /^bn-check: fixtures\/classic\/nope\.npy: no such file\n$/],
-    ["an integer tensor", ["compare", "fixtures/npy/i32.npy", CLASSIC[1]], /^bn-check: fixtures\/npy\/i32\.npy: integer dtype '<i4' is not supported/],
-    ["a non-positive eps", ["compare", ...CLASSIC, "--eps", "-1"], /option '--eps <x>' argument '-1' is invalid\. eps must be a finite number > 0; got '-1'/],
-    ["an unknown framework", ["compare", ...CLASSIC, "--framework", "caffe"], /argument 'caffe' is invalid\. Allowed choices are torch, tf, keras, keras3, tf-nn, onnx, flax/],
+    [
+      "a missing file",
+      ["compare", "fixtures/classic/nope.npy", CLASSIC[1]],
+      /^bn-check: fixtures\/classic\/nope\.npy: no such file\n$/,
+    ],
+    [
+      "an integer tensor",
+      ["compare", "fixtures/npy/i32.npy", CLASSIC[1]],
+      /^bn-check: fixtures\/npy\/i32\.npy: integer dtype '<i4' is not supported/,
+    ],
+    [
+      "a non-positive eps",
+      ["compare", ...CLASSIC, "--eps", "-1"],
+      /option '--eps <x>' argument '-1' is invalid\. eps must be a finite number > 0; got '-1'/,
+    ],
+    [
+      "an unknown framework",
+      ["compare", ...CLASSIC, "--framework", "caffe"],
+      /argument 'caffe' is invalid\. Allowed choices are torch, tf, keras, keras3, tf-nn, onnx, flax/,
+    ],
     ["threads < 1", ["compare", ...CLASSIC, "--threads", "0"], /threads must be an integer >= 1; got '0'/],
-    ["eval mode without running statistics", ["compare", ...CLASSIC, "--mode", "eval"], /^bn-check: eval mode normalises with the running statistics: give --running-mean and --running-var/],
+    [
+      "eval mode without running statistics",
+      ["compare", ...CLASSIC, "--mode", "eval"],
+      /^bn-check: eval mode normalises with the running statistics: give --running-mean and --running-var/,
+    ],
     [
       "a weight of the wrong length",
       ["compare", ...CLASSIC, "--weight", "fixtures/corpus/cpu/fault-channel-shift/weight.npy"],
       /^bn-check: weight has shape \[16\], but the input has 3 channels on axis 1: expected \[3\]/,
     ],
-    ["a channel axis out of range", ["compare", ...CLASSIC, "--channel-axis", "4"], /^bn-check: channel axis 4 is out of range for a rank-4 input \(valid: -4\.\.3\)/],
-    ["a layout of the wrong rank", ["compare", ...CLASSIC, "--layout", "NC"], /^bn-check: layout NC expects a rank-2 input/],
+    [
+      "a channel axis out of range",
+      ["compare", ...CLASSIC, "--channel-axis", "4"],
+      /^bn-check: channel axis 4 is out of range for a rank-4 input \(valid: -4\.\.3\)/,
+    ],
+    [
+      "a layout of the wrong rank",
+      ["compare", ...CLASSIC, "--layout", "NC"],
+      /^bn-check: layout NC expects a rank-2 input/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: one line on stderr, no stack trace`, () => {
@@ -133,11 +231,17 @@ describe("bn-check compare (exit 2: could not check)", () => {
     const path = join(dir, "one.npy");
     writeFileSync(
       path,
-      Buffer.concat([Buffer.from("\x93NUMPY\x01\x00\x76\x00", "latin1"), Buffer.from(`${`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }`.padEnd(117)}\n`, "latin1"), Buffer.alloc(12)]),
+      Buffer.concat([
+        Buffer.from("\x93NUMPY\x01\x00\x76\x00", "latin1"),
+        Buffer.from(`${`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }`.padEnd(117)}\n`, "latin1"),
+        Buffer.alloc(12),
+      ]),
     );
     const run = runCli(["compare", path, path]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/Expected more than 1 value per channel when training, got input size torch\.Size\(\[1, 3\]\)/);
+    expect(run.stderr).toMatch(
+      /Expected more than 1 value per channel when training, got input size torch\.Size\(\[1, 3\]\)/,
+    );
   });
 
   it("--debug adds the stack trace", () => {
@@ -153,13 +257,23 @@ describe("bn-check compare (exit 2: could not check)", () => {
     const input = join(dir, "input.npy");
     writeNpy(input, tensorFromArray(normals(seededRandom(5), 16 * 4 * 128 * 128), [16, 4, 128, 128], "float32"));
     const manifest = join(dir, "suite.json");
-    writeFileSync(manifest, JSON.stringify({ cases: Array.from({ length: 40 }, (_, i) => ({ name: `case ${i}`, input, ref: input, expected: "mismatch" })) }));
-    const run = runCli(["suite", manifest, "--threads", "2", "--parallel-threshold", "0", "--format", "json"], { BN_CHECK_WORKER_FILE: join(FIXTURES, "workers", "exit.cjs") });
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        cases: Array.from({ length: 40 }, (_, i) => ({ name: `case ${i}`, input, ref: input, expected: "mismatch" })),
+      }),
+    );
+    const run = runCli(["suite", manifest, "--threads", "2", "--parallel-threshold", "0", "--format", "json"], {
+      BN_CHECK_WORKER_FILE: join(FIXTURES, "workers", "exit.cjs"),
+    });
     expect(run.status).toBe(2);
     const report = JSON.parse(run.stdout) as { cases: { status: string; error: string | null }[] };
     const errors = report.cases.filter((c) => c.status === "error");
     expect(errors.length).toBeGreaterThan(0);
-    for (const c of errors) expect(c.error).toMatch(/^a worker thread failed during (stats|compare) \(units 0\.\.63 of 64, 4 channels\): worker exited with code: 70$/);
+    for (const c of errors)
+      expect(c.error).toMatch(
+        /^a worker thread failed during (stats|compare) \(units 0\.\.63 of 64, 4 channels\): worker exited with code: 70$/,
+      );
     expect(report.cases.filter((c) => c.status === "pass").length).toBe(40 - errors.length);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -210,8 +324,14 @@ describe("help and version", () => {
 
   it("a reader that closes the pipe (| head, | true) ends nothing in a crash: no stack trace, the check's exit code", () => {
     // `true` exits without reading: every write of bn-check's lands on a closed pipe.
-    const classic = [join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy")].map((path) => `"${path}"`).join(" ");
-    const run = spawnSync("bash", ["-c", `"${process.execPath}" "${BIN}" compare ${classic} | true; exit \${PIPESTATUS[0]}`], { encoding: "utf8", timeout: 60_000 });
+    const classic = [join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy")]
+      .map((path) => `"${path}"`)
+      .join(" ");
+    const run = spawnSync(
+      "bash",
+      ["-c", `"${process.execPath}" "${BIN}" compare ${classic} | true; exit \${PIPESTATUS[0]}`],
+      { encoding: "utf8", timeout: 60_000 },
+    );
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
   });

@@ -16,7 +16,16 @@ describe("bn-check run", () => {
 
   it("writes the output and running statistics, which compare and numpy read back", () => {
     const out = join(dir, "out.npy");
-    const run = runCli(["run", INPUT, "-o", out, "--save-running-mean", join(dir, "rm.npy"), "--save-running-var", join(dir, "rv.npy")]);
+    const run = runCli([
+      "run",
+      INPUT,
+      "-o",
+      out,
+      "--save-running-mean",
+      join(dir, "rm.npy"),
+      "--save-running-var",
+      join(dir, "rv.npy"),
+    ]);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     const written = readNpy(out);
@@ -30,7 +39,13 @@ describe("bn-check run", () => {
     if (python !== null) {
       const check = spawnSync(
         python,
-        ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); r=np.load(sys.argv[2]); print(a.dtype, a.shape, bool(np.allclose(a, r, rtol=1e-6, atol=1e-6)))", out, REF],
+        [
+          "-c",
+          "import numpy as np,sys; a=np.load(sys.argv[1]); r=np.load(sys.argv[2]); " +
+            "print(a.dtype, a.shape, bool(np.allclose(a, r, rtol=1e-6, atol=1e-6)))",
+          out,
+          REF,
+        ],
         { encoding: "utf8" },
       );
       expect(check.stdout.trim()).toBe("float32 (4, 3, 2, 2) True");
@@ -107,8 +122,12 @@ describe("bn-check matrix", () => {
     expect(run.stdout).toMatch(
       /torch vs keras3 +output max \|diff\| 7\.905e-4 \(5925 ulp\); running var max \|diff\| 0\.3007 — eps: torch 1e-5 vs keras3 0\.001; momentum: torch weights the new batch by 0\.1, keras3 by 0\.01; running var: torch unbiased ÷\(N−1\) vs keras3 biased ÷N/,
     );
-    expect(run.stdout).toMatch(/torch vs onnx +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.02694 — running var: torch unbiased ÷\(N−1\) vs onnx biased ÷N/);
-    expect(run.stdout).toMatch(/tf vs keras3 +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.002694 — running var: tf unbiased ÷\(N−1\) vs keras3 biased ÷N/);
+    expect(run.stdout).toMatch(
+      /torch vs onnx +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.02694 — running var: torch unbiased ÷\(N−1\) vs onnx biased ÷N/,
+    );
+    expect(run.stdout).toMatch(
+      /tf vs keras3 +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.002694 — running var: tf unbiased ÷\(N−1\) vs keras3 biased ÷N/,
+    );
   });
 
   it("its values equal those of direct runs compared with diff", () => {
@@ -116,33 +135,66 @@ describe("bn-check matrix", () => {
     const matrix = JSON.parse(runCli(["matrix", INPUT, "--format", "json"]).stdout);
     for (const framework of ["torch", "keras3"]) {
       expect(
-        runCli(["run", INPUT, "-o", join(dir, `${framework}.npy`), "--framework", framework, "--channel-axis", "1", "--dtype", "float64", "--save-running-var", join(dir, `${framework}-rv.npy`)])
-          .status,
+        runCli([
+          "run",
+          INPUT,
+          "-o",
+          join(dir, `${framework}.npy`),
+          "--framework",
+          framework,
+          "--channel-axis",
+          "1",
+          "--dtype",
+          "float64",
+          "--save-running-var",
+          join(dir, `${framework}-rv.npy`),
+        ]).status,
       ).toBe(0);
     }
-    const diff = JSON.parse(runCli(["diff", join(dir, "keras3.npy"), join(dir, "torch.npy"), "--format", "json"]).stdout);
+    const diff = JSON.parse(
+      runCli(["diff", join(dir, "keras3.npy"), join(dir, "torch.npy"), "--format", "json"]).stdout,
+    );
     const pair = matrix.pairs.find((p: { a: string; b: string }) => p.a === "torch" && p.b === "keras3");
     expect(diff.tensors[0].maxAbsError.absError).toBe(pair.outputMaxAbs);
-    const running = JSON.parse(runCli(["diff", join(dir, "keras3-rv.npy"), join(dir, "torch-rv.npy"), "--format", "json"]).stdout);
+    const running = JSON.parse(
+      runCli(["diff", join(dir, "keras3-rv.npy"), join(dir, "torch-rv.npy"), "--format", "json"]).stdout,
+    );
     expect(running.tensors[0].maxAbsError.absError).toBeCloseTo(pair.runningVarMaxAbs, 6);
   });
 
   it("with --ref, names the presets the reference agrees with", () => {
     const run = runCli(["matrix", INPUT, "--ref", REF, "--format", "markdown"]);
-    expect(run.stdout).toMatch(/\| torch vs ref \| 1\.449e-7 \| 1 \| — \| ref agrees with torch within the default tolerance/);
-    expect(run.stdout).toMatch(/\| keras3 vs ref \| 7\.905e-4 \| 5926 \| — \| ref differs from keras3: 46 \/ 48 elements outside the default tolerance/);
+    expect(run.stdout).toMatch(
+      /\| torch vs ref \| 1\.449e-7 \| 1 \| — \| ref agrees with torch within the default tolerance/,
+    );
+    expect(run.stdout).toMatch(
+      /\| keras3 vs ref \| 7\.905e-4 \| 5926 \| — \| ref differs from keras3: 46 \/ 48 elements outside the default tolerance/,
+    );
   });
 });
 
 describe("bn-check compare --steps", () => {
   const c = join(FIXTURES, "corpus", "cpu", "pt-cpu-bn2d-f32-momNone-steps3");
-  const base = ["compare", join(c, "input.npy"), ...stepsCaseArgs(c), "--ref-running-var", join(c, "ref_running_var.npy"), "--format", "json"];
+  const base = [
+    "compare",
+    join(c, "input.npy"),
+    ...stepsCaseArgs(c),
+    "--ref-running-var",
+    join(c, "ref_running_var.npy"),
+    "--format",
+    "json",
+  ];
 
   it("checks every step's output and the final running statistics", () => {
     const run = runCli([base[0], base[1], join(c, "ref.npy"), ...base.slice(2)]);
     expect(run.status).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual(["output[step 0]", "output[step 1]", "output[step 2]", "running_var"]);
+    expect(report.tensors.map((t: { name: string }) => t.name)).toEqual([
+      "output[step 0]",
+      "output[step 1]",
+      "output[step 2]",
+      "running_var",
+    ]);
     expect(report.steps).toEqual({ count: 3, firstDivergentStep: null });
   });
 
@@ -157,7 +209,10 @@ describe("bn-check compare --steps", () => {
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout);
     expect(report.steps).toEqual({ count: 3, firstDivergentStep: 1 });
-    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual(["output[step 1]", "output[step 2]"]);
+    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual([
+      "output[step 1]",
+      "output[step 2]",
+    ]);
   });
 });
 

@@ -12,9 +12,15 @@ import { BIN, FIXTURES, normals, ROOT, seededRandom } from "../helpers.js";
  * Spawns the CLI with progress lines on stderr (BN_CHECK_PROGRESS=lines), sends SIGINT once `trigger`
  * shows there — work is under way, whatever the machine's speed — and collects the result. No clock.
  */
-function interrupt(args: string[], trigger: RegExp): Promise<{ status: number | null; stdout: string; stderr: string; signalled: boolean }> {
+function interrupt(
+  args: string[],
+  trigger: RegExp,
+): Promise<{ status: number | null; stdout: string; stderr: string; signalled: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", BN_CHECK_PROGRESS: "lines" } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", BN_CHECK_PROGRESS: "lines" },
+    });
     let stdout = "";
     let stderr = "";
     let signalled = false;
@@ -50,7 +56,17 @@ describe("SIGINT", () => {
   it("stops a long suite after the current case and reports what was done (exit 130)", async () => {
     const manifest = join(dir, "long.json");
     // Thousands of small cases: seconds of work without large data.
-    writeFileSync(manifest, JSON.stringify({ cases: Array.from({ length: 4000 }, (_, i) => ({ name: `case ${i}`, input: big, ref: big, expected: "mismatch" })) }));
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        cases: Array.from({ length: 4000 }, (_, i) => ({
+          name: `case ${i}`,
+          input: big,
+          ref: big,
+          expected: "mismatch",
+        })),
+      }),
+    );
     const result = await interrupt(["suite", manifest, "--format", "json"], /progress 20\/4000 /);
     expect(result.signalled).toBe(true);
     expect(result.status).toBe(130);
@@ -87,9 +103,15 @@ describe("a write that fails", () => {
   it("run -o past the file-size limit: exit 2, no partial file, inputs untouched", () => {
     const before = readFileSync(big);
     const out = join(dir, "too-big.npy");
-    const run = spawnSync("bash", ["-c", `ulimit -f 64; exec "${process.execPath}" "${BIN}" run "${big}" -o "${out}"`], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
+    const run = spawnSync(
+      "bash",
+      ["-c", `ulimit -f 64; exec "${process.execPath}" "${BIN}" run "${big}" -o "${out}"`],
+      { encoding: "utf8", env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } },
+    );
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/too-big\.npy: cannot be written \(file too large for this process's file-size limit\); nothing was written/);
+    expect(run.stderr).toMatch(
+      /too-big\.npy: cannot be written \(file too large for this process's file-size limit\); nothing was written/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
     expect(readFileSync(big).equals(before)).toBe(true);
@@ -97,9 +119,22 @@ describe("a write that fails", () => {
 
   it("--report into a missing directory: exit 2 and nothing written", () => {
     const report = join(dir, "no-such-dir", "out.xml");
-    const run = spawnSync(process.execPath, [BIN, "compare", join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy"), "--format", "junit", "--report", report], {
-      encoding: "utf8",
-    });
+    const run = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        "compare",
+        join(FIXTURES, "classic", "input.npy"),
+        join(FIXTURES, "classic", "ref.npy"),
+        "--format",
+        "junit",
+        "--report",
+        report,
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/out\.xml: cannot be written \(the directory does not exist\); nothing was written/);
   });

@@ -32,24 +32,50 @@ describe("a suite with bad case folders", () => {
   caseFolder("e-eps-string", JSON.stringify({ framework: "pytorch", eps: "1e-5" }));
   caseFolder("f-fifo", null);
   caseFolder("g-huge", JSON.stringify({ framework: "pytorch", padding: "x".repeat(2 << 20) }));
-  caseFolder("h-good", JSON.stringify({ framework: "pytorch", convention: "pytorch", mode: "train", eps: 1e-5, momentum: 0.1, channel_axis: 1, expected: "match" }));
+  caseFolder(
+    "h-good",
+    JSON.stringify({
+      framework: "pytorch",
+      convention: "pytorch",
+      mode: "train",
+      eps: 1e-5,
+      momentum: 0.1,
+      channel_axis: 1,
+      expected: "match",
+    }),
+  );
   const run = runCli(["suite", join(dir, "suite"), "--format", "json"]);
   const report = JSON.parse(run.stdout) as { cases: { name: string; status: string; error: string | null }[] };
   const byName = Object.fromEntries(report.cases.map((c) => [c.name, c]));
 
   it("runs every case: the bad ones are errors (exit 2), the good one passes", () => {
     expect(run.status).toBe(2);
-    expect(report.cases.map((c) => c.status)).toEqual(["error", "error", "error", "error", "error", "error", "error", "pass"]);
+    expect(report.cases.map((c) => c.status)).toEqual([
+      "error",
+      "error",
+      "error",
+      "error",
+      "error",
+      "error",
+      "error",
+      "pass",
+    ]);
   });
 
   it("names the file and the problem of each", () => {
     expect(byName["a-null"].error).toMatch(/a-null\/case\.json: must hold a JSON object$/);
-    expect(byName["b-proto"].error).toMatch(/b-proto\/case\.json: names framework '__proto__' \/ convention 'undefined', which bn-check has no preset for$/);
+    expect(byName["b-proto"].error).toMatch(
+      /b-proto\/case\.json: names framework '__proto__' \/ convention 'undefined', which bn-check has no preset for$/,
+    );
     expect(byName["c-constructor"].error).toMatch(/c-constructor\/case\.json: names framework 'constructor'/);
-    expect(byName["d-bogus-mode"].error).toMatch(/d-bogus-mode\/case\.json: field 'mode' has an invalid value "bogus"$/);
+    expect(byName["d-bogus-mode"].error).toMatch(
+      /d-bogus-mode\/case\.json: field 'mode' has an invalid value "bogus"$/,
+    );
     expect(byName["e-eps-string"].error).toMatch(/field 'eps' has an invalid value "1e-5"$/);
     expect(byName["f-fifo"].error).toMatch(/f-fifo\/case\.json: is not a regular file/);
-    expect(byName["g-huge"].error).toMatch(/g-huge\/case\.json: is [\d,]+ bytes: more than the 1,048,576 a JSON file of bn-check may have$/);
+    expect(byName["g-huge"].error).toMatch(
+      /g-huge\/case\.json: is [\d,]+ bytes: more than the 1,048,576 a JSON file of bn-check may have$/,
+    );
   });
 });
 
@@ -61,8 +87,19 @@ describe("manifests and ONNX tensors", () => {
   });
 
   it("an ONNX tensor claiming 2^40 elements is refused before anything is allocated", () => {
-    const message = { dims: [2 ** 40], dataType: 1, floatData: [], int32Data: [], name: "x", rawData: new Uint8Array(8), doubleData: [], dataLocation: 0 };
-    expect(() => tensorFromProto(message, "big.pb")).toThrow(/^big\.pb: raw_data holds 8 bytes; dims \[1099511627776\] of FLOAT need 4398046511104$/);
+    const message = {
+      dims: [2 ** 40],
+      dataType: 1,
+      floatData: [],
+      int32Data: [],
+      name: "x",
+      rawData: new Uint8Array(8),
+      doubleData: [],
+      dataLocation: 0,
+    };
+    expect(() => tensorFromProto(message, "big.pb")).toThrow(
+      /^big\.pb: raw_data holds 8 bytes; dims \[1099511627776\] of FLOAT need 4398046511104$/,
+    );
   });
 });
 

@@ -14,7 +14,8 @@ const HOSTILE = [
   '<a href="https://example.invalid">click</a>',
   "pipe | breaks | the table",
   "tick ` escapes ``a code span``",
-  "style url(http://example.invalid/a.png) and @import 'http://example.invalid/b.css' and href=\"http://example.invalid\"",
+  "style url(http://example.invalid/a.png) and @import " +
+    "'http://example.invalid/b.css' and href=\"http://example.invalid\"",
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "bn-check-names-"));
@@ -25,7 +26,9 @@ writeFileSync(
   manifest,
   JSON.stringify({
     cases: HOSTILE.map((name, k) =>
-      k % 2 === 0 ? { name, input: classic("input.npy"), ref: classic("ref.npy") } : { name, input: classic("input.npy"), ref: classic("ref.npy"), framework: "keras3", channelAxis: 1 },
+      k % 2 === 0
+        ? { name, input: classic("input.npy"), ref: classic("ref.npy") }
+        : { name, input: classic("input.npy"), ref: classic("ref.npy"), framework: "keras3", channelAxis: 1 },
     ),
   }),
 );

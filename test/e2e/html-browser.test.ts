@@ -37,7 +37,12 @@ interface PageFindings {
 }
 
 /** Opens a report from disk in light or dark mode and reads what a reader would see. */
-async function inspect(path: string, screenshot: string, colorScheme: "light" | "dark" = "light", openCases = false): Promise<PageFindings> {
+async function inspect(
+  path: string,
+  screenshot: string,
+  colorScheme: "light" | "dark" = "light",
+  openCases = false,
+): Promise<PageFindings> {
   const page = await (await browser()).newPage({ viewport: { width: 1100, height: 900 }, colorScheme });
   const consoleErrors: string[] = [];
   const requests: string[] = [];
@@ -62,7 +67,12 @@ async function inspect(path: string, screenshot: string, colorScheme: "light" | 
   const charts = await page.$$eval("figure > svg", (svgs) =>
     svgs.map((svg) => {
       const box = svg.getBoundingClientRect();
-      return { width: box.width, height: box.height, label: svg.querySelector("title")?.textContent ?? "", visible: svg.checkVisibility() };
+      return {
+        width: box.width,
+        height: box.height,
+        label: svg.querySelector("title")?.textContent ?? "",
+        visible: svg.checkVisibility(),
+      };
     }),
   );
   const verdict = await page.locator("[data-verdict]").first();
@@ -97,7 +107,9 @@ describe("the HTML report in chromium", () => {
         expect(chart.width, chart.label).toBeGreaterThan(100);
         expect(chart.height, chart.label).toBeGreaterThan(50);
       }
-      expect(page.charts.map((c) => c.label)).toEqual(expect.arrayContaining(["output: max |error| per channel", "output: max |error| against batch variance"]));
+      expect(page.charts.map((c) => c.label)).toEqual(
+        expect.arrayContaining(["output: max |error| per channel", "output: max |error| against batch variance"]),
+      );
       expect(page.visibleTables).toBeGreaterThanOrEqual(3);
     }
   });
@@ -126,7 +138,18 @@ describe("the HTML report in chromium", () => {
   it("a model whose fault layer fails: the finding-free page with the layers chart and the failing layer's charts", async () => {
     const report = join(dir, "model.html");
     const model = join(FIXTURES, "model");
-    const run = runCli(["model", "--params", join(model, "params.pt"), "--activations", join(model, "eval", "acts_fault.safetensors"), "--eps", "0.001", "-q", "--report", report]);
+    const run = runCli([
+      "model",
+      "--params",
+      join(model, "params.pt"),
+      "--activations",
+      join(model, "eval", "acts_fault.safetensors"),
+      "--eps",
+      "0.001",
+      "-q",
+      "--report",
+      report,
+    ]);
     expect(run.status, run.stderr).toBe(1);
     const page = await inspect(report, "html-report-model.png", "light", true);
     expect(page.consoleErrors).toEqual([]);
@@ -134,6 +157,7 @@ describe("the HTML report in chromium", () => {
     expect(page.verdict).toBe("failed");
     expect(page.charts.map((c) => c.label)).toContain("Cases by worst |error| / allowance");
     expect(page.charts.length).toBeGreaterThanOrEqual(3);
-    for (const chart of page.charts) expect(chart.visible && chart.width * chart.height > 100 * 50, chart.label).toBe(true);
+    for (const chart of page.charts)
+      expect(chart.visible && chart.width * chart.height > 100 * 50, chart.label).toBe(true);
   });
 });

@@ -29,7 +29,15 @@ describe("HTML through the CLI", () => {
   it("model writes a suite-shaped page: the files, the finding, the layers chart and each layer folded", () => {
     const report = join(dir, "model.html");
     const model = join(FIXTURES, "model");
-    const run = runCli(["model", "--params", join(model, "params.pt"), "--activations", join(model, "eval", "acts.npz"), "--report", report]);
+    const run = runCli([
+      "model",
+      "--params",
+      join(model, "params.pt"),
+      "--activations",
+      join(model, "eval", "acts.npz"),
+      "--report",
+      report,
+    ]);
     expect(run.status).toBe(1);
     const html = readFileSync(report, "utf8");
     expect(html).toMatch(/<h1>bn-check model: .*failed.* 1 \/ 34 passed<\/h1>/);
@@ -53,7 +61,9 @@ describe("HTML through the CLI", () => {
     const refused = runCli(["run", classic[0], "-o", output, "--report", join(dir, "run.html")]);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/html applies to compare, diff, suite, model, matrix, detect, fold, not run/);
-    expect(runCli(["run", classic[0], "-o", output, "--report-dir", join(dir, "run-dir")]).stderr).toMatch(/--report-dir applies to/);
+    expect(runCli(["run", classic[0], "-o", output, "--report-dir", join(dir, "run-dir")]).stderr).toMatch(
+      /--report-dir applies to/,
+    );
     expect(existsSync(output) || existsSync(join(dir, "run-dir"))).toBe(false);
   });
 
@@ -95,7 +105,17 @@ describe("HTML through the CLI", () => {
   it("--report and --report-dir together: both written by one all-or-none write", () => {
     const out = join(dir, "both");
     const report = join(dir, "both.html");
-    const run = runCli(["suite", join(FIXTURES, "corpus", "illcond"), "--filter", "*chanshift*", "-q", "--report", report, "--report-dir", out]);
+    const run = runCli([
+      "suite",
+      join(FIXTURES, "corpus", "illcond"),
+      "--filter",
+      "*chanshift*",
+      "-q",
+      "--report",
+      report,
+      "--report-dir",
+      out,
+    ]);
     expect(run.status, run.stderr).toBe(0);
     expect(readFileSync(report, "utf8")).toContain("<!DOCTYPE html>");
     expect(readdirSync(out).filter((f) => f.endsWith(".svg")).length).toBeGreaterThanOrEqual(5);

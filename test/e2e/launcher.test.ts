@@ -5,7 +5,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FIXTURES, ROOT, runCli } from "../helpers.js";
 
-const CLASSIC = ["compare", join(FIXTURES, "classic", "input.npy"), join(FIXTURES, "classic", "ref.npy"), "--format", "json"];
+const CLASSIC = [
+  "compare",
+  join(FIXTURES, "classic", "input.npy"),
+  join(FIXTURES, "classic", "ref.npy"),
+  "--format",
+  "json",
+];
 const BUNDLE = join(ROOT, "dist", "cli", "bn-check.cjs");
 
 /** The report without its timings (they differ from run to run). */

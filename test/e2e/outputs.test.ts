@@ -1,7 +1,17 @@
 // The output rules through the binary: an input is never an output, special files are written in
 // place (never replaced), a command's outputs are all written or none, and usage errors are one line.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -57,7 +67,16 @@ describe("run writes all of its outputs or none", () => {
   it("a missing directory for the last output: refused before any work, nothing written", () => {
     const y = join(dir, "y.npy");
     const mean = join(dir, "rm.npy");
-    const run = runCli(["run", classic[0], "-o", y, "--save-running-mean", mean, "--save-running-var", join(dir, "missing", "rv.npy")]);
+    const run = runCli([
+      "run",
+      classic[0],
+      "-o",
+      y,
+      "--save-running-mean",
+      mean,
+      "--save-running-var",
+      join(dir, "missing", "rv.npy"),
+    ]);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/rv\.npy: cannot be written \(the directory does not exist\); nothing was written\n$/);
     expect(existsSync(y)).toBe(false);
@@ -129,6 +148,8 @@ describe("usage errors", () => {
     writeNpy(oneD, tensorFromArray([1, 2, 3, 4], [4], "float32"));
     const run = runCli(["detect", oneD, oneD]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("bn-check: BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [4]\n");
+    expect(run.stderr).toBe(
+      "bn-check: BatchNorm needs an input of rank >= 2 (batch and channel axes); got shape [4]\n",
+    );
   });
 });

@@ -14,7 +14,13 @@ const CORPUS = join(FIXTURES, "corpus");
 interface SuiteJson {
   exitCode: number;
   summary: { total: number; passed: number; failed: number; errors: number; expectedMismatches: number };
-  cases: { name: string; status: string; conforms: boolean | null; error: string | null; tensors: { name: string; passed: boolean; verdict: string }[] }[];
+  cases: {
+    name: string;
+    status: string;
+    conforms: boolean | null;
+    error: string | null;
+    tensors: { name: string; passed: boolean; verdict: string }[];
+  }[];
 }
 
 function suiteJson(args: string[]): SuiteJson {
@@ -29,7 +35,11 @@ describe("bn-check suite on the copied reference corpus", () => {
     expect(report.summary.total).toBeGreaterThanOrEqual(50);
     expect(report.summary.passed).toBe(report.summary.total);
     expect(report.exitCode).toBe(0);
-    expect(report.summary.expectedMismatches).toBe(report.cases.filter((c) => c.name.includes("fault") || (c.name.includes("largemean-train") && c.name.startsWith("gpu/flax"))).length);
+    expect(report.summary.expectedMismatches).toBe(
+      report.cases.filter(
+        (c) => c.name.includes("fault") || (c.name.includes("largemean-train") && c.name.startsWith("gpu/flax")),
+      ).length,
+    );
   });
 
   it("gives the same verdict as a single compare run, case by case", () => {
@@ -83,14 +93,18 @@ describe("bn-check suite on a manifest", () => {
   const classic = { input: join(FIXTURES, "classic", "input.npy"), ref: join(FIXTURES, "classic", "ref.npy") };
 
   it("a case expected to mismatch that matches fails the suite (exit 1), and reports say so", () => {
-    const path = write("wrong-expectation.json", { cases: [{ name: "ok <&\"'\u0001> case", ...classic, expected: "mismatch" }] });
+    const path = write("wrong-expectation.json", {
+      cases: [{ name: "ok <&\"'\u0001> case", ...classic, expected: "mismatch" }],
+    });
     const run = runCli(["suite", path, "--format", "junit"]);
     expect(run.status).toBe(1);
     expect(XMLValidator.validate(run.stdout)).toBe(true);
     expect(run.stdout).toContain('name="ok &lt;&amp;&quot;&apos;&gt; case"');
     expect(run.stdout).toContain('<failure message="expected a mismatch, but every tensor is within tolerance"/>');
     const github = runCli(["suite", path, "--format", "github"]);
-    expect(github.stdout).toMatch(/^::error title=bn-check ok <&"'\\x01> case::expected a mismatch, but every tensor is within tolerance$/m);
+    expect(github.stdout).toMatch(
+      /^::error title=bn-check ok <&"'\\x01> case::expected a mismatch, but every tensor is within tolerance$/m,
+    );
   });
 
   it("a case that cannot be read is an error (exit 2) and the others still run", () => {
@@ -108,7 +122,12 @@ describe("bn-check suite on a manifest", () => {
   });
 
   it("a tight per-tensor tolerance fails only that tensor under strict; the error model allows its last-ulp rounding", () => {
-    const entry = { name: "tight running var", ...classic, refRunningVar: join(FIXTURES, "classic", "ref_running_var.npy"), tolerances: { running_var: { atol: 0, rtol: 0 } } };
+    const entry = {
+      name: "tight running var",
+      ...classic,
+      refRunningVar: join(FIXTURES, "classic", "ref_running_var.npy"),
+      tolerances: { running_var: { atol: 0, rtol: 0 } },
+    };
     const strict = suiteJson([write("per-tensor-strict.json", { cases: [{ ...entry, strict: true }] })]);
     expect(strict.cases[0].tensors.map((t) => [t.name, t.passed])).toEqual([
       ["output", true],

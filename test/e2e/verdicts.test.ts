@@ -18,10 +18,19 @@ interface TensorJson {
   mismatches: number;
   flatMismatches: number;
   bound: { computeDtype: string; maxRatio: number; dominantTerm: string | null } | null;
-  channels: { channel: number; mismatches: number; flatMismatches: number; conditioning: number | null; boundRatio: number }[];
+  channels: {
+    channel: number;
+    mismatches: number;
+    flatMismatches: number;
+    conditioning: number | null;
+    boundRatio: number;
+  }[];
 }
 
-function compareJson(dir: string, extra: string[] = []): { status: number | null; report: { verdict: string; hints: string[]; tensors: TensorJson[] } } {
+function compareJson(
+  dir: string,
+  extra: string[] = [],
+): { status: number | null; report: { verdict: string; hints: string[]; tensors: TensorJson[] } } {
   const run = runCli([...compareArgs(dir, { caseTolerance: false }), "--format", "json", ...extra]);
   expect(run.stderr).toBe("");
   return { status: run.status, report: JSON.parse(run.stdout) };
@@ -31,7 +40,10 @@ describe("verdicts at bn-check's default settings", () => {
   it("the copied corpus, every case at default tolerances: real outputs conform, faults are found", () => {
     const run = runCli(["suite", CORPUS, "--default-tolerances", "--format", "json"]);
     expect(run.status).toBe(0);
-    const report = JSON.parse(run.stdout) as { summary: { total: number; passed: number; expectedMismatches: number }; cases: { name: string; verdict: string; expected: string }[] };
+    const report = JSON.parse(run.stdout) as {
+      summary: { total: number; passed: number; expectedMismatches: number };
+      cases: { name: string; verdict: string; expected: string }[];
+    };
     expect(report.summary.total).toBeGreaterThanOrEqual(70);
     expect(report.summary.passed).toBe(report.summary.total);
     const illcondReal = report.cases.filter((c) => c.name.startsWith("illcond/pt-"));
@@ -45,7 +57,13 @@ describe("verdicts at bn-check's default settings", () => {
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout) as { cases: { name: string; status: string }[] };
     const failedReal = report.cases.filter((c) => c.name.startsWith("pt-") && c.status === "fail").map((c) => c.name);
-    expect(failedReal).toEqual(expect.arrayContaining(["pt-cpu-train-mixed-8x12x7x7-float32", "pt-cpu-train-offset5-8x12x7x7-float32", "pt-cpu-eval-nearconst-8x12x7x7-float32"]));
+    expect(failedReal).toEqual(
+      expect.arrayContaining([
+        "pt-cpu-train-mixed-8x12x7x7-float32",
+        "pt-cpu-train-offset5-8x12x7x7-float32",
+        "pt-cpu-eval-nearconst-8x12x7x7-float32",
+      ]),
+    );
   });
 
   it("compare: a genuine PyTorch output of data with |mean|/std up to 1e5 conforms within float32 arithmetic (exit 0), channel by channel", () => {
@@ -53,7 +71,12 @@ describe("verdicts at bn-check's default settings", () => {
     expect(status).toBe(0);
     expect(report.verdict).toBe("conforms within arithmetic");
     const output = report.tensors[0];
-    expect(output).toMatchObject({ name: "output", passed: true, verdict: "conforms within arithmetic", mismatches: 0 });
+    expect(output).toMatchObject({
+      name: "output",
+      passed: true,
+      verdict: "conforms within arithmetic",
+      mismatches: 0,
+    });
     expect(output.flatMismatches).toBeGreaterThan(1000);
     expect(output.bound?.computeDtype).toBe("float32");
     expect(output.bound?.maxRatio).toBeLessThan(1);
@@ -95,7 +118,9 @@ describe("verdicts at bn-check's default settings", () => {
     const junit = runCli([...args, "--format", "junit"]);
     const parsed = new XMLParser({ ignoreAttributes: false }).parse(junit.stdout);
     expect(parsed.testsuites["@_failures"]).toBe("0");
-    expect(junit.stdout).toMatch(/<system-out>output: conforms within float32 arithmetic: \d+ \/ 4704 elements outside atol/);
+    expect(junit.stdout).toMatch(
+      /<system-out>output: conforms within float32 arithmetic: \d+ \/ 4704 elements outside atol/,
+    );
     const markdown = runCli([...args, "--format", "markdown"]);
     expect(markdown.stdout).toMatch(/^### bn-check compare: 🟨 conforms within arithmetic/m);
   });
@@ -135,7 +160,9 @@ describe("why a reference does not conform", () => {
     const dir = at("fault-wrong-eps-train-tinyvar-8x12x7x7-float32");
     const run = runCli([...compareArgs(dir, { caseTolerance: false }), "--format", "json"]);
     expect(run.status).toBe(1);
-    expect(JSON.parse(run.stdout).hints).toContain("the output conforms with --eps 0.001: run `bn-check detect` for more");
+    expect(JSON.parse(run.stdout).hints).toContain(
+      "the output conforms with --eps 0.001: run `bn-check detect` for more",
+    );
   });
 
   it("channels-last tensors checked as NCHW: the hint says --layout NHWC", () => {
@@ -159,14 +186,27 @@ describe("why a reference does not conform", () => {
       "json",
     ]);
     expect(run.status).toBe(1);
-    expect(JSON.parse(run.stdout).hints).toContain("the output conforms with --layout NHWC: run `bn-check detect` for more");
+    expect(JSON.parse(run.stdout).hints).toContain(
+      "the output conforms with --layout NHWC: run `bn-check detect` for more",
+    );
   });
 
   it("a weight whose length is another axis's size: the error names that axis", () => {
     const dir = join(CORPUS, "gpu", "flax-bn-nhwc-f32-largemean-train");
-    const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--weight", join(dir, "weight.npy"), "--layout", "NCHW"]);
+    const run = runCli([
+      "compare",
+      join(dir, "input.npy"),
+      join(dir, "ref.npy"),
+      "--weight",
+      join(dir, "weight.npy"),
+      "--layout",
+      "NCHW",
+    ]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("bn-check: weight has shape [16], but the input has 7 channels on axis 1: expected [7] (axis 3 has 16: --layout NHWC?)\n");
+    expect(run.stderr).toBe(
+      "bn-check: weight has shape [16], but the input has 7 channels " +
+        "on axis 1: expected [7] (axis 3 has 16: --layout NHWC?)\n",
+    );
   });
 });
 
@@ -198,12 +238,26 @@ describe("detect judges with the same model", () => {
     const report = JSON.parse(run.stdout);
     expect(report.best).toMatchObject({ framework: "torch", mode: "train", eps: 1e-5, flaw: null, momentum: 0.1 });
     expect(report.best.verdict).not.toBe("does not conform");
-    expect(report.diagnosis).toMatch(/^ref matches \(within its float arithmetic\) torch train NCHW eps=1e-5 momentum=0.1; you checked torch eps=1e-5: the same convention$/);
+    expect(report.diagnosis).toMatch(
+      /^ref matches \(within its float arithmetic\) torch train NCHW eps=1e-5 momentum=0.1; you checked torch eps=1e-5: the same convention$/,
+    );
   });
 
   it("names eps 1e-3 on a reference made with it", () => {
     const dir = at("fault-wrong-eps-train-offset3-8x12x7x7-float64");
-    const run = runCli(["detect", join(dir, "input.npy"), join(dir, "ref.npy"), "--weight", join(dir, "weight.npy"), "--bias", join(dir, "bias.npy"), "--framework", "torch", "--format", "json"]);
+    const run = runCli([
+      "detect",
+      join(dir, "input.npy"),
+      join(dir, "ref.npy"),
+      "--weight",
+      join(dir, "weight.npy"),
+      "--bias",
+      join(dir, "bias.npy"),
+      "--framework",
+      "torch",
+      "--format",
+      "json",
+    ]);
     const report = JSON.parse(run.stdout);
     expect(report.best.eps).toBe(0.001);
     expect(report.diagnosis).toMatch(/eps differs/);

@@ -36,7 +36,9 @@ describe("wide data", () => {
     expect(output.channels).toHaveLength(1024);
     // Every wrong channel is outside the flat tolerance (a few more are too, within their bound).
     expect(output.channelsOmitted).toBeGreaterThanOrEqual(Math.ceil(channels / 83) - 1024);
-    expect(output.channels.every((c: { mismatches: number; channel: number }) => c.mismatches > 0 && c.channel % 83 === 0)).toBe(true);
+    expect(
+      output.channels.every((c: { mismatches: number; channel: number }) => c.mismatches > 0 && c.channel % 83 === 0),
+    ).toBe(true);
     // Batch statistics of 250,000 channels are not carried (two numbers a channel made an 80 MB report at 2^21).
     expect(JSON.parse(run.stdout).batchStatistics).toBeNull();
     expect(run.stdout.length).toBeLessThan(2_000_000);
@@ -56,7 +58,12 @@ describe("wide data", () => {
 
   it("the text report says how many channels it leaves out", () => {
     const run = runCli(["compare", input, reference, "--layout", "NC"]);
-    expect(run.stdout).toMatch(new RegExp(`channels {8}${channels} in all; the table lists the worst 1024 of the \\d+ outside the flat tolerance \\(--all-channels lists every one\\)`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `channels {8}${channels} in all; the table lists the worst 1024 of the ` +
+          `\\d+ outside the flat tolerance \\(--all-channels lists every one\\)`,
+      ),
+    );
   });
 
   it("detect on a quarter of a million channels ends with a diagnosis", () => {

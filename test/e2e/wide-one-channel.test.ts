@@ -61,7 +61,9 @@ describe("wide data, one wrong channel in 65,536", () => {
     expect(output.channels.filter((c: Row) => c.mismatches > 0).map((c: Row) => c.channel)).toEqual([wrong]);
     expect(output.channelsOmitted).toBe(0);
     expect(output.maxAbsError.index).toEqual([0, wrong]);
-    expect(report.hints[0]).toMatch(new RegExp(`^channel ${wrong} differs by a constant .* \\(the other ${channels - 1} channel\\(s\\) conform\\)`));
+    expect(report.hints[0]).toMatch(
+      new RegExp(`^channel ${wrong} differs by a constant .* \\(the other ${channels - 1} channel\\(s\\) conform\\)`),
+    );
   });
 
   it("the text report names the channel too", () => {
@@ -87,7 +89,12 @@ describe("wide data, one wrong channel in 65,536", () => {
     const constants = new Float64Array(CONSTANT_RUNS * channels);
     constants.fill(1, channels, 2 * channels);
     const x = Float32Array.from(values);
-    const { records } = compareInThread(x, y, constants, grid, { atol: 1e-5, rtol: 1.3e-6, equalNan: false, ulpDtype: "float32" });
+    const { records } = compareInThread(x, y, constants, grid, {
+      atol: 1e-5,
+      rtol: 1.3e-6,
+      equalNan: false,
+      ulpDtype: "float32",
+    });
     const inPlace = channelRecordsOf(grid, records);
     expect(inPlace.length).toBe(channels * DIFF_RECORD_SIZE);
     expect(Array.from(inPlace)).toEqual(Array.from(mergeChannelDiffs(grid, records)));

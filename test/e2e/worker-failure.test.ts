@@ -16,9 +16,24 @@ describe("a worker that cannot start", () => {
     it(`${file}: the verdict's exit code, one warning line, honest threads`, () => {
       const env = { BN_CHECK_WORKER_FILE: join(FIXTURES, "workers", file) };
       // --parallel-threshold 0 puts even this small case on the pool, so the workers are asked.
-      const conforming = runCli(["compare", classic("input.npy"), classic("ref.npy"), "--threads", "4", "--parallel-threshold", "0", "--format", "json"], env);
+      const conforming = runCli(
+        [
+          "compare",
+          classic("input.npy"),
+          classic("ref.npy"),
+          "--threads",
+          "4",
+          "--parallel-threshold",
+          "0",
+          "--format",
+          "json",
+        ],
+        env,
+      );
       expect(conforming.status).toBe(0);
-      expect(conforming.stderr).toBe(`bn-check: warning: a worker thread failed (${message}); the check ran on the threads that work\n`);
+      expect(conforming.stderr).toBe(
+        `bn-check: warning: a worker thread failed (${message}); the check ran on the threads that work\n`,
+      );
       const report = JSON.parse(conforming.stdout);
       expect(report.exitCode).toBe(0);
       expect(report.timings.threads).toBe(1);
@@ -45,7 +60,15 @@ describe("a worker that cannot start", () => {
   }
 
   it("with healthy workers there is no warning", () => {
-    const run = runCli(["compare", classic("input.npy"), classic("ref.npy"), "--threads", "2", "--parallel-threshold", "0"]);
+    const run = runCli([
+      "compare",
+      classic("input.npy"),
+      classic("ref.npy"),
+      "--threads",
+      "2",
+      "--parallel-threshold",
+      "0",
+    ]);
     expect(run.status).toBe(0);
     expect(run.stderr).toBe("");
   });

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeError } from "../../dist/app/cases/fields.js";
-import { batchNormGradients, CheckInputError, checkBatchNorm, closePool, readNpy, tensorFromArray, type Tensor } from "../../dist/index.js";
+import {
+  batchNormGradients,
+  CheckInputError,
+  checkBatchNorm,
+  closePool,
+  readNpy,
+  tensorFromArray,
+  type Tensor,
+} from "../../dist/index.js";
 import { compareArgs } from "../../scripts/corpus-args.mjs";
 import { FIXTURES, normals, runCli, seededRandom } from "../helpers.js";
 
@@ -15,7 +23,14 @@ afterAll(async () => {
 });
 
 /** dx, dγ, dβ of sum(y·dy) for NCHW-like [N, C, L] data, straight from the definitions. */
-function naiveGradients(x: number[], dy: number[], [n, c, l]: number[], gamma: number[], eps: number, given: { mean: number[]; variance: number[] } | null) {
+function naiveGradients(
+  x: number[],
+  dy: number[],
+  [n, c, l]: number[],
+  gamma: number[],
+  eps: number,
+  given: { mean: number[]; variance: number[] } | null,
+) {
   const dx = new Array<number>(x.length).fill(0);
   const dGamma: number[] = [];
   const dBeta: number[] = [];
@@ -80,18 +95,23 @@ describe("checkBatchNorm's gradients", () => {
 
   it("refuses dy of another shape, and references without dy", async () => {
     const base = { input: f64(x), reference: f64(x) };
-    await expect(checkBatchNorm({ ...base, gradOutput: f64(dy.slice(0, 60), [2, 3, 10]), referenceGradBias: f64([0, 0, 0], [3]) })).rejects.toThrow(
-      "grad output has shape [2, 3, 10], but the input has [6, 3, 10]: they must be the same",
-    );
+    await expect(
+      checkBatchNorm({ ...base, gradOutput: f64(dy.slice(0, 60), [2, 3, 10]), referenceGradBias: f64([0, 0, 0], [3]) }),
+    ).rejects.toThrow("grad output has shape [2, 3, 10], but the input has [6, 3, 10]: they must be the same");
     // The library names what is missing by its own field; the CLI (below) by its flag.
     const missing = await checkBatchNorm({ ...base, referenceGradInput: f64(dy) }).catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(CheckInputError);
-    expect((missing as CheckInputError).message).toBe("gradient references need the upstream gradient: give gradOutput");
+    expect((missing as CheckInputError).message).toBe(
+      "gradient references need the upstream gradient: give gradOutput",
+    );
     expect((missing as CheckInputError).fields).toEqual(["gradOutput"]);
     expect(describeError(missing)).toBe("gradient references need the upstream gradient: give --grad-output");
     const eval_ = await checkBatchNorm({ ...base }, { mode: "eval" }).catch((error: unknown) => error);
     expect((eval_ as CheckInputError).fields).toEqual(["runningMean", "runningVar", "mode"]);
-    expect(describeError(eval_)).toBe("eval mode normalises with the running statistics: give --running-mean and --running-var (or use --mode train for batch statistics)");
+    expect(describeError(eval_)).toBe(
+      "eval mode normalises with the running statistics: give --running-mean " +
+        "and --running-var (or use --mode train for batch statistics)",
+    );
   });
 });
 
@@ -101,16 +121,40 @@ const GRAD_CPU = join(FIXTURES, "corpus", "grad-cpu");
 function gradArgs(
   dir: string,
   mode: "train" | "eval",
-  references: string[] = ["--ref-grad-input", "ref_grad_input.npy", "--ref-grad-weight", "ref_grad_weight.npy", "--ref-grad-bias", "ref_grad_bias.npy"],
+  references: string[] = [
+    "--ref-grad-input",
+    "ref_grad_input.npy",
+    "--ref-grad-weight",
+    "ref_grad_weight.npy",
+    "--ref-grad-bias",
+    "ref_grad_bias.npy",
+  ],
 ): string[] {
   const file = (name: string) => join(dir, name);
-  const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((name) => [`--${name.replace("_", "-")}`, file(`${name}.npy`)]);
-  return ["compare", file("input.npy"), file("ref.npy"), "--mode", mode, ...tensors, "--grad-output", file("grad_output.npy"), ...references.map((arg, i) => (i % 2 === 1 ? file(arg) : arg))];
+  const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((name) => [
+    `--${name.replace("_", "-")}`,
+    file(`${name}.npy`),
+  ]);
+  return [
+    "compare",
+    file("input.npy"),
+    file("ref.npy"),
+    "--mode",
+    mode,
+    ...tensors,
+    "--grad-output",
+    file("grad_output.npy"),
+    ...references.map((arg, i) => (i % 2 === 1 ? file(arg) : arg)),
+  ];
 }
 
 describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () => {
   it("conforms on a real train-mode gradient, every gradient listed with its verdict", () => {
-    const run = runCli([...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32"), "train"), "--format", "json"]);
+    const run = runCli([
+      ...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32"), "train"),
+      "--format",
+      "json",
+    ]);
     expect(run.status).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.tensors.map((t: { name: string; verdict: string }) => `${t.name}: ${t.verdict}`)).toEqual([
@@ -122,7 +166,11 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
   });
 
   it("judges an ill-conditioned real gradient by its arithmetic: conforms within arithmetic, does not conform under --strict", () => {
-    const args = [...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-offset3-8x16x7x7-float32"), "train"), "--format", "json"];
+    const args = [
+      ...gradArgs(join(GRAD_CPU, "pt-cpu-grad-train-offset3-8x16x7x7-float32"), "train"),
+      "--format",
+      "json",
+    ];
     const run = runCli(args);
     expect(run.status).toBe(0);
     const gradInput = JSON.parse(run.stdout).tensors.find((t: { name: string }) => t.name === "grad_input");
@@ -132,12 +180,20 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
   });
 
   it("finds a dx computed with the running statistics in train mode, and says so", () => {
-    const run = runCli([...gradArgs(join(GRAD_CPU, "fault-grad-wrong-statistics-train-normal-16x8x20-float32"), "train"), "--format", "json"]);
+    const run = runCli([
+      ...gradArgs(join(GRAD_CPU, "fault-grad-wrong-statistics-train-normal-16x8x20-float32"), "train"),
+      "--format",
+      "json",
+    ]);
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout);
-    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual(["grad_input"]);
+    expect(report.tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name)).toEqual([
+      "grad_input",
+    ]);
     expect(report.hints).toContain(
-      "grad_input treats the running statistics as constants, as eval mode does, but the forward used batch statistics: the gradient must flow through the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
+      "grad_input treats the running statistics as constants, as eval mode does, " +
+        "but the forward used batch statistics: the gradient must flow through " +
+        "the batch mean and variance (the frozen/unfrozen BatchNorm confusion)",
     );
   });
 
@@ -147,11 +203,20 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     ["fault-grad-missing-xhat-term-train-normal-16x8x20-float32", "grad_input"],
   ]) {
     it(`${fault}: only ${tensor} fails, beyond its arithmetic (aliases --ref-grad-gamma/--ref-grad-beta)`, () => {
-      const references = ["--ref-grad-input", "ref_grad_input.npy", "--ref-grad-gamma", "ref_grad_weight.npy", "--ref-grad-beta", "ref_grad_bias.npy"];
+      const references = [
+        "--ref-grad-input",
+        "ref_grad_input.npy",
+        "--ref-grad-gamma",
+        "ref_grad_weight.npy",
+        "--ref-grad-beta",
+        "ref_grad_bias.npy",
+      ];
       const run = runCli([...gradArgs(join(GRAD_CPU, fault), "train", references), "--format", "json"]);
       expect(run.status).toBe(1);
       const failing = JSON.parse(run.stdout).tensors.filter((t: { passed: boolean }) => !t.passed);
-      expect(failing.map((t: { name: string; verdict: string }) => `${t.name}: ${t.verdict}`)).toEqual([`${tensor}: does not conform`]);
+      expect(failing.map((t: { name: string; verdict: string }) => `${t.name}: ${t.verdict}`)).toEqual([
+        `${tensor}: does not conform`,
+      ]);
     });
   }
 
@@ -173,7 +238,10 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     expect(JSON.parse(run.stdout).tensors.map((t: { name: string }) => t.name)).toEqual(["grad_weight"]);
     const none = runCli(["compare", join(dir, "input.npy")]);
     expect(none.status).toBe(2);
-    expect(none.stderr).toBe(`bn-check: ${join(dir, "input.npy")}: nothing to check: give the reference output, or --grad-output with gradient references\n`);
+    expect(none.stderr).toBe(
+      `bn-check: ${join(dir, "input.npy")}: nothing to check: give the ` +
+        `reference output, or --grad-output with gradient references\n`,
+    );
   });
 
   it("suite manifests take the gradient keys and per-gradient tolerances", () => {
@@ -190,18 +258,34 @@ describe("bn-check compare --grad-output (real PyTorch 1.13 CPU autograd)", () =
     };
     const manifest = join(mkdtempSync(join(tmpdir(), "bn-check-grad-manifest-")), "manifest.json");
     // Exact equality for dγ alone: PyTorch's float32 dγ is not bit-equal to the exact one.
-    const strictWeight = { name: "strict dγ", ...entry, strict: true, tolerances: { grad_weight: { atol: 0, rtol: 0 } } };
+    const strictWeight = {
+      name: "strict dγ",
+      ...entry,
+      strict: true,
+      tolerances: { grad_weight: { atol: 0, rtol: 0 } },
+    };
     writeFileSync(manifest, JSON.stringify({ cases: [{ name: "defaults", ...entry }, strictWeight] }));
     const run = runCli(["suite", manifest, "--format", "json"]);
     const report = JSON.parse(run.stdout);
-    expect(report.cases.map((c: { name: string; status: string }) => `${c.name}: ${c.status}`)).toEqual(["defaults: pass", "strict dγ: fail"]);
-    const failing = report.cases[1].tensors.filter((t: { passed: boolean }) => !t.passed).map((t: { name: string }) => t.name);
+    expect(report.cases.map((c: { name: string; status: string }) => `${c.name}: ${c.status}`)).toEqual([
+      "defaults: pass",
+      "strict dγ: fail",
+    ]);
+    const failing = report.cases[1].tensors
+      .filter((t: { passed: boolean }) => !t.passed)
+      .map((t: { name: string }) => t.name);
     expect(failing).toEqual(["grad_weight"]);
   });
 
   it("a gradient reference without --grad-output is a usage error: one line, exit 2", () => {
     const dir = join(GRAD_CPU, "pt-cpu-grad-train-normal-16x8x20-float32");
-    const run = runCli(["compare", join(dir, "input.npy"), join(dir, "ref.npy"), "--ref-grad-input", join(dir, "ref_grad_input.npy")]);
+    const run = runCli([
+      "compare",
+      join(dir, "input.npy"),
+      join(dir, "ref.npy"),
+      "--ref-grad-input",
+      join(dir, "ref_grad_input.npy"),
+    ]);
     expect(run.status).toBe(2);
     expect(run.stderr).toBe("bn-check: gradient references need the upstream gradient: give --grad-output\n");
   });
@@ -248,12 +332,18 @@ describe("bn-check run --grad-output and batchNormGradients", () => {
     const out = mkdtempSync(join(tmpdir(), "bn-check-grads-"));
     const run = runCli(["run", file("input.npy"), "-o", join(out, "y.npy"), "--save-grad-input", join(out, "dx.npy")]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe("bn-check: --save-grad-input/-weight/-bias need the upstream gradient: give --grad-output\n");
+    expect(run.stderr).toBe(
+      "bn-check: --save-grad-input/-weight/-bias need the upstream gradient: give --grad-output\n",
+    );
     expect(existsSync(join(out, "y.npy"))).toBe(false);
   });
 
   it("batchNormGradients gives the same dx at 1 and 4 threads, rounded once to the input's dtype", async () => {
-    const tensors = { input: readNpy(file("input.npy")), weight: readNpy(file("weight.npy")), gradOutput: readNpy(file("grad_output.npy")) };
+    const tensors = {
+      input: readNpy(file("input.npy")),
+      weight: readNpy(file("weight.npy")),
+      gradOutput: readNpy(file("grad_output.npy")),
+    };
     const one = await batchNormGradients(tensors, { threads: 1 });
     const four = await batchNormGradients(tensors, { threads: 4, parallelThreshold: 0 });
     expect(one.gradInput.dtype).toBe("float32");
@@ -273,14 +363,17 @@ describe("bn-check run --grad-output and batchNormGradients", () => {
 describe("hints on gradient faults (every gradient fault fixture)", () => {
   // What the hint must say for each kind of fault the corpus derives from real gradients.
   const EXPECTED: Record<string, RegExp> = {
-    backward_statistics: /^grad_input (treats the running statistics as constants|flows through the batch mean and variance)/,
+    backward_statistics:
+      /^grad_input (treats the running statistics as constants|flows through the batch mean and variance)/,
     missing_term: /^grad_input lacks the x̂·mean\(dy·x̂\) term/,
     reduction: /^grad_bias is the mean of dy over the \d+ values of each channel, not their sum/,
     scale: /^grad_weight is 1\.01 × bn-check's dγ in every channel$/,
     variance_estimator: /^grad_weight normalises x̂ with the unbiased variance/,
     wrong_eps: /^grad_input conforms with eps 0\.1, but the forward used eps/,
   };
-  const dirs = ["grad-cpu", "grad-tfjs"].flatMap((set) => readdirSync(join(FIXTURES, "corpus", set)).map((name) => join(FIXTURES, "corpus", set, name)));
+  const dirs = ["grad-cpu", "grad-tfjs"].flatMap((set) =>
+    readdirSync(join(FIXTURES, "corpus", set)).map((name) => join(FIXTURES, "corpus", set, name)),
+  );
   const faults = dirs.filter((dir) => JSON.parse(readFileSync(join(dir, "case.json"), "utf8")).fault !== undefined);
   it("has fault fixtures of several kinds", () => {
     expect(faults.length).toBeGreaterThanOrEqual(8);
@@ -303,26 +396,53 @@ describe("bn-check detect with gradient references", () => {
   const detect = (name: string, refs: string[] = ["--ref-grad-input", "ref_grad_input.npy"]) => {
     const dir = join(FIXTURES, "corpus", "grad-cpu", name);
     const file = (f: string) => join(dir, f);
-    const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((t) => [`--${t.replace("_", "-")}`, file(`${t}.npy`)]);
-    const run = runCli(["detect", file("input.npy"), file("ref.npy"), ...tensors, "--grad-output", file("grad_output.npy"), ...refs.map((r, i) => (i % 2 === 1 ? file(r) : r)), "--format", "json"]);
+    const tensors = ["weight", "bias", "running_mean", "running_var"].flatMap((t) => [
+      `--${t.replace("_", "-")}`,
+      file(`${t}.npy`),
+    ]);
+    const run = runCli([
+      "detect",
+      file("input.npy"),
+      file("ref.npy"),
+      ...tensors,
+      "--grad-output",
+      file("grad_output.npy"),
+      ...refs.map((r, i) => (i % 2 === 1 ? file(r) : r)),
+      "--format",
+      "json",
+    ]);
     expect(run.status).toBe(0);
     return JSON.parse(run.stdout);
   };
 
   it("says a real train-mode dx flows through the batch statistics, and a real eval-mode dx treats the running ones as constants", () => {
-    expect(detect("pt-cpu-grad-train-normal-16x8x20-float32").gradients).toMatchObject({ statistics: "batch", tensors: [{ name: "grad_input", verdict: "conforms" }], hints: [] });
-    expect(detect("pt-cpu-grad-eval-normal-16x8x20-float32").gradients).toMatchObject({ statistics: "running", tensors: [{ name: "grad_input", verdict: "conforms" }] });
+    expect(detect("pt-cpu-grad-train-normal-16x8x20-float32").gradients).toMatchObject({
+      statistics: "batch",
+      tensors: [{ name: "grad_input", verdict: "conforms" }],
+      hints: [],
+    });
+    expect(detect("pt-cpu-grad-eval-normal-16x8x20-float32").gradients).toMatchObject({
+      statistics: "running",
+      tensors: [{ name: "grad_input", verdict: "conforms" }],
+    });
   });
 
   it("names the frozen/unfrozen confusion: running statistics in the gradient of a training step", () => {
     const report = detect("fault-grad-wrong-statistics-train-normal-16x8x20-float32");
     expect(report.best).toMatchObject({ framework: "torch", mode: "train" });
     expect(report.gradients.statistics).toBe("running");
-    expect(report.gradients.description).toBe("your dx treats the running statistics as constants, as eval mode does; the forward used batch statistics");
+    expect(report.gradients.description).toBe(
+      "your dx treats the running statistics as constants, as eval mode does; the forward used batch statistics",
+    );
   });
 
   it("names a hand-written mistake in dβ", () => {
-    const report = detect("fault-grad-dbeta-mean-train-normal-16x8x20-float32", ["--ref-grad-bias", "ref_grad_bias.npy"]);
-    expect(report.gradients.hints).toEqual(["grad_bias is the mean of dy over the 320 values of each channel, not their sum: dβ = Σdy"]);
+    const report = detect("fault-grad-dbeta-mean-train-normal-16x8x20-float32", [
+      "--ref-grad-bias",
+      "ref_grad_bias.npy",
+    ]);
+    expect(report.gradients.hints).toEqual([
+      "grad_bias is the mean of dy over the 320 values of each channel, not their sum: dβ = Σdy",
+    ]);
   });
 });

@@ -15,7 +15,9 @@ function layer(means: number[], meanOf: (mean: number) => number, dtype: "float3
   const random = seededRandom(3);
   const channels = means.length;
   const input = new Float64Array(8 * channels * 16);
-  for (let b = 0; b < 8; b++) for (let c = 0; c < channels; c++) for (let k = 0; k < 16; k++) input[(b * channels + c) * 16 + k] = normals(random, 1, means[c], 1)[0];
+  for (let b = 0; b < 8; b++)
+    for (let c = 0; c < channels; c++)
+      for (let k = 0; k < 16; k++) input[(b * channels + c) * 16 + k] = normals(random, 1, means[c], 1)[0];
   const x = dtype === "float32" ? Float32Array.from(input) : input;
   const reference = new Float64Array(x.length);
   for (let c = 0; c < channels; c++) {
@@ -57,10 +59,14 @@ describe("hints", () => {
   it("one channel off by exactly its float16 rounding, the others exact: a channel that differs, not float16 statistics", async () => {
     const means = [300.3, -517.1, 900.7, 411.9, -250.3, 777.7, 620.1, -333.3, 512.9, 150.7];
     const shifted = means[2];
-    const hints = await hintsFor(layer(means, (mean) => (Math.abs(mean - shifted) < 1 ? roundTo("float16", mean) : mean), "float32"));
+    const hints = await hintsFor(
+      layer(means, (mean) => (Math.abs(mean - shifted) < 1 ? roundTo("float16", mean) : mean), "float32"),
+    );
     const text = hints.join("\n");
     expect(text).not.toMatch(/float16/);
-    expect(text).toMatch(/^channel 2 differs by a constant -?[0-9.e-]+ \(the other 9 channel\(s\) conform\): a shifted channel/m);
+    expect(text).toMatch(
+      /^channel 2 differs by a constant -?[0-9.e-]+ \(the other 9 channel\(s\) conform\): a shifted channel/m,
+    );
   });
 
   it("says nothing of a reference that conforms", async () => {

@@ -47,10 +47,16 @@ describe("bn-check fold on real folds and faults", () => {
   it("names the eps the fold implies, and the axis and statistics it finds", () => {
     const eps = JSON.parse(fold("small.pt", "small_fault_eps.pt", "--format", "json").stdout) as FoldReport;
     expect(eps.cases.find((l) => l.name === "fc.1")?.cause).toBe("folded with eps 0.001; the layer's is 1e-5");
-    const axis = JSON.parse(fold("small_unfused.onnx", "small_fault_axis.onnx", "--format", "json").stdout) as FoldReport;
-    expect(axis.cases.find((l) => l.name === "up.1")?.cause).toBe("scaled along dim 0 instead of dim 1, the output-channel axis of ConvTranspose");
+    const axis = JSON.parse(
+      fold("small_unfused.onnx", "small_fault_axis.onnx", "--format", "json").stdout,
+    ) as FoldReport;
+    expect(axis.cases.find((l) => l.name === "up.1")?.cause).toBe(
+      "scaled along dim 0 instead of dim 1, the output-channel axis of ConvTranspose",
+    );
     const stale = JSON.parse(fold("small.pt", "small_fault_stale.pt", "--format", "json").stdout) as FoldReport;
-    expect(stale.cases.find((l) => l.name === "seq.1")?.cause).toMatch(/^folded from other running statistics: var \(or γ\) differs in 6 of 6 channels by up to [0-9.]+%$/);
+    expect(stale.cases.find((l) => l.name === "seq.1")?.cause).toMatch(
+      /^folded from other running statistics: var \(or γ\) differs in 6 of 6 channels by up to [0-9.]+%$/,
+    );
   });
 
   it("with the eps the fold was made with, the eps fault conforms: the check is the eps, not a loose bound", () => {
@@ -79,7 +85,9 @@ describe("bn-check fold on real folds and faults", () => {
   });
 
   it("--strict judges by torch.testing's flat tolerance, --layers selects layers", () => {
-    const only = JSON.parse(fold("small.pt", "small_fault_eps.pt", "--layers", "seq.*", "--format", "json").stdout) as FoldReport;
+    const only = JSON.parse(
+      fold("small.pt", "small_fault_eps.pt", "--layers", "seq.*", "--format", "json").stdout,
+    ) as FoldReport;
     expect(only.cases.map((l) => l.name)).toEqual(["seq.1"]);
     expect(only.exitCode).toBe(0);
     const none = fold("small.pt", "small_folded.pt", "--layers", "nothing.*");
@@ -113,7 +121,13 @@ describe("bn-check fold on real folds and faults", () => {
     expect(notModel.status).toBe(2);
     expect(notModel.stderr.trim().split("\n")).toHaveLength(1);
     expect(notModel.stderr).toContain("cases.json");
-    const folded = runCli(["fold", "--params", join(FOLD, "small_folded.onnx"), "--folded", join(FOLD, "small_folded.pt")]);
+    const folded = runCli([
+      "fold",
+      "--params",
+      join(FOLD, "small_folded.onnx"),
+      "--folded",
+      join(FOLD, "small_folded.pt"),
+    ]);
     expect(folded.status).toBe(2);
     expect(folded.stderr).toMatch(/small_folded\.onnx: has no BatchNormalization node/);
   });
@@ -131,7 +145,8 @@ describe("bn-check fold on Keras weights", () => {
         ["batch_normalization_1", "dense", 0.001],
       ]);
       expect(report.cases.filter((l) => l.status === "fail").map((l) => l.name)).toEqual(c.failing ?? []);
-      for (const layer of report.cases.filter((l) => l.status === "fail")) expect(layer.cause).toBe("folded with eps 1e-5; the layer's is 0.001");
+      for (const layer of report.cases.filter((l) => l.status === "fail"))
+        expect(layer.cause).toBe("folded with eps 1e-5; the layer's is 0.001");
     });
   }
 });

@@ -55,12 +55,26 @@ function outcome(path: string, fileBytes: number): "read" | "refused" {
 
 /** One overwrite: a 32-bit word, a 64-bit address, or a byte, at a position in the file. */
 const change = fc.oneof(
-  fc.record({ kind: fc.constant("word" as const), at: fc.nat(), value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0x10000, "length" as const) }),
-  fc.record({ kind: fc.constant("address" as const), at: fc.nat(), value: fc.constantFrom("undefined" as const, "beyond" as const, "other" as const), other: fc.nat() }),
+  fc.record({
+    kind: fc.constant("word" as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0x10000, "length" as const),
+  }),
+  fc.record({
+    kind: fc.constant("address" as const),
+    at: fc.nat(),
+    value: fc.constantFrom("undefined" as const, "beyond" as const, "other" as const),
+    other: fc.nat(),
+  }),
   fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   // A word in the 96 bytes after a structure's signature (B-tree nodes, heaps, symbol tables):
   // most of a file is data, where a change is only a different value.
-  fc.record({ kind: fc.constant("structure" as const), which: fc.nat(), delta: fc.nat({ max: 95 }), value: fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff, 0x10000) }),
+  fc.record({
+    kind: fc.constant("structure" as const),
+    which: fc.nat(),
+    delta: fc.nat({ max: 95 }),
+    value: fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff, 0x10000),
+  }),
 );
 type Change = typeof change extends fc.Arbitrary<infer T> ? T : never;
 
@@ -69,7 +83,8 @@ const SIGNATURES = ["TREE", "HEAP", "SNOD", "GCOL", "OHDR", "BTHD", "FRHP"].map(
 function structureOffsets(bytes: Uint8Array): number[] {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const offsets: number[] = [];
-  for (const signature of SIGNATURES) for (let at = buffer.indexOf(signature); at >= 0; at = buffer.indexOf(signature, at + 1)) offsets.push(at);
+  for (const signature of SIGNATURES)
+    for (let at = buffer.indexOf(signature); at >= 0; at = buffer.indexOf(signature, at + 1)) offsets.push(at);
   return offsets.length > 0 ? offsets.sort((a, b) => a - b) : [0];
 }
 
@@ -82,10 +97,16 @@ function applyAll(original: Uint8Array, changes: readonly Change[]): Uint8Array 
     else if (c.kind === "structure") {
       const at = Math.min(structures[c.which % structures.length] + c.delta, bytes.length - 4);
       view.setUint32(at, c.value, true);
-    } else if (c.kind === "word") view.setUint32((c.at % (bytes.length >> 2)) << 2, c.value === "length" ? bytes.length : c.value, true);
+    } else if (c.kind === "word")
+      view.setUint32((c.at % (bytes.length >> 2)) << 2, c.value === "length" ? bytes.length : c.value, true);
     else {
       const at = (c.at % (bytes.length >> 3)) << 3;
-      const value = c.value === "undefined" ? 2n ** 64n - 1n : c.value === "beyond" ? BigInt(bytes.length + 8) : BigInt(c.other % bytes.length);
+      const value =
+        c.value === "undefined"
+          ? 2n ** 64n - 1n
+          : c.value === "beyond"
+            ? BigInt(bytes.length + 8)
+            : BigInt(c.other % bytes.length);
       view.setBigUint64(at, value, true);
     }
   }
@@ -129,9 +150,10 @@ describe("fuzzing the HDF5 structures", () => {
     fc.assert(
       fc.property(fc.array(change, { minLength: 1, maxLength: 2 }), fc.boolean(), (changes, deflate) => {
         const changed = applyAll(weights, changes);
-        const bytes = zipSync({ ...Object.fromEntries(Object.entries(members).map(([k, v]) => [k, [v, { level: 0 }]])), "model.weights.h5": [changed, { level: deflate ? 6 : 0 }] } as Parameters<
-          typeof zipSync
-        >[0]);
+        const bytes = zipSync({
+          ...Object.fromEntries(Object.entries(members).map(([k, v]) => [k, [v, { level: 0 }]])),
+          "model.weights.h5": [changed, { level: deflate ? 6 : 0 }],
+        } as Parameters<typeof zipSync>[0]);
         writeFileSync(path, bytes);
         counts[outcome(path, changed.length)]++;
       }),

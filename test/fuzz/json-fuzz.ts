@@ -6,8 +6,31 @@ import fc from "fast-check";
 
 /** The replacements a value may get. */
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(0, 1, -1, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 64, 1e308, Number.MIN_VALUE, "3", "", null, true, [], {}, [0], [-1], [2 ** 40], [1, 2, 3, 4, 5, 6, 7, 8, 9]),
-  fc.integer({ min: 0, max: 6 }).map((depth) => JSON.parse(`${"[".repeat(depth * 10)}0${"]".repeat(depth * 10)}`) as unknown),
+  fc.constantFrom(
+    0,
+    1,
+    -1,
+    1.5,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    2 ** 64,
+    1e308,
+    Number.MIN_VALUE,
+    "3",
+    "",
+    null,
+    true,
+    [],
+    {},
+    [0],
+    [-1],
+    [2 ** 40],
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  ),
+  fc
+    .integer({ min: 0, max: 6 })
+    .map((depth) => JSON.parse(`${"[".repeat(depth * 10)}0${"]".repeat(depth * 10)}`) as unknown),
   fc.integer({ min: 1, max: 5 }).map((k) => Array.from({ length: 10 ** k }, () => 0)),
   fc.integer({ min: 1, max: 6 }).map((k) => "A".repeat(10 ** k)),
   fc.string({ maxLength: 12 }),
@@ -55,9 +78,12 @@ export function mutateJson(document: unknown, mutation: JsonMutation): string {
     } else if (!Array.isArray(container)) {
       // Renamed in place, order kept; defineProperty makes even "__proto__" an own key, as
       // JSON.parse does, so that JSON.stringify writes it.
-      const entries = Object.entries(container).map(([name, value]) => [name === key ? mutation.name : name, value] as const);
+      const entries = Object.entries(container).map(
+        ([name, value]) => [name === key ? mutation.name : name, value] as const,
+      );
       for (const name of Object.keys(container)) delete container[name];
-      for (const [name, value] of entries) Object.defineProperty(container, name, { value, enumerable: true, configurable: true, writable: true });
+      for (const [name, value] of entries)
+        Object.defineProperty(container, name, { value, enumerable: true, configurable: true, writable: true });
     }
   }
   return JSON.stringify(root);

@@ -13,17 +13,31 @@ import { BnCheckError } from "../../src/core/errors.js";
 import { parseNpyBytes } from "../../src/io/npy/read-npy.js";
 import { BIN, FIXTURES } from "../helpers.js";
 
-const SEEDS = ["npy/f32-le.npy", "npy/f32-be.npy", "npy/f64-fortran.npy", "npy/f16-le.npy", "npy/f32-v2.npy", "classic/input.npy", "corpus/cpu/pt-cpu-bn1d-f32-nc-train/input.npy"].map(
-  (path) => new Uint8Array(readFileSync(join(FIXTURES, path))),
-);
+const SEEDS = [
+  "npy/f32-le.npy",
+  "npy/f32-be.npy",
+  "npy/f64-fortran.npy",
+  "npy/f16-le.npy",
+  "npy/f32-v2.npy",
+  "classic/input.npy",
+  "corpus/cpu/pt-cpu-bn1d-f32-nc-train/input.npy",
+].map((path) => new Uint8Array(readFileSync(join(FIXTURES, path))));
 
 /** One mutation of a valid file: the kinds of damage real files suffer, and header edits. */
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant("headerByte" as const), at: fc.nat({ max: 127 }), value: fc.constantFrom(...Array.from("(),:'\" -0123456789<>|fiucbTFL{}\\x\n\0").map((c) => c.charCodeAt(0))) }),
+  fc.record({
+    kind: fc.constant("headerByte" as const),
+    at: fc.nat({ max: 127 }),
+    value: fc.constantFrom(...Array.from("(),:'\" -0123456789<>|fiucbTFL{}\\x\n\0").map((c) => c.charCodeAt(0))),
+  }),
   fc.record({ kind: fc.constant("append" as const), bytes: fc.uint8Array({ maxLength: 64 }) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant("insert" as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
   fc.record({ kind: fc.constant("lengthField" as const), value: fc.nat({ max: 0xffff }) }),
 );
 
@@ -78,20 +92,27 @@ describe("fuzzing the .npy reader and the check behind it", () => {
     let slowest = { ms: 0, description: "" };
     let tried = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: SEEDS.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (seedIndex, mutations) => {
-        const bytes = mutations.reduce(apply, SEEDS[seedIndex]);
-        const started = performance.now();
-        const outcome = await outcomeOf(bytes, tried % 2 === 0);
-        const ms = performance.now() - started;
-        tried++;
-        counts[outcome.code]++;
-        if (ms > slowest.ms) slowest = { ms, description: `${outcome.code}: ${outcome.message}` };
-        expect(outcome.message.length).toBeGreaterThan(0);
-        if (outcome.code === 2) expect(outcome.message).not.toMatch(/\n/);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: SEEDS.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        async (seedIndex, mutations) => {
+          const bytes = mutations.reduce(apply, SEEDS[seedIndex]);
+          const started = performance.now();
+          const outcome = await outcomeOf(bytes, tried % 2 === 0);
+          const ms = performance.now() - started;
+          tried++;
+          counts[outcome.code]++;
+          if (ms > slowest.ms) slowest = { ms, description: `${outcome.code}: ${outcome.message}` };
+          expect(outcome.message.length).toBeGreaterThan(0);
+          if (outcome.code === 2) expect(outcome.message).not.toMatch(/\n/);
+        },
+      ),
       { seed: 424242, numRuns: 4000 },
     );
-    console.log(`fuzz: ${tried} files; exit 0: ${counts[0]}, exit 1: ${counts[1]}, exit 2: ${counts[2]}; slowest ${slowest.ms.toFixed(1)} ms (${slowest.description})`);
+    console.log(
+      `fuzz: ${tried} files; exit 0: ${counts[0]}, exit 1: ${counts[1]}, exit 2: ` +
+        `${counts[2]}; slowest ${slowest.ms.toFixed(1)} ms (${slowest.description})`,
+    );
     expect(tried).toBe(4000);
     expect(counts[2]).toBeGreaterThan(1000);
     expect(counts[0]).toBeGreaterThan(50);
@@ -104,7 +125,11 @@ describe("fuzzing the .npy reader and the check behind it", () => {
     for (const [k, [seedIndex, m]] of samples.entries()) {
       const path = join(dir, `case-${k}.npy`);
       writeFileSync(path, apply(SEEDS[seedIndex], m));
-      const run = spawnSync(process.execPath, [BIN, "compare", path, path, "--equal-nan"], { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
+      const run = spawnSync(process.execPath, [BIN, "compare", path, path, "--equal-nan"], {
+        encoding: "utf8",
+        timeout: 20_000,
+        env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" },
+      });
       expect([0, 1, 2]).toContain(run.status);
       expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
       if (run.status === 2) expect(run.stderr).toMatch(new RegExp(`^bn-check: (${path}: )?.+\\n$`));

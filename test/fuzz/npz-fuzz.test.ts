@@ -25,7 +25,11 @@ const a = encodeNpy(
   ),
 );
 const b = encodeNpy(tensorFromArray([1, 2, 3], [3], "float64"));
-const seeds = [zipSync({ "a.npy": a, "b.npy": b }, { level: 6 }), zipSync({ "a.npy": a }, { level: 0 }), zipSync({ "x.npy": b, "y.npy": a }, { level: 9 })];
+const seeds = [
+  zipSync({ "a.npy": a, "b.npy": b }, { level: 6 }),
+  zipSync({ "a.npy": a }, { level: 0 }),
+  zipSync({ "x.npy": b, "y.npy": a }, { level: 9 }),
+];
 
 function writeArchive(name: string, bytes: Uint8Array): string {
   const path = join(dir, name);
@@ -69,14 +73,18 @@ describe("lying and damaged archives", () => {
     lv.setUint32(0, 0x07064b50, true);
     lv.setBigUint64(8, BigInt(eocd), true);
     const lying = Uint8Array.from([...bytes.slice(0, eocd), ...record, ...locator, ...bytes.slice(eocd)]);
-    expect(outcome(writeArchive("zip64.npz", lying), "a")).toMatch(/zip64\.npz: is not a readable \.npz \(zip\) archive: its zip64 record claims 1000000000000 entries/);
+    expect(outcome(writeArchive("zip64.npz", lying), "a")).toMatch(
+      /zip64\.npz: is not a readable \.npz \(zip\) archive: its zip64 record claims 1000000000000 entries/,
+    );
   });
 
   it("a wrong CRC-32 is refused, as numpy refuses it", () => {
     const bytes = seeds[1].slice();
     const { central } = locate(bytes, "a.npy");
     new DataView(bytes.buffer).setUint32(central + 16, 0xdeadbeef, true);
-    expect(outcome(writeArchive("crc.npz"), "a")).toMatch(/member a\.npy: fails its CRC-32 check .* the archive is damaged$/);
+    expect(outcome(writeArchive("crc.npz"), "a")).toMatch(
+      /member a\.npy: fails its CRC-32 check .* the archive is damaged$/,
+    );
 
     function writeArchive(name: string): string {
       const path = join(dir, name);
@@ -98,7 +106,9 @@ describe("lying and damaged archives", () => {
     const { central } = locate(bytes, "a.npy");
     const view = new DataView(bytes.buffer);
     view.setUint32(central + 24, view.getUint32(central + 24, true) - 16, true);
-    expect(outcome(writeArchive("short.npz", bytes), "a")).toMatch(/(inflates to more than the \d+ bytes|its \.npy header describes \d+ bytes; the zip directory states \d+)/);
+    expect(outcome(writeArchive("short.npz", bytes), "a")).toMatch(
+      /(inflates to more than the \d+ bytes|its \.npy header describes \d+ bytes; the zip directory states \d+)/,
+    );
   });
 
   it("a member whose header and directory claim 2 GiB from a few hundred deflated bytes is refused from the directory, through the CLI: exit 2, one line", () => {
@@ -114,7 +124,9 @@ describe("lying and damaged archives", () => {
     const path = writeArchive("claims-2gib.npz", bytes);
     const run = runCli(["diff", `${path}:a`, `${path}:a`]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^bn-check: \S*claims-2gib\.npz:a: its zip directory claims 2,147,483,\d{3} bytes from \d+ deflated: more than deflate can hold \(1032x\)\n$/);
+    expect(run.stderr).toMatch(
+      /^bn-check: \S*claims-2gib\.npz:a: its zip directory claims 2,147,483,\d{3} bytes from \d+ deflated: more than deflate can hold \(1032x\)\n$/,
+    );
   });
 
   it("reads only the member asked for: a damaged neighbour does not matter", () => {
@@ -135,7 +147,11 @@ describe("fuzzing the .npz reader", () => {
         fc.oneof(
           fc.record({ kind: fc.constant("truncate"), at: fc.nat() }),
           fc.record({ kind: fc.constant("flip"), at: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),
-          fc.record({ kind: fc.constant("word"), at: fc.nat(), value: fc.constantFrom(0, 0xffffffff, 0x7fffffff, 1, 46) }),
+          fc.record({
+            kind: fc.constant("word"),
+            at: fc.nat(),
+            value: fc.constantFrom(0, 0xffffffff, 0x7fffffff, 1, 46),
+          }),
         ),
         (seed, m) => {
           const bytes = seeds[seed].slice();

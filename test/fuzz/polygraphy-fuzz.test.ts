@@ -15,7 +15,9 @@ import { jsonMutation, mutateJson } from "./json-fuzz.js";
 const work = mkdtempSync(join(tmpdir(), "bn-check-polygraphy-fuzz-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const SEEDS = ["results.json", "inputs.json", "single.json"].map((name) => readFileSync(join(FIXTURES, "polygraphy", name), "utf8"));
+const SEEDS = ["results.json", "inputs.json", "single.json"].map((name) =>
+  readFileSync(join(FIXTURES, "polygraphy", name), "utf8"),
+);
 
 function outcome(path: string): "read" | "refused" {
   try {

@@ -47,12 +47,17 @@ const LEGACY = readFileSync(join(FIXTURES, "pt", "legacy.pt"));
 
 // ---- The pickle as opcodes ----
 
-type Arg = { kind: "none" } | { kind: "fixed"; bytes: number } | { kind: "counted"; width: 1 | 4 | 8 } | { kind: "lines"; count: number };
+type Arg =
+  | { kind: "none" }
+  | { kind: "fixed"; bytes: number }
+  | { kind: "counted"; width: 1 | 4 | 8 }
+  | { kind: "lines"; count: number };
 
 const ARGS = new Map<number, Arg>();
 const none: Arg = { kind: "none" };
 for (const op of [
-  0x2e, 0x28, 0x30, 0x31, 0x32, 0x4e, 0x88, 0x89, 0x29, 0x74, 0x85, 0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f, 0x90, 0x91, 0x94, 0x93, 0x52, 0x81, 0x92, 0x6f, 0x62, 0x51,
+  0x2e, 0x28, 0x30, 0x31, 0x32, 0x4e, 0x88, 0x89, 0x29, 0x74, 0x85, 0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64,
+  0x73, 0x75, 0x8f, 0x90, 0x91, 0x94, 0x93, 0x52, 0x81, 0x92, 0x6f, 0x62, 0x51,
 ])
   ARGS.set(op, none);
 for (const [op, bytes] of [
@@ -96,7 +101,12 @@ function parsePickle(bytes: Uint8Array): Op[] {
     let end = argStart;
     if (arg.kind === "fixed") end += arg.bytes;
     else if (arg.kind === "counted") {
-      const length = arg.width === 1 ? bytes[argStart] : arg.width === 4 ? view.getUint32(argStart, true) : Number(view.getBigUint64(argStart, true));
+      const length =
+        arg.width === 1
+          ? bytes[argStart]
+          : arg.width === 4
+            ? view.getUint32(argStart, true)
+            : Number(view.getBigUint64(argStart, true));
       end += arg.width + length;
     } else if (arg.kind === "lines")
       for (let k = 0; k < arg.count; k++) {
@@ -116,7 +126,23 @@ const encoder = new TextEncoder();
 
 /** Hostile values for a length or an integer argument, as unsigned 64-bit words (cut to the field's width). */
 function hostile(random: () => number, current: number): bigint {
-  const choices = [0n, 1n, 2n, 0x7fn, 0x80n, 0xffn, 0x7fffn, 0xffffn, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0xfffffffen, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n];
+  const choices = [
+    0n,
+    1n,
+    2n,
+    0x7fn,
+    0x80n,
+    0xffn,
+    0x7fffn,
+    0xffffn,
+    0x7fffffffn,
+    0x80000000n,
+    0xffffffffn,
+    0xfffffffen,
+    2n ** 53n,
+    2n ** 63n,
+    2n ** 64n - 1n,
+  ];
   const pick = random();
   if (pick < 0.3) return BigInt(Math.max(0, current + Math.floor(random() * 9) - 4));
   if (pick < 0.4) return BigInt(Math.floor(random() * 2 ** 32));
@@ -198,7 +224,27 @@ function intOp(value: number, random: () => number): Uint8Array {
   return bytes;
 }
 
-const INTS = [0, 1, 2, 3, -1, -2, 255, 256, 65535, 2 ** 16, 2 ** 28, 2 ** 30, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 2 ** 40, 2 ** 53 - 1, -(2 ** 53), 2 ** 60];
+const INTS = [
+  0,
+  1,
+  2,
+  3,
+  -1,
+  -2,
+  255,
+  256,
+  65535,
+  2 ** 16,
+  2 ** 28,
+  2 ** 30,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 32,
+  2 ** 40,
+  2 ** 53 - 1,
+  -(2 ** 53),
+  2 ** 60,
+];
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
@@ -228,7 +274,10 @@ function mutatePickle(pickle: Uint8Array, random: () => number): [string, Uint8A
     // A string where a string or an int was: storage keys, storage types, dtypes, module names.
     const strings = ops.filter((op) => op.op === 0x8c || op.op === 0x58 || op.op === 0x55 || op.op === 0x54);
     const target = strings.length > 0 && random() < 0.8 ? pick(random, strings) : at;
-    return ["string", concat(pickle.subarray(0, target.start), stringOp(pick(random, STRINGS), random), pickle.subarray(target.end))];
+    return [
+      "string",
+      concat(pickle.subarray(0, target.start), stringOp(pick(random, STRINGS), random), pickle.subarray(target.end)),
+    ];
   }
   if (kind < 0.6) {
     // An integer rewritten: sizes, strides, offsets, numel, memo indices.
@@ -244,7 +293,10 @@ function mutatePickle(pickle: Uint8Array, random: () => number): [string, Uint8A
     const insertAt = pick(random, ops).start;
     const run = pickle.subarray(from.start, to.end);
     const times = random() < 0.1 ? 1 + Math.floor(random() * 200) : 1;
-    return ["splice", concat(pickle.subarray(0, insertAt), ...new Array<Uint8Array>(times).fill(run), pickle.subarray(insertAt))];
+    return [
+      "splice",
+      concat(pickle.subarray(0, insertAt), ...new Array<Uint8Array>(times).fill(run), pickle.subarray(insertAt)),
+    ];
   }
   if (kind < 0.8) {
     // A run of opcodes removed.
@@ -256,7 +308,8 @@ function mutatePickle(pickle: Uint8Array, random: () => number): [string, Uint8A
     return ["cut", pickle.slice(0, random() < 0.5 ? at.start : at.start + Math.floor(random() * (at.end - at.start)))];
   }
   if (kind < 0.93) {
-    // Opcodes a reader must refuse or bound: protocol 5 buffers, extensions, deep MARKs, a huge FRAME, BUILD onto a list.
+    // Opcodes a reader must refuse or bound: protocol 5 buffers, extensions, deep MARKs, a huge FRAME, BUILD onto a
+    // list.
     const extra = pick(random, [
       Uint8Array.of(0x97),
       Uint8Array.of(0x98),
@@ -275,13 +328,17 @@ function mutatePickle(pickle: Uint8Array, random: () => number): [string, Uint8A
   }
   // A few bytes anywhere.
   const bytes = pickle.slice();
-  for (let k = 0; k < 1 + Math.floor(random() * 3); k++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+  for (let k = 0; k < 1 + Math.floor(random() * 3); k++)
+    bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
   return ["bytes", bytes];
 }
 
 // ---- The zip around it ----
 
-/** A fixed modification time: member headers (and so the outcomes recorded by FUZZ_SIGNATURES) do not depend on the clock. */
+/**
+ * A fixed modification time: member headers (and so the outcomes
+ * recorded by FUZZ_SIGNATURES) do not depend on the clock.
+ */
 const ZIP_TIME = new Date(2024, 0, 1);
 
 /** Offsets of every local header and central directory entry, and of the end record, of a valid zip. */
@@ -342,7 +399,14 @@ function mutateZip(bytes: Uint8Array, random: () => number): [string, Uint8Array
   if (kind < 0.6) {
     const [offset, width] = pick(random, CENTRAL_FIELDS);
     const at = pick(random, centrals);
-    writeWord(out, at + offset, width, offset === 10 ? BigInt(pick(random, [0, 1, 8, 9, 12, 14, 93, 99])) : hostile(random, readWord(out, at + offset, width)));
+    writeWord(
+      out,
+      at + offset,
+      width,
+      offset === 10
+        ? BigInt(pick(random, [0, 1, 8, 9, 12, 14, 93, 99]))
+        : hostile(random, readWord(out, at + offset, width)),
+    );
     return ["central", out];
   }
   if (kind < 0.7) {
@@ -399,16 +463,25 @@ function mutate(random: () => number): { seed: string; change: string; bytes: Ui
     if (choice < 0.15) delete members[name];
     else if (choice < 0.3) members[name] = data.subarray(0, Math.floor(random() * data.length));
     else if (choice < 0.45) members[name] = concat(data, new Uint8Array(1 + Math.floor(random() * 16)));
-    else if (choice < 0.55) members[`${seed.pickleName.slice(0, -"data.pkl".length)}data/${pick(random, ["99", "0", "x", "a.b", "__proto__"])}`] = data;
-    else if (choice < 0.7) members[`${seed.pickleName.slice(0, -"data.pkl".length)}byteorder`] = encoder.encode(pick(random, ["big", "little", "middle", "", "big\n", "\u0000"]));
-    else if (choice < 0.8) members[`${seed.pickleName.slice(0, -"data.pkl".length)}constants.pkl`] = Uint8Array.of(0x80, 2, 0x29, 0x2e);
+    else if (choice < 0.55)
+      members[
+        `${seed.pickleName.slice(0, -"data.pkl".length)}data/${pick(random, ["99", "0", "x", "a.b", "__proto__"])}`
+      ] = data;
+    else if (choice < 0.7)
+      members[`${seed.pickleName.slice(0, -"data.pkl".length)}byteorder`] = encoder.encode(
+        pick(random, ["big", "little", "middle", "", "big\n", "\u0000"]),
+      );
+    else if (choice < 0.8)
+      members[`${seed.pickleName.slice(0, -"data.pkl".length)}constants.pkl`] = Uint8Array.of(0x80, 2, 0x29, 0x2e);
     else if (choice < 0.9) members[`other/data.pkl`] = members[seed.pickleName];
     else members[name] = new Uint8Array(data.length).map(() => Math.floor(random() * 256));
     changes.push("storage");
   }
   // Stored or deflated, as torch.save (stored) and re-zipping tools (deflated) write.
   const level = random() < 0.7 ? 0 : 6;
-  let bytes: Uint8Array = zipSync(Object.fromEntries(Object.entries(members).map(([name, data]) => [name, [data, { level, mtime: ZIP_TIME }]])));
+  let bytes: Uint8Array = zipSync(
+    Object.fromEntries(Object.entries(members).map(([name, data]) => [name, [data, { level, mtime: ZIP_TIME }]])),
+  );
   if (kind >= 0.72 || random() < 0.1) {
     const [change, mutated] = mutateZip(bytes, random);
     changes.push(`zip-${change}`);
@@ -420,7 +493,8 @@ function mutate(random: () => number): { seed: string; change: string; bytes: Ui
 
 // ---- Reading every tensor through the CLI's path ----
 
-const ENGINE_WORDS = /Cannot convert|is not a function|Cannot read prop|Maximum call stack|Invalid array length|is not iterable|undefined|Symbol\(|\[object /;
+const ENGINE_WORDS =
+  /Cannot convert|is not a function|Cannot read prop|Maximum call stack|Invalid array length|is not iterable|undefined|Symbol\(|\[object /;
 
 const rssLimit = () => process.memoryUsage().rss + 512 * 1024 * 1024;
 
@@ -494,7 +568,11 @@ describe("fuzzing the PyTorch reader (issue #22)", () => {
         const path = join(work, `run-${run}${file.extension}`);
         writeFileSync(path, file.bytes);
         if (process.env.FUZZ_TRACE !== undefined)
-          appendFileSync(process.env.FUZZ_TRACE, `${run} ${file.seed} ${file.change} ${Math.round(process.memoryUsage().rss / 2 ** 20)} ${Math.round(performance.now())}\n`);
+          appendFileSync(
+            process.env.FUZZ_TRACE,
+            `${run} ${file.seed} ${file.change} ${Math.round(process.memoryUsage().rss / 2 ** 20)} ` +
+              `${Math.round(performance.now())}\n`,
+          );
         let result: ReturnType<typeof outcome>;
         try {
           result = outcome(path, file.bytes.length);
@@ -504,20 +582,33 @@ describe("fuzzing the PyTorch reader (issue #22)", () => {
           rmSync(path, { force: true });
         }
         expect(process.memoryUsage().rss).toBeLessThan(limit);
-        const kind = result.signature === "unclaimed" ? "unclaimed" : result.read === 0 ? "refused" : result.refused === 0 ? "read" : "partly";
+        const kind =
+          result.signature === "unclaimed"
+            ? "unclaimed"
+            : result.read === 0
+              ? "refused"
+              : result.refused === 0
+                ? "read"
+                : "partly";
         counts[kind]++;
         for (const change of file.change.split("+")) byChange.set(change, (byChange.get(change) ?? 0) + 1);
         signatures.push(`${run} ${file.seed} ${file.change} ${result.signature.replaceAll(path, "<file>")}`);
       }
-      if (process.env.FUZZ_SIGNATURES !== undefined) writeFileSync(process.env.FUZZ_SIGNATURES, `${signatures.join("\n")}\n`);
+      if (process.env.FUZZ_SIGNATURES !== undefined)
+        writeFileSync(process.env.FUZZ_SIGNATURES, `${signatures.join("\n")}\n`);
       console.log(`pt fuzz: ${JSON.stringify(counts)}; changes ${JSON.stringify(Object.fromEntries(byChange))}`);
       if (only !== undefined) return;
       expect(counts.read + counts.partly + counts.refused + counts.unclaimed).toBe(numRuns);
-      // The mutations reach past the zip reader: many files still read, many are refused by the pickle VM or the tensor checks.
+      // The mutations reach past the zip reader: many files still read, many are refused by the pickle VM or the tensor
+      // checks.
       expect(counts.refused).toBeGreaterThan(numRuns / 5);
       expect(counts.read + counts.partly).toBeGreaterThan(numRuns / 5);
-      expect(signatures.filter((line) => line.includes("data.pkl is not a pickle")).length).toBeGreaterThan(numRuns / 20);
-      expect(signatures.filter((line) => / views | refers to storage | has storage /.test(line)).length).toBeGreaterThan(numRuns / 50);
+      expect(signatures.filter((line) => line.includes("data.pkl is not a pickle")).length).toBeGreaterThan(
+        numRuns / 20,
+      );
+      expect(
+        signatures.filter((line) => / views | refers to storage | has storage /.test(line)).length,
+      ).toBeGreaterThan(numRuns / 50);
     },
     Math.max(120_000, numRuns * 50),
   );

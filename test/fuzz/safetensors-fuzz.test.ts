@@ -18,7 +18,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const SEEDS = ["mixed.safetensors", "bn-params.safetensors", "bn-acts.safetensors"].map((name) => {
   const bytes = readFileSync(join(FIXTURES, "safetensors", name));
   const length = Number(bytes.readBigUInt64LE(0));
-  return { header: JSON.parse(bytes.subarray(8, 8 + length).toString("utf8")) as unknown, data: bytes.subarray(8 + length) };
+  return {
+    header: JSON.parse(bytes.subarray(8, 8 + length).toString("utf8")) as unknown,
+    data: bytes.subarray(8 + length),
+  };
 });
 
 function outcome(path: string, dataBytes: number): "read" | "refused" {
@@ -63,7 +66,8 @@ describe("fuzzing the safetensors reader", () => {
         const { header, data } = SEEDS[seed];
         let text = Buffer.from(c.kind === "json" ? mutateJson(header, c.mutation) : JSON.stringify(header));
         let length = BigInt(text.length);
-        if (c.kind === "length") length = c.huge ? 2n ** 63n + BigInt(c.delta) : BigInt(Math.max(0, text.length + c.delta));
+        if (c.kind === "length")
+          length = c.huge ? 2n ** 63n + BigInt(c.delta) : BigInt(Math.max(0, text.length + c.delta));
         const prefix = Buffer.alloc(8);
         prefix.writeBigUInt64LE(length);
         let bytes = Buffer.concat([prefix, text, data]);

@@ -57,7 +57,10 @@ describe("checkpoints as training code saves them", () => {
         expect(tensor.shape).toEqual(expected.shape);
         if (file === "ultralytics.pt") {
           expect(tensor.dtype).toBe("float16");
-          for (let i = 0; i < expected.data.length; i++) expect(Math.abs(tensor.data[i] - expected.data[i])).toBeLessThanOrEqual(Math.abs(expected.data[i]) * 2 ** -11 + 2 ** -25);
+          for (let i = 0; i < expected.data.length; i++)
+            expect(Math.abs(tensor.data[i] - expected.data[i])).toBeLessThanOrEqual(
+              Math.abs(expected.data[i]) * 2 ** -11 + 2 ** -25,
+            );
         } else {
           expect(Array.from(tensor.data)).toEqual(Array.from(expected.data));
         }
@@ -73,10 +76,20 @@ describe("checkpoints as training code saves them", () => {
 
   for (const [file] of LAYOUTS.filter(([file]) => file !== "ultralytics.pt")) {
     it(`model --params ${file} checks both BatchNorm layers against hooks on the bare model`, () => {
-      const run = runCli(["model", "--params", join(DIR, file), "--activations", join(DIR, "acts.npz"), "--format", "json"]);
+      const run = runCli([
+        "model",
+        "--params",
+        join(DIR, file),
+        "--activations",
+        join(DIR, "acts.npz"),
+        "--format",
+        "json",
+      ]);
       expect(run.status, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout);
-      expect(report.cases.map((c: { name: string; status: string }) => [c.name.replace(/.*?(bn\d)$/, "$1"), c.status])).toEqual([
+      expect(
+        report.cases.map((c: { name: string; status: string }) => [c.name.replace(/.*?(bn\d)$/, "$1"), c.status]),
+      ).toEqual([
         ["bn1", "pass"],
         ["bn2", "pass"],
       ]);
@@ -84,9 +97,17 @@ describe("checkpoints as training code saves them", () => {
   }
 
   it("a file:name spec is split where the file exists, whatever the extension", () => {
-    const run = runCli(["diff", `${join(DIR, "epoch=3.ckpt")}:state_dict.model.bn1.weight`, `${join(DIR, "checkpoint.pth.tar")}:state_dict.module.bn1.weight`]);
+    const run = runCli([
+      "diff",
+      `${join(DIR, "epoch=3.ckpt")}:state_dict.model.bn1.weight`,
+      `${join(DIR, "checkpoint.pth.tar")}:state_dict.module.bn1.weight`,
+    ]);
     expect(run.status, run.stderr).toBe(0);
-    const missing = runCli(["diff", `${join(DIR, "epoch=3.ckpt")}:bn9.weight`, `${join(DIR, "epoch=3.ckpt")}:bn9.weight`]);
+    const missing = runCli([
+      "diff",
+      `${join(DIR, "epoch=3.ckpt")}:bn9.weight`,
+      `${join(DIR, "epoch=3.ckpt")}:bn9.weight`,
+    ]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/epoch=3\.ckpt:bn9\.weight: no tensor 'bn9\.weight' in the file/);
     expect(missing.stderr).not.toMatch(/no such file/);
@@ -98,7 +119,11 @@ describe("model --debug lists what it read past", () => {
     const run = runCli(["--debug", "model", "--params", join(DIR, "args.pth"), "--activations", join(DIR, "acts.npz")]);
     expect(run.status).toBe(0);
     const lines = run.stderr.trim().split("\n");
-    expect(lines[0]).toMatch(/args\.pth: 2 BatchNorm layer\(s\); 12 other tensor\(s\) not checked: state_dict\.conv1\.weight, .*optimizer\.state\.0\.momentum_buffer/);
-    expect(lines[1]).toMatch(/args\.pth: \d+ entries that hold no tensor: epoch \(a number\), arch \(a string\), args\.lr \(a float\)/);
+    expect(lines[0]).toMatch(
+      /args\.pth: 2 BatchNorm layer\(s\); 12 other tensor\(s\) not checked: state_dict\.conv1\.weight, .*optimizer\.state\.0\.momentum_buffer/,
+    );
+    expect(lines[1]).toMatch(
+      /args\.pth: \d+ entries that hold no tensor: epoch \(a number\), arch \(a string\), args\.lr \(a float\)/,
+    );
   });
 });

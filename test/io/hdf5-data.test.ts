@@ -49,8 +49,16 @@ describe("layouts and filters h5py writes", () => {
   });
 
   const refusals: [string, string, RegExp][] = [
-    ["partial", "chunks never written", /layouts\.h5:partial: has 1 of its 5 chunks written: the rest of its data was never written$/],
-    ["lzf", "a filter bn-check does not decode", /layouts\.h5:lzf: is compressed with HDF5 filter 32000 \(lzf\), which bn-check does not decode/],
+    [
+      "partial",
+      "chunks never written",
+      /layouts\.h5:partial: has 1 of its 5 chunks written: the rest of its data was never written$/,
+    ],
+    [
+      "lzf",
+      "a filter bn-check does not decode",
+      /layouts\.h5:lzf: is compressed with HDF5 filter 32000 \(lzf\), which bn-check does not decode/,
+    ],
     ["null", "a null dataspace", /layouts\.h5:null: has a null dataspace: it holds no values$/],
   ];
   for (const [name, what, message] of refusals) {
@@ -61,12 +69,18 @@ describe("layouts and filters h5py writes", () => {
   }
 
   it("refuses the version 4 layout's chunk indexes (libver='latest'), naming it", () => {
-    expect(() => openKeras(join(DIR, "layout-v4.h5")).read("x")).toThrow(/layout-v4\.h5:x: indexes its chunks in the version 4 data layout/);
+    expect(() => openKeras(join(DIR, "layout-v4.h5")).read("x")).toThrow(
+      /layout-v4\.h5:x: indexes its chunks in the version 4 data layout/,
+    );
   });
 });
 
 /** chunked-8-<kind>.h5 with its bytes changed by `patch`, written to the work folder. */
-function patched(kind: "plain" | "gzip" | "fletcher", name: string, patch: (bytes: Buffer, node: number) => unknown): string {
+function patched(
+  kind: "plain" | "gzip" | "fletcher",
+  name: string,
+  patch: (bytes: Buffer, node: number) => unknown,
+): string {
   let bytes: Buffer = Buffer.from(readFileSync(join(DIR, `chunked-8-${kind}.h5`)));
   // The dataset's chunk B-tree: "TREE", node type 1 (chunks), level 0; two entries of 24-byte keys.
   const node = bytes.indexOf(Buffer.from("TREE\x01\x00", "latin1"));
@@ -77,13 +91,16 @@ function patched(kind: "plain" | "gzip" | "fletcher", name: string, patch: (byte
   writeFileSync(path, bytes);
   return path;
 }
-/** Offsets in a level-0 node of a rank-1 dataset: key k at 24 + 32k (size, mask, 2 offsets), child k 24 bytes after it. */
+/**
+ * Offsets in a level-0 node of a rank-1 dataset: key k at 24 + 32k (size, mask, 2 offsets), child k 24 bytes after it.
+ */
 const key = (node: number, k: number) => node + 24 + 32 * k;
 const child = (node: number, k: number) => key(node, k) + 24;
 
 describe("hostile chunk indexes and chunks, each refused with one line", () => {
   it("the unpatched files read", () => {
-    for (const kind of ["plain", "gzip", "fletcher"] as const) expect(Array.from(openKeras(patched(kind, `${kind}.h5`, () => undefined)).read("x").data)).toEqual(ramp(8));
+    for (const kind of ["plain", "gzip", "fletcher"] as const)
+      expect(Array.from(openKeras(patched(kind, `${kind}.h5`, () => undefined)).read("x").data)).toEqual(ramp(8));
   });
 
   const cases: [string, () => string, RegExp][] = [
@@ -92,7 +109,11 @@ describe("hostile chunk indexes and chunks, each refused with one line", () => {
       () => patched("plain", "off-grid.h5", (bytes, node) => void bytes.writeUInt32LE(3, key(node, 1) + 8)),
       /off-grid\.h5:x: has a chunk at offset 3 on axis 0, off its chunk grid or outside the shape \[8\]$/,
     ],
-    ["a chunk stored twice", () => patched("plain", "twice.h5", (bytes, node) => void bytes.writeUInt32LE(0, key(node, 1) + 8)), /twice\.h5:x: stores the chunk at \[0\] twice$/],
+    [
+      "a chunk stored twice",
+      () => patched("plain", "twice.h5", (bytes, node) => void bytes.writeUInt32LE(0, key(node, 1) + 8)),
+      /twice\.h5:x: stores the chunk at \[0\] twice$/,
+    ],
     [
       "a chunk outside the file",
       () => patched("plain", "outside.h5", (bytes, node) => void bytes.writeUInt32LE(bytes.length, child(node, 0))),
@@ -181,6 +202,9 @@ describe("attributes are checked against their messages before jsfive reads them
     writeFileSync(path, bytes);
     const run = runCli(["diff", `${path}:bn/gamma`, `${path}:bn/gamma`]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe(`bn-check: ${path}: has an attribute of 2,147,483,648 values of 10 bytes in a 96-byte message: the file is damaged\n`);
+    expect(run.stderr).toBe(
+      `bn-check: ${path}: has an attribute of 2,147,483,648 values ` +
+        `of 10 bytes in a 96-byte message: the file is damaged\n`,
+    );
   });
 });

@@ -27,7 +27,12 @@ const NOSCALE = ["beta", "moving_mean", "moving_variance"];
 /** A .keras zip of the given members, stored as Keras stores them. */
 function kerasZip(name: string, members: Record<string, Uint8Array | string>): string {
   const path = join(work, name);
-  const entries = Object.fromEntries(Object.entries(members).map(([key, value]) => [key, [typeof value === "string" ? new TextEncoder().encode(value) : value, { level: 0 }] as const]));
+  const entries = Object.fromEntries(
+    Object.entries(members).map(([key, value]) => [
+      key,
+      [typeof value === "string" ? new TextEncoder().encode(value) : value, { level: 0 }] as const,
+    ]),
+  );
   writeFileSync(path, zipSync(entries as Parameters<typeof zipSync>[0]));
   return path;
 }
@@ -51,7 +56,12 @@ describe("names of each Keras layout", () => {
     ]);
   });
   it("Keras 3 .keras before 3.6 (no name attributes), nested Sequential in a Functional: names from config.json, center=False has no beta", () => {
-    expect(openKeras(join(DIR, "keras3-nested-v30.keras")).names).toEqual([...BN.map((v) => `outer_bn/${v}`), "inner_bn/gamma", "inner_bn/moving_mean", "inner_bn/moving_variance"]);
+    expect(openKeras(join(DIR, "keras3-nested-v30.keras")).names).toEqual([
+      ...BN.map((v) => `outer_bn/${v}`),
+      "inner_bn/gamma",
+      "inner_bn/moving_mean",
+      "inner_bn/moving_variance",
+    ]);
   });
   it("Keras 3 bare .weights.h5 (no config): four batch-norm variables are named, three (which flag is off is unknown) keep their numbers", () => {
     const tail = ["vars/0", "vars/1", "vars/2"];
@@ -123,7 +133,9 @@ describe("values equal to what h5py wrote", () => {
   });
 
   it("chunked and deflated datasets", () => {
-    expect(values(`${join(DIR, "compressed.weights.h5")}:batch_normalization/moving_mean`)).toEqual(npy("bn-moving_mean"));
+    expect(values(`${join(DIR, "compressed.weights.h5")}:batch_normalization/moving_mean`)).toEqual(
+      npy("bn-moving_mean"),
+    );
   });
 
   it("data in shared memory; integers through readInteger only", () => {
@@ -139,7 +151,11 @@ describe("refusals, each one line naming the file", () => {
   const weightsMember = readFileSync(join(DIR, "keras3-bare.weights.h5"));
   const config = JSON.stringify({ class_name: "Sequential", config: { layers: [] } });
   const cases: [string, () => void, RegExp][] = [
-    ["a file that is not HDF5", () => openKeras(join(DIR, "not-hdf5.h5")), /not-hdf5\.h5: is not an HDF5 file \(it does not start with the HDF5 signature\)/],
+    [
+      "a file that is not HDF5",
+      () => openKeras(join(DIR, "not-hdf5.h5")),
+      /not-hdf5\.h5: is not an HDF5 file \(it does not start with the HDF5 signature\)/,
+    ],
     [
       "an integer dataset read as a tensor",
       () => readTensor(`${join(DIR, "odd-dtypes.weights.h5")}:batch_normalization/gamma`),
@@ -155,13 +171,21 @@ describe("refusals, each one line naming the file", () => {
       () => readTensor(`${join(DIR, "keras3-model.keras")}:optimizer/vars/0`),
       /keras3-model\.keras:optimizer\/vars\/0: is a dataset of int64: bn-check checks/,
     ],
-    ["a float read as an integer", () => openKeras(join(DIR, "keras3-model.keras")).readInteger("bn/gamma"), /keras3-model\.keras:bn\/gamma: is a dataset of float32: an integer is expected here/],
+    [
+      "a float read as an integer",
+      () => openKeras(join(DIR, "keras3-model.keras")).readInteger("bn/gamma"),
+      /keras3-model\.keras:bn\/gamma: is a dataset of float32: an integer is expected here/,
+    ],
     [
       "a name the file does not hold",
       () => readTensor(`${join(DIR, "keras3-model.keras")}:bn/weight`),
       /keras3-model\.keras:bn\/weight: no variable 'bn\/weight' in the file \(it holds bn\/gamma, bn\/beta, /,
     ],
-    ["no name when the file holds several", () => readTensor(join(DIR, "keras2-model.h5")), /keras2-model\.h5: holds 9 variables \(.*\): name one as .*keras2-model\.h5:<name>/],
+    [
+      "no name when the file holds several",
+      () => readTensor(join(DIR, "keras2-model.h5")),
+      /keras2-model\.h5: holds 9 variables \(.*\): name one as .*keras2-model\.h5:<name>/,
+    ],
     [
       "a shape the file cannot hold, never written",
       () => readTensor(`${join(DIR, "unwritten.weights.h5")}:dense/vars/0`),
@@ -177,7 +201,11 @@ describe("refusals, each one line naming the file", () => {
       () => openKeras(join(DIR, "no-weights.keras")),
       /no-weights\.keras: has no model\.weights\.h5 \(it holds metadata\.json, config\.json\): not a Keras 3 model archive bn-check reads/,
     ],
-    ["a .keras whose weights are not HDF5", () => openKeras(kerasZip("text.keras", { "config.json": config, "model.weights.h5": "hello" })), /text\.keras:model\.weights\.h5: is not an HDF5 file/],
+    [
+      "a .keras whose weights are not HDF5",
+      () => openKeras(kerasZip("text.keras", { "config.json": config, "model.weights.h5": "hello" })),
+      /text\.keras:model\.weights\.h5: is not an HDF5 file/,
+    ],
     [
       "a .keras whose config.json is not JSON",
       () => openKeras(kerasZip("config.keras", { "config.json": "{nope", "model.weights.h5": weightsMember })),
@@ -208,7 +236,10 @@ describe("refusals, each one line naming the file", () => {
       () => {
         const bytes = Buffer.from(keras3);
         // The central directory entry of model.weights.h5: its uncompressed size is at offset 24.
-        const entry = bytes.lastIndexOf(Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02])]), bytes.lastIndexOf("model.weights.h5"));
+        const entry = bytes.lastIndexOf(
+          Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02])]),
+          bytes.lastIndexOf("model.weights.h5"),
+        );
         bytes.writeUInt32LE(MAX_WEIGHTS_BYTES + 1, entry + 24);
         const path = join(work, "huge.keras");
         writeFileSync(path, bytes);
@@ -229,7 +260,9 @@ describe("refusals, each one line naming the file", () => {
     bytes.fill(0xff, 56, 200); // past the superblock's addresses: the root group's entry and header
     const path = join(work, "damaged.weights.h5");
     writeFileSync(path, bytes);
-    expect(() => openKeras(path)).toThrow(/damaged\.weights\.h5: is damaged or uses an HDF5 feature bn-check cannot read \(/);
+    expect(() => openKeras(path)).toThrow(
+      /damaged\.weights\.h5: is damaged or uses an HDF5 feature bn-check cannot read \(/,
+    );
   });
 
   it("a damaged superblock is refused from the superblock", () => {
@@ -237,7 +270,9 @@ describe("refusals, each one line naming the file", () => {
     bytes.fill(0xff, 8, 200);
     const path = join(work, "superblock.weights.h5");
     writeFileSync(path, bytes);
-    expect(() => openKeras(path)).toThrow(/superblock\.weights\.h5: has an HDF5 superblock of version 255, which bn-check does not read$/);
+    expect(() => openKeras(path)).toThrow(
+      /superblock\.weights\.h5: has an HDF5 superblock of version 255, which bn-check does not read$/,
+    );
   });
 });
 
@@ -265,7 +300,12 @@ describe("fuzzing the Keras reader", () => {
   const mutation = (length: number) =>
     fc.oneof(
       fc.record({ cut: fc.integer({ min: 0, max: length - 1 }) }),
-      fc.record({ writes: fc.array(fc.tuple(fc.integer({ min: 0, max: length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }) }),
+      fc.record({
+        writes: fc.array(fc.tuple(fc.integer({ min: 0, max: length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+      }),
     );
   function mutate(original: Buffer, change: { cut?: number; writes?: [number, number][] }): Buffer {
     if (change.cut !== undefined) return original.subarray(0, change.cut);
@@ -303,11 +343,16 @@ describe("fuzzing the Keras reader", () => {
     expect(Object.keys(members)).toEqual(["metadata.json", "config.json", "model.weights.h5"]);
     const outcomes = { read: 0, refused: 0 };
     fc.assert(
-      fc.property(fc.constantFrom("config.json", "model.weights.h5"), fc.integer({ min: 0, max: 1 << 20 }), fc.integer({ min: 0, max: 255 }), (member, at, byte) => {
-        const bytes = Buffer.from(members[member]);
-        bytes[at % bytes.length] = byte;
-        outcomes[readEverything(kerasZip("fuzz-member.keras", { ...members, [member]: bytes }))]++;
-      }),
+      fc.property(
+        fc.constantFrom("config.json", "model.weights.h5"),
+        fc.integer({ min: 0, max: 1 << 20 }),
+        fc.integer({ min: 0, max: 255 }),
+        (member, at, byte) => {
+          const bytes = Buffer.from(members[member]);
+          bytes[at % bytes.length] = byte;
+          outcomes[readEverything(kerasZip("fuzz-member.keras", { ...members, [member]: bytes }))]++;
+        },
+      ),
       { numRuns: 100, seed: 20261129, unbiased: true },
     );
     expect(outcomes.read).toBeGreaterThan(10);
@@ -322,7 +367,8 @@ describe("jsfive is loaded on first use", () => {
       readTensor(${JSON.stringify(spec)});
       const loaded = Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes("jsfive"));
       process.stdout.write(String(loaded));`;
-    const loaded = (spec: string) => spawnSync(process.execPath, ["--input-type=module", "-e", script(spec)], { encoding: "utf8" }).stdout;
+    const loaded = (spec: string) =>
+      spawnSync(process.execPath, ["--input-type=module", "-e", script(spec)], { encoding: "utf8" }).stdout;
     expect(loaded(join(DIR, "bn-x.npy"))).toBe("false");
     expect(loaded(`${join(FIXTURES, "safetensors", "mixed.safetensors")}:f32`)).toBe("false");
     expect(loaded(`${join(DIR, "keras2-model.h5")}:bn/gamma`)).toBe("true");
@@ -380,7 +426,9 @@ describe("a Keras BatchNormalization layer checked through the CLI", () => {
   it("a file that is not HDF5: exit 2, one line", () => {
     const run = runCli(["diff", `${join(DIR, "not-hdf5.h5")}:bn/gamma`, join(DIR, "bn-gamma.npy")]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe(`bn-check: ${join(DIR, "not-hdf5.h5")}: is not an HDF5 file (it does not start with the HDF5 signature)\n`);
+    expect(run.stderr).toBe(
+      `bn-check: ${join(DIR, "not-hdf5.h5")}: is not an HDF5 file (it does not start with the HDF5 signature)\n`,
+    );
   });
 });
 
@@ -399,18 +447,27 @@ describe("Keras 2 names as Keras 2 writes them", () => {
 describe("dimensions of 2^32 or more", () => {
   it("a dataset declared with 2^40 elements and no data is refused, not read as an empty tensor", () => {
     const file = join("fixtures", "keras", "declared-2e40.h5");
-    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], {
+      encoding: "utf8",
+    });
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe(`bn-check: ${file}:x: declares 1,099,511,627,776 values (shape [1099511627776]) but its data was never written: it holds no tensor\n`);
+    expect(run.stderr).toBe(
+      `bn-check: ${file}:x: declares 1,099,511,627,776 values (shape ` +
+        `[1099511627776]) but its data was never written: it holds no tensor\n`,
+    );
   });
 });
 
 describe("chunks HDF5 does not write", () => {
   it("a chunk dimension patched to 2^31 - 1 is refused at once, one line", () => {
     const file = join("fixtures", "keras", "chunk-patched.h5");
-    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], { encoding: "utf8" });
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${file}:x`, `${file}:x`], {
+      encoding: "utf8",
+    });
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe(`bn-check: ${file}:x: has chunks of [2147483647, 2] for 16 values: not chunks HDF5 writes for this dataset\n`);
+    expect(run.stderr).toBe(
+      `bn-check: ${file}:x: has chunks of [2147483647, 2] for 16 values: not chunks HDF5 writes for this dataset\n`,
+    );
   });
 });
 
@@ -418,10 +475,20 @@ describe("a .keras zip bomb", () => {
   it("a weights member that would inflate 1000x to 128 MiB is refused before inflating", () => {
     const dir = mkdtempSync(join(tmpdir(), "bn-check-bomb-"));
     const bomb = join(dir, "bomb.keras");
-    writeFileSync(bomb, zipSync({ "model.weights.h5": [new Uint8Array(128 * 2 ** 20), { level: 9 }], "config.json": [new TextEncoder().encode("{}"), { level: 0 }] }));
-    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${bomb}:x`, `${bomb}:x`], { encoding: "utf8" });
+    writeFileSync(
+      bomb,
+      zipSync({
+        "model.weights.h5": [new Uint8Array(128 * 2 ** 20), { level: 9 }],
+        "config.json": [new TextEncoder().encode("{}"), { level: 0 }],
+      }),
+    );
+    const run = spawnSync(process.execPath, ["bin/bn-check.cjs", "diff", `${bomb}:x`, `${bomb}:x`], {
+      encoding: "utf8",
+    });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/bomb\.keras:model\.weights\.h5: inflates [\d,]+ bytes to 134,217,728 \(\d+x\): weights do not compress that far; refused as a zip bomb\n$/);
+    expect(run.stderr).toMatch(
+      /bomb\.keras:model\.weights\.h5: inflates [\d,]+ bytes to 134,217,728 \(\d+x\): weights do not compress that far; refused as a zip bomb\n$/,
+    );
   });
 });
 
@@ -446,7 +513,9 @@ describe("only the HDF5 file a member holds is inflated", () => {
   it("a member shorter than its superblock says is refused as truncated, one line", () => {
     const path = keras("truncated.keras", weights.subarray(0, weights.length - 100));
     expect(() => openKeras(path)).toThrow(
-      `${path}:model.weights.h5: is truncated: its HDF5 superblock says it ends at byte ${weights.length.toLocaleString("en-US")}, but it holds ${(weights.length - 100).toLocaleString("en-US")} bytes`,
+      `${path}:model.weights.h5: is truncated: its HDF5 superblock says ` +
+        `it ends at byte ${weights.length.toLocaleString("en-US")}, but ` +
+        `it holds ${(weights.length - 100).toLocaleString("en-US")} bytes`,
     );
   });
 });

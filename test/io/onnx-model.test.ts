@@ -25,10 +25,22 @@ function message(fields: readonly Field[]): Uint8Array {
 }
 
 function tensor(name: string, dims: readonly number[], raw: Uint8Array, extra: Field[] = []): Uint8Array {
-  return message([...dims.map((d): Field => [1, "varint", d]), [2, "varint", 1], [8, "string", name], [9, "bytes", raw], ...extra]);
+  return message([
+    ...dims.map((d): Field => [1, "varint", d]),
+    [2, "varint", 1],
+    [8, "string", name],
+    [9, "bytes", raw],
+    ...extra,
+  ]);
 }
 
-function node(opType: string, inputs: readonly string[], outputs: readonly string[], name = "", attributes: Uint8Array[] = []): Uint8Array {
+function node(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name = "",
+  attributes: Uint8Array[] = [],
+): Uint8Array {
   return message([
     ...inputs.map((i): Field => [1, "string", i]),
     ...outputs.map((o): Field => [2, "string", o]),
@@ -63,7 +75,14 @@ function write(name: string, bytes: Uint8Array): string {
 function convBn(weightInit: Uint8Array[], weight = "w", extraNodes: Uint8Array[] = []): Uint8Array {
   const c = 2;
   const params = ["g", "b", "m", "v"].map((n, k) => tensor(n, [c], floats(k === 3 ? [1, 2] : [0.5, 0.25])));
-  return model([...extraNodes, node("Conv", ["x", weight], ["y"], "conv"), node("BatchNormalization", ["y", "g", "b", "m", "v"], ["z"], "bn")], [...weightInit, ...params]);
+  return model(
+    [
+      ...extraNodes,
+      node("Conv", ["x", weight], ["y"], "conv"),
+      node("BatchNormalization", ["y", "g", "b", "m", "v"], ["z"], "bn"),
+    ],
+    [...weightInit, ...params],
+  );
 }
 
 function foldWith(params: string) {
@@ -105,7 +124,14 @@ describe("readOnnxModel on real models", () => {
       [5, "message", tensor("wc", [2, 1, 1, 1], floats([3, 4]))],
       [20, "varint", 4],
     ]);
-    const path = write("constant.onnx", convBn([], "w2", [node("Constant", [], ["w0"], "const", [value]), node("Identity", ["w0"], ["w1"]), node("Identity", ["w1"], ["w2"])]));
+    const path = write(
+      "constant.onnx",
+      convBn([], "w2", [
+        node("Constant", [], ["w0"], "const", [value]),
+        node("Identity", ["w0"], ["w1"]),
+        node("Identity", ["w1"], ["w2"]),
+      ]),
+    );
     const m = readOnnxModel(path);
     expect(Array.from(m.constant("w2")?.read().data ?? [])).toEqual([3, 4]);
   });
@@ -134,19 +160,58 @@ describe("readOnnxModel on real models", () => {
       [14, "varint", 1],
     ];
     const inside = join(folder, "inside.onnx");
-    writeFileSync(inside, convBn([message([[1, "varint", 2], [1, "varint", 1], [1, "varint", 1], [1, "varint", 1], [2, "varint", 1], [8, "string", "w"], ...external("weights.bin")])]));
+    writeFileSync(
+      inside,
+      convBn([
+        message([
+          [1, "varint", 2],
+          [1, "varint", 1],
+          [1, "varint", 1],
+          [1, "varint", 1],
+          [2, "varint", 1],
+          [8, "string", "w"],
+          ...external("weights.bin"),
+        ]),
+      ]),
+    );
     expect(Array.from(readOnnxModel(inside).constant("w")?.read().data ?? [])).toEqual([7, 8]);
     for (const [name, location] of [
       ["dotdot.onnx", "../secret.bin"],
       ["absolute.onnx", "/etc/passwd"],
     ]) {
       const path = join(folder, name);
-      writeFileSync(path, convBn([message([[1, "varint", 2], [1, "varint", 1], [1, "varint", 1], [1, "varint", 1], [2, "varint", 1], [8, "string", "w"], ...external(location)])]));
+      writeFileSync(
+        path,
+        convBn([
+          message([
+            [1, "varint", 2],
+            [1, "varint", 1],
+            [1, "varint", 1],
+            [1, "varint", 1],
+            [2, "varint", 1],
+            [8, "string", "w"],
+            ...external(location),
+          ]),
+        ]),
+      );
       expectRefused(foldWith(path), name, /outside the model's folder: refused/);
     }
     symlinkSync("/etc/hostname", join(folder, "link.bin"));
     const linked = join(folder, "linked.onnx");
-    writeFileSync(linked, convBn([message([[1, "varint", 2], [1, "varint", 1], [1, "varint", 1], [1, "varint", 1], [2, "varint", 1], [8, "string", "w"], ...external("link.bin")])]));
+    writeFileSync(
+      linked,
+      convBn([
+        message([
+          [1, "varint", 2],
+          [1, "varint", 1],
+          [1, "varint", 1],
+          [1, "varint", 1],
+          [2, "varint", 1],
+          [8, "string", "w"],
+          ...external("link.bin"),
+        ]),
+      ]),
+    );
     expectRefused(foldWith(linked), "linked.onnx", /a link that leads outside the model's folder/);
   });
 });
@@ -162,7 +227,11 @@ describe("readOnnxModel on hostile files", () => {
 
   it("a truncated model and a length that runs past the end", () => {
     const whole = readFileSync(join(FIXTURES, "fold", "small_unfused.onnx"));
-    expectRefused(foldWith(write("truncated.onnx", whole.subarray(0, Math.floor(whole.length / 2)))), "truncated.onnx", /not a valid ONNX model|runs past the end/);
+    expectRefused(
+      foldWith(write("truncated.onnx", whole.subarray(0, Math.floor(whole.length / 2)))),
+      "truncated.onnx",
+      /not a valid ONNX model|runs past the end/,
+    );
     const lying = Uint8Array.from([0x08, 0x08, 0x3a, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0x00]);
     expectRefused(foldWith(write("lying.onnx", lying)), "lying.onnx", /not a valid ONNX model/);
   });
@@ -172,12 +241,20 @@ describe("readOnnxModel on hostile files", () => {
     const run = foldWith(write("cycle.onnx", cycle));
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expectRefused(foldWith(write("undefined.onnx", convBn([], "nowhere"))), "undefined.onnx", /node conv reads 'nowhere', which no node, initializer or graph input defines/);
+    expectRefused(
+      foldWith(write("undefined.onnx", convBn([], "nowhere"))),
+      "undefined.onnx",
+      /node conv reads 'nowhere', which no node, initializer or graph input defines/,
+    );
   });
 
   it("dims of 2^40 elements, negative dims and a Constant that claims far more than it holds", () => {
     const huge = convBn([tensor("w", [2 ** 20, 2 ** 20, 1, 1], floats([1]))]);
-    expectRefused(foldWith(write("huge.onnx", huge)), "huge.onnx", /raw_data holds 4 bytes; dims \[1048576, 1048576, 1, 1\] of FLOAT need 4398046511104/);
+    expectRefused(
+      foldWith(write("huge.onnx", huge)),
+      "huge.onnx",
+      /raw_data holds 4 bytes; dims \[1048576, 1048576, 1, 1\] of FLOAT need 4398046511104/,
+    );
     const negative = convBn([tensor("w", [-2, 1, 1, 1], floats([1, 2]))]);
     expectRefused(foldWith(write("negative.onnx", negative)), "negative.onnx", /invalid dims/);
     const value = message([
@@ -186,7 +263,11 @@ describe("readOnnxModel on hostile files", () => {
       [20, "varint", 4],
     ]);
     const constant = convBn([], "w", [node("Constant", [], ["w"], "const", [value])]);
-    expectRefused(foldWith(write("constant-claims.onnx", constant)), "constant-claims.onnx", /float_data holds 0 values; dims \[1000000000, 1, 1, 1\] need 1000000000/);
+    expectRefused(
+      foldWith(write("constant-claims.onnx", constant)),
+      "constant-claims.onnx",
+      /float_data holds 0 values; dims \[1000000000, 1, 1, 1\] need 1000000000/,
+    );
   });
 
   it("a seeded fuzz over a real model: every mutation reads or is refused in one line", () => {

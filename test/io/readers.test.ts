@@ -23,7 +23,9 @@ describe("ONNX TensorProto files written by the onnx package", () => {
   }
 
   it("refuses an integer TensorProto, naming the file and the type", () => {
-    expect(() => readTensor(join(FIXTURES, "pb", "i32.pb"))).toThrow(/i32\.pb: is a TensorProto of INT32: bn-check checks FLOAT16, BFLOAT16, FLOAT and DOUBLE tensors/);
+    expect(() => readTensor(join(FIXTURES, "pb", "i32.pb"))).toThrow(
+      /i32\.pb: is a TensorProto of INT32: bn-check checks FLOAT16, BFLOAT16, FLOAT and DOUBLE tensors/,
+    );
   });
 });
 
@@ -48,7 +50,9 @@ describe("ONNX node-test folders (the ONNX project's own test data)", () => {
     expect(typeField).toBeGreaterThan(0);
     model[typeField + 2] = 2;
     writeFileSync(join(dir, "model.onnx"), model);
-    expect(() => readOnnxNodeTest(dir)).toThrow(/model\.onnx: attribute epsilon has type 2; BatchNormalization needs FLOAT/);
+    expect(() => readOnnxNodeTest(dir)).toThrow(
+      /model\.onnx: attribute epsilon has type 2; BatchNormalization needs FLOAT/,
+    );
   });
 
   it("takes parameters from the model's initializers when the data set feeds only X", () => {
@@ -74,7 +78,9 @@ describe(".npz archives", () => {
 
   it("asks for a name when the archive holds several arrays, and names the missing one", () => {
     expect(() => readTensor(join(dir, "two.npz"))).toThrow(/holds 2 arrays \(a, b\): name one as/);
-    expect(() => readTensor(join(dir, "two.npz:c"))).toThrow(/two\.npz:c: no array 'c' in the archive \(it holds a, b\)/);
+    expect(() => readTensor(join(dir, "two.npz:c"))).toThrow(
+      /two\.npz:c: no array 'c' in the archive \(it holds a, b\)/,
+    );
   });
 
   it("reads numpy's own savez_compressed output when numpy is at hand, and refuses a non-zip", () => {

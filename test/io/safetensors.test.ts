@@ -16,7 +16,12 @@ const MIXED = join(DIR, "mixed.safetensors");
 const work = mkdtempSync(join(tmpdir(), "bn-check-safetensors-"));
 
 /** A safetensors file from a header object (or text) and data bytes. */
-function craft(name: string, header: object | string, data: Uint8Array = new Uint8Array(0), lengthOverride?: bigint): string {
+function craft(
+  name: string,
+  header: object | string,
+  data: Uint8Array = new Uint8Array(0),
+  lengthOverride?: bigint,
+): string {
   const text = Buffer.from(typeof header === "string" ? header : JSON.stringify(header));
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(lengthOverride ?? BigInt(text.length));
@@ -39,12 +44,18 @@ describe("safetensors files written by numpy", () => {
 
   it("reads a file's only tensor without a key, and asks for one when there are several", () => {
     expect(readTensor(join(DIR, "single.safetensors")).shape).toEqual([2, 3, 4]);
-    expect(() => readTensor(MIXED)).toThrow(/mixed\.safetensors: holds 5 tensors \(.*\): name one as .*mixed\.safetensors:<name>/);
-    expect(() => readTensor(`${MIXED}:nope`)).toThrow(/mixed\.safetensors:nope: no tensor 'nope' in the file \(it holds /);
+    expect(() => readTensor(MIXED)).toThrow(
+      /mixed\.safetensors: holds 5 tensors \(.*\): name one as .*mixed\.safetensors:<name>/,
+    );
+    expect(() => readTensor(`${MIXED}:nope`)).toThrow(
+      /mixed\.safetensors:nope: no tensor 'nope' in the file \(it holds /,
+    );
   });
 
   it("refuses an integer tensor where a float one is meant, naming it", () => {
-    expect(() => readTensor(`${MIXED}:steps`)).toThrow(/mixed\.safetensors:steps: is a tensor of I64: bn-check checks F16, BF16, F32 and F64 tensors/);
+    expect(() => readTensor(`${MIXED}:steps`)).toThrow(
+      /mixed\.safetensors:steps: is a tensor of I64: bn-check checks F16, BF16, F32 and F64 tensors/,
+    );
   });
 });
 
@@ -60,19 +71,48 @@ describe("damaged and lying safetensors headers", () => {
       },
       /short\.safetensors: is 5 bytes: too short for a safetensors header length/,
     ],
-    ["a header length beyond the file", () => craft("long.safetensors", {}, new Uint8Array(0), 1000n), /states a 1000-byte header, but the file has 2 bytes after the length/],
-    ["a header length above the limit", () => craft("huge.safetensors", {}, new Uint8Array(0), 1n << 40n), /more than the 100000000 a safetensors header may have/],
+    [
+      "a header length beyond the file",
+      () => craft("long.safetensors", {}, new Uint8Array(0), 1000n),
+      /states a 1000-byte header, but the file has 2 bytes after the length/,
+    ],
+    [
+      "a header length above the limit",
+      () => craft("huge.safetensors", {}, new Uint8Array(0), 1n << 40n),
+      /more than the 100000000 a safetensors header may have/,
+    ],
     ["a header that is not JSON", () => craft("json.safetensors", "{nope"), /has a header that is not JSON/],
     ["a header that is a list", () => craft("list.safetensors", "[]"), /has a header that is not a JSON object/],
     [
       "a duplicate key",
-      () => craft("dup.safetensors", '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', f32(2)),
+      () =>
+        craft(
+          "dup.safetensors",
+          '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+          f32(2),
+        ),
       /names the tensor 'a' twice/,
     ],
-    ["an unknown dtype", () => craft("dtype.safetensors", { a: { dtype: "F128", shape: [1], data_offsets: [0, 16] } }, f32(4)), /dtype\.safetensors:a: has an unknown dtype "F128"/],
-    ["a negative dimension", () => craft("shape.safetensors", { a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, f32(1)), /a shape that is not a list of non-negative integers/],
-    ["offsets past the data", () => craft("past.safetensors", { a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, f32(2)), /ends at byte 16 of the data, but the file holds 8/],
-    ["offsets reversed", () => craft("reversed.safetensors", { a: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, f32(1)), /data_offsets that are not \[begin, end\]/],
+    [
+      "an unknown dtype",
+      () => craft("dtype.safetensors", { a: { dtype: "F128", shape: [1], data_offsets: [0, 16] } }, f32(4)),
+      /dtype\.safetensors:a: has an unknown dtype "F128"/,
+    ],
+    [
+      "a negative dimension",
+      () => craft("shape.safetensors", { a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, f32(1)),
+      /a shape that is not a list of non-negative integers/,
+    ],
+    [
+      "offsets past the data",
+      () => craft("past.safetensors", { a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, f32(2)),
+      /ends at byte 16 of the data, but the file holds 8/,
+    ],
+    [
+      "offsets reversed",
+      () => craft("reversed.safetensors", { a: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, f32(1)),
+      /data_offsets that are not \[begin, end\]/,
+    ],
     [
       "a byte count that the shape does not match",
       () => craft("count.safetensors", { a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, f32(2)),
@@ -80,7 +120,15 @@ describe("damaged and lying safetensors headers", () => {
     ],
     [
       "overlapping tensors",
-      () => craft("overlap.safetensors", { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, f32(3)),
+      () =>
+        craft(
+          "overlap.safetensors",
+          {
+            a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+            b: { dtype: "F32", shape: [2], data_offsets: [4, 12] },
+          },
+          f32(3),
+        ),
       /has overlapping tensors 'a' and 'b'/,
     ],
   ];
@@ -151,19 +199,29 @@ describe("what JSON.parse may build of a header is bounded before parsing", () =
     const path = craft("deep.safetensors", `${"[".repeat(10_000_000)}${"]".repeat(10_000_000)}`);
     const run = runCli(["diff", `${path}:x`, `${path}:x`]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe(`bn-check: ${path}: nests arrays or objects more than 8 deep (at byte 8): not a safetensors header\n`);
+    expect(run.stderr).toBe(
+      `bn-check: ${path}: nests arrays or objects more than 8 deep (at byte 8): not a safetensors header\n`,
+    );
   });
 
   it("a header of two million and one values is refused the same way", () => {
     const path = craft("values.safetensors", `{"x":[${"{},".repeat(2_000_000)}{}]}`);
-    expect(() => readSafetensors(path, "x")).toThrow(/values\.safetensors: holds more than 2,000,000 JSON values \(at byte \d+\): not a safetensors header bn-check reads$/);
+    expect(() => readSafetensors(path, "x")).toThrow(
+      /values\.safetensors: holds more than 2,000,000 JSON values \(at byte \d+\): not a safetensors header bn-check reads$/,
+    );
   });
 
   it("a tensor name of 5,000 bytes is refused; a metadata string of 5 MB is not", () => {
-    expect(() => readSafetensors(craft("name.safetensors", { ["n".repeat(5000)]: { dtype: "F32", shape: [0], data_offsets: [0, 0] } }))).toThrow(
-      /name\.safetensors: has a key of 5,000 bytes \(at byte 1\): keys are at most 4,096 here$/,
+    expect(() =>
+      readSafetensors(
+        craft("name.safetensors", { ["n".repeat(5000)]: { dtype: "F32", shape: [0], data_offsets: [0, 0] } }),
+      ),
+    ).toThrow(/name\.safetensors: has a key of 5,000 bytes \(at byte 1\): keys are at most 4,096 here$/);
+    const path = craft(
+      "metadata.safetensors",
+      { __metadata__: { note: "m".repeat(5_000_000) }, x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } },
+      new Uint8Array(4),
     );
-    const path = craft("metadata.safetensors", { __metadata__: { note: "m".repeat(5_000_000) }, x: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4));
     expect(Array.from(readSafetensors(path, "x").data)).toEqual([0]);
   });
 });

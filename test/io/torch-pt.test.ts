@@ -63,7 +63,8 @@ describe("state_dicts written by torch.save", () => {
   it("views of one storage: offset, transposed, stepped, 2-D slice and 0-d, gathered in C order", () => {
     const path = join(DIR, "views.pt");
     expect(openTorchPt(path).names).toEqual(["base", "offset", "transposed", "stepped", "slice2d", "scalar"]);
-    for (const key of ["base", "offset", "transposed", "stepped", "slice2d", "scalar"]) expectSameValues(`${path}:${key}`, `views.${key}`);
+    for (const key of ["base", "offset", "transposed", "stepped", "slice2d", "scalar"])
+      expectSameValues(`${path}:${key}`, `views.${key}`);
     // base is arange(60) / 8 - 3: the transpose of its 5x12 view starts 0, 12, 24, ... of base.
     expect(Array.from(readTensor(`${path}:transposed`).data.subarray(0, 5))).toEqual([-3, -1.5, 0, 1.5, 3]);
     expect(readTensor(`${path}:scalar`).shape).toEqual([]);
@@ -73,7 +74,12 @@ describe("state_dicts written by torch.save", () => {
   it("a nested checkpoint flattens with '.', skipping ints, floats and strings; parameters are tensors", () => {
     const path = join(DIR, "checkpoint.pt");
     const archive = openTorchPt(path);
-    expect(archive.names).toEqual([...BN_KEYS.map((key) => `model.${key}`), "model.num_batches_tracked", "ema.weight", "optimizer.state.0.momentum_buffer"]);
+    expect(archive.names).toEqual([
+      ...BN_KEYS.map((key) => `model.${key}`),
+      "model.num_batches_tracked",
+      "ema.weight",
+      "optimizer.state.0.momentum_buffer",
+    ]);
     for (const key of BN_KEYS) expectSameValues(`${path}:model.${key}`, `bn-f32.${key}`);
     expectSameValues(`${path}:ema.weight`, "checkpoint.ema.weight");
     expectSameValues(`${path}:optimizer.state.0.momentum_buffer`, "checkpoint.optimizer.state.0.momentum_buffer");
@@ -82,13 +88,21 @@ describe("state_dicts written by torch.save", () => {
   });
 
   it("asks for a name when a file holds several tensors, and lists them when one is missing", () => {
-    expect(() => readTensor(join(DIR, "bn-f32.pt"))).toThrow(/bn-f32\.pt: holds 5 tensors \(.*\): name one as .*bn-f32\.pt:<name>/);
-    expect(() => readTensor(`${join(DIR, "bn-f32.pt")}:gamma`)).toThrow(/bn-f32\.pt:gamma: no tensor 'gamma' in the file \(it holds weight, bias/);
+    expect(() => readTensor(join(DIR, "bn-f32.pt"))).toThrow(
+      /bn-f32\.pt: holds 5 tensors \(.*\): name one as .*bn-f32\.pt:<name>/,
+    );
+    expect(() => readTensor(`${join(DIR, "bn-f32.pt")}:gamma`)).toThrow(
+      /bn-f32\.pt:gamma: no tensor 'gamma' in the file \(it holds weight, bias/,
+    );
   });
 
   it("refuses an integer tensor where a float one is meant, and a float one where an integer is", () => {
-    expect(() => readTensor(`${join(DIR, "bn-f32.pt")}:num_batches_tracked`)).toThrow(/bn-f32\.pt:num_batches_tracked: is a tensor of int64: bn-check checks float16, bfloat16, float32 and float64$/);
-    expect(() => openTorchPt(join(DIR, "bn-f32.pt")).readInteger("weight")).toThrow(/bn-f32\.pt:weight: is a tensor of float32: an integer is expected here/);
+    expect(() => readTensor(`${join(DIR, "bn-f32.pt")}:num_batches_tracked`)).toThrow(
+      /bn-f32\.pt:num_batches_tracked: is a tensor of int64: bn-check checks float16, bfloat16, float32 and float64$/,
+    );
+    expect(() => openTorchPt(join(DIR, "bn-f32.pt")).readInteger("weight")).toThrow(
+      /bn-f32\.pt:weight: is a tensor of float32: an integer is expected here/,
+    );
   });
 });
 
@@ -108,13 +122,21 @@ describe("files bn-check refuses by name", () => {
   }
 
   it("a whole pickled module (torch.save(bn)) is read, its tensors named as state_dict() names them", () => {
-    expect(openTorchPt(join(DIR, "module.pt")).names).toEqual(["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
+    expect(openTorchPt(join(DIR, "module.pt")).names).toEqual([
+      "weight",
+      "bias",
+      "running_mean",
+      "running_var",
+      "num_batches_tracked",
+    ]);
   });
 
   it("the globals given a meaning are what tensors need and nothing that runs code", () => {
     expect(ALLOWED_GLOBALS).toContain("torch._utils._rebuild_tensor_v2");
     expect(ALLOWED_GLOBALS).toContain("torch.FloatStorage");
-    expect(ALLOWED_GLOBALS.some((global) => /builtins|posix|os\.|subprocess|eval|exec|getattr|__import__/.test(global))).toBe(false);
+    expect(
+      ALLOWED_GLOBALS.some((global) => /builtins|posix|os\.|subprocess|eval|exec|getattr|__import__/.test(global)),
+    ).toBe(false);
   });
 });
 
@@ -159,7 +181,10 @@ interface CraftedTensor {
   readonly storage?: string;
 }
 
-/** data.pkl for an OrderedDict of tensors: MARK, key, _rebuild_tensor_v2(storage pid, offset, size, stride, False, {}) ... SETITEMS. */
+/**
+ * data.pkl for an OrderedDict of tensors: MARK, key, _rebuild_tensor_v2(storage
+ * pid, offset, size, stride, False, {}) ... SETITEMS.
+ */
 function statePickle(tensors: Record<string, CraftedTensor>): Uint8Array {
   const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
   for (const [name, tensor] of Object.entries(tensors)) {
@@ -177,7 +202,12 @@ function statePickle(tensors: Record<string, CraftedTensor>): Uint8Array {
 }
 
 function craftZip(name: string, members: Record<string, Uint8Array | string>): string {
-  const files = Object.fromEntries(Object.entries(members).map(([member, data]) => [member, typeof data === "string" ? new TextEncoder().encode(data) : data]));
+  const files = Object.fromEntries(
+    Object.entries(members).map(([member, data]) => [
+      member,
+      typeof data === "string" ? new TextEncoder().encode(data) : data,
+    ]),
+  );
   const path = join(work, name);
   writeFileSync(path, zipSync(files, { level: 0 }));
   return path;
@@ -198,27 +228,48 @@ describe("crafted archives whose data.pkl and members disagree", () => {
   const cases: [string, () => string, RegExp][] = [
     [
       "a storage member that is missing",
-      () => craftZip("missing.pt", { "a/data.pkl": statePickle({ w: { key: "7", numel: 2, offset: 0, size: [2], stride: [1] } }) }),
+      () =>
+        craftZip("missing.pt", {
+          "a/data.pkl": statePickle({ w: { key: "7", numel: 2, offset: 0, size: [2], stride: [1] } }),
+        }),
       /missing\.pt:w: refers to storage 7, but the archive has no member a\/data\/7/,
     ],
     [
       "a storage whose member has another size",
-      () => craftZip("size.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 3, offset: 0, size: [3], stride: [1] } }), "a/data/0": floats(1, 2) }),
+      () =>
+        craftZip("size.pt", {
+          "a/data.pkl": statePickle({ w: { key: "0", numel: 3, offset: 0, size: [3], stride: [1] } }),
+          "a/data/0": floats(1, 2),
+        }),
       /size\.pt:w: has storage 0 of 3 float32 elements \(12 bytes\), but its member holds 8 bytes/,
     ],
     [
       "a view past the end of its storage",
-      () => craftZip("past.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 4, offset: 2, size: [2, 2], stride: [2, 1] } }), "a/data/0": floats(1, 2, 3, 4) }),
+      () =>
+        craftZip("past.pt", {
+          "a/data.pkl": statePickle({ w: { key: "0", numel: 4, offset: 2, size: [2, 2], stride: [2, 1] } }),
+          "a/data/0": floats(1, 2, 3, 4),
+        }),
       /past\.pt:w: views elements 2 to 5 \(shape \[2, 2\], stride \[2, 1\]\) of storage 0, which holds 4/,
     ],
     [
       "a negative stride",
-      () => craftZip("negative.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [-1] } }), "a/data/0": floats(1, 2) }),
+      () =>
+        craftZip("negative.pt", {
+          "a/data.pkl": statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [-1] } }),
+          "a/data/0": floats(1, 2),
+        }),
       /negative\.pt: data\.pkl has a tensor whose stride is not 1 non-negative integers/,
     ],
     [
       "a storage type outside the allow-list",
-      () => craftZip("qint.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [1], storage: "QInt8Storage" } }), "a/data/0": floats(1, 2) }),
+      () =>
+        craftZip("qint.pt", {
+          "a/data.pkl": statePickle({
+            w: { key: "0", numel: 2, offset: 0, size: [2], stride: [1], storage: "QInt8Storage" },
+          }),
+          "a/data/0": floats(1, 2),
+        }),
       /qint\.pt: data\.pkl has a persistent id whose storage type is not a torch storage type/,
     ],
     [
@@ -226,7 +277,11 @@ describe("crafted archives whose data.pkl and members disagree", () => {
       () => craftZip("order.pt", { "a/data.pkl": statePickle({}), "a/byteorder": "middle" }),
       /order\.pt: states byte order 'middle': 'little' or 'big' is expected/,
     ],
-    ["no data.pkl", () => craftZip("none.pt", { "a/version": "3\n" }), /none\.pt: holds no <archive>\/data\.pkl: not a PyTorch archive written by torch\.save/],
+    [
+      "no data.pkl",
+      () => craftZip("none.pt", { "a/version": "3\n" }),
+      /none\.pt: holds no <archive>\/data\.pkl: not a PyTorch archive written by torch\.save/,
+    ],
     [
       "a file that is no zip",
       () => {
@@ -243,7 +298,11 @@ describe("crafted archives whose data.pkl and members disagree", () => {
       },
       /cut\.pt: is not a readable PyTorch \(zip\) archive: no end-of-central-directory record/,
     ],
-    ["a pickle cut short", () => craftZip("short.pt", { "a/data.pkl": statePickle({}).subarray(0, 30) }), /short\.pt: data\.pkl is not a pickle bn-check can read/],
+    [
+      "a pickle cut short",
+      () => craftZip("short.pt", { "a/data.pkl": statePickle({}).subarray(0, 30) }),
+      /short\.pt: data\.pkl is not a pickle bn-check can read/,
+    ],
   ];
   for (const [what, make, message] of cases) {
     it(`${what}: a named error`, () => {
@@ -293,13 +352,20 @@ describe("fuzzing the PyTorch reader", () => {
     const pickle = members["views/data.pkl"];
     const outcomes = { read: 0, refused: 0 };
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat({ max: pickle.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat({ max: pickle.length }), (edits, cut) => {
-        const mutated = pickle.slice(0, Math.max(cut, pickle.length - 8));
-        for (const [at, value] of edits) if (at < mutated.length) mutated[at] = value;
-        const path = join(work, "fuzz-pickle.pt");
-        writeFileSync(path, zipSync({ ...members, "views/data.pkl": mutated }, { level: 0 }));
-        outcomes[settle(path, "transposed")]++;
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: pickle.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.nat({ max: pickle.length }),
+        (edits, cut) => {
+          const mutated = pickle.slice(0, Math.max(cut, pickle.length - 8));
+          for (const [at, value] of edits) if (at < mutated.length) mutated[at] = value;
+          const path = join(work, "fuzz-pickle.pt");
+          writeFileSync(path, zipSync({ ...members, "views/data.pkl": mutated }, { level: 0 }));
+          outcomes[settle(path, "transposed")]++;
+        },
+      ),
       { numRuns: 400, seed: 17 },
     );
     // Most edits break the pickle; the few that land on a name or a number still read.
@@ -373,9 +439,15 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
 
   it("a 20-byte pickle whose BINBYTES length is negative (0xffffffff) is past the end, not a loop", () => {
     const pickle = Uint8Array.from([0x80, 2, 0x42, 0xff, 0xff, 0xff, 0xff, 0x2e, ...new Array(12).fill(0)]);
-    refusedByCli(craftZip("negbytes.pt", { "a/data.pkl": pickle }), /negbytes\.pt: data\.pkl is not a pickle bn-check can read \(has a length of 4294967295 bytes, past the end of the pickle/);
+    refusedByCli(
+      craftZip("negbytes.pt", { "a/data.pkl": pickle }),
+      /negbytes\.pt: data\.pkl is not a pickle bn-check can read \(has a length of 4294967295 bytes, past the end of the pickle/,
+    );
     const long4 = Uint8Array.from([0x80, 2, 0x8b, 0xff, 0xff, 0xff, 0xff, 0x2e]);
-    refusedByCli(craftZip("neglong4.pt", { "a/data.pkl": long4 }), /neglong4\.pt: data\.pkl is not a pickle bn-check can read \(has a LONG4 of length -1/);
+    refusedByCli(
+      craftZip("neglong4.pt", { "a/data.pkl": long4 }),
+      /neglong4\.pt: data\.pkl is not a pickle bn-check can read \(has a LONG4 of length -1/,
+    );
   });
 
   it("an 8 MiB LONG4 integer is kept as its size, never decoded", () => {
@@ -384,7 +456,10 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
     pickle.set([0x80, 2, 0x8b]);
     new DataView(pickle.buffer).setInt32(3, size, true);
     pickle[pickle.length - 1] = 0x2e;
-    refusedByCli(craftZip("long4.pt", { "a/data.pkl": pickle }), /long4\.pt: holds no tensor: its data\.pkl is a object/);
+    refusedByCli(
+      craftZip("long4.pt", { "a/data.pkl": pickle }),
+      /long4\.pt: holds no tensor: its data\.pkl is a object/,
+    );
   });
 
   it("16 M EMPTY_DICT opcodes exceed the object budget", () => {
@@ -392,31 +467,67 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
     const pickle = new Uint8Array(2 + count + 1).fill(0x7d);
     pickle.set([0x80, 2]);
     pickle[pickle.length - 1] = 0x2e;
-    refusedByCli(craftZip("dicts.pt", { "a/data.pkl": pickle }), /dicts\.pt: data\.pkl is not a pickle bn-check can read \((creates more than 2000000 objects|stacks more than 100000 values)/);
+    refusedByCli(
+      craftZip("dicts.pt", { "a/data.pkl": pickle }),
+      /dicts\.pt: data\.pkl is not a pickle bn-check can read \((creates more than 2000000 objects|stacks more than 100000 values)/,
+    );
   });
 
   it("BUILD with a __proto__ key cannot dress a dict up as a tensor record", () => {
     // {"w": {}} then BUILD({"__proto__": <a real tensor record's fields>, "offset": -5, "shape": [1e9]})
-    const pickle = new PickleWriter().op(0x7d, 0x28).string("w").op(0x7d, 0x7d).string("__proto__").op(0x7d).string("offset").int(-5).op(0x73, 0x73, 0x62, 0x75).done();
-    refusedByCli(craftZip("proto.pt", { "a/data.pkl": pickle, "a/data/0": floats(1, 2) }), /proto\.pt: holds no tensor: its data\.pkl is a dict of 1 entries/);
+    const pickle = new PickleWriter()
+      .op(0x7d, 0x28)
+      .string("w")
+      .op(0x7d, 0x7d)
+      .string("__proto__")
+      .op(0x7d)
+      .string("offset")
+      .int(-5)
+      .op(0x73, 0x73, 0x62, 0x75)
+      .done();
+    refusedByCli(
+      craftZip("proto.pt", { "a/data.pkl": pickle, "a/data/0": floats(1, 2) }),
+      /proto\.pt: holds no tensor: its data\.pkl is a dict of 1 entries/,
+    );
   });
 
   it("a size given as a float (4.0) is no Python int", () => {
     const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
-    pickle.string("w").global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(4).op(0x74, 0x51);
+    pickle
+      .string("w")
+      .global("torch._utils", "_rebuild_tensor_v2")
+      .op(0x28, 0x28)
+      .string("storage")
+      .global("torch", "FloatStorage")
+      .string("0")
+      .string("cpu")
+      .int(4)
+      .op(0x74, 0x51);
     // offset 0, size (4.0,) as BINFLOAT, stride (1,)
     pickle
       .int(0)
       .op(0x28, 0x47, ...Buffer.from([0x40, 0x10, 0, 0, 0, 0, 0, 0]), 0x74)
       .tuple([1])
       .op(0x89, 0x7d, 0x74, 0x52, 0x75);
-    refusedByCli(craftZip("floatsize.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2, 3, 4) }), /floatsize\.pt: data\.pkl has a tensor whose size is not a tuple of non-negative integers/);
+    refusedByCli(
+      craftZip("floatsize.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2, 3, 4) }),
+      /floatsize\.pt: data\.pkl has a tensor whose size is not a tuple of non-negative integers/,
+    );
   });
 
   it("a stride-0 view of 2^28 elements over a 4-byte storage is refused from data.pkl", () => {
-    const path = craftZip("stride0.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [2 ** 28], stride: [0] } }), "a/data/0": floats(7) });
-    refusedByCli(path, /stride0\.pt:w: views 268435456 elements \(shape \[268435456\], stride \[0\]\) from 1 stored ones: a repeated \(stride-0\) view this large is refused/);
-    const small = craftZip("stride0-small.pt", { "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [3, 2], stride: [0, 0] } }), "a/data/0": floats(7) });
+    const path = craftZip("stride0.pt", {
+      "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [2 ** 28], stride: [0] } }),
+      "a/data/0": floats(7),
+    });
+    refusedByCli(
+      path,
+      /stride0\.pt:w: views 268435456 elements \(shape \[268435456\], stride \[0\]\) from 1 stored ones: a repeated \(stride-0\) view this large is refused/,
+    );
+    const small = craftZip("stride0-small.pt", {
+      "a/data.pkl": statePickle({ w: { key: "0", numel: 1, offset: 0, size: [3, 2], stride: [0, 0] } }),
+      "a/data/0": floats(7),
+    });
     expect(Array.from(readTensor(`${small}:w`).data)).toEqual([7, 7, 7, 7, 7, 7]);
   });
 
@@ -433,22 +544,31 @@ describe("hostile pickles (issue: reliability round three): each ends at once wi
 
 describe("found by the .pt fuzz (issue #22, test/fuzz/pt-fuzz.test.ts)", () => {
   it("a local header whose extra length runs a storage's data past the central directory is the archive's lie, not a file that changed", () => {
-    const bytes = zipSync({ "a/data/0": [floats(1, 2), { level: 0 }], "a/data.pkl": [statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [1] } }), { level: 0 }] });
+    const bytes = zipSync({
+      "a/data/0": [floats(1, 2), { level: 0 }],
+      "a/data.pkl": [statePickle({ w: { key: "0", numel: 2, offset: 0, size: [2], stride: [1] } }), { level: 0 }],
+    });
     new DataView(bytes.buffer).setUint16(28, 0xffff, true); // the first local header's extra field length
     const path = join(work, "local-extra.pt");
     writeFileSync(path, bytes);
     const attempt = () => openTorchPt(path).read("w");
     expect(attempt).toThrow(InputFileError);
-    expect(attempt).toThrow(/local-extra\.pt: member a\/data\/0: its local header's name and extra fields \(65543 bytes\) put its 8 bytes of data past the central directory$/);
+    expect(attempt).toThrow(
+      /local-extra\.pt: member a\/data\/0: its local header's name and extra fields \(65543 bytes\) put its 8 bytes of data past the central directory$/,
+    );
   });
 
   it("a MARK is no value: DUP or BINPUT of one is refused (a copied MARK became a storage key with no mark to pop)", () => {
     // MARK DUP TUPLE: read as a 1-tuple holding the mark sentinel before.
     const dup = craftZip("dup-mark.pt", { "a/data.pkl": new PickleWriter().op(0x28, 0x32, 0x74).done() });
-    expect(() => openTorchPt(dup)).toThrow(/dup-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value \(at byte 4\)\)$/);
+    expect(() => openTorchPt(dup)).toThrow(
+      /dup-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value \(at byte 4\)\)$/,
+    );
     // MARK BINPUT 0 POP_MARK BINGET 0: the sentinel fetched back from the memo.
     const memo = craftZip("memo-mark.pt", { "a/data.pkl": new PickleWriter().op(0x28, 0x71, 0, 0x31, 0x68, 0).done() });
-    expect(() => openTorchPt(memo)).toThrow(/memo-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value/);
+    expect(() => openTorchPt(memo)).toThrow(
+      /memo-mark\.pt: data\.pkl is not a pickle bn-check can read \(reads a mark as a value/,
+    );
     // MARK then POP still drops the mark (POP of a mark is how pickle discards one).
     const pop = craftZip("pop-mark.pt", { "a/data.pkl": new PickleWriter().op(0x4e, 0x28, 0x30).done() });
     expect(() => openTorchPt(pop)).toThrow(/pop-mark\.pt: holds no tensor: its data\.pkl is None$/);
@@ -456,7 +576,16 @@ describe("found by the .pt fuzz (issue #22, test/fuzz/pt-fuzz.test.ts)", () => {
 
   it("a storage offset that is a dict is named in Python's words, not as [object Map]", () => {
     const pickle = new PickleWriter().global("collections", "OrderedDict").op(0x29, 0x52, 0x28);
-    pickle.string("w").global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(2).op(0x74, 0x51);
+    pickle
+      .string("w")
+      .global("torch._utils", "_rebuild_tensor_v2")
+      .op(0x28, 0x28)
+      .string("storage")
+      .global("torch", "FloatStorage")
+      .string("0")
+      .string("cpu")
+      .int(2)
+      .op(0x74, 0x51);
     pickle.op(0x7d).tuple([2]).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x75);
     const path = craftZip("dict-offset.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(1, 2) });
     expect(() => openTorchPt(path)).toThrow(/dict-offset\.pt: data\.pkl has a tensor with storage offset a dict$/);
@@ -467,7 +596,15 @@ describe("tensors inside foreign records", () => {
   it("a record's call arguments are walked by position (tensors wherever they sit)", () => {
     // {"r": some.module.Record(<tensor>)}: REDUCE of an unknown global with a tensor argument.
     const pickle = new PickleWriter().op(0x7d, 0x28).string("r").global("some.module", "Record").op(0x28);
-    pickle.global("torch._utils", "_rebuild_tensor_v2").op(0x28, 0x28).string("storage").global("torch", "FloatStorage").string("0").string("cpu").int(2).op(0x74, 0x51);
+    pickle
+      .global("torch._utils", "_rebuild_tensor_v2")
+      .op(0x28, 0x28)
+      .string("storage")
+      .global("torch", "FloatStorage")
+      .string("0")
+      .string("cpu")
+      .int(2)
+      .op(0x74, 0x51);
     pickle.int(0).tuple([2]).tuple([1]).op(0x89, 0x7d, 0x74, 0x52, 0x74, 0x52, 0x75);
     const path = craftZip("record-args.pt", { "a/data.pkl": pickle.done(), "a/data/0": floats(4, 5) });
     expect(openTorchPt(path).names).toEqual(["r.0"]);

@@ -38,7 +38,11 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
           const bias = normals(random, channels, 0, 2);
           const input = tensorFromArray(values, shape, "float64");
           const result = await batchNorm(
-            { input, weight: tensorFromArray(weight, [channels], "float64"), bias: tensorFromArray(bias, [channels], "float64") },
+            {
+              input,
+              weight: tensorFromArray(weight, [channels], "float64"),
+              bias: tensorFromArray(bias, [channels], "float64"),
+            },
             { framework: "torch", channelAxis: axis, epsilon, threads: 1 },
           ).catch((error: Error) => error);
           const { outer, inner } = geometryOf(shape, axis);
@@ -52,7 +56,10 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
             const c = Math.floor(i / inner) % channels;
             const tolerance = bound(values[i], oracle.mean[c], oracle.variance[c], epsilon, weight[c], bias[c]);
             if (Math.abs(ok.output.data[i] - oracle.output[i]) > tolerance) {
-              throw new Error(`element ${i}: kernel ${ok.output.data[i]} vs oracle ${oracle.output[i]} (bound ${tolerance}, seed ${seed})`);
+              throw new Error(
+                `element ${i}: kernel ${ok.output.data[i]} vs oracle ` +
+                  `${oracle.output[i]} (bound ${tolerance}, seed ${seed})`,
+              );
             }
           }
         },
@@ -94,7 +101,14 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
     const values = normals(random, 8 * 4 * 6, 2, 3);
     const weight = [0.5, 2, -1, 1.5];
     const bias = [0.1, -3, 4, 0];
-    const result = await batchNorm({ input: tensorFromArray(values, shape, "float64"), weight: tensorFromArray(weight, [4], "float64"), bias: tensorFromArray(bias, [4], "float64") }, { threads: 1 });
+    const result = await batchNorm(
+      {
+        input: tensorFromArray(values, shape, "float64"),
+        weight: tensorFromArray(weight, [4], "float64"),
+        bias: tensorFromArray(bias, [4], "float64"),
+      },
+      { threads: 1 },
+    );
     for (let c = 0; c < 4; c++) {
       const ys: number[] = [];
       for (let i = 0; i < values.length; i++) if (Math.floor(i / 6) % 4 === c) ys.push(result.output.data[i]);
@@ -111,26 +125,43 @@ describe("batchNorm (float64 kernel) against the two-pass float64 oracle", () =>
     const random = seededRandom(5);
     const nchw = normals(random, n * c * h * w, 1, 2);
     const nhwc = new Array<number>(nchw.length);
-    for (let a = 0; a < n; a++) for (let b = 0; b < c; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) nhwc[((a * h + y) * w + x) * c + b] = nchw[((a * c + b) * h + y) * w + x];
-    const first = await batchNorm({ input: tensorFromArray(nchw, [n, c, h, w], "float32") }, { layout: "NCHW", threads: 1 });
-    const second = await batchNorm({ input: tensorFromArray(nhwc, [n, h, w, c], "float32") }, { layout: "NHWC", threads: 1 });
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < c; b++)
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) nhwc[((a * h + y) * w + x) * c + b] = nchw[((a * c + b) * h + y) * w + x];
+    const first = await batchNorm(
+      { input: tensorFromArray(nchw, [n, c, h, w], "float32") },
+      { layout: "NCHW", threads: 1 },
+    );
+    const second = await batchNorm(
+      { input: tensorFromArray(nhwc, [n, h, w, c], "float32") },
+      { layout: "NHWC", threads: 1 },
+    );
     for (let a = 0; a < n; a++)
       for (let b = 0; b < c; b++)
         for (let y = 0; y < h; y++)
           for (let x = 0; x < w; x++) {
-            expect(second.output.data[((a * h + y) * w + x) * c + b]).toBe(first.output.data[((a * c + b) * h + y) * w + x]);
+            expect(second.output.data[((a * h + y) * w + x) * c + b]).toBe(
+              first.output.data[((a * c + b) * h + y) * w + x],
+            );
           }
   });
 
   it("eval mode normalises with the running statistics, not the batch", async () => {
     const values = [1, 2, 3, 4, 5, 6, 7, 8];
     const result = await batchNorm(
-      { input: tensorFromArray(values, [4, 2], "float64"), runningMean: tensorFromArray([1, -1], [2], "float64"), runningVar: tensorFromArray([4, 0.25], [2], "float64") },
+      {
+        input: tensorFromArray(values, [4, 2], "float64"),
+        runningMean: tensorFromArray([1, -1], [2], "float64"),
+        runningVar: tensorFromArray([4, 0.25], [2], "float64"),
+      },
       { mode: "eval", epsilon: 1e-5, threads: 1 },
     );
     const oracle = referenceBatchNormF64(values, [4, 2], 1, 1e-5, null, null, { mean: [1, -1], variance: [4, 0.25] });
     for (let i = 0; i < values.length; i++) {
-      expect(Math.abs(result.output.data[i] - oracle.output[i])).toBeLessThanOrEqual(4 * EPS64 * Math.abs(oracle.output[i]));
+      expect(Math.abs(result.output.data[i] - oracle.output[i])).toBeLessThanOrEqual(
+        4 * EPS64 * Math.abs(oracle.output[i]),
+      );
     }
     // The batch mean here is 4.5 / 5.5, far from the running means: batch statistics would give other values.
     expect(result.output.data[0]).toBe(0);

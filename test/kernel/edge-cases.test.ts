@@ -6,7 +6,8 @@ import { checkBatchNorm } from "../../src/check/check.js";
 import { referenceBatchNormF64 } from "../../src/kernel/reference-f64.js";
 import { tensorFromArray } from "../../src/core/tensor.js";
 
-const channel = (data: ArrayLike<number>, c: number, channels = 2, inner = 2) => Array.from(data).filter((_, i) => Math.floor(i / inner) % channels === c);
+const channel = (data: ArrayLike<number>, c: number, channels = 2, inner = 2) =>
+  Array.from(data).filter((_, i) => Math.floor(i / inner) % channels === c);
 
 describe("non-finite values", () => {
   it("NaN in the input makes its channel's output and running statistics NaN, and no other channel's", async () => {
@@ -19,14 +20,20 @@ describe("non-finite values", () => {
   });
 
   it("an infinity in the input gives its channel NaN (the variance is inf - inf)", async () => {
-    const result = await batchNorm({ input: tensorFromArray([1, Infinity, 3, 4, 5, 6, 7, 8], [2, 2, 2]) }, { threads: 1 });
+    const result = await batchNorm(
+      { input: tensorFromArray([1, Infinity, 3, 4, 5, 6, 7, 8], [2, 2, 2]) },
+      { threads: 1 },
+    );
     expect(channel(result.output.data, 0).every(Number.isNaN)).toBe(true);
     expect(result.batchMean![0]).toBe(Infinity);
   });
 
   it("NaN in the weight and an infinity in the bias reach only their channel", async () => {
     const input = tensorFromArray([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
-    const result = await batchNorm({ input, weight: tensorFromArray([NaN, 1], [2]), bias: tensorFromArray([0, -Infinity], [2]) }, { threads: 1 });
+    const result = await batchNorm(
+      { input, weight: tensorFromArray([NaN, 1], [2]), bias: tensorFromArray([0, -Infinity], [2]) },
+      { threads: 1 },
+    );
     expect(channel(result.output.data, 0).every(Number.isNaN)).toBe(true);
     expect(channel(result.output.data, 1)).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
   });
@@ -36,7 +43,11 @@ describe("non-finite values", () => {
     const reference = (await batchNorm({ input }, { threads: 1 })).output;
     reference.data[3] = NaN;
     const result = await checkBatchNorm({ input, reference }, { threads: 1, equalNan: true });
-    expect([result.output.mismatches, result.output.nonFiniteMismatches, result.output.requiredAtol]).toEqual([1, 1, Infinity]);
+    expect([result.output.mismatches, result.output.nonFiniteMismatches, result.output.requiredAtol]).toEqual([
+      1,
+      1,
+      Infinity,
+    ]);
   });
 });
 
@@ -58,14 +69,22 @@ describe("sizes", () => {
 
   it("a batch of one in eval mode is fine (running statistics are used)", async () => {
     const input = tensorFromArray([3, -1], [1, 2]);
-    const result = await batchNorm({ input, runningMean: tensorFromArray([1, 1], [2]), runningVar: tensorFromArray([4, 1], [2]) }, { mode: "eval", epsilon: 1e-5, threads: 1 });
+    const result = await batchNorm(
+      { input, runningMean: tensorFromArray([1, 1], [2]), runningVar: tensorFromArray([4, 1], [2]) },
+      { mode: "eval", epsilon: 1e-5, threads: 1 },
+    );
     expect(result.output.data[0]).toBeCloseTo(2 / Math.sqrt(4 + 1e-5), 6);
   });
 
   it("one value per channel in training: torch refuses it, keras3 gives the bias (variance 0)", async () => {
     const input = tensorFromArray([3, -1], [1, 2]);
-    await expect(batchNorm({ input }, { threads: 1 })).rejects.toThrow(/Expected more than 1 value per channel when training/);
-    const result = await batchNorm({ input, bias: tensorFromArray([0.5, -2], [2]) }, { framework: "keras3", threads: 1 });
+    await expect(batchNorm({ input }, { threads: 1 })).rejects.toThrow(
+      /Expected more than 1 value per channel when training/,
+    );
+    const result = await batchNorm(
+      { input, bias: tensorFromArray([0.5, -2], [2]) },
+      { framework: "keras3", threads: 1 },
+    );
     expect(Array.from(result.output.data)).toEqual([0.5, -2]);
   });
 });
@@ -81,9 +100,15 @@ describe("magnitudes", () => {
 
   it("subnormal inputs are normalised by eps as float64 arithmetic says (within float64 rounding)", async () => {
     const values = [1e-40, -1e-40, 3e-41, 5e-42].map(Math.fround);
-    const result = await batchNorm({ input: tensorFromArray(values, [4, 1], "float32") }, { threads: 1, outputDtype: "float64" });
+    const result = await batchNorm(
+      { input: tensorFromArray(values, [4, 1], "float32") },
+      { threads: 1, outputDtype: "float64" },
+    );
     const oracle = referenceBatchNormF64(values, [4, 1], 1, 1e-5);
-    for (let i = 0; i < 4; i++) expect(Math.abs(result.output.data[i] - oracle.output[i])).toBeLessThanOrEqual(4 * 2 ** -52 * Math.abs(oracle.output[i]));
+    for (let i = 0; i < 4; i++)
+      expect(Math.abs(result.output.data[i] - oracle.output[i])).toBeLessThanOrEqual(
+        4 * 2 ** -52 * Math.abs(oracle.output[i]),
+      );
     expect(result.output.data[0]).toBeGreaterThan(0);
   });
 

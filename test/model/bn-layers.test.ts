@@ -24,8 +24,22 @@ describe("findBatchNormLayers", () => {
     expect(found.naming.name).toBe("pytorch");
     expect(found.naming.framework).toBe("torch");
     expect(found.layers).toEqual([
-      { name: "bn", weight: "bn.weight", bias: "bn.bias", runningMean: "bn.running_mean", runningVar: "bn.running_var", numBatchesTracked: "bn.num_batches_tracked" },
-      { name: "plain", weight: undefined, bias: undefined, runningMean: "plain.running_mean", runningVar: "plain.running_var", numBatchesTracked: undefined },
+      {
+        name: "bn",
+        weight: "bn.weight",
+        bias: "bn.bias",
+        runningMean: "bn.running_mean",
+        runningVar: "bn.running_var",
+        numBatchesTracked: "bn.num_batches_tracked",
+      },
+      {
+        name: "plain",
+        weight: undefined,
+        bias: undefined,
+        runningMean: "plain.running_mean",
+        runningVar: "plain.running_var",
+        numBatchesTracked: undefined,
+      },
     ]);
   });
 
@@ -69,7 +83,10 @@ describe("planModel", () => {
     expect(new Set(plan.cases.map((c) => c.numBatchesTracked))).toEqual(new Set([3]));
     expect(planModel(source, { mode: "train", momentum: 0.1 }).cases[0].numBatchesTracked).toBeUndefined();
     // The same counter from torch.save's int64 tensor.
-    const fromPt = planModel({ ...source, params: join(FIXTURES, "model", "params.pt") }, { mode: "train", momentum: null });
+    const fromPt = planModel(
+      { ...source, params: join(FIXTURES, "model", "params.pt") },
+      { mode: "train", momentum: null },
+    );
     expect(new Set(fromPt.cases.map((c) => c.numBatchesTracked))).toEqual(new Set([3]));
   });
 

@@ -13,7 +13,8 @@ interface Expected {
 }
 const NPY = join(FIXTURES, "npy");
 const expected = readJson<Expected>(join(NPY, "expected.json"));
-const asNumber = (v: number | string) => (typeof v === "number" ? v : v === "nan" ? NaN : v === "inf" ? Infinity : -Infinity);
+const asNumber = (v: number | string) =>
+  typeof v === "number" ? v : v === "nan" ? NaN : v === "inf" ? Infinity : -Infinity;
 
 describe("readNpy on files written by numpy", () => {
   for (const [name, want] of Object.entries(expected.files)) {
@@ -58,7 +59,11 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
     return new Uint8Array(Buffer.concat([header, Buffer.from(text, "latin1"), valid.subarray(dataStart)]));
   };
   const cases: [string, Uint8Array, RegExp][] = [
-    ["a truncated data section", bytesOf((b) => b.subarray(0, b.length - 4)), /data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/],
+    [
+      "a truncated data section",
+      bytesOf((b) => b.subarray(0, b.length - 4)),
+      /data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/,
+    ],
     ["trailing bytes", bytesOf((b) => Buffer.concat([b, Buffer.alloc(8)])), /has 8 trailing bytes after the data/],
     [
       "a wrong magic string",
@@ -84,16 +89,32 @@ describe("readNpy refuses what it cannot use, naming the file", () => {
       }),
       /header claims 60000 bytes/,
     ],
-    ["a header that is not a dict literal", withHeader("__import__('os').system('true')"), /header is not a valid dict literal/],
+    [
+      "a header that is not a dict literal",
+      withHeader("__import__('os').system('true')"),
+      /header is not a valid dict literal/,
+    ],
     ["a missing key", withHeader("{'descr': '<f4', 'shape': (2, 3, 4), }"), /missing 'fortran_order'/],
-    ["a negative dimension", withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 4), }"), /invalid dimension -2/],
-    ["a non-integer dimension", withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': ('a', 3), }"), /invalid dimension "a"/],
+    [
+      "a negative dimension",
+      withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 4), }"),
+      /invalid dimension -2/,
+    ],
+    [
+      "a non-integer dimension",
+      withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': ('a', 3), }"),
+      /invalid dimension "a"/,
+    ],
     [
       "a shape far larger than the data",
       withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"),
       /data is truncated: shape \(1000000000000\) of float32 needs 4000000000000 bytes/,
     ],
-    ["an element count that overflows", withHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), /more elements than can be addressed/],
+    [
+      "an element count that overflows",
+      withHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"),
+      /more elements than can be addressed/,
+    ],
   ];
   for (const [what, bytes, message] of cases) {
     it(`refuses ${what}`, () => {
@@ -142,13 +163,23 @@ describe("readNpyAsync and readTensorsConcurrently (compare reads its two large 
     const dir = mkdtempSync(join(tmpdir(), "bn-check-async-"));
     const valid = readFileSync(join(NPY, "f32-le.npy"));
     writeFileSync(join(dir, "truncated.npy"), valid.subarray(0, valid.length - 4));
-    await expect(readNpyAsync(join(dir, "truncated.npy"))).rejects.toThrow(/truncated\.npy: data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/);
+    await expect(readNpyAsync(join(dir, "truncated.npy"))).rejects.toThrow(
+      /truncated\.npy: data is truncated: shape \(2, 3, 4\) of float32 needs 96 bytes, the file has 92/,
+    );
     await expect(readNpyAsync(join(dir, "missing.npy"))).rejects.toThrow(/missing\.npy: no such file/);
     const both = readTensorsConcurrently([join(dir, "truncated.npy"), join(dir, "missing.npy")]);
     await expect(both).rejects.toBeInstanceOf(InputFileError);
-    await expect(readTensorsConcurrently([join(dir, "truncated.npy"), join(dir, "missing.npy")])).rejects.toThrow(/truncated\.npy/);
-    await expect(readTensorsConcurrently([join(NPY, "f32-le.npy"), join(dir, "missing.npy")])).rejects.toThrow(/missing\.npy: no such file/);
-    const [a, none, b] = await readTensorsConcurrently([join(NPY, "f32-le.npy"), undefined, join(NPY, "f64-fortran.npy")]);
+    await expect(readTensorsConcurrently([join(dir, "truncated.npy"), join(dir, "missing.npy")])).rejects.toThrow(
+      /truncated\.npy/,
+    );
+    await expect(readTensorsConcurrently([join(NPY, "f32-le.npy"), join(dir, "missing.npy")])).rejects.toThrow(
+      /missing\.npy: no such file/,
+    );
+    const [a, none, b] = await readTensorsConcurrently([
+      join(NPY, "f32-le.npy"),
+      undefined,
+      join(NPY, "f64-fortran.npy"),
+    ]);
     expect(none).toBeUndefined();
     expect(Array.from(a!.data)).toEqual(Array.from(readNpy(join(NPY, "f32-le.npy")).data));
     expect(b!.dtype).toBe("float64");

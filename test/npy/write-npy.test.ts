@@ -32,7 +32,9 @@ describe("writeNpy", () => {
       const back = readNpy(path);
       expect(back.dtype).toBe(dtype);
       expect(back.shape).toEqual([2, 4]);
-      const expected = values.map((v) => (dtype === "float16" && v === 1e-3 ? 0.0010004043579101562 : dtype === "float32" ? Math.fround(v) : v));
+      const expected = values.map((v) =>
+        dtype === "float16" && v === 1e-3 ? 0.0010004043579101562 : dtype === "float32" ? Math.fround(v) : v,
+      );
       expect(Array.from(back.data)).toEqual(expected);
     }
   });
@@ -43,7 +45,11 @@ describe("writeNpy", () => {
     writeNpy(path, tensorFromArray([1, 2.5, -3, 0.1, 7, 8], [2, 3], "float64"));
     const python = pythonWithNumpy();
     if (python !== null) {
-      const run = spawnSync(python, ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); print(a.dtype, a.shape, a.tolist())", path], { encoding: "utf8" });
+      const run = spawnSync(
+        python,
+        ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); print(a.dtype, a.shape, a.tolist())", path],
+        { encoding: "utf8" },
+      );
       expect(run.stderr).toBe("");
       expect(run.stdout.trim()).toBe("float64 (2, 3) [[1.0, 2.5, -3.0], [0.1, 7.0, 8.0]]");
     }

@@ -17,7 +17,8 @@ describe("type declarations", () => {
         `import { batchNorm, checkBatchNorm, withTensorArena, TensorArena, kernelName, readNpy } from "${entry}";\n` +
           `const arena: TensorArena = new TensorArena();\n` +
           `export const used: number = arena.usedBytes;\n` +
-          `export const names = [typeof batchNorm, typeof checkBatchNorm, typeof withTensorArena, kernelName(), typeof readNpy];\n`,
+          `export const names = [typeof batchNorm, typeof checkBatchNorm, ` +
+          `typeof withTensorArena, kernelName(), typeof readNpy];\n`,
       );
       writeFileSync(
         join(dir, "tsconfig.json"),
@@ -36,7 +37,11 @@ describe("type declarations", () => {
           files: ["main.ts"],
         }),
       );
-      const run = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(dir, "tsconfig.json")], { encoding: "utf8" });
+      const run = spawnSync(
+        process.execPath,
+        [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(dir, "tsconfig.json")],
+        { encoding: "utf8" },
+      );
       expect(run.stdout + run.stderr).toBe("");
       expect(run.status).toBe(0);
     } finally {

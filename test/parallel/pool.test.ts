@@ -6,9 +6,21 @@ import fc from "fast-check";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { batchNorm, checkBatchNorm, closePool, tensorFromArray, WorkerFailureError, type Tensor } from "../../dist/index.js";
+import {
+  batchNorm,
+  checkBatchNorm,
+  closePool,
+  tensorFromArray,
+  WorkerFailureError,
+  type Tensor,
+} from "../../dist/index.js";
 import { InterruptedError } from "../../dist/core/errors.js";
-import { COLD_PARALLEL_THRESHOLD, coldParallelThreshold, planExecution, prewarmFor } from "../../dist/parallel/executor.js";
+import {
+  COLD_PARALLEL_THRESHOLD,
+  coldParallelThreshold,
+  planExecution,
+  prewarmFor,
+} from "../../dist/parallel/executor.js";
 import { poolIsWarm } from "../../dist/parallel/pool.js";
 import { planUnits } from "../../dist/kernel/units.js";
 import { FIXTURES, normals, seededRandom } from "../helpers.js";
@@ -70,7 +82,11 @@ const fewChannels = tensorFromArray(normals(random, 2 * 3 * 400 * 400, 5, 3), [2
 const channelsLast = tensorFromArray(normals(random, 32 * 32 * 32 * 24, -1, 0.5), [32, 32, 32, 24], "float32");
 
 function trainSignature(result: Awaited<ReturnType<typeof batchNorm>>): string {
-  return [bits(result.output.data), Array.from(result.batchVariance!).join(), Array.from(result.runningVar!).join()].join("|");
+  return [
+    bits(result.output.data),
+    Array.from(result.batchVariance!).join(),
+    Array.from(result.runningVar!).join(),
+  ].join("|");
 }
 
 describe("the worker pool", () => {
@@ -86,7 +102,9 @@ describe("the worker pool", () => {
       const single = await batchNorm({ input }, { framework: "torch", layout, threads: 1 });
       expect(single.timings.unitsByThread.stats).toHaveLength(1);
       for (const threads of [2, 3]) {
-        const pooled = await withEveryThread(threads, () => batchNorm({ input }, { framework: "torch", layout, threads, ...POOLED }));
+        const pooled = await withEveryThread(threads, () =>
+          batchNorm({ input }, { framework: "torch", layout, threads, ...POOLED }),
+        );
         expect(trainSignature(pooled)).toBe(trainSignature(single));
       }
     });
@@ -97,10 +115,13 @@ describe("the worker pool", () => {
     // Perturb a few elements so that the report has mismatches, indices and worst elements to agree on.
     const perturbed = tensorFromArray(Array.from(reference.data), reference.shape, "float32");
     for (const index of [17, 40_000, 150_001]) perturbed.data[index] += 1e-3;
-    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) => JSON.stringify({ ...result, threads: 0, timings: null });
+    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) =>
+      JSON.stringify({ ...result, threads: 0, timings: null });
     const single = strip(await checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads: 1 }));
     for (const threads of [2, 3]) {
-      const pooled = await withEveryThread(threads, () => checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads, ...POOLED }));
+      const pooled = await withEveryThread(threads, () =>
+        checkBatchNorm({ input: fewChannels, reference: perturbed }, { threads, ...POOLED }),
+      );
       expect(strip(pooled)).toBe(single);
     }
     const parsed = JSON.parse(single);
@@ -120,8 +141,16 @@ describe("the worker pool", () => {
     // References a little off (so that the report has errors to agree on): dy itself as dx, zeros as dγ and dβ.
     const referenceGradInput = tensorFromArray(Array.from(gradOutput.data), fewChannels.shape, "float32");
     const zeros = tensorFromArray([0, 0, 0], [3], "float32");
-    const tensors = { input: fewChannels, reference: fewChannels, gradOutput, referenceGradInput, referenceGradWeight: zeros, referenceGradBias: zeros };
-    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) => JSON.stringify({ grads: [result.gradInput, result.gradWeight, result.gradBias], verdict: result.verdict });
+    const tensors = {
+      input: fewChannels,
+      reference: fewChannels,
+      gradOutput,
+      referenceGradInput,
+      referenceGradWeight: zeros,
+      referenceGradBias: zeros,
+    };
+    const strip = (result: Awaited<ReturnType<typeof checkBatchNorm>>) =>
+      JSON.stringify({ grads: [result.gradInput, result.gradWeight, result.gradBias], verdict: result.verdict });
     const single = strip(await checkBatchNorm(tensors, { threads: 1 }));
     for (const threads of [2, 3, 7]) {
       const pooled = await withEveryThread(threads, () => checkBatchNorm(tensors, { threads, ...POOLED }));
@@ -129,7 +158,11 @@ describe("the worker pool", () => {
       expect(strip(pooled)).toBe(single);
     }
     const parsed = JSON.parse(single);
-    expect(parsed.grads.map((t: { name: string; passed: boolean }) => `${t.name} ${t.passed}`)).toEqual(["grad_input false", "grad_weight false", "grad_bias false"]);
+    expect(parsed.grads.map((t: { name: string; passed: boolean }) => `${t.name} ${t.passed}`)).toEqual([
+      "grad_input false",
+      "grad_weight false",
+      "grad_bias false",
+    ]);
   });
 
   it("is bit-identical under random shapes, axes, thread counts and chunk sizes, every thread working", async () => {
@@ -147,10 +180,19 @@ describe("the worker pool", () => {
           shape[grown] *= Math.max(1, Math.ceil(2 ** 18 / shape.reduce((a, b) => a * b, 1)));
           const count = shape.reduce((a, b) => a * b, 1);
           const input: Tensor = tensorFromArray(normals(seededRandom(seed), count, 3, 2), shape, "float32");
-          const single = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads: 1 }).catch((e: Error) => e.message);
+          const single = await batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads: 1 }).catch(
+            (e: Error) => e.message,
+          );
           if (typeof single === "string") return; // shapes no preset trains on are covered elsewhere
-          const pooled = await withEveryThread(threads, () => batchNorm({ input }, { framework: "onnx", channelAxis: axis, threads, chunksPerThread, parallelThreshold: 0 }));
-          expect(bits(pooled.output.data) + Array.from(pooled.runningVar!).join()).toBe(bits(single.output.data) + Array.from(single.runningVar!).join());
+          const pooled = await withEveryThread(threads, () =>
+            batchNorm(
+              { input },
+              { framework: "onnx", channelAxis: axis, threads, chunksPerThread, parallelThreshold: 0 },
+            ),
+          );
+          expect(bits(pooled.output.data) + Array.from(pooled.runningVar!).join()).toBe(
+            bits(single.output.data) + Array.from(single.runningVar!).join(),
+          );
         },
       ),
       { seed: 99, numRuns: 10 },
@@ -163,10 +205,16 @@ describe("the worker pool", () => {
     const singleReport = await checkBatchNorm({ input: fewChannels, reference }, { threads: 1 });
     await withWorkerFile("corrupt.cjs", async () => {
       // The calling thread leaves every unit to the (corrupting) worker: deterministic on one core too.
-      const corrupted = await batchNorm({ input: fewChannels }, { framework: "torch", threads: 2, ...POOLED, callerClaims: false });
+      const corrupted = await batchNorm(
+        { input: fewChannels },
+        { framework: "torch", threads: 2, ...POOLED, callerClaims: false },
+      );
       expect(corrupted.timings.unitsByThread.stats[0]).toBe(0);
       expect(trainSignature(corrupted)).not.toBe(trainSignature(single));
-      const report = await checkBatchNorm({ input: fewChannels, reference }, { threads: 2, ...POOLED, callerClaims: false });
+      const report = await checkBatchNorm(
+        { input: fewChannels, reference },
+        { threads: 2, ...POOLED, callerClaims: false },
+      );
       expect(report.output.mismatches).toBeGreaterThan(singleReport.output.mismatches);
     });
   });
@@ -177,12 +225,18 @@ describe("the worker pool", () => {
   ] as const) {
     it(`turns a worker that ${what} into a WorkerFailureError naming the pass, and the next call still works`, async () => {
       // The calling thread leaves every unit to the failing worker, which must take them: one call.
-      const error = await withWorkerFile(file, () => batchNorm({ input: fewChannels }, { threads: 2, ...POOLED, callerClaims: false }).catch((e: unknown) => e));
+      const error = await withWorkerFile(file, () =>
+        batchNorm({ input: fewChannels }, { threads: 2, ...POOLED, callerClaims: false }).catch((e: unknown) => e),
+      );
       expect(error).toBeInstanceOf(WorkerFailureError);
-      expect((error as Error).message).toMatch(/a worker thread failed during (stats|normalize) \(units \d+\.\.\d+ of \d+, 3 channels\)/);
+      expect((error as Error).message).toMatch(
+        /a worker thread failed during (stats|normalize) \(units \d+\.\.\d+ of \d+, 3 channels\)/,
+      );
       const after = await withEveryThread(2, () => batchNorm({ input: fewChannels }, { threads: 2, ...POOLED }));
       // withEveryThread waited for as many working threads as there are cores (one, under taskset -c 0).
-      expect(after.timings.unitsByThread.stats.filter((units) => units > 0).length).toBeGreaterThanOrEqual(Math.min(2, availableParallelism()));
+      expect(after.timings.unitsByThread.stats.filter((units) => units > 0).length).toBeGreaterThanOrEqual(
+        Math.min(2, availableParallelism()),
+      );
     });
   }
 
@@ -194,7 +248,10 @@ describe("the worker pool", () => {
         // the abort, sent once the pass is under way (an event, not a clock). A hang fails by the
         // test's own timeout, long before the 20 s stall.
         const controller = new AbortController();
-        const pass = batchNorm({ input: fewChannels }, { threads: 2, ...POOLED, callerClaims: false, signal: controller.signal }).catch((e: unknown) => e);
+        const pass = batchNorm(
+          { input: fewChannels },
+          { threads: 2, ...POOLED, callerClaims: false, signal: controller.signal },
+        ).catch((e: unknown) => e);
         setImmediate(() => controller.abort());
         expect(await pass).toBeInstanceOf(InterruptedError);
       });
@@ -219,7 +276,10 @@ describe("one-shot runs and the cold pool", () => {
     expect(COLD_PARALLEL_THRESHOLD).toBe(2 ** 24);
     expect(coldParallelThreshold()).toBe(COLD_PARALLEL_THRESHOLD);
     expect(planExecution(grid(32), { threads: 2 })).toEqual({ threads: 1, useWorkers: false });
-    expect(planExecution(grid(Math.ceil(2 ** 24 / (64 * 56 * 56))), { threads: 2 })).toEqual({ threads: 2, useWorkers: true });
+    expect(planExecution(grid(Math.ceil(2 ** 24 / (64 * 56 * 56))), { threads: 2 })).toEqual({
+      threads: 2,
+      useWorkers: true,
+    });
     prewarmFor(32 * 64 * 56 * 56, { threads: 2 });
     expect(poolIsWarm(1)).toBe(false);
     prewarmFor(2 ** 24, { threads: 2 });

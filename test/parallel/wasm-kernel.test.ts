@@ -2,7 +2,19 @@
 // worker pool. Runs against the compiled package (dist/), where the .wasm the build assembled lives.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { allocateShared, batchNorm, batchNormGradients, checkBatchNorm, closePool, writeNpy, kernelName, TensorArena, tensorFromArray, withTensorArena, type Tensor } from "../../dist/index.js";
+import {
+  allocateShared,
+  batchNorm,
+  batchNormGradients,
+  checkBatchNorm,
+  closePool,
+  writeNpy,
+  kernelName,
+  TensorArena,
+  tensorFromArray,
+  withTensorArena,
+  type Tensor,
+} from "../../dist/index.js";
 import { referenceBatchNormF64 } from "../../dist/kernel/reference-f64.js";
 import { ARENA_MIN_ELEMENTS } from "../../dist/core/arena.js";
 import { normals, runCli, seededRandom } from "../helpers.js";
@@ -60,7 +72,9 @@ describe("the WebAssembly SIMD kernel", () => {
           const plain = tensorFromArray(values, shape, "float32");
           const options = { framework: "torch" as const, channelAxis: axis, threads, parallelThreshold: 0 };
           const js = await batchNorm({ input: plain }, options).catch((e: Error) => e.message);
-          const simd = await withTensorArena(() => batchNorm({ input: inArena(plain) }, options)).catch((e: Error) => e.message);
+          const simd = await withTensorArena(() => batchNorm({ input: inArena(plain) }, options)).catch(
+            (e: Error) => e.message,
+          );
           if (typeof js === "string" || typeof simd === "string") {
             expect(simd).toEqual(js);
             return;
@@ -112,7 +126,16 @@ describe("the WebAssembly SIMD kernel", () => {
           const run = (inMemory: (t: Tensor) => Tensor) =>
             Promise.all([
               batchNormGradients({ input: inMemory(input), gradOutput: inMemory(gradOutput), ...stats }, options),
-              checkBatchNorm({ input: inMemory(input), gradOutput: inMemory(gradOutput), referenceGradInput: inMemory(reference), referenceGradBias: stats.weight, ...stats }, options),
+              checkBatchNorm(
+                {
+                  input: inMemory(input),
+                  gradOutput: inMemory(gradOutput),
+                  referenceGradInput: inMemory(reference),
+                  referenceGradBias: stats.weight,
+                  ...stats,
+                },
+                options,
+              ),
             ]);
           const js = await run((t) => t);
           const simd = await withTensorArena(() => run(inArena));
@@ -123,7 +146,8 @@ describe("the WebAssembly SIMD kernel", () => {
           // The fused dx comparison (the compare pass with the addend a·dy) runs SIMD for float32 data.
           expect(simd[1].timings.kernels.gradInput).toBe("wasm-simd");
           expect(js[1].timings.kernels.gradInput).toBe("js");
-          for (const key of ["gradInput", "gradWeight", "gradBias"] as const) expect(bits(simd[0][key].data)).toBe(bits(js[0][key].data));
+          for (const key of ["gradInput", "gradWeight", "gradBias"] as const)
+            expect(bits(simd[0][key].data)).toBe(bits(js[0][key].data));
           const report = (result: (typeof js)[1]) => JSON.stringify([result.gradInput, result.gradBias]);
           expect(report(simd[1])).toBe(report(js[1]));
         },
@@ -166,7 +190,9 @@ describe("the WebAssembly SIMD kernel", () => {
             else if (pick < 0.52) input.data[i] = 3e38;
           }
           const plain = await checkBatchNorm({ input, reference }, options).catch((e: Error) => e.message);
-          const simd = await withTensorArena(() => checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options)).catch((e: Error) => e.message);
+          const simd = await withTensorArena(() =>
+            checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options),
+          ).catch((e: Error) => e.message);
           if (typeof plain === "string" || typeof simd === "string") {
             expect(simd).toEqual(plain);
             return;
@@ -174,7 +200,9 @@ describe("the WebAssembly SIMD kernel", () => {
           expect(plain.timings.kernels.compare).toBe("js");
           expect(simd.timings.kernels.compare).toBe("wasm-simd");
           const strip = (result: typeof plain) =>
-            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
+            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) =>
+              typeof value === "number" && !Number.isFinite(value) ? String(value) : value,
+            );
           expect(strip(simd)).toBe(strip(plain));
         },
       ),
@@ -224,11 +252,15 @@ describe("the WebAssembly SIMD kernel", () => {
             reference.data[i] = f32[0];
           }
           const plain = await checkBatchNorm({ input, reference }, options);
-          const simd = await withTensorArena(() => checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options));
+          const simd = await withTensorArena(() =>
+            checkBatchNorm({ input: inArena(input), reference: inArena(reference) }, options),
+          );
           expect(plain.timings.kernels.compare).toBe("js");
           expect(simd.timings.kernels.compare).toBe("wasm-simd");
           const strip = (result: typeof plain) =>
-            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value));
+            JSON.stringify({ ...result, threads: 0, timings: null }, (_key, value) =>
+              typeof value === "number" && !Number.isFinite(value) ? String(value) : value,
+            );
           expect(strip(simd)).toBe(strip(plain));
         },
       ),
@@ -248,7 +280,8 @@ describe("the WebAssembly SIMD kernel", () => {
       const results = await withTensorArena(async () => {
         const input = tensorFromArray(values, shape, "float32");
         const runs = [];
-        for (const threads of [1, 2, 3]) runs.push(await batchNorm({ input }, { layout, threads, parallelThreshold: 0 }));
+        for (const threads of [1, 2, 3])
+          runs.push(await batchNorm({ input }, { layout, threads, parallelThreshold: 0 }));
         return runs;
       });
       for (const result of results) {
@@ -265,7 +298,9 @@ describe("the WebAssembly SIMD kernel", () => {
       // y is the float64 result rounded once: at most half a float32 ulp from the oracle's y, plus
       // what the statistics' last bits can move.
       for (let i = 0; i < output.data.length; i++) {
-        expect(Math.abs(output.data[i] - oracle.output[i])).toBeLessThanOrEqual(Math.abs(oracle.output[i]) * 2 ** -24 * 1.0001 + 1e-12);
+        expect(Math.abs(output.data[i] - oracle.output[i])).toBeLessThanOrEqual(
+          Math.abs(oracle.output[i]) * 2 ** -24 * 1.0001 + 1e-12,
+        );
       }
     });
   }
@@ -322,7 +357,10 @@ describe("tensor arenas", () => {
     const arena = new TensorArena();
     expect(arena.allocate("f32", 2 ** 30 + 1)).toBeNull(); // 4 GiB + 4 bytes
     expect(arena.usedBytes).toBe(0);
-    const [small, large] = withTensorArena(() => [allocateShared("float32", 8), allocateShared("float32", ARENA_MIN_ELEMENTS)]);
+    const [small, large] = withTensorArena(() => [
+      allocateShared("float32", 8),
+      allocateShared("float32", ARENA_MIN_ELEMENTS),
+    ]);
     expect(small.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(small.buffer).not.toBe(large.buffer); // small tensors get a buffer of their own
     expect(allocateShared("float64", 2).byteOffset).toBe(0); // outside any arena: a buffer of its own

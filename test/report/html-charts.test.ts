@@ -1,10 +1,21 @@
 // The chart specs: data in, marks out. Each spec is rendered by vega to SVG and the marks counted,
 // so a spec that drops a channel, draws a failing one like a passing one, or loses an axis title fails.
 import { describe, expect, it } from "vitest";
-import { caseRatioChart, type ChannelPoint, channelErrorChart, magnitudeChart, STANDING_COLORS, ulpHistogramChart, varianceChart } from "../../src/report/html/charts.js";
+import {
+  caseRatioChart,
+  type ChannelPoint,
+  channelErrorChart,
+  magnitudeChart,
+  STANDING_COLORS,
+  ulpHistogramChart,
+  varianceChart,
+} from "../../src/report/html/charts.js";
 import { renderSvg } from "../../src/report/html/svg.js";
 
-/** The inner markup of the group vega draws a layer's marks in (class "role-mark layer_K_marks", or "role-mark marks" for a single layer). */
+/**
+ * The inner markup of the group vega draws a layer's marks in (class
+ * "role-mark layer_K_marks", or "role-mark marks" for a single layer).
+ */
 function markGroup(svg: string, layerClass: string): string {
   const start = svg.indexOf(`role-mark ${layerClass}"`);
   expect(start, `no mark group ${layerClass}`).toBeGreaterThan(0);
@@ -25,7 +36,9 @@ const channels = (n: number, failing: readonly number[]): ChannelPoint[] =>
 describe("chart specs render to the marks their data asks for", () => {
   it("per-channel error: one symbol per channel, failing channels in another colour and shape, axis titles, the atol line", async () => {
     for (const n of [3, 17]) {
-      const svg = await renderSvg(channelErrorChart("output", channels(n, [1]), 1e-5, 1.3e-6, ""), { standalone: false });
+      const svg = await renderSvg(channelErrorChart("output", channels(n, [1]), 1e-5, 1.3e-6, ""), {
+        standalone: false,
+      });
       const marks = markGroup(svg, "layer_0_marks");
       expect(count(marks, /<path /g)).toBe(n);
       const colours = fills(marks);
@@ -48,7 +61,12 @@ describe("chart specs render to the marks their data asks for", () => {
   });
 
   it("error against variance: one point per channel on log axes titled for what they are", async () => {
-    const points = [1e-6, 1e-3, 1, 10].map((variance, channel) => ({ channel, variance, maxAbsError: 1e-4 / (variance + 1e-3), standing: "within flat tolerance" as const }));
+    const points = [1e-6, 1e-3, 1, 10].map((variance, channel) => ({
+      channel,
+      variance,
+      maxAbsError: 1e-4 / (variance + 1e-3),
+      standing: "within flat tolerance" as const,
+    }));
     const svg = await renderSvg(varianceChart("output", points, 1e-5, ""), { standalone: false });
     expect(count(markGroup(svg, "layer_0_marks"), /<path /g)).toBe(4);
     expect(svg).toContain(">batch variance of the channel</text>");
@@ -56,7 +74,11 @@ describe("chart specs render to the marks their data asks for", () => {
   });
 
   it("error against |reference|: the elements as points, the flat tolerance as one dashed curve, the caption naming what was sampled", async () => {
-    const points = [0.1, 1, 10].map((magnitude) => ({ magnitude, absError: 2e-5 * magnitude, standing: "outside allowance" as const }));
+    const points = [0.1, 1, 10].map((magnitude) => ({
+      magnitude,
+      absError: 2e-5 * magnitude,
+      standing: "outside allowance" as const,
+    }));
     const chart = magnitudeChart("output", points, 1e-5, 1e-3, "The report holds only these 3 elements.");
     const svg = await renderSvg(chart, { standalone: false });
     expect(count(markGroup(svg, "layer_0_marks"), /<path /g)).toBe(1);

@@ -8,8 +8,16 @@ import { fileSlug, REPORT_DIR_MARKDOWN, reportDirOutputs } from "../../src/repor
 import type { CaseReport, SuiteReport } from "../../src/app/reports.js";
 import { renderReport } from "../../src/report/reporters/index.js";
 
-const failing = compareTensors({ shape: [2, 3], data: [1, 2, 3, 4.5, 5, 6] }, { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]), dtype: "float32" }, { channelAxis: 1, name: "output" });
-const passing = compareTensors({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }, { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]), dtype: "float32" }, { channelAxis: 1, name: "output" });
+const failing = compareTensors(
+  { shape: [2, 3], data: [1, 2, 3, 4.5, 5, 6] },
+  { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]), dtype: "float32" },
+  { channelAxis: 1, name: "output" },
+);
+const passing = compareTensors(
+  { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] },
+  { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]), dtype: "float32" },
+  { channelAxis: 1, name: "output" },
+);
 const timings = { readMs: 1, statsMs: 1, compareMs: 1, totalMs: 3, threads: 1 };
 const HOSTILE = 'evil <script>alert("x")</script> & \u001b[2J name';
 
@@ -44,7 +52,14 @@ function suiteOf(cases: CaseReport[]): SuiteReport {
     source: `${HOSTILE}/corpus`,
     shard: null,
     filter: null,
-    summary: { total: cases.length, passed: cases.length - failed - errors, failed, errors, expectedMismatches: 0, skipped: 0 },
+    summary: {
+      total: cases.length,
+      passed: cases.length - failed - errors,
+      failed,
+      errors,
+      expectedMismatches: 0,
+      skipped: 0,
+    },
     cases,
     timings: { totalMs: 9, threads: 1 },
   };
@@ -83,7 +98,10 @@ describe("the HTML page", () => {
   });
 
   it("draws per-case charts for at most CASES_WITH_CHARTS cases, failing ones first, and says so", async () => {
-    const many = suiteOf([...Array.from({ length: CASES_WITH_CHARTS + 5 }, (_, k) => caseOf(`failing ${k}`, "fail")), caseOf("fine", "pass")]);
+    const many = suiteOf([
+      ...Array.from({ length: CASES_WITH_CHARTS + 5 }, (_, k) => caseOf(`failing ${k}`, "fail")),
+      caseOf("fine", "pass"),
+    ]);
     const html = await renderHtmlPage(many);
     const perCase = html.match(/<title id="chart-\d+-title">output: max \|error\| per channel<\/title>/g) ?? [];
     expect(perCase).toHaveLength(CASES_WITH_CHARTS);
@@ -95,8 +113,15 @@ describe("the HTML page", () => {
 
   it("is a format of the reporter registry, asynchronous, for the commands with charts only", async () => {
     expect(await renderReport("html", suite, { color: false })).toContain("<!DOCTYPE html>");
-    const run = { schemaVersion: 2, tool: { name: "bn-check", version: "0" }, command: "run", exitCode: 0 } as unknown as SuiteReport;
-    expect(() => renderReport("html", run, { color: false })).toThrow(/--format html applies to compare, diff, suite, model, matrix, detect, fold, not run/);
+    const run = {
+      schemaVersion: 2,
+      tool: { name: "bn-check", version: "0" },
+      command: "run",
+      exitCode: 0,
+    } as unknown as SuiteReport;
+    expect(() => renderReport("html", run, { color: false })).toThrow(
+      /--format html applies to compare, diff, suite, model, matrix, detect, fold, not run/,
+    );
   });
 });
 

@@ -6,10 +6,22 @@ import type { CaseReport, SuiteReport } from "../../src/app/reports.js";
 import { renderReport } from "../../src/report/reporters/index.js";
 import { escapeXml } from "../../src/report/xml.js";
 
-const failing = compareTensors({ shape: [2, 2], data: [1, 2, 3, 4.5] }, { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]), dtype: "float32" }, { channelAxis: 1, name: "output" });
-const passing = compareTensors({ shape: [2], data: [1, 2] }, { shape: [2], data: Float32Array.from([1, 2]), dtype: "float32" }, { name: "running_var" });
+const failing = compareTensors(
+  { shape: [2, 2], data: [1, 2, 3, 4.5] },
+  { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]), dtype: "float32" },
+  { channelAxis: 1, name: "output" },
+);
+const passing = compareTensors(
+  { shape: [2], data: [1, 2] },
+  { shape: [2], data: Float32Array.from([1, 2]), dtype: "float32" },
+  { name: "running_var" },
+);
 const timings = { readMs: 1, statsMs: 1, compareMs: 1, totalMs: 3, threads: 1 };
-const caseOf = (name: string, status: CaseReport["status"], expected: CaseReport["expected"] = "match"): CaseReport => ({
+const caseOf = (
+  name: string,
+  status: CaseReport["status"],
+  expected: CaseReport["expected"] = "match",
+): CaseReport => ({
   name,
   kind: "compare",
   expected,
@@ -35,7 +47,11 @@ const suite: SuiteReport = {
   shard: null,
   filter: null,
   summary: { total: 3, passed: 0, failed: 1, errors: 1, expectedMismatches: 0, skipped: 0 },
-  cases: [caseOf('bad <&"\u0001\u001f> name ]]>', "fail"), caseOf("missing", "error"), caseOf("expected one", "fail", "mismatch")],
+  cases: [
+    caseOf('bad <&"\u0001\u001f> name ]]>', "fail"),
+    caseOf("missing", "error"),
+    caseOf("expected one", "fail", "mismatch"),
+  ],
   timings: { totalMs: 9, threads: 1 },
 };
 
@@ -77,7 +93,9 @@ describe("names with control characters", () => {
       const output = renderReport(format, report, { color: false });
       expect(output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       // Markdown escapes the backslashes and brackets of the escaped text too (it renders as \x1b]0;…).
-      expect(output).toContain(format === "markdown" ? "\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J" : "\\x1b]0;pwned\\x07\\x1b[2J");
+      expect(output).toContain(
+        format === "markdown" ? "\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J" : "\\x1b]0;pwned\\x07\\x1b[2J",
+      );
     });
   }
 });
@@ -89,6 +107,8 @@ describe("error lines stay short", () => {
     const error = new InputFileError("x.npy", `shape (${"9".repeat(5_000_000)},) is wrong`);
     expect(error.message.length).toBeLessThan(400);
     expect(error.message).toMatch(/… \(\d+ more characters\)$/);
-    expect(listSome(Array.from({ length: 5000 }, (_, i) => `a${i}`))).toBe("a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, …, and 4,990 more");
+    expect(listSome(Array.from({ length: 5000 }, (_, i) => `a${i}`))).toBe(
+      "a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, …, and 4,990 more",
+    );
   });
 });

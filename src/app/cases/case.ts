@@ -14,7 +14,15 @@ export interface TensorTolerance {
 }
 
 /** Per-tensor tolerances, by the tensor's name in reports. */
-export type TensorTolerances = { readonly [name in "output" | "running_mean" | "running_var" | "grad_input" | "grad_weight" | "grad_bias"]?: TensorTolerance };
+export type TensorTolerances = {
+  readonly [name in
+    | "output"
+    | "running_mean"
+    | "running_var"
+    | "grad_input"
+    | "grad_weight"
+    | "grad_bias"]?: TensorTolerance;
+};
 
 /** The tensor files of a case, by the keys of fields.ts's TENSOR_FIELDS. */
 export type CaseFiles = { readonly [K in TensorKey]?: string };

@@ -67,17 +67,23 @@ const CASE_JSON_TYPES: Record<string, (value: unknown) => boolean> = {
     v === null ||
     (typeof v === "object" &&
       !Array.isArray(v) &&
-      ["atol", "rtol"].every((k) => (v as Record<string, unknown>)[k] === undefined || (typeof (v as Record<string, unknown>)[k] === "number" && ((v as Record<string, number>)[k] as number) >= 0))),
+      ["atol", "rtol"].every(
+        (k) =>
+          (v as Record<string, unknown>)[k] === undefined ||
+          (typeof (v as Record<string, unknown>)[k] === "number" && ((v as Record<string, number>)[k] as number) >= 0),
+      )),
   compute_dtype: (v) => typeof v === "string" && v in PRECISION_BITS,
   stored_dtype: (v) => typeof v === "string" && v in PRECISION_BITS,
 };
 
 /** A parsed case.json checked field by field, as a manifest is against its schema. */
 function checkedCaseJson(value: unknown, path: string): CaseJson {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputFileError(path, "must hold a JSON object");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new InputFileError(path, "must hold a JSON object");
   for (const [key, accepts] of Object.entries(CASE_JSON_TYPES)) {
     const field = (value as Record<string, unknown>)[key];
-    if (Object.hasOwn(value, key) && field !== undefined && !accepts(field)) throw new InputFileError(path, `field '${key}' has an invalid value ${JSON.stringify(field)}`);
+    if (Object.hasOwn(value, key) && field !== undefined && !accepts(field))
+      throw new InputFileError(path, `field '${key}' has an invalid value ${JSON.stringify(field)}`);
   }
   const caseJson = value as CaseJson & { tolerance?: CaseJson["tolerance"] | null };
   return { ...caseJson, tolerance: caseJson.tolerance ?? undefined };
@@ -85,12 +91,19 @@ function checkedCaseJson(value: unknown, path: string): CaseJson {
 
 /** The bn-check preset a case names: tensorflow.js cases carry it in `convention`. */
 export function frameworkOfCase(caseJson: CaseJson, name: string): FrameworkName {
-  const byConvention = FRAMEWORK_NAMES.includes(caseJson.convention as FrameworkName) ? (caseJson.convention as FrameworkName) : undefined;
+  const byConvention = FRAMEWORK_NAMES.includes(caseJson.convention as FrameworkName)
+    ? (caseJson.convention as FrameworkName)
+    : undefined;
   // `convention` names the semantics; it wins when it is a bn-check preset (tensorflow.js cases).
   // Own properties only: a case.json naming "__proto__" or "constructor" is not a preset.
-  const preset = (name: string | undefined) => (name !== undefined && Object.hasOwn(FRAMEWORKS, name) ? FRAMEWORKS[name] : undefined);
+  const preset = (name: string | undefined) =>
+    name !== undefined && Object.hasOwn(FRAMEWORKS, name) ? FRAMEWORKS[name] : undefined;
   const framework = byConvention ?? preset(caseJson.framework) ?? preset(caseJson.convention);
-  if (framework === undefined) throw new InputFileError(name, `names framework '${caseJson.framework}' / convention '${caseJson.convention}', which bn-check has no preset for`);
+  if (framework === undefined)
+    throw new InputFileError(
+      name,
+      `names framework '${caseJson.framework}' / convention '${caseJson.convention}', which bn-check has no preset for`,
+    );
   return framework;
 }
 
@@ -109,15 +122,25 @@ export function caseFromCorpusFolder(dir: string, name: string = dir, json: unkn
   const caseJson = checkedCaseJson(json, jsonPath);
   const framework = frameworkOfCase(caseJson, jsonPath);
   const files: Partial<Record<TensorKey, string>> = {};
-  for (const field of TENSOR_FIELDS) if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);
+  for (const field of TENSOR_FIELDS)
+    if (existsSync(join(dir, field.corpusFile))) files[field.key] = join(dir, field.corpusFile);
   const steps = (caseJson.steps ?? 1) > 1;
   // track_running_stats=False in eval means PyTorch uses batch statistics: train-mode arithmetic.
   // Elsewhere (tf.nn's stateless batchNorm) eval means the given statistics, whatever is tracked.
-  const mode = caseJson.mode === "eval" && caseJson.track_running_stats === false && framework === "torch" ? "train" : caseJson.mode;
+  const mode =
+    caseJson.mode === "eval" && caseJson.track_running_stats === false && framework === "torch"
+      ? "train"
+      : caseJson.mode;
   // momentum null is PyTorch's cumulative average; elsewhere (stateless tf.nn) it means no momentum.
-  const momentum = typeof caseJson.momentum === "number" ? caseJson.momentum : caseJson.momentum === null && framework === "torch" ? null : undefined;
+  const momentum =
+    typeof caseJson.momentum === "number"
+      ? caseJson.momentum
+      : caseJson.momentum === null && framework === "torch"
+        ? null
+        : undefined;
   // --compute-dtype names an upcast: a reference computed in fewer bits than its file holds.
-  const upcast = (PRECISION_BITS[caseJson.compute_dtype ?? ""] ?? 99) < (PRECISION_BITS[caseJson.stored_dtype ?? ""] ?? 0);
+  const upcast =
+    (PRECISION_BITS[caseJson.compute_dtype ?? ""] ?? 99) < (PRECISION_BITS[caseJson.stored_dtype ?? ""] ?? 0);
   return {
     name,
     kind: "compare",
@@ -126,7 +149,11 @@ export function caseFromCorpusFolder(dir: string, name: string = dir, json: unkn
     framework,
     mode,
     // The channel axis as given; else the layout's (NCHW, NHWC, ...); else the framework's default.
-    channelAxis: caseJson.channel_axis ?? (caseJson.layout !== undefined && caseJson.layout in LAYOUTS ? LAYOUTS[caseJson.layout as LayoutName].channelAxis : undefined),
+    channelAxis:
+      caseJson.channel_axis ??
+      (caseJson.layout !== undefined && caseJson.layout in LAYOUTS
+        ? LAYOUTS[caseJson.layout as LayoutName].channelAxis
+        : undefined),
     eps: caseJson.eps,
     momentum,
     numBatchesTracked: caseJson.num_batches_tracked_before ?? undefined,
@@ -141,7 +168,9 @@ export function compareArgsOf(check: CheckCase): string[] {
   const args = ["compare", check.files.input ?? "", check.files.reference ?? ""];
   const settings = { ...check, framework: check.framework ?? "torch" } as Record<string, unknown>;
   for (const field of OPTION_FIELDS) args.push(...argumentsFor(field, settings[field.key]));
-  for (const field of TENSOR_FIELDS) if (field.flag !== null && check.files[field.key] !== undefined) args.push(field.flag, check.files[field.key]!);
-  for (const field of TOLERANCE_FIELDS) args.push(...argumentsFor(field, (check.tolerance as Record<string, unknown> | undefined)?.[field.key]));
+  for (const field of TENSOR_FIELDS)
+    if (field.flag !== null && check.files[field.key] !== undefined) args.push(field.flag, check.files[field.key]!);
+  for (const field of TOLERANCE_FIELDS)
+    args.push(...argumentsFor(field, (check.tolerance as Record<string, unknown> | undefined)?.[field.key]));
   return args;
 }

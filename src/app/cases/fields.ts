@@ -21,15 +21,51 @@ export interface TensorField {
   readonly role: string;
   /** The option's help text. */
   readonly help: string;
-  /** Which option group declares it: the BatchNorm parameters every convention command takes, or compare's references. */
+  /**
+   * Which option group declares it: the BatchNorm parameters every convention command takes, or compare's references.
+   */
   readonly group: "positional" | "parameters" | "references";
 }
 
 export const TENSOR_FIELDS = [
-  { key: "input", flag: null, manifestKey: "input", corpusFile: "input.npy", role: "input", help: "the BN input tensor", group: "positional" },
-  { key: "reference", flag: null, manifestKey: "ref", corpusFile: "ref.npy", role: "reference", help: "the reference output to check", group: "positional" },
-  { key: "weight", flag: "--weight", alias: "--gamma", manifestKey: "weight", corpusFile: "weight.npy", role: "weight", help: "per-channel scale (gamma); default: 1", group: "parameters" },
-  { key: "bias", flag: "--bias", alias: "--beta", manifestKey: "bias", corpusFile: "bias.npy", role: "bias", help: "per-channel shift (beta); default: 0", group: "parameters" },
+  {
+    key: "input",
+    flag: null,
+    manifestKey: "input",
+    corpusFile: "input.npy",
+    role: "input",
+    help: "the BN input tensor",
+    group: "positional",
+  },
+  {
+    key: "reference",
+    flag: null,
+    manifestKey: "ref",
+    corpusFile: "ref.npy",
+    role: "reference",
+    help: "the reference output to check",
+    group: "positional",
+  },
+  {
+    key: "weight",
+    flag: "--weight",
+    alias: "--gamma",
+    manifestKey: "weight",
+    corpusFile: "weight.npy",
+    role: "weight",
+    help: "per-channel scale (gamma); default: 1",
+    group: "parameters",
+  },
+  {
+    key: "bias",
+    flag: "--bias",
+    alias: "--beta",
+    manifestKey: "bias",
+    corpusFile: "bias.npy",
+    role: "bias",
+    help: "per-channel shift (beta); default: 0",
+    group: "parameters",
+  },
   {
     key: "runningMean",
     flag: "--running-mean",

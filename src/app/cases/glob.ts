@@ -7,7 +7,12 @@
  */
 import { UsageError } from "../../core/errors.js";
 
-type Token = { kind: "any" } | { kind: "star" } | { kind: "one" } | { kind: "class"; negated: boolean; ranges: [string, string][] } | { kind: "char"; char: string };
+type Token =
+  | { kind: "any" }
+  | { kind: "star" }
+  | { kind: "one" }
+  | { kind: "class"; negated: boolean; ranges: [string, string][] }
+  | { kind: "char"; char: string };
 
 const MAX_ALTERNATIVES = 256;
 
@@ -18,8 +23,11 @@ function expandBraces(pattern: string): string[] {
   const close = pattern.indexOf("}", open);
   if (close < 0) return [pattern];
   const options = pattern.slice(open + 1, close).split(",");
-  const expanded = options.flatMap((option) => expandBraces(pattern.slice(0, open) + option + pattern.slice(close + 1)));
-  if (expanded.length > MAX_ALTERNATIVES) throw new UsageError(`--filter ${pattern}: more than ${MAX_ALTERNATIVES} alternatives`);
+  const expanded = options.flatMap((option) =>
+    expandBraces(pattern.slice(0, open) + option + pattern.slice(close + 1)),
+  );
+  if (expanded.length > MAX_ALTERNATIVES)
+    throw new UsageError(`--filter ${pattern}: more than ${MAX_ALTERNATIVES} alternatives`);
   return expanded;
 }
 

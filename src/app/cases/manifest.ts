@@ -62,7 +62,8 @@ interface Manifest {
 }
 
 function caseFromManifest(entry: ManifestCase, base: string): CheckCase {
-  const at = (path: string | undefined) => (path === undefined ? undefined : isAbsolute(path) ? path : join(base, path));
+  const at = (path: string | undefined) =>
+    path === undefined ? undefined : isAbsolute(path) ? path : join(base, path);
   const name = entry.name as string;
   if (entry.caseFolder !== undefined) return { ...caseFromCorpusFolder(at(entry.caseFolder)!, name) };
   const files: Partial<Record<TensorKey, string>> = {};
@@ -103,7 +104,10 @@ export function loadSuite(source: string): CheckCase[] {
   if (!validate(manifest)) {
     const problem = validate.errors?.[0];
     const where = problem?.instancePath === "" ? "the manifest" : (problem?.instancePath ?? "");
-    const detail = problem?.keyword === "additionalProperties" ? `unknown field '${(problem.params as { additionalProperty: string }).additionalProperty}'` : problem?.message;
+    const detail =
+      problem?.keyword === "additionalProperties"
+        ? `unknown field '${(problem.params as { additionalProperty: string }).additionalProperty}'`
+        : problem?.message;
     throw new InputFileError(source, `does not follow schema/manifest.schema.json: ${where} ${detail}`);
   }
   const base = dirname(resolve(source));
@@ -128,7 +132,9 @@ function casesUnder(root: string): CheckCase[] {
       const name = relative(root, dir) || dir;
       try {
         const json = readCaseJson(dir);
-        found.push(...(isModelDump(json) ? casesFromModelFolder(dir, name, json) : [caseFromCorpusFolder(dir, name, json)]));
+        found.push(
+          ...(isModelDump(json) ? casesFromModelFolder(dir, name, json) : [caseFromCorpusFolder(dir, name, json)]),
+        );
       } catch (error) {
         // A bad case.json is that case's error; the other cases still run.
         if (!(error instanceof BnCheckError)) throw error;

@@ -36,11 +36,13 @@ export function isModelDump(json: unknown): json is ModelCaseJson {
 export function casesFromModelFolder(dir: string, name: string, json: ModelCaseJson): CheckCase[] {
   const jsonPath = join(dir, "case.json");
   const params = json.params.map((file) => join(dir, file)).find((path) => existsSync(path));
-  if (params === undefined) throw new InputFileError(jsonPath, `names parameter files ${json.params.join(", ")}, none of which exists`);
+  if (params === undefined)
+    throw new InputFileError(jsonPath, `names parameter files ${json.params.join(", ")}, none of which exists`);
   const mode = json.mode ?? "eval";
   const after = join(dir, "params_after.safetensors");
   const dumps = (json.files ?? []).filter((file) => DUMP.test(file) && existsSync(join(dir, file)));
-  if (dumps.length === 0) throw new InputFileError(jsonPath, "names no activation dump (acts*.safetensors, acts*.npz) in 'files'");
+  if (dumps.length === 0)
+    throw new InputFileError(jsonPath, "names no activation dump (acts*.safetensors, acts*.npz) in 'files'");
   const framework = frameworkOfCase(json as Parameters<typeof frameworkOfCase>[0], jsonPath);
   return dumps.flatMap((dump) => {
     const plan = planModel(
@@ -55,6 +57,10 @@ export function casesFromModelFolder(dir: string, name: string, json: ModelCaseJ
       { framework, mode },
     );
     const faulty = json.fault?.file === dump ? json.fault.layer : undefined;
-    return plan.cases.map((check) => ({ ...check, name: `${name}/${dump}/${check.name}`, expected: check.name === faulty ? ("mismatch" as const) : ("match" as const) }));
+    return plan.cases.map((check) => ({
+      ...check,
+      name: `${name}/${dump}/${check.name}`,
+      expected: check.name === faulty ? ("mismatch" as const) : ("match" as const),
+    }));
   });
 }

@@ -16,10 +16,24 @@ import { ARCHIVE_FORMATS, archiveFormatOf, openTensorArchive } from "../../io/ar
 import { type OnnxConstant, type OnnxModel, type OnnxNode, readOnnxModel } from "../../io/onnx-model.js";
 import { type BatchNormLayer, findBatchNormLayers } from "../model/bn-layers.js";
 import type { Tensor } from "../../core/tensor.js";
-import type { ChannelReading, FoldedLayer, FoldedModel, FoldLayer, NamedTensor, UnfusedModel } from "../../check/fold/fold-model.js";
+import type {
+  ChannelReading,
+  FoldedLayer,
+  FoldedModel,
+  FoldLayer,
+  NamedTensor,
+  UnfusedModel,
+} from "../../check/fold/fold-model.js";
 import { listSome } from "../../core/format.js";
 
-export type { ChannelReading, FoldedLayer, FoldedModel, FoldLayer, NamedTensor, UnfusedModel } from "../../check/fold/fold-model.js";
+export type {
+  ChannelReading,
+  FoldedLayer,
+  FoldedModel,
+  FoldLayer,
+  NamedTensor,
+  UnfusedModel,
+} from "../../check/fold/fold-model.js";
 
 /** The linear ops a BatchNorm folds into. */
 const LINEAR_OPS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
@@ -77,17 +91,29 @@ function readStateDict(path: string, option: string): UnfusedModel {
   const { naming, layers } = findBatchNormLayers(archive.names);
   if (naming.name === "keras" && layers.length > 0) return readKerasWeights(archive, path, layers);
   if (layers.length === 0) {
-    throw new InputFileError(path, `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var'; it holds ${listSome(archive.names)})`);
+    throw new InputFileError(
+      path,
+      `holds no BatchNorm layer (no '<layer>.running_mean' with ` +
+        `'<layer>.running_var'; it holds ${listSome(archive.names)})`,
+    );
   }
-  const bnParameters = new Set(layers.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]));
+  const bnParameters = new Set(
+    layers.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]),
+  );
   const position = new Map(archive.names.map((name, index) => [name, index]));
   // Modules that carry a weight, in registration (key) order: the candidates a BatchNorm folds into.
-  const modules = archive.names.filter((name) => name.endsWith(".weight") && !bnParameters.has(name)).map((name) => name.slice(0, -".weight".length));
+  const modules = archive.names
+    .filter((name) => name.endsWith(".weight") && !bnParameters.has(name))
+    .map((name) => name.slice(0, -".weight".length));
   const used = new Set<string>();
   const foldLayers: FoldLayer[] = [];
   const notFoldable: string[] = [];
   for (const layer of layers) {
-    const first = Math.min(...[layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined).map((n) => position.get(n) ?? Infinity));
+    const first = Math.min(
+      ...[layer.weight, layer.bias, layer.runningMean, layer.runningVar]
+        .filter((n): n is string => n !== undefined)
+        .map((n) => position.get(n) ?? Infinity),
+    );
     const parent = parentOf(layer.name);
     const before = modules.filter((module) => (position.get(`${module}.weight`) ?? Infinity) < first);
     const conv = before[before.length - 1];
@@ -105,9 +131,20 @@ function readStateDict(path: string, option: string): UnfusedModel {
       continue;
     }
     used.add(conv);
-    foldLayers.push(archiveLayer(archive, layer, { conv, weight, mean, readings, order: first, bias: position.has(biasName) ? biasName : null }));
+    foldLayers.push(
+      archiveLayer(archive, layer, {
+        conv,
+        weight,
+        mean,
+        readings,
+        order: first,
+        bias: position.has(biasName) ? biasName : null,
+      }),
+    );
   }
-  const convsWithoutBatchNorm = modules.filter((module) => !used.has(module) && !isVectorModule(archive, module)).length;
+  const convsWithoutBatchNorm = modules.filter(
+    (module) => !used.has(module) && !isVectorModule(archive, module),
+  ).length;
   return { path, kind: "state_dict", framework: "torch", layers: foldLayers, notFoldable, convsWithoutBatchNorm };
 }
 
@@ -121,12 +158,16 @@ const KERAS_KERNEL = /\/(kernel|depthwise_kernel)$/;
 function kerasReadings(shape: readonly number[], channels: number): ChannelReading[] {
   const readings: ChannelReading[] = [];
   const last = shape.length - 1;
-  if (shape.length >= 2 && shape[last] === channels) readings.push({ axis: last, groups: 1, op: "Conv/Dense (last axis)" });
-  if (shape.length >= 3 && shape[last - 1] === channels) readings.push({ axis: last - 1, groups: 1, op: "Conv2DTranspose/DepthwiseConv2D (axis -2)" });
+  if (shape.length >= 2 && shape[last] === channels)
+    readings.push({ axis: last, groups: 1, op: "Conv/Dense (last axis)" });
+  if (shape.length >= 3 && shape[last - 1] === channels)
+    readings.push({ axis: last - 1, groups: 1, op: "Conv2DTranspose/DepthwiseConv2D (axis -2)" });
   return readings;
 }
 
-/** Keras weights (.h5, .keras): layers are flat; a BatchNormalization folds into the kernel layer saved just before it. */
+/**
+ * Keras weights (.h5, .keras): layers are flat; a BatchNormalization folds into the kernel layer saved just before it.
+ */
 function readKerasWeights(archive: TensorArchive, path: string, layers: readonly BatchNormLayer[]): UnfusedModel {
   const position = new Map(archive.names.map((name, index) => [name, index]));
   const kernels = archive.names.filter((name) => KERAS_KERNEL.test(name));
@@ -134,7 +175,11 @@ function readKerasWeights(archive: TensorArchive, path: string, layers: readonly
   const foldLayers: FoldLayer[] = [];
   const notFoldable: string[] = [];
   for (const layer of layers) {
-    const first = Math.min(...[layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined).map((n) => position.get(n) ?? Infinity));
+    const first = Math.min(
+      ...[layer.weight, layer.bias, layer.runningMean, layer.runningVar]
+        .filter((n): n is string => n !== undefined)
+        .map((n) => position.get(n) ?? Infinity),
+    );
     const kernel = kernels.filter((name) => (position.get(name) ?? Infinity) < first).at(-1);
     const mean = archiveTensor(archive, layer.runningMean);
     const channels = mean.read().shape[0] ?? 0;
@@ -147,18 +192,42 @@ function readKerasWeights(archive: TensorArchive, path: string, layers: readonly
     used.add(kernel);
     const conv = kernel.replace(KERAS_KERNEL, "");
     const biasName = `${conv}/bias`;
-    foldLayers.push(archiveLayer(archive, layer, { conv, weight, mean, readings, order: first, bias: position.has(biasName) ? biasName : null }));
+    foldLayers.push(
+      archiveLayer(archive, layer, {
+        conv,
+        weight,
+        mean,
+        readings,
+        order: first,
+        bias: position.has(biasName) ? biasName : null,
+      }),
+    );
   }
-  return { path, kind: "state_dict", framework: "keras", layers: foldLayers, notFoldable, convsWithoutBatchNorm: kernels.filter((k) => !used.has(k)).length };
+  return {
+    path,
+    kind: "state_dict",
+    framework: "keras",
+    layers: foldLayers,
+    notFoldable,
+    convsWithoutBatchNorm: kernels.filter((k) => !used.has(k)).length,
+  };
 }
 
 /** A BatchNorm of a file of named tensors and the layer it folds into. */
 function archiveLayer(
   archive: TensorArchive,
   layer: BatchNormLayer,
-  found: { conv: string; weight: NamedTensor; mean: NamedTensor; readings: ChannelReading[]; order: number; bias: string | null },
+  found: {
+    conv: string;
+    weight: NamedTensor;
+    mean: NamedTensor;
+    readings: ChannelReading[];
+    order: number;
+    bias: string | null;
+  },
 ): FoldLayer {
-  const optional = (name: string | undefined | null) => (name === undefined || name === null ? null : archiveTensor(archive, name));
+  const optional = (name: string | undefined | null) =>
+    name === undefined || name === null ? null : archiveTensor(archive, name);
   return {
     name: layer.name,
     conv: found.conv,
@@ -214,7 +283,8 @@ function linearProducer(model: OnnxModel, value: string): { node: OnnxNode; bias
     ] as const) {
       const bias = model.constant(producer.inputs[k]);
       const inner = model.producer(producer.inputs[other]);
-      if (bias !== undefined && inner?.opType === "MatMul" && model.constant(inner.inputs[1] ?? "") !== undefined) return { node: inner, bias };
+      if (bias !== undefined && inner?.opType === "MatMul" && model.constant(inner.inputs[1] ?? "") !== undefined)
+        return { node: inner, bias };
     }
   }
   return undefined;
@@ -223,7 +293,11 @@ function linearProducer(model: OnnxModel, value: string): { node: OnnxNode; bias
 function readOnnxUnfused(path: string): UnfusedModel {
   const model = readOnnxModel(path);
   const batchNorms = model.nodes.filter((node) => node.opType === "BatchNormalization" && node.domain === "");
-  if (batchNorms.length === 0) throw new InputFileError(path, "has no BatchNormalization node: nothing to check a fold against (is it the folded model?)");
+  if (batchNorms.length === 0)
+    throw new InputFileError(
+      path,
+      "has no BatchNormalization node: nothing to check a fold against (is it the folded model?)",
+    );
   const layers: FoldLayer[] = [];
   const notFoldable: string[] = [];
   const used = new Set<OnnxNode>();
@@ -244,7 +318,10 @@ function readOnnxUnfused(path: string): UnfusedModel {
     const epsilon = bn.attributes.get("epsilon");
     layers.push({
       name,
-      conv: commonPrefix([weight.name, ...(linear.bias === null ? [] : [linear.bias.name])]) || linear.node.name || weight.name,
+      conv:
+        commonPrefix([weight.name, ...(linear.bias === null ? [] : [linear.bias.name])]) ||
+        linear.node.name ||
+        weight.name,
       convNode: linear.node.name,
       weight: onnxTensor(weight),
       bias: linear.bias === null ? null : onnxTensor(linear.bias),
@@ -257,7 +334,9 @@ function readOnnxUnfused(path: string): UnfusedModel {
       order: bn.index,
     });
   }
-  const convsWithoutBatchNorm = model.nodes.filter((node) => LINEAR_OPS.has(node.opType) && !used.has(node) && model.constant(node.inputs[1] ?? "") !== undefined).length;
+  const convsWithoutBatchNorm = model.nodes.filter(
+    (node) => LINEAR_OPS.has(node.opType) && !used.has(node) && model.constant(node.inputs[1] ?? "") !== undefined,
+  ).length;
   return { path, kind: "onnx", framework: "torch", layers, notFoldable, convsWithoutBatchNorm };
 }
 
@@ -269,7 +348,15 @@ export function readUnfusedModel(path: string): UnfusedModel {
 function readFoldedStateDict(path: string): FoldedModel {
   const archive = openArchive(path, "--folded");
   const { naming, layers: batchNorms } = findBatchNormLayers(archive.names);
-  const bnParameters = new Set(batchNorms.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]));
+  const bnParameters = new Set(
+    batchNorms.flatMap((layer) => [
+      layer.weight,
+      layer.bias,
+      layer.runningMean,
+      layer.runningVar,
+      layer.numBatchesTracked,
+    ]),
+  );
   const names = new Set(archive.names);
   const layers: FoldedLayer[] = [];
   archive.names.forEach((name, order) => {
@@ -278,15 +365,30 @@ function readFoldedStateDict(path: string): FoldedModel {
     const weight = archiveTensor(archive, name);
     const module = keras ? name.replace(KERAS_KERNEL, "") : name.slice(0, -".weight".length);
     const biasName = keras ? `${module}/bias` : `${module}.bias`;
-    layers.push({ name: module, node: null, op: null, shape: [], weight, bias: names.has(biasName) ? archiveTensor(archive, biasName) : null, order });
+    layers.push({
+      name: module,
+      node: null,
+      op: null,
+      shape: [],
+      weight,
+      bias: names.has(biasName) ? archiveTensor(archive, biasName) : null,
+      order,
+    });
   });
   return {
     path,
     kind: "state_dict",
-    layers: layers.map((layer) => ({ ...layer, shape: layer.weight.read().shape })).filter((layer) => layer.shape.length >= 2),
+    layers: layers
+      .map((layer) => ({ ...layer, shape: layer.weight.read().shape }))
+      .filter((layer) => layer.shape.length >= 2),
     batchNorms:
       naming.name === "pytorch"
-        ? batchNorms.map((layer) => ({ name: layer.name, parameters: [layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter((n): n is string => n !== undefined) }))
+        ? batchNorms.map((layer) => ({
+            name: layer.name,
+            parameters: [layer.weight, layer.bias, layer.runningMean, layer.runningVar].filter(
+              (n): n is string => n !== undefined,
+            ),
+          }))
         : [],
   };
 }
@@ -304,7 +406,15 @@ function readFoldedOnnx(path: string): FoldedModel {
       const other = add?.inputs.find((input) => input !== node.outputs[0]);
       bias = other === undefined ? null : (model.constant(other) ?? null);
     }
-    layers.push({ name: weight.name, node: node.name, op: node.opType, shape: weight.shape, weight: onnxTensor(weight), bias: bias === null ? null : onnxTensor(bias), order: node.index });
+    layers.push({
+      name: weight.name,
+      node: node.name,
+      op: node.opType,
+      shape: weight.shape,
+      weight: onnxTensor(weight),
+      bias: bias === null ? null : onnxTensor(bias),
+      order: node.index,
+    });
   }
   const batchNorms = model.nodes
     .filter((node) => node.opType === "BatchNormalization" && node.domain === "")

@@ -4,7 +4,12 @@
  * the report; the CLI prints it and turns it into an exit code.
  */
 import { globMatcher } from "../cases/glob.js";
-import { FOLD_PRECISIONS, type FlatTolerance, type FoldTensorCheck, impliedScale } from "../../check/fold/fold-arithmetic.js";
+import {
+  FOLD_PRECISIONS,
+  type FlatTolerance,
+  type FoldTensorCheck,
+  impliedScale,
+} from "../../check/fold/fold-arithmetic.js";
 import { type FoldLayer, readFoldedModel, readUnfusedModel } from "./fold-sources.js";
 import { type FoldJudging, type FoldNumbers, type FoldedNumbers, judgeReadings } from "../../check/fold/judge-fold.js";
 import { type FoldPairing, pairFoldedLayers } from "../../check/fold/pair-fold.js";
@@ -66,7 +71,14 @@ function figures(check: FoldTensorCheck, shape: readonly number[]): FoldTensorFi
   };
 }
 
-function unjudged(layer: FoldLayer, epsilon: number, cause: string, causeKind: string, pairedBy: string | null = null, folded: string | null = null): FoldLayerReport {
+function unjudged(
+  layer: FoldLayer,
+  epsilon: number,
+  cause: string,
+  causeKind: string,
+  pairedBy: string | null = null,
+  folded: string | null = null,
+): FoldLayerReport {
   return {
     name: layer.name,
     status: "fail",
@@ -99,28 +111,65 @@ interface LayerOutcome {
   readonly causeEpsilon?: number;
 }
 
-function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | undefined, context: LayerContext): LayerOutcome {
+function checkLayer(
+  layer: FoldLayer,
+  epsilon: number,
+  pairing: FoldPairing | undefined,
+  context: LayerContext,
+): LayerOutcome {
   const left =
     context.batchNormsLeft.get(layer.name) ??
-    [layer.gamma, layer.beta, layer.mean, layer.variance].map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name))).find((n) => n !== undefined);
-  if (left !== undefined) return { report: unjudged(layer, epsilon, `not folded: the folded model still has the BatchNorm (${left})`, "not-folded") };
-  if (pairing === undefined) return { report: unjudged(layer, epsilon, "not found in the folded model: no layer there has its name or is its weight scaled per output channel", "not-found") };
+    [layer.gamma, layer.beta, layer.mean, layer.variance]
+      .map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name)))
+      .find((n) => n !== undefined);
+  if (left !== undefined)
+    return {
+      report: unjudged(layer, epsilon, `not folded: the folded model still has the BatchNorm (${left})`, "not-folded"),
+    };
+  if (pairing === undefined)
+    return {
+      report: unjudged(
+        layer,
+        epsilon,
+        "not found in the folded model: no layer there has its name or is its weight scaled per output channel",
+        "not-found",
+      ),
+    };
   const weight = layer.weight.read();
   const foldedWeight = pairing.folded.weight.read();
   const foldedName = pairing.folded.weight.name;
   if (foldedWeight.shape.join("x") !== weight.shape.join("x")) {
-    return { report: unjudged(layer, epsilon, `the folded weight has shape [${foldedWeight.shape.join(", ")}]; the layer's is [${weight.shape.join(", ")}]`, "shape", pairing.pairedBy, foldedName) };
+    return {
+      report: unjudged(
+        layer,
+        epsilon,
+        `the folded weight has shape [${foldedWeight.shape.join(", ")}]; the layer's is [${weight.shape.join(", ")}]`,
+        "shape",
+        pairing.pairedBy,
+        foldedName,
+      ),
+    };
   }
   const mean = layer.mean.read();
   const channels = mean.shape[0] ?? 0;
   const vector = (tensor: Tensor | undefined, what: string): ArrayLike<number> | null => {
     if (tensor === undefined) return null;
-    if (tensor.data.length !== channels) throw new UsageError(`${layer.name}: ${what} has ${tensor.data.length} values for ${channels} channels`);
+    if (tensor.data.length !== channels)
+      throw new UsageError(`${layer.name}: ${what} has ${tensor.data.length} values for ${channels} channels`);
     return tensor.data;
   };
   const foldedBiasTensor = pairing.folded.bias?.read();
   if (foldedBiasTensor !== undefined && foldedBiasTensor.data.length !== channels) {
-    return { report: unjudged(layer, epsilon, `the folded bias has ${foldedBiasTensor.data.length} values for ${channels} channels`, "shape", pairing.pairedBy, foldedName) };
+    return {
+      report: unjudged(
+        layer,
+        epsilon,
+        `the folded bias has ${foldedBiasTensor.data.length} values for ${channels} channels`,
+        "shape",
+        pairing.pairedBy,
+        foldedName,
+      ),
+    };
   }
   const numbers: FoldNumbers = {
     weight: weight.data,
@@ -135,9 +184,14 @@ function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | un
   const folded: FoldedNumbers = { weight: foldedWeight.data, bias: foldedBiasTensor?.data ?? null };
   const judging: FoldJudging = { ...context.judging, precision: foldPrecision(weight, foldedWeight) };
   const judgement = judgeReadings(numbers, folded, layer.readings, judging);
-  const failingChannels = Array.from(judgement.weight.channelRatios, (r, c) => r > 1 || judgement.bias.channelRatios[c] > 1).filter(Boolean).length;
+  const failingChannels = Array.from(
+    judgement.weight.channelRatios,
+    (r, c) => r > 1 || judgement.bias.channelRatios[c] > 1,
+  ).filter(Boolean).length;
   const cause = judgement.conforms ? null : explainFold(numbers, folded, judgement, layer.readings, judging);
-  const implied = judgement.conforms ? null : impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
+  const implied = judgement.conforms
+    ? null
+    : impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
   const report: FoldLayerReport = {
     name: layer.name,
     status: judgement.conforms ? "pass" : "fail",
@@ -155,13 +209,23 @@ function checkLayer(layer: FoldLayer, epsilon: number, pairing: FoldPairing | un
     failingChannels,
     cause: cause?.text ?? null,
     causeKind: cause?.kind ?? null,
-    scale: implied === null ? null : { expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)), implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)) },
+    scale:
+      implied === null
+        ? null
+        : {
+            expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)),
+            implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)),
+          },
   };
   return { report, causeEpsilon: cause?.epsilon };
 }
 
 /** One eps behind every failing layer is said once, for the model. */
-function modelFindings(cases: readonly FoldLayerReport[], epsilonOf: ReadonlyMap<string, number>, causes: ReadonlyMap<string, number | undefined>): string[] {
+function modelFindings(
+  cases: readonly FoldLayerReport[],
+  epsilonOf: ReadonlyMap<string, number>,
+  causes: ReadonlyMap<string, number | undefined>,
+): string[] {
   const failing = cases.filter((c) => c.status === "fail");
   if (failing.length < 2) return [];
   const implied = new Set(failing.map((c) => causes.get(c.name)));
@@ -169,7 +233,10 @@ function modelFindings(cases: readonly FoldLayerReport[], epsilonOf: ReadonlyMap
   const eps = [...implied][0] as number;
   const own = new Set(failing.map((c) => epsilonOf.get(c.name)));
   const ownText = own.size === 1 ? formatNumber([...own][0] as number) : "another";
-  return [`every failing layer (${failing.length} of ${cases.length}) was folded with eps ${formatNumber(eps)}; the model's is ${ownText}`];
+  return [
+    `every failing layer (${failing.length} of ${cases.length}) was ` +
+      `folded with eps ${formatNumber(eps)}; the model's is ${ownText}`,
+  ];
 }
 
 /** Checks every BatchNorm's fold. @throws InputFileError/UsageError when the files cannot be checked. */
@@ -196,7 +263,12 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
           unfused.layers.map((layer) => layer.name),
         );
   const frameworkEpsilon = conventions[options.framework ?? unfused.framework].epsilon;
-  const epsilonOf = new Map(layers.map((layer) => [layer.name, perLayer?.eps.get(layer.name) ?? options.eps ?? layer.epsilon ?? frameworkEpsilon]));
+  const epsilonOf = new Map(
+    layers.map((layer) => [
+      layer.name,
+      perLayer?.eps.get(layer.name) ?? options.eps ?? layer.epsilon ?? frameworkEpsilon,
+    ]),
+  );
   const given = options.atol !== undefined || options.rtol !== undefined;
   const pairs = pairFoldedLayers(layers, foldedModel);
   const batchNormsLeft = new Map<string, string>();
@@ -210,8 +282,14 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
     // A flat tolerance only when asked for: a fold is arithmetic on parameters, and torch's default
     // atol (1e-5) would hide a wrong eps on small weights.
     const weight = layer.weight.read();
-    const flat: FlatTolerance | null = given || options.strict === true ? resolveTolerance(weight.precision ?? weight.dtype, { atol: options.atol, rtol: options.rtol }) : null;
-    const { report, causeEpsilon } = checkLayer(layer, epsilonOf.get(layer.name) as number, pairs.get(layer), { judging: { flat, strict: options.strict === true }, batchNormsLeft });
+    const flat: FlatTolerance | null =
+      given || options.strict === true
+        ? resolveTolerance(weight.precision ?? weight.dtype, { atol: options.atol, rtol: options.rtol })
+        : null;
+    const { report, causeEpsilon } = checkLayer(layer, epsilonOf.get(layer.name) as number, pairs.get(layer), {
+      judging: { flat, strict: options.strict === true },
+      batchNormsLeft,
+    });
     if (report.status === "fail") causes.set(layer.name, causeEpsilon);
     return report;
   });

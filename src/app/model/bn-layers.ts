@@ -23,9 +23,26 @@ export interface ParameterNaming {
 
 export const PARAMETER_NAMINGS: readonly ParameterNaming[] = [
   // torch.nn.modules.batchnorm._NormBase: weight, bias, running_mean, running_var, num_batches_tracked.
-  { name: "pytorch", framework: "torch", separator: ".", weight: "weight", bias: "bias", runningMean: "running_mean", runningVar: "running_var", numBatchesTracked: "num_batches_tracked" },
+  {
+    name: "pytorch",
+    framework: "torch",
+    separator: ".",
+    weight: "weight",
+    bias: "bias",
+    runningMean: "running_mean",
+    runningVar: "running_var",
+    numBatchesTracked: "num_batches_tracked",
+  },
   // keras.layers.BatchNormalization: gamma, beta, moving_mean, moving_variance.
-  { name: "keras", framework: "keras", separator: "/", weight: "gamma", bias: "beta", runningMean: "moving_mean", runningVar: "moving_variance" },
+  {
+    name: "keras",
+    framework: "keras",
+    separator: "/",
+    weight: "gamma",
+    bias: "beta",
+    runningMean: "moving_mean",
+    runningVar: "moving_variance",
+  },
 ];
 
 /** The parameter names of one BatchNorm layer (absent: the layer has no such parameter). */
@@ -53,7 +70,8 @@ function layersOf(names: readonly string[], naming: ParameterNaming): BatchNormL
     const layer = name.slice(0, -suffix.length);
     const key = (parameter: string) => `${layer}${naming.separator}${parameter}`;
     if (!present.has(key(naming.runningVar))) continue;
-    const optional = (parameter: string | undefined) => (parameter !== undefined && present.has(key(parameter)) ? key(parameter) : undefined);
+    const optional = (parameter: string | undefined) =>
+      parameter !== undefined && present.has(key(parameter)) ? key(parameter) : undefined;
     layers.push({
       name: layer,
       weight: optional(naming.weight),

@@ -22,7 +22,11 @@ const MAX_BYTES = 16 * 1024 * 1024;
 /** @param layers - the BatchNorm layers found: a name outside them is a typo, refused. */
 export function readLayerOptions(path: string, layers: readonly string[]): LayerOptions {
   const json = readJsonFile(path, MAX_BYTES);
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new InputFileError(path, 'is not a JSON object of per-layer options ({"eps": {layer: x}, "momentum": {layer: x}})');
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new InputFileError(
+      path,
+      'is not a JSON object of per-layer options ({"eps": {layer: x}, "momentum": {layer: x}})',
+    );
   const given = json as Record<string, unknown>;
   const canonical = layerNameResolver(layers);
   // Per key: a number applies to every layer, an object to the layers it names (over the number).
@@ -35,19 +39,39 @@ export function readLayerOptions(path: string, layers: readonly string[]): Layer
         continue;
       }
       if (typeof entries !== "object" || entries === null || Array.isArray(entries))
-        throw new InputFileError(path, `'${key}' gives ${JSON.stringify(entries)?.slice(0, 40)}: ${what}, or an object of layer names to such values`);
+        throw new InputFileError(
+          path,
+          `'${key}' gives ${JSON.stringify(entries)?.slice(0, 40)}` +
+            `: ${what}, or an object of layer names to such values`,
+        );
       for (const [named, value] of Object.entries(entries as Record<string, unknown>)) {
         const layer = canonical(named);
-        if (layer === undefined) throw new InputFileError(path, `'${key}' names '${named}', which is not one of the BatchNorm layers found (${listSome(layers)})`);
-        if (!valid(value)) throw new InputFileError(path, `'${key}' gives layer '${named}' ${JSON.stringify(value)?.slice(0, 40)}: ${what}`);
+        if (layer === undefined)
+          throw new InputFileError(
+            path,
+            `'${key}' names '${named}', which is not one of the BatchNorm layers found (${listSome(layers)})`,
+          );
+        if (!valid(value))
+          throw new InputFileError(
+            path,
+            `'${key}' gives layer '${named}' ${JSON.stringify(value)?.slice(0, 40)}: ${what}`,
+          );
         map.set(layer, value);
       }
     }
     return map;
   };
   return {
-    eps: mapOf(["layer_eps", "eps"], (v): v is number => typeof v === "number" && v > 0 && Number.isFinite(v), "eps must be a finite number > 0"),
-    momentum: mapOf(["layer_momentum", "momentum"], (v): v is number | null => v === null || (typeof v === "number" && v >= 0 && v <= 1), "momentum must be a number in [0, 1] or null"),
+    eps: mapOf(
+      ["layer_eps", "eps"],
+      (v): v is number => typeof v === "number" && v > 0 && Number.isFinite(v),
+      "eps must be a finite number > 0",
+    ),
+    momentum: mapOf(
+      ["layer_momentum", "momentum"],
+      (v): v is number | null => v === null || (typeof v === "number" && v >= 0 && v <= 1),
+      "momentum must be a number in [0, 1] or null",
+    ),
   };
 }
 

@@ -74,9 +74,11 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
     ["--input-key", source.inputKey],
     ["--output-key", source.outputKey],
   ] as const) {
-    if (!template.includes("{layer}")) throw new UsageError(`${option} '${template}' has no {layer} in it: every layer would read the same tensor`);
+    if (!template.includes("{layer}"))
+      throw new UsageError(`${option} '${template}' has no {layer} in it: every layer would read the same tensor`);
   }
-  if (source.refParams !== undefined && judging.mode !== "train") throw new UsageError("--ref-params checks the running statistics a train-mode call updates: give --mode train");
+  if (source.refParams !== undefined && judging.mode !== "train")
+    throw new UsageError("--ref-params checks the running statistics a train-mode call updates: give --mode train");
   const params = openArchive(source.params, "--params");
   const activations = openArchive(source.activations, "--activations");
   const after = source.refParams === undefined ? undefined : openArchive(source.refParams, "--ref-params");
@@ -84,12 +86,17 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
   if (layers.length === 0) {
     throw new InputFileError(
       source.params,
-      `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var', nor '<layer>/moving_mean' with '<layer>/moving_variance'; it holds ${listSome(params.names)})`,
+      `holds no BatchNorm layer (no '<layer>.running_mean' with '<layer>.running_var', nor ` +
+        `'<layer>/moving_mean' with '<layer>/moving_variance'; it holds ${listSome(params.names)})`,
     );
   }
   const matches = source.layers === undefined ? () => true : globMatcher(source.layers);
   const selected = layers.filter((layer) => matches(layer.name));
-  if (selected.length === 0) throw new UsageError(`--layers '${source.layers}' matches none of the ${layers.length} BatchNorm layers (${listSome(layers.map((layer) => layer.name))})`);
+  if (selected.length === 0)
+    throw new UsageError(
+      `--layers '${source.layers}' matches none of the ${layers.length} ` +
+        `BatchNorm layers (${listSome(layers.map((layer) => layer.name))})`,
+    );
   const framework = judging.framework ?? naming.framework;
   const perLayer =
     source.layerOptions === undefined
@@ -102,7 +109,12 @@ export function planModel(source: ModelSource, judging: ModelJudging): ModelPlan
   const cases = selected.map((layer) => {
     const eps = perLayer?.eps.get(layer.name) ?? judging.eps;
     const momentum = perLayer?.momentum.has(layer.name) ? perLayer.momentum.get(layer.name) : judging.momentum;
-    return layerCase(layer, { params, activations, after, dumpedName }, source, { ...judging, framework, eps, momentum });
+    return layerCase(layer, { params, activations, after, dumpedName }, source, {
+      ...judging,
+      framework,
+      eps,
+      momentum,
+    });
   });
   return { naming, layersFound: layers.length, cases };
 }
@@ -122,19 +134,35 @@ interface ModelArchives {
  * are found under the full names and every layer's are found without the prefix all layers share,
  * that prefix is dropped.
  */
-function dumpedNames(layers: readonly BatchNormLayer[], activations: TensorArchive, source: ModelSource): (layer: string) => string {
+function dumpedNames(
+  layers: readonly BatchNormLayer[],
+  activations: TensorArchive,
+  source: ModelSource,
+): (layer: string) => string {
   const present = new Set(activations.names);
-  const dumped = (name: string) => present.has(keyFor(source.inputKey, name)) && present.has(keyFor(source.outputKey, name));
+  const dumped = (name: string) =>
+    present.has(keyFor(source.inputKey, name)) && present.has(keyFor(source.outputKey, name));
   if (layers.some((layer) => dumped(layer.name))) return (layer) => layer;
   const first = layers[0].name;
   for (let end = first.indexOf("."); end > 0; end = first.indexOf(".", end + 1)) {
     const prefix = first.slice(0, end + 1);
-    if (layers.every((layer) => layer.name.startsWith(prefix) && layer.name.length > prefix.length && dumped(layer.name.slice(prefix.length)))) return (layer) => layer.slice(prefix.length);
+    if (
+      layers.every(
+        (layer) =>
+          layer.name.startsWith(prefix) && layer.name.length > prefix.length && dumped(layer.name.slice(prefix.length)),
+      )
+    )
+      return (layer) => layer.slice(prefix.length);
   }
   return (layer) => layer;
 }
 
-function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: ModelSource, judging: ModelJudging & { framework: FrameworkName }): CheckCase {
+function layerCase(
+  layer: BatchNormLayer,
+  archives: ModelArchives,
+  source: ModelSource,
+  judging: ModelJudging & { framework: FrameworkName },
+): CheckCase {
   const base: Omit<CheckCase, "files"> = {
     name: layer.name,
     kind: "compare",
@@ -160,10 +188,13 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
     return {
       ...base,
       files: {},
-      loadError: `${activations.path}: no ${missing.map((key) => `'${key}'`).join(" or ")} for layer ${layer.name} (--input-key/--output-key name the keys; --layers selects layers)`,
+      loadError:
+        `${activations.path}: no ${missing.map((key) => `'${key}'`).join(" or ")} for layer ` +
+        `${layer.name} (--input-key/--output-key name the keys; --layers selects layers)`,
     };
   }
-  const spec = (archive: TensorArchive, name: string | undefined) => (name === undefined ? undefined : `${archive.path}:${name}`);
+  const spec = (archive: TensorArchive, name: string | undefined) =>
+    name === undefined ? undefined : `${archive.path}:${name}`;
   const files: CaseFiles = {
     input: spec(activations, inputKey),
     reference: spec(activations, outputKey),
@@ -175,15 +206,25 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
   let numBatchesTracked: number | undefined;
   try {
     // The counter feeds momentum none (a cumulative average): read it only where it is used.
-    if (judging.mode === "train" && judging.momentum === null && layer.numBatchesTracked !== undefined) numBatchesTracked = params.readInteger(layer.numBatchesTracked);
+    if (judging.mode === "train" && judging.momentum === null && layer.numBatchesTracked !== undefined)
+      numBatchesTracked = params.readInteger(layer.numBatchesTracked);
   } catch (error) {
     if (!(error instanceof BnCheckError)) throw error;
     return { ...base, files, loadError: error.message };
   }
   if (after === undefined) return { ...base, files, numBatchesTracked };
   const absent = [layer.runningMean, layer.runningVar].filter((name) => !after.names.includes(name));
-  if (absent.length > 0) return { ...base, files, loadError: `${after.path}: no ${absent.map((name) => `'${name}'`).join(" or ")} for layer ${layer.name}` };
-  return { ...base, files: { ...files, refRunningMean: spec(after, layer.runningMean), refRunningVar: spec(after, layer.runningVar) }, numBatchesTracked };
+  if (absent.length > 0)
+    return {
+      ...base,
+      files,
+      loadError: `${after.path}: no ${absent.map((name) => `'${name}'`).join(" or ")} for layer ${layer.name}`,
+    };
+  return {
+    ...base,
+    files: { ...files, refRunningMean: spec(after, layer.runningMean), refRunningVar: spec(after, layer.runningVar) },
+    numBatchesTracked,
+  };
 }
 
 /**
@@ -193,10 +234,19 @@ function layerCase(layer: BatchNormLayer, archives: ModelArchives, source: Model
 export function describeSkipped(params: string): string[] {
   const archive = openArchive(params, "--params");
   const { layers } = findBatchNormLayers(archive.names);
-  const used = new Set(layers.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]));
+  const used = new Set(
+    layers.flatMap((layer) => [layer.weight, layer.bias, layer.runningMean, layer.runningVar, layer.numBatchesTracked]),
+  );
   const others = archive.names.filter((name) => !used.has(name));
-  const lines = [`${params}: ${layers.length} BatchNorm layer(s); ${others.length} other tensor(s) not checked${others.length > 0 ? `: ${listSome(others)}` : ""}`];
+  const lines = [
+    `${params}: ${layers.length} BatchNorm layer(s); ${others.length} other ` +
+      `tensor(s) not checked${others.length > 0 ? `: ${listSome(others)}` : ""}`,
+  ];
   const skipped = archive.skipped ?? [];
-  if (skipped.length > 0) lines.push(`${params}: ${skipped.length} entr${skipped.length === 1 ? "y" : "ies"} that hold no tensor: ${listSome(skipped)}`);
+  if (skipped.length > 0)
+    lines.push(
+      `${params}: ${skipped.length} entr${skipped.length === 1 ? "y" : "ies"}` +
+        ` that hold no tensor: ${listSome(skipped)}`,
+    );
   return lines;
 }

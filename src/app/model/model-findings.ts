@@ -28,11 +28,15 @@ function alternativesFor(check: CheckCase): Alternative[] {
   }
   const hasRunningReference = check.files.refRunningMean !== undefined || check.files.refRunningVar !== undefined;
   if (check.mode === "train" && hasRunningReference) {
-    for (const momentum of otherMomenta(check.momentum)) alternatives.push({ option: `--momentum ${momentum ?? "none"}`, change: (c) => ({ ...c, momentum }) });
+    for (const momentum of otherMomenta(check.momentum))
+      alternatives.push({ option: `--momentum ${momentum ?? "none"}`, change: (c) => ({ ...c, momentum }) });
   }
   const mode = otherMode(check.mode ?? "train");
   // Eval has no running statistics to check: the other mode is tried on the output alone.
-  alternatives.push({ option: `--mode ${mode}`, change: (c) => ({ ...c, mode, files: { ...c.files, refRunningMean: undefined, refRunningVar: undefined } }) });
+  alternatives.push({
+    option: `--mode ${mode}`,
+    change: (c) => ({ ...c, mode, files: { ...c.files, refRunningMean: undefined, refRunningVar: undefined } }),
+  });
   return alternatives;
 }
 
@@ -48,16 +52,25 @@ async function conformsWith(check: CheckCase, alternative: Alternative, executio
 }
 
 /** @returns at most one finding: the first alternative under which most failing layers conform. */
-export async function explainFailingLayers(checks: readonly CheckCase[], reports: readonly CaseReport[], execution: ExecutionOptions): Promise<ModelFinding[]> {
-  const failing = reports.filter((report) => report.status === "fail").map((report) => checks.find((check) => check.name === report.name)!);
+export async function explainFailingLayers(
+  checks: readonly CheckCase[],
+  reports: readonly CaseReport[],
+  execution: ExecutionOptions,
+): Promise<ModelFinding[]> {
+  const failing = reports
+    .filter((report) => report.status === "fail")
+    .map((report) => checks.find((check) => check.name === report.name)!);
   if (failing.length < MIN_FAILING) return [];
   for (const alternative of alternativesFor(failing[0])) {
     if (!(await conformsWith(failing[0], alternative, execution))) continue;
     const explained = [failing[0].name];
-    for (const check of failing.slice(1)) if (await conformsWith(check, alternative, execution)) explained.push(check.name);
+    for (const check of failing.slice(1))
+      if (await conformsWith(check, alternative, execution)) explained.push(check.name);
     if (explained.length * 2 < failing.length) continue;
     const all = explained.length === failing.length;
-    const message = `${all ? `all ${failing.length}` : `${explained.length} of the ${failing.length}`} failing layers conform with ${alternative.option}: the model was likely ${describe(alternative.option)}`;
+    const message =
+      `${all ? `all ${failing.length}` : `${explained.length} of the ${failing.length}`} failing ` +
+      `layers conform with ${alternative.option}: the model was likely ${describe(alternative.option)}`;
     return [{ message, layers: explained }];
   }
   return [];

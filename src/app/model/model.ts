@@ -17,7 +17,9 @@ export async function runModel(options: ModelOptions): Promise<SuiteReport> {
   const started = performance.now();
   const plan = planModel(options.source, options.judging);
   const result = await runCases(plan.cases, options);
-  const findings = options.signal?.aborted ? [] : await explainFailingLayers(plan.cases, result.cases, options.execution);
+  const findings = options.signal?.aborted
+    ? []
+    : await explainFailingLayers(plan.cases, result.cases, options.execution);
   return {
     ...reportHead("model"),
     conforms: result.conforms,

@@ -25,7 +25,9 @@
 import type { ComputeDType } from "../../core/tensor.js";
 
 /** Unit roundoff (half an ulp of 1) and half the smallest subnormal spacing, per precision. */
-export const FOLD_PRECISIONS: Readonly<Record<ComputeDType, { readonly u: number; readonly tiny: number; readonly maxFinite: number }>> = {
+export const FOLD_PRECISIONS: Readonly<
+  Record<ComputeDType, { readonly u: number; readonly tiny: number; readonly maxFinite: number }>
+> = {
   float16: { u: 2 ** -11, tiny: 2 ** -25, maxFinite: 65504 },
   bfloat16: { u: 2 ** -8, tiny: 2 ** -134, maxFinite: (2 - 2 ** -7) * 2 ** 127 },
   float32: { u: 2 ** -24, tiny: 2 ** -150, maxFinite: (2 - 2 ** -23) * 2 ** 127 },
@@ -101,7 +103,8 @@ export class ExpectedFold {
     if (this.weightBounds === null) {
       const weight = this.weight;
       const bounds = new Float64Array(weight.length);
-      for (let i = 0; i < bounds.length; i++) bounds[i] = this.weightRelative[this.channelOf[i]] * Math.abs(weight[i]) + this.weightAbsolute;
+      for (let i = 0; i < bounds.length; i++)
+        bounds[i] = this.weightRelative[this.channelOf[i]] * Math.abs(weight[i]) + this.weightAbsolute;
       this.weightBounds = bounds;
     }
     return this.weightBounds;
@@ -123,7 +126,12 @@ export function channelMap(shape: readonly number[], axis: number, groups = 1): 
 }
 
 /** The runs of a weight's elements that share an output channel, in order: `visit(start, length, channel)`. */
-export function forEachChannelRun(shape: readonly number[], axis: number, groups: number, visit: (start: number, length: number, channel: number) => void): void {
+export function forEachChannelRun(
+  shape: readonly number[],
+  axis: number,
+  groups: number,
+  visit: (start: number, length: number, channel: number) => void,
+): void {
   let inner = 1;
   for (let k = axis + 1; k < shape.length; k++) inner *= shape[k];
   let outer = 1;
@@ -173,10 +181,24 @@ export function expectedFold(inputs: FoldInputs, precision: ComputeDType): Expec
     const b = inputs.bias === null ? 0 : inputs.bias[c];
     const beta = inputs.beta === null ? 0 : inputs.beta[c];
     bias[c] = (b - inputs.mean[c]) * s + beta;
-    const terms = (Math.abs(b * s) + Math.abs(inputs.mean[c] * s)) * (relative + 3 * u) + 2 * u * Math.abs(beta) + u * Math.abs(bias[c]) + 3 * tiny;
+    const terms =
+      (Math.abs(b * s) + Math.abs(inputs.mean[c] * s)) * (relative + 3 * u) +
+      2 * u * Math.abs(beta) +
+      u * Math.abs(bias[c]) +
+      3 * tiny;
     biasBound[c] = SAFETY * terms;
   }
-  return new ExpectedFold(inputs.weight, inputs.weightShape, inputs.axis, inputs.groups, scale, weightRelative, SAFETY * tiny, bias, biasBound);
+  return new ExpectedFold(
+    inputs.weight,
+    inputs.weightShape,
+    inputs.axis,
+    inputs.groups,
+    scale,
+    weightRelative,
+    SAFETY * tiny,
+    bias,
+    biasBound,
+  );
 }
 
 /** How one folded tensor compares with the expected one. */
@@ -212,7 +234,16 @@ interface Accumulator {
 }
 
 /** One element's error against its allowance, added to the running figures. */
-function accumulate(acc: Accumulator, i: number, c: number, a: number, e: number, bound: number, flat: FlatTolerance | null, strict: boolean): void {
+function accumulate(
+  acc: Accumulator,
+  i: number,
+  c: number,
+  a: number,
+  e: number,
+  bound: number,
+  flat: FlatTolerance | null,
+  strict: boolean,
+): void {
   const error = Number.isNaN(a) && Number.isNaN(e) ? 0 : Math.abs(a - e);
   const flatAllowance = flat === null ? 0 : flat.atol + flat.rtol * Math.abs(e);
   const allowance = strict ? flatAllowance : Math.max(flatAllowance, bound);
@@ -227,7 +258,14 @@ function accumulate(acc: Accumulator, i: number, c: number, a: number, e: number
   }
 }
 
-function figuresOf(name: string, acc: Accumulator, count: number, channelOf: Uint32Array | null, actual: ArrayLike<number>, expectedAt: (i: number) => number): FoldTensorCheck {
+function figuresOf(
+  name: string,
+  acc: Accumulator,
+  count: number,
+  channelOf: Uint32Array | null,
+  actual: ArrayLike<number>,
+  expectedAt: (i: number) => number,
+): FoldTensorCheck {
   return {
     name,
     count,
@@ -258,15 +296,35 @@ export function checkFoldedTensor(
   flat: FlatTolerance | null,
   strict: boolean,
 ): FoldTensorCheck {
-  const acc: Accumulator = { failing: 0, worstRatio: -1, worstIndex: 0, maxAbsError: 0, worstAllowance: 0, channelRatios: new Float64Array(channels) };
-  for (let i = 0; i < expected.length; i++) accumulate(acc, i, channelOf[i], actual[i], expected[i], bound[i], flat, strict);
+  const acc: Accumulator = {
+    failing: 0,
+    worstRatio: -1,
+    worstIndex: 0,
+    maxAbsError: 0,
+    worstAllowance: 0,
+    channelRatios: new Float64Array(channels),
+  };
+  for (let i = 0; i < expected.length; i++)
+    accumulate(acc, i, channelOf[i], actual[i], expected[i], bound[i], flat, strict);
   return figuresOf(name, acc, expected.length, channelOf, actual, (i) => expected[i]);
 }
 
 /** `checkFoldedTensor` for W', with W' = W·s and its bound computed per element (nothing stored). */
-export function checkFoldedWeight(actual: ArrayLike<number>, expected: ExpectedFold, flat: FlatTolerance | null, strict: boolean): FoldTensorCheck {
+export function checkFoldedWeight(
+  actual: ArrayLike<number>,
+  expected: ExpectedFold,
+  flat: FlatTolerance | null,
+  strict: boolean,
+): FoldTensorCheck {
   const { source, scale, weightRelative, weightAbsolute } = expected;
-  const acc: Accumulator = { failing: 0, worstRatio: -1, worstIndex: 0, maxAbsError: 0, worstAllowance: 0, channelRatios: new Float64Array(scale.length) };
+  const acc: Accumulator = {
+    failing: 0,
+    worstRatio: -1,
+    worstIndex: 0,
+    maxAbsError: 0,
+    worstAllowance: 0,
+    channelRatios: new Float64Array(scale.length),
+  };
   let worstChannel = 0;
   forEachChannelRun(expected.shape, expected.axis, expected.groups, (start, length, c) => {
     const s = scale[c];
@@ -277,7 +335,14 @@ export function checkFoldedWeight(actual: ArrayLike<number>, expected: ExpectedF
       const error = Math.abs(a - e);
       const bound = relative * Math.abs(e) + weightAbsolute;
       // The common case, decided without the bookkeeping: inside the bound and below every figure so far.
-      if (flat === null && !strict && error <= bound && acc.maxAbsError >= error && acc.channelRatios[c] * bound >= error) continue;
+      if (
+        flat === null &&
+        !strict &&
+        error <= bound &&
+        acc.maxAbsError >= error &&
+        acc.channelRatios[c] * bound >= error
+      )
+        continue;
       const before = acc.worstRatio;
       accumulate(acc, i, c, a, e, bound, flat, strict);
       if (acc.worstRatio !== before) worstChannel = c;
@@ -291,7 +356,12 @@ export function checkFoldedWeight(actual: ArrayLike<number>, expected: ExpectedF
  * Each output channel's implied scale s'_c = ⟨W', W⟩ / ⟨W, W⟩ (least squares over the channel's
  * finite elements; NaN for an all-zero channel): what the fold multiplied the channel by.
  */
-export function impliedScale(folded: ArrayLike<number>, weight: ArrayLike<number>, channelOf: Uint32Array, channels: number): Float64Array {
+export function impliedScale(
+  folded: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  channelOf: Uint32Array,
+  channels: number,
+): Float64Array {
   const dot = new Float64Array(channels);
   const norm = new Float64Array(channels);
   for (let i = 0; i < weight.length; i++) {
@@ -311,7 +381,13 @@ export function impliedScale(folded: ArrayLike<number>, weight: ArrayLike<number
  * element (non-finite elements and all-zero channels aside): at least half of the channels that can
  * tell must fit. How a folded weight is recognised when its name does not survive the fold.
  */
-export function isChannelwiseMultiple(folded: ArrayLike<number>, weight: ArrayLike<number>, channelOf: Uint32Array, channels: number, relative: number): boolean {
+export function isChannelwiseMultiple(
+  folded: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  channelOf: Uint32Array,
+  channels: number,
+  relative: number,
+): boolean {
   const scale = impliedScale(folded, weight, channelOf, channels);
   const fits = new Uint8Array(channels).fill(1);
   const telling = new Uint8Array(channels);

@@ -4,7 +4,16 @@
  * Pure: arrays in, a judgement out, so the cause search can judge alternatives the same way.
  */
 import type { ComputeDType } from "../../core/tensor.js";
-import { vectorMap, checkFoldedTensor, checkFoldedWeight, type FoldNumbers, expectedFold, type ExpectedFold, type FlatTolerance, type FoldTensorCheck } from "./fold-arithmetic.js";
+import {
+  vectorMap,
+  checkFoldedTensor,
+  checkFoldedWeight,
+  type FoldNumbers,
+  expectedFold,
+  type ExpectedFold,
+  type FlatTolerance,
+  type FoldTensorCheck,
+} from "./fold-arithmetic.js";
 import type { ChannelReading } from "./fold-model.js";
 
 export type { FoldNumbers };
@@ -30,17 +39,39 @@ export interface FoldJudgement {
   readonly worstRatio: number;
 }
 
-export function judgeFold(numbers: FoldNumbers, folded: FoldedNumbers, reading: ChannelReading, judging: FoldJudging): FoldJudgement {
+export function judgeFold(
+  numbers: FoldNumbers,
+  folded: FoldedNumbers,
+  reading: ChannelReading,
+  judging: FoldJudging,
+): FoldJudgement {
   const channels = numbers.mean.length;
-  const expected = expectedFold({ ...numbers, axis: reading.axis, groups: reading.groups, channels }, judging.precision);
+  const expected = expectedFold(
+    { ...numbers, axis: reading.axis, groups: reading.groups, channels },
+    judging.precision,
+  );
   const weight = checkFoldedWeight(folded.weight, expected, judging.flat, judging.strict);
-  const bias = checkFoldedTensor("bias", folded.bias ?? new Float64Array(channels), expected.bias, expected.biasBound, vectorMap(channels), channels, judging.flat, judging.strict);
+  const bias = checkFoldedTensor(
+    "bias",
+    folded.bias ?? new Float64Array(channels),
+    expected.bias,
+    expected.biasBound,
+    vectorMap(channels),
+    channels,
+    judging.flat,
+    judging.strict,
+  );
   const worstRatio = Math.max(weight.worstRatio, bias.worstRatio);
   return { reading, expected, weight, bias, conforms: weight.failing === 0 && bias.failing === 0, worstRatio };
 }
 
 /** The first reading under which the fold conforms, else the preferred (first) reading's judgement. */
-export function judgeReadings(numbers: FoldNumbers, folded: FoldedNumbers, readings: readonly ChannelReading[], judging: FoldJudging): FoldJudgement {
+export function judgeReadings(
+  numbers: FoldNumbers,
+  folded: FoldedNumbers,
+  readings: readonly ChannelReading[],
+  judging: FoldJudging,
+): FoldJudgement {
   let first: FoldJudgement | null = null;
   for (const reading of readings) {
     const judgement = judgeFold(numbers, folded, reading, judging);

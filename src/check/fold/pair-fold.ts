@@ -55,10 +55,16 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((dim, k) => dim === b[k]);
 }
 
-function pairByName(layer: FoldLayer, candidates: readonly FoldedLayer[], kind: FoldedModel["kind"], rename: (conv: string) => string): FoldPairing | undefined {
+function pairByName(
+  layer: FoldLayer,
+  candidates: readonly FoldedLayer[],
+  kind: FoldedModel["kind"],
+  rename: (conv: string) => string,
+): FoldPairing | undefined {
   const weightName = layer.weight.name;
   for (const folded of candidates) {
-    if (folded.weight.name === `ConvBnFusion_W_${weightName}`) return { folded, pairedBy: "name (onnxruntime's ConvBnFusion_W_ prefix)" };
+    if (folded.weight.name === `ConvBnFusion_W_${weightName}`)
+      return { folded, pairedBy: "name (onnxruntime's ConvBnFusion_W_ prefix)" };
   }
   for (const folded of candidates) {
     if (folded.weight.name === weightName) return { folded, pairedBy: "name" };
@@ -66,7 +72,8 @@ function pairByName(layer: FoldLayer, candidates: readonly FoldedLayer[], kind: 
   if (kind === "state_dict") {
     const renamed = rename(layer.conv);
     for (const folded of candidates) {
-      if (folded.name === renamed) return { folded, pairedBy: renamed === layer.conv ? "name" : "name (a checkpoint prefix differs)" };
+      if (folded.name === renamed)
+        return { folded, pairedBy: renamed === layer.conv ? "name" : "name (a checkpoint prefix differs)" };
     }
   }
   if (layer.convNode !== null && layer.convNode !== "") {
@@ -82,15 +89,25 @@ function pairByName(layer: FoldLayer, candidates: readonly FoldedLayer[], kind: 
 /** A relative fit loose enough for any fold's rounding (float16's included), far tighter than two unrelated weights. */
 const PROPORTIONAL = 2 ** -7;
 
-function pairByArithmetic(layer: FoldLayer, candidates: readonly FoldedLayer[], after: number): FoldPairing | undefined {
+function pairByArithmetic(
+  layer: FoldLayer,
+  candidates: readonly FoldedLayer[],
+  after: number,
+): FoldPairing | undefined {
   const weight = layer.weight.read();
   const channels = layer.mean.read().shape[0] ?? 0;
   const ordered = [...candidates.filter((c) => c.order > after), ...candidates.filter((c) => c.order <= after)];
-  const axes = [...new Set([...layer.readings.map((r) => r.axis), 0, 1])].filter((axis) => axis < weight.shape.length && weight.shape[axis] === channels);
+  const axes = [...new Set([...layer.readings.map((r) => r.axis), 0, 1])].filter(
+    (axis) => axis < weight.shape.length && weight.shape[axis] === channels,
+  );
   for (const folded of ordered) {
     if (!sameShape(folded.shape, weight.shape)) continue;
     const values = folded.weight.read().data;
-    if (axes.some((axis) => isChannelwiseMultiple(values, weight.data, channelMap(weight.shape, axis), channels, PROPORTIONAL))) {
+    if (
+      axes.some((axis) =>
+        isChannelwiseMultiple(values, weight.data, channelMap(weight.shape, axis), channels, PROPORTIONAL),
+      )
+    ) {
       return { folded, pairedBy: "arithmetic (W'/W constant per output channel)" };
     }
   }

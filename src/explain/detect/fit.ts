@@ -64,7 +64,9 @@ export function fitEpsilon(
   if (!consistent) return { value: median, perChannel, consistent: false };
   // Snap to a common value when it lies within the uncertainty, else keep three significant digits.
   const tolerance = Math.max(0.02 * median, 2e-5 * scale);
-  const snapped = COMMON_EPSILONS.filter((e) => Math.abs(e - median) <= tolerance).sort((a, b) => Math.abs(a - median) - Math.abs(b - median))[0];
+  const snapped = COMMON_EPSILONS.filter((e) => Math.abs(e - median) <= tolerance).sort(
+    (a, b) => Math.abs(a - median) - Math.abs(b - median),
+  )[0];
   return { value: snapped ?? Number(median.toPrecision(3)), perChannel, consistent: true };
 }
 
@@ -88,9 +90,15 @@ export function fitRunningStats(
   const weights: number[] = [];
   for (let c = 0; c < batch.mean.length; c++) {
     const denominator = batch.mean[c] - before.mean[c];
-    if (Math.abs(denominator) > 1e-6 * (Math.abs(batch.mean[c]) + 1e-12)) weights.push((after.mean[c] - before.mean[c]) / denominator);
+    if (Math.abs(denominator) > 1e-6 * (Math.abs(batch.mean[c]) + 1e-12))
+      weights.push((after.mean[c] - before.mean[c]) / denominator);
   }
-  if (weights.length === 0) return { batchWeight: null, varianceEstimator: null, description: "the running means do not move: momentum cannot be identified" };
+  if (weights.length === 0)
+    return {
+      batchWeight: null,
+      varianceEstimator: null,
+      description: "the running means do not move: momentum cannot be identified",
+    };
   const w = [...weights].sort((a, b) => a - b)[Math.floor(weights.length / 2)];
   const n = batch.count;
   const residual = (factor: number) => {
@@ -105,10 +113,13 @@ export function fitRunningStats(
   const unbiased = n > 1 ? residual(n / (n - 1)) : Infinity;
   const varianceEstimator = Math.min(biased, unbiased) > 1e-3 ? null : biased < unbiased ? "biased" : "unbiased";
   const rounded = Number(w.toPrecision(4));
-  const momentum = `new batch weighted ${rounded}: torch momentum ${rounded}, or Keras/ONNX/Flax momentum ${Number((1 - w).toPrecision(4))}`;
+  const momentum =
+    `new batch weighted ${rounded}: torch momentum ${rounded}, or ` +
+    `Keras/ONNX/Flax momentum ${Number((1 - w).toPrecision(4))}`;
   const variance =
     varianceEstimator === null
       ? "no plain ÷N or ÷(N−1) update explains the running variance"
-      : `running variance takes the ${varianceEstimator} batch variance (${ESTIMATOR_FORMULAS[varianceEstimator]}: ${varianceEstimator === "biased" ? "onnx, flax, keras3, non-fused keras" : "torch, fused keras"})`;
+      : `running variance takes the ${varianceEstimator} batch variance (${ESTIMATOR_FORMULAS[varianceEstimator]}: ` +
+        `${varianceEstimator === "biased" ? "onnx, flax, keras3, non-fused keras" : "torch, fused keras"})`;
   return { batchWeight: w, varianceEstimator, description: `${momentum}; ${variance}` };
 }

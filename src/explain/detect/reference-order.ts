@@ -7,13 +7,20 @@ export function referenceOrders(rank: number): { name: string; perm: number[] }[
   if (rank >= 3) {
     const toLast = [0, ...Array.from({ length: rank - 2 }, (_, k) => k + 2), 1]; // NCHW output saved as NHWC
     const toFirst = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, k) => k + 1)]; // NHWC output saved as NCHW
-    orders.push({ name: "saved in channels-last order (transposed from channels-first)", perm: toLast }, { name: "saved in channels-first order (transposed from channels-last)", perm: toFirst });
+    orders.push(
+      { name: "saved in channels-last order (transposed from channels-first)", perm: toLast },
+      { name: "saved in channels-first order (transposed from channels-last)", perm: toFirst },
+    );
   }
   return orders;
 }
 
 /** The reference put back into the input's order, if it was saved as `perm` of it; null when shapes do not fit. */
-export function unpermute(reference: Tensor, inputShape: readonly number[], perm: readonly number[]): Float32Array | Float64Array | null {
+export function unpermute(
+  reference: Tensor,
+  inputShape: readonly number[],
+  perm: readonly number[],
+): Float32Array | Float64Array | null {
   const stored = perm.map((axis) => inputShape[axis]);
   if (stored.join() !== reference.shape.join()) return null;
   const rank = inputShape.length;

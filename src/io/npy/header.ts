@@ -85,7 +85,8 @@ class LiteralParser {
 
   expectEnd(): void {
     this.skipSpace();
-    if (this.position !== this.text.length) throw new HeaderSyntaxError(`unexpected text after the dict at offset ${this.position}`);
+    if (this.position !== this.text.length)
+      throw new HeaderSyntaxError(`unexpected text after the dict at offset ${this.position}`);
   }
 
   private parseValue(): PyValue {
@@ -95,7 +96,10 @@ class LiteralParser {
     if (ch === "(" || ch === "[") return this.parseSequence(ch);
     if (ch === "{") throw new HeaderSyntaxError("nested dicts are not supported");
     const word = /^(True|False|[+-]?\d+L?)/.exec(this.text.slice(this.position));
-    if (word === null) throw new HeaderSyntaxError(`unexpected character ${JSON.stringify(ch ?? "end of header")} at offset ${this.position}`);
+    if (word === null)
+      throw new HeaderSyntaxError(
+        `unexpected character ${JSON.stringify(ch ?? "end of header")} at offset ${this.position}`,
+      );
     this.position += word[0].length;
     if (word[0] === "True") return true;
     if (word[0] === "False") return false;
@@ -107,7 +111,8 @@ class LiteralParser {
     this.position++;
     const start = this.position;
     while (this.position < this.text.length && this.text[this.position] !== quote) {
-      if (this.text[this.position] === "\\") throw new HeaderSyntaxError("escape sequences in strings are not supported");
+      if (this.text[this.position] === "\\")
+        throw new HeaderSyntaxError("escape sequences in strings are not supported");
       this.position++;
     }
     if (this.position >= this.text.length) throw new HeaderSyntaxError("unterminated string");

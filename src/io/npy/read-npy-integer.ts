@@ -29,9 +29,16 @@ export function npyScalarInteger(bytes: Uint8Array, name: string): number {
   }
   const match = /^([<>|=]?)([iu])([1248])$/.exec(header.descr);
   if (match === null) return fail(`is an array of '${header.descr}': an integer is expected here`);
-  if (elementCount(header.shape) !== 1) fail(`holds ${elementCount(header.shape)} values: one integer is expected here`);
+  if (elementCount(header.shape) !== 1)
+    fail(`holds ${elementCount(header.shape)} values: one integer is expected here`);
   const width = Number(match[3]);
   const offset = headerStart + headerLength;
-  if (offset + width !== bytes.length) fail(`holds ${bytes.length - offset} data bytes: a ${width}-byte integer is expected`);
-  return decodeCount(bytes, offset, { width: width as 1 | 2 | 4 | 8, signed: match[2] === "i", littleEndian: match[1] !== ">" }, name);
+  if (offset + width !== bytes.length)
+    fail(`holds ${bytes.length - offset} data bytes: a ${width}-byte integer is expected`);
+  return decodeCount(
+    bytes,
+    offset,
+    { width: width as 1 | 2 | 4 | 8, signed: match[2] === "i", littleEndian: match[1] !== ">" },
+    name,
+  );
 }

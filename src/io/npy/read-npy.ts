@@ -11,7 +11,15 @@ import { closeSync } from "node:fs";
 import npyjs from "npyjs";
 import { InputFileError } from "../../core/errors.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
-import { allocateForRead, allocateShared, elementCount, gatherStrided, type FloatArray, type FloatDType, type Tensor } from "../../core/tensor.js";
+import {
+  allocateForRead,
+  allocateShared,
+  elementCount,
+  gatherStrided,
+  type FloatArray,
+  type FloatDType,
+  type Tensor,
+} from "../../core/tensor.js";
 import { encodeNpyHeader } from "./write-npy.js";
 import { asInputFileError, fileSizeOf, openRegularFile, readFully, readFullyAsync } from "../read-file.js";
 
@@ -51,7 +59,10 @@ function interpretDescr(descr: string): DescrInfo | string {
   const itemSize = Number(sizeText);
   const dtype = ({ 2: "float16", 4: "float32", 8: "float64" } as Record<number, FloatDType>)[itemSize];
   if (dtype === undefined) {
-    return `float dtype '${descr}' (${itemSize * 8}-bit) is not supported: bn-check checks float16, float32 and float64 tensors`;
+    return (
+      `float dtype '${descr}' (${itemSize * 8}-bit) is not supported: ` +
+      `bn-check checks float16, float32 and float64 tensors`
+    );
   }
   // '=' is native order; every platform Node runs on is little-endian.
   return { dtype, itemSize, bigEndian: order === ">" };
@@ -76,18 +87,24 @@ function parsePreamble(preamble: Uint8Array, fileSize: number, name: string): Np
   const fail = (problem: string): never => {
     throw new InputFileError(name, problem);
   };
-  if (fileSize < 10 || preamble.length < 10 || MAGIC.some((value, i) => preamble[i] !== value)) fail("is not a .npy file (the magic string \\x93NUMPY is missing)");
+  if (fileSize < 10 || preamble.length < 10 || MAGIC.some((value, i) => preamble[i] !== value))
+    fail("is not a .npy file (the magic string \\x93NUMPY is missing)");
   const major = preamble[6];
   const minor = preamble[7];
-  if (![1, 2, 3].includes(major) || minor !== 0) fail(`has unknown .npy format version ${major}.${minor} (known: 1.0, 2.0, 3.0)`);
+  if (![1, 2, 3].includes(major) || minor !== 0)
+    fail(`has unknown .npy format version ${major}.${minor} (known: 1.0, 2.0, 3.0)`);
   const view = new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength);
   const lengthFieldSize = major === 1 ? 2 : 4;
-  if (fileSize < 8 + lengthFieldSize || preamble.length < 8 + lengthFieldSize) fail("is truncated inside the header length field");
+  if (fileSize < 8 + lengthFieldSize || preamble.length < 8 + lengthFieldSize)
+    fail("is truncated inside the header length field");
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = 8 + lengthFieldSize;
   const dataOffset = headerStart + headerLength;
-  if (dataOffset > fileSize || dataOffset > preamble.length) fail(`header claims ${headerLength} bytes but the file has only ${fileSize - headerStart} after the length field`);
-  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(preamble.subarray(headerStart, dataOffset));
+  if (dataOffset > fileSize || dataOffset > preamble.length)
+    fail(`header claims ${headerLength} bytes but the file has only ${fileSize - headerStart} after the length field`);
+  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
+    preamble.subarray(headerStart, dataOffset),
+  );
 
   let header: NpyHeader;
   try {
@@ -105,10 +122,15 @@ function parsePreamble(preamble: Uint8Array, fileSize: number, name: string): Np
   const dataBytes = count * descr.itemSize;
   const available = fileSize - dataOffset;
   if (available < dataBytes) {
-    fail(`data is truncated: shape (${header.shape.join(", ")}) of ${descr.dtype} needs ${dataBytes} bytes, the file has ${available}`);
+    fail(
+      `data is truncated: shape (${header.shape.join(", ")}) of ` +
+        `${descr.dtype} needs ${dataBytes} bytes, the file has ${available}`,
+    );
   }
   if (available > dataBytes) {
-    fail(`has ${available - dataBytes} trailing bytes after the data of shape (${header.shape.join(", ")}) ${descr.dtype}`);
+    fail(
+      `has ${available - dataBytes} trailing bytes after the data of shape (${header.shape.join(", ")}) ${descr.dtype}`,
+    );
   }
   return { header, descr, dataOffset, count, dataBytes };
 }
@@ -157,11 +179,19 @@ function startNpyRead(path: string): NpyRead {
     const size = fileSizeOf(fd, path);
     const prefix = new Uint8Array(Math.min(size, 12));
     readFully(fd, prefix, 0, path);
-    const headerEnd = prefix.length >= 10 ? 8 + (prefix[6] === 1 ? 2 : 4) + (prefix[6] === 1 ? prefix[8] | (prefix[9] << 8) : new DataView(prefix.buffer).getUint32(8, true)) : prefix.length;
+    const headerEnd =
+      prefix.length >= 10
+        ? 8 +
+          (prefix[6] === 1 ? 2 : 4) +
+          (prefix[6] === 1 ? prefix[8] | (prefix[9] << 8) : new DataView(prefix.buffer).getUint32(8, true))
+        : prefix.length;
     const preamble = new Uint8Array(Math.min(size, Math.max(prefix.length, headerEnd)));
     readFully(fd, preamble, 0, path);
     const layout = parsePreamble(preamble, size, path);
-    const direct = !layout.descr.bigEndian && layout.descr.dtype !== "float16" && !(layout.header.fortranOrder && layout.header.shape.length > 1);
+    const direct =
+      !layout.descr.bigEndian &&
+      layout.descr.dtype !== "float16" &&
+      !(layout.header.fortranOrder && layout.header.shape.length > 1);
     if (!direct) {
       const bytes = new Uint8Array(size);
       readFully(fd, bytes, 0, path);
@@ -177,7 +207,8 @@ function startNpyRead(path: string): NpyRead {
       tensor: { dtype: layout.descr.dtype, shape: layout.header.shape, data },
       finish: () => {
         try {
-          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) readFully(fd, chunk(offset), layout.dataOffset + offset, path);
+          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES)
+            readFully(fd, chunk(offset), layout.dataOffset + offset, path);
         } catch (error) {
           throw asInputFileError(error, path);
         } finally {
@@ -186,7 +217,8 @@ function startNpyRead(path: string): NpyRead {
       },
       finishAsync: async () => {
         try {
-          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES) await readFullyAsync(fd, chunk(offset), layout.dataOffset + offset, path);
+          for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES)
+            await readFullyAsync(fd, chunk(offset), layout.dataOffset + offset, path);
         } catch (error) {
           throw asInputFileError(error, path);
         } finally {
@@ -206,7 +238,11 @@ function crossCheckWithNpyjs(headerBytes: Uint8Array, layout: NpyLayout, name: s
   if (layout.dataOffset % layout.descr.itemSize !== 0) return; // npyjs cannot view unaligned data
   const parsed = npy.parse(headerBytes.slice().buffer);
   if (parsed.shape.join() !== layout.header.shape.join() || parsed.fortranOrder !== layout.header.fortranOrder) {
-    throw new InputFileError(name, `header is read differently by npyjs (shape [${parsed.shape.join(", ")}]) and bn-check (shape [${layout.header.shape.join(", ")}])`);
+    throw new InputFileError(
+      name,
+      `header is read differently by npyjs (shape [${parsed.shape.join(", ")}]) ` +
+        `and bn-check (shape [${layout.header.shape.join(", ")}])`,
+    );
   }
 }
 
@@ -228,7 +264,14 @@ export function parseNpyBytes(bytes: Uint8Array, name: string): Tensor {
  * little-endian and aligned for its typed array; otherwise it is byte-swapped or realigned under a
  * fresh header first, because npyjs would misread or reject it.
  */
-function decodeWithNpyjs(bytes: Uint8Array, dataOffset: number, dataBytes: number, count: number, descr: DescrInfo, name: string): FloatArray {
+function decodeWithNpyjs(
+  bytes: Uint8Array,
+  dataOffset: number,
+  dataBytes: number,
+  count: number,
+  descr: DescrInfo,
+  name: string,
+): FloatArray {
   let buffer: ArrayBuffer;
   const aligned = dataOffset % descr.itemSize === 0;
   if (!descr.bigEndian && aligned) {
@@ -249,7 +292,10 @@ function decodeWithNpyjs(bytes: Uint8Array, dataOffset: number, dataBytes: numbe
   }
   const values = parsed.data;
   if (!(values instanceof Float32Array || values instanceof Float64Array) || values.length !== count) {
-    throw new InputFileError(name, `decoded to ${(values as unknown as ArrayLike<number>).length} values where the shape needs ${count}`);
+    throw new InputFileError(
+      name,
+      `decoded to ${(values as unknown as ArrayLike<number>).length} values where the shape needs ${count}`,
+    );
   }
   return values;
 }
@@ -282,7 +328,9 @@ function copyFortranToC(source: FloatArray, target: FloatArray, shape: readonly 
 export function npyPreambleLength(prefix: Uint8Array): number | null {
   if (prefix.length < 12) return null;
   const major = prefix[6];
-  return major === 1 ? 10 + (prefix[8] | (prefix[9] << 8)) : 12 + new DataView(prefix.buffer, prefix.byteOffset, 12).getUint32(8, true);
+  return major === 1
+    ? 10 + (prefix[8] | (prefix[9] << 8))
+    : 12 + new DataView(prefix.buffer, prefix.byteOffset, 12).getUint32(8, true);
 }
 
 /**
@@ -290,9 +338,16 @@ export function npyPreambleLength(prefix: Uint8Array): number | null {
  * it, for readers of other containers that see the bytes before they hold them all (.npz members).
  * @param size - the size of the whole .npy member.
  */
-export function npyLayoutOf(preamble: Uint8Array, size: number, name: string): NpyLayout & { readonly direct: boolean } {
+export function npyLayoutOf(
+  preamble: Uint8Array,
+  size: number,
+  name: string,
+): NpyLayout & { readonly direct: boolean } {
   const layout = parsePreamble(preamble, size, name);
-  const direct = !layout.descr.bigEndian && layout.descr.dtype !== "float16" && !(layout.header.fortranOrder && layout.header.shape.length > 1);
+  const direct =
+    !layout.descr.bigEndian &&
+    layout.descr.dtype !== "float16" &&
+    !(layout.header.fortranOrder && layout.header.shape.length > 1);
   if (direct) crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, name);
   return { ...layout, direct };
 }

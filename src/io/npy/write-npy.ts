@@ -20,7 +20,8 @@ export function encodeNpyHeader(dtype: FloatDType, shape: readonly number[]): Ui
   const unpadded = 10 + dict.length + 1;
   const padding = (ARRAY_ALIGN - (unpadded % ARRAY_ALIGN)) % ARRAY_ALIGN;
   const text = `${dict + " ".repeat(padding)}\n`;
-  if (text.length > 0xffff) throw new RangeError(`shape [${shape.join(", ")}] needs a header too long for .npy version 1.0`);
+  if (text.length > 0xffff)
+    throw new RangeError(`shape [${shape.join(", ")}] needs a header too long for .npy version 1.0`);
   const header = new Uint8Array(10 + text.length);
   header.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
   new DataView(header.buffer).setUint16(8, text.length, true);
@@ -42,7 +43,9 @@ export function* npyChunks(tensor: Tensor): Generator<Uint8Array> {
   const itemSize = ITEM_SIZE[tensor.dtype];
   for (let start = 0; start < values.length; start += CHUNK_ELEMENTS) {
     const end = Math.min(values.length, start + CHUNK_ELEMENTS);
-    const native = (tensor.dtype === "float32" && values instanceof Float32Array) || (tensor.dtype === "float64" && values instanceof Float64Array);
+    const native =
+      (tensor.dtype === "float32" && values instanceof Float32Array) ||
+      (tensor.dtype === "float64" && values instanceof Float64Array);
     if (native && LITTLE_ENDIAN) {
       yield new Uint8Array(values.buffer, values.byteOffset + start * itemSize, (end - start) * itemSize);
       continue;

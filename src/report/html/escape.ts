@@ -4,7 +4,13 @@
  */
 import { escapeControlCharacters } from "../../core/format.js";
 
-const ENTITIES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ENTITIES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
 
 export function escapeHtml(text: string): string {
   return escapeControlCharacters(text).replace(/[&<>"']/g, (c) => ENTITIES[c]);

@@ -11,7 +11,16 @@
  * no charts shows its tensors table only (its per-channel and worst elements are in the JSON).
  */
 import { formatNumber } from "../../core/format.js";
-import type { CaseReport, CompareReport, DetectReport, FoldLayerReport, FoldReport, MatrixReport, Report, SuiteReport } from "../../app/reports.js";
+import type {
+  CaseReport,
+  CompareReport,
+  DetectReport,
+  FoldLayerReport,
+  FoldReport,
+  MatrixReport,
+  Report,
+  SuiteReport,
+} from "../../app/reports.js";
 import { casesOf } from "../../app/reports.js";
 import { caseCharts, caseRatio, focusTensor, suiteChart } from "./case-charts.js";
 import { type Chart, namedBarsChart, type Standing } from "./charts.js";
@@ -31,7 +40,10 @@ export function isSuiteShaped(report: Report): report is SuiteShaped {
 }
 
 async function figure(chart: Chart): Promise<string> {
-  return `<figure>${await renderSvg(chart, { standalone: false })}<figcaption>${escapeHtml(chart.caption)}</figcaption></figure>`;
+  return (
+    `<figure>${await renderSvg(chart, { standalone: false })}` +
+    `<figcaption>${escapeHtml(chart.caption)}</figcaption></figure>`
+  );
 }
 
 async function figures(charts: readonly Chart[]): Promise<string> {
@@ -75,12 +87,18 @@ function conventionLine(found: CaseReport): string {
 }
 
 function hintsList(hints: readonly string[]): string {
-  return hints.length === 0 ? "" : `<ul class="hints">${hints.map((h) => `<li>hint: ${escapeHtml(h)}</li>`).join("")}</ul>`;
+  return hints.length === 0
+    ? ""
+    : `<ul class="hints">${hints.map((h) => `<li>hint: ${escapeHtml(h)}</li>`).join("")}</ul>`;
 }
 
 /** A case's body: convention, files, hints, tensors, charts (when asked), per-channel and worst-element tables. */
-async function caseBody(found: CaseReport, options: { charts: boolean; channelRows: number; elementTables: boolean }): Promise<string> {
-  if (found.status === "error") return `<p class="s-error">could not check: ${escapeHtml(found.error ?? "")}</p>${filesTable(found.files)}`;
+async function caseBody(
+  found: CaseReport,
+  options: { charts: boolean; channelRows: number; elementTables: boolean },
+): Promise<string> {
+  if (found.status === "error")
+    return `<p class="s-error">could not check: ${escapeHtml(found.error ?? "")}</p>${filesTable(found.files)}`;
   const focus = focusTensor(found.tensors);
   const notable = options.elementTables ? found.tensors.filter((t) => !t.passed || t === focus) : [];
   return [
@@ -90,22 +108,33 @@ async function caseBody(found: CaseReport, options: { charts: boolean; channelRo
     options.charts ? await figures(caseCharts(found)) : "",
     ...notable.map((t) => channelsTable(t, options.channelRows)),
     ...notable.map(worstTable),
-    options.elementTables ? "" : `<p class="note">Passed as expected: its per-channel and worst-element tables are in the JSON report (--format json).</p>`,
+    options.elementTables
+      ? ""
+      : `<p class="note">Passed as expected: its per-channel and ` +
+        `worst-element tables are in the JSON report (--format json).</p>`,
     `<details><summary>files</summary>${filesTable(found.files)}</details>`,
   ].join("\n");
 }
 
 async function comparePage(report: CompareReport): Promise<string> {
   const [only] = casesOf(report);
-  const heading = `<h1>bn-check ${escapeHtml(report.command)}: ${verdictBadge(report.verdict, VERDICT_CLASS[report.verdict])}</h1>`;
+  const heading =
+    `<h1>bn-check ${escapeHtml(report.command)}: ` +
+    `${verdictBadge(report.verdict, VERDICT_CLASS[report.verdict])}</h1>`;
   const reference = report.files.find((f) => f.role === "reference")?.path ?? "";
   const body = await caseBody(only, { charts: true, channelRows: COMPARE_CHANNEL_ROWS, elementTables: true });
-  return page(`bn-check ${report.command}: ${report.verdict} — ${reference}`, `${heading}\n${toolLine(report)}\n<p>reference: <code>${escapeHtml(reference)}</code></p>\n${body}`);
+  return page(
+    `bn-check ${report.command}: ${report.verdict} — ${reference}`,
+    `${heading}\n${toolLine(report)}\n<p>reference: <code>${escapeHtml(reference)}</code></p>\n${body}`,
+  );
 }
 
-const standingOf = (c: CaseReport): number => (c.status === "fail" ? 3 : c.verdict === "does not conform" ? 2 : c.verdict === "conforms within arithmetic" ? 1 : 0);
+const standingOf = (c: CaseReport): number =>
+  c.status === "fail" ? 3 : c.verdict === "does not conform" ? 2 : c.verdict === "conforms within arithmetic" ? 1 : 0;
 
-/** The cases whose charts are drawn: failing first, then mismatches found, then within arithmetic, worst ratio first. */
+/**
+ * The cases whose charts are drawn: failing first, then mismatches found, then within arithmetic, worst ratio first.
+ */
 function casesWithCharts(cases: readonly CaseReport[]): Set<CaseReport> {
   const notable = cases.filter((c) => c.status !== "error" && standingOf(c) > 0);
   notable.sort((a, b) => standingOf(b) - standingOf(a) || (caseRatio(b) ?? 0) - (caseRatio(a) ?? 0));
@@ -116,8 +145,14 @@ function casesWithCharts(cases: readonly CaseReport[]): Set<CaseReport> {
 function modelSection(report: SuiteShaped): string {
   const model = report.model;
   if (model === undefined) return "";
-  const files = `<p class="meta">parameters <code>${escapeHtml(model.params)}</code> · activations <code>${escapeHtml(model.activations)}</code>${model.refParams === null ? "" : ` · after the call <code>${escapeHtml(model.refParams)}</code>`} · ${model.layersSelected} of ${model.layersFound} BatchNorm layers (${escapeHtml(model.naming)} naming)</p>`;
-  const findings = model.findings.map((finding) => `<p class="finding"><strong>Finding:</strong> ${escapeHtml(finding.message)}</p>`);
+  const files =
+    `<p class="meta">parameters <code>${escapeHtml(model.params)}</code> ` +
+    `· activations <code>${escapeHtml(model.activations)}</code>` +
+    (model.refParams === null ? "" : ` · after the call <code>${escapeHtml(model.refParams)}</code>`) +
+    ` · ${model.layersSelected} of ${model.layersFound} BatchNorm layers (${escapeHtml(model.naming)} naming)</p>`;
+  const findings = model.findings.map(
+    (finding) => `<p class="finding"><strong>Finding:</strong> ${escapeHtml(finding.message)}</p>`,
+  );
   return [files, ...findings].join("\n");
 }
 
@@ -127,12 +162,21 @@ async function suitePage(report: SuiteShaped): Promise<string> {
   const heading = `<h1>bn-check ${escapeHtml(report.command)}: ${verdict} ${s.passed} / ${s.total} passed</h1>`;
   const summary = table(
     ["cases", "passed", "failed", "could not check", "expected mismatches found", "not run"],
-    [[s.total, s.passed, s.failed, s.errors, s.expectedMismatches, s.skipped].map((n) => ({ text: String(n), numeric: true }))],
+    [
+      [s.total, s.passed, s.failed, s.errors, s.expectedMismatches, s.skipped].map((n) => ({
+        text: String(n),
+        numeric: true,
+      })),
+    ],
   );
   const chart = suiteChart(report.cases);
   const charted = casesWithCharts(report.cases);
   const notableCount = report.cases.filter((c) => c.status !== "error" && standingOf(c) > 0).length;
-  const chartNote = `Charts are drawn for ${charted.size} case(s): the failing ones first, then those that found a mismatch or conform only within arithmetic${notableCount > charted.size ? ` (the ${CASES_WITH_CHARTS} most notable of ${notableCount})` : ""}; the others show their tables.`;
+  const chartNote =
+    `Charts are drawn for ${charted.size} case(s): the failing ones first, ` +
+    `then those that found a mismatch or conform only within arithmetic` +
+    (notableCount > charted.size ? ` (the ${CASES_WITH_CHARTS} most notable of ${notableCount})` : "") +
+    `; the others show their tables.`;
   const sections: string[] = [];
   for (const entry of report.cases) {
     const label = `${entry.name} — ${entry.status}${entry.verdict === null ? "" : `, ${entry.verdict}`}`;
@@ -140,9 +184,17 @@ async function suitePage(report: SuiteShaped): Promise<string> {
     // tables of hundreds of cases that behaved as expected would be most of the page.
     const elementTables = entry.status !== "pass" || charted.has(entry);
     const body = await caseBody(entry, { charts: charted.has(entry), channelRows: SUITE_CHANNEL_ROWS, elementTables });
-    sections.push(`<details class="case s-${entry.status}-case"><summary><span class="s-${entry.status}">${escapeHtml(entry.status)}</span> ${escapeHtml(label)}</summary>\n${body}\n</details>`);
+    sections.push(
+      `<details class="case s-${entry.status}-case"><summary><span ` +
+        `class="s-${entry.status}">${escapeHtml(entry.status)}` +
+        `</span> ${escapeHtml(label)}</summary>\n${body}\n</details>`,
+    );
   }
-  const source = `<p class="meta">source <code>${escapeHtml(report.source)}</code>${report.filter === null ? "" : ` · filter <code>${escapeHtml(report.filter)}</code>`}${report.shard === null ? "" : ` · shard ${report.shard.index}/${report.shard.count}`} · ${formatNumber(report.timings.totalMs / 1000)} s</p>`;
+  const source =
+    `<p class="meta">source <code>${escapeHtml(report.source)}</code>` +
+    `${report.filter === null ? "" : ` · filter <code>${escapeHtml(report.filter)}</code>`}` +
+    `${report.shard === null ? "" : ` · shard ${report.shard.index}/${report.shard.count}`}` +
+    ` · ${formatNumber(report.timings.totalMs / 1000)} s</p>`;
   return page(
     `bn-check ${report.command}: ${s.passed} / ${s.total} passed`,
     [
@@ -164,7 +216,11 @@ const DETECT_CANDIDATES_SHOWN = 20;
 
 function detectChart(report: DetectReport): Chart {
   const standing = (verdict: DetectReport["best"]["verdict"]): Standing =>
-    verdict === "does not conform" ? "outside allowance" : verdict === "conforms within arithmetic" ? "within arithmetic bound" : "within flat tolerance";
+    verdict === "does not conform"
+      ? "outside allowance"
+      : verdict === "conforms within arithmetic"
+        ? "within arithmetic bound"
+        : "within flat tolerance";
   const shown = report.candidates.slice(0, DETECT_CANDIDATES_SHOWN);
   return namedBarsChart(
     "candidates",
@@ -172,7 +228,8 @@ function detectChart(report: DetectReport): Chart {
     "max |error| against the reference",
     shown.map((c) => ({ name: c.description, value: c.maxAbsError, standing: standing(c.verdict) })),
     report.tolerance.atol,
-    `The ${shown.length} best of ${report.candidates.length} candidate conventions by their max absolute error against the reference (log scale); the dashed line is atol ${formatNumber(report.tolerance.atol)}.`,
+    `The ${shown.length} best of ${report.candidates.length} candidate conventions by their max absolute error ` +
+      `against the reference (log scale); the dashed line is atol ${formatNumber(report.tolerance.atol)}.`,
   );
 }
 
@@ -188,7 +245,10 @@ async function detectPage(report: DetectReport): Promise<string> {
     { text: String(c.maxUlp), numeric: true },
     { text: `${c.mismatches} / ${c.count}`, numeric: true },
   ]);
-  const gradients = report.gradients === null ? "" : `<p>Gradients: ${escapeHtml(report.gradients.description)}.</p>${hintsList(report.gradients.hints)}`;
+  const gradients =
+    report.gradients === null
+      ? ""
+      : `<p>Gradients: ${escapeHtml(report.gradients.description)}.</p>${hintsList(report.gradients.hints)}`;
   return page(
     `bn-check detect: ${best.description}`,
     [
@@ -208,9 +268,14 @@ function matrixChart(report: MatrixReport): Chart {
     "pairs",
     "Preset pairs by output max |difference|",
     "output max |a − b|",
-    report.pairs.map((p) => ({ name: `${p.a} vs ${p.b}`, value: p.outputMaxAbs, standing: "within flat tolerance" as const })),
+    report.pairs.map((p) => ({
+      name: `${p.a} vs ${p.b}`,
+      value: p.outputMaxAbs,
+      standing: "within flat tolerance" as const,
+    })),
     null,
-    `How far BatchNorm of the one input lands under each pair of presets (log scale); pairs that agree exactly are not drawn.`,
+    `How far BatchNorm of the one input lands under each pair of ` +
+      `presets (log scale); pairs that agree exactly are not drawn.`,
   );
 }
 
@@ -219,7 +284,12 @@ async function matrixPage(report: MatrixReport): Promise<string> {
   const chart = matrixChart(report);
   const presets = table(
     ["preset", "eps", "momentum", "running var"],
-    report.presets.map((p) => [{ text: p.name }, { text: formatNumber(p.epsilon), numeric: true }, { text: p.momentum }, { text: p.runningVar }]),
+    report.presets.map((p) => [
+      { text: p.name },
+      { text: formatNumber(p.epsilon), numeric: true },
+      { text: p.momentum },
+      { text: p.runningVar },
+    ]),
   );
   const pairs = table(
     ["pair", "output max abs", `max ulp (${report.ulpDtype})`, "running var max abs", "why"],
@@ -231,8 +301,14 @@ async function matrixPage(report: MatrixReport): Promise<string> {
       { text: p.causes.join("; ") },
     ]),
   );
-  const meta = `<p class="meta">${escapeHtml(`${report.mode} · ${report.layout} · channel axis ${report.channelAxis}`)}</p>`;
-  return page("bn-check matrix", [heading, toolLine(report), meta, await figure(chart), presets, pairs, filesTable(report.files)].join("\n"));
+  const meta =
+    `<p class="meta">` +
+    `${escapeHtml(`${report.mode} · ${report.layout} · channel axis ${report.channelAxis}`)}` +
+    `</p>`;
+  return page(
+    "bn-check matrix",
+    [heading, toolLine(report), meta, await figure(chart), presets, pairs, filesTable(report.files)].join("\n"),
+  );
 }
 
 function foldChart(report: FoldReport): Chart {
@@ -246,7 +322,9 @@ function foldChart(report: FoldReport): Chart {
       standing: layer.status === "pass" ? ("within arithmetic bound" as const) : ("outside allowance" as const),
     })),
     1,
-    "Each BatchNorm's fold: the largest |folded − float64 fold| over its allowance (log scale; the dashed line is 1: above it the fold is wrong). Layers that match exactly are not drawn; a layer not found or not folded is drawn at 1e6.",
+    "Each BatchNorm's fold: the largest |folded − float64 fold| over its allowance " +
+      "(log scale; the dashed line is 1: above it the fold is wrong). Layers that " +
+      "match exactly are not drawn; a layer not found or not folded is drawn at 1e6.",
   );
 }
 
@@ -254,7 +332,11 @@ function foldChart(report: FoldReport): Chart {
 function foldScaleChart(layer: FoldLayerReport): Chart | null {
   if (layer.scale === null) return null;
   const { expected, implied } = layer.scale;
-  const values = expected.map((s, c) => ({ name: `channel ${c}`, value: Math.abs(implied[c] / s - 1), standing: "outside allowance" as const }));
+  const values = expected.map((s, c) => ({
+    name: `channel ${c}`,
+    value: Math.abs(implied[c] / s - 1),
+    standing: "outside allowance" as const,
+  }));
   values.sort((a, b) => b.value - a.value);
   return namedBarsChart(
     `fold-scale-${layer.name}`,
@@ -262,7 +344,8 @@ function foldScaleChart(layer: FoldLayerReport): Chart | null {
     "relative difference of the applied scale",
     values.slice(0, 40),
     null,
-    "The scale the fold applied to each output channel (least squares W'/W) against the expected γ/√(var + eps); the 40 channels farthest off.",
+    "The scale the fold applied to each output channel (least squares W'/W) " +
+      "against the expected γ/√(var + eps); the 40 channels farthest off.",
   );
 }
 
@@ -270,10 +353,15 @@ async function foldPage(report: FoldReport): Promise<string> {
   const heading = `<h1>bn-check fold: ${verdictBadge(report.conforms ? "conforms" : "does not conform", report.conforms ? VERDICT_CLASS.conforms : VERDICT_CLASS["does not conform"])}</h1>`;
   const s = report.summary;
   const meta = `<p class="meta">${escapeHtml(`${report.params} → ${report.foldedModel} · ${s.passed} / ${s.layers} folds conform · ${s.convsWithoutBatchNorm} conv/linear layers without BatchNorm (not judged)${s.batchNormsLeft > 0 ? ` · ${s.batchNormsLeft} BatchNorm(s) left in the folded model` : ""}`)}</p>`;
-  const findings = report.findings.map((finding) => `<p><strong>Finding:</strong> ${escapeHtml(finding)}</p>`).join("\n");
+  const findings = report.findings
+    .map((finding) => `<p><strong>Finding:</strong> ${escapeHtml(finding)}</p>`)
+    .join("\n");
   const rows = report.cases.map((layer) => [
     { text: layer.name },
-    { text: layer.status, className: layer.status === "pass" ? VERDICT_CLASS.conforms : VERDICT_CLASS["does not conform"] },
+    {
+      text: layer.status,
+      className: layer.status === "pass" ? VERDICT_CLASS.conforms : VERDICT_CLASS["does not conform"],
+    },
     { text: layer.conv === null ? "—" : `${layer.conv}${layer.op === null ? "" : ` (${layer.op})`}` },
     { text: layer.folded ?? "—" },
     { text: layer.pairedBy ?? "—" },
@@ -281,9 +369,23 @@ async function foldPage(report: FoldReport): Promise<string> {
     { text: layer.worstRatio === null ? "—" : formatNumber(Number(layer.worstRatio.toPrecision(3))), numeric: true },
     { text: layer.cause ?? "" },
   ]);
-  const layersTable = table(["BatchNorm", "result", "folds into", "folded as", "paired by", "dtype", "worst err/allowance", "cause"], rows);
+  const layersTable = table(
+    ["BatchNorm", "result", "folds into", "folded as", "paired by", "dtype", "worst err/allowance", "cause"],
+    rows,
+  );
   const scaleCharts = report.cases.map(foldScaleChart).filter((chart): chart is Chart => chart !== null);
-  return page("bn-check fold", [heading, toolLine(report), meta, findings, await figure(foldChart(report)), layersTable, await figures(scaleCharts)].join("\n"));
+  return page(
+    "bn-check fold",
+    [
+      heading,
+      toolLine(report),
+      meta,
+      findings,
+      await figure(foldChart(report)),
+      layersTable,
+      await figures(scaleCharts),
+    ].join("\n"),
+  );
 }
 
 /** The HTML report of compare, diff, suite-shaped reports, detect, matrix and fold. */
@@ -301,9 +403,13 @@ export function reportCharts(report: Report): { readonly section: string; readon
   if (isSuiteShaped(report)) {
     const chart = suiteChart(report.cases);
     const charted = casesWithCharts(report.cases);
-    return [{ section: report.command, charts: chart === null ? [] : [chart] }, ...report.cases.filter((c) => charted.has(c)).map((c) => ({ section: c.name, charts: caseCharts(c) }))];
+    return [
+      { section: report.command, charts: chart === null ? [] : [chart] },
+      ...report.cases.filter((c) => charted.has(c)).map((c) => ({ section: c.name, charts: caseCharts(c) })),
+    ];
   }
-  if (report.command === "compare" || report.command === "diff") return casesOf(report).map((c) => ({ section: c.name, charts: caseCharts(c) }));
+  if (report.command === "compare" || report.command === "diff")
+    return casesOf(report).map((c) => ({ section: c.name, charts: caseCharts(c) }));
   if (report.command === "detect") return [{ section: "detect", charts: [detectChart(report)] }];
   if (report.command === "matrix") return [{ section: "matrix", charts: [matrixChart(report)] }];
   if (report.command === "fold") {

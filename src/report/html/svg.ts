@@ -27,7 +27,9 @@ let libraries: Promise<{ vega: Vega; vegaLite: VegaLite }> | null = null;
 
 /** vega and vega-lite, imported once per process and only when a chart is drawn. */
 function loadLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
-  libraries ??= Promise.all([importPackage<Vega>("vega"), importPackage<VegaLite>("vega-lite")]).then(([vega, vegaLite]) => ({ vega, vegaLite }));
+  libraries ??= Promise.all([importPackage<Vega>("vega"), importPackage<VegaLite>("vega-lite")]).then(
+    ([vega, vegaLite]) => ({ vega, vegaLite }),
+  );
   return libraries;
 }
 
@@ -61,10 +63,19 @@ export async function renderSvg(chart: Chart, options: SvgOptions): Promise<stri
  */
 function compact(body: string): string {
   return body
-    .replace(/<path class="(?:background|foreground)" aria-hidden="true" d="(?:M0,0h0v0h0Z)?"(?: pointer-events="none")?(?: display="none")?\/>/g, "")
+    .replace(
+      /<path class="(?:background|foreground)" aria-hidden="true" d="(?:M0,0h0v0h0Z)?"(?: pointer-events="none")?(?: display="none")?\/>/g,
+      "",
+    )
     .replace(/<text [^>]*opacity="0"[^>]*>[^<]*<\/text>|<text [^>]*\/>/g, "")
-    .replace(/ (?:opacity="1"|pointer-events="none"|aria-hidden="true"|role="graphics-(?:symbol|object)"|aria-roledescription="[^"]*"|aria-label="[^"]*")/g, "")
-    .replace(/ (transform|d|x2|y2)="([^"]*)"/g, (_, name: string, value: string) => ` ${name}="${value.replace(/(\d\.\d\d)\d+/g, "$1")}"`);
+    .replace(
+      / (?:opacity="1"|pointer-events="none"|aria-hidden="true"|role="graphics-(?:symbol|object)"|aria-roledescription="[^"]*"|aria-label="[^"]*")/g,
+      "",
+    )
+    .replace(
+      / (transform|d|x2|y2)="([^"]*)"/g,
+      (_, name: string, value: string) => ` ${name}="${value.replace(/(\d\.\d\d)\d+/g, "$1")}"`,
+    );
 }
 
 /** Attributes whose value may load something: a link, or a paint/clip/filter reference by url(). */
@@ -87,8 +98,10 @@ export function externalReference(svg: string): string | null {
         .replace(/&quot;/g, '"')
         .replace(/&apos;|&#39;/g, "'")
         .replace(/&amp;/g, "&");
-      if (LINK_ATTRIBUTES.test(name) && !value.trim().startsWith("#")) return `${name} to something other than a fragment`;
-      if (URL_ATTRIBUTES.test(name) && (/url\(\s*['"]?(?!#)/i.test(value) || /@import/i.test(value))) return `${name} loads a url`;
+      if (LINK_ATTRIBUTES.test(name) && !value.trim().startsWith("#"))
+        return `${name} to something other than a fragment`;
+      if (URL_ATTRIBUTES.test(name) && (/url\(\s*['"]?(?!#)/i.test(value) || /@import/i.test(value)))
+        return `${name} loads a url`;
     }
   }
   return null;
@@ -97,14 +110,17 @@ export function externalReference(svg: string): string | null {
 /** Adds the chart's title and text alternative to the root element, and refuses anything external. */
 function accessible(svg: string, chart: Chart, options: SvgOptions): string {
   const external = externalReference(svg);
-  if (external !== null) throw new BnCheckError(`chart "${chart.title}": vega's SVG refers to something outside it (${external})`);
+  if (external !== null)
+    throw new BnCheckError(`chart "${chart.title}": vega's SVG refers to something outside it (${external})`);
   const id = `chart-${++sequence}`;
   const head = svg.indexOf(">") + 1;
   const open = svg
     .slice(0, head)
     .replace(/^<svg /, `<svg role="img" aria-labelledby="${id}-title ${id}-desc" `)
     .replace(/ xmlns:xlink="[^"]*"/, "");
-  const labels = `<title id="${id}-title">${escapeHtml(chart.title)}</title><desc id="${id}-desc">${escapeHtml(chart.description)}</desc>`;
+  const labels =
+    `<title id="${id}-title">${escapeHtml(chart.title)}</title><desc ` +
+    `id="${id}-desc">${escapeHtml(chart.description)}</desc>`;
   const body = compact(svg.slice(head));
   const document = `${open}${labels}${body}`;
   return options.standalone ? `<?xml version="1.0" encoding="UTF-8"?>\n${document}\n` : document;

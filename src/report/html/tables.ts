@@ -15,16 +15,31 @@ export interface Cell {
 }
 
 const text = (value: string, className?: string): Cell => ({ text: value, className });
-const num = (value: number | string): Cell => ({ text: typeof value === "number" ? formatNumber(value) : value, numeric: true });
+const num = (value: number | string): Cell => ({
+  text: typeof value === "number" ? formatNumber(value) : value,
+  numeric: true,
+});
 
 /** A table with a header row, optionally captioned; cells are escaped. */
 export function table(header: readonly string[], rows: readonly (readonly Cell[])[], caption?: string): string {
   const head = `<thead><tr>${header.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join("")}</tr></thead>`;
-  const body = rows.map((row) => `<tr>${row.map((c) => `<td${c.numeric ? ' class="num"' : c.className ? ` class="${c.className}"` : ""}>${escapeHtml(c.text)}</td>`).join("")}</tr>`).join("\n");
-  return `<div class="scroll"><table>${caption === undefined ? "" : `<caption>${escapeHtml(caption)}</caption>`}${head}<tbody>\n${body}\n</tbody></table></div>`;
+  const body = rows
+    .map(
+      (row) =>
+        `<tr>${row.map((c) => `<td${c.numeric ? ' class="num"' : c.className ? ` class="${c.className}"` : ""}>` + `${escapeHtml(c.text)}</td>`).join("")}</tr>`,
+    )
+    .join("\n");
+  return (
+    `<div class="scroll"><table>${caption === undefined ? "" : `<caption>${escapeHtml(caption)}</caption>`}` +
+    `${head}<tbody>\n${body}\n</tbody></table></div>`
+  );
 }
 
-export const VERDICT_CLASS: Readonly<Record<Verdict, string>> = { conforms: "v-conforms", "conforms within arithmetic": "v-arith", "does not conform": "v-fail" };
+export const VERDICT_CLASS: Readonly<Record<Verdict, string>> = {
+  conforms: "v-conforms",
+  "conforms within arithmetic": "v-arith",
+  "does not conform": "v-fail",
+};
 
 export function verdictCell(verdict: Verdict | null): Cell {
   return verdict === null ? text("—") : text(verdict, VERDICT_CLASS[verdict]);
@@ -38,15 +53,40 @@ export function filesTable(files: readonly FileInfo[]): string {
   );
 }
 
-/** One row per checked tensor: verdict, how many elements are beyond the allowance and the flat tolerance, the largest errors; then where the tolerances came from. */
+/**
+ * One row per checked tensor: verdict, how many elements are beyond the allowance
+ * and the flat tolerance, the largest errors; then where the tolerances came from.
+ */
 export function tensorsTable(tensors: readonly TensorComparison[]): string {
   const sources = [...new Set(tensors.map((t) => t.tolerance.source))];
   const note = sources.length === 0 ? "" : `<p class="note">tolerance: ${escapeHtml(sources.join("; "))}</p>`;
   return `${table(
-    ["tensor", "verdict", "beyond allowance", "outside flat tol", "max err/bound", "max abs err", "max rel err", "max ulp", "tolerance", "would pass with (flat)"],
+    [
+      "tensor",
+      "verdict",
+      "beyond allowance",
+      "outside flat tol",
+      "max err/bound",
+      "max abs err",
+      "max rel err",
+      "max ulp",
+      "tolerance",
+      "would pass with (flat)",
+    ],
     tensors.map((t) =>
       t.shapeMismatch
-        ? [text(t.name), verdictCell(t.verdict), text(`shape ${t.shape.join("×")} vs reference ${t.expectedShape.join("×")}`), text(""), text(""), text(""), text(""), text(""), text(""), text("")]
+        ? [
+            text(t.name),
+            verdictCell(t.verdict),
+            text(`shape ${t.shape.join("×")} vs reference ${t.expectedShape.join("×")}`),
+            text(""),
+            text(""),
+            text(""),
+            text(""),
+            text(""),
+            text(""),
+            text(""),
+          ]
         : [
             text(t.name),
             verdictCell(t.verdict),
@@ -67,14 +107,23 @@ export function tensorsTable(tensors: readonly TensorComparison[]): string {
 export function channelsTable(tensor: TensorComparison, limit: number): string {
   if (tensor.channels.length === 0) return "";
   let channels = tensor.channels;
-  let note = tensor.channelsOmitted > 0 ? `${tensor.channelsOmitted} more channel(s) outside the flat tolerance are not in the report.` : "";
+  let note =
+    tensor.channelsOmitted > 0
+      ? `${tensor.channelsOmitted} more channel(s) outside the flat tolerance are not in the report.`
+      : "";
   if (channels.length > limit) {
-    channels = [...channels].sort((a, b) => b.mismatches - a.mismatches || b.boundRatio - a.boundRatio || b.maxAbsError - a.maxAbsError).slice(0, limit);
+    channels = [...channels]
+      .sort((a, b) => b.mismatches - a.mismatches || b.boundRatio - a.boundRatio || b.maxAbsError - a.maxAbsError)
+      .slice(0, limit);
     note = `The ${limit} worst of ${tensor.channels.length} listed channels. ${note}`;
   }
   const rows = channels.map((c) => [
     num(String(c.channel)),
-    c.mismatches > 0 ? text("does not conform", "v-fail") : c.flatMismatches > 0 ? text("within arithmetic", "v-arith") : text("conforms", "v-conforms"),
+    c.mismatches > 0
+      ? text("does not conform", "v-fail")
+      : c.flatMismatches > 0
+        ? text("within arithmetic", "v-arith")
+        : text("conforms", "v-conforms"),
     num(`${c.mismatches} / ${c.count}`),
     num(String(c.flatMismatches)),
     c.conditioning === null ? text("—") : num(c.conditioning),
@@ -84,12 +133,34 @@ export function channelsTable(tensor: TensorComparison, limit: number): string {
     num(String(c.maxUlp)),
     text(c.dominantTerm ?? ""),
   ]);
-  const header = ["channel", "verdict", "beyond allowance", "outside flat tol", "|μ|/σ", "max err/bound", "max abs err", "max rel err", "max ulp", "largest bound term"];
-  return `<h4>${escapeHtml(tensor.name)}: per channel</h4>${note === "" ? "" : `<p class="note">${escapeHtml(note)}</p>`}${table(header, rows)}`;
+  const header = [
+    "channel",
+    "verdict",
+    "beyond allowance",
+    "outside flat tol",
+    "|μ|/σ",
+    "max err/bound",
+    "max abs err",
+    "max rel err",
+    "max ulp",
+    "largest bound term",
+  ];
+  return (
+    `<h4>${escapeHtml(tensor.name)}: per channel</h4>` +
+    `${note === "" ? "" : `<p class="note">${escapeHtml(note)}</p>`}${table(header, rows)}`
+  );
 }
 
 function elementRow(e: ElementReport): Cell[] {
-  return [text(formatIndex(e.index)), num(e.actual), num(e.expected), num(e.absError), num(e.relError), num(e.allowed), e.bound === null ? text("—") : num(e.bound)];
+  return [
+    text(formatIndex(e.index)),
+    num(e.actual),
+    num(e.expected),
+    num(e.absError),
+    num(e.relError),
+    num(e.allowed),
+    e.bound === null ? text("—") : num(e.bound),
+  ];
 }
 
 /** The worst elements of a tensor (largest excess over the allowance first). */

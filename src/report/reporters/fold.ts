@@ -39,7 +39,12 @@ function summaryLine(report: FoldReport): string {
   return `${s.passed} / ${s.layers} folds conform, ${s.failed} fail; ${extra.join("; ")}`;
 }
 
-export function renderFoldText(report: FoldReport, paint: ChalkInstance, table: (head: string[], rows: string[][], color: boolean) => string, color: boolean): string {
+export function renderFoldText(
+  report: FoldReport,
+  paint: ChalkInstance,
+  table: (head: string[], rows: string[][], color: boolean) => string,
+  color: boolean,
+): string {
   const text = (value: string) => escapeControlCharacters(value);
   const lines = [paint.bold(`bn-check fold: ${text(report.params)} → ${text(report.foldedModel)}`)];
   const rows = report.cases.map((layer) => {
@@ -58,7 +63,8 @@ export function renderFoldText(report: FoldReport, paint: ChalkInstance, table: 
 export function renderFoldMarkdown(report: FoldReport): string {
   const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
   const lines = [
-    `### bn-check fold: ${report.conforms ? "✅" : "❌"} ${report.summary.passed} / ${report.summary.layers} folds conform`,
+    `### bn-check fold: ${report.conforms ? "✅" : "❌"} ` +
+      `${report.summary.passed} / ${report.summary.layers} folds conform`,
     "",
     markdownText(summaryLine(report)),
     "",
@@ -75,13 +81,18 @@ export function renderFoldMarkdown(report: FoldReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-const workflowMessage = (text: string) => escapeControlCharacters(text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
+const workflowMessage = (text: string) =>
+  escapeControlCharacters(text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
 const workflowProperty = (text: string) => workflowMessage(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 
 export function renderFoldGithub(report: FoldReport): string {
   const lines = report.cases
     .filter((layer) => layer.status === "fail")
-    .map((layer) => `::error title=${workflowProperty(`bn-check fold ${layer.name}`)}::${workflowMessage(layer.cause ?? "the fold does not conform")}`);
+    .map(
+      (layer) =>
+        `::error title=${workflowProperty(`bn-check fold ${layer.name}`)}::` +
+        `${workflowMessage(layer.cause ?? "the fold does not conform")}`,
+    );
   for (const finding of report.findings) lines.push(`::notice title=bn-check fold::${workflowMessage(finding)}`);
   lines.push(`::notice title=bn-check fold::${workflowMessage(summaryLine(report))}`);
   return `${lines.join("\n")}\n`;
@@ -90,16 +101,22 @@ export function renderFoldGithub(report: FoldReport): string {
 export function renderFoldJunit(report: FoldReport): string {
   const seconds = (report.timings.checkMs / 1000 / Math.max(1, report.cases.length)).toFixed(3);
   const cases = report.cases.map((layer) => {
-    const failure = layer.status === "fail" ? `<failure message="${escapeXml(layer.cause ?? "the fold does not conform")}"/>` : "";
+    const failure =
+      layer.status === "fail" ? `<failure message="${escapeXml(layer.cause ?? "the fold does not conform")}"/>` : "";
     const out = `<system-out>${escapeXml(`folds into ${layer.conv ?? "—"} as ${layer.folded ?? "—"} (paired by ${layer.pairedBy ?? "—"}); worst error/allowance ${ratio(layer)}`)}</system-out>`;
-    return `    <testcase name="${escapeXml(layer.name)}" classname="fold" time="${seconds}">${failure}${out}</testcase>`;
+    return (
+      `    <testcase name="${escapeXml(layer.name)}" classname="fold" ` +
+      `time="${seconds}">${failure}${out}</testcase>`
+    );
   });
   const failures = report.summary.failed;
   const total = (report.timings.totalMs / 1000).toFixed(3);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="bn-check fold" tests="${report.cases.length}" failures="${failures}" errors="0" time="${total}">`,
-    `  <testsuite name="${escapeXml(report.params)}" tests="${report.cases.length}" failures="${failures}" errors="0" skipped="0" time="${total}">`,
+    `<testsuites name="bn-check fold" tests="${report.cases.length}" ` +
+      `failures="${failures}" errors="0" time="${total}">`,
+    `  <testsuite name="${escapeXml(report.params)}" tests="${report.cases.length}" ` +
+      `failures="${failures}" errors="0" skipped="0" time="${total}">`,
     ...cases,
     "  </testsuite>",
     "</testsuites>",

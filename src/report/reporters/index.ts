@@ -14,10 +14,27 @@ import { renderText, type TextOptions } from "./text.js";
 export type ReporterOptions = TextOptions;
 export type CommandName = Report["command"];
 
-const EVERY_COMMAND = ["compare", "diff", "suite", "model", "run", "matrix", "detect", "fold"] as const satisfies readonly CommandName[];
+const EVERY_COMMAND = [
+  "compare",
+  "diff",
+  "suite",
+  "model",
+  "run",
+  "matrix",
+  "detect",
+  "fold",
+] as const satisfies readonly CommandName[];
 const CASE_COMMANDS = ["compare", "diff", "suite", "model", "fold"] as const satisfies readonly CommandName[];
 /** The commands whose reports have charts (suite-shaped reports, model's too, are rendered by their shape). */
-export const CHART_COMMANDS = ["compare", "diff", "suite", "model", "matrix", "detect", "fold"] as const satisfies readonly CommandName[];
+export const CHART_COMMANDS = [
+  "compare",
+  "diff",
+  "suite",
+  "model",
+  "matrix",
+  "detect",
+  "fold",
+] as const satisfies readonly CommandName[];
 
 interface Reporter<R extends Report> {
   /** The commands whose reports it renders (every report of those commands, by its type). */
@@ -59,7 +76,10 @@ export function formatsFor(command: CommandName): ReporterName[] {
 export function checkFormat(command: CommandName, format: ReporterName, source = "--format"): void {
   if (!formatsFor(command).includes(format)) {
     const users = EVERY_COMMAND.filter((name) => formatsFor(name).includes(format));
-    throw new UsageError(`${source} ${format} applies to ${users.join(", ")}, not ${command} (its formats: ${formatsFor(command).join(", ")})`);
+    throw new UsageError(
+      `${source} ${format} applies to ${users.join(", ")}, not ` +
+        `${command} (its formats: ${formatsFor(command).join(", ")})`,
+    );
   }
 }
 
@@ -70,7 +90,14 @@ export function renderReport(format: ReporterName, report: Report, options: Repo
   checkFormat(report.command, format);
   if (format === "html") return reporters.html.render(report);
   if (format === "junit") {
-    if (report.command === "compare" || report.command === "diff" || report.command === "suite" || report.command === "model" || report.command === "fold") return reporters.junit.render(report);
+    if (
+      report.command === "compare" ||
+      report.command === "diff" ||
+      report.command === "suite" ||
+      report.command === "model" ||
+      report.command === "fold"
+    )
+      return reporters.junit.render(report);
     throw new UsageError(`--format junit does not apply to ${report.command}`);
   }
   return reporters[format].render(report, options);

@@ -3,7 +3,15 @@
  * checked tensor. A failure message gives the statistic, its value and the tolerance. A case whose
  * expected outcome is a mismatch passes when a mismatch is found, and says so.
  */
-import { arithmeticSummary, casesOf, failureSummary, type CaseReport, type CompareReport, type FoldReport, type SuiteReport } from "../../app/reports.js";
+import {
+  arithmeticSummary,
+  casesOf,
+  failureSummary,
+  type CaseReport,
+  type CompareReport,
+  type FoldReport,
+  type SuiteReport,
+} from "../../app/reports.js";
 import { renderFoldJunit } from "./fold.js";
 import { escapeXml } from "../xml.js";
 
@@ -21,7 +29,17 @@ interface TestCase {
 
 function testCasesOf(report: CaseReport): TestCase[] {
   const suite = report.name;
-  if (report.status === "error") return [{ name: suite, classname: suite, time: "0.000", failure: null, error: report.error ?? "could not check", output: null }];
+  if (report.status === "error")
+    return [
+      {
+        name: suite,
+        classname: suite,
+        time: "0.000",
+        failure: null,
+        error: report.error ?? "could not check",
+        output: null,
+      },
+    ];
   if (report.expected === "mismatch") {
     const found = report.tensors.filter((t) => !t.passed);
     const passed = report.status === "pass";
@@ -53,7 +71,10 @@ function renderTestCase(test: TestCase): string {
     test.error === null ? "" : `<error message="${escapeXml(test.error)}"/>`,
     test.output === null ? "" : `<system-out>${escapeXml(test.output)}</system-out>`,
   ].join("");
-  return `    <testcase name="${escapeXml(test.name)}" classname="${escapeXml(test.classname)}" time="${test.time}">${body}</testcase>`;
+  return (
+    `    <testcase name="${escapeXml(test.name)}" ` +
+    `classname="${escapeXml(test.classname)}" time="${test.time}">${body}</testcase>`
+  );
 }
 
 interface Totals {
@@ -63,7 +84,11 @@ interface Totals {
 }
 
 function count(tests: readonly TestCase[]): Totals {
-  return { tests: tests.length, failures: tests.filter((t) => t.failure !== null).length, errors: tests.filter((t) => t.error !== null).length };
+  return {
+    tests: tests.length,
+    failures: tests.filter((t) => t.failure !== null).length,
+    errors: tests.filter((t) => t.error !== null).length,
+  };
 }
 
 export function renderJunit(report: CompareReport | SuiteReport | FoldReport): string {
@@ -80,11 +105,16 @@ export function renderJunit(report: CompareReport | SuiteReport | FoldReport): s
   const body = suites.map(({ report: c, tests }) => {
     const t = count(tests);
     return [
-      `  <testsuite name="${escapeXml(c.name)}" tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="0" time="${seconds(c.timings.totalMs)}">`,
+      `  <testsuite name="${escapeXml(c.name)}" tests="${t.tests}" failures="${t.failures}" ` +
+        `errors="${t.errors}" skipped="0" time="${seconds(c.timings.totalMs)}">`,
       ...tests.map(renderTestCase),
       "  </testsuite>",
     ].join("\n");
   });
   const total = cases.reduce((ms, c) => ms + c.timings.totalMs, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="bn-check ${report.command}" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" time="${seconds(total)}">\n${body.join("\n")}\n</testsuites>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="bn-check ${report.command}" ` +
+    `tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" ` +
+    `time="${seconds(total)}">\n${body.join("\n")}\n</testsuites>\n`
+  );
 }
