@@ -2,7 +2,7 @@
 // Assembles src/kernel/bn-kernel.wat into dist/kernel/bn-kernel.wasm with wabt (the WebAssembly
 // Binary Toolkit's own wat2wasm, compiled to JavaScript), validating it with the SIMD and threads
 // (shared memory) features that the kernel uses. Runs after tsc: the record layouts the kernel
-// reads and writes come from the compiled tables (diff.ts, stats.ts), filled into the .wat's
+// reads and writes come from the compiled layout module (kernel/abi.ts), filled into the .wat's
 // `{{expression}}` placeholders, so the two kernels cannot disagree on where a field lives.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,23 +14,12 @@ const source = join(root, "src", "kernel", "bn-kernel.wat");
 const target = join(root, "dist", "kernel", "bn-kernel.wasm");
 const features = { simd: true, threads: true };
 
-const diff = await import(new URL("../dist/kernel/diff.js", import.meta.url).href);
-const stats = await import(new URL("../dist/kernel/stats.js", import.meta.url).href);
-const backward = await import(new URL("../dist/kernel/backward.js", import.meta.url).href);
+// Every layout the kernels share is named in one module (src/kernel/abi.ts): its numbers fill the
+// .wat's placeholders, and a placeholder naming anything else stops the build.
+const abi = await import(new URL("../dist/kernel/abi.js", import.meta.url).href);
 const LAYOUT = {
-  ...Object.fromEntries(
-    Object.entries(diff).filter(
-      ([name, value]) => /^(D_|HISTOGRAM_|DIFF_|WORST_|SWEEP_)/.test(name) && typeof value === "number",
-    ),
-  ),
-  LAST_FINITE_BUCKET: diff.HISTOGRAM_BUCKETS - 2,
-  S_COUNT: stats.S_COUNT,
-  S_MEAN: stats.S_MEAN,
-  S_M2: stats.S_M2,
-  STATS_RECORD_SIZE: stats.STATS_RECORD_SIZE,
-  ...Object.fromEntries(
-    Object.entries(backward).filter(([name, value]) => /^G_/.test(name) && typeof value === "number"),
-  ),
+  ...Object.fromEntries(Object.entries(abi).filter(([, value]) => typeof value === "number")),
+  LAST_FINITE_BUCKET: abi.HISTOGRAM_BUCKETS - 2,
 };
 // compare_cols keeps a block's pending histogram buckets (i32) in the call's record until it writes it.
 if ((LAYOUT.LAST_FINITE_BUCKET + 1) * 4 > LAYOUT.DIFF_RECORD_SIZE * 8)

@@ -28,6 +28,17 @@ import { comparisonFromPass } from "./compare-pass.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import type { KernelName } from "../parallel/task.js";
 import type { Prepared } from "./prepare.js";
+import {
+  C_BOUND_CONSTANT,
+  C_BOUND_PER_OUTPUT,
+  C_OFFSET,
+  C_SCALE,
+  C_SHIFT,
+  GC_CENTRED_SCALE,
+  GC_DY_SCALE,
+  GC_MEAN,
+  GC_OFFSET,
+} from "../kernel/abi.js";
 
 /** The gradient tensors of a check: the upstream gradient and the references to check. */
 export interface GradientTensors {
@@ -237,9 +248,9 @@ async function compareGradInput(
   const dxAt = (i: number) => {
     const c = Math.floor(i / inner) % channels;
     return (
-      (x[i] - dxConstants[c]) * dxConstants[2 * channels + c] +
-      dxConstants[3 * channels + c] +
-      dxConstants[channels + c] * gradOutput[i]
+      (x[i] - dxConstants[GC_MEAN * channels + c]) * dxConstants[GC_CENTRED_SCALE * channels + c] +
+      dxConstants[GC_OFFSET * channels + c] +
+      dxConstants[GC_DY_SCALE * channels + c] * gradOutput[i]
     );
   };
   // Compared where it is computed, never stored: y = ((x − μ)·b + d) + a·dy in the compare loop
@@ -247,13 +258,13 @@ async function compareGradInput(
   const compareConstants = sharedFloat64(CONSTANT_RUNS * channels, x);
   const gradScale = sharedFloat64(channels, x);
   for (let c = 0; c < channels; c++) {
-    compareConstants[c] = dxConstants[c];
-    compareConstants[channels + c] = dxConstants[2 * channels + c];
-    compareConstants[2 * channels + c] = dxConstants[3 * channels + c];
-    gradScale[c] = dxConstants[channels + c];
+    compareConstants[C_SHIFT * channels + c] = dxConstants[GC_MEAN * channels + c];
+    compareConstants[C_SCALE * channels + c] = dxConstants[GC_CENTRED_SCALE * channels + c];
+    compareConstants[C_OFFSET * channels + c] = dxConstants[GC_OFFSET * channels + c];
+    gradScale[c] = dxConstants[GC_DY_SCALE * channels + c];
     if (bounds !== null) {
-      compareConstants[3 * channels + c] = bounds[c].inputConstant;
-      compareConstants[6 * channels + c] = bounds[c].inputPerAbs;
+      compareConstants[C_BOUND_CONSTANT * channels + c] = bounds[c].inputConstant;
+      compareConstants[C_BOUND_PER_OUTPUT * channels + c] = bounds[c].inputPerAbs;
     }
   }
   const reference = toShared(referenceGradInput.data);

@@ -33,6 +33,7 @@ import { arenaOf } from "../core/arena.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
 import { comparisonFromPass } from "./compare-pass.js";
+import { C_OFFSET, C_SCALE, C_SHIFT } from "../kernel/abi.js";
 
 export interface CheckTensors extends BatchNormTensors, GradientTensors {
   /** The forward output to check; optional when gradients are checked. */
@@ -323,7 +324,10 @@ async function checkOutput(
       channelAxis: params.channelAxis,
       actualAt: (i) => {
         const c = Math.floor(i / inner) % channels;
-        return (input[i] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+        return (
+          (input[i] - constants[C_SHIFT * channels + c]) * constants[C_SCALE * channels + c] +
+          constants[C_OFFSET * channels + c]
+        );
       },
       expectedAt: (i) => referenceData[i],
       arithmetic:

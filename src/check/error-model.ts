@@ -22,6 +22,7 @@
  * bn-check's own float64 arithmetic is covered by adding the same bound at u = 2^-53.
  */
 import type { ComputeDType } from "../core/tensor.js";
+import { C_BOUND_CONSTANT, C_BOUND_PER_CENTRED, C_BOUND_PER_INPUT, C_BOUND_PER_OUTPUT } from "../kernel/abi.js";
 
 /** Unit roundoff (half an ulp of 1) of each format a reference can be computed in. */
 export const UNIT_ROUNDOFF: Readonly<Record<ComputeDType, number>> = Object.freeze({
@@ -196,10 +197,10 @@ export function writeBoundCoefficients(
     const channel = channelAt(channels, c);
     const reference = channelBound(channel, UNIT_ROUNDOFF[computeDtype]);
     const own = channelBound(channel, UNIT_ROUNDOFF.float64);
-    constants[3 * count + c] = reference.constant + own.constant;
-    constants[4 * count + c] = reference.perAbsInput + own.perAbsInput;
-    constants[5 * count + c] = reference.perAbsCentred + own.perAbsCentred;
-    constants[6 * count + c] = reference.perAbsOutput + own.perAbsOutput;
+    constants[C_BOUND_CONSTANT * count + c] = reference.constant + own.constant;
+    constants[C_BOUND_PER_INPUT * count + c] = reference.perAbsInput + own.perAbsInput;
+    constants[C_BOUND_PER_CENTRED * count + c] = reference.perAbsCentred + own.perAbsCentred;
+    constants[C_BOUND_PER_OUTPUT * count + c] = reference.perAbsOutput + own.perAbsOutput;
   }
 }
 

@@ -15,22 +15,36 @@
  * give the same bits.
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+import {
+  GC_CENTRED_SCALE,
+  GC_DY_SCALE,
+  GC_MEAN,
+  GC_OFFSET,
+  GRAD_RECORD_SIZE,
+  G_MAX_ABS_CENTRED,
+  G_MAX_ABS_DY,
+  G_SUM_ABS_DY,
+  G_SUM_ABS_DY_CENTRED,
+  G_SUM_DY,
+  G_SUM_DY_CENTRED,
+} from "./abi.js";
+export {
+  GC_CENTRED_SCALE,
+  GC_DY_SCALE,
+  GC_MEAN,
+  GC_OFFSET,
+  GRAD_CONSTANT_RUNS,
+  GRAD_LANE_SCRATCH,
+  GRAD_RECORD_SIZE,
+  G_MAX_ABS_CENTRED,
+  G_MAX_ABS_DY,
+  G_SUM_ABS_DY,
+  G_SUM_ABS_DY_CENTRED,
+  G_SUM_DY,
+  G_SUM_DY_CENTRED,
+} from "./abi.js";
 
 type Values = Float32Array | Float64Array;
-
-export const G_SUM_DY = 0;
-export const G_SUM_ABS_DY = 1;
-export const G_SUM_ABS_DY_CENTRED = 2;
-export const G_SUM_DY_CENTRED = 3;
-export const G_MAX_ABS_DY = 4;
-export const G_MAX_ABS_CENTRED = 5;
-export const GRAD_RECORD_SIZE = 6;
-
-/** Float64 values of lane scratch the SIMD kernel needs per unit (4 lane pairs × 6 fields × 2). */
-export const GRAD_LANE_SCRATCH = 48;
-
-/** Runs of C values in the dx constants: μ, a (per dy), b (per x − μ), d (constant). */
-export const GRAD_CONSTANT_RUNS = 4;
 
 export function gradSumsLength(grid: UnitGrid): number {
   return grid.unitCount * grid.channelChunk * GRAD_RECORD_SIZE;
@@ -152,12 +166,12 @@ export function gradInputConstants(
   for (let c = 0; c < channels; c++) {
     const r = 1 / Math.sqrt(variance[c] + epsilon);
     const k = (weight === null ? 1 : weight[c]) * r;
-    target[c] = mean[c];
-    target[channels + c] = k;
-    target[2 * channels + c] = batchStatistics
+    target[GC_MEAN * channels + c] = mean[c];
+    target[GC_DY_SCALE * channels + c] = k;
+    target[GC_CENTRED_SCALE * channels + c] = batchStatistics
       ? -k * r * r * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY_CENTRED] / count)
       : 0;
-    target[3 * channels + c] = batchStatistics ? -k * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY] / count) : 0;
+    target[GC_OFFSET * channels + c] = batchStatistics ? -k * (sums[c * GRAD_RECORD_SIZE + G_SUM_DY] / count) : 0;
   }
   return target;
 }
@@ -181,10 +195,10 @@ export function gradInputUnits(
     unitBox(grid, unit, box);
     for (let o = box.o0; o < box.o1; o++) {
       for (let c = box.c0; c < box.c1; c++) {
-        const mu = constants[c];
-        const a = constants[channels + c];
-        const b = constants[2 * channels + c];
-        const d = constants[3 * channels + c];
+        const mu = constants[GC_MEAN * channels + c];
+        const a = constants[GC_DY_SCALE * channels + c];
+        const b = constants[GC_CENTRED_SCALE * channels + c];
+        const d = constants[GC_OFFSET * channels + c];
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++)
           output[i] = (input[i] - mu) * b + d + a * gradOutput[i];

@@ -14,6 +14,15 @@ import {
   type DiffRule,
 } from "./diff.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
+import {
+  C_BOUND_CONSTANT,
+  C_BOUND_PER_CENTRED,
+  C_BOUND_PER_INPUT,
+  C_BOUND_PER_OUTPUT,
+  C_OFFSET,
+  C_SCALE,
+  C_SHIFT,
+} from "./abi.js";
 
 type Values = Float32Array | Float64Array;
 
@@ -141,13 +150,13 @@ export function compareUnits(
     let worstThreshold = -Infinity;
     const bodyLength = (columnRun ? box.o1 - box.o0 : box.i1 - box.i0) & ~3;
     for (let c = box.c0; c < box.c1; c++) {
-      const shift = constants[c];
-      const scale = constants[channels + c];
-      const offset = constants[2 * channels + c];
-      const boundConstant = constants[3 * channels + c];
-      const boundPerInput = constants[4 * channels + c];
-      const boundPerCentred = constants[5 * channels + c];
-      const boundPerOutput = constants[6 * channels + c];
+      const shift = constants[C_SHIFT * channels + c];
+      const scale = constants[C_SCALE * channels + c];
+      const offset = constants[C_OFFSET * channels + c];
+      const boundConstant = constants[C_BOUND_CONSTANT * channels + c];
+      const boundPerInput = constants[C_BOUND_PER_INPUT * channels + c];
+      const boundPerCentred = constants[C_BOUND_PER_CENTRED * channels + c];
+      const boundPerOutput = constants[C_BOUND_PER_OUTPUT * channels + c];
       const addendFactor = addendScale === null ? 0 : addendScale[c];
       let count = 0;
       let mismatches = 0;

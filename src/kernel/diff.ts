@@ -12,6 +12,50 @@
  * and make every "would have passed" tolerance infinite.
  */
 import type { ComputeDType } from "../core/tensor.js";
+import {
+  DIFF_RECORD_SIZE,
+  D_COUNT,
+  D_FINITE_PAIRS,
+  D_FLAT_MISMATCHES,
+  D_MAX_ABS,
+  D_MAX_ABS_INDEX,
+  D_MAX_BOUND_RATIO,
+  D_MAX_BOUND_RATIO_INDEX,
+  D_MAX_REL,
+  D_MAX_REL_INDEX,
+  D_MAX_ULP,
+  D_MAX_ULP_INDEX,
+  D_MISMATCHES,
+  D_NONFINITE_MISMATCHES,
+  D_REQUIRED_ATOL,
+  D_REQUIRED_RTOL,
+  D_SUM_ABS,
+  HISTOGRAM_BUCKETS,
+  WORST_KEPT,
+} from "./abi.js";
+export {
+  DIFF_RECORD_SIZE,
+  D_COUNT,
+  D_FINITE_PAIRS,
+  D_FLAT_MISMATCHES,
+  D_MAX_ABS,
+  D_MAX_ABS_INDEX,
+  D_MAX_BOUND_RATIO,
+  D_MAX_BOUND_RATIO_INDEX,
+  D_MAX_REL,
+  D_MAX_REL_INDEX,
+  D_MAX_ULP,
+  D_MAX_ULP_INDEX,
+  D_MISMATCHES,
+  D_NONFINITE_MISMATCHES,
+  D_REQUIRED_ATOL,
+  D_REQUIRED_RTOL,
+  D_SUM_ABS,
+  HISTOGRAM_BUCKETS,
+  HISTOGRAM_NONFINITE,
+  SWEEP_BLOCK_GROUPS,
+  WORST_KEPT,
+} from "./abi.js";
 
 export interface DiffRule {
   readonly atol: number;
@@ -21,36 +65,6 @@ export interface DiffRule {
   readonly ulpDtype: ComputeDType;
 }
 
-/** Field offsets of one record (one per channel per unit) in a Float64Array. */
-export const D_COUNT = 0;
-export const D_MISMATCHES = 1;
-export const D_NONFINITE_MISMATCHES = 2;
-export const D_MAX_ABS = 3;
-export const D_MAX_ABS_INDEX = 4;
-export const D_MAX_REL = 5;
-export const D_MAX_REL_INDEX = 6;
-export const D_MAX_ULP = 7;
-export const D_MAX_ULP_INDEX = 8;
-export const D_REQUIRED_ATOL = 9;
-export const D_REQUIRED_RTOL = 10;
-export const D_SUM_ABS = 11;
-export const D_FINITE_PAIRS = 12;
-/** Elements outside the flat tolerance (`D_MISMATCHES` counts those outside the whole allowance). */
-export const D_FLAT_MISMATCHES = 13;
-/** Largest |error| / B over the elements outside the flat tolerance, and its index. */
-export const D_MAX_BOUND_RATIO = 14;
-export const D_MAX_BOUND_RATIO_INDEX = 15;
-export const DIFF_RECORD_SIZE = 16;
-
-/**
- * Histogram of the error in ulps of the reference's precision, by powers of two, one per unit (not
- * per channel: a tensor with millions of channels would pay 27 counters for each): bucket 0 holds
- * exact agreements, bucket b (1..24) distances in [2^(b−1), 2^b), bucket 25 distances of 2^24 ulps
- * or more, the last bucket non-finite disagreements (NaN or an unmatched infinity). Ulps are counted
- * anyway for the max-ulp statistic, so the histogram costs one increment per element.
- */
-export const HISTOGRAM_BUCKETS = 27;
-export const HISTOGRAM_NONFINITE = HISTOGRAM_BUCKETS - 1;
 const LAST_FINITE_BUCKET = HISTOGRAM_BUCKETS - 2;
 
 /**
@@ -72,19 +86,6 @@ export function ulpBucket(ulps: number): number {
   }
   return LAST_FINITE_BUCKET;
 }
-
-/**
- * Groups of four values per block of the SIMD compare kernel's first sweep (bn-kernel.wat
- * `compare_cols`, "The first sweep"): a block with no value non-finite, outside its flat tolerance or
- * above atol is settled there (block maxima, indices resolved at the end, the worst list offered its
- * values when one beats it), any other is redone by the detailed loop. At most 255 (the sweep counts
- * histogram buckets in bytes). S1, in process, one thread, median of 9: 16 groups 29.2 ms, 32 28.9,
- * 64 30.8 (smaller blocks redo less after a worst-list hit, larger ones pay less per block end).
- */
-export const SWEEP_BLOCK_GROUPS = 32;
-
-/** Number of worst elements each unit keeps (excess over the allowance, flat index). */
-export const WORST_KEPT = 8;
 
 /** One diff record as named fields (what reports read, and what the kernel writes). */
 export interface DiffTotals {

@@ -1,13 +1,9 @@
 /** Per-channel affine constants of y, and the pass that writes y (see batch-norm.ts for the method). */
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
+import { C_OFFSET, C_SCALE, C_SHIFT } from "./abi.js";
+export { CONSTANT_RUNS, C_OFFSET, C_SCALE, C_SHIFT } from "./abi.js";
 
 type Values = Float32Array | Float64Array;
-
-/**
- * Runs of C values in a channel constants array: shift, scale and offset of y, then the error
- * model's four bound coefficients (src/check/error-model.ts), which only the compare pass reads.
- */
-export const CONSTANT_RUNS = 7;
 
 /**
  * Per-channel constants of y = (x − shift)·scale + offset, laid out as the first three consecutive
@@ -24,9 +20,9 @@ export function affineConstants(
   const channels = mean.length;
   for (let c = 0; c < channels; c++) {
     const gamma = weight === null ? 1 : weight[c];
-    target[c] = mean[c];
-    target[channels + c] = gamma / Math.sqrt(variance[c] + epsilon);
-    target[2 * channels + c] = bias === null ? 0 : bias[c];
+    target[C_SHIFT * channels + c] = mean[c];
+    target[C_SCALE * channels + c] = gamma / Math.sqrt(variance[c] + epsilon);
+    target[C_OFFSET * channels + c] = bias === null ? 0 : bias[c];
   }
   return target;
 }
@@ -53,15 +49,16 @@ export function normalizeUnits(
         const rowBase = o * channels;
         for (let c = box.c0; c < box.c1; c++)
           output[rowBase + c] =
-            (input[rowBase + c] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+            (input[rowBase + c] - constants[C_SHIFT * channels + c]) * constants[C_SCALE * channels + c] +
+            constants[C_OFFSET * channels + c];
       }
       continue;
     }
     for (let o = box.o0; o < box.o1; o++) {
       for (let c = box.c0; c < box.c1; c++) {
-        const shift = constants[c];
-        const scale = constants[channels + c];
-        const offset = constants[2 * channels + c];
+        const shift = constants[C_SHIFT * channels + c];
+        const scale = constants[C_SCALE * channels + c];
+        const offset = constants[C_OFFSET * channels + c];
         const rowBase = (o * channels + c) * inner;
         for (let i = rowBase + box.i0, end = rowBase + box.i1; i < end; i++)
           output[i] = (input[i] - shift) * scale + offset;

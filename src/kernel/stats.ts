@@ -3,14 +3,12 @@
  */
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 import type { Geometry } from "../core/layout.js";
+import { STATS_RECORD_SIZE, S_COUNT, S_M2, S_MEAN } from "./abi.js";
+export { STATS_RECORD_SIZE, S_COUNT, S_M2, S_MEAN } from "./abi.js";
 
 type Values = Float32Array | Float64Array;
 
 /** Per-unit partial statistics: (n, mean, M2) for each channel of the unit (the SIMD kernel's layout too). */
-export const S_COUNT = 0;
-export const S_MEAN = 1;
-export const S_M2 = 2;
-export const STATS_RECORD_SIZE = 3;
 
 export function statsPartialsLength(grid: UnitGrid): number {
   return grid.unitCount * grid.channelChunk * STATS_RECORD_SIZE;

@@ -10,6 +10,19 @@ import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./backward.js";
 import type { CompareArrays } from "./compare-units.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
+import {
+  C_BOUND_CONSTANT,
+  C_BOUND_PER_CENTRED,
+  C_BOUND_PER_INPUT,
+  C_BOUND_PER_OUTPUT,
+  C_OFFSET,
+  C_SCALE,
+  C_SHIFT,
+  GC_CENTRED_SCALE,
+  GC_DY_SCALE,
+  GC_MEAN,
+  GC_OFFSET,
+} from "./abi.js";
 
 /** `computeStatsUnits` on the SIMD kernel (float32 input; geometries `simdRunsStats` allows). */
 export function statsUnitsSimd(
@@ -81,9 +94,9 @@ export function normalizeUnitsSimd(
           o1 - o0,
           channels * inner * 4,
           i1 - i0,
-          constants[c],
-          constants[channels + c],
-          constants[2 * channels + c],
+          constants[C_SHIFT * channels + c],
+          constants[C_SCALE * channels + c],
+          constants[C_OFFSET * channels + c],
         );
       }
     }
@@ -125,16 +138,16 @@ export function compareUnitsSimd(
         columnRun ? channels : 1,
         first,
         channels * inner,
-        constants[c],
-        constants[channels + c],
-        constants[2 * channels + c],
+        constants[C_SHIFT * channels + c],
+        constants[C_SCALE * channels + c],
+        constants[C_OFFSET * channels + c],
         rule.atol,
         rule.rtol,
         rule.equalNan ? 1 : 0,
-        constants[3 * channels + c],
-        constants[4 * channels + c],
-        constants[5 * channels + c],
-        constants[6 * channels + c],
+        constants[C_BOUND_CONSTANT * channels + c],
+        constants[C_BOUND_PER_INPUT * channels + c],
+        constants[C_BOUND_PER_CENTRED * channels + c],
+        constants[C_BOUND_PER_OUTPUT * channels + c],
         records.byteOffset + recordBase * 8,
         worst.byteOffset + worstBase * 8,
         histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
@@ -209,10 +222,10 @@ export function gradInputUnitsSimd(
         o1 - o0,
         channels * inner * 4,
         i1 - i0,
-        constants[c],
-        constants[channels + c],
-        constants[2 * channels + c],
-        constants[3 * channels + c],
+        constants[GC_MEAN * channels + c],
+        constants[GC_DY_SCALE * channels + c],
+        constants[GC_CENTRED_SCALE * channels + c],
+        constants[GC_OFFSET * channels + c],
         wide,
       );
     }

@@ -47,6 +47,7 @@ import {
 
 export type { Candidate, ClaimedConvention } from "./candidates.js";
 import { fitEpsilon, fitRunningStats, type RunningStatsFit } from "./fit.js";
+import { C_OFFSET, C_SCALE, C_SHIFT } from "../../kernel/abi.js";
 
 export const DETECT_PRESETS = [
   "torch",
@@ -156,9 +157,9 @@ function constantsFor(
       const once = variance / (variance + spec.epsilon); // the variance after the first normalisation
       scale = 1 / Math.sqrt(variance + spec.epsilon) / Math.sqrt(once + spec.epsilon);
     } else scale = 1 / Math.sqrt(variance + spec.epsilon);
-    constants[c] = mean;
-    constants[channels + c] = gamma * scale;
-    constants[2 * channels + c] = spec.affine && tensors.bias ? tensors.bias.data[c] : 0;
+    constants[C_SHIFT * channels + c] = mean;
+    constants[C_SCALE * channels + c] = gamma * scale;
+    constants[C_OFFSET * channels + c] = spec.affine && tensors.bias ? tensors.bias.data[c] : 0;
   }
   return constants;
 }
@@ -171,7 +172,10 @@ function affineAt(
 ): (index: number) => number {
   return (index) => {
     const c = Math.floor(index / inner) % channels;
-    return (input[index] - constants[c]) * constants[channels + c] + constants[2 * channels + c];
+    return (
+      (input[index] - constants[C_SHIFT * channels + c]) * constants[C_SCALE * channels + c] +
+      constants[C_OFFSET * channels + c]
+    );
   };
 }
 
