@@ -7,7 +7,7 @@ import { ESTIMATOR_FORMULAS, runningVarianceEstimator } from "../conventions/alt
 import { conventions, type FrameworkName } from "../conventions/index.js";
 import type { BatchNormParams, Mode } from "../conventions/resolve.js";
 import { batchNorm, type BatchNormResult } from "../check/batch-norm.js";
-import { checkBatchNorm } from "../check/check.js";
+import { type CheckTensors, checkBatchNorm } from "../check/check.js";
 import { tensorLoader } from "../io/read-tensor.js";
 import type { LayoutName } from "../core/layout.js";
 import type { FloatDType, Tensor } from "../core/tensor.js";
@@ -98,6 +98,33 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
 }
 
 /** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
+/** The reference judged under one preset as compare judges it: the default tolerance, or the error model's bound. */
+async function referenceVerdict(
+  preset: string,
+  tensors: CheckTensors & { readonly reference: Tensor },
+  options: MatrixOptions,
+  channelAxis: number | undefined,
+): Promise<string> {
+  const check = (
+    await checkBatchNorm(tensors, {
+      ...options.execution,
+      framework: preset as FrameworkName,
+      mode: options.mode,
+      layout: options.layout,
+      channelAxis,
+    })
+  ).output;
+  const within =
+    check.verdict === "conforms within arithmetic"
+      ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} ` +
+        `elements outside the default tolerance, inside the error model's bound)`
+      : ` within the default tolerance (${check.tolerance.source})`;
+  return check.passed
+    ? `ref agrees with ${preset}${within}`
+    : `ref differs from ${preset}: ${check.mismatches} / ${check.count} ` +
+        `elements outside the default tolerance and the error model's bound`;
+}
+
 export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const started = performance.now();
   const files: FileInfo[] = [];
@@ -152,32 +179,8 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
       const causes = a.params !== null && b.params !== null ? conventionCauses(a.params, b.params, options.mode) : [];
       if (causes.length === 0 && a.params !== null && b.params !== null)
         causes.push("same arithmetic: any difference is rounding");
-      if (b.name === "ref" && reference !== undefined) {
-        // Judged as compare judges: the default tolerance, or the error model's bound under this preset.
-        const check = (
-          await checkBatchNorm(
-            { ...tensors, reference },
-            {
-              ...options.execution,
-              framework: a.name as FrameworkName,
-              mode: options.mode,
-              layout: options.layout,
-              channelAxis,
-            },
-          )
-        ).output!; // the reference is given
-        const within =
-          check.verdict === "conforms within arithmetic"
-            ? ` within ${check.bound?.computeDtype} arithmetic (${check.flatMismatches} ` +
-              `elements outside the default tolerance, inside the error model's bound)`
-            : ` within the default tolerance (${check.tolerance.source})`;
-        causes.push(
-          check.passed
-            ? `ref agrees with ${a.name}${within}`
-            : `ref differs from ${a.name}: ${check.mismatches} / ${check.count} ` +
-                `elements outside the default tolerance and the error model's bound`,
-        );
-      }
+      if (b.name === "ref" && reference !== undefined)
+        causes.push(await referenceVerdict(a.name, { ...tensors, reference }, options, channelAxis));
       pairs.push({
         a: a.name,
         b: b.name,

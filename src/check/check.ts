@@ -167,19 +167,8 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   }
 }
 
-async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promise<ConformanceResult> {
-  const prepared = await prepareBatchNorm(tensors, request);
-  const { params } = prepared;
-  const reference = tensors.reference;
-  // The precision the references were computed in: the output's, else a gradient's, else the input's.
-  const { rule, tolerance } = ruleFor(
-    reference ??
-      tensors.referenceGradInput ??
-      tensors.referenceGradWeight ??
-      tensors.referenceGradBias ??
-      tensors.input,
-    request,
-  );
+/** Refuses running-statistics references a convention or mode cannot have; says whether gradients are checked. */
+function validateReferences(tensors: CheckTensors, params: BatchNormParams): boolean {
   const wantsRunning = tensors.referenceRunningMean != null || tensors.referenceRunningVar != null;
   if (wantsRunning && !params.hasRunningStats)
     throw new CheckInputError(
@@ -190,22 +179,19 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
     throw new CheckInputError(
       "running statistics are not updated in eval mode: {referenceRunningMean}/{referenceRunningVar} need {mode} train",
     );
-
   const checksGradients = validateGradients(tensors, tensors.input.shape);
-  if (reference == null && !checksGradients)
+  if (tensors.reference == null && !checksGradients)
     throw new CheckInputError("nothing to check: give the reference output, or {gradOutput} with gradient references");
+  return checksGradients;
+}
 
-  const computeDtype = rule.ulpDtype;
-  const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
-  if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
-
-  const started = performance.now();
-  const forward =
-    reference == null
-      ? null
-      : await checkOutput(prepared, tensors.input.shape, reference, rule, tolerance, arithmetic, request);
-  const output = forward?.output ?? null;
-  const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
+/** The updated running statistics against their references, each within its carried bound. */
+function checkRunningStats(
+  prepared: Prepared,
+  tensors: CheckTensors,
+  request: CheckRequest,
+  bounds: ReturnType<typeof runningStatBounds> | null,
+) {
   const runningMean =
     tensors.referenceRunningMean == null || prepared.updatedRunningMean === null
       ? null
@@ -226,6 +212,36 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
           { ...(request.runningVarTolerance ?? request), strict: request.strict },
           bounds?.variance ?? null,
         );
+  return { runningMean, runningVar };
+}
+
+async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promise<ConformanceResult> {
+  const prepared = await prepareBatchNorm(tensors, request);
+  const { params } = prepared;
+  const reference = tensors.reference;
+  // The precision the references were computed in: the output's, else a gradient's, else the input's.
+  const { rule, tolerance } = ruleFor(
+    reference ??
+      tensors.referenceGradInput ??
+      tensors.referenceGradWeight ??
+      tensors.referenceGradBias ??
+      tensors.input,
+    request,
+  );
+  const checksGradients = validateReferences(tensors, params);
+
+  const computeDtype = rule.ulpDtype;
+  const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
+  if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
+
+  const started = performance.now();
+  const forward =
+    reference == null
+      ? null
+      : await checkOutput(prepared, tensors.input.shape, reference, rule, tolerance, arithmetic, request);
+  const output = forward?.output ?? null;
+  const bounds = arithmetic === null ? null : runningStatBounds(prepared, tensors, arithmetic, computeDtype);
+  const { runningMean, runningVar } = checkRunningStats(prepared, tensors, request, bounds);
   const gradients = checksGradients
     ? await checkGradients(
         prepared,
