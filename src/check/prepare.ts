@@ -114,6 +114,48 @@ export function runningUpdate(
   return updated;
 }
 
+/** Eval mode normalises with the running statistics: both given, the variance never negative. */
+function checkEvalStatistics(runningMean: ArrayLike<number> | null, runningVar: ArrayLike<number> | null): void {
+  if (runningMean === null || runningVar === null) {
+    throw new CheckInputError(
+      "eval mode normalises with the running statistics: give {runningMean} " +
+        "and {runningVar} (or use {mode} train for batch statistics)",
+    );
+  }
+  for (let c = 0; c < runningVar.length; c++) {
+    if (runningVar[c] < 0)
+      throw new UsageError(`running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`);
+  }
+}
+
+/** The running statistics after this training call, where the convention keeps any. */
+function updatedRunningStatistics(
+  params: BatchNormParams,
+  stats: { readonly mean: Float64Array; readonly m2: Float64Array; readonly count: Float64Array },
+  runningMean: ArrayLike<number> | null,
+  runningVar: ArrayLike<number> | null,
+): { updatedRunningMean: Float64Array | null; updatedRunningVar: Float64Array | null } {
+  if (!params.hasRunningStats) return { updatedRunningMean: null, updatedRunningVar: null };
+  const channels = stats.mean.length;
+  // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
+  const updateVariance = stats.m2.map((m2, c) => m2 / Math.max(stats.count[c] - params.runningVarCorrection, 1));
+  // Frameworks start running statistics at mean 0, variance 1.
+  return {
+    updatedRunningMean: runningUpdate(
+      runningMean ?? new Float64Array(channels).fill(0),
+      stats.mean,
+      params.runningWeight,
+      params.batchWeight,
+    ),
+    updatedRunningVar: runningUpdate(
+      runningVar ?? new Float64Array(channels).fill(1),
+      updateVariance,
+      params.runningWeight,
+      params.batchWeight,
+    ),
+  };
+}
+
 export async function prepareBatchNorm(tensors: BatchNormTensors, request: BatchNormRequest): Promise<Prepared> {
   const convention = conventionOf(request.framework);
   const shape = tensors.input.shape;
@@ -134,19 +176,8 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const constants = sharedFloat64(CONSTANT_RUNS * channels, input);
 
   if (params.mode === "eval") {
-    if (runningMean === null || runningVar === null) {
-      throw new CheckInputError(
-        "eval mode normalises with the running statistics: give {runningMean} " +
-          "and {runningVar} (or use {mode} train for batch statistics)",
-      );
-    }
-    for (let c = 0; c < channels; c++) {
-      if (runningVar[c] < 0)
-        throw new UsageError(
-          `running var is negative at channel ${c} (${runningVar[c]}): a variance cannot be negative`,
-        );
-    }
-    affineConstants(runningMean, runningVar, params.epsilon, weight, bias, constants);
+    checkEvalStatistics(runningMean, runningVar);
+    affineConstants(runningMean!, runningVar!, params.epsilon, weight, bias, constants);
     return {
       params,
       grid,
@@ -182,25 +213,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   for (let c = 0; c < channels; c++) batchVariance[c] = stats.m2[c] / stats.count[c];
   affineConstants(stats.mean, batchVariance, params.epsilon, weight, bias, constants);
 
-  let updatedRunningMean: Float64Array | null = null;
-  let updatedRunningVar: Float64Array | null = null;
-  if (params.hasRunningStats) {
-    // The Bessel denominator is clamped to 1 for a single value (TF's fused kernel does so).
-    const updateVariance = stats.m2.map((m2, c) => m2 / Math.max(stats.count[c] - params.runningVarCorrection, 1));
-    // Frameworks start running statistics at mean 0, variance 1.
-    updatedRunningMean = runningUpdate(
-      runningMean ?? new Float64Array(channels).fill(0),
-      stats.mean,
-      params.runningWeight,
-      params.batchWeight,
-    );
-    updatedRunningVar = runningUpdate(
-      runningVar ?? new Float64Array(channels).fill(1),
-      updateVariance,
-      params.runningWeight,
-      params.batchWeight,
-    );
-  }
+  const { updatedRunningMean, updatedRunningVar } = updatedRunningStatistics(params, stats, runningMean, runningVar);
   return {
     params,
     grid,

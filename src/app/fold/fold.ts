@@ -111,17 +111,63 @@ interface LayerOutcome {
   readonly causeEpsilon?: number;
 }
 
+/** The report of a judged layer. */
+function layerReport(
+  layer: FoldLayer,
+  pairing: FoldPairing,
+  epsilon: number,
+  channels: number,
+  judging: FoldJudging,
+  judgement: ReturnType<typeof judgeReadings>,
+  weightShape: readonly number[],
+  failingChannels: number,
+  cause: ReturnType<typeof explainFold> | null,
+  implied: Float64Array | null,
+): FoldLayerReport {
+  return {
+    name: layer.name,
+    status: judgement.conforms ? "pass" : "fail",
+    conv: layer.conv,
+    op: judgement.reading.op,
+    folded: pairing.folded.weight.name,
+    foldedBias: pairing.folded.bias?.name ?? null,
+    pairedBy: pairing.pairedBy,
+    dtype: judging.precision,
+    epsilon,
+    channels,
+    worstRatio: judgement.worstRatio,
+    weight: figures(judgement.weight, weightShape),
+    bias: figures(judgement.bias, [channels]),
+    failingChannels,
+    cause: cause?.text ?? null,
+    causeKind: cause?.kind ?? null,
+    scale:
+      implied === null
+        ? null
+        : {
+            expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)),
+            implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)),
+          },
+  };
+}
+
+/** The BatchNorm the folded model still has for this layer, by its name or its parameters' names. */
+function batchNormLeft(layer: FoldLayer, context: LayerContext): string | undefined {
+  return (
+    context.batchNormsLeft.get(layer.name) ??
+    [layer.gamma, layer.beta, layer.mean, layer.variance]
+      .map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name)))
+      .find((n) => n !== undefined)
+  );
+}
+
 function checkLayer(
   layer: FoldLayer,
   epsilon: number,
   pairing: FoldPairing | undefined,
   context: LayerContext,
 ): LayerOutcome {
-  const left =
-    context.batchNormsLeft.get(layer.name) ??
-    [layer.gamma, layer.beta, layer.mean, layer.variance]
-      .map((t) => (t === null ? undefined : context.batchNormsLeft.get(t.name)))
-      .find((n) => n !== undefined);
+  const left = batchNormLeft(layer, context);
   if (left !== undefined)
     return {
       report: unjudged(layer, epsilon, `not folded: the folded model still has the BatchNorm (${left})`, "not-folded"),
@@ -192,31 +238,18 @@ function checkLayer(
   const implied = judgement.conforms
     ? null
     : impliedScale(folded.weight, numbers.weight, judgement.expected.channelOf, channels);
-  const report: FoldLayerReport = {
-    name: layer.name,
-    status: judgement.conforms ? "pass" : "fail",
-    conv: layer.conv,
-    op: judgement.reading.op,
-    folded: foldedName,
-    foldedBias: pairing.folded.bias?.name ?? null,
-    pairedBy: pairing.pairedBy,
-    dtype: judging.precision,
+  const report = layerReport(
+    layer,
+    pairing,
     epsilon,
     channels,
-    worstRatio: judgement.worstRatio,
-    weight: figures(judgement.weight, weight.shape),
-    bias: figures(judgement.bias, [channels]),
+    judging,
+    judgement,
+    weight.shape,
     failingChannels,
-    cause: cause?.text ?? null,
-    causeKind: cause?.kind ?? null,
-    scale:
-      implied === null
-        ? null
-        : {
-            expected: Array.from(judgement.expected.scale.subarray(0, MAX_SCALE_CHANNELS)),
-            implied: Array.from(implied.subarray(0, MAX_SCALE_CHANNELS)),
-          },
-  };
+    cause,
+    implied,
+  );
   return { report, causeEpsilon: cause?.epsilon };
 }
 
