@@ -13,7 +13,14 @@ import { explainGradients } from "../explain/gradient-hints.js";
 import { BnCheckError, UsageError } from "../core/errors.js";
 
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
-import { peekTensor, readTensorsConcurrently, tensorFileBytes, tensorLoader } from "../io/read-tensor.js";
+import {
+  peekTensor,
+  readTensorsConcurrently,
+  tensorFileBytes,
+  tensorLoader,
+  type RangeFiller,
+} from "../io/read-tensor.js";
+import { fillOnPool } from "../parallel/fill.js";
 import { elementCount, type Tensor } from "../core/tensor.js";
 import { LISTED_CHANNELS } from "../check/compare.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
@@ -67,6 +74,8 @@ interface LoadedCase {
   readonly mode: CheckCase["mode"];
   readonly epsilon: number | undefined;
   readonly momentum: CheckCase["momentum"];
+  /** Chunks of the input and reference files each thread copied, when the pool read them. */
+  readonly readUnitsByThread?: readonly number[];
 }
 
 /** An ONNX backend node test: its tensors, and the attributes the node states where the case does not. */
@@ -105,12 +114,18 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
     referenceHead !== undefined &&
     elementCount(inputHead.shape) !== elementCount(referenceHead.shape);
   // diff needs neither tensor's data then; compare still computes BatchNorm of its input.
+  let readUnitsByThread: readonly number[] | undefined;
+  const fill: RangeFiller = (ranges) =>
+    fillOnPool(ranges, execution)?.then((result) => {
+      readUnitsByThread = result.unitsByThread;
+      return result;
+    }) ?? null;
   const [input, reference] = unmatched
     ? [
-        check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input]))[0],
+        check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input], fill))[0],
         shapeOnly(referenceHead),
       ]
-    : await readTensorsConcurrently([check.files.input, check.files.reference]);
+    : await readTensorsConcurrently([check.files.input, check.files.reference], fill);
   const preloaded = new Map<string, Tensor>();
   if (input !== undefined) preloaded.set(roleOf("input"), input);
   if (reference !== undefined) preloaded.set(roleOf("reference"), reference);
@@ -123,6 +138,7 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
     mode: check.mode,
     epsilon: check.eps,
     momentum: check.momentum,
+    readUnitsByThread,
   };
 }
 
@@ -342,12 +358,20 @@ export const runCase = inReusedArena(async function runCase(
       statsMs: outcome.statsMs,
       compareMs: outcome.compareMs,
       totalMs: performance.now() - started,
-      threads: result.threads,
+      threads: threadsWithRead(result.threads, loaded.readUnitsByThread),
       kernels: result.timings.kernels,
-      unitsByThread: result.timings.unitsByThread,
+      unitsByThread:
+        loaded.readUnitsByThread === undefined
+          ? result.timings.unitsByThread
+          : { read: loaded.readUnitsByThread, ...result.timings.unitsByThread },
     },
   };
 });
+
+/** Threads that did work: in the passes, or in reading the files when the pool shared that. */
+function threadsWithRead(threads: number, read: readonly number[] | undefined): number {
+  return read === undefined ? threads : Math.max(threads, read.filter((units) => units > 0).length);
+}
 
 /** A tensor of which only the header was read: its shape and dtype, no data (a shape mismatch needs no more). */
 function shapeOnly(head: { readonly dtype: Tensor["dtype"]; readonly shape: readonly number[] }): Tensor {

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, read as fsRead, readSync, statSync } from "node:fs";
 import { InputFileError } from "../core/errors.js";
+import { copyFromFile } from "../core/file-copy.js";
 
 /**
  * Reads a whole regular file, with one clear error per way it can fail (missing, unreadable, a
@@ -87,21 +88,35 @@ export async function readFullyAsync(fd: number, target: Uint8Array, position: n
         error ? reject(asInputFileError(error, path)) : resolve(bytesRead),
       );
     });
-    if (read === 0)
-      throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    if (read === 0) throw endedEarly(path, target.length - filled);
     filled += read;
   }
 }
 
-/** Fills `target` from the file at `position`; a file that shrinks meanwhile is an error. */
+/** Reads of at least this many bytes are copied in (`copyFromFile` says why); smaller ones gain nothing. */
+const COPY_MIN_BYTES = 1 << 20;
+
+/**
+ * Fills `target` from the file at `position`; a file that shrinks meanwhile is an error. Large reads
+ * are copied in by this thread (core/file-copy.ts says why).
+ */
 export function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
+  if (target.length >= COPY_MIN_BYTES) {
+    const copied = copyFromFile(fd, target, position);
+    if (copied < target.length) throw endedEarly(path, target.length - copied);
+    return;
+  }
   let filled = 0;
   while (filled < target.length) {
     const read = readSync(fd, target, filled, target.length - filled, position + filled);
-    if (read === 0)
-      throw new InputFileError(path, `changed while being read (ended ${target.length - filled} bytes early)`);
+    if (read === 0) throw endedEarly(path, target.length - filled);
     filled += read;
   }
+}
+
+/** The error of a file that ended `missing` bytes before the size it had when it was opened. */
+export function endedEarly(path: string, missing: number): InputFileError {
+  return new InputFileError(path, `changed while being read (ended ${missing} bytes early)`);
 }
 
 /**

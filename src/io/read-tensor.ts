@@ -5,7 +5,8 @@
  */
 import { statSync } from "node:fs";
 import type { Tensor } from "../core/tensor.js";
-import { readNpy, readNpyAsync } from "./npy/read-npy.js";
+import { readNpy, startNpyRead, type NpyRead } from "./npy/read-npy.js";
+import type { FileRange } from "../core/file-copy.js";
 import { readFileBytes, readFully, withOpenFile } from "./read-file.js";
 import { npyLayoutOf, npyPreambleLength } from "./npy/read-npy.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
@@ -44,16 +45,80 @@ export function readTensor(spec: string): Tensor {
 }
 
 /**
- * Reads several tensor files at once: .npy files and the archive members whose format can (`readAsync`:
- * safetensors, stored .npz members) with their bulk data on libuv threads side by side, the others
- * as `readTensor` does. On failure, the error of the first failing
- * spec in order is thrown, as reading them one after the other would.
+ * Fills file ranges on several threads (the pool's `fillOnPool`, given by the layer that owns the
+ * threads), or returns null to leave the reading to `readTensorsConcurrently`.
  */
-export async function readTensorsConcurrently(specs: readonly (string | undefined)[]): Promise<(Tensor | undefined)[]> {
-  const reads = specs.map((spec) => (spec === undefined ? Promise.resolve(undefined) : readTensorAsync(spec)));
+export type RangeFiller = (ranges: readonly FileRange[]) => Promise<{ readonly endedEarly: number }> | null;
+
+/**
+ * Reads several tensor files at once. The headers of .npy files are read and checked first, then
+ * their data: by `fill` when it takes the ranges (every thread of the pool copying them in), else
+ * the first with this thread (copied in, so that this thread's passes find its pages ready:
+ * core/file-copy.ts) and the others meanwhile on libuv threads, so that both cores read. Archive
+ * members are read on libuv threads where their format can (`readAsync`: safetensors, stored .npz
+ * members), the others as `readTensor` does. On failure, the error of the first failing spec in
+ * order is thrown, as reading them one after the other would.
+ */
+export async function readTensorsConcurrently(
+  specs: readonly (string | undefined)[],
+  fill?: RangeFiller,
+): Promise<(Tensor | undefined)[]> {
+  const reads: Promise<Tensor | undefined>[] = [];
+  const started: { readonly index: number; readonly read: NpyRead }[] = [];
+  for (const [index, spec] of specs.entries()) {
+    if (spec === undefined) reads.push(Promise.resolve(undefined));
+    else if (isPlainNpy(spec)) {
+      try {
+        started.push({ index, read: startNpyRead(spec) });
+        reads.push(Promise.resolve(undefined)); // replaced below
+      } catch (error) {
+        reads.push(Promise.reject(error));
+      }
+    } else reads.push(readTensorAsync(spec));
+  }
+  const pending = started.filter(({ read }) => read.range !== undefined);
+  const filled = fill?.(pending.map(({ read }) => read.range as FileRange)) ?? null;
+  if (filled !== null) {
+    const done = finishFill(filled, pending);
+    for (const { index, read } of started) reads[index] = done.then(() => read.tensor);
+  } else {
+    // Posted first, so that libuv reads them while this thread copies its own.
+    for (const { index, read } of pending.slice(1)) reads[index] = read.finishAsync().then(() => read.tensor);
+    for (const { index, read } of started.filter(({ read }) => read.range === undefined))
+      reads[index] = Promise.resolve(read.tensor);
+    if (pending.length > 0) {
+      const { index, read } = pending[0];
+      reads[index] = (async () => {
+        read.finish();
+        return read.tensor;
+      })();
+    }
+  }
   const settled = await Promise.allSettled(reads);
   for (const result of settled) if (result.status === "rejected") throw result.reason;
   return settled.map((result) => (result as PromiseFulfilledResult<Tensor | undefined>).value);
+}
+
+/**
+ * Waits for a fill and closes the files. A range whose file ended early (it shrank while read) is
+ * read again here, which says how (or completes it, if the file is whole again).
+ */
+async function finishFill(
+  filled: Promise<{ readonly endedEarly: number }>,
+  pending: readonly { readonly read: NpyRead }[],
+): Promise<void> {
+  let ended = -1;
+  try {
+    ended = (await filled).endedEarly;
+  } finally {
+    for (const [index, { read }] of pending.entries()) if (index !== ended) read.close();
+  }
+  if (ended >= 0) pending[ended].read.finish();
+}
+
+/** A spec that names a .npy file (not an archive member, an archive or a TensorProto). */
+function isPlainNpy(spec: string): boolean {
+  return splitArchiveSpec(spec) === undefined && archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec);
 }
 
 /** `readTensor` with the bulk data read on libuv's threads where the format allows it. */
@@ -63,7 +128,6 @@ async function readTensorAsync(spec: string): Promise<Tensor> {
     const archive = openTensorArchive(member[0]);
     return archive.readAsync === undefined ? archive.read(member[1]) : archive.readAsync(member[1]);
   }
-  if (archiveFormatOf(spec) === undefined && !/\.pb$/i.test(spec)) return readNpyAsync(spec);
   return readTensor(spec);
 }
 

@@ -10,9 +10,9 @@ import { pathToFileURL } from "node:url";
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../core/errors.js";
-import type { KernelTask, TaskResult } from "./task.js";
+import type { TaskResult, WorkerTask } from "./task.js";
 
-let pool: Piscina<KernelTask, TaskResult> | null = null;
+let pool: Piscina<WorkerTask, TaskResult> | null = null;
 let poolThreads = 0;
 
 /**
@@ -97,7 +97,7 @@ function workerFile(): string {
   return new URL("../parallel/worker.cjs", import.meta.url).href;
 }
 
-function getPool(workers: number): Piscina<KernelTask, TaskResult> {
+function getPool(workers: number): Piscina<WorkerTask, TaskResult> {
   if (pool !== null && poolThreads === workers) return pool;
   if (pool !== null) {
     generation++;
@@ -106,7 +106,7 @@ function getPool(workers: number): Piscina<KernelTask, TaskResult> {
   // Loaded on first use (work small enough for the calling thread never pays for it), and
   // synchronously: a pool started before a command reads its files boots while they are read.
   const { Piscina } = createRequire(import.meta.url)("piscina") as typeof import("piscina");
-  pool = new Piscina<KernelTask, TaskResult>({
+  pool = new Piscina<WorkerTask, TaskResult>({
     filename: workerFile(),
     minThreads: workers,
     maxThreads: workers,
@@ -149,7 +149,7 @@ export function workersFor(threads: number): number {
  * @throws (through the promise) WorkerFailureError naming the pass, as soon as any task fails.
  */
 export function startOnPool(
-  tasks: readonly KernelTask[],
+  tasks: readonly WorkerTask[],
   workers: number,
   signal?: AbortSignal,
 ): { readonly done: Promise<TaskResult[]> } {
@@ -158,12 +158,14 @@ export function startOnPool(
     tasks.map((task) =>
       running.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
         if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");
-        const { channels } = task.grid.geometry;
-        throw new WorkerFailureError(
-          `a worker thread failed during ${task.op} (units 0..${task.claims.unitCount - 1} of ` +
-            `${task.grid.unitCount}, ${channels} channels): ${(error as Error)?.message ?? String(error)}`,
-          { cause: error },
-        );
+        const what =
+          task.op === "fill"
+            ? `reading ${task.ranges.length} file ranges (${task.claims.unitCount} units)`
+            : `${task.op} (units 0..${task.claims.unitCount - 1} of ${task.grid.unitCount}, ` +
+              `${task.grid.geometry.channels} channels)`;
+        throw new WorkerFailureError(`a worker thread failed during ${what}: ${(error as Error)?.message ?? String(error)}`, {
+          cause: error,
+        });
       }),
     ),
   );

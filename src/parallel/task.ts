@@ -4,6 +4,7 @@ import type { SharedWasmMemory } from "../core/arena.js";
 import type { UnitClaims } from "./claim.js";
 import type { PassName, PassParams } from "./passes.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";
+import type { SharedFileRange } from "./fill.js";
 
 /** One pass for one worker: the units are claimed chunk by chunk (see claim.ts). */
 export interface KernelTask<Op extends PassName = PassName> {
@@ -17,6 +18,18 @@ export interface KernelTask<Op extends PassName = PassName> {
   readonly memory: SharedWasmMemory | null;
 }
 
+/** Copying file ranges into shared memory (fill.ts): the units are FILL_UNIT_BYTES of the ranges in turn. */
+export interface FillTask {
+  readonly op: "fill";
+  readonly claims: UnitClaims;
+  readonly ranges: readonly SharedFileRange[];
+  /** The first unit of each range, and the unit count after the last. */
+  readonly starts: readonly number[];
+}
+
+/** Anything the pool sends a worker. */
+export type WorkerTask = KernelTask | FillTask;
+
 /** Which kernel ran a task or a pass: the WebAssembly SIMD one or the JavaScript one (the same bits). */
 export type KernelName = "wasm-simd" | "js";
 
@@ -24,4 +37,6 @@ export type KernelName = "wasm-simd" | "js";
 export interface TaskResult {
   readonly kernel: KernelName;
   readonly units: number;
+  /** A fill task's range whose file ended early (-1: none); absent for passes. */
+  readonly endedEarly?: number;
 }

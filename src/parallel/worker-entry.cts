@@ -4,7 +4,7 @@
  * error ("IsGraphAsync must be used on an instantiated module") when several workers start at once.
  * This CommonJS entry is required without touching that path and imports the ES worker itself.
  */
-type Task = import("./task.js").KernelTask;
+type Task = import("./task.js").WorkerTask;
 type TaskResult = import("./task.js").TaskResult;
 
 // Loaded as soon as the worker starts (not at its first task), so that a pre-warmed pool is ready.

@@ -6,10 +6,12 @@
 import { joinClaims, runClaimedChunks } from "./claim.js";
 import { PASSES, type PassArrays, type PassDefinition } from "./passes.js";
 import { viewShared } from "./shared-tensor.js";
-import type { KernelTask, TaskResult } from "./task.js";
+import type { WorkerTask, TaskResult } from "./task.js";
+import { runFillTask } from "./fill.js";
 import { wasmKernelFor } from "./wasm-kernel.js";
 
-export default function runKernelTask(task: KernelTask): TaskResult {
+export default function runKernelTask(task: WorkerTask): TaskResult {
+  if (task.op === "fill") return runFillTask(task);
   joinClaims(task.claims);
   const pass = PASSES[task.op] as PassDefinition<unknown>;
   const arrays: PassArrays = Object.fromEntries(

@@ -10,6 +10,7 @@
 import { closeSync } from "node:fs";
 import npyjs from "npyjs";
 import { InputFileError } from "../../core/errors.js";
+import type { FileRange } from "../../core/file-copy.js";
 import { parseNpyHeader, type NpyHeader } from "./header.js";
 import {
   allocateForRead,
@@ -165,14 +166,26 @@ export async function readNpyAsync(path: string): Promise<Tensor> {
 }
 
 /** A .npy read whose header is parsed and checked and whose tensor is allocated; `finish` fills it. */
-interface NpyRead {
+export interface NpyRead {
   readonly tensor: Tensor;
+  /**
+   * The file range the tensor's data is, and where it goes, when it is still to be read (read by
+   * whoever fills it, then `close`); undefined when the data is read already.
+   */
+  readonly range?: FileRange;
   /** Reads the data (if any is left to read) and closes the file. */
   finish(): void;
   finishAsync(): Promise<void>;
+  /** Closes the file without reading (after someone else filled `range`). */
+  close(): void;
 }
 
-function startNpyRead(path: string): NpyRead {
+/**
+ * Opens a .npy file, reads and checks its header and allocates its tensor; the data is read by
+ * `finish`, `finishAsync`, or by the caller through `range` (then `close`).
+ * @throws InputFileError naming the path, for any problem of the file or its header.
+ */
+export function startNpyRead(path: string): NpyRead {
   const fd = openRegularFile(path);
   let handedOver = false;
   try {
@@ -196,7 +209,7 @@ function startNpyRead(path: string): NpyRead {
       const bytes = new Uint8Array(size);
       readFully(fd, bytes, 0, path);
       const tensor = parseNpyBytes(bytes, path);
-      return { tensor, finish: () => undefined, finishAsync: async () => undefined };
+      return { tensor, finish: () => undefined, finishAsync: async () => undefined, close: () => undefined };
     }
     crossCheckWithNpyjs(preamble.subarray(0, layout.dataOffset), layout, path);
     const data = allocateForRead(layout.descr.dtype, layout.count);
@@ -205,6 +218,8 @@ function startNpyRead(path: string): NpyRead {
     handedOver = true;
     return {
       tensor: { dtype: layout.descr.dtype, shape: layout.header.shape, data },
+      range: { fd, position: layout.dataOffset, target },
+      close: () => closeSync(fd),
       finish: () => {
         try {
           for (let offset = 0; offset < target.length; offset += READ_CHUNK_BYTES)
