@@ -15,6 +15,7 @@ import { BnCheckError, UsageError } from "../core/errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import {
   peekTensor,
+  readTensorDeferred,
   readTensorsConcurrently,
   tensorFileBytes,
   tensorLoader,
@@ -100,6 +101,15 @@ function loadOnnxNodeTest(check: CheckCase, folder: string): LoadedCase {
   };
 }
 
+/**
+ * Whether a case's reference output can stay in its file, for the compare pass to stream
+ * (parallel/stream.ts): a compare of one call, which reads it once (a diff and training steps read it
+ * otherwise). Whatever else needs its values (a hint) reads them then.
+ */
+function streamsReference(check: CheckCase): boolean {
+  return check.kind === "compare" && !check.steps && check.files.reference !== undefined;
+}
+
 /** A case's tensor files: the two large ones side by side, the others after. */
 async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Promise<LoadedCase> {
   // Large input: start the workers now, so that they boot while the files are read.
@@ -125,7 +135,9 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
         check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input], fill))[0],
         shapeOnly(referenceHead),
       ]
-    : await readTensorsConcurrently([check.files.input, check.files.reference], fill);
+    : streamsReference(check)
+      ? [(await readTensorsConcurrently([check.files.input], fill))[0], readTensorDeferred(check.files.reference!)]
+      : await readTensorsConcurrently([check.files.input, check.files.reference], fill);
   const preloaded = new Map<string, Tensor>();
   if (input !== undefined) preloaded.set(roleOf("input"), input);
   if (reference !== undefined) preloaded.set(roleOf("reference"), reference);

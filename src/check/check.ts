@@ -24,11 +24,12 @@ import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tole
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { CheckInputError } from "../core/errors.js";
 import type { DiffRule } from "../kernel/diff.js";
-import type { ComputeDType, Tensor } from "../core/tensor.js";
+import { unloadedSource, type ComputeDType, type Tensor } from "../core/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
-import { toShared } from "../parallel/shared-tensor.js";
+import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import { slotLengthFor, streamsUnits } from "../parallel/stream.js";
 import { arenaOf } from "../core/arena.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
@@ -319,15 +320,7 @@ async function checkOutput(
   if (!sameShape(inputShape, reference.shape)) {
     output = shapeMismatch("output", inputShape, reference.shape, reference.dtype, rule, tolerance);
   } else {
-    const referenceData = toShared(reference.data);
-    const pass = await runPass(
-      "compare",
-      { input: prepared.input, reference: referenceData, constants: prepared.constants },
-      grid,
-      rule,
-      prepared.plan,
-      request,
-    );
+    const { pass, expectedAt } = await comparePass(prepared, reference, rule, request);
     compareKernel = pass.kernel;
     compareUnits = pass.unitsByThread;
     const { constants, input } = prepared;
@@ -345,7 +338,7 @@ async function checkOutput(
           constants[C_OFFSET * channels + c]
         );
       },
-      expectedAt: (i) => referenceData[i],
+      expectedAt,
       arithmetic:
         arithmetic === null
           ? undefined
@@ -359,6 +352,33 @@ async function checkOutput(
     });
   }
   return { output, kernel: compareKernel, units: compareUnits };
+}
+
+/**
+ * The compare pass over the output's reference: streamed from its file when its values are still
+ * there (a deferred tensor, on a grid whose units are runs of the file: parallel/stream.ts), so that
+ * they are never held whole; else over the values in memory. The same bits either way.
+ */
+async function comparePass(prepared: Prepared, reference: Tensor, rule: DiffRule, request: CheckRequest) {
+  const { grid, plan, input, constants } = prepared;
+  const deferred = unloadedSource(reference);
+  if (deferred !== null && streamsUnits(grid)) {
+    const slotLength = slotLengthFor(grid);
+    const itemSize = deferred.source.dtype === "float64" ? 8 : 4;
+    const slotBytes = Math.ceil((slotLength * itemSize) / 16) * 16;
+    // One slot per thread that may run units, beside the input (the SIMD kernel reads it there).
+    const slots = sharedFloat64((plan.threads * slotBytes) / 8, input);
+    const params = { rule, source: deferred.source, slotCounter: new SharedArrayBuffer(4), slotLength };
+    return {
+      pass: await runPass("compareStreamed", { input, constants, slots }, grid, params, plan, request),
+      expectedAt: (i: number) => deferred.valueAt(i),
+    };
+  }
+  const referenceData = toShared(reference.data);
+  return {
+    pass: await runPass("compare", { input, reference: referenceData, constants }, grid, rule, plan, request),
+    expectedAt: (i: number) => referenceData[i],
+  };
 }
 
 /**

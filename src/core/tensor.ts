@@ -19,6 +19,61 @@ export interface Tensor {
   readonly precision?: ComputeDType;
 }
 
+/** Where a tensor's values lie in a file: little-endian, C order, `dtype` (float32 or float64). */
+export interface TensorFileSource {
+  readonly path: string;
+  /** Byte offset of the first value in the file. */
+  readonly position: number;
+  readonly dtype: "float32" | "float64";
+}
+
+/**
+ * A tensor whose values stay in their file until something reads `data` (which then reads them
+ * all): a pass that needs each value once can stream them from `source` instead (the compare pass
+ * does, parallel/stream.ts), and a report that needs a few reads them with `valueAt`.
+ */
+export interface DeferredTensor extends Tensor {
+  readonly source: TensorFileSource;
+  /** Whether `data` was read. */
+  readonly loaded: boolean;
+  /** The value at a C-order index, read from the file (or from `data` once it is loaded). */
+  valueAt(index: number): number;
+}
+
+/**
+ * A DeferredTensor over `source`: `load` reads every value (on the first access to `data`),
+ * `readValue` one. `load` must not allocate in a tensor arena: a check may read `data` between an
+ * arena's mark and its rewind, which would take the memory back under it.
+ */
+export function deferredTensor(
+  dtype: "float32" | "float64",
+  shape: readonly number[],
+  source: TensorFileSource,
+  load: () => FloatArray,
+  readValue: (index: number) => number,
+): DeferredTensor {
+  let data: FloatArray | null = null;
+  return {
+    dtype,
+    shape,
+    source,
+    get data() {
+      data ??= load();
+      return data;
+    },
+    get loaded() {
+      return data !== null;
+    },
+    valueAt: (index) => (data === null ? readValue(index) : data[index]),
+  };
+}
+
+/** The file a tensor's values are still in (a DeferredTensor not loaded yet), else null. */
+export function unloadedSource(tensor: Tensor): DeferredTensor | null {
+  const deferred = tensor as Partial<DeferredTensor>;
+  return deferred.source !== undefined && deferred.loaded === false ? (tensor as DeferredTensor) : null;
+}
+
 /** Number of elements of a shape (1 for a scalar shape). */
 export function elementCount(shape: readonly number[]): number {
   let count = 1;

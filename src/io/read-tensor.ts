@@ -4,10 +4,11 @@
  * it holds one tensor; `x.pb` (an ONNX TensorProto).
  */
 import { statSync } from "node:fs";
-import type { Tensor } from "../core/tensor.js";
+import { deferredTensor, type Tensor } from "../core/tensor.js";
 import { readNpy, startNpyRead, type NpyRead } from "./npy/read-npy.js";
 import type { FileRange } from "../core/file-copy.js";
 import { readFileBytes, readFully, withOpenFile } from "./read-file.js";
+import { InputFileError } from "../core/errors.js";
 import { npyLayoutOf, npyPreambleLength } from "./npy/read-npy.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
 import { onlyTensorName } from "./archive.js";
@@ -129,6 +130,58 @@ async function readTensorAsync(spec: string): Promise<Tensor> {
     return archive.readAsync === undefined ? archive.read(member[1]) : archive.readAsync(member[1]);
   }
   return readTensor(spec);
+}
+
+/**
+ * A tensor whose values stay in their file until they are needed (core/tensor.ts, DeferredTensor):
+ * for a .npy file of little-endian C-order float32 or float64 values, its header read and checked
+ * as `readTensor` checks it; any other spec (or a header `readTensor` would refuse) is read whole
+ * by `readTensor`, which then says what is wrong.
+ */
+export function readTensorDeferred(spec: string): Tensor {
+  if (!isPlainNpy(spec)) return readTensor(spec);
+  let layout: ReturnType<typeof npyLayoutOf> | undefined;
+  let size = 0;
+  try {
+    [layout, size] = withOpenFile(spec, (fd, fileSize) => {
+      const head = new Uint8Array(Math.min(fileSize, 1 << 16));
+      readFully(fd, head, 0, spec);
+      const needed = npyPreambleLength(head);
+      if (needed === null || needed > head.length) return [undefined, fileSize] as const;
+      return [npyLayoutOf(head.subarray(0, needed), fileSize, spec), fileSize] as const;
+    });
+  } catch {
+    layout = undefined;
+  }
+  const dtype = layout?.descr.dtype;
+  if (layout === undefined || !layout.direct || (dtype !== "float32" && dtype !== "float64")) return readTensor(spec);
+  const source = { path: spec, position: layout.dataOffset, dtype };
+  const { count } = layout;
+  const itemSize = dtype === "float64" ? 8 : 4;
+  return deferredTensor(
+    dtype,
+    layout.header.shape,
+    source,
+    () =>
+      withOpenFile(spec, (fd, now) => {
+        if (now !== size)
+          throw new InputFileError(spec, `changed while being read (${size} bytes when opened, ${now} now)`);
+        // Not in the tensor arena (deferredTensor says why): a SharedArrayBuffer of its own.
+        const data =
+          dtype === "float64"
+            ? new Float64Array(new SharedArrayBuffer(count * 8))
+            : new Float32Array(new SharedArrayBuffer(count * 4));
+        readFully(fd, new Uint8Array(data.buffer), source.position, spec);
+        return data;
+      }),
+    (index) =>
+      withOpenFile(spec, (fd) => {
+        const bytes = new Uint8Array(itemSize);
+        readFully(fd, bytes, source.position + index * itemSize, spec);
+        const view = new DataView(bytes.buffer);
+        return itemSize === 8 ? view.getFloat64(0, true) : view.getFloat32(0, true);
+      }),
+  );
 }
 
 /**

@@ -10,21 +10,12 @@ import { copyFromFile, type FileRange } from "../core/file-copy.js";
 import { joinClaims, joinedWorkers, newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
 import { defaultThreadCount, poolFailed, poolIsWarm, startOnPool, validateThreadCount, workersFor } from "./pool.js";
 import type { ExecutionOptions } from "./executor.js";
-import type { FillTask, TaskResult } from "./task.js";
+import type { FillTask, SharedFileRange, TaskResult } from "./task.js";
 
 /** A claim's worth of a range: large enough that claiming costs nothing, small enough to share well. */
 export const FILL_UNIT_BYTES = 1 << 20;
 /** Below this many bytes in all, a fill is not shared (posting to the pool would cost more than it saves). */
 export const FILL_POOL_MIN_BYTES = 1 << 23;
-
-/** A range as it travels to a worker: the target as its shared buffer and place in it. */
-export interface SharedFileRange {
-  readonly fd: number;
-  readonly position: number;
-  readonly buffer: SharedArrayBuffer;
-  readonly byteOffset: number;
-  readonly length: number;
-}
 
 export interface FillResult {
   /** The index of a range whose file ended before the range did (it shrank while read), or -1. */
@@ -111,12 +102,16 @@ async function runFill(
     options.signal,
   );
   let endedEarly = -1;
-  const mine = runClaimedChunks(claims, (first, end) => {
-    const ended = fillUnits(ranges, starts, first, end);
-    if (endedEarly < 0) endedEarly = ended;
-  });
+  const mine =
+    options.callerClaims === false
+      ? 0
+      : runClaimedChunks(claims, (first, end) => {
+          const ended = fillUnits(ranges, starts, first, end);
+          if (endedEarly < 0) endedEarly = ended;
+        });
   // As in a pass: workers that had not joined when the last unit was claimed have nothing to do.
-  if (joinedWorkers(claims) === 0) return { endedEarly, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
+  if (options.callerClaims !== false && joinedWorkers(claims) === 0)
+    return { endedEarly, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
   const results = await done;
   for (const result of results) if (endedEarly < 0) endedEarly = result.endedEarly ?? -1;
   return { endedEarly, unitsByThread: [mine, ...results.map((result) => result.units)] };

@@ -16,8 +16,6 @@ import {
 } from "../kernel/batch-norm.js";
 import type { CompareArrays } from "../kernel/compare-units.js";
 import type { DiffRule } from "../kernel/diff.js";
-import type { UnitGrid } from "../kernel/units.js";
-import type { WasmKernel } from "../kernel/wasm-abi.js";
 import {
   compareUnitsSimd,
   gradInputUnitsSimd,
@@ -26,29 +24,10 @@ import {
   statsUnitsSimd,
 } from "../kernel/wasm-adapters.js";
 import { GRAD_LANE_SCRATCH, gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
+import { streamedComparePass } from "./stream.js";
+import type { PassArrays, PassDefinition } from "./pass-definition.js";
 
-type Values = Float32Array | Float64Array;
-export type PassArrays = Readonly<Record<string, Values>>;
-
-export interface PassDefinition<Params> {
-  /** Arrays the caller gives, by name; the first is the input (scratch is allocated beside it). */
-  readonly given: readonly string[];
-  /** Arrays the pass allocates (zeroed float64), with their length for a unit grid. */
-  readonly scratch: Readonly<Record<string, (grid: UnitGrid) => number>>;
-  /** The tensors the SIMD kernel reads as float32 (every other array must share their arena). */
-  readonly tensors: readonly string[];
-  /** Whether the SIMD adapter applies, once the arrays are float32 and in its memory. */
-  readonly simd: (grid: UnitGrid, params: Params) => boolean;
-  readonly js: (arrays: PassArrays, grid: UnitGrid, params: Params, firstUnit: number, endUnit: number) => void;
-  readonly wasm: (
-    kernel: WasmKernel,
-    arrays: PassArrays,
-    grid: UnitGrid,
-    params: Params,
-    firstUnit: number,
-    endUnit: number,
-  ) => void;
-}
+export type { PassArrays, PassDefinition } from "./pass-definition.js";
 
 const f64 = (arrays: PassArrays, name: string) => arrays[name] as Float64Array;
 const f32 = (arrays: PassArrays, name: string) => arrays[name] as Float32Array;
@@ -153,7 +132,10 @@ const compareGradInput: PassDefinition<DiffRule> = {
     compareUnitsSimd(kernel, compareArrays(a, f32, true), grid, rule, first, end),
 };
 
-export const PASSES = { stats, normalize, compare, gradSums, gradInput, compareGradInput } as const;
+/** The compare pass with the reference read from its file unit by unit (stream.ts). */
+const compareStreamed = streamedComparePass(compare.scratch);
+
+export const PASSES = { stats, normalize, compare, compareStreamed, gradSums, gradInput, compareGradInput } as const;
 
 export type PassName = keyof typeof PASSES;
 /** The parameters each pass takes (the comparison rule for compare, none for the others). */

@@ -158,14 +158,18 @@ export function startOnPool(
     tasks.map((task) =>
       running.run(task, signal === undefined ? {} : { signal }).catch((error: unknown) => {
         if (signal?.aborted) throw new InterruptedError("interrupted: the kernel was stopped");
+        // Passes are named as the user knows them: a streamed compare is the compare.
         const what =
           task.op === "fill"
-            ? `reading ${task.ranges.length} file ranges (${task.claims.unitCount} units)`
-            : `${task.op} (units 0..${task.claims.unitCount - 1} of ${task.grid.unitCount}, ` +
-              `${task.grid.geometry.channels} channels)`;
-        throw new WorkerFailureError(`a worker thread failed during ${what}: ${(error as Error)?.message ?? String(error)}`, {
-          cause: error,
-        });
+            ? `reading ${task.ranges.length} file range${task.ranges.length === 1 ? "" : "s"} (${task.claims.unitCount} units)`
+            : `${task.op === "compareStreamed" ? "compare" : task.op} (units 0..${task.claims.unitCount - 1} of ` +
+              `${task.grid.unitCount}, ${task.grid.geometry.channels} channels)`;
+        throw new WorkerFailureError(
+          `a worker thread failed during ${what}: ${(error as Error)?.message ?? String(error)}`,
+          {
+            cause: error,
+          },
+        );
       }),
     ),
   );

@@ -4,7 +4,6 @@ import type { SharedWasmMemory } from "../core/arena.js";
 import type { UnitClaims } from "./claim.js";
 import type { PassName, PassParams } from "./passes.js";
 import type { SharedArrayDescriptor } from "./shared-tensor.js";
-import type { SharedFileRange } from "./fill.js";
 
 /** One pass for one worker: the units are claimed chunk by chunk (see claim.ts). */
 export interface KernelTask<Op extends PassName = PassName> {
@@ -16,6 +15,15 @@ export interface KernelTask<Op extends PassName = PassName> {
   readonly params: PassParams<Op>;
   /** The arena memory the arrays live in when the SIMD kernel runs the pass (null: the JS kernel). */
   readonly memory: SharedWasmMemory | null;
+}
+
+/** A range as it travels to a worker: the target as its shared buffer and place in it. */
+export interface SharedFileRange {
+  readonly fd: number;
+  readonly position: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly byteOffset: number;
+  readonly length: number;
 }
 
 /** Copying file ranges into shared memory (fill.ts): the units are FILL_UNIT_BYTES of the ranges in turn. */
