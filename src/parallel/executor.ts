@@ -27,18 +27,16 @@ type Values = Float32Array | Float64Array;
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
 /**
  * From this many elements a one-shot run (no pool running yet) starts its workers while it reads its
- * files and shares the passes with them; below it, it runs in the calling thread. Starting workers
- * costs CPU time (each loads the bundle and compiles the kernel) on the cores the run needs.
- * Measured with bench/cold-threshold.mjs (whole-process `compare --format json`, train mode,
- * N x 64 x 32 x 32 float32, `--threads 1` against `--threads 2` on a cold pool; median (min–max) of
- * 7 or 11 runs, 2 cores shared with other jobs, load average 3-7 throughout), pool / one thread:
- *   2^18 1.43-1.49, 2^19 1.38-1.60, 2^20 1.20-1.25, 2^21 1.17-1.19, 2^22 1.15-1.29, 2^22.5 1.08,
- *   S1 (32x64x56x56, 2^22.6) 1.01-1.25 (470 (429–498) ms against 474 (454–718) ms at best),
- *   2^23 1.10-1.26, 2^24 0.93-1.09, 2^25 0.85-1.22.
- * Below 2^21 the workers never join (the calling thread has claimed every unit before they boot); up
- * to 2^23 they join and the run is slower; about 2^24 is where the pool starts to pay on this machine.
+ * files and shares the reading and the passes with them; below it, it runs in the calling thread.
+ * Starting a worker costs CPU time (50-60 ms here: an engine of its own, the bundle, the kernel
+ * compiled again) on the cores the run needs, and a thread's first pass costs more than its later
+ * ones. Measured with bench/cold-threshold.mjs (whole-process `compare --format json`, train mode,
+ * N x 64 x 32 x 32 float32, `--threads 1` against `--threads 2` on a cold pool; median of 7 runs,
+ * 2 cores), pool / one thread, after the reference was streamed (stream.ts) and reads were shared
+ * (fill.ts): 2^21 1.21, 2^22 1.11, 2^23 1.01, 2^24 0.87, 2^25 0.77; S1 (32x64x56x56, 2^22.6) 1.10.
+ * (Before both: 2^22 1.15-1.29, 2^23 1.10-1.26, 2^24 0.93-1.09.) The pool stops costing at 2^23.
  */
-export const COLD_PARALLEL_THRESHOLD = 1 << 24;
+export const COLD_PARALLEL_THRESHOLD = 1 << 23;
 
 /**
  * COLD_PARALLEL_THRESHOLD, or BN_CHECK_COLD_THRESHOLD (elements) when set: the knob
