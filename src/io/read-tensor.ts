@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { deferredTensor, type Tensor } from "../core/tensor.js";
 import { readNpy, startNpyRead, type NpyRead } from "./npy/read-npy.js";
 import type { FileRange } from "../core/file-copy.js";
-import { readFileBytes, readFully, withOpenFile } from "./read-file.js";
+import { readFileBytes, readFully, readRangesSideBySide, withOpenFile, type NamedFileRange } from "./read-file.js";
 import { InputFileError } from "../core/errors.js";
 import { npyLayoutOf, npyPreambleLength } from "./npy/read-npy.js";
 import { parseTensorProtoBytes } from "./tensor-proto.js";
@@ -53,12 +53,12 @@ export type RangeFiller = (ranges: readonly FileRange[]) => Promise<{ readonly e
 
 /**
  * Reads several tensor files at once. The headers of .npy files are read and checked first, then
- * their data: by `fill` when it takes the ranges (every thread of the pool copying them in), else
- * the first with this thread (copied in, so that this thread's passes find its pages ready:
- * core/file-copy.ts) and the others meanwhile on libuv threads, so that both cores read. Archive
- * members are read on libuv threads where their format can (`readAsync`: safetensors, stored .npz
- * members), the others as `readTensor` does. On failure, the error of the first failing spec in
- * order is thrown, as reading them one after the other would.
+ * their data: by `fill` when it takes the ranges (every thread of the pool copying them in), else by
+ * this thread and a libuv thread side by side (`readRangesSideBySide`: this thread copies the first
+ * half of the bytes in, libuv reads the rest). Archive members are read on libuv threads where their
+ * format can (`readAsync`: safetensors, stored .npz members), the others as `readTensor` does. On
+ * failure, the error of the first failing spec in order is thrown, as reading them one after the
+ * other would.
  */
 export async function readTensorsConcurrently(
   specs: readonly (string | undefined)[],
@@ -79,22 +79,13 @@ export async function readTensorsConcurrently(
   }
   const pending = started.filter(({ read }) => read.range !== undefined);
   const filled = fill?.(pending.map(({ read }) => read.range as FileRange)) ?? null;
-  if (filled !== null) {
-    const done = finishFill(filled, pending);
-    for (const { index, read } of started) reads[index] = done.then(() => read.tensor);
-  } else {
-    // Posted first, so that libuv reads them while this thread copies its own.
-    for (const { index, read } of pending.slice(1)) reads[index] = read.finishAsync().then(() => read.tensor);
-    for (const { index, read } of started.filter(({ read }) => read.range === undefined))
-      reads[index] = Promise.resolve(read.tensor);
-    if (pending.length > 0) {
-      const { index, read } = pending[0];
-      reads[index] = (async () => {
-        read.finish();
-        return read.tensor;
-      })();
-    }
-  }
+  const done =
+    filled !== null
+      ? finishFill(filled, pending)
+      : readSideBySide(
+          pending.map(({ index, read }) => ({ ...(read.range as FileRange), path: specs[index] as string, read })),
+        );
+  for (const { index, read } of started) reads[index] = done.then(() => read.tensor);
   const settled = await Promise.allSettled(reads);
   for (const result of settled) if (result.status === "rejected") throw result.reason;
   return settled.map((result) => (result as PromiseFulfilledResult<Tensor | undefined>).value);
@@ -115,6 +106,15 @@ async function finishFill(
     for (const [index, { read }] of pending.entries()) if (index !== ended) read.close();
   }
   if (ended >= 0) pending[ended].read.finish();
+}
+
+/** The ranges read by this thread and libuv side by side (`readRangesSideBySide`), then the files closed. */
+async function readSideBySide(ranges: readonly (NamedFileRange & { readonly read: NpyRead })[]): Promise<void> {
+  try {
+    await readRangesSideBySide(ranges);
+  } finally {
+    for (const { read } of ranges) read.close();
+  }
 }
 
 /** A spec that names a .npy file (not an archive member, an archive or a TensorProto). */

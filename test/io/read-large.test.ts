@@ -1,12 +1,13 @@
 // Large reads: copied in through the reading thread's buffer (core/file-copy.ts) and, with the pool
 // running, by every thread (parallel/fill.ts). The values must be the file's, bit for bit, whoever
 // copied which chunk, and a file that shrinks meanwhile must fail with its name.
-import { readFileSync, rmSync, truncateSync, mkdtempSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { closePool, parseNpyBytes, readNpy, tensorFromArray, writeNpy } from "../../dist/index.js";
 import { readTensorsConcurrently } from "../../dist/io/read-tensor.js";
+import { readRangesSideBySide } from "../../dist/io/read-file.js";
 import { fillOnPool, FILL_POOL_MIN_BYTES } from "../../dist/parallel/fill.js";
 import { prewarmPool } from "../../dist/parallel/pool.js";
 import type { FileRange } from "../../dist/core/file-copy.js";
@@ -36,6 +37,28 @@ describe("large reads", () => {
     for (const path of files) expect(bitsOf(readNpy(path).data).equals(fromBytes(path))).toBe(true);
     const tensors = await readTensorsConcurrently(files);
     for (const [k, path] of files.entries()) expect(bitsOf(tensors[k]!.data).equals(fromBytes(path))).toBe(true);
+  });
+
+  it("are read by this thread and libuv side by side, the split anywhere (within a range, between two, none)", async () => {
+    const opened = files.map((path) => ({ path, fd: openSync(path, "r"), bytes: fromBytes(path) }));
+    try {
+      const total = opened.reduce((sum, file) => sum + file.bytes.length, 0);
+      for (const half of [0, 4096, opened[0].bytes.length, opened[0].bytes.length + 12_288, total - 4096, total]) {
+        const targets = opened.map((file) => new Uint8Array(new SharedArrayBuffer(file.bytes.length)));
+        await readRangesSideBySide(
+          opened.map((file, k) => ({ fd: file.fd, path: file.path, position: 128, target: targets[k] })),
+          half,
+        );
+        for (const [k, file] of opened.entries()) expect(Buffer.from(targets[k].buffer).equals(file.bytes)).toBe(true);
+      }
+      // A file that ends early in libuv's half fails with its name.
+      const short = new Uint8Array(new SharedArrayBuffer(opened[2].bytes.length + 8192));
+      await expect(
+        readRangesSideBySide([{ fd: opened[2].fd, path: opened[2].path, position: 128, target: short }], 4096),
+      ).rejects.toThrow(/c\.npy: changed while being read \(ended 8192 bytes early\)/);
+    } finally {
+      for (const file of opened) closeSync(file.fd);
+    }
   });
 
   it("are copied by the pool's workers, chunk by chunk, when the pool runs", async () => {
