@@ -25,7 +25,8 @@ async function build(options) {
     // bin/bn-check.cjs reads the bundle as latin1 (no UTF-8 decoding at start): it must be ASCII,
     // which esbuild's default charset guarantees by escaping everything else.
     const wide = file.contents.findIndex((byte) => byte > 0x7f);
-    if (wide >= 0) throw new Error(`bundle-cli: ${file.path} is not ASCII (byte ${wide}); bin/bn-check.cjs reads it as latin1`);
+    if (wide >= 0)
+      throw new Error(`bundle-cli: ${file.path} is not ASCII (byte ${wide}); bin/bn-check.cjs reads it as latin1`);
     const digest = createHash("sha256").update(file.contents).digest("hex").slice(0, 16);
     const temporary = `${file.path}.${process.pid}.tmp`;
     writeFileSync(temporary, Buffer.concat([Buffer.from(`//# bn-check-bundle ${digest}\n`), file.contents]));

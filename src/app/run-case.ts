@@ -15,6 +15,7 @@ import { BnCheckError, UsageError } from "../core/errors.js";
 import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import {
   peekTensor,
+  readTensor,
   readTensorDeferred,
   readTensorsConcurrently,
   tensorFileBytes,
@@ -22,7 +23,7 @@ import {
   type RangeFiller,
 } from "../io/read-tensor.js";
 import { fillOnPool } from "../parallel/fill.js";
-import { elementCount, type Tensor } from "../core/tensor.js";
+import { elementCount, unloadedSource, type Tensor } from "../core/tensor.js";
 import { LISTED_CHANNELS } from "../check/compare.js";
 import { prewarmFor, type ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, ConventionInfo, FileInfo, StepsInfo } from "./reports.js";
@@ -102,12 +103,19 @@ function loadOnnxNodeTest(check: CheckCase, folder: string): LoadedCase {
 }
 
 /**
- * Whether a case's reference output can stay in its file, for the compare pass to stream
- * (parallel/stream.ts): a compare of one call, which reads it once (a diff and training steps read it
- * otherwise). Whatever else needs its values (a hint) reads them then.
+ * Whether a case's input and reference output can stay in their files, for the statistics and
+ * compare passes to stream (parallel/stream.ts): a compare of one forward call, which reads each of
+ * them once or twice (gradients, a diff and training steps read them otherwise). Whatever else needs
+ * their values (a hint) reads them then.
  */
-function streamsReference(check: CheckCase): boolean {
-  return check.kind === "compare" && !check.steps && check.files.reference !== undefined;
+function streamsTensors(check: CheckCase): boolean {
+  return (
+    check.kind === "compare" &&
+    !check.steps &&
+    check.files.input !== undefined &&
+    check.files.reference !== undefined &&
+    check.files.gradOutput === undefined
+  );
 }
 
 /** A case's tensor files: the two large ones side by side, the others after. */
@@ -135,8 +143,8 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
         check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input], fill))[0],
         shapeOnly(referenceHead),
       ]
-    : streamsReference(check)
-      ? [(await readTensorsConcurrently([check.files.input], fill))[0], readTensorDeferred(check.files.reference!)]
+    : streamsTensors(check)
+      ? [readTensorDeferred(check.files.input!), readTensorDeferred(check.files.reference!)]
       : await readTensorsConcurrently([check.files.input, check.files.reference], fill);
   const preloaded = new Map<string, Tensor>();
   if (input !== undefined) preloaded.set(roleOf("input"), input);
@@ -292,6 +300,23 @@ async function checkCaseSteps(
   };
 }
 
+/**
+ * The check's tensors with those still in their files read whole (hints walk their values and check
+ * them under other conventions): here, in the case's arena and outside any check's, so that those
+ * checks run on the SIMD kernel.
+ */
+function inMemory<T extends { readonly input: Tensor; readonly reference?: Tensor }>(tensors: T): T {
+  const whole = (tensor: Tensor) => {
+    const deferred = unloadedSource(tensor);
+    return deferred === null ? tensor : readTensor(deferred.source.path);
+  };
+  return {
+    ...tensors,
+    input: whole(tensors.input),
+    reference: tensors.reference === undefined ? undefined : whole(tensors.reference),
+  };
+}
+
 /** One BatchNorm call checked, with hints when it surprises (a case expected to match that does not). */
 async function checkCaseCall(
   check: CheckCase,
@@ -302,7 +327,7 @@ async function checkCaseCall(
   let hints: string[] = [];
   // Expected mismatches (fault cases) need no explanation; a surprise does.
   if (result.output?.passed === false && check.expected === "match")
-    hints = await explainNonConformance(checkTensors, request, result);
+    hints = await explainNonConformance(inMemory(checkTensors), request, result);
   if (check.expected === "match") hints.push(...(await explainGradients(checkTensors, request, result)));
   return {
     comparisons: [

@@ -24,13 +24,13 @@ import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tole
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { CheckInputError } from "../core/errors.js";
 import type { DiffRule } from "../kernel/diff.js";
-import { unloadedSource, type ComputeDType, type Tensor } from "../core/tensor.js";
+import { unloadedSource, type ComputeDType, type Tensor, type TensorFileSource } from "../core/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
-import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
-import { slotLengthFor, streamsUnits } from "../parallel/stream.js";
-import { arenaOf } from "../core/arena.js";
+import { toShared } from "../parallel/shared-tensor.js";
+import { streamParams, streamRegion, streamsUnits } from "../parallel/stream.js";
+import { ambientArena, arenaOf } from "../core/arena.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
 import { comparisonFromPass } from "./compare-pass.js";
@@ -159,7 +159,8 @@ export async function checkBatchNorm(tensors: CheckTensors, request: CheckReques
   // reference) is dead once it returns (its result holds copies): the arena takes it back, so that
   // checks run one after another (a failed check's alternative conventions, steps) reuse that memory
   // instead of growing the arena by a whole check each time (0.4 GB at 2 x 2^21 channels).
-  const arena = arenaOf(tensors.input.data);
+  // (An input still in its file is in no arena: the operation's own takes the check's allocations.)
+  const arena = unloadedSource(tensors.input) === null ? arenaOf(tensors.input.data) : ambientArena();
   const mark = arena?.mark();
   try {
     return await checkInArena(tensors, request);
@@ -323,7 +324,9 @@ async function checkOutput(
     const { pass, expectedAt } = await comparePass(prepared, reference, rule, request);
     compareKernel = pass.kernel;
     compareUnits = pass.unitsByThread;
-    const { constants, input } = prepared;
+    const { constants, inputStream } = prepared;
+    // The input's values at the few elements a report names (read from the file when it streams).
+    const inputAt = inputStream === null ? (i: number) => prepared.input[i] : (i: number) => inputStream.valueAt(i);
     output = comparisonFromPass(pass, grid, {
       name: "output",
       shape: reference.shape,
@@ -334,7 +337,7 @@ async function checkOutput(
       actualAt: (i) => {
         const c = Math.floor(i / inner) % channels;
         return (
-          (input[i] - constants[C_SHIFT * channels + c]) * constants[C_SCALE * channels + c] +
+          (inputAt(i) - constants[C_SHIFT * channels + c]) * constants[C_SCALE * channels + c] +
           constants[C_OFFSET * channels + c]
         );
       },
@@ -342,12 +345,7 @@ async function checkOutput(
       arithmetic:
         arithmetic === null
           ? undefined
-          : batchNormBound(
-              arithmetic,
-              computeDtype,
-              (i) => input[i],
-              (i) => Math.floor(i / inner) % channels,
-            ),
+          : batchNormBound(arithmetic, computeDtype, inputAt, (i) => Math.floor(i / inner) % channels),
       allChannels: request.allChannels,
     });
   }
@@ -355,29 +353,39 @@ async function checkOutput(
 }
 
 /**
- * The compare pass over the output's reference: streamed from its file when its values are still
- * there (a deferred tensor, on a grid whose units are runs of the file: parallel/stream.ts), so that
- * they are never held whole; else over the values in memory. The same bits either way.
+ * The compare pass, with the input and the output's reference each streamed from its file where it
+ * is still there (parallel/stream.ts: never held whole), else read from memory. The same bits either
+ * way.
  */
 async function comparePass(prepared: Prepared, reference: Tensor, rule: DiffRule, request: CheckRequest) {
-  const { grid, plan, input, constants } = prepared;
-  const deferred = unloadedSource(reference);
-  if (deferred !== null && streamsUnits(grid)) {
-    const slotLength = slotLengthFor(grid);
-    const itemSize = deferred.source.dtype === "float64" ? 8 : 4;
-    const slotBytes = Math.ceil((slotLength * itemSize) / 16) * 16;
-    // One slot per thread that may run units, beside the input (the SIMD kernel reads it there).
-    const slots = sharedFloat64((plan.threads * slotBytes) / 8, input);
-    const params = { rule, source: deferred.source, slotCounter: new SharedArrayBuffer(4), slotLength };
+  const { grid, plan, inputStream, constants } = prepared;
+  const deferred = streamsUnits(grid) ? unloadedSource(reference) : null;
+  if (deferred === null && inputStream === null) {
+    const referenceData = toShared(reference.data);
     return {
-      pass: await runPass("compareStreamed", { input, constants, slots }, grid, params, plan, request),
-      expectedAt: (i: number) => deferred.valueAt(i),
+      pass: await runPass(
+        "compare",
+        { input: prepared.input, reference: referenceData, constants },
+        grid,
+        rule,
+        plan,
+        request,
+      ),
+      expectedAt: (i: number) => referenceData[i],
     };
   }
-  const referenceData = toShared(reference.data);
+  const { outer, channels, inner } = grid.geometry;
+  const sources: Record<string, TensorFileSource> = {};
+  if (inputStream !== null) sources.input = inputStream.source;
+  if (deferred !== null) sources.reference = deferred.source;
+  const referenceData =
+    deferred === null
+      ? toShared(reference.data)
+      : streamRegion(deferred.source.dtype, outer * channels * inner, grid, plan.threads);
+  const given = { input: inputStream?.region ?? prepared.input, reference: referenceData, constants };
   return {
-    pass: await runPass("compare", { input, reference: referenceData, constants }, grid, rule, plan, request),
-    expectedAt: (i: number) => referenceData[i],
+    pass: await runPass("compareStreamed", given, grid, streamParams(rule, grid, sources), plan, request),
+    expectedAt: deferred === null ? (i: number) => referenceData[i] : (i: number) => deferred.valueAt(i),
   };
 }
 

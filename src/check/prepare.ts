@@ -9,7 +9,7 @@ import { CheckInputError, UsageError } from "../core/errors.js";
 import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
 import { describeLayout, geometryOf, LAYOUTS } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
-import type { Tensor } from "../core/tensor.js";
+import { elementCount, unloadedSource, type Tensor, type TensorFileSource } from "../core/tensor.js";
 import {
   planExecution,
   releaseScratch,
@@ -18,6 +18,7 @@ import {
   type ExecutionPlan,
 } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
+import { streamParams, streamRegion, streamsUnits } from "../parallel/stream.js";
 import type { KernelName } from "../parallel/task.js";
 
 /** The tensors of one BatchNorm call. Parameters are 1-D with one value per channel. */
@@ -39,7 +40,10 @@ export interface Prepared {
   readonly params: BatchNormParams;
   readonly grid: UnitGrid;
   readonly plan: ExecutionPlan;
+  /** The input's values in shared memory (a streamed input is read whole on first use, for what streams do not serve). */
   readonly input: Float32Array | Float64Array;
+  /** The input as the passes read it from its file unit by unit (stream.ts), when it stays there; else null. */
+  readonly inputStream: InputStream | null;
   /** [shift | scale | offset | bound coefficients b0..b3] per channel, in shared memory (bounds 0 until set). */
   readonly constants: Float64Array;
   /** Batch statistics (train mode): mean and biased variance per channel. */
@@ -53,6 +57,13 @@ export interface Prepared {
   readonly statsKernel: KernelName | null;
   /** Units of the statistics pass each thread claimed (the calling thread first; null in eval mode). */
   readonly statsUnitsByThread: readonly number[] | null;
+}
+
+/** An input left in its file: where it is, the region the streamed passes are given, one value at a time. */
+export interface InputStream {
+  readonly source: TensorFileSource;
+  readonly region: Float32Array | Float64Array;
+  valueAt(index: number): number;
 }
 
 export function conventionOf(framework: FrameworkName | Convention | undefined): Convention {
@@ -172,8 +183,14 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
 
   const grid = planUnits(geometry);
   const plan = planExecution(grid, request);
-  const input = toShared(tensors.input.data);
-  const constants = sharedFloat64(CONSTANT_RUNS * channels, input);
+  const inputStream = streamOf(tensors.input, grid, plan);
+  // Read whole only if something other than a streamed pass asks for it.
+  let materialized: Float32Array | Float64Array | null = null;
+  const inputOf = () => {
+    materialized ??= toShared(tensors.input.data);
+    return materialized;
+  };
+  const constants = sharedFloat64(CONSTANT_RUNS * channels, inputStream?.region ?? inputOf());
 
   if (params.mode === "eval") {
     checkEvalStatistics(runningMean, runningVar);
@@ -182,7 +199,11 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
       params,
       grid,
       plan,
-      input,
+      // A getter (not a spread, which would read it): the input is read whole only when asked for.
+      get input() {
+        return inputOf();
+      },
+      inputStream,
       constants,
       batchMean: null,
       batchVariance: null,
@@ -202,7 +223,17 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     );
   }
   const started = performance.now();
-  const pass = await runPass("stats", { input }, grid, null, plan, request);
+  const pass =
+    inputStream === null
+      ? await runPass("stats", { input: inputOf() }, grid, null, plan, request)
+      : await runPass(
+          "statsStreamed",
+          { input: inputStream.region },
+          grid,
+          streamParams(null, grid, { input: inputStream.source }),
+          plan,
+          request,
+        );
   const partials = pass.arrays.partials;
   const stats = mergeChannelStats(grid, partials);
   releaseScratch(pass);
@@ -218,7 +249,10 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     params,
     grid,
     plan,
-    input,
+    get input() {
+      return inputOf();
+    },
+    inputStream,
     constants,
     batchMean: stats.mean,
     batchVariance,
@@ -227,5 +261,19 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     statsMs,
     statsKernel,
     statsUnitsByThread: pass.unitsByThread,
+  };
+}
+
+/**
+ * The input as streamed passes read it (stream.ts), when it is still in its file (a DeferredTensor
+ * not read yet) and every unit of the grid is one run of it; else null.
+ */
+function streamOf(input: Tensor, grid: UnitGrid, plan: ExecutionPlan): InputStream | null {
+  const deferred = unloadedSource(input);
+  if (deferred === null || !streamsUnits(grid)) return null;
+  return {
+    source: deferred.source,
+    region: streamRegion(deferred.source.dtype, elementCount(input.shape), grid, plan.threads),
+    valueAt: (index) => deferred.valueAt(index),
   };
 }

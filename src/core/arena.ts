@@ -153,6 +153,11 @@ export function commonArena(...arrays: readonly ArrayBufferView[]): TensorArena 
 
 const ambient = new AsyncLocalStorage<TensorArena>();
 
+/** The arena of the operation running now (see `withTensorArena`), or null outside one. */
+export function ambientArena(): TensorArena | null {
+  return ambient.getStore() ?? null;
+}
+
 /**
  * A tensor of `length` zeros in the arena of the operation running now (see `withTensorArena`), or
  * null: outside an operation, under ARENA_MIN_ELEMENTS, or when it does not fit.

@@ -40,11 +40,6 @@ export interface CompareArrays<V extends Values = Values> {
   readonly histograms: Float64Array;
   readonly addend?: V | null;
   readonly addendScale?: Float64Array | null;
-  /**
-   * The element index `reference[0]` holds (default 0): a reference streamed from its file holds
-   * only the unit being compared (parallel/stream.ts), element i at `reference[i − referenceOrigin]`.
-   */
-  readonly referenceOrigin?: number;
 }
 
 /** Compares every unit in the calling thread (a sample, or a diff of two tensors), into new output arrays. */
@@ -134,7 +129,6 @@ export function compareUnits(
   endUnit: number,
 ): void {
   const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
-  const origin = arrays.referenceOrigin ?? 0;
   const { channels, inner } = grid.geometry;
   const { atol, rtol, equalNan, ulpDtype } = rule;
   // float32 distances read the reference's bit patterns through an integer view (no copy).
@@ -189,7 +183,7 @@ export function compareUnits(
           const x = input[i];
           const centred = (x - shift) * scale;
           const actual = addend === null ? centred + offset : centred + offset + addendFactor * addend[i];
-          const expected = reference[i - origin];
+          const expected = reference[i];
           count++;
           let excess: number;
           if (actual - actual === 0 && expected - expected === 0) {
@@ -234,7 +228,7 @@ export function compareUnits(
                 // defeat branch prediction): ord = ((bits & 0x7fffffff) ^ m) − m, m = bits >> 31.
                 scratch[0] = actual; // rounds to float32
                 const a = scratchBits[0];
-                const b = referenceBits![i - origin];
+                const b = referenceBits![i];
                 const ma = a >> 31;
                 const mb = b >> 31;
                 const ulps = Math.abs(((a & 0x7fffffff) ^ ma) - ma - (((b & 0x7fffffff) ^ mb) - mb));

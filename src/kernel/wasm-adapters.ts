@@ -116,7 +116,6 @@ export function compareUnitsSimd(
   endUnit: number,
 ): void {
   const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
-  const referenceStart = reference.byteOffset - (arrays.referenceOrigin ?? 0) * 4;
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
   for (let unit = firstUnit; unit < endUnit; unit++) {
@@ -131,7 +130,7 @@ export function compareUnitsSimd(
       const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
       wasm.compare_cols(
         input.byteOffset + first * 4,
-        referenceStart + first * 4,
+        reference.byteOffset + first * 4,
         columnRun ? 1 : box.o1 - box.o0,
         channels * inner * 4,
         columnRun ? box.o1 - box.o0 : box.i1 - box.i0,

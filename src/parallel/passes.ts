@@ -24,7 +24,7 @@ import {
   statsUnitsSimd,
 } from "../kernel/wasm-adapters.js";
 import { GRAD_LANE_SCRATCH, gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
-import { streamedComparePass } from "./stream.js";
+import { streamedPass } from "./stream.js";
 import type { PassArrays, PassDefinition } from "./pass-definition.js";
 
 export type { PassArrays, PassDefinition } from "./pass-definition.js";
@@ -132,10 +132,20 @@ const compareGradInput: PassDefinition<DiffRule> = {
     compareUnitsSimd(kernel, compareArrays(a, f32, true), grid, rule, first, end),
 };
 
-/** The compare pass with the reference read from its file unit by unit (stream.ts). */
-const compareStreamed = streamedComparePass(compare.scratch);
+// The statistics and compare passes over tensors read from their files unit by unit (stream.ts).
+const statsStreamed = streamedPass(stats);
+const compareStreamed = streamedPass(compare);
 
-export const PASSES = { stats, normalize, compare, compareStreamed, gradSums, gradInput, compareGradInput } as const;
+export const PASSES = {
+  stats,
+  statsStreamed,
+  normalize,
+  compare,
+  compareStreamed,
+  gradSums,
+  gradInput,
+  compareGradInput,
+} as const;
 
 export type PassName = keyof typeof PASSES;
 /** The parameters each pass takes (the comparison rule for compare, none for the others). */

@@ -162,7 +162,7 @@ export function startOnPool(
         const what =
           task.op === "fill"
             ? `reading ${task.ranges.length} file range${task.ranges.length === 1 ? "" : "s"} (${task.claims.unitCount} units)`
-            : `${task.op === "compareStreamed" ? "compare" : task.op} (units 0..${task.claims.unitCount - 1} of ` +
+            : `${task.op.replace(/Streamed$/, "")} (units 0..${task.claims.unitCount - 1} of ` +
               `${task.grid.unitCount}, ${task.grid.geometry.channels} channels)`;
         throw new WorkerFailureError(
           `a worker thread failed during ${what}: ${(error as Error)?.message ?? String(error)}`,

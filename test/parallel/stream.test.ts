@@ -1,6 +1,6 @@
-// Streamed compares (src/parallel/stream.ts): a reference left in its .npy file and read unit by unit
-// must give the report the reference in memory gives, bit for bit, on every thread and geometry,
-// stay unread when nothing else needs it, and fail with the file's name when the file shrinks.
+// Streamed passes (src/parallel/stream.ts): an input and a reference left in their .npy files and read
+// unit by unit must give the report the tensors in memory give, bit for bit, on every thread and
+// geometry, stay unread when nothing else needs them, and fail with the file's name when a file shrinks.
 // Runs against the compiled package, so that the pool's workers run the same code.
 import { mkdtempSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,15 +52,22 @@ function writeCase(name: string, shape: number[], dtype: "float32" | "float64", 
   return { input, reference };
 }
 
-/** The output comparison of a check, as the JSON report has it. */
+/** What a check reports that the passes compute: the output comparison and the batch statistics. */
 async function outputOf(input: Tensor, reference: Tensor, options: Record<string, unknown>) {
   const result = await checkBatchNorm({ input, reference }, { framework: "torch", mode: "train", ...options });
-  return { output: JSON.stringify(result.output), units: result.timings.unitsByThread.compare };
+  return {
+    output: JSON.stringify({
+      output: result.output,
+      mean: Array.from(result.batchMean ?? []),
+      variance: Array.from(result.batchVariance ?? []),
+    }),
+    units: result.timings.unitsByThread,
+  };
 }
 
 const POOLED = { threads: 2, parallelThreshold: 0, chunksPerThread: 32, callerClaims: false };
 
-describe("a reference streamed from its file", () => {
+describe("tensors streamed from their files", () => {
   const geometries: [string, number[], "float32" | "float64"][] = [
     // Units of one row each (8 units), of several rows each (4), of part of a row (inner wider than
     // a unit), of rows of channels-last data (inner 1), a single unit, and a float64 reference.
@@ -74,29 +81,28 @@ describe("a reference streamed from its file", () => {
   for (const [name, shape, dtype] of geometries) {
     it(`${name} (${shape.join("x")}, ${dtype}): the in-memory report, bit for bit, in one thread and on workers alone`, async () => {
       const files = writeCase(name.replaceAll(" ", "-"), shape, dtype, shape.length * 7 + shape[0]);
+      const grid = planUnits({ outer: shape[0], channels: shape[1], inner: shape.slice(2).reduce((a, b) => a * b, 1) });
+      if (name === "tiny") expect(grid.unitCount).toBe(1);
+      else expect(grid.unitCount).toBeGreaterThan(1);
+      expect(streamsUnits(grid)).toBe(true);
       await withTensorArena(async () => {
-        const input = readNpy(files.input);
-        const inMemory = await outputOf(input, readNpy(files.reference), { threads: 1 });
-        const deferred = readTensorDeferred(files.reference) as DeferredTensor;
-        expect(deferred.loaded).toBe(false);
-        const grid = planUnits({
-          outer: shape[0],
-          channels: shape[1],
-          inner: shape.slice(2).reduce((a, b) => a * b, 1),
-        });
-        if (name === "tiny") expect(grid.unitCount).toBe(1);
-        else expect(grid.unitCount).toBeGreaterThan(1);
-        expect(streamsUnits(grid)).toBe(true);
-        const here = await outputOf(input, deferred, { threads: 1 });
-        expect(here.output).toBe(inMemory.output);
-        // The calling thread claims nothing: the worker streams every unit.
-        const pooled = await outputOf(input, deferred, POOLED);
-        expect(pooled.units[0]).toBe(0);
-        expect(pooled.units[1]).toBeGreaterThan(0);
-        expect(pooled.output).toBe(inMemory.output);
-        expect(JSON.parse(here.output).mismatches).toBeGreaterThan(0);
-        // Nothing read the whole reference.
-        expect(deferred.loaded).toBe(false);
+        const inMemory = await outputOf(readNpy(files.input), readNpy(files.reference), { threads: 1 });
+        expect(JSON.parse(inMemory.output).output.mismatches).toBeGreaterThan(0);
+        // The input, the reference, or both left in their files.
+        for (const streamed of ["input", "reference", "both"]) {
+          const input = streamed === "reference" ? readNpy(files.input) : readTensorDeferred(files.input);
+          const reference = streamed === "input" ? readNpy(files.reference) : readTensorDeferred(files.reference);
+          const here = await outputOf(input, reference, { threads: 1 });
+          expect(here.output).toBe(inMemory.output);
+          // The calling thread claims nothing: the worker streams every unit.
+          const pooled = await outputOf(input, reference, POOLED);
+          expect(pooled.units.compare[0]).toBe(0);
+          expect(pooled.units.compare[1]).toBeGreaterThan(0);
+          expect(pooled.output).toBe(inMemory.output);
+          // Nothing read a streamed tensor whole.
+          for (const tensor of [input, reference])
+            if ("loaded" in tensor) expect((tensor as DeferredTensor).loaded).toBe(false);
+        }
       });
     });
   }
@@ -108,8 +114,10 @@ describe("a reference streamed from its file", () => {
     await withTensorArena(async () => {
       const input = readNpy(files.input);
       const inMemory = await outputOf(input, readNpy(files.reference), { threads: 1 });
+      const deferredInput = readTensorDeferred(files.input) as DeferredTensor;
       const deferred = readTensorDeferred(files.reference) as DeferredTensor;
-      expect((await outputOf(input, deferred, { threads: 1 })).output).toBe(inMemory.output);
+      expect((await outputOf(deferredInput, deferred, { threads: 1 })).output).toBe(inMemory.output);
+      expect(deferredInput.loaded).toBe(true);
       expect(deferred.loaded).toBe(true);
     });
   });
@@ -127,14 +135,19 @@ describe("a reference streamed from its file", () => {
     expect(deferred.loaded).toBe(true);
   });
 
-  it("fails with the file's name when the file shrinks after its header was read", async () => {
+  it("fails with the file's name when a file shrinks after its header was read", async () => {
     const files = writeCase("shrinks", [8, 6, 40, 40], "float32", 5);
-    const deferred = readTensorDeferred(files.reference);
-    truncateSync(files.reference, 2000);
+    const input = readTensorDeferred(files.input);
+    const reference = readTensorDeferred(files.reference);
+    truncateSync(files.reference, 20_000);
     await withTensorArena(async () => {
-      const input = readNpy(files.input);
-      await expect(outputOf(input, deferred, { threads: 1 })).rejects.toThrow(
+      await expect(outputOf(input, reference, { threads: 1 })).rejects.toThrow(
         /shrinks-ref\.npy: changed while being read \(ended \d+ bytes early\)/,
+      );
+      // The input's first: the statistics pass reads it.
+      truncateSync(files.input, 20_000);
+      await expect(outputOf(input, reference, { threads: 1 })).rejects.toThrow(
+        /shrinks-input\.npy: changed while being read \(ended \d+ bytes early\)/,
       );
     });
   });
