@@ -44,3 +44,26 @@ export function runClaimedChunks(claims: UnitClaims, run: (firstUnit: number, en
     done += end - first;
   }
 }
+
+/**
+ * `runClaimedChunks` for the calling thread of a pooled pass: while fewer than `workers` workers have
+ * joined, it lets the event loop run between chunks. A worker that finishes starting during the pass
+ * is handed its task by the pool on this thread's event loop; without these turns it would get it
+ * only after this thread had claimed every unit, and never join (once all have joined, no more turns).
+ */
+export async function runClaimedChunksYielding(
+  claims: UnitClaims,
+  workers: number,
+  run: (firstUnit: number, endUnit: number) => void,
+): Promise<number> {
+  const counter = new Int32Array(claims.counter);
+  let done = 0;
+  for (;;) {
+    if (Atomics.load(counter, 1) < workers) await new Promise((resolve) => setImmediate(resolve));
+    const first = Atomics.add(counter, 0, claims.chunkUnits);
+    if (first >= claims.unitCount) return done;
+    const end = Math.min(claims.unitCount, first + claims.chunkUnits);
+    run(first, end);
+    done += end - first;
+  }
+}

@@ -5,7 +5,7 @@
  */
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../core/errors.js";
-import { joinedWorkers, newUnitClaims, runClaimedChunks } from "./claim.js";
+import { joinedWorkers, newUnitClaims, runClaimedChunksYielding } from "./claim.js";
 import {
   defaultThreadCount,
   poolFailed,
@@ -174,7 +174,7 @@ export async function runPass<Op extends PassName>(
     workers,
     options.signal,
   );
-  const mine = options.callerClaims === false ? 0 : runClaimedChunks(claims, runHere);
+  const mine = options.callerClaims === false ? 0 : await runClaimedChunksYielding(claims, workers, runHere);
   // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
   // in this pass: do not wait for them (their tasks end at once when they start).
   if (options.callerClaims !== false && joinedWorkers(claims) === 0)

@@ -7,7 +7,14 @@
  * one-shot run's read takes about what the slower of its files would alone.
  */
 import { copyFromFile, type FileRange } from "../core/file-copy.js";
-import { joinClaims, joinedWorkers, newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
+import {
+  joinClaims,
+  joinedWorkers,
+  newUnitClaims,
+  runClaimedChunks,
+  runClaimedChunksYielding,
+  type UnitClaims,
+} from "./claim.js";
 import { defaultThreadCount, poolFailed, poolIsWarm, startOnPool, validateThreadCount, workersFor } from "./pool.js";
 import type { ExecutionOptions } from "./executor.js";
 import type { FillTask, SharedFileRange, TaskResult } from "./task.js";
@@ -105,7 +112,7 @@ async function runFill(
   const mine =
     options.callerClaims === false
       ? 0
-      : runClaimedChunks(claims, (first, end) => {
+      : await runClaimedChunksYielding(claims, workers, (first, end) => {
           const ended = fillUnits(ranges, starts, first, end);
           if (endedEarly < 0) endedEarly = ended;
         });
