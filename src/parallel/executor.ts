@@ -26,17 +26,18 @@ type Values = Float32Array | Float64Array;
 /** Below this many elements, passes run in the calling thread when the pool is already running. */
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
 /**
- * From this many elements a one-shot run (no pool running yet) starts its workers while it reads its
- * files and shares the reading and the passes with them; below it, it runs in the calling thread.
- * Starting a worker costs CPU time (50-60 ms here: an engine of its own, the bundle, the kernel
- * compiled again) on the cores the run needs, and a thread's first pass costs more than its later
- * ones. Measured with bench/cold-threshold.mjs (whole-process `compare --format json`, train mode,
- * N x 64 x 32 x 32 float32, `--threads 1` against `--threads 2` on a cold pool; median of 7 runs,
- * 2 cores), pool / one thread, after the reference was streamed (stream.ts) and reads were shared
- * (fill.ts): 2^21 1.21, 2^22 1.11, 2^23 1.01, 2^24 0.87, 2^25 0.77; S1 (32x64x56x56, 2^22.6) 1.10.
- * (Before both: 2^22 1.15-1.29, 2^23 1.10-1.26, 2^24 0.93-1.09.) The pool stops costing at 2^23.
+ * From this many elements a one-shot run (no pool running yet) starts its workers before it reads
+ * anything and shares the passes with them; below it, it runs in the calling thread. Starting a
+ * worker costs CPU time (50-60 ms here: an engine of its own, the bundle, the kernel compiled again)
+ * on the cores the run needs, and a thread's first pass costs more than its later ones; and since
+ * `compare` streams its tensors from their files (stream.ts), there is no read for workers to boot
+ * behind. Measured with bench/cold-threshold.mjs (whole-process `compare --format json`, train mode,
+ * N x 64 x 32 x 32 float32, `--threads 1` against `--threads 2` on a cold pool; median of 11 runs,
+ * 2 cores), pool / one thread: 2^23 1.15, 2^24 1.09, 2^25 0.97; S1 (32x64x56x56, 2^22.6) 1.22; S1b
+ * (32x256x56x56, 2^24.6) 0.97 (9 runs). The pool stops costing between 2^24 and 2^25: 24 Mi elements.
+ * (Before streaming, when workers booted behind a read: 2^23 1.01, 2^24 0.87, S1 1.10.)
  */
-export const COLD_PARALLEL_THRESHOLD = 1 << 23;
+export const COLD_PARALLEL_THRESHOLD = 24 * 2 ** 20;
 
 /**
  * COLD_PARALLEL_THRESHOLD, or BN_CHECK_COLD_THRESHOLD (elements) when set: the knob

@@ -262,7 +262,7 @@ describe("the worker pool", () => {
 });
 
 describe("one-shot runs and the cold pool", () => {
-  // S1 = 32x64x56x56 lies below COLD_PARALLEL_THRESHOLD; 2^23 is at it.
+  // S1 = 32x64x56x56 lies below COLD_PARALLEL_THRESHOLD; 24 Mi elements is at it.
   const grid = (outer: number) => planUnits({ outer, channels: 64, inner: 56 * 56 });
   const previous = process.env.BN_CHECK_COLD_THRESHOLD;
   afterEach(() => {
@@ -273,16 +273,16 @@ describe("one-shot runs and the cold pool", () => {
   it("run in the calling thread below COLD_PARALLEL_THRESHOLD and on the pool from it, and start the pool early only then", async () => {
     await closePool();
     delete process.env.BN_CHECK_COLD_THRESHOLD;
-    expect(COLD_PARALLEL_THRESHOLD).toBe(2 ** 23);
+    expect(COLD_PARALLEL_THRESHOLD).toBe(24 * 2 ** 20);
     expect(coldParallelThreshold()).toBe(COLD_PARALLEL_THRESHOLD);
     expect(planExecution(grid(32), { threads: 2 })).toEqual({ threads: 1, useWorkers: false });
-    expect(planExecution(grid(Math.ceil(2 ** 23 / (64 * 56 * 56))), { threads: 2 })).toEqual({
+    expect(planExecution(grid(Math.ceil((24 * 2 ** 20) / (64 * 56 * 56))), { threads: 2 })).toEqual({
       threads: 2,
       useWorkers: true,
     });
     prewarmFor(32 * 64 * 56 * 56, { threads: 2 });
     expect(poolIsWarm(1)).toBe(false);
-    prewarmFor(2 ** 23, { threads: 2 });
+    prewarmFor(24 * 2 ** 20, { threads: 2 });
     expect(poolIsWarm(1)).toBe(true);
     await closePool();
   });
