@@ -17,7 +17,7 @@
  * A unit's values must be one run of the file: true of every unit grid but wide channels-last data,
  * whose units hold several rows of part of the channels (`streamsUnits`).
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { allocateInAmbientArena } from "../core/arena.js";
 import { InputFileError } from "../core/errors.js";
 import type { TensorFileSource } from "../core/tensor.js";
@@ -148,7 +148,7 @@ function streamUnits<P>(
       const at = stream.length + slot * slotStride(stream.slotLength, region.BYTES_PER_ELEMENT);
       if (at + stream.slotLength > region.length)
         throw new Error(`streamed pass: more threads than slots (slot ${slot} of ${name})`);
-      streams.push({ name, fd: openSync(source.path, "r"), source, region, slot: at });
+      streams.push({ name, fd: openRegular(source.path), source, region, slot: at });
     }
     const windowed: Record<string, Values> = { ...arrays };
     const box = emptyBox();
@@ -169,6 +169,24 @@ function streamUnits<P>(
   } finally {
     for (const { fd } of streams) closeSync(fd);
   }
+}
+
+/**
+ * Opens a streamed tensor's file again, as it was when its header was read: a regular file (opened
+ * without blocking, so that a FIFO put in its place meanwhile is refused, not waited on).
+ */
+function openRegular(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new InputFileError(path, `changed while being read (${(error as Error).message})`, { cause: error });
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new InputFileError(path, "changed while being read (no longer a regular file)");
+  }
+  return fd;
 }
 
 function readRun(fd: number, bytes: Uint8Array, position: number, path: string): void {

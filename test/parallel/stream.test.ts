@@ -2,6 +2,7 @@
 // unit by unit must give the report the tensors in memory give, bit for bit, on every thread and
 // geometry, stay unread when nothing else needs them, and fail with the file's name when a file shrinks.
 // Runs against the compiled package, so that the pool's workers run the same code.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -143,6 +144,12 @@ describe("tensors streamed from their files", () => {
     await withTensorArena(async () => {
       await expect(outputOf(input, reference, { threads: 1 })).rejects.toThrow(
         /shrinks-ref\.npy: changed while being read \(ended \d+ bytes early\)/,
+      );
+      // A FIFO put in the reference's place is refused, not waited on.
+      rmSync(files.reference);
+      execFileSync("mkfifo", [files.reference]);
+      await expect(outputOf(input, reference, { threads: 1 })).rejects.toThrow(
+        /shrinks-ref\.npy: changed while being read \(no longer a regular file\)/,
       );
       // The input's first: the statistics pass reads it.
       truncateSync(files.input, 20_000);
