@@ -16,7 +16,7 @@ import { readOnnxNodeTest } from "../io/onnx-node-test.js";
 import {
   peekTensor,
   readTensor,
-  readTensorDeferred,
+  deferredNpy,
   readTensorsConcurrently,
   tensorFileBytes,
   tensorLoader,
@@ -118,6 +118,23 @@ function streamsTensors(check: CheckCase): boolean {
   );
 }
 
+/**
+ * The input and reference: left in their files where the passes can stream them (`defer`, and a
+ * plain .npy file: io's `deferredNpy`), the others read side by side.
+ */
+async function readOrDefer(
+  specs: readonly (string | undefined)[],
+  defer: boolean,
+  fill: RangeFiller,
+): Promise<(Tensor | undefined)[]> {
+  const deferred = specs.map((spec) => (defer && spec !== undefined ? deferredNpy(spec) : null));
+  const read = await readTensorsConcurrently(
+    specs.map((spec, k) => (deferred[k] === null ? spec : undefined)),
+    fill,
+  );
+  return specs.map((_, k) => deferred[k] ?? read[k]);
+}
+
 /** A case's tensor files: the two large ones side by side, the others after. */
 async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Promise<LoadedCase> {
   // Large input: start the workers now, so that they boot while the files are read.
@@ -143,9 +160,7 @@ async function loadCaseFiles(check: CheckCase, execution: ExecutionOptions): Pro
         check.kind === "diff" ? shapeOnly(inputHead) : (await readTensorsConcurrently([check.files.input], fill))[0],
         shapeOnly(referenceHead),
       ]
-    : streamsTensors(check)
-      ? [readTensorDeferred(check.files.input!), readTensorDeferred(check.files.reference!)]
-      : await readTensorsConcurrently([check.files.input, check.files.reference], fill);
+    : await readOrDefer([check.files.input, check.files.reference], streamsTensors(check), fill);
   const preloaded = new Map<string, Tensor>();
   if (input !== undefined) preloaded.set(roleOf("input"), input);
   if (reference !== undefined) preloaded.set(roleOf("reference"), reference);

@@ -8,6 +8,7 @@ import { channelAt, UNIT_ROUNDOFF, type ChannelTable } from "./error-model.js";
 import { gradientBound, type GradientBound, type GradientSums } from "./gradient-bound.js";
 import type { ResolvedTolerance } from "./tolerance.js";
 import { CheckInputError, UsageError } from "../core/errors.js";
+import { gradInputConstants, mergeGradSums } from "../kernel/backward.js";
 import {
   G_MAX_ABS_CENTRED,
   G_MAX_ABS_DY,
@@ -17,11 +18,9 @@ import {
   G_SUM_DY_CENTRED,
   GRAD_CONSTANT_RUNS,
   GRAD_RECORD_SIZE,
-  gradInputConstants,
-  mergeGradSums,
-} from "../kernel/backward.js";
+} from "../kernel/abi.js";
 import type { DiffRule } from "../kernel/diff.js";
-import { CONSTANT_RUNS } from "../kernel/normalize.js";
+import { CONSTANT_RUNS } from "../kernel/abi.js";
 import { allocateShared, type ComputeDType, type Tensor } from "../core/tensor.js";
 import { releaseScratch, runPass, type ExecutionOptions } from "../parallel/executor.js";
 import { comparisonFromPass } from "./compare-pass.js";

@@ -6,11 +6,6 @@ import { compareInThread, mergeChannelDiffs } from "../kernel/batch-norm.js";
 import { geometryOf, normalizeAxis } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import {
-  D_FLAT_MISMATCHES,
-  D_MAX_ABS,
-  D_MAX_BOUND_RATIO,
-  D_MISMATCHES,
-  DIFF_RECORD_SIZE,
   HISTOGRAM_LABELS,
   initDiffRecord,
   mergeDiffRecord,
@@ -19,6 +14,7 @@ import {
   readDiffRecord,
   type DiffRule,
 } from "../kernel/diff.js";
+import { D_FLAT_MISMATCHES, D_MAX_ABS, D_MAX_BOUND_RATIO, D_MISMATCHES, DIFF_RECORD_SIZE } from "../kernel/abi.js";
 import { elementCount, unravelIndex, type ComputeDType, type FloatDType } from "../core/tensor.js";
 import { UsageError } from "../core/errors.js";
 import { resolveTolerance, type ResolvedTolerance } from "./tolerance.js";
@@ -31,7 +27,7 @@ import {
   elementBound,
   type ChannelTable,
 } from "./error-model.js";
-import { CONSTANT_RUNS } from "../kernel/normalize.js";
+import { CONSTANT_RUNS } from "../kernel/abi.js";
 
 /**
  * The three outcomes of a check: within the flat tolerance; outside it but within what the

@@ -6,7 +6,8 @@
 import { conventions, type Convention, type FrameworkName } from "../conventions/index.js";
 import { resolveConvention, type BatchNormOptions, type BatchNormParams } from "../conventions/resolve.js";
 import { CheckInputError, UsageError } from "../core/errors.js";
-import { affineConstants, CONSTANT_RUNS, mergeChannelStats } from "../kernel/batch-norm.js";
+import { affineConstants, mergeChannelStats } from "../kernel/batch-norm.js";
+import { CONSTANT_RUNS } from "../kernel/abi.js";
 import { describeLayout, geometryOf, LAYOUTS } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
 import { elementCount, unloadedSource, type Tensor, type TensorFileSource } from "../core/tensor.js";

@@ -40,3 +40,17 @@ export function copyFromFile(fd: number, target: Uint8Array, position: number): 
   }
   return filled;
 }
+
+/**
+ * Reads `target.length` bytes of the file from `position` straight into `target`; returns the bytes
+ * read, fewer only when the file ended first.
+ */
+export function readInto(fd: number, target: Uint8Array, position: number): number {
+  let filled = 0;
+  while (filled < target.length) {
+    const read = readSync(fd, target, filled, target.length - filled, position + filled);
+    if (read === 0) break;
+    filled += read;
+  }
+  return filled;
+}

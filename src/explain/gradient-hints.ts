@@ -13,14 +13,8 @@
 import type { TensorComparison } from "../check/compare.js";
 import { formatNumber } from "../core/format.js";
 import { otherEpsilons } from "../conventions/alternatives.js";
-import {
-  G_SUM_DY,
-  G_SUM_DY_CENTRED,
-  GRAD_RECORD_SIZE,
-  gradSumsLength,
-  gradSumsUnits,
-  mergeGradSums,
-} from "../kernel/backward.js";
+import { gradSumsLength, gradSumsUnits, mergeGradSums } from "../kernel/backward.js";
+import { G_SUM_DY, G_SUM_DY_CENTRED, GRAD_RECORD_SIZE } from "../kernel/abi.js";
 import { geometryOf } from "../core/layout.js";
 import { planUnits } from "../kernel/units.js";
 import { checkBatchNorm, type CheckRequest, type CheckTensors, type ConformanceResult } from "../check/check.js";

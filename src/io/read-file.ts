@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, read as fsRead, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, read as fsRead, statSync } from "node:fs";
 import { InputFileError } from "../core/errors.js";
-import { copyFromFile, type FileRange } from "../core/file-copy.js";
+import { copyFromFile, readInto, type FileRange } from "../core/file-copy.js";
 import { availableParallelism } from "node:os";
 
 /**
@@ -102,17 +102,8 @@ const COPY_MIN_BYTES = 1 << 20;
  * are copied in by this thread (core/file-copy.ts says why).
  */
 export function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
-  if (target.length >= COPY_MIN_BYTES) {
-    const copied = copyFromFile(fd, target, position);
-    if (copied < target.length) throw endedEarly(path, target.length - copied);
-    return;
-  }
-  let filled = 0;
-  while (filled < target.length) {
-    const read = readSync(fd, target, filled, target.length - filled, position + filled);
-    if (read === 0) throw endedEarly(path, target.length - filled);
-    filled += read;
-  }
+  const filled = target.length >= COPY_MIN_BYTES ? copyFromFile(fd, target, position) : readInto(fd, target, position);
+  if (filled < target.length) throw endedEarly(path, target.length - filled);
 }
 
 /** A range of an open file to read into `target`, with the path its errors name. */

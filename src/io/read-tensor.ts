@@ -4,7 +4,7 @@
  * it holds one tensor; `x.pb` (an ONNX TensorProto).
  */
 import { statSync } from "node:fs";
-import { deferredTensor, type Tensor } from "../core/tensor.js";
+import { deferredTensor, type DeferredTensor, type Tensor } from "../core/tensor.js";
 import { readNpy, startNpyRead, type NpyRead } from "./npy/read-npy.js";
 import type { FileRange } from "../core/file-copy.js";
 import { readFileBytes, readFully, readRangesSideBySide, withOpenFile, type NamedFileRange } from "./read-file.js";
@@ -133,30 +133,17 @@ async function readTensorAsync(spec: string): Promise<Tensor> {
 }
 
 /**
- * A tensor whose values stay in their file until they are needed (core/tensor.ts, DeferredTensor):
- * for a .npy file of little-endian C-order float32 or float64 values, its header read and checked
- * as `readTensor` checks it; any other spec (or a header `readTensor` would refuse) is read whole
- * by `readTensor`, which then says what is wrong.
+ * A tensor whose values stay in their file until they are needed (core/tensor.ts, DeferredTensor),
+ * for a .npy file of little-endian C-order float32 or float64 values whose header reads and checks
+ * as `readTensor` checks it; null for any other spec or header (`readTensor` reads it, or says what
+ * is wrong).
  */
-export function readTensorDeferred(spec: string): Tensor {
-  if (!isPlainNpy(spec)) return readTensor(spec);
-  let layout: ReturnType<typeof npyLayoutOf> | undefined;
-  let size = 0;
-  try {
-    [layout, size] = withOpenFile(spec, (fd, fileSize) => {
-      const head = new Uint8Array(Math.min(fileSize, 1 << 16));
-      readFully(fd, head, 0, spec);
-      const needed = npyPreambleLength(head);
-      if (needed === null || needed > head.length) return [undefined, fileSize] as const;
-      return [npyLayoutOf(head.subarray(0, needed), fileSize, spec), fileSize] as const;
-    });
-  } catch {
-    layout = undefined;
-  }
-  const dtype = layout?.descr.dtype;
-  if (layout === undefined || !layout.direct || (dtype !== "float32" && dtype !== "float64")) return readTensor(spec);
+export function deferredNpy(spec: string): DeferredTensor | null {
+  const head = isPlainNpy(spec) ? npyHeadOf(spec) : undefined;
+  const dtype = head?.layout.descr.dtype;
+  if (head === undefined || !head.layout.direct || (dtype !== "float32" && dtype !== "float64")) return null;
+  const { layout, size } = head;
   const source = { path: spec, position: layout.dataOffset, dtype };
-  const { count } = layout;
   const itemSize = dtype === "float64" ? 8 : 4;
   return deferredTensor(
     dtype,
@@ -167,12 +154,9 @@ export function readTensorDeferred(spec: string): Tensor {
         if (now !== size)
           throw new InputFileError(spec, `changed while being read (${size} bytes when opened, ${now} now)`);
         // Not in the tensor arena (deferredTensor says why): a SharedArrayBuffer of its own.
-        const data =
-          dtype === "float64"
-            ? new Float64Array(new SharedArrayBuffer(count * 8))
-            : new Float32Array(new SharedArrayBuffer(count * 4));
-        readFully(fd, new Uint8Array(data.buffer), source.position, spec);
-        return data;
+        const bytes = new SharedArrayBuffer(layout.count * itemSize);
+        readFully(fd, new Uint8Array(bytes), source.position, spec);
+        return dtype === "float64" ? new Float64Array(bytes) : new Float32Array(bytes);
       }),
     (index) =>
       withOpenFile(spec, (fd) => {
@@ -182,6 +166,26 @@ export function readTensorDeferred(spec: string): Tensor {
         return itemSize === 8 ? view.getFloat64(0, true) : view.getFloat32(0, true);
       }),
   );
+}
+
+/**
+ * A .npy file's layout from its header alone, with the file's size; undefined where the header is
+ * not all in the first 64 KiB or does not parse (reading the file says why).
+ */
+function npyHeadOf(
+  spec: string,
+): { readonly layout: ReturnType<typeof npyLayoutOf>; readonly size: number } | undefined {
+  try {
+    return withOpenFile(spec, (fd, size) => {
+      const head = new Uint8Array(Math.min(size, 1 << 16));
+      readFully(fd, head, 0, spec);
+      const needed = npyPreambleLength(head);
+      if (needed === null || needed > head.length) return undefined;
+      return { layout: npyLayoutOf(head.subarray(0, needed), size, spec), size };
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -196,14 +200,8 @@ export function peekTensor(
     const member = splitArchiveSpec(spec);
     if (member !== undefined) return openTensorArchive(member[0]).peek?.(member[1]);
     if (archiveFormatOf(spec) !== undefined || /\.pb$/i.test(spec)) return undefined;
-    return withOpenFile(spec, (fd, size) => {
-      const head = new Uint8Array(Math.min(size, 1 << 16));
-      readFully(fd, head, 0, spec);
-      const needed = npyPreambleLength(head);
-      if (needed === null || needed > head.length) return undefined;
-      const layout = npyLayoutOf(head.subarray(0, needed), size, spec);
-      return { dtype: layout.descr.dtype, shape: layout.header.shape };
-    });
+    const head = npyHeadOf(spec);
+    return head === undefined ? undefined : { dtype: head.layout.descr.dtype, shape: head.layout.header.shape };
   } catch {
     return undefined;
   }

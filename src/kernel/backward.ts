@@ -28,21 +28,6 @@ import {
   G_SUM_DY,
   G_SUM_DY_CENTRED,
 } from "./abi.js";
-export {
-  GC_CENTRED_SCALE,
-  GC_DY_SCALE,
-  GC_MEAN,
-  GC_OFFSET,
-  GRAD_CONSTANT_RUNS,
-  GRAD_LANE_SCRATCH,
-  GRAD_RECORD_SIZE,
-  G_MAX_ABS_CENTRED,
-  G_MAX_ABS_DY,
-  G_SUM_ABS_DY,
-  G_SUM_ABS_DY_CENTRED,
-  G_SUM_DY,
-  G_SUM_DY_CENTRED,
-} from "./abi.js";
 
 type Values = Float32Array | Float64Array;
 

@@ -21,10 +21,9 @@ export {
   mergeChannelStats,
   simdRunsStats,
   statsPartialsLength,
-  STATS_RECORD_SIZE,
   type ChannelStats,
 } from "./stats.js";
-export { affineConstants, CONSTANT_RUNS, normalizeUnits } from "./normalize.js";
+export { affineConstants, normalizeUnits } from "./normalize.js";
 export {
   compareInThread,
   compareUnits,

@@ -1,18 +1,15 @@
 /** The fused BN-and-compare pass and the merge of its records (see batch-norm.ts for the method). */
 import { roundTo, ulpDistance } from "../core/formats.js";
 import {
-  DIFF_RECORD_SIZE,
-  HISTOGRAM_BUCKETS,
-  HISTOGRAM_NONFINITE,
   initDiffRecord,
   ulpBucket,
   initWorst,
   insertWorst,
   mergeDiffRecord,
-  WORST_KEPT,
   writeDiffRecord,
   type DiffRule,
 } from "./diff.js";
+import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, HISTOGRAM_NONFINITE, WORST_KEPT } from "./abi.js";
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 import {
   C_BOUND_CONSTANT,

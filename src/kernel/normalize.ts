@@ -1,7 +1,6 @@
 /** Per-channel affine constants of y, and the pass that writes y (see batch-norm.ts for the method). */
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import { C_OFFSET, C_SCALE, C_SHIFT } from "./abi.js";
-export { CONSTANT_RUNS, C_OFFSET, C_SCALE, C_SHIFT } from "./abi.js";
 
 type Values = Float32Array | Float64Array;
 

@@ -4,7 +4,6 @@
 import { emptyBox, firstUnitOfChannel, unitBox, type UnitGrid } from "./units.js";
 import type { Geometry } from "../core/layout.js";
 import { STATS_RECORD_SIZE, S_COUNT, S_M2, S_MEAN } from "./abi.js";
-export { STATS_RECORD_SIZE, S_COUNT, S_M2, S_MEAN } from "./abi.js";
 
 type Values = Float32Array | Float64Array;
 

@@ -4,9 +4,10 @@
  * twin in stats.ts, normalize.ts or compare-units.ts computes, bit for bit. Pointers are byte offsets
  * into that memory (the arrays' byteOffset).
  */
-import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, initWorst, WORST_KEPT, type DiffRule } from "./diff.js";
-import { STATS_RECORD_SIZE } from "./stats.js";
-import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./backward.js";
+import { initWorst, type DiffRule } from "./diff.js";
+import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, WORST_KEPT } from "./abi.js";
+import { STATS_RECORD_SIZE } from "./abi.js";
+import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./abi.js";
 import type { CompareArrays } from "./compare-units.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";

@@ -51,9 +51,10 @@ export function coldParallelThreshold(): number {
 
 /**
  * Starts the pool now when `elements` of work will be shared by a one-shot command: from the cold
- * threshold on, workers boot while it reads its files, so that they join the first pass (the calling
- * thread does the work of workers still booting, and does not wait for them). Below it the passes run
- * in the calling thread, and booting workers would only compete with it.
+ * threshold on, workers start before the command reads anything, and join its passes (or the reading
+ * of its files) as soon as they are up (the calling thread does the work of workers still starting,
+ * and does not wait for them). Below it the passes run in the calling thread, and starting workers
+ * would only compete with it.
  */
 export function prewarmFor(elements: number, options: ExecutionOptions): void {
   const threads = options.threads ?? defaultThreadCount();

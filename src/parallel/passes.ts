@@ -23,7 +23,8 @@ import {
   normalizeUnitsSimd,
   statsUnitsSimd,
 } from "../kernel/wasm-adapters.js";
-import { GRAD_LANE_SCRATCH, gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
+import { gradInputUnits, gradSumsLength, gradSumsUnits } from "../kernel/backward.js";
+import { GRAD_LANE_SCRATCH } from "../kernel/abi.js";
 import { streamedPass } from "./stream.js";
 import type { PassArrays, PassDefinition } from "./pass-definition.js";
 

@@ -17,7 +17,8 @@
  * A unit's values must be one run of the file: true of every unit grid but wide channels-last data,
  * whose units hold several rows of part of the channels (`streamsUnits`).
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
+import { readInto } from "../core/file-copy.js";
 import { allocateInAmbientArena } from "../core/arena.js";
 import { InputFileError } from "../core/errors.js";
 import type { TensorFileSource } from "../core/tensor.js";
@@ -157,7 +158,9 @@ function streamUnits<P>(
       for (const { name, fd, source, region, slot: at } of streams) {
         const itemSize = region.BYTES_PER_ELEMENT;
         const bytes = new Uint8Array(region.buffer, region.byteOffset + at * itemSize, count * itemSize);
-        readRun(fd, bytes, source.position + start * itemSize, source.path);
+        const read = readInto(fd, bytes, source.position + start * itemSize);
+        if (read < bytes.length)
+          throw new InputFileError(source.path, `changed while being read (ended ${bytes.length - read} bytes early)`);
         const windowStart = region.byteOffset + (at - start) * itemSize;
         windowed[name] =
           itemSize === 8
@@ -187,16 +190,6 @@ function openRegular(path: string): number {
     throw new InputFileError(path, "changed while being read (no longer a regular file)");
   }
   return fd;
-}
-
-function readRun(fd: number, bytes: Uint8Array, position: number, path: string): void {
-  let filled = 0;
-  while (filled < bytes.length) {
-    const read = readSync(fd, bytes, filled, bytes.length - filled, position + filled);
-    if (read === 0)
-      throw new InputFileError(path, `changed while being read (ended ${bytes.length - filled} bytes early)`);
-    filled += read;
-  }
 }
 
 /**

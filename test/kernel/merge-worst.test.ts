@@ -2,7 +2,8 @@
 // ascending) order: the same entries as sorting all of them, which is what it replaced.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mergeWorst, WORST_KEPT } from "../../src/kernel/diff.js";
+import { mergeWorst } from "../../src/kernel/diff.js";
+import { WORST_KEPT } from "../../src/kernel/abi.js";
 
 function bySorting(lists: Float64Array, listCount: number) {
   const entries: { excess: number; index: number }[] = [];
