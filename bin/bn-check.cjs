@@ -31,7 +31,8 @@ function runBundle() {
   const useCache = content !== undefined && process.env.BN_CHECK_CODE_CACHE !== "off";
   const cacheFile = `${bundle}.${content}.${process.version}-${process.arch}.v8cache`;
   const cachedData = useCache ? readCache(cacheFile) : undefined;
-  const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
+  // The bundle is already the CommonJS wrapper function (scripts/bundle-cli.mjs): compiled as read.
+  const script = new vm.Script(source, { filename: bundle, cachedData });
   // A script compiled by vm has no loader for import() on Node 20: the bundle's on-demand packages
   // (vega, cli-progress) are imported through this module's (src/core/import-package.ts).
   globalThis.__bnCheckImport = (specifier) => import(specifier);

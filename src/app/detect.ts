@@ -9,6 +9,7 @@ import { exitCodeOf } from "./exit-code.js";
 import { inOwnArena } from "../core/arena.js";
 import { validateGradients } from "../check/backward.js";
 import { detectGradients } from "../explain/detect/gradients.js";
+import { nowMs } from "../core/clock.js";
 
 /** The tensor files detect reads besides the input and the reference. */
 export interface DetectFiles {
@@ -41,7 +42,7 @@ export interface DetectCommandOptions {
 
 /** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
 export const runDetect = inOwnArena(async function runDetect(options: DetectCommandOptions): Promise<DetectReport> {
-  const started = performance.now();
+  const started = nowMs();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
   const tensors = {
@@ -84,6 +85,6 @@ export const runDetect = inOwnArena(async function runDetect(options: DetectComm
     runningStats: result.runningStats,
     gradients,
     candidates: result.candidates,
-    timings: { totalMs: performance.now() - started },
+    timings: { totalMs: nowMs() - started },
   };
 });

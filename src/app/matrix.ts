@@ -19,6 +19,7 @@ import { exitCodeOf } from "./exit-code.js";
 import { UsageError } from "../core/errors.js";
 import { formatNumber } from "../core/format.js";
 import { inOwnArena } from "../core/arena.js";
+import { nowMs } from "../core/clock.js";
 
 /** Every preset once (`keras` is an alias of `tf`). */
 export const MATRIX_PRESETS = ["torch", "tf", "keras3", "tf-nn", "onnx", "flax"] as const;
@@ -126,7 +127,7 @@ async function referenceVerdict(
 }
 
 export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
-  const started = performance.now();
+  const started = nowMs();
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
   const input = load("input", options.input) as Tensor;
@@ -210,6 +211,6 @@ export const runMatrix = inOwnArena(async function runMatrix(options: MatrixOpti
         runningVar: runningVarianceEstimator(row.params!) ?? "none",
       })),
     pairs,
-    timings: { totalMs: performance.now() - started, threads },
+    timings: { totalMs: nowMs() - started, threads },
   };
 });

@@ -17,6 +17,7 @@ import type { FileInfo, RunReport } from "./reports.js";
 import { reportHead } from "./version.js";
 import { exitCodeOf } from "./exit-code.js";
 import { inOwnArena } from "../core/arena.js";
+import { nowMs } from "../core/clock.js";
 
 export interface RunOptions {
   readonly input: string;
@@ -129,7 +130,7 @@ async function runForward(
 
 /** Runs in a tensor arena of its own (see src/core/arena.ts): its tensors go when it is done. */
 export const runRun = inOwnArena(async function runRun(options: RunOptions): Promise<RunReport> {
-  const started = performance.now();
+  const started = nowMs();
   checkRunOptions(options);
   const files: FileInfo[] = [];
   const load = tensorLoader(files);
@@ -144,7 +145,7 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     runningVar: load("running var", options.files.runningVar),
   };
   const gradOutput = load("grad output", options.gradOutput);
-  const readMs = performance.now() - started;
+  const readMs = nowMs() - started;
   const outputDtype = options.dtype ?? input.dtype;
   // Gradients first: the forward pass below may write y over x.
   const gradients =
@@ -161,7 +162,7 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
     );
   }
   if (options.request.signal?.aborted) throw new InterruptedError("interrupted; nothing was written");
-  const writeStarted = performance.now();
+  const writeStarted = nowMs();
   const written: FileInfo[] = [];
   const outputFiles: OutputFile[] = [];
   const write = (path: string | undefined, tensor: Tensor | null) => {
@@ -188,8 +189,8 @@ export const runRun = inOwnArena(async function runRun(options: RunOptions): Pro
       readMs,
       statsMs: forward.statsMs,
       normalizeMs: forward.normalizeMs,
-      writeMs: performance.now() - writeStarted,
-      totalMs: performance.now() - started,
+      writeMs: nowMs() - writeStarted,
+      totalMs: nowMs() - started,
       threads: last.threads,
       kernels: last.timings.kernels,
       unitsByThread: last.timings.unitsByThread,

@@ -12,6 +12,7 @@ import type { ExecutionOptions } from "../parallel/executor.js";
 import type { CaseReport, SuiteReport } from "./reports.js";
 import { reportHead } from "./version.js";
 import { exitCodeOf } from "./exit-code.js";
+import { nowMs } from "../core/clock.js";
 
 export interface SuiteOptions {
   readonly source: string;
@@ -85,7 +86,7 @@ export interface CaseRunResult {
 
 /** Runs cases one after another (suite, model); stops between cases when the signal aborts. */
 export async function runCases(selected: readonly CheckCase[], options: CaseRunOptions): Promise<CaseRunResult> {
-  const started = performance.now();
+  const started = nowMs();
   const cases: CaseReport[] = [];
   let threads = 1;
   for (const check of selected) {
@@ -120,12 +121,12 @@ export async function runCases(selected: readonly CheckCase[], options: CaseRunO
       skipped: selected.length - cases.length,
     },
     cases,
-    timings: { totalMs: performance.now() - started, threads },
+    timings: { totalMs: nowMs() - started, threads },
   };
 }
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
-  const started = performance.now();
+  const started = nowMs();
   const selected = selectCases(loadSuite(options.source), options.filter, options.shard).map((check) =>
     adjusted(check, options),
   );
@@ -139,6 +140,6 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
     filter: options.filter ?? null,
     summary: result.summary,
     cases: result.cases,
-    timings: { ...result.timings, totalMs: performance.now() - started },
+    timings: { ...result.timings, totalMs: nowMs() - started },
   };
 }

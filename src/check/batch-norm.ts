@@ -11,6 +11,7 @@ import type { BatchNormParams } from "../conventions/resolve.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 import { checkGradOutputShape, computeGradients } from "./backward.js";
 import { channelArithmetic } from "./check.js";
+import { nowMs } from "../core/clock.js";
 
 export interface BatchNormResult {
   /** y, in `outputDtype` (default: the input's dtype). */
@@ -64,7 +65,7 @@ export async function batchNorm(
     );
   // float16 results are computed into float64 and rounded once below (a float32 buffer would round twice).
   const output = given ?? allocateShared(outputDtype === "float16" ? "float64" : outputDtype, length);
-  const started = performance.now();
+  const started = nowMs();
   const normalize = await runPass(
     "normalize",
     { input: prepared.input, constants: prepared.constants, output },
@@ -89,7 +90,7 @@ export async function batchNorm(
     threads: threadsThatWorked(unitsByThread),
     timings: {
       statsMs: prepared.statsMs,
-      normalizeMs: performance.now() - started,
+      normalizeMs: nowMs() - started,
       kernels: passKernels({ stats: prepared.statsKernel, normalize: normalize.kernel }),
       unitsByThread,
     },
@@ -122,7 +123,7 @@ export async function batchNormGradients(
 ): Promise<BatchNormGradients> {
   const prepared = await prepareBatchNorm(tensors, request);
   checkGradOutputShape(tensors.gradOutput, tensors.input.shape);
-  const started = performance.now();
+  const started = nowMs();
   const dtype = request.outputDtype ?? tensors.input.dtype;
   // float16 dx is computed into float64 and rounded once below (a float32 buffer would round twice).
   const computed = await computeGradients(
@@ -153,7 +154,7 @@ export async function batchNormGradients(
     threads: threadsThatWorked(unitsByThread),
     timings: {
       statsMs: prepared.statsMs,
-      backwardMs: performance.now() - started,
+      backwardMs: nowMs() - started,
       kernels: passKernels({ stats: prepared.statsKernel, ...computed.kernels }),
       unitsByThread,
     },

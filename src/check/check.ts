@@ -35,6 +35,7 @@ import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Pr
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
 import { comparisonFromPass } from "./compare-pass.js";
 import { C_OFFSET, C_SCALE, C_SHIFT } from "../kernel/abi.js";
+import { nowMs } from "../core/clock.js";
 
 export interface CheckTensors extends BatchNormTensors, GradientTensors {
   /** The forward output to check; optional when gradients are checked. */
@@ -236,7 +237,7 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
   const arithmetic = request.strict ? null : channelArithmetic(prepared, tensors);
   if (arithmetic !== null) writeBoundCoefficients(arithmetic, computeDtype, prepared.constants);
 
-  const started = performance.now();
+  const started = nowMs();
   const forward =
     reference == null
       ? null
@@ -255,7 +256,7 @@ async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promi
         request,
       )
     : null;
-  const compareMs = performance.now() - started;
+  const compareMs = nowMs() - started;
   const unitsByThread = passUnits({
     stats: prepared.statsUnitsByThread,
     compare: forward?.units ?? null,

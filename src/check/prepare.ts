@@ -21,6 +21,7 @@ import {
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
 import { streamParams, streamRegion, streamsUnits } from "../parallel/stream.js";
 import type { KernelName } from "../parallel/task.js";
+import { nowMs } from "../core/clock.js";
 
 /** The tensors of one BatchNorm call. Parameters are 1-D with one value per channel. */
 export interface BatchNormTensors {
@@ -223,7 +224,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
         `(PyTorch raises this ValueError; ${params.conventionId} cannot train on one value per channel)`,
     );
   }
-  const started = performance.now();
+  const started = nowMs();
   const pass =
     inputStream === null
       ? await runPass("stats", { input: inputOf() }, grid, null, plan, request)
@@ -239,7 +240,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
   const stats = mergeChannelStats(grid, partials);
   releaseScratch(pass);
   const statsKernel = pass.kernel;
-  const statsMs = performance.now() - started;
+  const statsMs = nowMs() - started;
 
   const batchVariance = new Float64Array(channels);
   for (let c = 0; c < channels; c++) batchVariance[c] = stats.m2[c] / stats.count[c];

@@ -12,20 +12,8 @@ import { buildProgram } from "./program.js";
 
 export { progressLines } from "./progress.js";
 
-/**
- * A reader that stops early (`bn-check compare --help | head`) closes the pipe: the rest of the
- * output has nowhere to go, which is no error of bn-check's (without a listener Node would crash
- * with a stack trace). The exit code stays the check's.
- */
-function ignoreClosedPipe(stream: NodeJS.WriteStream): void {
-  stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-  });
-}
-
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes("--debug");
-  ignoreClosedPipe(process.stdout);
   const stopHandlingSignals = handleSignals();
   const program = buildProgram(commandHandlers(debug), argv);
   // No command: the help on stderr, and a usage error's exit code (nothing was checked).

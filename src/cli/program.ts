@@ -4,6 +4,7 @@ import { FRAMEWORK_NAMES } from "../conventions/index.js";
 import { LAYOUT_NAMES } from "../core/layout.js";
 import { COMPUTE_DTYPES, FLOAT_DTYPES } from "../core/tensor.js";
 import { REPORTER_NAMES } from "../report/reporters/index.js";
+import { writeStdout } from "./stdout.js";
 import { parseAxis, parseFloatOption, parseIntegerOption, parseMomentum, parseShard } from "./parsers.js";
 import { VERSION } from "../app/version.js";
 import { TENSOR_FIELDS, type TensorField } from "../app/cases/fields.js";
@@ -269,6 +270,7 @@ function rootProgram(): Command {
       .exitOverride()
       // Usage errors are one line, like every other error: "bn-check: <problem> (see --help)".
       .configureOutput({
+        writeOut: writeStdout,
         writeErr: (text) => process.stderr.write(text),
         outputError: (text, write) =>
           write(

@@ -17,6 +17,7 @@ import {
 import type { Report } from "../app/reports.js";
 import { UsageError } from "../core/errors.js";
 import type { OutputCliOptions } from "./program.js";
+import { stdoutIsTerminal, writeStdout } from "./stdout.js";
 
 /**
  * Colour only for a terminal, unless FORCE_COLOR asks for it; NO_COLOR (https://no-color.org) and
@@ -26,7 +27,7 @@ function useColor(flag: boolean): boolean {
   const { NO_COLOR, FORCE_COLOR } = process.env;
   if (!flag || (NO_COLOR !== undefined && NO_COLOR !== "")) return false;
   if (FORCE_COLOR !== undefined && FORCE_COLOR !== "" && FORCE_COLOR !== "0" && FORCE_COLOR !== "false") return true;
-  return process.stdout.isTTY === true;
+  return stdoutIsTerminal();
 }
 
 /** The machine format a --report file gets: --format, or (for text) the file's extension. */
@@ -116,18 +117,11 @@ async function writeReports(outputs: readonly OutputFile[], options: OutputCliOp
 
 /** Prints the report (text on the terminal when --report takes the machine format) and sets the exit code. */
 export async function emit(report: Report, options: OutputCliOptions): Promise<void> {
-  const format = options.format as ReporterName;
-  const color = useColor(options.color);
   const outputs = await reportOutputs(report, options);
-  if (outputs.length > 0) {
-    await writeReports(outputs, options);
-    process.stdout.write(
-      options.report === undefined
-        ? await renderReport(format, report, { color })
-        : renderReport("text", report, { color }),
-    );
-  } else {
-    process.stdout.write(await renderReport(format, report, { color }));
-  }
+  if (outputs.length > 0) await writeReports(outputs, options);
+  const format = options.report === undefined ? (options.format as ReporterName) : "text";
+  // Only text is coloured: a machine format never asks whether stdout is a terminal.
+  const color = format === "text" && useColor(options.color);
+  writeStdout(await renderReport(format, report, { color }));
   process.exitCode = report.exitCode;
 }

@@ -119,7 +119,7 @@ describe("the HTML page", () => {
       command: "run",
       exitCode: 0,
     } as unknown as SuiteReport;
-    expect(() => renderReport("html", run, { color: false })).toThrow(
+    await expect(renderReport("html", run, { color: false })).rejects.toThrow(
       /--format html applies to compare, diff, suite, model, matrix, detect, fold, not run/,
     );
   });

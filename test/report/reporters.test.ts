@@ -56,8 +56,8 @@ const suite: SuiteReport = {
 };
 
 describe("reporters", () => {
-  it("junit is well-formed, escapes every name and drops characters XML 1.0 forbids", () => {
-    const xml = renderReport("junit", suite, { color: false });
+  it("junit is well-formed, escapes every name and drops characters XML 1.0 forbids", async () => {
+    const xml = await renderReport("junit", suite, { color: false });
     expect(XMLValidator.validate(xml)).toBe(true);
     const parsed = new XMLParser({ ignoreAttributes: false }).parse(xml);
     expect(parsed.testsuites["@_tests"]).toBe("4");
@@ -67,19 +67,19 @@ describe("reporters", () => {
     expect(escapeXml("a\u0000b\uFFFEc")).toBe("abc");
   });
 
-  it("json parses back with non-finite numbers as strings", () => {
-    const parsed = JSON.parse(renderReport("json", suite, { color: false }));
+  it("json parses back with non-finite numbers as strings", async () => {
+    const parsed = JSON.parse(await renderReport("json", suite, { color: false }));
     expect(parsed.cases[0].tensors[0].mismatches).toBe(1);
     expect(parsed.cases[0].tensors[1].requiredRtol).toBe(0);
   });
 
-  it("text has colour codes only when asked", () => {
-    expect(renderReport("text", suite, { color: false })).not.toMatch(/\x1b\[/);
-    expect(renderReport("text", suite, { color: true })).toMatch(/\x1b\[/);
+  it("text has colour codes only when asked", async () => {
+    expect(await renderReport("text", suite, { color: false })).not.toMatch(/\x1b\[/);
+    expect(await renderReport("text", suite, { color: true })).toMatch(/\x1b\[/);
   });
 
-  it("github: one ::error per failing tensor or case, a ::notice with the totals", () => {
-    const lines = renderReport("github", suite, { color: false }).trim().split("\n");
+  it("github: one ::error per failing tensor or case, a ::notice with the totals", async () => {
+    const lines = (await renderReport("github", suite, { color: false })).trim().split("\n");
     expect(lines.filter((l) => l.startsWith("::error")).length).toBe(3);
     expect(lines.at(-1)).toBe("::notice title=bn-check suite::0 of 3 case(s) passed");
   });
@@ -89,8 +89,8 @@ describe("names with control characters", () => {
   const hostile = caseOf("evil \u001b]0;pwned\u0007\u001b[2J name", "fail");
   const report: SuiteReport = { ...suite, cases: [hostile] };
   for (const format of ["text", "markdown", "github"] as const) {
-    it(`${format}: reach the output escaped, never raw`, () => {
-      const output = renderReport(format, report, { color: false });
+    it(`${format}: reach the output escaped, never raw`, async () => {
+      const output = await renderReport(format, report, { color: false });
       expect(output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       // Markdown escapes the backslashes and brackets of the escaped text too (it renders as \x1b]0;…).
       expect(output).toContain(

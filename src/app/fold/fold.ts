@@ -23,6 +23,7 @@ import { formatNumber, listSome } from "../../core/format.js";
 import { exitCodeOf } from "../exit-code.js";
 import type { FoldLayerReport, FoldReport, FoldTensorFigures } from "../reports.js";
 import { reportHead } from "../version.js";
+import { nowMs } from "../../core/clock.js";
 
 export interface FoldOptions {
   /** The unfused parameters (a state_dict-like file, or an ONNX model with BatchNormalization nodes). */
@@ -274,10 +275,10 @@ function modelFindings(
 
 /** Checks every BatchNorm's fold. @throws InputFileError/UsageError when the files cannot be checked. */
 export async function checkFold(options: FoldOptions): Promise<FoldReport> {
-  const started = performance.now();
+  const started = nowMs();
   const unfused = readUnfusedModel(options.params);
   const foldedModel = readFoldedModel(options.folded);
-  const readMs = performance.now() - started;
+  const readMs = nowMs() - started;
   const matches = options.layers === undefined ? () => true : globMatcher(options.layers);
   const layers = unfused.layers.filter((layer) => matches(layer.name));
   if (layers.length === 0) {
@@ -309,7 +310,7 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
     batchNormsLeft.set(bn.name, bn.name);
     for (const parameter of bn.parameters) batchNormsLeft.set(parameter, bn.name);
   }
-  const checkStarted = performance.now();
+  const checkStarted = nowMs();
   const causes = new Map<string, number | undefined>();
   const cases = layers.map((layer) => {
     // A flat tolerance only when asked for: a fold is arithmetic on parameters, and torch's default
@@ -345,6 +346,6 @@ export async function checkFold(options: FoldOptions): Promise<FoldReport> {
     findings: modelFindings(cases, epsilonOf, causes),
     notFoldable: unfused.notFoldable,
     cases,
-    timings: { readMs, checkMs: performance.now() - checkStarted, totalMs: performance.now() - started, threads: 1 },
+    timings: { readMs, checkMs: nowMs() - checkStarted, totalMs: nowMs() - started, threads: 1 },
   };
 }

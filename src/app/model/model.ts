@@ -7,6 +7,7 @@ import { type ModelJudging, type ModelSource, planModel } from "./model-cases.js
 import type { SuiteReport } from "../reports.js";
 import { reportHead } from "../version.js";
 import { type CaseRunOptions, runCases } from "../suite.js";
+import { nowMs } from "../../core/clock.js";
 
 export interface ModelOptions extends CaseRunOptions {
   readonly source: ModelSource;
@@ -14,7 +15,7 @@ export interface ModelOptions extends CaseRunOptions {
 }
 
 export async function runModel(options: ModelOptions): Promise<SuiteReport> {
-  const started = performance.now();
+  const started = nowMs();
   const plan = planModel(options.source, options.judging);
   const result = await runCases(plan.cases, options);
   const findings = options.signal?.aborted
@@ -38,6 +39,6 @@ export async function runModel(options: ModelOptions): Promise<SuiteReport> {
       layersSelected: plan.cases.length,
       findings,
     },
-    timings: { ...result.timings, totalMs: performance.now() - started },
+    timings: { ...result.timings, totalMs: nowMs() - started },
   };
 }

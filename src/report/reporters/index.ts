@@ -4,12 +4,7 @@
  */
 import { UsageError } from "../../core/errors.js";
 import type { CompareReport, FoldReport, Report, SuiteReport } from "../../app/reports.js";
-import { renderGithub } from "./github.js";
-import { renderHtml } from "./html.js";
-import { renderJson } from "./json.js";
-import { renderJunit } from "./junit.js";
-import { renderMarkdown } from "./markdown.js";
-import { renderText, type TextOptions } from "./text.js";
+import type { TextOptions } from "./text.js";
 
 export type ReporterOptions = TextOptions;
 export type CommandName = Report["command"];
@@ -36,32 +31,32 @@ export const CHART_COMMANDS = [
   "fold",
 ] as const satisfies readonly CommandName[];
 
+/**
+ * A reporter: the commands whose reports it renders (every report of those commands, by its type), and
+ * its renderer, imported when a report is first rendered in its format. A JSON report thus never loads
+ * the text reporter's chalk (whose terminal check loads node:tty and node:net, 3-4 ms of a small
+ * command's start) nor cli-table3.
+ */
 interface Reporter<R extends Report> {
-  /** The commands whose reports it renders (every report of those commands, by its type). */
   readonly commands: readonly R["command"][];
-  readonly render: (report: R, options: ReporterOptions) => string;
-}
-
-/** A reporter whose output needs asynchronous work (charts rendered by vega, loaded on demand). */
-interface AsyncReporter<R extends Report> {
-  readonly commands: readonly R["command"][];
-  readonly render: (report: R) => Promise<string>;
+  readonly load: () => Promise<(report: R, options: ReporterOptions) => string | Promise<string>>;
 }
 
 export const reporters = {
-  text: { commands: EVERY_COMMAND, render: renderText },
-  json: { commands: EVERY_COMMAND, render: renderJson },
-  junit: { commands: CASE_COMMANDS, render: renderJunit },
-  markdown: { commands: EVERY_COMMAND, render: renderMarkdown },
-  github: { commands: EVERY_COMMAND, render: renderGithub },
-  html: { commands: CHART_COMMANDS, render: renderHtml },
+  text: { commands: EVERY_COMMAND, load: async () => (await import("./text.js")).renderText },
+  json: { commands: EVERY_COMMAND, load: async () => (await import("./json.js")).renderJson },
+  junit: { commands: CASE_COMMANDS, load: async () => (await import("./junit.js")).renderJunit },
+  markdown: { commands: EVERY_COMMAND, load: async () => (await import("./markdown.js")).renderMarkdown },
+  github: { commands: EVERY_COMMAND, load: async () => (await import("./github.js")).renderGithub },
+  // Charts rendered by vega, itself loaded on demand by the page modules.
+  html: { commands: CHART_COMMANDS, load: async () => (await import("./html.js")).renderHtml },
 } satisfies {
   text: Reporter<Report>;
   json: Reporter<Report>;
   junit: Reporter<CompareReport | SuiteReport | FoldReport>;
   markdown: Reporter<Report>;
   github: Reporter<Report>;
-  html: AsyncReporter<Report>;
+  html: Reporter<Report>;
 };
 
 export type ReporterName = keyof typeof reporters;
@@ -83,12 +78,9 @@ export function checkFormat(command: CommandName, format: ReporterName, source =
   }
 }
 
-/** Renders a report in a format its command supports (checked with `checkFormat` beforehand); html is asynchronous. */
-export function renderReport(format: Exclude<ReporterName, "html">, report: Report, options: ReporterOptions): string;
-export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string | Promise<string>;
-export function renderReport(format: ReporterName, report: Report, options: ReporterOptions): string | Promise<string> {
+/** Renders a report in a format its command supports (checked with `checkFormat` beforehand). */
+export async function renderReport(format: ReporterName, report: Report, options: ReporterOptions): Promise<string> {
   checkFormat(report.command, format);
-  if (format === "html") return reporters.html.render(report);
   if (format === "junit") {
     if (
       report.command === "compare" ||
@@ -97,8 +89,8 @@ export function renderReport(format: ReporterName, report: Report, options: Repo
       report.command === "model" ||
       report.command === "fold"
     )
-      return reporters.junit.render(report);
+      return (await reporters.junit.load())(report);
     throw new UsageError(`--format junit does not apply to ${report.command}`);
   }
-  return reporters[format].render(report, options);
+  return (await reporters[format].load())(report, options);
 }
