@@ -9,7 +9,7 @@
 // ones that draw charts. The library (dist/index.js) is not
 // bundled. The worker is bundled too, into dist/parallel/worker.cjs (see below).
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build as esbuild } from "esbuild";
 
@@ -102,3 +102,46 @@ await build({
   logLevel: "warning",
 });
 
+// Piscina, bundled: the pool into dist/parallel/piscina.cjs (parallel/pool.ts requires it) and its
+// worker loop into dist/parallel/piscina-worker.cjs. Required from node_modules, piscina is some twenty
+// CommonJS files, whose resolution and compilation took 17 ms of the calling thread each time a
+// one-shot run started a pool; bundled, 5 ms (most of it node:worker_threads itself). Same package,
+// same code: only the path of its worker changes, to the bundled one.
+const piscinaWorkerPath = {
+  name: "piscina-worker-path",
+  setup(plugin) {
+    plugin.onLoad({ filter: /piscina[\\/]dist[\\/]index\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      const named = "(0, node_path_1.resolve)(__dirname, 'worker.js')";
+      if (!source.includes(named))
+        throw new Error("bundle-cli: piscina no longer names its worker file as expected (see piscinaWorkerPath)");
+      return {
+        contents: source.replace(named, "(0, node_path_1.resolve)(__dirname, 'piscina-worker.cjs')"),
+        loader: "js",
+      };
+    });
+  },
+};
+
+await build({
+  entryPoints: ["node_modules/piscina/dist/main.js"],
+  outfile: "dist/parallel/piscina.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  plugins: [piscinaWorkerPath],
+  logLevel: "warning",
+});
+
+await build({
+  entryPoints: ["node_modules/piscina/dist/worker.js"],
+  outfile: "dist/parallel/piscina-worker.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  // Loaded by piscina only for its niceIncrement option, which bn-check does not set.
+  external: ["@napi-rs/nice"],
+  logLevel: "warning",
+});
