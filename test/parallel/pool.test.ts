@@ -3,6 +3,7 @@
 // that computes differently. Runs against the compiled package: Node cannot start a .ts worker under
 // vitest, and this is what users import.
 import fc from "fast-check";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -92,6 +93,14 @@ function trainSignature(result: Awaited<ReturnType<typeof batchNorm>>): string {
 describe("the worker pool", () => {
   afterEach(() => {
     delete process.env.BN_CHECK_WORKER_FILE;
+  });
+
+  it("runs the piscina the build bundled (dist/parallel/piscina.cjs), not the package's twenty files", async () => {
+    // Both threads took part (withEveryThread checks it): the pool ran.
+    await withEveryThread(2, () => batchNorm({ input: fewChannels }, { framework: "torch", threads: 2, ...POOLED }));
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    expect(loaded.some((path) => path.endsWith(join("dist", "parallel", "piscina.cjs")))).toBe(true);
+    expect(loaded.filter((path) => path.includes(join("node_modules", "piscina")))).toEqual([]);
   });
 
   for (const [name, input, layout] of [
