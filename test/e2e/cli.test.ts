@@ -336,4 +336,21 @@ describe("help and version", () => {
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
   });
+
+  it("a report of megabytes on a non-blocking pipe it shares with its parent arrives whole", () => {
+    // A Node parent whose stdout is a pipe (libuv makes it non-blocking) runs bn-check with inherited
+    // stdio, as CI tools written in Node do: bn-check's direct writes are partial, or meet EAGAIN when
+    // the pipe is full and hand the rest to process.stdout (which one depends on how fast this test
+    // reads; test/cli/stdout.test.ts forces each). Either way nothing may be lost.
+    const parent = `process.stdout.write("");
+const run = require("node:child_process").spawnSync(process.execPath, ${JSON.stringify([BIN, "suite", join(FIXTURES, "corpus"), "--format", "json", "--quiet"])}, { stdio: "inherit" });
+process.exitCode = run.status;`;
+    const run = spawnSync(process.execPath, ["-e", parent], { encoding: "utf8", maxBuffer: 1 << 28, timeout: 120_000 });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout.length).toBeGreaterThan(1 << 20);
+    const report = JSON.parse(run.stdout) as { cases: unknown[]; command: string };
+    expect(report.command).toBe("suite");
+    expect(report.cases.length).toBeGreaterThan(50);
+  });
 });
