@@ -136,7 +136,9 @@ async function readOrDefer(
   fill: RangeFiller,
 ): Promise<(Tensor | undefined)[]> {
   const deferred = specs.map((spec) => {
-    const tensor = defer && spec !== undefined ? deferredNpy(spec) : null;
+    // A file smaller than the threshold holds less data: no need to read its header here too.
+    if (!defer || spec === undefined || tensorFileBytes(spec) < STREAM_MIN_BYTES) return null;
+    const tensor = deferredNpy(spec);
     // (Not tensor.data: that would read it.)
     return tensor !== null && (tensor.dtype === "float64" ? 8 : 4) * elementCount(tensor.shape) >= STREAM_MIN_BYTES
       ? tensor

@@ -29,7 +29,7 @@ import { runPass, threadsThatWorked } from "../parallel/executor.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
-import { streamParams, streamRegion, streamsUnits } from "../parallel/stream.js";
+import { fileStream, streamParams } from "../parallel/stream.js";
 import { ambientArena, arenaOf } from "../core/arena.js";
 import { prepareBatchNorm, type BatchNormRequest, type BatchNormTensors, type Prepared } from "./prepare.js";
 import { checkGradients, validateGradients, type GradientName, type GradientTensors } from "./backward.js";
@@ -360,8 +360,8 @@ async function checkOutput(
  */
 async function comparePass(prepared: Prepared, reference: Tensor, rule: DiffRule, request: CheckRequest) {
   const { grid, plan, inputStream, constants } = prepared;
-  const deferred = streamsUnits(grid) ? unloadedSource(reference) : null;
-  if (deferred === null && inputStream === null) {
+  const referenceStream = fileStream(reference, grid, plan.threads);
+  if (referenceStream === null && inputStream === null) {
     const referenceData = toShared(reference.data);
     return {
       pass: await runPass(
@@ -375,18 +375,14 @@ async function comparePass(prepared: Prepared, reference: Tensor, rule: DiffRule
       expectedAt: (i: number) => referenceData[i],
     };
   }
-  const { outer, channels, inner } = grid.geometry;
   const sources: Record<string, TensorFileSource> = {};
   if (inputStream !== null) sources.input = inputStream.source;
-  if (deferred !== null) sources.reference = deferred.source;
-  const referenceData =
-    deferred === null
-      ? toShared(reference.data)
-      : streamRegion(deferred.source.dtype, outer * channels * inner, grid, plan.threads);
+  if (referenceStream !== null) sources.reference = referenceStream.source;
+  const referenceData = referenceStream?.region ?? toShared(reference.data);
   const given = { input: inputStream?.region ?? prepared.input, reference: referenceData, constants };
   return {
     pass: await runPass("compareStreamed", given, grid, streamParams(rule, grid, sources), plan, request),
-    expectedAt: deferred === null ? (i: number) => referenceData[i] : (i: number) => deferred.valueAt(i),
+    expectedAt: referenceStream === null ? (i: number) => referenceData[i] : referenceStream.valueAt,
   };
 }
 

@@ -10,7 +10,7 @@ import { affineConstants, mergeChannelStats } from "../kernel/batch-norm.js";
 import { CONSTANT_RUNS } from "../kernel/abi.js";
 import { describeLayout, geometryOf, LAYOUTS } from "../core/layout.js";
 import { planUnits, type UnitGrid } from "../kernel/units.js";
-import { elementCount, unloadedSource, type Tensor, type TensorFileSource } from "../core/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import {
   planExecution,
   releaseScratch,
@@ -19,7 +19,7 @@ import {
   type ExecutionPlan,
 } from "../parallel/executor.js";
 import { sharedFloat64, toShared } from "../parallel/shared-tensor.js";
-import { streamParams, streamRegion, streamsUnits } from "../parallel/stream.js";
+import { fileStream, streamParams, type FileStream } from "../parallel/stream.js";
 import type { KernelName } from "../parallel/task.js";
 import { nowMs } from "../core/clock.js";
 
@@ -45,7 +45,7 @@ export interface Prepared {
   /** The input's values in shared memory (a streamed input is read whole on first use, for what streams do not serve). */
   readonly input: Float32Array | Float64Array;
   /** The input as the passes read it from its file unit by unit (stream.ts), when it stays there; else null. */
-  readonly inputStream: InputStream | null;
+  readonly inputStream: FileStream | null;
   /** [shift | scale | offset | bound coefficients b0..b3] per channel, in shared memory (bounds 0 until set). */
   readonly constants: Float64Array;
   /** Batch statistics (train mode): mean and biased variance per channel. */
@@ -59,13 +59,6 @@ export interface Prepared {
   readonly statsKernel: KernelName | null;
   /** Units of the statistics pass each thread claimed (the calling thread first; null in eval mode). */
   readonly statsUnitsByThread: readonly number[] | null;
-}
-
-/** An input left in its file: where it is, the region the streamed passes are given, one value at a time. */
-export interface InputStream {
-  readonly source: TensorFileSource;
-  readonly region: Float32Array | Float64Array;
-  valueAt(index: number): number;
 }
 
 export function conventionOf(framework: FrameworkName | Convention | undefined): Convention {
@@ -185,7 +178,7 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
 
   const grid = planUnits(geometry);
   const plan = planExecution(grid, request);
-  const inputStream = streamOf(tensors.input, grid, plan);
+  const inputStream = fileStream(tensors.input, grid, plan.threads);
   // Read whole only if something other than a streamed pass asks for it.
   let materialized: Float32Array | Float64Array | null = null;
   const inputOf = () => {
@@ -263,19 +256,5 @@ export async function prepareBatchNorm(tensors: BatchNormTensors, request: Batch
     statsMs,
     statsKernel,
     statsUnitsByThread: pass.unitsByThread,
-  };
-}
-
-/**
- * The input as streamed passes read it (stream.ts), when it is still in its file (a DeferredTensor
- * not read yet) and every unit of the grid is one run of it; else null.
- */
-function streamOf(input: Tensor, grid: UnitGrid, plan: ExecutionPlan): InputStream | null {
-  const deferred = unloadedSource(input);
-  if (deferred === null || !streamsUnits(grid)) return null;
-  return {
-    source: deferred.source,
-    region: streamRegion(deferred.source.dtype, elementCount(input.shape), grid, plan.threads),
-    valueAt: (index) => deferred.valueAt(index),
   };
 }

@@ -5,13 +5,13 @@
  */
 import type { UnitGrid } from "../kernel/units.js";
 import { InterruptedError } from "../core/errors.js";
-import { joinedWorkers, newUnitClaims, runClaimedChunksYielding } from "./claim.js";
+import { newUnitClaims } from "./claim.js";
 import {
   defaultThreadCount,
   poolFailed,
   poolIsWarm,
   prewarmPool,
-  startOnPool,
+  shareClaims,
   validateThreadCount,
   workersFor,
 } from "./pool.js";
@@ -171,17 +171,10 @@ export async function runPass<Op extends PassName>(
     Object.entries(arrays).map(([name, values]) => [name, describeShared(values)]),
   );
   const task: KernelTask<Op> = { op, grid, claims, arrays: descriptors, params, memory: simd?.memory ?? null };
-  const { done } = startOnPool(
-    Array.from({ length: workers }, () => task),
-    workers,
-    options.signal,
-  );
-  const mine = options.callerClaims === false ? 0 : await runClaimedChunksYielding(claims, workers, runHere);
-  // Every unit is claimed. Workers that had not joined by now (still starting) have nothing to do
-  // in this pass: do not wait for them (their tasks end at once when they start).
-  if (options.callerClaims !== false && joinedWorkers(claims) === 0)
+  const { mine, results } = await shareClaims(task, claims, workers, options, runHere);
+  // Workers that had not joined when every unit was claimed (still starting) did nothing in this pass.
+  if (results === null)
     return { arrays: scratch, kernel: here, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
-  const results = await done;
   const kernels = [here, ...results.filter((r) => r.units > 0).map((r) => r.kernel)];
   return {
     arrays: scratch,

@@ -7,15 +7,8 @@
  * one-shot run's read takes about what the slower of its files would alone.
  */
 import { copyFromFile, type FileRange } from "../core/file-copy.js";
-import {
-  joinClaims,
-  joinedWorkers,
-  newUnitClaims,
-  runClaimedChunks,
-  runClaimedChunksYielding,
-  type UnitClaims,
-} from "./claim.js";
-import { defaultThreadCount, poolFailed, poolIsWarm, startOnPool, validateThreadCount, workersFor } from "./pool.js";
+import { joinClaims, newUnitClaims, runClaimedChunks, type UnitClaims } from "./claim.js";
+import { defaultThreadCount, poolFailed, poolIsWarm, shareClaims, validateThreadCount, workersFor } from "./pool.js";
 import type { ExecutionOptions } from "./executor.js";
 import type { FillTask, SharedFileRange, TaskResult } from "./task.js";
 
@@ -103,23 +96,13 @@ async function runFill(
   options: ExecutionOptions,
 ): Promise<FillResult> {
   const task: FillTask = { op: "fill", claims, ranges, starts };
-  const { done } = startOnPool(
-    Array.from({ length: workers }, () => task),
-    workers,
-    options.signal,
-  );
   let endedEarly = -1;
-  const mine =
-    options.callerClaims === false
-      ? 0
-      : await runClaimedChunksYielding(claims, workers, (first, end) => {
-          const ended = fillUnits(ranges, starts, first, end);
-          if (endedEarly < 0) endedEarly = ended;
-        });
-  // As in a pass: workers that had not joined when the last unit was claimed have nothing to do.
-  if (options.callerClaims !== false && joinedWorkers(claims) === 0)
-    return { endedEarly, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
-  const results = await done;
+  const { mine, results } = await shareClaims(task, claims, workers, options, (first, end) => {
+    const ended = fillUnits(ranges, starts, first, end);
+    if (endedEarly < 0) endedEarly = ended;
+  });
+  // As in a pass: workers that had not joined when the last unit was claimed did nothing.
+  if (results === null) return { endedEarly, unitsByThread: [mine, ...Array.from({ length: workers }, () => 0)] };
   for (const result of results) if (endedEarly < 0) endedEarly = result.endedEarly ?? -1;
   return { endedEarly, unitsByThread: [mine, ...results.map((result) => result.units)] };
 }

@@ -12,6 +12,7 @@ import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { InterruptedError, UsageError, WorkerFailureError } from "../core/errors.js";
 import type { TaskResult, WorkerTask } from "./task.js";
+import { joinedWorkers, runClaimedChunksYielding, type UnitClaims } from "./claim.js";
 
 let pool: Piscina<WorkerTask, TaskResult> | null = null;
 let poolThreads = 0;
@@ -196,6 +197,30 @@ export function startOnPool(
   unsettled.add(settled);
   void settled.then(() => unsettled.delete(settled));
   return { done };
+}
+
+/**
+ * Shares `claims` between `workers` workers, each posted `task`, and this thread, which claims
+ * chunks with `runHere` meanwhile (unless `callerClaims` is false: tests of the workers alone).
+ * Returns the units this thread ran and the workers' results; `results` is null when no worker had
+ * joined by the time every unit was claimed: their tasks end at once when they start, and nothing
+ * waits for them (the pass or fill is done).
+ */
+export async function shareClaims(
+  task: WorkerTask,
+  claims: UnitClaims,
+  workers: number,
+  options: { readonly signal?: AbortSignal; readonly callerClaims?: boolean },
+  runHere: (firstUnit: number, endUnit: number) => void,
+): Promise<{ readonly mine: number; readonly results: TaskResult[] | null }> {
+  const { done } = startOnPool(
+    Array.from({ length: workers }, () => task),
+    workers,
+    options.signal,
+  );
+  if (options.callerClaims === false) return { mine: 0, results: await done };
+  const mine = await runClaimedChunksYielding(claims, workers, runHere);
+  return { mine, results: joinedWorkers(claims) === 0 ? null : await done };
 }
 
 /**

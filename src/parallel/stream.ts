@@ -21,7 +21,7 @@ import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { readInto } from "../core/file-copy.js";
 import { allocateInAmbientArena } from "../core/arena.js";
 import { InputFileError } from "../core/errors.js";
-import type { TensorFileSource } from "../core/tensor.js";
+import { elementCount, unloadedSource, type Tensor, type TensorFileSource } from "../core/tensor.js";
 import { emptyBox, unitBox, type UnitBox, type UnitGrid } from "../kernel/units.js";
 import type { PassArrays, PassDefinition } from "./pass-definition.js";
 
@@ -96,6 +96,29 @@ export function streamRegion(
   if (inArena !== null) return inArena;
   const buffer = new SharedArrayBuffer(elements * itemSize);
   return type === "f64" ? new Float64Array(buffer) : new Float32Array(buffer);
+}
+
+/** A tensor still in its file, as the streamed passes read it. */
+export interface FileStream {
+  readonly source: TensorFileSource;
+  /** The region the streamed passes are given in its place (`streamRegion`). */
+  readonly region: Values;
+  /** One value, read from the file. */
+  valueAt(index: number): number;
+}
+
+/**
+ * `tensor` as the streamed passes read it, when it is still in its file (a DeferredTensor not read
+ * yet) and every unit of `grid` is one run of it (`streamsUnits`); else null (a pass reads it whole).
+ */
+export function fileStream(tensor: Tensor, grid: UnitGrid, threads: number): FileStream | null {
+  const deferred = unloadedSource(tensor);
+  if (deferred === null || !streamsUnits(grid)) return null;
+  return {
+    source: deferred.source,
+    region: streamRegion(deferred.source.dtype, elementCount(tensor.shape), grid, threads),
+    valueAt: (index) => deferred.valueAt(index),
+  };
 }
 
 /** The slot this thread took in a pass (by the pass's counter), so that its later chunks reuse it. */
