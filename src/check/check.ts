@@ -24,8 +24,9 @@ import { resolveTolerance, type ResolvedTolerance, type Tolerance } from "./tole
 import type { BatchNormParams } from "../conventions/resolve.js";
 import { CheckInputError } from "../core/errors.js";
 import type { DiffRule } from "../kernel/diff.js";
-import { unloadedSource, type ComputeDType, type Tensor, type TensorFileSource } from "../core/tensor.js";
+import { elementCount, unloadedSource, type ComputeDType, type Tensor, type TensorFileSource } from "../core/tensor.js";
 import { runPass, threadsThatWorked } from "../parallel/executor.js";
+import { primeCompareKernel } from "../parallel/wasm-kernel.js";
 import type { KernelName } from "../parallel/task.js";
 import { passKernels, passUnits, type PassKernels, type PassUnits } from "./pass-kernels.js";
 import { toShared } from "../parallel/shared-tensor.js";
@@ -218,10 +219,15 @@ function checkRunningStats(
   return { runningMean, runningVar };
 }
 
+/** Elements of a float32 reference from which the compare kernel is primed (`primeCompareKernel`) before the statistics pass. */
+const PRIME_MIN_ELEMENTS = 1 << 20;
+
 async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promise<ConformanceResult> {
+  const reference = tensors.reference;
+  if (reference != null && reference.dtype === "float32" && elementCount(reference.shape) >= PRIME_MIN_ELEMENTS)
+    primeCompareKernel();
   const prepared = await prepareBatchNorm(tensors, request);
   const { params } = prepared;
-  const reference = tensors.reference;
   // The precision the references were computed in: the output's, else a gradient's, else the input's.
   const { rule, tolerance } = ruleFor(
     reference ??

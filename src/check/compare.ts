@@ -8,7 +8,7 @@ import { planUnits, type UnitGrid } from "../kernel/units.js";
 import {
   HISTOGRAM_LABELS,
   initDiffRecord,
-  mergeDiffRecord,
+  mergeDiffRecords,
   mergeWorst,
   mergeHistograms,
   readDiffRecord,
@@ -256,7 +256,7 @@ export function summarizeDiff(input: SummarizeInput): TensorComparison {
   initDiffRecord(total, 0);
   const channels: ChannelReport[] = [];
   const model = input.arithmetic;
-  for (let c = 0; c < input.channelCount; c++) mergeDiffRecord(total, 0, input.channelRecords, c * DIFF_RECORD_SIZE);
+  mergeDiffRecords(total, 0, input.channelRecords, 0, input.channelCount, DIFF_RECORD_SIZE);
   const { listed, omitted } = listedChannels(input.channelRecords, input.channelCount, input.allChannels === true);
   for (const c of listed) {
     const channel = readDiffRecord(input.channelRecords, c * DIFF_RECORD_SIZE);

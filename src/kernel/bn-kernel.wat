@@ -759,7 +759,7 @@
   ;; Within a run, values are `step` bytes (`index_step` elements) apart: 4 and 1 for channels-first
   ;; data; for channels-last data (one value per row) the channel's column is one run, read with a
   ;; gather (step = 4 × channels).
-  (func (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
+  (func $compare_cols (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
     (param $step i32) (param $index_step f64)
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
     (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32)
@@ -892,8 +892,8 @@
               (local.set $rm_hi (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))
               (local.set $ex_max_lo (f64x2.pmax (local.get $ex_max_lo) (f64x2.sub (local.get $abs_lo) (f64x2.add (local.get $atol_v) (local.get $rm_lo)))))
               (local.set $ex_max_hi (f64x2.pmax (local.get $ex_max_hi) (f64x2.sub (local.get $abs_hi) (f64x2.add (local.get $atol_v) (local.get $rm_hi)))))
-              (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (local.get $rm_lo))))
-              (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (local.get $rm_hi))))
+              (local.set $req_atol (f64x2.pmax (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (local.get $rm_lo))))
+              (local.set $req_atol (f64x2.pmax (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (local.get $rm_hi))))
               ;; Per-lane maxima of |e| and of |e| / |ref| (pmax: a NaN quotient, 0/0, is never a maximum).
               (local.set $abs_max_lo (f64x2.pmax (local.get $abs_max_lo) (local.get $abs_lo)))
               (local.set $abs_max_hi (f64x2.pmax (local.get $abs_max_hi) (local.get $abs_hi)))
@@ -1181,17 +1181,20 @@
                 (local.set $ge4 (i32x4.sub (local.get $ge4) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 3 3 3 3))))
                 (local.set $ge8 (i32x4.sub (local.get $ge8) (i32x4.gt_s (local.get $ulp_i) (v128.const i32x4 7 7 7 7))))))
             ;; The tolerances that would have passed (an exact pair needs none: its terms are <= 0).
-            (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))))
-            (local.set $req_atol (f64x2.max (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))))
+            ;; Maxima by pmax (b > a ? b : a), the JavaScript's `if (needed > required)`: f64x2.max,
+            ;; whose NaN and signed-zero rules the JavaScript does not have, costs V8 eight dependent
+            ;; instructions on this loop-carried chain (the first sweep ran 40% slower with it).
+            (local.set $req_atol (f64x2.pmax (local.get $req_atol) (f64x2.sub (local.get $abs_lo) (f64x2.mul (local.get $rtol_v) (local.get $mag_lo)))))
+            (local.set $req_atol (f64x2.pmax (local.get $req_atol) (f64x2.sub (local.get $abs_hi) (f64x2.mul (local.get $rtol_v) (local.get $mag_hi)))))
             ;; The same filter keeps the divisions of the required rtol rare: a lane can raise it only
             ;; when abs − atol > R·mag·(1 − 2^-50).
             (if (v128.any_true (v128.or
                   (f64x2.gt (f64x2.sub (local.get $abs_lo) (local.get $atol_v)) (f64x2.mul (f64x2.mul (local.get $req_rtol) (local.get $mag_lo)) (local.get $shrink)))
                   (f64x2.gt (f64x2.sub (local.get $abs_hi) (local.get $atol_v)) (f64x2.mul (f64x2.mul (local.get $req_rtol) (local.get $mag_hi)) (local.get $shrink)))))
               (then
-                (local.set $req_rtol (f64x2.max (local.get $req_rtol) (v128.and
+                (local.set $req_rtol (f64x2.pmax (local.get $req_rtol) (v128.and
                   (f64x2.div (f64x2.sub (local.get $abs_lo) (local.get $atol_v)) (local.get $mag_lo)) (f64x2.gt (local.get $abs_lo) (local.get $atol_v)))))
-                (local.set $req_rtol (f64x2.max (local.get $req_rtol) (v128.and
+                (local.set $req_rtol (f64x2.pmax (local.get $req_rtol) (v128.and
                   (f64x2.div (f64x2.sub (local.get $abs_hi) (local.get $atol_v)) (local.get $mag_hi)) (f64x2.gt (local.get $abs_hi) (local.get $atol_v)))))))
             ;; The worst list, only when some value beats its last entry.
             (if (v128.any_true (v128.or (f64x2.gt (local.get $ex_lo) (local.get $threshold)) (f64x2.gt (local.get $ex_hi) (local.get $threshold))))
@@ -1293,4 +1296,52 @@
           (f64.add (f64x2.extract_lane 0 (local.get $sum_hi)) (f64x2.extract_lane 1 (local.get $sum_hi))))
         (global.get $tail_sum)))
     (f64.store offset={{D_FINITE_PAIRS * 8}} (local.get $record_in) (f64.add (global.get $finite_pairs) (local.get $fast))))
+
+  ;; One unit of the compare pass: its `channels` channels one after another, each as compare_cols
+  ;; compares it (one call from JavaScript per unit, not per channel: a call through V8's JS-to-Wasm
+  ;; wrapper with two dozen arguments cost about as much as comparing a few hundred values). Channel
+  ;; k's first value is `channel_bytes`·k bytes (`channel_index_step`·k elements) after the first
+  ;; channel's; its constants are the float64 at $constants + 8k in seven runs `run_bytes` apart
+  ;; (shift, scale, offset, b0..b3: the order of kernel/abi.ts C_*); its record DIFF_RECORD_SIZE
+  ;; values after the previous one; its addend scale the float64 at $addend_scales + 8k (read only
+  ;; with an addend). Starts the unit's worst list (empty: excess -inf, index -1) and histogram (zeros).
+  (func (export "compare_unit") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
+    (param $step i32) (param $index_step f64) (param $first_index f64) (param $index_stride f64)
+    (param $channels i32) (param $channel_bytes i32) (param $channel_index_step f64)
+    (param $constants i32) (param $run_bytes i32)
+    (param $atol f64) (param $rtol f64) (param $equal_nan i32)
+    (param $record i32) (param $worst i32) (param $histogram i32) (param $addend i32) (param $addend_scales i32)
+    (local $k i32) (local $at i32) (local $c i32)
+    (local.set $at (local.get $worst))
+    (block $worst_done (loop $each_slot
+      (br_if $worst_done (i32.ge_u (local.get $at) (i32.add (local.get $worst) (i32.const {{WORST_KEPT * 16}}))))
+      (f64.store (local.get $at) (f64.const -inf))
+      (f64.store offset=8 (local.get $at) (f64.const -1))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $each_slot)))
+    (memory.fill (local.get $histogram) (i32.const 0) (i32.const {{HISTOGRAM_BUCKETS * 8}}))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $k) (local.get $channels)))
+      (local.set $c (i32.add (local.get $constants) (i32.shl (local.get $k) (i32.const 3))))
+      (call $compare_cols
+        (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $channel_bytes)))
+        (i32.add (local.get $ref) (i32.mul (local.get $k) (local.get $channel_bytes)))
+        (local.get $rows) (local.get $stride) (local.get $len) (local.get $step) (local.get $index_step)
+        (f64.add (local.get $first_index) (f64.mul (f64.convert_i32_u (local.get $k)) (local.get $channel_index_step)))
+        (local.get $index_stride)
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_SHIFT}}))))
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_SCALE}}))))
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_OFFSET}}))))
+        (local.get $atol) (local.get $rtol) (local.get $equal_nan)
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_BOUND_CONSTANT}}))))
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_BOUND_PER_INPUT}}))))
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_BOUND_PER_CENTRED}}))))
+        (f64.load (i32.add (local.get $c) (i32.mul (local.get $run_bytes) (i32.const {{C_BOUND_PER_OUTPUT}}))))
+        (i32.add (local.get $record) (i32.mul (local.get $k) (i32.const {{DIFF_RECORD_SIZE * 8}})))
+        (local.get $worst) (local.get $histogram)
+        (select (i32.add (local.get $addend) (i32.mul (local.get $k) (local.get $channel_bytes))) (i32.const 0) (local.get $addend))
+        (select (f64.load (i32.add (local.get $addend_scales) (i32.shl (local.get $k) (i32.const 3)))) (f64.const 0) (local.get $addend)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $each)))
+)
 )

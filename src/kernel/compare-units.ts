@@ -5,7 +5,7 @@ import {
   ulpBucket,
   initWorst,
   insertWorst,
-  mergeDiffRecord,
+  mergeDiffRecords,
   writeDiffRecord,
   type DiffRule,
 } from "./diff.js";
@@ -63,15 +63,16 @@ export function mergeChannelDiffs(grid: UnitGrid, records: Float64Array): Float6
   const unitsPerChannel = grid.outerBlocks * grid.innerBlocks;
   for (let c = 0; c < channels; c++) {
     initDiffRecord(merged, c * DIFF_RECORD_SIZE);
-    const first = firstUnitOfChannel(grid, c);
-    for (let unit = first; unit < first + unitsPerChannel; unit++) {
-      mergeDiffRecord(
-        merged,
-        c * DIFF_RECORD_SIZE,
-        records,
-        (unit * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE,
-      );
-    }
+    // The channel's record in each of its units, one unit's records (channelChunk of them) apart.
+    const first = (firstUnitOfChannel(grid, c) * grid.channelChunk + (c % grid.channelChunk)) * DIFF_RECORD_SIZE;
+    mergeDiffRecords(
+      merged,
+      c * DIFF_RECORD_SIZE,
+      records,
+      first,
+      unitsPerChannel,
+      grid.channelChunk * DIFF_RECORD_SIZE,
+    );
   }
   return merged;
 }

@@ -80,4 +80,34 @@ export interface WasmKernel {
     addend: number,
     addendScale: number,
   ): void;
+  /**
+   * compare_cols over the `channels` channels of a unit, one after another: channel k's values start
+   * `channelBytes`·k bytes (`channelIndexStep`·k elements) after channel 0's; its constants are at
+   * `constants` + 8k in seven runs `runBytes` apart (kernel/abi.ts C_*), its record the k-th from
+   * `record`, its addend scale at `addendScales` + 8k. Starts the unit's worst list and histogram.
+   */
+  compare_unit(
+    src: number,
+    ref: number,
+    rows: number,
+    stride: number,
+    len: number,
+    step: number,
+    indexStep: number,
+    firstIndex: number,
+    indexStride: number,
+    channels: number,
+    channelBytes: number,
+    channelIndexStep: number,
+    constants: number,
+    runBytes: number,
+    atol: number,
+    rtol: number,
+    equalNan: number,
+    record: number,
+    worst: number,
+    histogram: number,
+    addend: number,
+    addendScales: number,
+  ): void;
 }

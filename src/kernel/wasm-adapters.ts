@@ -4,26 +4,14 @@
  * twin in stats.ts, normalize.ts or compare-units.ts computes, bit for bit. Pointers are byte offsets
  * into that memory (the arrays' byteOffset).
  */
-import { initWorst, type DiffRule } from "./diff.js";
+import type { DiffRule } from "./diff.js";
 import { DIFF_RECORD_SIZE, HISTOGRAM_BUCKETS, WORST_KEPT } from "./abi.js";
 import { STATS_RECORD_SIZE } from "./abi.js";
 import { GRAD_LANE_SCRATCH, GRAD_RECORD_SIZE } from "./abi.js";
 import type { CompareArrays } from "./compare-units.js";
 import { emptyBox, unitBox, type UnitGrid } from "./units.js";
 import type { WasmKernel } from "./wasm-abi.js";
-import {
-  C_BOUND_CONSTANT,
-  C_BOUND_PER_CENTRED,
-  C_BOUND_PER_INPUT,
-  C_BOUND_PER_OUTPUT,
-  C_OFFSET,
-  C_SCALE,
-  C_SHIFT,
-  GC_CENTRED_SCALE,
-  GC_DY_SCALE,
-  GC_MEAN,
-  GC_OFFSET,
-} from "./abi.js";
+import { C_OFFSET, C_SCALE, C_SHIFT, GC_CENTRED_SCALE, GC_DY_SCALE, GC_MEAN, GC_OFFSET } from "./abi.js";
 
 /** `computeStatsUnits` on the SIMD kernel (float32 input; geometries `simdRunsStats` allows). */
 export function statsUnitsSimd(
@@ -105,8 +93,8 @@ export function normalizeUnitsSimd(
 }
 
 /**
- * `compareUnits` on the SIMD kernel (float32 input and reference, ulps in
- * float32): one call per channel of a unit, records and worst lists in place.
+ * `compareUnits` on the SIMD kernel (float32 input and reference, ulps in float32): one call per
+ * unit (`compare_unit` compares its channels one after another), records and worst lists in place.
  */
 export function compareUnitsSimd(
   wasm: WasmKernel,
@@ -119,43 +107,35 @@ export function compareUnitsSimd(
   const { input, reference, constants, records, worst, histograms, addend = null, addendScale = null } = arrays;
   const { channels, inner } = grid.geometry;
   const box = emptyBox();
+  // Channels-last data: the channel's column is one run, gathered `channels` values apart.
+  const columnRun = inner === 1;
   for (let unit = firstUnit; unit < endUnit; unit++) {
     unitBox(grid, unit, box);
-    const worstBase = unit * WORST_KEPT * 2;
-    initWorst(worst, worstBase);
-    histograms.fill(0, unit * HISTOGRAM_BUCKETS, (unit + 1) * HISTOGRAM_BUCKETS);
-    // Channels-last data: the channel's column is one run, gathered `channels` values apart.
-    const columnRun = inner === 1;
-    for (let c = box.c0; c < box.c1; c++) {
-      const first = (box.o0 * channels + c) * inner + box.i0;
-      const recordBase = (unit * grid.channelChunk + (c - box.c0)) * DIFF_RECORD_SIZE;
-      wasm.compare_cols(
-        input.byteOffset + first * 4,
-        reference.byteOffset + first * 4,
-        columnRun ? 1 : box.o1 - box.o0,
-        channels * inner * 4,
-        columnRun ? box.o1 - box.o0 : box.i1 - box.i0,
-        columnRun ? channels * 4 : 4,
-        columnRun ? channels : 1,
-        first,
-        channels * inner,
-        constants[C_SHIFT * channels + c],
-        constants[C_SCALE * channels + c],
-        constants[C_OFFSET * channels + c],
-        rule.atol,
-        rule.rtol,
-        rule.equalNan ? 1 : 0,
-        constants[C_BOUND_CONSTANT * channels + c],
-        constants[C_BOUND_PER_INPUT * channels + c],
-        constants[C_BOUND_PER_CENTRED * channels + c],
-        constants[C_BOUND_PER_OUTPUT * channels + c],
-        records.byteOffset + recordBase * 8,
-        worst.byteOffset + worstBase * 8,
-        histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
-        addend === null ? 0 : addend.byteOffset + first * 4,
-        addendScale === null ? 0 : addendScale[c],
-      );
-    }
+    const first = (box.o0 * channels + box.c0) * inner + box.i0;
+    wasm.compare_unit(
+      input.byteOffset + first * 4,
+      reference.byteOffset + first * 4,
+      columnRun ? 1 : box.o1 - box.o0,
+      channels * inner * 4,
+      columnRun ? box.o1 - box.o0 : box.i1 - box.i0,
+      columnRun ? channels * 4 : 4,
+      columnRun ? channels : 1,
+      first,
+      channels * inner,
+      box.c1 - box.c0,
+      inner * 4,
+      inner,
+      constants.byteOffset + box.c0 * 8,
+      channels * 8,
+      rule.atol,
+      rule.rtol,
+      rule.equalNan ? 1 : 0,
+      records.byteOffset + unit * grid.channelChunk * DIFF_RECORD_SIZE * 8,
+      worst.byteOffset + unit * WORST_KEPT * 2 * 8,
+      histograms.byteOffset + unit * HISTOGRAM_BUCKETS * 8,
+      addend === null ? 0 : addend.byteOffset + first * 4,
+      addendScale === null ? 0 : addendScale.byteOffset + box.c0 * 8,
+    );
   }
 }
 
