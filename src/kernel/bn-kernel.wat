@@ -1344,4 +1344,83 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $each)))
 )
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; A compare pass's per-unit results merged (the JavaScript twins, the same bits: kernel/diff.ts
+  ;; mergeDiffRecords and mergeHistograms, compare-units.ts mergeChannelDiffs). On the calling thread
+  ;; after the pass, once per process in a one-shot run: there the JavaScript runs before V8 has
+  ;; optimised it (2-4 ms for the 2,080 records of 32x64x56x56), this in a few tens of microseconds.
+
+  ;; Record $from's maximum at $field (value, then index) into record $into's, as $better decides.
+  (func $merge_max (param $into i32) (param $from i32) (param $field i32)
+    (local $at i32) (local $src i32)
+    (local.set $at (i32.add (local.get $into) (i32.shl (local.get $field) (i32.const 3))))
+    (local.set $src (i32.add (local.get $from) (i32.shl (local.get $field) (i32.const 3))))
+    (if (call $better (f64.load (local.get $src)) (f64.load offset=8 (local.get $src)) (f64.load (local.get $at)) (f64.load offset=8 (local.get $at)))
+      (then
+        (f64.store (local.get $at) (f64.load (local.get $src)))
+        (f64.store offset=8 (local.get $at) (f64.load offset=8 (local.get $src))))))
+
+  ;; Folds `count` records, `stride` bytes apart from $from on, into the record at $into, in that order:
+  ;; counts and sums added, maxima by $merge_max, the required tolerances by f64.max (Math.max: NaN
+  ;; wins, +0 over -0).
+  (func $merge_records (export "merge_records") (param $into i32) (param $from i32) (param $count i32) (param $stride i32)
+    (local $k i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $k) (local.get $count)))
+      (f64.store offset={{D_COUNT * 8}} (local.get $into) (f64.add (f64.load offset={{D_COUNT * 8}} (local.get $into)) (f64.load offset={{D_COUNT * 8}} (local.get $from))))
+      (f64.store offset={{D_MISMATCHES * 8}} (local.get $into) (f64.add (f64.load offset={{D_MISMATCHES * 8}} (local.get $into)) (f64.load offset={{D_MISMATCHES * 8}} (local.get $from))))
+      (f64.store offset={{D_FLAT_MISMATCHES * 8}} (local.get $into) (f64.add (f64.load offset={{D_FLAT_MISMATCHES * 8}} (local.get $into)) (f64.load offset={{D_FLAT_MISMATCHES * 8}} (local.get $from))))
+      (f64.store offset={{D_NONFINITE_MISMATCHES * 8}} (local.get $into) (f64.add (f64.load offset={{D_NONFINITE_MISMATCHES * 8}} (local.get $into)) (f64.load offset={{D_NONFINITE_MISMATCHES * 8}} (local.get $from))))
+      (f64.store offset={{D_SUM_ABS * 8}} (local.get $into) (f64.add (f64.load offset={{D_SUM_ABS * 8}} (local.get $into)) (f64.load offset={{D_SUM_ABS * 8}} (local.get $from))))
+      (f64.store offset={{D_FINITE_PAIRS * 8}} (local.get $into) (f64.add (f64.load offset={{D_FINITE_PAIRS * 8}} (local.get $into)) (f64.load offset={{D_FINITE_PAIRS * 8}} (local.get $from))))
+      (call $merge_max (local.get $into) (local.get $from) (i32.const {{D_MAX_ABS}}))
+      (call $merge_max (local.get $into) (local.get $from) (i32.const {{D_MAX_REL}}))
+      (call $merge_max (local.get $into) (local.get $from) (i32.const {{D_MAX_ULP}}))
+      (call $merge_max (local.get $into) (local.get $from) (i32.const {{D_MAX_BOUND_RATIO}}))
+      (f64.store offset={{D_REQUIRED_ATOL * 8}} (local.get $into) (f64.max (f64.load offset={{D_REQUIRED_ATOL * 8}} (local.get $into)) (f64.load offset={{D_REQUIRED_ATOL * 8}} (local.get $from))))
+      (f64.store offset={{D_REQUIRED_RTOL * 8}} (local.get $into) (f64.max (f64.load offset={{D_REQUIRED_RTOL * 8}} (local.get $into)) (f64.load offset={{D_REQUIRED_RTOL * 8}} (local.get $from))))
+      (local.set $from (i32.add (local.get $from) (local.get $stride)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $each))))
+
+  ;; Each of `channels` channels' records merged over its units in unit order into `into` (one record
+  ;; per channel): channel c's record in its first unit is the (c mod chunk)-th of unit
+  ;; floor(c / chunk) · units_per_channel, and the same record of its next unit `chunk` records on.
+  (func (export "merge_channel_records") (param $records i32) (param $channels i32) (param $chunk i32) (param $units_per_channel i32) (param $into i32)
+    (local $c i32) (local $out i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $c) (local.get $channels)))
+      (local.set $out (i32.add (local.get $into) (i32.mul (local.get $c) (i32.const {{DIFF_RECORD_SIZE * 8}}))))
+      ;; An empty record: zeros, no index (-1) for each maximum.
+      (memory.fill (local.get $out) (i32.const 0) (i32.const {{DIFF_RECORD_SIZE * 8}}))
+      (f64.store offset={{D_MAX_ABS_INDEX * 8}} (local.get $out) (f64.const -1))
+      (f64.store offset={{D_MAX_REL_INDEX * 8}} (local.get $out) (f64.const -1))
+      (f64.store offset={{D_MAX_ULP_INDEX * 8}} (local.get $out) (f64.const -1))
+      (f64.store offset={{D_MAX_BOUND_RATIO_INDEX * 8}} (local.get $out) (f64.const -1))
+      (call $merge_records (local.get $out)
+        (i32.add (local.get $records) (i32.mul (i32.const {{DIFF_RECORD_SIZE * 8}})
+          (i32.add (i32.mul (i32.mul (i32.div_u (local.get $c) (local.get $chunk)) (local.get $units_per_channel)) (local.get $chunk))
+            (i32.rem_u (local.get $c) (local.get $chunk)))))
+        (local.get $units_per_channel)
+        (i32.mul (local.get $chunk) (i32.const {{DIFF_RECORD_SIZE * 8}})))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $each))))
+
+  ;; The units' histograms added up bucket by bucket, in unit order, into HISTOGRAM_BUCKETS values at $into.
+  (func (export "sum_histograms") (param $histograms i32) (param $units i32) (param $into i32)
+    (local $bucket i32) (local $at i32) (local $end i32) (local $sum f64)
+    (local.set $end (i32.add (local.get $histograms) (i32.mul (local.get $units) (i32.const {{HISTOGRAM_BUCKETS * 8}}))))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $bucket) (i32.const {{HISTOGRAM_BUCKETS}})))
+      (local.set $sum (f64.const 0))
+      (local.set $at (i32.add (local.get $histograms) (i32.shl (local.get $bucket) (i32.const 3))))
+      (block $units_done (loop $each_unit
+        (br_if $units_done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $sum (f64.add (local.get $sum) (f64.load (local.get $at))))
+        (local.set $at (i32.add (local.get $at) (i32.const {{HISTOGRAM_BUCKETS * 8}})))
+        (br $each_unit)))
+      (f64.store (i32.add (local.get $into) (i32.shl (local.get $bucket) (i32.const 3))) (local.get $sum))
+      (local.set $bucket (i32.add (local.get $bucket) (i32.const 1)))
+      (br $each))))
 )

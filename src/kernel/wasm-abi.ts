@@ -110,4 +110,13 @@ export interface WasmKernel {
     addend: number,
     addendScales: number,
   ): void;
+  /** Folds `count` diff records, `stride` bytes apart from `from` on, into the record at `into` (mergeDiffRecords). */
+  merge_records(into: number, from: number, count: number, stride: number): void;
+  /**
+   * Each channel's diff records merged over its units in unit order, one record per channel at
+   * `into` (mergeChannelDiffs): `chunk` channels per unit, `unitsPerChannel` units per channel.
+   */
+  merge_channel_records(records: number, channels: number, chunk: number, unitsPerChannel: number, into: number): void;
+  /** The units' histograms added up bucket by bucket (mergeHistograms), HISTOGRAM_BUCKETS values at `into`. */
+  sum_histograms(histograms: number, units: number, into: number): void;
 }
