@@ -219,13 +219,14 @@ function checkRunningStats(
   return { runningMean, runningVar };
 }
 
-/** Elements of a float32 reference from which the compare kernel is primed (`primeCompareKernel`) before the statistics pass. */
+/** Elements of a float32 input and reference from which the compare kernel is primed before the statistics pass (`primeCompareKernel`). */
 const PRIME_MIN_ELEMENTS = 1 << 20;
 
 async function checkInArena(tensors: CheckTensors, request: CheckRequest): Promise<ConformanceResult> {
   const reference = tensors.reference;
-  if (reference != null && reference.dtype === "float32" && elementCount(reference.shape) >= PRIME_MIN_ELEMENTS)
-    primeCompareKernel();
+  const simdSized = (tensor: Tensor | null | undefined) =>
+    tensor != null && tensor.dtype === "float32" && elementCount(tensor.shape) >= PRIME_MIN_ELEMENTS;
+  if (simdSized(tensors.input) && simdSized(reference)) primeCompareKernel();
   const prepared = await prepareBatchNorm(tensors, request);
   const { params } = prepared;
   // The precision the references were computed in: the output's, else a gradient's, else the input's.

@@ -759,7 +759,7 @@
   ;; Within a run, values are `step` bytes (`index_step` elements) apart: 4 and 1 for channels-first
   ;; data; for channels-last data (one value per row) the channel's column is one run, read with a
   ;; gather (step = 4 × channels).
-  (func $compare_cols (export "compare_cols") (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
+  (func $compare_cols (param $src i32) (param $ref i32) (param $rows i32) (param $stride i32) (param $len i32)
     (param $step i32) (param $index_step f64)
     (param $first_index f64) (param $index_stride f64) (param $shift f64) (param $scale f64) (param $offset f64)
     (param $atol_in f64) (param $rtol_in f64) (param $equal_nan_in i32)

@@ -51,40 +51,14 @@ export interface WasmKernel {
     d: number,
     wide: number,
   ): void;
-  compare_cols(
-    src: number,
-    ref: number,
-    rows: number,
-    stride: number,
-    len: number,
-    step: number,
-    indexStep: number,
-    firstIndex: number,
-    indexStride: number,
-    shift: number,
-    scale: number,
-    offset: number,
-    atol: number,
-    rtol: number,
-    equalNan: number,
-    /** Error-model coefficients of the channel: B = ((b0 + b1·|x|) + b2·|y − offset|) + b3·|y|. */
-    b0: number,
-    b1: number,
-    b2: number,
-    b3: number,
-    record: number,
-    worst: number,
-    /** The unit's histogram (HISTOGRAM_BUCKETS float64 counters), added to. */
-    histogram: number,
-    /** Where the run's dy starts (same layout as src), or 0 for no addend: y gains addendScale·dy. */
-    addend: number,
-    addendScale: number,
-  ): void;
   /**
-   * compare_cols over the `channels` channels of a unit, one after another: channel k's values start
-   * `channelBytes`·k bytes (`channelIndexStep`·k elements) after channel 0's; its constants are at
-   * `constants` + 8k in seven runs `runBytes` apart (kernel/abi.ts C_*), its record the k-th from
-   * `record`, its addend scale at `addendScales` + 8k. Starts the unit's worst list and histogram.
+   * The fused BN-and-compare of one unit: bn-kernel.wat's `compare_cols` on each of its `channels`
+   * channels, one after another (the rule as compare-units.ts documents it). Runs are `stride` bytes
+   * apart, values within a run `step` bytes apart; channel k's values start `channelBytes`·k bytes
+   * (`channelIndexStep`·k elements) after channel 0's; its constants (shift, scale, offset and the
+   * error model's b0..b3) are at `constants` + 8k in seven runs `runBytes` apart (kernel/abi.ts C_*),
+   * its record is the k-th from `record`, its addend scale at `addendScales` + 8k (read only with an
+   * addend: dy at `addend`, laid out as src). Starts the unit's worst list and histogram.
    */
   compare_unit(
     src: number,
