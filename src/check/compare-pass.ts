@@ -5,7 +5,7 @@
  */
 import {
   channelRecordsOf,
-  LISTED_CHANNELS,
+  readsRecordsInPlace,
   summarizeDiff,
   type SummarizeInput,
   type TensorComparison,
@@ -52,8 +52,8 @@ function mergedByKernel(
   const { channels } = grid.geometry;
   const arena = arenaOf(records);
   const kernel = arena === null ? null : wasmKernelFor(arena.memory);
-  const inPlace = channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1;
-  if (arena === null || kernel === null || arenaOf(histograms) !== arena || channels === 0 || inPlace) return null;
+  if (arena === null || kernel === null || arenaOf(histograms) !== arena || channels === 0 || readsRecordsInPlace(grid))
+    return null;
   const recordValues = channels * DIFF_RECORD_SIZE;
   const block = arena.allocate("f64", recordValues + HISTOGRAM_BUCKETS, false) as Float64Array | null;
   if (block === null) return null;

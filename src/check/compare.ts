@@ -169,10 +169,13 @@ export const LISTED_CHANNELS = 1024;
  * smaller tensors are merged as they always were.
  */
 export function channelRecordsOf(grid: UnitGrid, records: Float64Array): Float64Array {
-  const { channels } = grid.geometry;
-  if (channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1)
-    return records.subarray(0, channels * DIFF_RECORD_SIZE);
+  if (readsRecordsInPlace(grid)) return records.subarray(0, grid.geometry.channels * DIFF_RECORD_SIZE);
   return mergeChannelDiffs(grid, records);
+}
+
+/** Whether `channelRecordsOf` reads a pass's records where it wrote them (a wide tensor, each channel in one unit). */
+export function readsRecordsInPlace(grid: UnitGrid): boolean {
+  return grid.geometry.channels > LISTED_CHANNELS && grid.outerBlocks * grid.innerBlocks === 1;
 }
 
 /** Which channels a report lists: all of a small tensor, else the worst of those outside the flat tolerance. */
