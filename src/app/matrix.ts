@@ -65,12 +65,20 @@ function momentumText(params: BatchNormParams): string {
   return `new batch weighted ${Number(params.batchWeight.toPrecision(6))}`;
 }
 
+/**
+ * Whether two presets hold the same eps or momentum weight: ONNX holds them as float32, so the same
+ * value written in either precision (1e-5 against float32(1e-5)) is the same convention.
+ */
+function sameHyperparameter(a: number, b: number): boolean {
+  return Math.fround(a) === Math.fround(b);
+}
+
 /** The convention details that differ between two presets, as sentences. */
 export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: Mode): string[] {
   const causes: string[] = [];
-  if (a.epsilon !== b.epsilon) {
+  if (!sameHyperparameter(a.epsilon, b.epsilon)) {
     const describe = (p: BatchNormParams) =>
-      p.epsilon !== p.requestedEpsilon
+      !sameHyperparameter(p.epsilon, p.requestedEpsilon)
         ? `${formatNumber(p.epsilon)} (${formatNumber(p.requestedEpsilon)} ` +
           `raised to the ${p.conventionId} ${p.variant} floor)`
         : formatNumber(p.epsilon);
@@ -80,8 +88,9 @@ export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: M
     if (a.hasRunningStats !== b.hasRunningStats) {
       causes.push(`running statistics: ${(a.hasRunningStats ? b : a).conventionId} keeps none`);
     } else if (a.hasRunningStats) {
-      // 1 − 0.9 is not exactly 0.1 in binary: the same weight written two ways is the same convention.
-      if (Math.abs(a.batchWeight - b.batchWeight) > 1e-12) {
+      // 1 − 0.9 is not exactly 0.1 in binary, and ONNX's 0.9 is a float32: the same weight written
+      // in these ways is the same convention.
+      if (!sameHyperparameter(a.runningWeight, b.runningWeight)) {
         causes.push(
           `momentum: ${a.conventionId} weights the new batch by ${Number(a.batchWeight.toPrecision(6))}, ` +
             `${b.conventionId} by ${Number(b.batchWeight.toPrecision(6))}`,

@@ -56,6 +56,13 @@ export interface Convention extends ConventionNumerics {
   /** Default momentum, in the framework's own meaning. */
   readonly momentum: number;
   readonly momentumWeights: MomentumWeights;
+  /**
+   * The precision the framework holds eps and momentum in. `float32`: they are float attributes of
+   * the graph (ONNX's AttributeProto stores a FLOAT as float32), so eps 1e-5 is computed as
+   * float32(1e-5) = 9.99999974738e-6 and momentum 0.8 as 0.800000011920929, even on float64 data:
+   * off by 2e-13 in the output and 3e-8 in a running statistic, which float64 tolerances see.
+   */
+  readonly attributePrecision: "float64" | "float32";
   /** True when `momentum = None` means a cumulative average over `num_batches_tracked` (PyTorch). */
   readonly cumulativeAverage: boolean;
   /** False for stateless APIs (tf.nn.batch_normalization): no running statistics to update. */
@@ -76,13 +83,14 @@ export interface Convention extends ConventionNumerics {
 
 /**
  * What most frameworks share, so that a preset states only where it differs: momentum weights the
- * old running value, no cumulative average, running statistics with the biased variance, no eps
+ * old running value, eps and momentum held as float64 (a Python or JavaScript number), no cumulative average, running statistics with the biased variance, no eps
  * floor, one value per channel allowed, no variants (PyTorch differs in most of these: its preset
  * states every field).
  */
 export const RUNNING_WEIGHTED_DEFAULTS = {
   epsilonFloor: null,
   momentumWeights: "running",
+  attributePrecision: "float64",
   cumulativeAverage: false,
   hasRunningStats: true,
   runningVarCorrection: 0,

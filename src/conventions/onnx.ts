@@ -5,7 +5,9 @@ import { RUNNING_WEIGHTED_DEFAULTS, TRAIN_BATCH_EVAL_RUNNING, type Convention } 
  * Sources (docs/conventions.md §5): onnx docs/Operators.md (epsilon=1e-5, momentum=0.9, channel axis 1;
  * running = input·momentum + current·(1−momentum); current_var is the population variance, also
  * inside running_var), onnx/reference/ops/op_batch_normalization.py (ddof=0),
- * onnxruntime/core/providers/cpu/nn/batch_norm.h.
+ * onnxruntime/core/providers/cpu/nn/batch_norm.h. epsilon and momentum are FLOAT attributes, float32 in
+ * the graph (onnx/onnx.proto, AttributeProto.f), and ONNX Runtime reads them as float
+ * (`GetAttrOrDefault<float>`) before computing in the data's type.
  */
 export const onnx = Object.freeze({
   ...RUNNING_WEIGHTED_DEFAULTS,
@@ -14,6 +16,7 @@ export const onnx = Object.freeze({
   channelAxis: 1,
   epsilon: 1e-5,
   momentum: 0.9,
+  attributePrecision: "float32",
   backward: {
     statistics: TRAIN_BATCH_EVAL_RUNNING,
     sources: [
@@ -24,6 +27,7 @@ export const onnx = Object.freeze({
     "onnx/docs/Operators.md (BatchNormalization)",
     "onnx/reference/ops/op_batch_normalization.py",
     "onnxruntime/core/providers/cpu/nn/batch_norm.h",
+    "onnx/onnx.proto (AttributeProto: float f, a float32)",
   ],
   docsUrl: "https://onnx.ai/onnx/operators/onnx__BatchNormalization.html",
 } as const satisfies Convention);

@@ -111,10 +111,17 @@ function resolveEpsilon(
       : `eps ${requestedEpsilon}: given`,
   );
   // TF's fused kernel: `epsilon = epsilon if epsilon > min_epsilon else min_epsilon`.
-  const epsilon = epsilonFloor !== null && !(requestedEpsilon > epsilonFloor) ? epsilonFloor : requestedEpsilon;
-  if (epsilon !== requestedEpsilon)
-    notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${epsilon}`);
+  const floored = epsilonFloor !== null && !(requestedEpsilon > epsilonFloor) ? epsilonFloor : requestedEpsilon;
+  if (floored !== requestedEpsilon)
+    notes.push(`eps raised from ${requestedEpsilon} to the ${convention.id} floor ${floored}`);
+  const epsilon = asHeld(convention, floored);
+  if (epsilon !== floored) notes.push(`eps ${floored} is ${epsilon} as ${convention.id} holds it (float32)`);
   return { epsilon, requestedEpsilon };
+}
+
+/** A hyperparameter as the framework holds it: rounded to float32 where it is a float attribute (ONNX). */
+function asHeld(convention: Convention, value: number): number {
+  return convention.attributePrecision === "float32" ? Math.fround(value) : value;
 }
 
 /** Momentum in the framework's meaning, and the weights it gives the running value and the new batch. */
@@ -151,9 +158,14 @@ function resolveMomentum(
       `momentum ${momentum}: ${options.momentum === undefined ? `${convention.id} default` : "given"}, ${meaning}`,
     );
   }
+  // The weights come from the momentum as held (float32 for ONNX), the complement taken in float64,
+  // as ONNX Runtime's `momentum` (a float) is promoted before `1 - momentum` on double data.
+  const held = asHeld(convention, momentum);
+  if (held !== momentum && convention.hasRunningStats)
+    notes.push(`momentum ${momentum} is ${held} as ${convention.id} holds it (float32)`);
   return convention.momentumWeights === "batch"
-    ? { momentum, runningWeight: 1 - momentum, batchWeight: momentum }
-    : { momentum, runningWeight: momentum, batchWeight: 1 - momentum };
+    ? { momentum, runningWeight: 1 - held, batchWeight: held }
+    : { momentum, runningWeight: held, batchWeight: 1 - held };
 }
 
 /**

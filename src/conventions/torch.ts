@@ -15,6 +15,7 @@ export const torch = Object.freeze({
   epsilonFloor: null,
   momentum: 0.1,
   momentumWeights: "batch",
+  attributePrecision: "float64",
   cumulativeAverage: true,
   hasRunningStats: true,
   runningVarCorrection: 1,

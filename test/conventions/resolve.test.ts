@@ -44,7 +44,7 @@ describe("resolveConvention", () => {
   it("keras3, onnx and flax take the biased variance and weight the old running value", () => {
     for (const [name, axis, eps, momentum] of [
       ["keras3", 3, 1e-3, 0.99],
-      ["onnx", 1, 1e-5, 0.9],
+      ["onnx", 1, Math.fround(1e-5), Math.fround(0.9)],
       ["flax", 3, 1e-5, 0.99],
     ] as const) {
       const p = resolveConvention(conventions[name], [2, 3, 4, 5]);
@@ -55,6 +55,28 @@ describe("resolveConvention", () => {
         0,
         null,
       ]);
+    }
+  });
+
+  it("onnx holds eps and momentum as float32 attributes, and says so; the others keep them as given", () => {
+    const onnx = resolveConvention(conventions.onnx, [3, 4], { epsilon: 0.1, momentum: 0.8 });
+    expect(onnx.epsilon).toBe(0.10000000149011612);
+    expect(onnx.requestedEpsilon).toBe(0.1);
+    expect([onnx.momentum, onnx.runningWeight, onnx.batchWeight]).toEqual([
+      0.8,
+      0.800000011920929,
+      1 - 0.800000011920929,
+    ]);
+    expect(onnx.notes).toContain("eps 0.1 is 0.10000000149011612 as onnx holds it (float32)");
+    expect(onnx.notes).toContain("momentum 0.8 is 0.800000011920929 as onnx holds it (float32)");
+    // A value that is already a float32 is left alone, without a note.
+    const stored = resolveConvention(conventions.onnx, [3, 4], { epsilon: 0.5, momentum: 0.5 });
+    expect([stored.epsilon, stored.runningWeight]).toEqual([0.5, 0.5]);
+    expect(stored.notes.some((note) => note.includes("holds it"))).toBe(false);
+    for (const name of ["torch", "keras3", "flax", "tf"] as const) {
+      const p = resolveConvention(conventions[name], [3, 4], { epsilon: 0.1, momentum: 0.8 });
+      expect(p.epsilon).toBe(0.1);
+      expect([p.runningWeight, p.batchWeight]).toContain(0.8);
     }
   });
 

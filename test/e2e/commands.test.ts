@@ -123,7 +123,7 @@ describe("bn-check matrix", () => {
       /torch vs keras3 +output max \|diff\| 7\.905e-4 \(5925 ulp\); running var max \|diff\| 0\.3007 — eps: torch 1e-5 vs keras3 0\.001; momentum: torch weights the new batch by 0\.1, keras3 by 0\.01; running var: torch unbiased ÷\(N−1\) vs keras3 biased ÷N/,
     );
     expect(run.stdout).toMatch(
-      /torch vs onnx +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.02694 — running var: torch unbiased ÷\(N−1\) vs onnx biased ÷N/,
+      /torch vs onnx +output max \|diff\| 2\.021e-13 \(0 ulp\); running var max \|diff\| 0\.02694 — running var: torch unbiased ÷\(N−1\) vs onnx biased ÷N/,
     );
     expect(run.stdout).toMatch(
       /tf vs keras3 +output max \|diff\| 0 \(0 ulp\); running var max \|diff\| 0\.002694 — running var: tf unbiased ÷\(N−1\) vs keras3 biased ÷N/,

@@ -18,7 +18,7 @@ import { runningUpdate } from "../../check/prepare.js";
 import { resolveTolerance } from "../../check/tolerance.js";
 import { defaultEpsilons, runningVarianceEstimator } from "../../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../../conventions/index.js";
-import { resolveConvention, type Mode } from "../../conventions/resolve.js";
+import { type BatchNormParams, resolveConvention, type Mode } from "../../conventions/resolve.js";
 import { compareInThread, mergeChannelStats } from "../../kernel/batch-norm.js";
 import { CONSTANT_RUNS } from "../../kernel/abi.js";
 import { mergeHistograms, mergeWorst, type DiffRule } from "../../kernel/diff.js";
@@ -180,6 +180,17 @@ function affineAt(
   };
 }
 
+/**
+ * The eps a preset stands for in the search: as asked for (after a floor), not as ONNX holds it in
+ * float32. The 2.5e-13 between 1e-5 and float32(1e-5) is no evidence about the framework, and
+ * searching both would split candidates that are one (torch, onnx and flax at eps 1e-5).
+ */
+function searchedEpsilon(params: BatchNormParams): number {
+  return Math.fround(params.epsilon) === Math.fround(params.requestedEpsilon)
+    ? params.requestedEpsilon
+    : params.epsilon;
+}
+
 /** How a preset comes to this eps: its default, its floor, or neither (fitted or given). */
 function epsilonSourceFor(
   framework: string,
@@ -189,7 +200,7 @@ function epsilonSourceFor(
   if (!(framework in conventions)) return spec.epsilonSource;
   const convention = conventions[framework as FrameworkName];
   const params = resolveConvention(convention, shape, { channelAxis: spec.channelAxis, mode: spec.mode });
-  if (params.epsilon === spec.epsilon) return "default";
+  if (searchedEpsilon(params) === spec.epsilon) return "default";
   const floor = params.variant !== null ? convention.variants.find((v) => v.id === params.variant)?.epsilonFloor : null;
   if (floor === spec.epsilon) return "floor";
   return spec.epsilonSource === "default" || spec.epsilonSource === "floor" ? "given" : spec.epsilonSource;
@@ -216,7 +227,7 @@ function candidateSpecs(
     for (const mode of modes) {
       for (const name of DETECT_PRESETS) {
         const params = resolveConvention(conventions[name], tensors.input.shape, { channelAxis: axis, mode });
-        const epsilons: [number, CandidateSpec["epsilonSource"]][] = [[params.epsilon, "default"]];
+        const epsilons: [number, CandidateSpec["epsilonSource"]][] = [[searchedEpsilon(params), "default"]];
         const floor =
           params.variant !== null
             ? conventions[name].variants.find((v) => v.id === params.variant)?.epsilonFloor
