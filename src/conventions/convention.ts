@@ -83,9 +83,9 @@ export interface Convention extends ConventionNumerics {
 
 /**
  * What most frameworks share, so that a preset states only where it differs: momentum weights the
- * old running value, eps and momentum held as float64 (a Python or JavaScript number), no cumulative average, running statistics with the biased variance, no eps
- * floor, one value per channel allowed, no variants (PyTorch differs in most of these: its preset
- * states every field).
+ * old running value, eps and momentum held as float64 (a Python or JavaScript number), no
+ * cumulative average, running statistics with the biased variance, no eps floor, one value per
+ * channel allowed, no variants (PyTorch differs in most of these: its preset states every field).
  */
 export const RUNNING_WEIGHTED_DEFAULTS = {
   epsilonFloor: null,
