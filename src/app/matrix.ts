@@ -5,7 +5,7 @@
  */
 import { ESTIMATOR_FORMULAS, runningVarianceEstimator } from "../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../conventions/index.js";
-import type { BatchNormParams, Mode } from "../conventions/resolve.js";
+import { type BatchNormParams, epsilonRaised, type Mode, sameHyperparameter } from "../conventions/resolve.js";
 import { batchNorm, type BatchNormResult } from "../check/batch-norm.js";
 import { type CheckTensors, checkBatchNorm } from "../check/check.js";
 import { tensorLoader } from "../io/read-tensor.js";
@@ -65,20 +65,12 @@ function momentumText(params: BatchNormParams): string {
   return `new batch weighted ${Number(params.batchWeight.toPrecision(6))}`;
 }
 
-/**
- * Whether two presets hold the same eps or momentum weight: ONNX holds them as float32, so the same
- * value written in either precision (1e-5 against float32(1e-5)) is the same convention.
- */
-function sameHyperparameter(a: number, b: number): boolean {
-  return Math.fround(a) === Math.fround(b);
-}
-
 /** The convention details that differ between two presets, as sentences. */
 export function conventionCauses(a: BatchNormParams, b: BatchNormParams, mode: Mode): string[] {
   const causes: string[] = [];
   if (!sameHyperparameter(a.epsilon, b.epsilon)) {
     const describe = (p: BatchNormParams) =>
-      !sameHyperparameter(p.epsilon, p.requestedEpsilon)
+      epsilonRaised(p)
         ? `${formatNumber(p.epsilon)} (${formatNumber(p.requestedEpsilon)} ` +
           `raised to the ${p.conventionId} ${p.variant} floor)`
         : formatNumber(p.epsilon);

@@ -119,6 +119,19 @@ function resolveEpsilon(
   return { epsilon, requestedEpsilon };
 }
 
+/**
+ * Whether two values of eps or a momentum weight are one as a framework may hold them: equal once
+ * rounded to float32 (ONNX holds 1e-5 as 9.99999974738e-6; 1 − 0.9 is not exactly 0.1 in binary).
+ */
+export function sameHyperparameter(a: number, b: number): boolean {
+  return Math.fround(a) === Math.fround(b);
+}
+
+/** Whether the eps in force was raised by a floor (TF's fused kernel), not only held as a float32. */
+export function epsilonRaised(params: BatchNormParams): boolean {
+  return !sameHyperparameter(params.epsilon, params.requestedEpsilon);
+}
+
 /** A hyperparameter as the framework holds it: rounded to float32 where it is a float attribute (ONNX). */
 function asHeld(convention: Convention, value: number): number {
   return convention.attributePrecision === "float32" ? Math.fround(value) : value;

@@ -18,7 +18,7 @@ import { runningUpdate } from "../../check/prepare.js";
 import { resolveTolerance } from "../../check/tolerance.js";
 import { defaultEpsilons, runningVarianceEstimator } from "../../conventions/alternatives.js";
 import { conventions, type FrameworkName } from "../../conventions/index.js";
-import { type BatchNormParams, resolveConvention, type Mode } from "../../conventions/resolve.js";
+import { type BatchNormParams, epsilonRaised, resolveConvention, type Mode } from "../../conventions/resolve.js";
 import { compareInThread, mergeChannelStats } from "../../kernel/batch-norm.js";
 import { CONSTANT_RUNS } from "../../kernel/abi.js";
 import { mergeHistograms, mergeWorst, type DiffRule } from "../../kernel/diff.js";
@@ -186,9 +186,7 @@ function affineAt(
  * searching both would split candidates that are one (torch, onnx and flax at eps 1e-5).
  */
 function searchedEpsilon(params: BatchNormParams): number {
-  return Math.fround(params.epsilon) === Math.fround(params.requestedEpsilon)
-    ? params.requestedEpsilon
-    : params.epsilon;
+  return epsilonRaised(params) ? params.epsilon : params.requestedEpsilon;
 }
 
 /** How a preset comes to this eps: its default, its floor, or neither (fitted or given). */
